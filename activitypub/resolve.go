@@ -1,0 +1,302 @@
+package activitypub
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/starling-social/starling/store"
+)
+
+// MaxDocumentSize bounds every document fetched from or posted by a remote.
+const MaxDocumentSize = 1 << 20
+
+// AccountStore is what the resolver needs of the store.
+type AccountStore interface {
+	AccountByURI(ctx context.Context, uri string) (*store.Account, error)
+	AccountByKeyID(ctx context.Context, keyID string) (*store.Account, error)
+	AccountByAcct(ctx context.Context, username, domain string) (*store.Account, error)
+	UpsertRemoteAccount(ctx context.Context, a *store.Account) (*store.Account, error)
+}
+
+// Resolver fetches remote actors (by URI, key id or WebFinger address),
+// stores them as accounts, and serves them from the store until they are
+// MaxAge old. It signs its fetches as the instance actor, so servers in
+// secure mode answer. It is safe for concurrent use.
+type Resolver struct {
+	Store  AccountStore
+	Client *http.Client
+	Site   Site
+	// Scheme is used for WebFinger on remote hosts: "https", or "http" for
+	// local federation.
+	Scheme string
+	// SignAs returns the key that signs fetches.
+	SignAs func(ctx context.Context) (keyID string, key crypto.PrivateKey, err error)
+	MaxAge time.Duration // default 24h
+	Now    func() time.Time
+}
+
+func (r *Resolver) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// Get fetches an ActivityPub document with a signed GET.
+func (r *Resolver) Get(ctx context.Context, rawURL string) ([]byte, error) {
+	return r.get(ctx, rawURL, ContentType+", "+LDContentType, true)
+}
+
+func (r *Resolver) get(ctx context.Context, rawURL, accept string, sign bool) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+	}
+	req.Header.Set("Accept", accept)
+	req.Header.Set("User-Agent", "Starling (+"+r.Site.Base()+"/)")
+	if sign && r.SignAs != nil {
+		keyID, key, err := r.SignAs(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+		}
+		if err := SignRequest(req, keyID, key, nil, r.now()); err != nil {
+			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+		}
+	}
+	resp, err := r.Client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxDocumentSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, &FetchError{URL: rawURL, Status: resp.StatusCode}
+	}
+	if len(body) > MaxDocumentSize {
+		return nil, fmt.Errorf("fetch %s: document larger than %d bytes", rawURL, MaxDocumentSize)
+	}
+	return body, nil
+}
+
+// FetchError is a non-200 answer to a fetch.
+type FetchError struct {
+	URL    string
+	Status int
+}
+
+func (e *FetchError) Error() string { return fmt.Sprintf("fetch %s: status %d", e.URL, e.Status) }
+
+// Actor returns the account of the actor uri, from the store when it is
+// fresh enough (or local), else fetched. refresh forces a fetch of a remote actor.
+func (r *Resolver) Actor(ctx context.Context, uri string, refresh bool) (*store.Account, error) {
+	a, err := r.Store.AccountByURI(ctx, uri)
+	switch {
+	case err == nil && (a.Local() || (!refresh && r.fresh(a))):
+		return a, nil
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return nil, fmt.Errorf("resolve actor: %w", err)
+	}
+	if SameHost(uri, r.Site.Base()) {
+		return nil, fmt.Errorf("resolve actor %s: %w", uri, store.ErrNotFound)
+	}
+	return r.fetchActor(ctx, uri)
+}
+
+func (r *Resolver) fresh(a *store.Account) bool {
+	maxAge := r.MaxAge
+	if maxAge <= 0 {
+		maxAge = 24 * time.Hour
+	}
+	return r.now().Sub(a.FetchedAt) < maxAge
+}
+
+func (r *Resolver) fetchActor(ctx context.Context, uri string) (*store.Account, error) {
+	body, err := r.Get(ctx, uri)
+	if err != nil {
+		return nil, err
+	}
+	var doc Actor
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("decode actor %s: %w", uri, err)
+	}
+	return r.storeActor(ctx, uri, &doc)
+}
+
+// storeActor checks a fetched actor document against where it came from and
+// stores it.
+func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Actor) (*store.Account, error) {
+	// A document may only speak for its own host: an id on another host,
+	// or a key owned elsewhere, would let one server impersonate another.
+	if doc.ID == "" || !SameHost(doc.ID, fetchedFrom) {
+		return nil, fmt.Errorf("actor document from %s has id %q on another host", fetchedFrom, doc.ID)
+	}
+	if doc.Inbox == "" || doc.PreferredUsername == "" {
+		return nil, fmt.Errorf("actor %s: no inbox or preferredUsername", doc.ID)
+	}
+	if doc.PublicKey == nil || doc.PublicKey.PublicKeyPEM == "" {
+		return nil, fmt.Errorf("actor %s: no public key", doc.ID)
+	}
+	if doc.PublicKey.Owner != "" && doc.PublicKey.Owner != doc.ID {
+		return nil, fmt.Errorf("actor %s: key owned by %s", doc.ID, doc.PublicKey.Owner)
+	}
+	if _, err := ParsePublicKey(doc.PublicKey.PublicKeyPEM); err != nil {
+		return nil, fmt.Errorf("actor %s: %w", doc.ID, err)
+	}
+	host, _ := HostOf(doc.ID)
+	a := &store.Account{
+		Username:     doc.PreferredUsername,
+		Domain:       host,
+		DisplayName:  doc.Name,
+		Note:         doc.Summary,
+		URI:          doc.ID,
+		URL:          doc.URL.ID,
+		InboxURL:     doc.Inbox,
+		OutboxURL:    doc.Outbox,
+		FollowersURL: doc.Followers,
+		FollowingURL: doc.Following,
+		KeyID:        doc.PublicKey.ID,
+		PublicKeyPEM: doc.PublicKey.PublicKeyPEM,
+		Locked:       doc.ManuallyApprovesFollowers,
+		Bot:          doc.Type == "Service" || doc.Type == "Application",
+	}
+	if doc.Endpoints != nil && SameHost(doc.Endpoints.SharedInbox, doc.ID) {
+		a.SharedInboxURL = doc.Endpoints.SharedInbox
+	}
+	if a.URL == "" {
+		a.URL = a.URI
+	}
+	got, err := r.Store.UpsertRemoteAccount(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return got, nil
+}
+
+// KeyLookup finds the public key keyID for signature verification: from the
+// store, or by fetching the key's actor. It has the KeyLookup signature.
+func (r *Resolver) KeyLookup(ctx context.Context, keyID string, refresh bool) (crypto.PublicKey, string, error) {
+	a, err := r.Store.AccountByKeyID(ctx, keyID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, "", fmt.Errorf("look up key %s: %w", keyID, err)
+	}
+	if err != nil || (refresh && !a.Local()) {
+		// The key id is usually the actor's id with a fragment; some
+		// servers use a separate key document whose owner is the actor.
+		actorURI := keyID
+		if i := strings.IndexByte(actorURI, '#'); i >= 0 {
+			actorURI = actorURI[:i]
+		}
+		if a, err = r.actorForKey(ctx, actorURI, keyID); err != nil {
+			return nil, "", err
+		}
+	}
+	if a.KeyID != keyID {
+		return nil, "", fmt.Errorf("look up key %s: actor %s has key %s", keyID, a.URI, a.KeyID)
+	}
+	key, err := ParsePublicKey(a.PublicKeyPEM)
+	if err != nil {
+		return nil, "", fmt.Errorf("look up key %s: %w", keyID, err)
+	}
+	return key, a.URI, nil
+}
+
+func (r *Resolver) actorForKey(ctx context.Context, docURI, keyID string) (*store.Account, error) {
+	if SameHost(docURI, r.Site.Base()) {
+		return nil, fmt.Errorf("look up key %s: %w", keyID, store.ErrNotFound)
+	}
+	body, err := r.Get(ctx, docURI)
+	if err != nil {
+		return nil, fmt.Errorf("look up key %s: %w", keyID, err)
+	}
+	var doc struct {
+		Actor
+		Owner string `json:"owner"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("look up key %s: decode %s: %w", keyID, docURI, err)
+	}
+	if doc.PublicKey == nil && doc.Owner != "" && SameHost(doc.Owner, docURI) {
+		return r.fetchActor(ctx, doc.Owner) // a standalone key document
+	}
+	return r.storeActor(ctx, docURI, &doc.Actor)
+}
+
+// WebFinger resolves user@host to an account, using the stored account
+// when it is fresh.
+func (r *Resolver) WebFinger(ctx context.Context, username, host string) (*store.Account, error) {
+	host = strings.ToLower(host)
+	if host == strings.ToLower(r.Site.Host) {
+		return r.Store.AccountByAcct(ctx, username, "")
+	}
+	if a, err := r.Store.AccountByAcct(ctx, username, host); err == nil && r.fresh(a) {
+		return a, nil
+	}
+	resource := "acct:" + username + "@" + host
+	wf := r.Scheme + "://" + host + "/.well-known/webfinger?resource=" + url.QueryEscape(resource)
+	body, err := r.get(ctx, wf, "application/jrd+json, application/json", false)
+	if err != nil {
+		return nil, fmt.Errorf("webfinger %s: %w", resource, err)
+	}
+	var jrd struct {
+		Subject string `json:"subject"`
+		Links   []struct {
+			Rel  string `json:"rel"`
+			Type string `json:"type"`
+			Href string `json:"href"`
+		} `json:"links"`
+	}
+	if err := json.Unmarshal(body, &jrd); err != nil {
+		return nil, fmt.Errorf("webfinger %s: decode: %w", resource, err)
+	}
+	for _, l := range jrd.Links {
+		if l.Rel == "self" && IsActivityPubMediaType(l.Type) && l.Href != "" {
+			return r.Actor(ctx, l.Href, true)
+		}
+	}
+	return nil, fmt.Errorf("webfinger %s: no ActivityPub actor link", resource)
+}
+
+// ParsePublicKey decodes a PEM public key (PKIX or PKCS#1).
+func ParsePublicKey(pemText string) (crypto.PublicKey, error) {
+	block, _ := pem.Decode([]byte(pemText))
+	if block == nil {
+		return nil, errors.New("public key is not PEM")
+	}
+	if key, err := x509.ParsePKIXPublicKey(block.Bytes); err == nil {
+		return key, nil
+	}
+	key, err := x509.ParsePKCS1PublicKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parse public key: %w", err)
+	}
+	return key, nil
+}
+
+// ParsePrivateKey decodes a PEM private key (PKCS#8 or PKCS#1).
+func ParsePrivateKey(pemText string) (crypto.PrivateKey, error) {
+	block, _ := pem.Decode([]byte(pemText))
+	if block == nil {
+		return nil, errors.New("private key is not PEM")
+	}
+	if key, err := x509.ParsePKCS8PrivateKey(block.Bytes); err == nil {
+		return key, nil
+	}
+	key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parse private key: %w", err)
+	}
+	return key, nil
+}

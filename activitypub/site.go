@@ -1,0 +1,200 @@
+package activitypub
+
+import (
+	"fmt"
+	"html"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/starling-social/starling/store"
+)
+
+// Site is this server's public origin and the layout of its URLs.
+type Site struct {
+	Scheme string // "https", or "http" for local federation
+	Host   string // public host, with port if not the default
+}
+
+// Base returns scheme://host.
+func (s Site) Base() string { return s.Scheme + "://" + s.Host }
+
+// ActorURI is a local account's ActivityPub id.
+func (s Site) ActorURI(username string) string { return s.Base() + "/users/" + username }
+
+// KeyID is the id of a local account's public key.
+func (s Site) KeyID(username string) string { return s.ActorURI(username) + "#main-key" }
+
+// StatusURI is a local status's ActivityPub id.
+func (s Site) StatusURI(username string, id int64) string {
+	return s.ActorURI(username) + "/statuses/" + strconv.FormatInt(id, 10)
+}
+
+// StatusURL is a local status's web page.
+func (s Site) StatusURL(username string, id int64) string {
+	return s.Base() + "/@" + username + "/" + strconv.FormatInt(id, 10)
+}
+
+// ActivityURI names an activity that has no object page of its own.
+func (s Site) ActivityURI(id int64) string {
+	return s.Base() + "/activities/" + strconv.FormatInt(id, 10)
+}
+
+// SharedInbox is the server-wide inbox.
+func (s Site) SharedInbox() string { return s.Base() + "/inbox" }
+
+// InstanceActorURI is the server's own actor, which signs fetches.
+func (s Site) InstanceActorURI() string { return s.Base() + "/actor" }
+
+// InstanceActorUsername is the instance actor's reserved username; the dot
+// keeps it out of reach of account creation, which allows [a-z0-9_].
+const InstanceActorUsername = "instance.actor"
+
+// NewLocalAccount fills the URLs of a new local account on this site.
+func (s Site) NewLocalAccount(username, publicKeyPEM, privateKeyPEM string) *store.Account {
+	actor := s.ActorURI(username)
+	a := &store.Account{
+		Username:       username,
+		URI:            actor,
+		URL:            s.Base() + "/@" + username,
+		InboxURL:       actor + "/inbox",
+		SharedInboxURL: s.SharedInbox(),
+		OutboxURL:      actor + "/outbox",
+		FollowersURL:   actor + "/followers",
+		FollowingURL:   actor + "/following",
+		KeyID:          s.KeyID(username),
+		PublicKeyPEM:   publicKeyPEM,
+		PrivateKeyPEM:  privateKeyPEM,
+	}
+	if username == InstanceActorUsername {
+		a.URI = s.InstanceActorURI()
+		a.URL = s.Base() + "/about"
+		a.InboxURL = a.URI + "/inbox"
+		a.OutboxURL = a.URI + "/outbox"
+		a.FollowersURL, a.FollowingURL = "", ""
+		a.KeyID = a.URI + "#main-key"
+		a.Bot = true
+		a.Locked = true
+	}
+	return a
+}
+
+// ActorDocument renders a local account as an actor.
+func (s Site) ActorDocument(a *store.Account) *Actor {
+	typ := "Person"
+	if a.Bot {
+		typ = "Application"
+	}
+	if a.Username == InstanceActorUsername {
+		typ = "Application"
+	}
+	name := a.DisplayName
+	return &Actor{
+		Context:                   DefaultContext(),
+		ID:                        a.URI,
+		Type:                      typ,
+		PreferredUsername:         a.Username,
+		Name:                      name,
+		Summary:                   a.Note,
+		URL:                       Ref{ID: a.URL},
+		Inbox:                     a.InboxURL,
+		Outbox:                    a.OutboxURL,
+		Followers:                 a.FollowersURL,
+		Following:                 a.FollowingURL,
+		ManuallyApprovesFollowers: a.Locked,
+		Discoverable:              !a.Bot,
+		Published:                 a.CreatedAt.UTC().Format(time.RFC3339),
+		Endpoints:                 &Endpoints{SharedInbox: s.SharedInbox()},
+		PublicKey:                 &PublicKey{ID: a.KeyID, Owner: a.URI, PublicKeyPEM: a.PublicKeyPEM},
+	}
+}
+
+// Addressing returns the to and cc of a status of the given visibility, as
+// Mastodon addresses them.
+func Addressing(visibility, followers string) (to, cc []string) {
+	switch visibility {
+	case store.VisibilityPublic:
+		return []string{Public}, []string{followers}
+	case store.VisibilityUnlisted:
+		return []string{followers}, []string{Public}
+	case store.VisibilityPrivate:
+		return []string{followers}, nil
+	default:
+		return []string{}, nil
+	}
+}
+
+// VisibilityOf infers a remote status's visibility from its addressing.
+func VisibilityOf(to, cc IRIs, followers string) string {
+	switch {
+	case to.HasPublic():
+		return store.VisibilityPublic
+	case cc.HasPublic():
+		return store.VisibilityUnlisted
+	case followers != "" && (to.Contains(followers) || cc.Contains(followers)):
+		return store.VisibilityPrivate
+	default:
+		return store.VisibilityDirect
+	}
+}
+
+// Note renders a local status as a Note; author is its account.
+func (s Site) Note(st *store.Status, author *store.Account) *Object {
+	to, cc := Addressing(st.Visibility, author.FollowersURL)
+	n := &Object{
+		ID:           st.URI,
+		Type:         "Note",
+		AttributedTo: Ref{ID: author.URI},
+		Content:      st.Content,
+		Summary:      st.SpoilerText,
+		Sensitive:    st.Sensitive,
+		Published:    st.CreatedAt.UTC().Format(time.RFC3339),
+		URL:          Ref{ID: st.URL},
+		To:           to,
+		Cc:           cc,
+	}
+	if st.InReplyToURI != "" {
+		n.InReplyTo = Ref{ID: st.InReplyToURI}
+	}
+	return n
+}
+
+// TextToHTML turns plain text typed in a client into the HTML a status
+// carries: escaped, paragraphs on blank lines, <br> on single newlines.
+func TextToHTML(text string) string {
+	text = strings.ReplaceAll(strings.TrimSpace(text), "\r\n", "\n")
+	if text == "" {
+		return ""
+	}
+	var b strings.Builder
+	for _, para := range strings.Split(text, "\n\n") {
+		para = strings.TrimSpace(para)
+		if para == "" {
+			continue
+		}
+		b.WriteString("<p>")
+		b.WriteString(strings.ReplaceAll(html.EscapeString(para), "\n", "<br />"))
+		b.WriteString("</p>")
+	}
+	return b.String()
+}
+
+// HostOf returns the host (with port) of an absolute URL, lower-cased.
+func HostOf(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("parse %q: %w", raw, err)
+	}
+	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return "", fmt.Errorf("%q is not an absolute http(s) URL", raw)
+	}
+	return strings.ToLower(u.Host), nil
+}
+
+// SameHost reports whether two absolute URLs share a host.
+func SameHost(a, b string) bool {
+	ha, err1 := HostOf(a)
+	hb, err2 := HostOf(b)
+	return err1 == nil && err2 == nil && ha == hb
+}

@@ -1,0 +1,254 @@
+// Package activitypub is the ActivityPub vocabulary Starling speaks and the
+// federation transport every role shares: the JSON shapes of actors, notes
+// and activities (tolerant of the compacted forms real servers send), local
+// URL layout, HTTP signatures, the guarded HTTP client, and the resolver
+// that fetches and caches remote actors and their keys.
+package activitypub
+
+import (
+	"bytes"
+	"encoding/json"
+	"mime"
+	"strings"
+)
+
+// Media types and well-known IRIs.
+const (
+	ContentType       = "application/activity+json"
+	LDContentType     = `application/ld+json; profile="https://www.w3.org/ns/activitystreams"`
+	ActivityStreamsNS = "https://www.w3.org/ns/activitystreams"
+	SecurityNS        = "https://w3id.org/security/v1"
+	Public            = "https://www.w3.org/ns/activitystreams#Public"
+)
+
+// IsPublic reports whether iri addresses the public collection, in any of
+// the three spellings servers use.
+func IsPublic(iri string) bool {
+	return iri == Public || iri == "as:Public" || iri == "Public"
+}
+
+// IsActivityPubMediaType reports whether a Content-Type or one entry of an
+// Accept header names an ActivityPub document.
+func IsActivityPubMediaType(v string) bool {
+	mt, params, err := mime.ParseMediaType(v)
+	if err != nil {
+		return false
+	}
+	switch mt {
+	case "application/activity+json":
+		return true
+	case "application/ld+json":
+		p := params["profile"]
+		return p == "" || strings.Contains(p, ActivityStreamsNS)
+	}
+	return false
+}
+
+// WantsActivityPub reports whether an Accept header prefers an ActivityPub
+// document to HTML.
+func WantsActivityPub(accept string) bool {
+	for _, part := range strings.Split(accept, ",") {
+		if IsActivityPubMediaType(strings.TrimSpace(part)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Ref is a reference to an object: servers send a bare IRI, an embedded
+// object with an id, or an array of either. Ref keeps the id and, when the
+// object was embedded, its JSON.
+type Ref struct {
+	ID  string
+	Raw json.RawMessage // the embedded object, if one was sent
+}
+
+// UnmarshalJSON accepts "iri", {"id": ...}, and [first, ...].
+func (r *Ref) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		return nil
+	case b[0] == '"':
+		return json.Unmarshal(b, &r.ID)
+	case b[0] == '[':
+		var list []Ref
+		if err := json.Unmarshal(b, &list); err != nil {
+			return err
+		}
+		if len(list) > 0 {
+			*r = list[0]
+		}
+		return nil
+	case b[0] == '{':
+		var obj struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(b, &obj); err != nil {
+			return err
+		}
+		r.ID, r.Raw = obj.ID, append(json.RawMessage(nil), b...)
+		return nil
+	}
+	return &json.UnmarshalTypeError{Value: "reference", Type: nil}
+}
+
+// MarshalJSON writes the embedded object if there is one, else the IRI.
+func (r Ref) MarshalJSON() ([]byte, error) {
+	if len(r.Raw) > 0 {
+		return r.Raw, nil
+	}
+	return json.Marshal(r.ID)
+}
+
+// IRIs is a list of references that servers may send as a single value.
+type IRIs []string
+
+// UnmarshalJSON accepts a single IRI or object, or an array of them.
+func (s *IRIs) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	if b[0] != '[' {
+		var r Ref
+		if err := r.UnmarshalJSON(b); err != nil {
+			return err
+		}
+		*s = IRIs{r.ID}
+		return nil
+	}
+	var refs []Ref
+	if err := json.Unmarshal(b, &refs); err != nil {
+		return err
+	}
+	out := make(IRIs, 0, len(refs))
+	for _, r := range refs {
+		if r.ID != "" {
+			out = append(out, r.ID)
+		}
+	}
+	*s = out
+	return nil
+}
+
+// Contains reports whether iri is in the list.
+func (s IRIs) Contains(iri string) bool {
+	for _, v := range s {
+		if v == iri {
+			return true
+		}
+	}
+	return false
+}
+
+// HasPublic reports whether the list addresses the public.
+func (s IRIs) HasPublic() bool {
+	for _, v := range s {
+		if IsPublic(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// Activity is an incoming activity, as much of it as routing needs.
+type Activity struct {
+	ID        string `json:"id"`
+	Type      string `json:"type"`
+	Actor     Ref    `json:"actor"`
+	Object    Ref    `json:"object"`
+	Target    Ref    `json:"target,omitempty"`
+	To        IRIs   `json:"to,omitempty"`
+	Cc        IRIs   `json:"cc,omitempty"`
+	Published string `json:"published,omitempty"`
+}
+
+// Object is a content object (Note and its kin), incoming or outgoing.
+type Object struct {
+	Context      any    `json:"@context,omitempty"`
+	ID           string `json:"id"`
+	Type         string `json:"type"`
+	AttributedTo Ref    `json:"attributedTo"`
+	Content      string `json:"content,omitempty"`
+	Summary      string `json:"summary,omitempty"`
+	Sensitive    bool   `json:"sensitive,omitempty"`
+	InReplyTo    Ref    `json:"inReplyTo,omitempty"`
+	Published    string `json:"published,omitempty"`
+	URL          Ref    `json:"url,omitempty"`
+	To           IRIs   `json:"to,omitempty"`
+	Cc           IRIs   `json:"cc,omitempty"`
+	// Object is set on embedded activities (the Follow inside an Accept).
+	Actor  Ref `json:"actor,omitempty"`
+	Object Ref `json:"object,omitempty"`
+}
+
+// Actor is an actor document.
+type Actor struct {
+	Context                   any        `json:"@context,omitempty"`
+	ID                        string     `json:"id"`
+	Type                      string     `json:"type"`
+	PreferredUsername         string     `json:"preferredUsername"`
+	Name                      string     `json:"name,omitempty"`
+	Summary                   string     `json:"summary,omitempty"`
+	URL                       Ref        `json:"url,omitempty"`
+	Inbox                     string     `json:"inbox"`
+	Outbox                    string     `json:"outbox,omitempty"`
+	Followers                 string     `json:"followers,omitempty"`
+	Following                 string     `json:"following,omitempty"`
+	ManuallyApprovesFollowers bool       `json:"manuallyApprovesFollowers"`
+	Discoverable              bool       `json:"discoverable,omitempty"`
+	Published                 string     `json:"published,omitempty"`
+	Endpoints                 *Endpoints `json:"endpoints,omitempty"`
+	PublicKey                 *PublicKey `json:"publicKey,omitempty"`
+}
+
+// Endpoints holds an actor's shared inbox.
+type Endpoints struct {
+	SharedInbox string `json:"sharedInbox,omitempty"`
+}
+
+// PublicKey is the security vocabulary's key object.
+type PublicKey struct {
+	ID           string `json:"id"`
+	Owner        string `json:"owner"`
+	PublicKeyPEM string `json:"publicKeyPem"`
+}
+
+// UnmarshalJSON accepts a single key or an array (the first RSA key wins).
+func (k *PublicKey) UnmarshalJSON(b []byte) error {
+	type plain PublicKey
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '[' {
+		var keys []plain
+		if err := json.Unmarshal(b, &keys); err != nil {
+			return err
+		}
+		for _, key := range keys {
+			if key.PublicKeyPEM != "" {
+				*k = PublicKey(key)
+				return nil
+			}
+		}
+		return nil
+	}
+	return json.Unmarshal(b, (*plain)(k))
+}
+
+// Collection is an OrderedCollection, with its items inline.
+type Collection struct {
+	Context      any    `json:"@context,omitempty"`
+	ID           string `json:"id"`
+	Type         string `json:"type"`
+	TotalItems   int64  `json:"totalItems"`
+	OrderedItems []any  `json:"orderedItems,omitempty"`
+	First        string `json:"first,omitempty"`
+}
+
+// DefaultContext is the @context of the documents Starling writes.
+func DefaultContext() []any {
+	return []any{ActivityStreamsNS, SecurityNS, map[string]any{
+		"manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+		"sensitive":                 "as:sensitive",
+	}}
+}

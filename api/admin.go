@@ -1,0 +1,118 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/store"
+)
+
+// AdminStore is what admin operations need of the store.
+type AdminStore interface {
+	AccountByAcct(ctx context.Context, username, domain string) (*store.Account, error)
+	CreateLocalAccount(ctx context.Context, a *store.Account, email, passwordHash string) error
+	CreateAccessToken(ctx context.Context, tokenSHA256 []byte, accountID int64, scopes string) error
+}
+
+// Admin performs what `starling admin` asks for.
+type Admin struct {
+	Store AdminStore
+	Site  activitypub.Site
+}
+
+// ValidationError names what is wrong with an admin request; the CLI prints it as is.
+type ValidationError struct{ Msg string }
+
+func (e *ValidationError) Error() string { return e.Msg }
+
+var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_]{1,30}$`)
+
+// CreateAccount creates a local account with an RSA-2048 key pair.
+func (ad *Admin) CreateAccount(ctx context.Context, username, email, password string) (*store.Account, error) {
+	switch {
+	case !usernamePattern.MatchString(username):
+		return nil, &ValidationError{"username must be 1 to 30 letters, digits or underscores"}
+	case email == "":
+		return nil, &ValidationError{"email is required"}
+	case len(password) < 8:
+		return nil, &ValidationError{"password must be at least 8 characters"}
+	case len(password) > 72:
+		return nil, &ValidationError{"password must be at most 72 bytes"} // bcrypt's limit
+	}
+	if _, err := mail.ParseAddress(email); err != nil {
+		return nil, &ValidationError{fmt.Sprintf("email %q is not an address", email)}
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return nil, fmt.Errorf("hash password: %w", err)
+	}
+	pub, priv, err := activitypub.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	a := ad.Site.NewLocalAccount(username, pub, priv)
+	if err := ad.Store.CreateLocalAccount(ctx, a, email, string(hash)); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, &ValidationError{fmt.Sprintf("username %q or email %q is already taken", username, email)}
+		}
+		return nil, err
+	}
+	return a, nil
+}
+
+// EnsureInstanceActor creates the server's own actor, which signs fetches,
+// if it does not exist yet.
+func (ad *Admin) EnsureInstanceActor(ctx context.Context) error {
+	_, err := ad.Store.AccountByAcct(ctx, activitypub.InstanceActorUsername, "")
+	if err == nil || !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	pub, priv, err := activitypub.GenerateKey()
+	if err != nil {
+		return err
+	}
+	err = ad.Store.CreateLocalAccount(ctx, ad.Site.NewLocalAccount(activitypub.InstanceActorUsername, pub, priv), "", "")
+	if errors.Is(err, store.ErrConflict) {
+		return nil // another process made it first
+	}
+	return err
+}
+
+// knownScopes are the Mastodon scopes a token may carry.
+var knownScopes = regexp.MustCompile(`^(read|write|follow|push|profile|admin:(read|write)(:[a-z_]+)?|(read|write):[a-z_]+)$`)
+
+// CreateToken issues a bearer token for username with the given scopes
+// (space-separated) and returns it. Only its hash is stored.
+func (ad *Admin) CreateToken(ctx context.Context, username, scopes string) (string, error) {
+	fields := strings.Fields(scopes)
+	if len(fields) == 0 {
+		return "", &ValidationError{"scopes are required, e.g. \"read write follow push\""}
+	}
+	for _, sc := range fields {
+		if !knownScopes.MatchString(sc) {
+			return "", &ValidationError{fmt.Sprintf("unknown scope %q", sc)}
+		}
+	}
+	a, err := ad.Store.AccountByAcct(ctx, username, "")
+	if errors.Is(err, store.ErrNotFound) || (err == nil && a.Username == activitypub.InstanceActorUsername) {
+		return "", &ValidationError{fmt.Sprintf("no local account %q", username)}
+	}
+	if err != nil {
+		return "", err
+	}
+	token, sum, err := NewToken()
+	if err != nil {
+		return "", fmt.Errorf("create token: %w", err)
+	}
+	if err := ad.Store.CreateAccessToken(ctx, sum, a.ID, strings.Join(fields, " ")); err != nil {
+		return "", err
+	}
+	return token, nil
+}

@@ -1,0 +1,195 @@
+// Package api serves people and other servers over HTTP: the Mastodon
+// client API, the read side of federation (WebFinger, actors, collections,
+// objects), and the admin operations the CLI calls. It maps every error to
+// an HTTP status once, here at the edge.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/outbox"
+	"github.com/starling-social/starling/queue"
+	"github.com/starling-social/starling/store"
+)
+
+// Store is what the API reads and the few things it writes (accounts, tokens).
+type Store interface {
+	AccountByID(ctx context.Context, id int64) (*store.Account, error)
+	AccountByAcct(ctx context.Context, username, domain string) (*store.Account, error)
+	AccountByToken(ctx context.Context, tokenSHA256 []byte) (*store.Account, string, error)
+	AccountStats(ctx context.Context, id int64) (store.AccountStats, error)
+	StatusByID(ctx context.Context, id int64) (*store.Status, error)
+	HomeFeed(ctx context.Context, accountID int64, p store.Page) ([]*store.Status, error)
+	Relationships(ctx context.Context, viewer int64, ids []int64) ([]store.Relationship, error)
+	FollowCollection(ctx context.Context, accountID int64, followers bool, limit int) ([]string, error)
+	CreateLocalAccount(ctx context.Context, a *store.Account, email, passwordHash string) error
+	CreateAccessToken(ctx context.Context, tokenSHA256 []byte, accountID int64, scopes string) error
+}
+
+// Outbox performs what local people do.
+type Outbox interface {
+	CreateStatus(ctx context.Context, author *store.Account, p outbox.NewStatus) (*store.Status, error)
+	DeleteStatus(ctx context.Context, author *store.Account, id int64) (*store.Status, error)
+	Follow(ctx context.Context, follower, followee *store.Account) (*store.Follow, error)
+	Unfollow(ctx context.Context, follower, followee *store.Account) error
+}
+
+// Resolver finds remote accounts.
+type Resolver interface {
+	WebFinger(ctx context.Context, username, host string) (*store.Account, error)
+}
+
+// Server holds the API's dependencies. Its zero value is not usable; set
+// every field but Logger.
+type Server struct {
+	Store    Store
+	Outbox   Outbox
+	Resolver Resolver
+	Site     activitypub.Site
+	Inbox    http.Handler // mounted at /inbox and /users/{username}/inbox
+	Metrics  http.Handler // mounted at /metrics when set
+	Logger   *slog.Logger
+	Version  string
+}
+
+// Handler returns the router for everything Starling serves over HTTP.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.trace, s.recoverer)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, http.StatusNotFound, "Record not found") })
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
+	})
+
+	// Federation.
+	r.Get("/.well-known/webfinger", s.webfinger)
+	r.Get("/.well-known/host-meta", s.hostMeta)
+	r.Get("/.well-known/nodeinfo", s.nodeinfoIndex)
+	r.Get("/nodeinfo/2.1", s.nodeinfo)
+	r.Get("/actor", s.instanceActor)
+	r.Get("/users/{username}", s.actor)
+	r.Get("/users/{username}/outbox", s.outboxCollection)
+	r.Get("/users/{username}/followers", s.followers)
+	r.Get("/users/{username}/following", s.following)
+	r.Get("/users/{username}/statuses/{id}", s.statusObject)
+	r.Get("/users/{username}/statuses/{id}/activity", s.statusObject)
+	if s.Inbox != nil {
+		r.Handle("/inbox", s.Inbox)
+		r.Handle("/users/{username}/inbox", s.Inbox)
+		r.Handle("/actor/inbox", s.Inbox)
+	}
+	if s.Metrics != nil {
+		r.Handle("/metrics", s.Metrics)
+	}
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+
+	// Mastodon client API.
+	r.Route("/api", func(r chi.Router) {
+		r.Get("/v1/instance", s.instance)
+		r.Group(func(r chi.Router) {
+			r.Use(s.authenticate)
+			r.Get("/v1/accounts/verify_credentials", s.scoped("read:accounts", s.verifyCredentials))
+			r.Get("/v1/accounts/lookup", s.scoped("read:accounts", s.lookupAccount))
+			r.Get("/v1/accounts/relationships", s.scoped("read:follows", s.relationships))
+			r.Get("/v1/accounts/{id}", s.scoped("read:accounts", s.getAccount))
+			r.Post("/v1/accounts/{id}/follow", s.scoped("write:follows", s.follow))
+			r.Post("/v1/accounts/{id}/unfollow", s.scoped("write:follows", s.unfollow))
+			r.Post("/v1/statuses", s.scoped("write:statuses", s.postStatus))
+			r.Get("/v1/statuses/{id}", s.scoped("read:statuses", s.getStatus))
+			r.Delete("/v1/statuses/{id}", s.scoped("write:statuses", s.deleteStatus))
+			r.Get("/v1/timelines/home", s.scoped("read:statuses", s.homeTimeline))
+			r.Get("/v2/search", s.scoped("read:search", s.search))
+		})
+	})
+	return r
+}
+
+// trace gives every request a correlation id (the caller's X-Request-Id,
+// or a new one), echoes it, and logs the request.
+func (s *Server) trace(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tr := queue.TraceFromHTTP(r.Header)
+		w.Header().Set(queue.HeaderRequestID, tr.CorrelationID)
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		next.ServeHTTP(sw, r.WithContext(queue.WithTrace(r.Context(), tr)))
+		s.Logger.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"duration", time.Since(start), "correlation_id", tr.CorrelationID)
+	})
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.Logger.Error("panic serving request", "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				writeError(w, http.StatusInternalServerError, "Internal server error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeActivity(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", activitypub.ContentType+"; charset=utf-8")
+	w.Header().Set("Vary", "Accept")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError writes a Mastodon-style error.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// fail maps an error from below to a client answer, once.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "Record not found")
+	case errors.Is(err, store.ErrConflict):
+		writeError(w, http.StatusConflict, "Already exists")
+	case errors.Is(err, outbox.ErrEmptyStatus), errors.Is(err, outbox.ErrStatusTooLong),
+		errors.Is(err, outbox.ErrInvalidVisibility), errors.Is(err, outbox.ErrFollowSelf):
+		writeError(w, http.StatusUnprocessableEntity, "Validation failed: "+err.Error())
+	case errors.Is(err, context.Canceled):
+		// The client went away; nothing to answer.
+	default:
+		s.Logger.Error("request failed", "path", r.URL.Path, "error", err,
+			"correlation_id", queue.TraceFrom(r.Context()).CorrelationID)
+		writeError(w, http.StatusInternalServerError, "Internal server error")
+	}
+}
+
+func writeJSONNoHeader(w http.ResponseWriter, v any) { _ = json.NewEncoder(w).Encode(v) }

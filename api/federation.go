@@ -1,0 +1,223 @@
+package api
+
+import (
+	"encoding/xml"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/store"
+)
+
+// webfinger answers acct:user@host and actor-URL resources, as RFC 7033.
+func (s *Server) webfinger(w http.ResponseWriter, r *http.Request) {
+	resource := r.URL.Query().Get("resource")
+	if resource == "" {
+		writeError(w, http.StatusBadRequest, "resource is required")
+		return
+	}
+	var username string
+	switch {
+	case strings.HasPrefix(resource, s.Site.Base()+"/users/"):
+		username = strings.TrimPrefix(resource, s.Site.Base()+"/users/")
+	case resource == s.Site.InstanceActorURI():
+		username = activitypub.InstanceActorUsername
+	default:
+		user, host := splitAcct(resource)
+		if !strings.EqualFold(host, s.Site.Host) {
+			writeError(w, http.StatusNotFound, "Record not found")
+			return
+		}
+		username = user
+		if strings.EqualFold(user, s.Site.Host) {
+			username = activitypub.InstanceActorUsername // Mastodon's name for the instance actor
+		}
+	}
+	a, err := s.Store.AccountByAcct(r.Context(), username, "")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	subject := "acct:" + a.Username + "@" + s.Site.Host
+	if a.Username == activitypub.InstanceActorUsername {
+		subject = "acct:" + s.Site.Host + "@" + s.Site.Host
+	}
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Content-Type", "application/jrd+json; charset=utf-8")
+	writeJSONBody(w, map[string]any{
+		"subject": subject,
+		"aliases": []string{a.URI, a.URL},
+		"links": []map[string]string{
+			{"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": a.URL},
+			{"rel": "self", "type": activitypub.ContentType, "href": a.URI},
+		},
+	})
+}
+
+func (s *Server) hostMeta(w http.ResponseWriter, r *http.Request) {
+	type link struct {
+		Rel      string `xml:"rel,attr"`
+		Type     string `xml:"type,attr"`
+		Template string `xml:"template,attr"`
+	}
+	doc := struct {
+		XMLName xml.Name `xml:"http://docs.oasis-open.org/ns/xri/xrd-1.0 XRD"`
+		Link    link
+	}{Link: link{Rel: "lrdd", Type: "application/xrd+xml", Template: s.Site.Base() + "/.well-known/webfinger?resource={uri}"}}
+	w.Header().Set("Content-Type", "application/xrd+xml; charset=utf-8")
+	_, _ = w.Write([]byte(xml.Header))
+	_ = xml.NewEncoder(w).Encode(doc)
+}
+
+func (s *Server) nodeinfoIndex(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"links": []map[string]string{{
+		"rel":  "http://nodeinfo.diaspora.software/ns/schema/2.1",
+		"href": s.Site.Base() + "/nodeinfo/2.1",
+	}}})
+}
+
+func (s *Server) nodeinfo(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", `application/json; profile="http://nodeinfo.diaspora.software/ns/schema/2.1#"`)
+	writeJSONBody(w, map[string]any{
+		"version":           "2.1",
+		"software":          map[string]string{"name": "starling", "version": s.Version, "repository": "https://github.com/starling-social/starling"},
+		"protocols":         []string{"activitypub"},
+		"services":          map[string][]string{"inbound": {}, "outbound": {}},
+		"openRegistrations": false,
+		"usage":             map[string]any{"users": map[string]any{}},
+		"metadata":          map[string]any{},
+	})
+}
+
+func (s *Server) instance(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"uri":               s.Site.Host,
+		"title":             "Starling",
+		"short_description": "",
+		"description":       "",
+		"email":             "",
+		"version":           "4.3.0 (compatible; Starling " + s.Version + ")",
+		"urls":              map[string]string{"streaming_api": strings.Replace(s.Site.Base(), "http", "ws", 1)},
+		"languages":         []string{"en"},
+		"registrations":     false,
+		"approval_required": false,
+		"invites_enabled":   false,
+		"configuration": map[string]any{
+			"statuses": map[string]any{"max_characters": 500, "max_media_attachments": 0},
+		},
+	})
+}
+
+// localAccount returns the local account named in the path, or writes 404.
+func (s *Server) localAccount(w http.ResponseWriter, r *http.Request) (*store.Account, bool) {
+	username := chi.URLParam(r, "username")
+	a, err := s.Store.AccountByAcct(r.Context(), username, "")
+	if err == nil && a.Username == activitypub.InstanceActorUsername {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return nil, false
+	}
+	return a, true
+}
+
+func (s *Server) actor(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.localAccount(w, r)
+	if !ok {
+		return
+	}
+	writeActivity(w, s.Site.ActorDocument(a))
+}
+
+func (s *Server) instanceActor(w http.ResponseWriter, r *http.Request) {
+	a, err := s.Store.AccountByAcct(r.Context(), activitypub.InstanceActorUsername, "")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeActivity(w, s.Site.ActorDocument(a))
+}
+
+func (s *Server) outboxCollection(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.localAccount(w, r)
+	if !ok {
+		return
+	}
+	stats, err := s.Store.AccountStats(r.Context(), a.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeActivity(w, &activitypub.Collection{
+		Context: activitypub.ActivityStreamsNS, ID: a.OutboxURL, Type: "OrderedCollection", TotalItems: stats.Statuses,
+	})
+}
+
+func (s *Server) followers(w http.ResponseWriter, r *http.Request) { s.followCollection(w, r, true) }
+func (s *Server) following(w http.ResponseWriter, r *http.Request) { s.followCollection(w, r, false) }
+
+// followCollection lists up to the first 100 accepted followers or follows inline.
+func (s *Server) followCollection(w http.ResponseWriter, r *http.Request, followers bool) {
+	a, ok := s.localAccount(w, r)
+	if !ok {
+		return
+	}
+	stats, err := s.Store.AccountStats(r.Context(), a.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	uris, err := s.Store.FollowCollection(r.Context(), a.ID, followers, 100)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	c := &activitypub.Collection{Context: activitypub.ActivityStreamsNS, ID: a.FollowersURL, Type: "OrderedCollection", TotalItems: stats.Followers}
+	if !followers {
+		c.ID, c.TotalItems = a.FollowingURL, stats.Following
+	}
+	for _, u := range uris {
+		c.OrderedItems = append(c.OrderedItems, u)
+	}
+	writeActivity(w, c)
+}
+
+// statusObject dereferences a local public or unlisted status at its id.
+func (s *Server) statusObject(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.localAccount(w, r)
+	if !ok {
+		return
+	}
+	n, ok := idParam(chi.URLParam(r, "id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "Record not found")
+		return
+	}
+	st, err := s.Store.StatusByID(r.Context(), n)
+	if err == nil && (st.AccountID != a.ID ||
+		(st.Visibility != store.VisibilityPublic && st.Visibility != store.VisibilityUnlisted)) {
+		err = store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "Record not found")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	note := s.Site.Note(st, a)
+	note.Context = activitypub.DefaultContext()
+	writeActivity(w, note)
+}
+
+func writeJSONBody(w http.ResponseWriter, v any) {
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	}
+	writeJSONNoHeader(w, v)
+}

@@ -1,0 +1,148 @@
+package api
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/starling-social/starling/store"
+)
+
+// Account is Mastodon's Account entity.
+type Account struct {
+	ID             string  `json:"id"`
+	Username       string  `json:"username"`
+	Acct           string  `json:"acct"`
+	DisplayName    string  `json:"display_name"`
+	Locked         bool    `json:"locked"`
+	Bot            bool    `json:"bot"`
+	Discoverable   bool    `json:"discoverable"`
+	Group          bool    `json:"group"`
+	CreatedAt      string  `json:"created_at"`
+	Note           string  `json:"note"`
+	URL            string  `json:"url"`
+	URI            string  `json:"uri"`
+	Avatar         string  `json:"avatar"`
+	AvatarStatic   string  `json:"avatar_static"`
+	Header         string  `json:"header"`
+	HeaderStatic   string  `json:"header_static"`
+	FollowersCount int64   `json:"followers_count"`
+	FollowingCount int64   `json:"following_count"`
+	StatusesCount  int64   `json:"statuses_count"`
+	LastStatusAt   *string `json:"last_status_at"`
+	Emojis         []any   `json:"emojis"`
+	Fields         []any   `json:"fields"`
+}
+
+// Status is Mastodon's Status entity.
+type Status struct {
+	ID                 string   `json:"id"`
+	URI                string   `json:"uri"`
+	URL                string   `json:"url"`
+	CreatedAt          string   `json:"created_at"`
+	Account            *Account `json:"account"`
+	Content            string   `json:"content"`
+	Visibility         string   `json:"visibility"`
+	Sensitive          bool     `json:"sensitive"`
+	SpoilerText        string   `json:"spoiler_text"`
+	InReplyToID        *string  `json:"in_reply_to_id"`
+	InReplyToAccountID *string  `json:"in_reply_to_account_id"`
+	Reblog             *Status  `json:"reblog"`
+	Language           *string  `json:"language"`
+	RepliesCount       int      `json:"replies_count"`
+	ReblogsCount       int      `json:"reblogs_count"`
+	FavouritesCount    int      `json:"favourites_count"`
+	Favourited         bool     `json:"favourited"`
+	Reblogged          bool     `json:"reblogged"`
+	Muted              bool     `json:"muted"`
+	Bookmarked         bool     `json:"bookmarked"`
+	MediaAttachments   []any    `json:"media_attachments"`
+	Mentions           []any    `json:"mentions"`
+	Tags               []any    `json:"tags"`
+	Emojis             []any    `json:"emojis"`
+	Card               any      `json:"card"`
+	Poll               any      `json:"poll"`
+	Text               *string  `json:"text,omitempty"`
+}
+
+// Relationship is Mastodon's Relationship entity.
+type Relationship struct {
+	ID                  string `json:"id"`
+	Following           bool   `json:"following"`
+	ShowingReblogs      bool   `json:"showing_reblogs"`
+	Notifying           bool   `json:"notifying"`
+	FollowedBy          bool   `json:"followed_by"`
+	Blocking            bool   `json:"blocking"`
+	BlockedBy           bool   `json:"blocked_by"`
+	Muting              bool   `json:"muting"`
+	MutingNotifications bool   `json:"muting_notifications"`
+	Requested           bool   `json:"requested"`
+	RequestedBy         bool   `json:"requested_by"`
+	DomainBlocking      bool   `json:"domain_blocking"`
+	Endorsed            bool   `json:"endorsed"`
+	Note                string `json:"note"`
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+func id(n int64) string { return strconv.FormatInt(n, 10) }
+
+// account renders a with its counts; a failure to count shows zeros rather
+// than failing the request.
+func (s *Server) account(ctx context.Context, a *store.Account) *Account {
+	out := &Account{
+		ID:           id(a.ID),
+		Username:     a.Username,
+		Acct:         a.Acct(),
+		DisplayName:  a.DisplayName,
+		Locked:       a.Locked,
+		Bot:          a.Bot,
+		Discoverable: !a.Bot,
+		CreatedAt:    formatTime(a.CreatedAt.Truncate(24 * time.Hour)),
+		Note:         a.Note,
+		URL:          a.URL,
+		URI:          a.URI,
+		Avatar:       s.Site.Base() + "/avatars/original/missing.png",
+		Header:       s.Site.Base() + "/headers/original/missing.png",
+		Emojis:       []any{},
+		Fields:       []any{},
+	}
+	out.AvatarStatic, out.HeaderStatic = out.Avatar, out.Header
+	if out.URL == "" {
+		out.URL = a.URI
+	}
+	if stats, err := s.Store.AccountStats(ctx, a.ID); err == nil {
+		out.FollowersCount, out.FollowingCount, out.StatusesCount = stats.Followers, stats.Following, stats.Statuses
+		if !stats.LastStatusAt.IsZero() {
+			d := stats.LastStatusAt.UTC().Format("2006-01-02")
+			out.LastStatusAt = &d
+		}
+	}
+	return out
+}
+
+// status renders st; accounts caches rendered authors across a page.
+func (s *Server) status(ctx context.Context, st *store.Status, accounts map[int64]*Account) *Status {
+	author := accounts[st.AccountID]
+	if author == nil {
+		author = s.account(ctx, st.Account)
+		if accounts != nil {
+			accounts[st.AccountID] = author
+		}
+	}
+	return &Status{
+		ID:               id(st.ID),
+		URI:              st.URI,
+		URL:              st.URL,
+		CreatedAt:        formatTime(st.CreatedAt),
+		Account:          author,
+		Content:          st.Content,
+		Visibility:       st.Visibility,
+		Sensitive:        st.Sensitive,
+		SpoilerText:      st.SpoilerText,
+		MediaAttachments: []any{},
+		Mentions:         []any{},
+		Tags:             []any{},
+		Emojis:           []any{},
+	}
+}

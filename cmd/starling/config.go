@@ -1,0 +1,140 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of every subcommand. Each flag can also be set by
+// the environment variable STARLING_<FLAG> (upper case, dashes as
+// underscores); a flag on the command line wins.
+type Config struct {
+	Listen                string
+	Domain                string
+	Protocol              string
+	DatabaseURL           string
+	NATSURL               string
+	NATSPrefix            string
+	DataDir               string
+	AllowPrivateAddresses bool
+	LogLevel              string
+	LogFormat             string
+
+	// Tuning.
+	AckWait         time.Duration
+	DeliveryWorkers int
+}
+
+// DefaultDatabaseURL is the local PostgreSQL of a fresh machine; the
+// database is created on first start.
+const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/starling?sslmode=disable"
+
+// register defines cfg's flags on fs, with defaults taken from the
+// environment where set.
+func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envErrors {
+	errs := &envErrors{}
+	str := func(p *string, name, def, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			def = v
+		}
+		fs.StringVar(p, name, def, usage)
+	}
+	boolean := func(p *bool, name string, def bool, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs.add(fmt.Errorf("%s=%q: want true or false", envName(name), v))
+			}
+			def = b
+		}
+		fs.BoolVar(p, name, def, usage)
+	}
+	integer := func(p *int, name string, def int, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs.add(fmt.Errorf("%s=%q: want a whole number", envName(name), v))
+			}
+			def = n
+		}
+		fs.IntVar(p, name, def, usage)
+	}
+	duration := func(p *time.Duration, name string, def time.Duration, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs.add(fmt.Errorf("%s=%q: want a duration such as 30s", envName(name), v))
+			}
+			def = d
+		}
+		fs.DurationVar(p, name, def, usage)
+	}
+	str(&cfg.Listen, "listen", "127.0.0.1:8080", "address to bind `host:port`")
+	str(&cfg.Domain, "domain", "localhost:8080", "public `host` of this server, with port if not the default")
+	str(&cfg.Protocol, "protocol", "https", "public `scheme`: https, or http for local federation")
+	str(&cfg.DatabaseURL, "database-url", DefaultDatabaseURL, "PostgreSQL `url`")
+	str(&cfg.NATSURL, "nats-url", "", "NATS `url`; empty starts an embedded nats-server with JetStream under --data-dir")
+	str(&cfg.NATSPrefix, "nats-prefix", "starling", "`prefix` of stream and subject names, to share a NATS cluster")
+	str(&cfg.DataDir, "data-dir", "starling-data", "`directory` for the embedded NATS store")
+	boolean(&cfg.AllowPrivateAddresses, "allow-private-addresses", false, "allow fetches and deliveries to loopback and private addresses (local federation tests)")
+	str(&cfg.LogLevel, "log-level", "info", "`level`: debug, info, warn or error")
+	str(&cfg.LogFormat, "log-format", "text", "`format`: text or json")
+	duration(&cfg.AckWait, "queue-ack-wait", 15*time.Second, "how soon a message held by a dead process is delivered again")
+	integer(&cfg.DeliveryWorkers, "delivery-workers", 32, "deliveries in flight at once")
+	return errs
+}
+
+func envName(flagName string) string {
+	return "STARLING_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+type envErrors struct{ list []error }
+
+func (e *envErrors) add(err error) { e.list = append(e.list, err) }
+func (e *envErrors) err() error    { return errors.Join(e.list...) }
+
+// validate reports every bad setting at once.
+func (cfg *Config) validate() error {
+	var errs []error
+	if cfg.Protocol != "https" && cfg.Protocol != "http" {
+		errs = append(errs, fmt.Errorf("--protocol %q: want https or http", cfg.Protocol))
+	}
+	if cfg.Domain == "" || strings.ContainsAny(cfg.Domain, "/ ?#@") {
+		errs = append(errs, fmt.Errorf("--domain %q: want a host such as social.example or 127.0.0.1:8081, without scheme or path", cfg.Domain))
+	}
+	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q: want host:port", cfg.Listen))
+	}
+	if cfg.DatabaseURL == "" {
+		errs = append(errs, errors.New("--database-url is required"))
+	}
+	if cfg.NATSURL == "" && cfg.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir is required for the embedded NATS server"))
+	}
+	switch cfg.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", cfg.LogFormat))
+	}
+	if cfg.AckWait < time.Second {
+		errs = append(errs, fmt.Errorf("--queue-ack-wait %s: want at least 1s", cfg.AckWait))
+	}
+	if cfg.DeliveryWorkers < 1 {
+		errs = append(errs, fmt.Errorf("--delivery-workers %d: want at least 1", cfg.DeliveryWorkers))
+	}
+	return errors.Join(errs...)
+}
+
+func (cfg *Config) logLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return l, fmt.Errorf("--log-level %q: want debug, info, warn or error", cfg.LogLevel)
+	}
+	return l, nil
+}

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/starling-social/starling/api"
+	"github.com/starling-social/starling/store/storetest"
+)
+
+// TestMain lets a test run this binary as the real starling command in a
+// child process (for SIGKILL tests): the child sees STARLING_TEST_RUN_MAIN.
+func TestMain(m *testing.M) {
+	if os.Getenv("STARLING_TEST_RUN_MAIN") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// logWriter sends logs to the test's output until the test ends; goroutines
+// that log during shutdown must not write to a finished test.
+type logWriter struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Logf("%s", bytes.TrimRight(p, "\n"))
+	}
+	return len(p), nil
+}
+
+func testLogger(t testing.TB, name string) *slog.Logger {
+	w := &logWriter{t: t}
+	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
+	level := slog.LevelWarn
+	if os.Getenv("STARLING_TEST_LOG") == "debug" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})).With("instance", name)
+}
+
+// inboxRecorder counts the POSTs an instance's inboxes receive, by the
+// activity id in the body, and can make them answer 503 for a while.
+type inboxRecorder struct {
+	mu      sync.Mutex
+	posts   map[string]int // activity id → accepted POSTs
+	refused map[string]int // activity id → POSTs answered 503 while blocked
+	blocked bool
+}
+
+func (rec *inboxRecorder) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !(r.URL.Path == "/inbox" || strings.HasSuffix(r.URL.Path, "/inbox")) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var act struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(body, &act)
+		rec.mu.Lock()
+		blocked := rec.blocked
+		if blocked {
+			rec.refused[act.ID]++
+		} else {
+			rec.posts[act.ID]++
+		}
+		rec.mu.Unlock()
+		if blocked {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"error":"down for the test"}`, http.StatusServiceUnavailable)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (rec *inboxRecorder) count(id string) (posts, refused int) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec.posts[id], rec.refused[id]
+}
+
+func (rec *inboxRecorder) block(b bool) {
+	rec.mu.Lock()
+	rec.blocked = b
+	rec.mu.Unlock()
+}
+
+// instance is one Starling running in this test process, with its own
+// database and its own embedded NATS.
+type instance struct {
+	t      testing.TB
+	name   string
+	cfg    Config
+	srv    *Server
+	base   string
+	inbox  *inboxRecorder
+	client *http.Client
+}
+
+// newConfig returns the configuration of a local-federation instance on addr.
+func newConfig(t testing.TB, addr string) Config {
+	return Config{
+		Listen:                addr,
+		Domain:                addr,
+		Protocol:              "http",
+		DatabaseURL:           storetest.NewDatabaseURL(t),
+		NATSPrefix:            "starling",
+		DataDir:               t.TempDir(),
+		AllowPrivateAddresses: true,
+		LogLevel:              "warn",
+		LogFormat:             "text",
+		AckWait:               2 * time.Second,
+		DeliveryWorkers:       8,
+	}
+}
+
+func startInstance(t testing.TB, name string) *instance {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &instance{t: t, name: name, cfg: newConfig(t, ln.Addr().String()),
+		inbox:  &inboxRecorder{posts: map[string]int{}, refused: map[string]int{}},
+		client: &http.Client{Timeout: 10 * time.Second}}
+	in.base = "http://" + in.cfg.Domain
+	in.srv = &Server{Config: &in.cfg, Logger: testLogger(t, name), Listener: ln, WrapHandler: in.inbox.wrap}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := in.srv.Open(ctx); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := in.srv.Close(ctx); err != nil {
+			t.Logf("close %s: %v", name, err)
+		}
+	})
+	return in
+}
+
+// user creates a local account and returns its API token.
+func (in *instance) user(username string) string {
+	in.t.Helper()
+	ctx := context.Background()
+	adm := &api.Admin{Store: in.srv.DB, Site: site(&in.cfg)}
+	if _, err := adm.CreateAccount(ctx, username, username+"@example.test", "correct horse battery"); err != nil {
+		in.t.Fatalf("%s: create %s: %v", in.name, username, err)
+	}
+	token, err := adm.CreateToken(ctx, username, "read write follow push")
+	if err != nil {
+		in.t.Fatalf("%s: token for %s: %v", in.name, username, err)
+	}
+	return token
+}
+
+// call makes an API request and decodes a JSON answer into out (if not nil).
+func call(t testing.TB, client *http.Client, method, rawURL, token string, form url.Values, out any) int {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, rawURL, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, rawURL, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: decode %s: %v", method, rawURL, data, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func (in *instance) call(method, path, token string, form url.Values, out any) int {
+	in.t.Helper()
+	return call(in.t, in.client, method, in.base+path, token, form, out)
+}
+
+// mustCall fails the test unless the answer is 200.
+func (in *instance) mustCall(method, path, token string, form url.Values, out any) {
+	in.t.Helper()
+	if code := in.call(method, path, token, form, out); code != http.StatusOK {
+		in.t.Fatalf("%s: %s %s: status %d", in.name, method, path, code)
+	}
+}
+
+// resolve finds acct (user@host) through this instance's search, resolving it remotely.
+func (in *instance) resolve(token, acct string) string {
+	in.t.Helper()
+	var res struct {
+		Accounts []api.Account `json:"accounts"`
+	}
+	in.mustCall("GET", "/api/v2/search?type=accounts&resolve=true&q="+url.QueryEscape(acct), token, nil, &res)
+	if len(res.Accounts) != 1 {
+		in.t.Fatalf("%s: search %s found %d accounts", in.name, acct, len(res.Accounts))
+	}
+	return res.Accounts[0].ID
+}
+
+// follow makes the token's account follow accountID and waits for the Accept.
+func (in *instance) follow(token, accountID string) {
+	in.t.Helper()
+	in.mustCall("POST", "/api/v1/accounts/"+accountID+"/follow", token, url.Values{}, nil)
+	waitFor(in.t, 10*time.Second, "follow of "+accountID+" accepted on "+in.name, func() bool {
+		var rels []api.Relationship
+		in.mustCall("GET", "/api/v1/accounts/relationships?id[]="+accountID, token, nil, &rels)
+		return len(rels) == 1 && rels[0].Following && !rels[0].Requested
+	})
+}
+
+// home returns how often the status uri stands in the token's home timeline.
+func (in *instance) home(token, uri string) int {
+	in.t.Helper()
+	var page []api.Status
+	in.mustCall("GET", "/api/v1/timelines/home?limit=40", token, nil, &page)
+	n := 0
+	for _, st := range page {
+		if st.URI == uri {
+			n++
+		}
+	}
+	return n
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(fmt.Sprintf("must: %v", err))
+	}
+	return v
+}

@@ -1,0 +1,172 @@
+// Command starling runs a Starling server and administers it.
+//
+//	starling serve                      run every role in one process
+//	starling migrate                    apply database migrations
+//	starling admin account create ...   create a local account
+//	starling admin token create ...     print an API token for an account
+//
+// Every subcommand reads the same configuration, from flags or from the
+// STARLING_* environment variables.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/api"
+	"github.com/starling-social/starling/store"
+)
+
+// Version is set at build time with -ldflags "-X main.Version=...".
+var Version = "0.1.0-dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `usage: starling <command> [flags]
+
+commands:
+  serve                   run the server (api, inbox, fanout, timeline) in one process
+  migrate                 apply database migrations
+  admin account create    create a local account: --username U --email E --password P
+  admin token create      print an API token: --username U --scopes "read write follow push"
+
+Run 'starling <command> -h' for the flags of a command. Every flag can also
+be set with STARLING_<FLAG>, e.g. STARLING_DATABASE_URL.
+`
+
+// run is main without the process: tests call it directly.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	if cmd == "admin" {
+		if len(rest) < 2 {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		cmd, rest = "admin "+rest[0]+" "+rest[1], rest[2:]
+	}
+	var cfg Config
+	fs := flag.NewFlagSet("starling "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	envErrs := cfg.register(fs, getenv)
+	var username, email, password, scopes string
+	switch cmd {
+	case "serve", "migrate":
+	case "admin account create":
+		fs.StringVar(&username, "username", "", "username of the new account")
+		fs.StringVar(&email, "email", "", "email address")
+		fs.StringVar(&password, "password", "", "password (at least 8 characters)")
+	case "admin token create":
+		fs.StringVar(&username, "username", "", "local account the token acts for")
+		fs.StringVar(&scopes, "scopes", "read write follow push", "space-separated OAuth scopes")
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "starling: unknown command %q\n\n%s", strings.Join(args[:min(len(args), 3)], " "), usage)
+		return 2
+	}
+	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "starling %s: unexpected argument %q\n", cmd, fs.Arg(0))
+		return 2
+	}
+	if err := errors.Join(envErrs.err(), cfg.validate()); err != nil {
+		fmt.Fprintf(stderr, "starling %s: %v\n", cmd, err)
+		return 2
+	}
+	logger, err := newLogger(&cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "starling %s: %v\n", cmd, err)
+		return 2
+	}
+	switch cmd {
+	case "serve":
+		err = serve(ctx, &cfg, logger)
+	case "migrate":
+		err = withStore(ctx, &cfg, logger, func(*store.DB) error { return nil })
+	case "admin account create":
+		err = withStore(ctx, &cfg, logger, func(db *store.DB) error {
+			a, err := admin(&cfg, db).CreateAccount(ctx, username, email, password)
+			if err == nil {
+				fmt.Fprintf(stdout, "created %s (id %d)\n", a.URI, a.ID)
+			}
+			return err
+		})
+	case "admin token create":
+		err = withStore(ctx, &cfg, logger, func(db *store.DB) error {
+			token, err := admin(&cfg, db).CreateToken(ctx, username, scopes)
+			if err == nil {
+				fmt.Fprintln(stdout, token)
+			}
+			return err
+		})
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "starling %s: %v\n", cmd, err)
+		var ve *api.ValidationError
+		if errors.As(err, &ve) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+func newLogger(cfg *Config, w io.Writer) (*slog.Logger, error) {
+	level, err := cfg.logLevel()
+	if err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+func site(cfg *Config) activitypub.Site {
+	return activitypub.Site{Scheme: cfg.Protocol, Host: strings.ToLower(cfg.Domain)}
+}
+
+func admin(cfg *Config, db *store.DB) *api.Admin {
+	return &api.Admin{Store: db, Site: site(cfg)}
+}
+
+// withStore opens and migrates the database, runs fn, and closes it.
+func withStore(ctx context.Context, cfg *Config, logger *slog.Logger, fn func(*store.DB) error) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx, logger); err != nil {
+		return err
+	}
+	return fn(db)
+}

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/api"
+	"github.com/starling-social/starling/fanout"
+	"github.com/starling-social/starling/inbox"
+	"github.com/starling-social/starling/outbox"
+	"github.com/starling-social/starling/queue"
+	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling/timeline"
+)
+
+// serve runs a Server until ctx is cancelled (SIGINT, SIGTERM), then shuts
+// it down within 30 seconds.
+func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
+	s := &Server{Config: cfg, Logger: logger}
+	if err := s.Open(ctx); err != nil {
+		return err
+	}
+	logger.Info("starling is serving", "listen", s.Addr(), "domain", cfg.Domain, "protocol", cfg.Protocol, "version", Version)
+	<-ctx.Done()
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.Close(shutdownCtx)
+}
+
+// Server is every role of Starling in one process: the HTTP API and inbox,
+// the relay, fanout and delivery, inbox processing, and the timeline
+// builder. Open starts it; Close stops it in order.
+type Server struct {
+	Config *Config
+	Logger *slog.Logger
+	// Listener, if set, is used instead of listening on Config.Listen.
+	Listener net.Listener
+	// WrapHandler, if set, wraps the HTTP handler (tests count requests).
+	WrapHandler func(http.Handler) http.Handler
+
+	DB       *store.DB
+	embedded *server.Server
+	nc       *nats.Conn
+	http     *http.Server
+	serveErr chan error
+
+	consumers []*queue.Consumer
+	cancel    context.CancelFunc // stops the relay
+	relayDone sync.WaitGroup
+}
+
+// Open connects to PostgreSQL and NATS, migrates, and starts every role.
+// On error everything already started is stopped.
+func (s *Server) Open(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = s.Close(closeCtx)
+		}
+	}()
+	cfg, logger := s.Config, s.Logger
+	topo, err := queue.NewTopology(cfg.NATSPrefix)
+	if err != nil {
+		return err
+	}
+	if s.DB, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	if err := s.DB.Migrate(ctx, logger); err != nil {
+		return err
+	}
+	st := site(cfg)
+	adm := &api.Admin{Store: s.DB, Site: st}
+	if err := adm.EnsureInstanceActor(ctx); err != nil {
+		return fmt.Errorf("create instance actor: %w", err)
+	}
+
+	if cfg.NATSURL == "" {
+		if s.embedded, err = queue.StartEmbedded(filepath.Join(cfg.DataDir, "nats")); err != nil {
+			return err
+		}
+	}
+	if s.nc, err = queue.Connect(cfg.NATSURL, s.embedded, "starling "+cfg.Domain); err != nil {
+		return err
+	}
+	js, err := jetstream.New(s.nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if err := queue.EnsureStreams(ctx, js, topo); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	qm := queue.NewMetrics(reg)
+	im := inbox.NewMetrics(reg)
+
+	client := activitypub.NewHTTPClient(30*time.Second, cfg.AllowPrivateAddresses)
+	resolver := &activitypub.Resolver{
+		Store:  s.DB,
+		Client: client,
+		Site:   st,
+		Scheme: cfg.Protocol,
+		SignAs: instanceKey(s.DB),
+	}
+	ob := &outbox.Outbox{Store: s.DB, Site: st, Topology: topo}
+
+	// Consumers. Each role has its own durable consumer and worker pool.
+	start := func(kind, durable string, workers int, h queue.Handler) error {
+		c, err := queue.Consume(ctx, js, topo, queue.ConsumerConfig{
+			Kind: kind, Durable: durable, Workers: workers, AckWait: cfg.AckWait,
+			Logger: logger, Metrics: qm,
+		}, h)
+		if err != nil {
+			return err
+		}
+		s.consumers = append(s.consumers, c)
+		return nil
+	}
+	fo := &fanout.Fanout{Store: s.DB, JS: js, Topology: topo, Logger: logger.With("role", "fanout")}
+	dl := &fanout.Deliverer{Store: s.DB, Client: client, UserAgent: "Starling/" + Version + " (+" + st.Base() + "/)",
+		Logger: logger.With("role", "delivery")}
+	proc := &inbox.Processor{Store: s.DB, Actors: resolver, Accepter: ob, Topology: topo,
+		Logger: logger.With("role", "inbox"), Metrics: im}
+	tb := &timeline.Builder{Store: s.DB, Logger: logger.With("role", "timeline")}
+	for _, c := range []struct {
+		kind, durable string
+		workers       int
+		h             queue.Handler
+	}{
+		{queue.Timeline, "timeline", 4, tb.HandleTimeline},
+		{queue.Inbox, "inbox", 8, proc.HandleInbox},
+		{queue.Delivery, "delivery", cfg.DeliveryWorkers, dl.HandleDelivery},
+		{queue.Outbox, "fanout", 4, fo.HandleOutbox},
+	} {
+		if err := start(c.kind, c.durable, c.workers, c.h); err != nil {
+			return err
+		}
+	}
+
+	relayCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	relay := &queue.Relay{Source: s.DB, JS: js, Logger: logger.With("role", "relay"), Metrics: qm}
+	s.relayDone.Add(1)
+	go func() {
+		defer s.relayDone.Done()
+		_ = relay.Run(relayCtx)
+	}()
+
+	srv := &api.Server{
+		Store:    s.DB,
+		Outbox:   ob,
+		Resolver: resolver,
+		Site:     st,
+		Inbox: &inbox.Handler{Store: s.DB, Keys: resolver.KeyLookup, Topology: topo,
+			Logger: logger.With("role", "inbox"), Metrics: im},
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Logger:  logger.With("role", "api"),
+		Version: Version,
+	}
+	var handler http.Handler = srv.Handler()
+	if s.WrapHandler != nil {
+		handler = s.WrapHandler(handler)
+	}
+	ln := s.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		}
+	}
+	s.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	s.Listener = ln
+	s.serveErr = make(chan error, 1)
+	go func() { s.serveErr <- s.http.Serve(ln) }()
+	return nil
+}
+
+// Addr is the address the HTTP server listens on.
+func (s *Server) Addr() string {
+	if s.Listener == nil {
+		return ""
+	}
+	return s.Listener.Addr().String()
+}
+
+// Close shuts down in the order that loses nothing: stop taking HTTP
+// requests, let consumers finish what they hold (the rest stays queued),
+// stop the relay (unpublished events stay in the store), then NATS and
+// PostgreSQL. It returns the first error.
+func (s *Server) Close(ctx context.Context) error {
+	var errs []error
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		if err := <-s.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+		s.http = nil
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, c := range s.consumers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Stop(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	s.consumers = nil
+	if s.cancel != nil {
+		s.cancel()
+		s.relayDone.Wait()
+		s.cancel = nil
+	}
+	if s.nc != nil {
+		if err := s.nc.Drain(); err != nil {
+			errs = append(errs, err)
+		}
+		s.nc = nil
+	}
+	if s.embedded != nil {
+		s.embedded.Shutdown()
+		s.embedded.WaitForShutdown()
+		s.embedded = nil
+	}
+	if s.DB != nil {
+		s.DB.Close()
+		s.DB = nil
+	}
+	return errors.Join(errs...)
+}
+
+// instanceKey returns the instance actor's key, loaded once.
+func instanceKey(db *store.DB) func(context.Context) (string, crypto.PrivateKey, error) {
+	var mu sync.Mutex
+	var keyID string
+	var key crypto.PrivateKey
+	return func(ctx context.Context) (string, crypto.PrivateKey, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if key != nil {
+			return keyID, key, nil
+		}
+		a, err := db.AccountByAcct(ctx, activitypub.InstanceActorUsername, "")
+		if err != nil {
+			return "", nil, fmt.Errorf("instance actor: %w", err)
+		}
+		k, err := activitypub.ParsePrivateKey(a.PrivateKeyPEM)
+		if err != nil {
+			return "", nil, fmt.Errorf("instance actor key: %w", err)
+		}
+		keyID, key = a.KeyID, k
+		return keyID, key, nil
+	}
+}

@@ -1,0 +1,127 @@
+// Package fanout takes local activities off the outbox stream, works out
+// which remote inboxes must receive them (collapsing followers onto shared
+// inboxes), queues one delivery per inbox on that host's subject, and runs
+// the workers that sign and POST each delivery.
+package fanout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/starling-social/starling/queue"
+	"github.com/starling-social/starling/store"
+)
+
+// AudienceStore is what fanout needs to find an activity's audience.
+type AudienceStore interface {
+	AccountByID(ctx context.Context, id int64) (*store.Account, error)
+	FollowerInboxes(ctx context.Context, accountID int64) ([]string, error)
+}
+
+// Fanout turns outbox events into deliveries.
+type Fanout struct {
+	Store    AudienceStore
+	JS       jetstream.JetStream
+	Topology queue.Topology
+	Logger   *slog.Logger
+}
+
+// HandleOutbox is the queue.Handler of the outbox stream. It is idempotent:
+// each delivery's message id is derived from the activity and the inbox,
+// so a replayed event queues nothing new within JetStream's duplicate
+// window, and a later replay only repeats deliveries, which receiving
+// inboxes drop by activity id.
+func (f *Fanout) HandleOutbox(ctx context.Context, msg jetstream.Msg) error {
+	var ev queue.OutboxEvent
+	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+		return queue.Permanent(fmt.Errorf("decode outbox event: %w", err))
+	}
+	inboxes, err := f.audience(ctx, ev)
+	if err != nil {
+		return err
+	}
+	return f.enqueue(ctx, ev, inboxes)
+}
+
+// audience returns the distinct inboxes of an event's recipients.
+func (f *Fanout) audience(ctx context.Context, ev queue.OutboxEvent) ([]string, error) {
+	seen := map[string]bool{}
+	var inboxes []string
+	add := func(inbox string) {
+		if inbox != "" && !seen[inbox] {
+			seen[inbox] = true
+			inboxes = append(inboxes, inbox)
+		}
+	}
+	if ev.Followers {
+		list, err := f.Store.FollowerInboxes(ctx, ev.ActorID)
+		if err != nil {
+			return nil, fmt.Errorf("audience of activity %d: %w", ev.ActivityID, err)
+		}
+		for _, inbox := range list {
+			add(inbox)
+		}
+	}
+	for _, id := range ev.AccountIDs {
+		a, err := f.Store.AccountByID(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // gone since: nobody to tell
+		}
+		if err != nil {
+			return nil, fmt.Errorf("audience of activity %d: %w", ev.ActivityID, err)
+		}
+		if !a.Local() {
+			add(a.DeliveryInbox())
+		}
+	}
+	return inboxes, nil
+}
+
+func (f *Fanout) enqueue(ctx context.Context, ev queue.OutboxEvent, inboxes []string) error {
+	headers := nats.Header{}
+	tr := queue.TraceFrom(ctx)
+	for k, v := range tr.Headers() {
+		headers.Set(k, v)
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(inboxes))
+	for _, inbox := range inboxes {
+		u, err := url.Parse(inbox)
+		if err != nil || u.Host == "" {
+			f.Logger.Warn("skipping malformed inbox", "inbox", inbox, "activity_id", ev.ActivityID)
+			continue
+		}
+		data, err := json.Marshal(queue.DeliveryMessage{ActivityID: ev.ActivityID, ActorID: ev.ActorID, Inbox: inbox})
+		if err != nil {
+			return queue.Permanent(fmt.Errorf("encode delivery: %w", err))
+		}
+		m := &nats.Msg{Subject: f.Topology.DeliverySubject(u.Host), Data: data, Header: headers}
+		fut, err := f.JS.PublishMsgAsync(m, jetstream.WithMsgID("delivery-"+strconv.FormatInt(ev.ActivityID, 10)+"-"+inbox))
+		if err != nil {
+			return fmt.Errorf("queue delivery to %s: %w", inbox, err)
+		}
+		futures = append(futures, fut)
+	}
+	timeout := time.After(30 * time.Second)
+	for _, fut := range futures {
+		select {
+		case <-fut.Ok():
+		case err := <-fut.Err():
+			return fmt.Errorf("queue delivery to %s: %w", fut.Msg().Subject, err)
+		case <-timeout:
+			return errors.New("queue deliveries: no acknowledgement from JetStream within 30s")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	f.Logger.Debug("fanned out", "activity_id", ev.ActivityID, "inboxes", len(futures), "correlation_id", tr.CorrelationID)
+	return nil
+}

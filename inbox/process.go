@@ -1,0 +1,298 @@
+package inbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/queue"
+	"github.com/starling-social/starling/store"
+)
+
+// ProcessStore is what the processor needs of the store.
+type ProcessStore interface {
+	InboxActivityByID(ctx context.Context, id int64) (*store.InboxActivity, error)
+	MarkInboxProcessed(ctx context.Context, id int64) error
+	InsertRemoteStatus(ctx context.Context, s *store.Status, events ...store.Event) (bool, error)
+	DeleteRemoteStatus(ctx context.Context, uri string, accountID int64, events ...store.Event) (bool, error)
+	StatusIDByURI(ctx context.Context, uri string) (int64, error)
+	AccountByURI(ctx context.Context, uri string) (*store.Account, error)
+	UpsertRemoteFollow(ctx context.Context, f *store.Follow) (*store.Follow, error)
+	FollowByURI(ctx context.Context, uri string) (*store.Follow, error)
+	FollowBetween(ctx context.Context, followerID, followeeID int64) (*store.Follow, error)
+	AcceptFollow(ctx context.Context, id int64) (bool, error)
+	RemoveFollow(ctx context.Context, id int64) error
+}
+
+// Actors resolves remote actors.
+type Actors interface {
+	Actor(ctx context.Context, uri string, refresh bool) (*store.Account, error)
+}
+
+// Accepter sends a local account's Accept of a follow; the outbox does it.
+type Accepter interface {
+	AcceptFollow(ctx context.Context, followee, follower *store.Account, f *store.Follow) error
+}
+
+// Processor applies stored remote activities.
+type Processor struct {
+	Store    ProcessStore
+	Actors   Actors
+	Accepter Accepter
+	Topology queue.Topology
+	Logger   *slog.Logger
+	Metrics  *Metrics
+}
+
+// HandleInbox is the queue.Handler of the inbox stream. Every branch is
+// idempotent: a redelivered event finds its effects already in place.
+func (p *Processor) HandleInbox(ctx context.Context, msg jetstream.Msg) error {
+	var ev queue.InboxEvent
+	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+		return queue.Permanent(fmt.Errorf("decode inbox event: %w", err))
+	}
+	stored, err := p.Store.InboxActivityByID(ctx, ev.InboxActivityID)
+	if errors.Is(err, store.ErrNotFound) {
+		return queue.Permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	if !stored.ProcessedAt.IsZero() {
+		return nil
+	}
+	var act activitypub.Activity
+	if err := json.Unmarshal(stored.Payload, &act); err != nil {
+		return queue.Permanent(fmt.Errorf("decode activity %s: %w", stored.URI, err))
+	}
+	if err := p.apply(ctx, &act); err != nil {
+		return fmt.Errorf("apply %s %s: %w", act.Type, act.ID, err)
+	}
+	p.Metrics.applied(act.Type)
+	return p.Store.MarkInboxProcessed(ctx, stored.ID)
+}
+
+func (p *Processor) apply(ctx context.Context, act *activitypub.Activity) error {
+	switch act.Type {
+	case "Create":
+		return p.create(ctx, act)
+	case "Delete":
+		return p.delete(ctx, act)
+	case "Follow":
+		return p.follow(ctx, act)
+	case "Accept":
+		return p.accept(ctx, act)
+	case "Reject":
+		return p.reject(ctx, act)
+	case "Undo":
+		return p.undo(ctx, act)
+	default:
+		// Stored and acknowledged; later issues give more types meaning.
+		p.Logger.Debug("activity type not handled yet", "type", act.Type, "id", act.ID)
+		return nil
+	}
+}
+
+func (p *Processor) actor(ctx context.Context, act *activitypub.Activity) (*store.Account, error) {
+	a, err := p.Actors.Actor(ctx, act.Actor.ID, false)
+	if err != nil {
+		return nil, fmt.Errorf("resolve actor %s: %w", act.Actor.ID, err)
+	}
+	return a, nil
+}
+
+func (p *Processor) create(ctx context.Context, act *activitypub.Activity) error {
+	if len(act.Object.Raw) == 0 {
+		return nil // a bare IRI: fetching the object is for a later issue
+	}
+	var obj activitypub.Object
+	if err := json.Unmarshal(act.Object.Raw, &obj); err != nil {
+		return queue.Permanent(fmt.Errorf("decode object: %w", err))
+	}
+	switch obj.Type {
+	case "Note", "Article", "Page", "Question", "Video", "Event":
+	default:
+		return nil
+	}
+	author, err := p.actor(ctx, act)
+	if err != nil {
+		return err
+	}
+	if obj.AttributedTo.ID != "" && obj.AttributedTo.ID != author.URI {
+		return queue.Permanent(fmt.Errorf("object attributed to %s, not to actor %s", obj.AttributedTo.ID, author.URI))
+	}
+	if !activitypub.SameHost(obj.ID, author.URI) {
+		return queue.Permanent(fmt.Errorf("object %s is not on its author's host", obj.ID))
+	}
+	created, err := time.Parse(time.RFC3339, obj.Published)
+	if err != nil || created.After(time.Now().Add(time.Hour)) {
+		created = time.Now()
+	}
+	to, cc := obj.To, obj.Cc
+	if len(to) == 0 && len(cc) == 0 {
+		to, cc = act.To, act.Cc
+	}
+	url := obj.URL.ID
+	if url == "" {
+		url = obj.ID
+	}
+	st := &store.Status{
+		ID:           store.NewID(created),
+		URI:          obj.ID,
+		URL:          url,
+		AccountID:    author.ID,
+		Content:      obj.Content,
+		SpoilerText:  obj.Summary,
+		Sensitive:    obj.Sensitive || obj.Summary != "",
+		Visibility:   activitypub.VisibilityOf(to, cc, author.FollowersURL),
+		InReplyToURI: obj.InReplyTo.ID,
+		CreatedAt:    created,
+	}
+	ev, err := p.timelineEvent(ctx, queue.StatusCreated, st.ID)
+	if err != nil {
+		return err
+	}
+	_, err = p.Store.InsertRemoteStatus(ctx, st, ev)
+	return err
+}
+
+func (p *Processor) delete(ctx context.Context, act *activitypub.Activity) error {
+	if act.Object.ID == "" || act.Object.ID == act.Actor.ID {
+		return nil // account deletion: a later issue
+	}
+	author, err := p.Store.AccountByURI(ctx, act.Actor.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // never heard of them, so nothing of theirs to delete
+	}
+	if err != nil {
+		return err
+	}
+	id, err := p.Store.StatusIDByURI(ctx, act.Object.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	ev, err := p.timelineEvent(ctx, queue.StatusDeleted, id)
+	if err != nil {
+		return err
+	}
+	_, err = p.Store.DeleteRemoteStatus(ctx, act.Object.ID, author.ID, ev)
+	return err
+}
+
+func (p *Processor) follow(ctx context.Context, act *activitypub.Activity) error {
+	target, err := p.Store.AccountByURI(ctx, act.Object.ID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !target.Local()) {
+		return nil // not one of ours
+	}
+	if err != nil {
+		return err
+	}
+	follower, err := p.actor(ctx, act)
+	if err != nil {
+		return err
+	}
+	f, err := p.Store.UpsertRemoteFollow(ctx, &store.Follow{
+		ID: store.NewID(time.Now()), FollowerID: follower.ID, FolloweeID: target.ID, URI: act.ID, Accepted: !target.Locked,
+	})
+	if err != nil {
+		return err
+	}
+	if !f.Accepted {
+		return nil // locked: waits for the account holder (a later issue)
+	}
+	return p.Accepter.AcceptFollow(ctx, target, follower, f)
+}
+
+// followOf finds the follow an Accept, Reject or Undo refers to: by the
+// Follow's id, or by its actor and object when the remote embedded a Follow
+// without an id we know.
+func (p *Processor) followOf(ctx context.Context, obj activitypub.Ref) (*store.Follow, error) {
+	if obj.ID != "" {
+		f, err := p.Store.FollowByURI(ctx, obj.ID)
+		if err == nil || !errors.Is(err, store.ErrNotFound) {
+			return f, err
+		}
+	}
+	if len(obj.Raw) == 0 {
+		return nil, store.ErrNotFound
+	}
+	var inner activitypub.Object
+	if err := json.Unmarshal(obj.Raw, &inner); err != nil || inner.Type != "Follow" {
+		return nil, store.ErrNotFound
+	}
+	follower, err := p.Store.AccountByURI(ctx, inner.Actor.ID)
+	if err != nil {
+		return nil, err
+	}
+	followee, err := p.Store.AccountByURI(ctx, inner.Object.ID)
+	if err != nil {
+		return nil, err
+	}
+	return p.Store.FollowBetween(ctx, follower.ID, followee.ID)
+}
+
+func (p *Processor) accept(ctx context.Context, act *activitypub.Activity) error {
+	f, err := p.followOf(ctx, act.Object)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	followee, err := p.Store.AccountByURI(ctx, act.Actor.ID)
+	if err != nil || followee.ID != f.FolloweeID {
+		return nil // only the followee may accept
+	}
+	_, err = p.Store.AcceptFollow(ctx, f.ID)
+	return err
+}
+
+func (p *Processor) reject(ctx context.Context, act *activitypub.Activity) error {
+	f, err := p.followOf(ctx, act.Object)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	followee, err := p.Store.AccountByURI(ctx, act.Actor.ID)
+	if err != nil || followee.ID != f.FolloweeID {
+		return nil
+	}
+	return p.Store.RemoveFollow(ctx, f.ID)
+}
+
+func (p *Processor) undo(ctx context.Context, act *activitypub.Activity) error {
+	f, err := p.followOf(ctx, act.Object)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // an Undo of something else, or of a follow already gone
+	}
+	if err != nil {
+		return err
+	}
+	follower, err := p.Store.AccountByURI(ctx, act.Actor.ID)
+	if err != nil || follower.ID != f.FollowerID {
+		return nil // only the follower may undo
+	}
+	return p.Store.RemoveFollow(ctx, f.ID)
+}
+
+func (p *Processor) timelineEvent(ctx context.Context, kind string, statusID int64) (store.Event, error) {
+	payload, err := json.Marshal(queue.TimelineEvent{StatusID: statusID})
+	if err != nil {
+		return store.Event{}, fmt.Errorf("encode timeline event: %w", err)
+	}
+	return store.Event{
+		MsgID:   "timeline-" + kind + "-" + strconv.FormatInt(statusID, 10),
+		Subject: p.Topology.Subject(queue.Timeline, kind),
+		Payload: payload,
+		Headers: queue.TraceFrom(ctx).Headers(),
+	}, nil
+}

@@ -1,0 +1,291 @@
+// Package outbox turns what local people do into activities. Each change
+// is stored together with its activity and the events that announce it, in
+// one transaction (the transactional outbox); queue.Relay publishes the
+// events after the commit. Nothing here talks to NATS or to other servers.
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/queue"
+	"github.com/starling-social/starling/store"
+)
+
+// Store is what the outbox needs of the store.
+type Store interface {
+	CreateLocalStatus(ctx context.Context, s *store.Status, act *store.Activity, events ...store.Event) error
+	DeleteLocalStatus(ctx context.Context, id, accountID int64, act *store.Activity, events ...store.Event) (*store.Status, error)
+	CreateFollow(ctx context.Context, f *store.Follow, act *store.Activity, events ...store.Event) (*store.Follow, bool, error)
+	FollowBetween(ctx context.Context, followerID, followeeID int64) (*store.Follow, error)
+	DeleteFollow(ctx context.Context, id int64, act *store.Activity, events ...store.Event) (bool, error)
+	InsertActivity(ctx context.Context, a *store.Activity, events ...store.Event) (bool, error)
+}
+
+// Outbox is safe for concurrent use.
+type Outbox struct {
+	Store    Store
+	Site     activitypub.Site
+	Topology queue.Topology
+	Now      func() time.Time // default time.Now
+}
+
+// MaxStatusLength is the longest status text accepted, in characters, as on Mastodon.
+const MaxStatusLength = 500
+
+// Errors the API maps to client errors.
+var (
+	ErrEmptyStatus       = errors.New("text can't be blank")
+	ErrStatusTooLong     = fmt.Errorf("text is longer than %d characters", MaxStatusLength)
+	ErrInvalidVisibility = errors.New("visibility must be public, unlisted, private or direct")
+	ErrFollowSelf        = errors.New("you can't follow yourself")
+)
+
+func (o *Outbox) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// NewStatus is what a client posts.
+type NewStatus struct {
+	Text        string
+	SpoilerText string
+	Sensitive   bool
+	Visibility  string // default public
+}
+
+// CreateStatus stores a status by author with its Create activity, and
+// announces it to fanout (remote followers) and timeline (local feeds).
+func (o *Outbox) CreateStatus(ctx context.Context, author *store.Account, p NewStatus) (*store.Status, error) {
+	if p.Visibility == "" {
+		p.Visibility = store.VisibilityPublic
+	}
+	switch p.Visibility {
+	case store.VisibilityPublic, store.VisibilityUnlisted, store.VisibilityPrivate, store.VisibilityDirect:
+	default:
+		return nil, ErrInvalidVisibility
+	}
+	if n := utf8.RuneCountInString(p.Text); n == 0 {
+		return nil, ErrEmptyStatus
+	} else if n > MaxStatusLength {
+		return nil, ErrStatusTooLong
+	}
+	now := o.now().UTC().Truncate(time.Millisecond)
+	id := store.NewID(now)
+	st := &store.Status{
+		ID:          id,
+		URI:         o.Site.StatusURI(author.Username, id),
+		URL:         o.Site.StatusURL(author.Username, id),
+		AccountID:   author.ID,
+		Local:       true,
+		Content:     activitypub.TextToHTML(p.Text),
+		SpoilerText: p.SpoilerText,
+		Sensitive:   p.Sensitive || p.SpoilerText != "",
+		Visibility:  p.Visibility,
+		CreatedAt:   now,
+	}
+	note := o.Site.Note(st, author)
+	create := map[string]any{
+		"@context":  activitypub.DefaultContext(),
+		"id":        st.URI + "/activity",
+		"type":      "Create",
+		"actor":     author.URI,
+		"published": note.Published,
+		"to":        note.To,
+		"cc":        note.Cc,
+		"object":    note,
+	}
+	act, err := o.activity(author, create, "Create", st.URI)
+	if err != nil {
+		return nil, err
+	}
+	events, err := o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: author.ID, Followers: true},
+		queue.StatusCreated, st.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.Store.CreateLocalStatus(ctx, st, act, events...); err != nil {
+		return nil, fmt.Errorf("create status: %w", err)
+	}
+	st.Account = author
+	return st, nil
+}
+
+// DeleteStatus deletes author's status id and federates a Delete. It
+// returns the status as it was; store.ErrNotFound if author has no such status.
+func (o *Outbox) DeleteStatus(ctx context.Context, author *store.Account, id int64) (*store.Status, error) {
+	uri := o.Site.StatusURI(author.Username, id)
+	del := map[string]any{
+		"@context": activitypub.DefaultContext(),
+		"id":       uri + "#delete",
+		"type":     "Delete",
+		"actor":    author.URI,
+		"to":       []string{activitypub.Public},
+		"object":   map[string]any{"id": uri, "type": "Tombstone"},
+	}
+	act, err := o.activity(author, del, "Delete", uri)
+	if err != nil {
+		return nil, err
+	}
+	events, err := o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: author.ID, Followers: true},
+		queue.StatusDeleted, id)
+	if err != nil {
+		return nil, err
+	}
+	st, err := o.Store.DeleteLocalStatus(ctx, id, author.ID, act, events...)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// Follow makes follower follow followee. A remote followee gets a Follow
+// and the follow stays requested until its Accept arrives; a local one that
+// is not locked is followed at once. Following twice changes nothing.
+func (o *Outbox) Follow(ctx context.Context, follower, followee *store.Account) (*store.Follow, error) {
+	if follower.ID == followee.ID {
+		return nil, ErrFollowSelf
+	}
+	id := store.NewID(o.now())
+	f := &store.Follow{ID: id, FollowerID: follower.ID, FolloweeID: followee.ID, URI: o.Site.ActivityURI(id)}
+	if followee.Local() {
+		f.Accepted = !followee.Locked
+		got, _, err := o.Store.CreateFollow(ctx, f, nil)
+		return got, err
+	}
+	follow := map[string]any{
+		"@context": activitypub.ActivityStreamsNS,
+		"id":       f.URI,
+		"type":     "Follow",
+		"actor":    follower.URI,
+		"object":   followee.URI,
+	}
+	act, err := o.activity(follower, follow, "Follow", followee.URI)
+	if err != nil {
+		return nil, err
+	}
+	act.ID, act.URI = id, f.URI
+	events, err := o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: follower.ID, AccountIDs: []int64{followee.ID}}, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	got, _, err := o.Store.CreateFollow(ctx, f, act, events...)
+	return got, err
+}
+
+// Unfollow ends follower's follow of followee (or withdraws the request),
+// sending Undo(Follow) to a remote followee. With no follow it does nothing.
+func (o *Outbox) Unfollow(ctx context.Context, follower, followee *store.Account) error {
+	f, err := o.Store.FollowBetween(ctx, follower.ID, followee.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("unfollow: %w", err)
+	}
+	if followee.Local() {
+		_, err := o.Store.DeleteFollow(ctx, f.ID, nil)
+		return err
+	}
+	undo := map[string]any{
+		"@context": activitypub.ActivityStreamsNS,
+		"id":       f.URI + "#undo",
+		"type":     "Undo",
+		"actor":    follower.URI,
+		"object": map[string]any{
+			"id": f.URI, "type": "Follow", "actor": follower.URI, "object": followee.URI,
+		},
+	}
+	act, err := o.activity(follower, undo, "Undo", f.URI)
+	if err != nil {
+		return err
+	}
+	events, err := o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: follower.ID, AccountIDs: []int64{followee.ID}}, "", 0)
+	if err != nil {
+		return err
+	}
+	_, err = o.Store.DeleteFollow(ctx, f.ID, act, events...)
+	return err
+}
+
+// AcceptFollow sends followee's Accept of a remote follower's Follow. The
+// Accept's id is derived from the follow, so asking twice (a redelivered
+// Follow, a process that died between the follow and the Accept) sends
+// one Accept.
+func (o *Outbox) AcceptFollow(ctx context.Context, followee, follower *store.Account, f *store.Follow) error {
+	accept := map[string]any{
+		"@context": activitypub.ActivityStreamsNS,
+		"id":       followee.URI + "#accepts/follows/" + strconv.FormatInt(f.ID, 10),
+		"type":     "Accept",
+		"actor":    followee.URI,
+		"object": map[string]any{
+			"id": f.URI, "type": "Follow", "actor": follower.URI, "object": followee.URI,
+		},
+	}
+	act, err := o.activity(followee, accept, "Accept", f.URI)
+	if err != nil {
+		return err
+	}
+	events, err := o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: followee.ID, AccountIDs: []int64{follower.ID}}, "", 0)
+	if err != nil {
+		return err
+	}
+	if _, err := o.Store.InsertActivity(ctx, act, events...); err != nil {
+		return fmt.Errorf("accept follow %s: %w", f.URI, err)
+	}
+	return nil
+}
+
+func (o *Outbox) activity(actor *store.Account, doc map[string]any, typ, object string) (*store.Activity, error) {
+	payload, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", typ, err)
+	}
+	return &store.Activity{
+		ID:        store.NewID(o.now()),
+		URI:       doc["id"].(string),
+		Type:      typ,
+		ActorID:   actor.ID,
+		ObjectURI: object,
+		Payload:   payload,
+	}, nil
+}
+
+// events returns the outbox event for fanout and, when timelineKind is set,
+// the timeline event for statusID. Message ids derive from the activity, so
+// a relay that publishes twice publishes once.
+func (o *Outbox) events(ctx context.Context, act *store.Activity, ev queue.OutboxEvent, timelineKind string, statusID int64) ([]store.Event, error) {
+	headers := queue.TraceFrom(ctx).Headers()
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("encode outbox event: %w", err)
+	}
+	events := []store.Event{{
+		MsgID:   "outbox-" + strconv.FormatInt(act.ID, 10),
+		Subject: o.Topology.Subject(queue.Outbox, strings.ToLower(act.Type)),
+		Payload: payload,
+		Headers: headers,
+	}}
+	if timelineKind != "" {
+		payload, err := json.Marshal(queue.TimelineEvent{StatusID: statusID})
+		if err != nil {
+			return nil, fmt.Errorf("encode timeline event: %w", err)
+		}
+		events = append(events, store.Event{
+			MsgID:   "timeline-" + timelineKind + "-" + strconv.FormatInt(statusID, 10),
+			Subject: o.Topology.Subject(queue.Timeline, timelineKind),
+			Payload: payload,
+			Headers: headers,
+		})
+	}
+	return events, nil
+}

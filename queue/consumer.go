@@ -1,0 +1,230 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Handler processes one message. Returning nil acks it; the effect it had
+// must already be committed. Any other result leaves the message to be
+// delivered again, so a handler must be idempotent.
+type Handler func(ctx context.Context, msg jetstream.Msg) error
+
+type retryError struct {
+	after time.Duration
+	err   error
+}
+
+func (e *retryError) Error() string { return fmt.Sprintf("retry in %s: %v", e.after, e.err) }
+func (e *retryError) Unwrap() error { return e.err }
+
+// RetryAfter asks for the message again after d, instead of the consumer's
+// own backoff (a remote's Retry-After, say).
+func RetryAfter(d time.Duration, err error) error { return &retryError{after: d, err: err} }
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return "permanent: " + e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as one a retry cannot fix: the message is terminated
+// (never delivered again) and counted.
+func Permanent(err error) error { return &permanentError{err: err} }
+
+// IsPermanent reports whether err was marked Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
+// Backoff returns the delay before attempt n+1 (n >= 1): doubling from one
+// second to a cap of ten minutes, with ±25% jitter so that messages that
+// failed together do not come back together.
+func Backoff(n uint64) time.Duration {
+	d := time.Second
+	for i := uint64(1); i < n && d < 10*time.Minute; i++ {
+		d *= 2
+	}
+	d = min(d, 10*time.Minute)
+	return d - d/4 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// ConsumerConfig describes a durable consumer on one stream.
+type ConsumerConfig struct {
+	Kind    string // stream kind: Outbox, Delivery, Inbox, Timeline
+	Durable string // durable name; consumers with the same name share the work
+	Workers int    // messages processed at once; default 4
+	// AckWait is how long a message may be in progress before JetStream
+	// delivers it again; default one minute. Handlers must finish well
+	// within it.
+	AckWait time.Duration
+	// Backoff overrides the delay after a failed attempt; default Backoff.
+	Backoff func(attempt uint64) time.Duration
+	Logger  *slog.Logger
+	Metrics *Metrics
+}
+
+// Consumer runs a Handler over a durable consumer with a bounded number of
+// workers. It is started by Consume and stopped by Stop.
+type Consumer struct {
+	cfg    ConsumerConfig
+	h      Handler
+	cc     jetstream.ConsumeContext
+	sem    chan struct{}
+	wg     sync.WaitGroup
+	ctx    context.Context // the workers' context, cancelled only by Stop's deadline
+	cancel context.CancelFunc
+}
+
+// Consume creates (or updates) the durable consumer and starts handling
+// messages. Acks are explicit and sent only after h returns nil.
+func Consume(ctx context.Context, js jetstream.JetStream, t Topology, cfg ConsumerConfig, h Handler) (*Consumer, error) {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = time.Minute
+	}
+	if cfg.Backoff == nil {
+		cfg.Backoff = Backoff
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.Logger = cfg.Logger.With("consumer", cfg.Durable)
+	stream := t.Stream(cfg.Kind)
+	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
+		Durable:       cfg.Durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       cfg.AckWait,
+		MaxDeliver:    -1, // handlers decide when to give up, by returning Permanent
+		MaxAckPending: cfg.Workers * 64,
+		FilterSubject: t.Subjects(cfg.Kind),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create consumer %s on %s: %w", cfg.Durable, stream, err)
+	}
+	c := &Consumer{cfg: cfg, h: h, sem: make(chan struct{}, cfg.Workers)}
+	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	c.cc, err = cons.Consume(c.dispatch,
+		jetstream.PullMaxMessages(cfg.Workers*2),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
+				cfg.Logger.Debug("consume", "error", err)
+			}
+		}))
+	if err != nil {
+		c.cancel()
+		return nil, fmt.Errorf("consume %s: %w", cfg.Durable, err)
+	}
+	return c, nil
+}
+
+// dispatch runs on the client's delivery goroutine; blocking on the
+// semaphore is the backpressure that keeps at most Workers in flight.
+func (c *Consumer) dispatch(msg jetstream.Msg) {
+	select {
+	case c.sem <- struct{}{}:
+	case <-c.ctx.Done():
+		return // never acked: JetStream delivers it again after AckWait
+	}
+	c.wg.Add(1)
+	go func() {
+		defer func() { <-c.sem; c.wg.Done() }()
+		c.handle(msg)
+	}()
+}
+
+func (c *Consumer) handle(msg jetstream.Msg) {
+	tr := traceFromNATS(msg.Headers())
+	ctx := WithTrace(c.ctx, tr)
+	start := time.Now()
+	stopBeat := c.heartbeat(msg)
+	err := c.run(ctx, msg)
+	stopBeat()
+	log := c.cfg.Logger.With("subject", msg.Subject(), "correlation_id", tr.CorrelationID)
+	outcome := "ack"
+	switch {
+	case err == nil:
+		if aerr := msg.Ack(); aerr != nil {
+			log.Warn("ack failed; the message will come again", "error", aerr)
+		}
+	case IsPermanent(err):
+		outcome = "term"
+		log.Warn("giving up on message", "error", err)
+		_ = msg.TermWithReason(err.Error())
+	case c.ctx.Err() != nil:
+		outcome = "abandoned" // shutting down: left for the next process
+	default:
+		outcome = "retry"
+		var delay time.Duration
+		var r *retryError
+		if errors.As(err, &r) {
+			delay = r.after
+		} else {
+			n := uint64(1)
+			if md, merr := msg.Metadata(); merr == nil {
+				n = md.NumDelivered
+			}
+			delay = c.cfg.Backoff(n)
+		}
+		log.Debug("will retry", "error", err, "delay", delay)
+		_ = msg.NakWithDelay(delay)
+	}
+	c.cfg.Metrics.observe(c.cfg.Durable, outcome, time.Since(start))
+}
+
+// heartbeat tells JetStream the message is still being worked on, so a
+// short AckWait (which brings back the messages of a dead process quickly)
+// never redelivers one that a live process is still handling.
+func (c *Consumer) heartbeat(msg jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(c.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+func (c *Consumer) run(ctx context.Context, msg jetstream.Msg) (err error) {
+	defer func() {
+		// A bug in one message must not take the whole role down; the
+		// message comes back later and the panic is in the logs.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return c.h(ctx, msg)
+}
+
+// Stop stops fetching, lets in-flight messages finish until ctx is done,
+// then cancels them; unfinished messages are not acked and come back.
+func (c *Consumer) Stop(ctx context.Context) error {
+	c.cc.Stop()
+	done := make(chan struct{})
+	go func() { c.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		c.cancel()
+		return nil
+	case <-ctx.Done():
+		c.cancel()
+		<-done
+		return fmt.Errorf("stop consumer %s: %w", c.cfg.Durable, ctx.Err())
+	}
+}

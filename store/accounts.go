@@ -1,0 +1,235 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrConflict is returned when a unique value (username, email, uri) is taken.
+var ErrConflict = errors.New("already exists")
+
+// Account is a local or remote actor.
+type Account struct {
+	ID             int64
+	Username       string
+	Domain         string // empty for local accounts
+	DisplayName    string
+	Note           string
+	URI            string
+	URL            string
+	InboxURL       string
+	SharedInboxURL string
+	OutboxURL      string
+	FollowersURL   string
+	FollowingURL   string
+	KeyID          string
+	PublicKeyPEM   string
+	PrivateKeyPEM  string // local accounts only
+	Locked         bool
+	Bot            bool
+	CreatedAt      time.Time
+	FetchedAt      time.Time // zero for local accounts
+}
+
+// Local reports whether the account lives on this server.
+func (a *Account) Local() bool { return a.Domain == "" }
+
+// Acct is the Mastodon acct: username for local accounts, user@domain for remote.
+func (a *Account) Acct() string {
+	if a.Local() {
+		return a.Username
+	}
+	return a.Username + "@" + a.Domain
+}
+
+// DeliveryInbox is where activities for this account go: its server's
+// shared inbox when it has one, so that followers on one server collapse
+// onto one delivery.
+func (a *Account) DeliveryInbox() string {
+	if a.SharedInboxURL != "" {
+		return a.SharedInboxURL
+	}
+	return a.InboxURL
+}
+
+const accountColumns = `a.id, a.username, coalesce(a.domain, ''), a.display_name, a.note, a.uri, a.url,
+	a.inbox_url, a.shared_inbox_url, a.outbox_url, a.followers_url, a.following_url,
+	a.key_id, a.public_key_pem, coalesce(a.private_key_pem, ''), a.locked, a.bot, a.created_at,
+	coalesce(a.fetched_at, 'epoch'::timestamptz)`
+
+func scanAccount(row pgx.Row) (*Account, error) {
+	var a Account
+	err := row.Scan(&a.ID, &a.Username, &a.Domain, &a.DisplayName, &a.Note, &a.URI, &a.URL,
+		&a.InboxURL, &a.SharedInboxURL, &a.OutboxURL, &a.FollowersURL, &a.FollowingURL,
+		&a.KeyID, &a.PublicKeyPEM, &a.PrivateKeyPEM, &a.Locked, &a.Bot, &a.CreatedAt, &a.FetchedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.FetchedAt.Unix() == 0 {
+		a.FetchedAt = time.Time{}
+	}
+	return &a, nil
+}
+
+// CreateLocalAccount stores a new local account and its user credentials.
+// It returns ErrConflict when the username or email is taken.
+func (db *DB) CreateLocalAccount(ctx context.Context, a *Account, email, passwordHash string) error {
+	if a.ID == 0 {
+		a.ID = NewID(time.Now())
+	}
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := insertAccount(ctx, tx, a); err != nil {
+			return err
+		}
+		if email == "" {
+			return nil // the instance actor has no user
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO users (account_id, email, password_hash) VALUES ($1, $2, $3)`,
+			a.ID, email, passwordHash)
+		return err
+	})
+	if isUniqueViolation(err) {
+		return fmt.Errorf("create account %q: %w", a.Username, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("create account %q: %w", a.Username, err)
+	}
+	return nil
+}
+
+func insertAccount(ctx context.Context, tx pgx.Tx, a *Account) error {
+	var domain, priv any
+	if a.Domain != "" {
+		domain = a.Domain
+	}
+	if a.PrivateKeyPEM != "" {
+		priv = a.PrivateKeyPEM
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO accounts (id, username, domain, display_name, note, uri, url,
+		inbox_url, shared_inbox_url, outbox_url, followers_url, following_url, key_id,
+		public_key_pem, private_key_pem, locked, bot)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`,
+		a.ID, a.Username, domain, a.DisplayName, a.Note, a.URI, a.URL,
+		a.InboxURL, a.SharedInboxURL, a.OutboxURL, a.FollowersURL, a.FollowingURL, a.KeyID,
+		a.PublicKeyPEM, priv, a.Locked, a.Bot)
+	return err
+}
+
+// UpsertRemoteAccount stores a freshly fetched remote actor, keyed by its
+// URI, and returns the stored row (with the id of an earlier fetch).
+func (db *DB) UpsertRemoteAccount(ctx context.Context, a *Account) (*Account, error) {
+	if a.Domain == "" {
+		return nil, fmt.Errorf("upsert remote account %s: no domain", a.URI)
+	}
+	row := db.pool.QueryRow(ctx, `INSERT INTO accounts AS a (id, username, domain, display_name, note, uri, url,
+		inbox_url, shared_inbox_url, outbox_url, followers_url, following_url, key_id,
+		public_key_pem, locked, bot, fetched_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16, now())
+		ON CONFLICT (uri) DO UPDATE SET username = EXCLUDED.username, display_name = EXCLUDED.display_name,
+			note = EXCLUDED.note, url = EXCLUDED.url, inbox_url = EXCLUDED.inbox_url,
+			shared_inbox_url = EXCLUDED.shared_inbox_url, outbox_url = EXCLUDED.outbox_url,
+			followers_url = EXCLUDED.followers_url, following_url = EXCLUDED.following_url,
+			key_id = EXCLUDED.key_id, public_key_pem = EXCLUDED.public_key_pem,
+			locked = EXCLUDED.locked, bot = EXCLUDED.bot, fetched_at = now()
+		WHERE a.domain IS NOT NULL
+		RETURNING `+accountColumns,
+		NewID(time.Now()), a.Username, a.Domain, a.DisplayName, a.Note, a.URI, a.URL,
+		a.InboxURL, a.SharedInboxURL, a.OutboxURL, a.FollowersURL, a.FollowingURL, a.KeyID,
+		a.PublicKeyPEM, a.Locked, a.Bot)
+	got, err := scanAccount(row)
+	if errors.Is(err, ErrNotFound) || isUniqueViolation(err) {
+		// A local account with that URI, or another actor already holding
+		// user@domain: a remote document may not take either over.
+		return nil, fmt.Errorf("upsert remote account %s: %w", a.URI, ErrConflict)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("upsert remote account %s: %w", a.URI, err)
+	}
+	return got, nil
+}
+
+func (db *DB) accountWhere(ctx context.Context, what, where string, args ...any) (*Account, error) {
+	a, err := scanAccount(db.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts a WHERE `+where, args...))
+	if err != nil {
+		return nil, fmt.Errorf("account by %s: %w", what, err)
+	}
+	return a, nil
+}
+
+// AccountByID returns ErrNotFound when there is no such account.
+func (db *DB) AccountByID(ctx context.Context, id int64) (*Account, error) {
+	return db.accountWhere(ctx, "id", `a.id = $1`, id)
+}
+
+// AccountByURI returns ErrNotFound when no account has that ActivityPub id.
+func (db *DB) AccountByURI(ctx context.Context, uri string) (*Account, error) {
+	return db.accountWhere(ctx, "uri", `a.uri = $1`, uri)
+}
+
+// AccountByKeyID returns the account whose public key has that id.
+func (db *DB) AccountByKeyID(ctx context.Context, keyID string) (*Account, error) {
+	return db.accountWhere(ctx, "key id", `a.key_id = $1`, keyID)
+}
+
+// AccountByAcct finds user (domain empty) or user@domain, case-insensitively.
+func (db *DB) AccountByAcct(ctx context.Context, username, domain string) (*Account, error) {
+	return db.accountWhere(ctx, "acct", `lower(a.username) = lower($1) AND lower(coalesce(a.domain, '')) = lower($2)`, username, domain)
+}
+
+// AccountStats are the counts shown on a profile.
+type AccountStats struct {
+	Followers, Following, Statuses int64
+	LastStatusAt                   time.Time
+}
+
+// AccountStats counts an account's accepted followers and follows and its statuses.
+func (db *DB) AccountStats(ctx context.Context, id int64) (AccountStats, error) {
+	var s AccountStats
+	var last *time.Time
+	err := db.pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM follows WHERE followee_id = $1 AND accepted),
+		(SELECT count(*) FROM follows WHERE follower_id = $1 AND accepted),
+		(SELECT count(*) FROM statuses WHERE account_id = $1 AND deleted_at IS NULL),
+		(SELECT max(created_at) FROM statuses WHERE account_id = $1 AND deleted_at IS NULL)`, id).
+		Scan(&s.Followers, &s.Following, &s.Statuses, &last)
+	if err != nil {
+		return s, fmt.Errorf("account stats %d: %w", id, err)
+	}
+	if last != nil {
+		s.LastStatusAt = *last
+	}
+	return s, nil
+}
+
+// CreateAccessToken stores the SHA-256 of a bearer token for an account.
+func (db *DB) CreateAccessToken(ctx context.Context, tokenSHA256 []byte, accountID int64, scopes string) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO access_tokens (token_sha256, account_id, scopes) VALUES ($1, $2, $3)`,
+		tokenSHA256, accountID, scopes)
+	if err != nil {
+		return fmt.Errorf("create access token: %w", err)
+	}
+	return nil
+}
+
+// AccountByToken returns the account and scopes of an unrevoked token.
+func (db *DB) AccountByToken(ctx context.Context, tokenSHA256 []byte) (*Account, string, error) {
+	var scopes string
+	var id int64
+	err := db.pool.QueryRow(ctx, `SELECT account_id, scopes FROM access_tokens
+		WHERE token_sha256 = $1 AND revoked_at IS NULL`, tokenSHA256).Scan(&id, &scopes)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, "", fmt.Errorf("account by token: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("account by token: %w", err)
+	}
+	a, err := db.AccountByID(ctx, id)
+	return a, scopes, err
+}

@@ -1,0 +1,62 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Activity is an activity this server sends, stored once whatever the
+// number of inboxes it goes to.
+type Activity struct {
+	ID        int64
+	URI       string
+	Type      string
+	ActorID   int64
+	ObjectURI string
+	Payload   []byte // the JSON document sent, byte for byte
+	CreatedAt time.Time
+}
+
+func insertActivity(ctx context.Context, tx pgx.Tx, a *Activity) (bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO activities (id, uri, type, actor_id, object_uri, payload)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (uri) DO NOTHING`,
+		a.ID, a.URI, a.Type, a.ActorID, a.ObjectURI, a.Payload)
+	if err != nil {
+		return false, fmt.Errorf("insert activity %s: %w", a.URI, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// InsertActivity stores an activity with its events, once: when an activity
+// with that URI exists it changes nothing and reports false, which is what
+// makes a deterministic URI (an Accept of a given Follow) idempotent.
+func (db *DB) InsertActivity(ctx context.Context, a *Activity, events ...Event) (bool, error) {
+	var inserted bool
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if inserted, err = insertActivity(ctx, tx, a); err != nil || !inserted {
+			return err
+		}
+		return appendEvents(ctx, tx, events...)
+	})
+	return inserted, err
+}
+
+// ActivityByID returns ErrNotFound when there is no such activity.
+func (db *DB) ActivityByID(ctx context.Context, id int64) (*Activity, error) {
+	var a Activity
+	err := db.pool.QueryRow(ctx, `SELECT id, uri, type, actor_id, object_uri, payload, created_at
+		FROM activities WHERE id = $1`, id).
+		Scan(&a.ID, &a.URI, &a.Type, &a.ActorID, &a.ObjectURI, &a.Payload, &a.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("activity %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("activity %d: %w", id, err)
+	}
+	return &a, nil
+}

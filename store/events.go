@@ -1,0 +1,114 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// RelayEvents hands up to limit unpublished events, oldest first, to
+// publish, and deletes them once publish returns nil, all in one
+// transaction. Rows are claimed with SKIP LOCKED, so several relays (one per
+// process) share the table without publishing a row twice at once; a relay
+// that dies mid-publish leaves its rows for the next, and the stable msg_id
+// lets JetStream drop the duplicate. It returns how many were published.
+func (db *DB) RelayEvents(ctx context.Context, limit int, publish func(context.Context, []Event) error) (int, error) {
+	var n int
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT seq, msg_id, subject, payload, headers FROM events
+			ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+		if err != nil {
+			return err
+		}
+		var seqs []int64
+		var events []Event
+		for rows.Next() {
+			var seq int64
+			var ev Event
+			if err := rows.Scan(&seq, &ev.MsgID, &ev.Subject, &ev.Payload, &ev.Headers); err != nil {
+				rows.Close()
+				return err
+			}
+			seqs = append(seqs, seq)
+			events = append(events, ev)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(events) == 0 {
+			return nil
+		}
+		if err := publish(ctx, events); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM events WHERE seq = ANY($1)`, seqs)
+		n = len(events)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("relay events: %w", err)
+	}
+	return n, nil
+}
+
+// EventBacklog reports how many events wait to be published and the age of the oldest.
+func (db *DB) EventBacklog(ctx context.Context) (int64, time.Duration, error) {
+	var n int64
+	var oldest *time.Time
+	err := db.pool.QueryRow(ctx, `SELECT count(*), min(created_at) FROM events`).Scan(&n, &oldest)
+	if err != nil {
+		return 0, 0, fmt.Errorf("event backlog: %w", err)
+	}
+	if oldest == nil {
+		return n, 0, nil
+	}
+	return n, time.Since(*oldest), nil
+}
+
+// ListenEvents sends on the returned channel (without blocking, coalescing)
+// each time a transaction that appended events commits, in any process. It
+// holds one connection until ctx ends. A broken connection is reopened; the
+// relay's periodic poll covers the gap.
+func (db *DB) ListenEvents(ctx context.Context) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	go func() {
+		for ctx.Err() == nil {
+			db.listen(ctx, ch)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	return ch
+}
+
+func (db *DB) listen(ctx context.Context, ch chan<- struct{}) {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `LISTEN starling_events`); err != nil {
+		return
+	}
+	defer func() {
+		if ctx.Err() != nil {
+			// The connection may be mid-wait; drop it rather than return it
+			// to the pool still listening.
+			conn.Conn().Close(context.Background()) //nolint:errcheck
+		}
+	}()
+	for {
+		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+			return
+		}
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}

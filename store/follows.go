@@ -1,0 +1,217 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Follow is a follow relation, pending until Accepted.
+type Follow struct {
+	ID         int64
+	FollowerID int64
+	FolloweeID int64
+	URI        string // the Follow activity's id
+	Accepted   bool
+	CreatedAt  time.Time
+}
+
+const followColumns = `id, follower_id, followee_id, uri, accepted, created_at`
+
+func scanFollow(row pgx.Row) (*Follow, error) {
+	var f Follow
+	err := row.Scan(&f.ID, &f.FollowerID, &f.FolloweeID, &f.URI, &f.Accepted, &f.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return &f, err
+}
+
+// FollowBetween returns the follow of follower to followee, pending or accepted.
+func (db *DB) FollowBetween(ctx context.Context, followerID, followeeID int64) (*Follow, error) {
+	f, err := scanFollow(db.pool.QueryRow(ctx, `SELECT `+followColumns+` FROM follows
+		WHERE follower_id = $1 AND followee_id = $2`, followerID, followeeID))
+	if err != nil {
+		return nil, fmt.Errorf("follow between %d and %d: %w", followerID, followeeID, err)
+	}
+	return f, nil
+}
+
+// FollowByURI returns the follow made by the Follow activity uri.
+func (db *DB) FollowByURI(ctx context.Context, uri string) (*Follow, error) {
+	f, err := scanFollow(db.pool.QueryRow(ctx, `SELECT `+followColumns+` FROM follows WHERE uri = $1`, uri))
+	if err != nil {
+		return nil, fmt.Errorf("follow by uri: %w", err)
+	}
+	return f, nil
+}
+
+// CreateFollow stores a follow request made by a local account, with its
+// Follow activity and events, in one transaction. When the two accounts
+// already have a follow it changes nothing and returns the existing one
+// with created false.
+func (db *DB) CreateFollow(ctx context.Context, f *Follow, act *Activity, events ...Event) (got *Follow, created bool, err error) {
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO follows (id, follower_id, followee_id, uri, accepted)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (follower_id, followee_id) DO NOTHING`,
+			f.ID, f.FollowerID, f.FolloweeID, f.URI, f.Accepted)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			got, err = scanFollow(tx.QueryRow(ctx, `SELECT `+followColumns+` FROM follows
+				WHERE follower_id = $1 AND followee_id = $2`, f.FollowerID, f.FolloweeID))
+			return err
+		}
+		got, created = f, true
+		if act == nil {
+			return nil
+		}
+		if _, err := insertActivity(ctx, tx, act); err != nil {
+			return err
+		}
+		return appendEvents(ctx, tx, events...)
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("create follow: %w", err)
+	}
+	return got, created, nil
+}
+
+// DeleteFollow removes the follow id and, if it existed, stores the Undo
+// activity and events with it. It reports whether a follow was removed.
+func (db *DB) DeleteFollow(ctx context.Context, id int64, act *Activity, events ...Event) (bool, error) {
+	var deleted bool
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM follows WHERE id = $1`, id)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		deleted = true
+		if act == nil {
+			return nil
+		}
+		if _, err := insertActivity(ctx, tx, act); err != nil {
+			return err
+		}
+		return appendEvents(ctx, tx, events...)
+	})
+	if err != nil {
+		return false, fmt.Errorf("delete follow %d: %w", id, err)
+	}
+	return deleted, nil
+}
+
+// UpsertRemoteFollow records a Follow received from another server. A
+// repeated Follow between the same accounts keeps the row and takes the new
+// activity id, since the remote will refer to it in a later Undo.
+func (db *DB) UpsertRemoteFollow(ctx context.Context, f *Follow) (*Follow, error) {
+	got, err := scanFollow(db.pool.QueryRow(ctx, `INSERT INTO follows (id, follower_id, followee_id, uri, accepted)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (follower_id, followee_id) DO UPDATE SET uri = EXCLUDED.uri
+		RETURNING `+followColumns, f.ID, f.FollowerID, f.FolloweeID, f.URI, f.Accepted))
+	if err != nil {
+		return nil, fmt.Errorf("upsert remote follow %s: %w", f.URI, err)
+	}
+	return got, nil
+}
+
+// AcceptFollow marks the follow id accepted. It reports whether it changed.
+func (db *DB) AcceptFollow(ctx context.Context, id int64) (bool, error) {
+	tag, err := db.pool.Exec(ctx, `UPDATE follows SET accepted = true WHERE id = $1 AND NOT accepted`, id)
+	if err != nil {
+		return false, fmt.Errorf("accept follow %d: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// RemoveFollow deletes the follow id with no activity: the other side ended it.
+func (db *DB) RemoveFollow(ctx context.Context, id int64) error {
+	_, err := db.DeleteFollow(ctx, id, nil)
+	return err
+}
+
+// FollowerInboxes returns the distinct inboxes of accountID's accepted remote
+// followers, collapsed onto shared inboxes: a server with a thousand
+// followers of the account appears once.
+func (db *DB) FollowerInboxes(ctx context.Context, accountID int64) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `SELECT DISTINCT coalesce(nullif(a.shared_inbox_url, ''), a.inbox_url)
+		FROM follows f JOIN accounts a ON a.id = f.follower_id
+		WHERE f.followee_id = $1 AND f.accepted AND a.domain IS NOT NULL
+		  AND coalesce(nullif(a.shared_inbox_url, ''), a.inbox_url) <> ''`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("follower inboxes of %d: %w", accountID, err)
+	}
+	inboxes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("follower inboxes of %d: %w", accountID, err)
+	}
+	return inboxes, nil
+}
+
+// Relationship is one account's view of another.
+type Relationship struct {
+	ID         int64
+	Following  bool // accepted follow from the viewer
+	Requested  bool // pending follow from the viewer
+	FollowedBy bool // accepted follow to the viewer
+}
+
+// Relationships returns viewer's relationship to each of ids, in order.
+func (db *DB) Relationships(ctx context.Context, viewer int64, ids []int64) ([]Relationship, error) {
+	out := make([]Relationship, len(ids))
+	index := make(map[int64][]int, len(ids))
+	for i, id := range ids {
+		out[i].ID = id
+		index[id] = append(index[id], i)
+	}
+	rows, err := db.pool.Query(ctx, `SELECT follower_id, followee_id, accepted FROM follows
+		WHERE (follower_id = $1 AND followee_id = ANY($2)) OR (followee_id = $1 AND follower_id = ANY($2))`,
+		viewer, ids)
+	if err != nil {
+		return nil, fmt.Errorf("relationships: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var from, to int64
+		var accepted bool
+		if err := rows.Scan(&from, &to, &accepted); err != nil {
+			return nil, fmt.Errorf("relationships: %w", err)
+		}
+		if from == viewer {
+			for _, i := range index[to] {
+				out[i].Following = out[i].Following || accepted
+				out[i].Requested = out[i].Requested || !accepted
+			}
+		}
+		if to == viewer && accepted {
+			for _, i := range index[from] {
+				out[i].FollowedBy = true
+			}
+		}
+	}
+	return out, rows.Err()
+}
+
+// FollowCollection lists the actor URIs of accountID's accepted followers
+// (followers true) or follows, newest first.
+func (db *DB) FollowCollection(ctx context.Context, accountID int64, followers bool, limit int) ([]string, error) {
+	q := `SELECT a.uri FROM follows f JOIN accounts a ON a.id = f.follower_id
+		WHERE f.followee_id = $1 AND f.accepted ORDER BY f.id DESC LIMIT $2`
+	if !followers {
+		q = `SELECT a.uri FROM follows f JOIN accounts a ON a.id = f.followee_id
+		WHERE f.follower_id = $1 AND f.accepted ORDER BY f.id DESC LIMIT $2`
+	}
+	rows, err := db.pool.Query(ctx, q, accountID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("follow collection of %d: %w", accountID, err)
+	}
+	uris, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("follow collection of %d: %w", accountID, err)
+	}
+	return uris, nil
+}

@@ -1,0 +1,202 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Visibility values, as Mastodon names them.
+const (
+	VisibilityPublic   = "public"
+	VisibilityUnlisted = "unlisted"
+	VisibilityPrivate  = "private"
+	VisibilityDirect   = "direct"
+)
+
+// Status is a post, local or remote.
+type Status struct {
+	ID           int64
+	URI          string
+	URL          string
+	AccountID    int64
+	Local        bool
+	Content      string
+	SpoilerText  string
+	Sensitive    bool
+	Visibility   string
+	InReplyToURI string
+	CreatedAt    time.Time
+	DeletedAt    time.Time // zero unless deleted
+
+	Account *Account // filled by queries that join the author
+}
+
+const statusColumns = `s.id, s.uri, s.url, s.account_id, s.local, s.content, s.spoiler_text, s.sensitive,
+	s.visibility, coalesce(s.in_reply_to_uri, ''), s.created_at, coalesce(s.deleted_at, 'epoch'::timestamptz)`
+
+func scanStatusWithAccount(row pgx.Row) (*Status, error) {
+	var s Status
+	var a Account
+	err := row.Scan(&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
+		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt,
+		&a.ID, &a.Username, &a.Domain, &a.DisplayName, &a.Note, &a.URI, &a.URL,
+		&a.InboxURL, &a.SharedInboxURL, &a.OutboxURL, &a.FollowersURL, &a.FollowingURL,
+		&a.KeyID, &a.PublicKeyPEM, &a.PrivateKeyPEM, &a.Locked, &a.Bot, &a.CreatedAt, &a.FetchedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.DeletedAt.Unix() == 0 {
+		s.DeletedAt = time.Time{}
+	}
+	a.PrivateKeyPEM = "" // never let a key travel with a rendered status
+	s.Account = &a
+	return &s, nil
+}
+
+const statusJoin = `SELECT ` + statusColumns + `, ` + accountColumns + ` FROM statuses s JOIN accounts a ON a.id = s.account_id`
+
+func (db *DB) statusWhere(ctx context.Context, what, where string, args ...any) (*Status, error) {
+	s, err := scanStatusWithAccount(db.pool.QueryRow(ctx, statusJoin+` WHERE `+where, args...))
+	if err != nil {
+		return nil, fmt.Errorf("status by %s: %w", what, err)
+	}
+	return s, nil
+}
+
+// StatusByID returns a status that is not deleted, with its author.
+func (db *DB) StatusByID(ctx context.Context, id int64) (*Status, error) {
+	return db.statusWhere(ctx, "id", `s.id = $1 AND s.deleted_at IS NULL`, id)
+}
+
+// StatusByURI returns a status that is not deleted, with its author.
+func (db *DB) StatusByURI(ctx context.Context, uri string) (*Status, error) {
+	return db.statusWhere(ctx, "uri", `s.uri = $1 AND s.deleted_at IS NULL`, uri)
+}
+
+func insertStatus(ctx context.Context, tx pgx.Tx, s *Status) (bool, error) {
+	var replyTo any
+	if s.InReplyToURI != "" {
+		replyTo = s.InReplyToURI
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO statuses (id, uri, url, account_id, local, content, spoiler_text,
+		sensitive, visibility, in_reply_to_uri, created_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT (uri) DO NOTHING`,
+		s.ID, s.URI, s.URL, s.AccountID, s.Local, s.Content, s.SpoilerText, s.Sensitive,
+		s.Visibility, replyTo, s.CreatedAt)
+	if err != nil {
+		return false, fmt.Errorf("insert status %s: %w", s.URI, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// CreateLocalStatus stores a local status, the activity that announces it,
+// and the events that tell fanout and timeline, in one transaction: either
+// all of them exist or none does.
+func (db *DB) CreateLocalStatus(ctx context.Context, s *Status, act *Activity, events ...Event) error {
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		if ok, err := insertStatus(ctx, tx, s); err != nil {
+			return err
+		} else if !ok {
+			return fmt.Errorf("create status %s: %w", s.URI, ErrConflict)
+		}
+		if _, err := insertActivity(ctx, tx, act); err != nil {
+			return err
+		}
+		return appendEvents(ctx, tx, events...)
+	})
+}
+
+// DeleteLocalStatus tombstones a local status of accountID and stores its
+// Delete activity and events in one transaction. It returns the status as
+// it was, or ErrNotFound when there is no such live status of that account.
+func (db *DB) DeleteLocalStatus(ctx context.Context, id, accountID int64, act *Activity, events ...Event) (*Status, error) {
+	var before *Status
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		before, err = scanStatusWithAccount(tx.QueryRow(ctx, statusJoin+
+			` WHERE s.id = $1 AND s.account_id = $2 AND s.local AND s.deleted_at IS NULL FOR UPDATE OF s`, id, accountID))
+		if err != nil {
+			return err
+		}
+		if err := tombstone(ctx, tx, id); err != nil {
+			return err
+		}
+		if _, err := insertActivity(ctx, tx, act); err != nil {
+			return err
+		}
+		return appendEvents(ctx, tx, events...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delete status %d: %w", id, err)
+	}
+	return before, nil
+}
+
+func tombstone(ctx context.Context, tx pgx.Tx, id int64) error {
+	_, err := tx.Exec(ctx, `UPDATE statuses SET deleted_at = now(), content = '', spoiler_text = '' WHERE id = $1`, id)
+	return err
+}
+
+// InsertRemoteStatus stores a status received from another server, once:
+// when its URI is already known (even as a tombstone) it changes nothing
+// and reports false. The events are appended only for a new status.
+func (db *DB) InsertRemoteStatus(ctx context.Context, s *Status, events ...Event) (bool, error) {
+	var inserted bool
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if inserted, err = insertStatus(ctx, tx, s); err != nil || !inserted {
+			return err
+		}
+		return appendEvents(ctx, tx, events...)
+	})
+	return inserted, err
+}
+
+// DeleteRemoteStatus tombstones the status uri of accountID. When the status
+// is not known yet it stores a tombstone, so a late or replayed Create cannot
+// bring it back. It reports whether a live status was deleted, and appends
+// the events only then.
+func (db *DB) DeleteRemoteStatus(ctx context.Context, uri string, accountID int64, events ...Event) (bool, error) {
+	var deleted bool
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var id int64
+		var gone bool
+		err := tx.QueryRow(ctx, `SELECT id, deleted_at IS NOT NULL FROM statuses
+			WHERE uri = $1 AND account_id = $2 FOR UPDATE`, uri, accountID).Scan(&id, &gone)
+		if errors.Is(err, pgx.ErrNoRows) {
+			_, err = tx.Exec(ctx, `INSERT INTO statuses (id, uri, account_id, local, visibility, created_at, deleted_at)
+				VALUES ($1, $2, $3, false, 'direct', now(), now()) ON CONFLICT (uri) DO NOTHING`,
+				NewID(time.Now()), uri, accountID)
+			return err
+		}
+		if err != nil || gone {
+			return err
+		}
+		if err := tombstone(ctx, tx, id); err != nil {
+			return err
+		}
+		deleted = true
+		return appendEvents(ctx, tx, events...)
+	})
+	if err != nil {
+		return false, fmt.Errorf("delete remote status %s: %w", uri, err)
+	}
+	return deleted, nil
+}
+
+// StatusIDByURI returns the id of a status, deleted or not.
+func (db *DB) StatusIDByURI(ctx context.Context, uri string) (int64, error) {
+	var id int64
+	err := db.pool.QueryRow(ctx, `SELECT id FROM statuses WHERE uri = $1`, uri).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("status id by uri: %w", ErrNotFound)
+	}
+	return id, err
+}
