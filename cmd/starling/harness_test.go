@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -278,4 +280,9 @@ func must[T any](v T, err error) T {
 		panic(fmt.Sprintf("must: %v", err))
 	}
 	return v
+}
+
+func sha256Base64(b []byte) string {
+	sum := sha256.Sum256(b)
+	return base64.StdEncoding.EncodeToString(sum[:])
 }

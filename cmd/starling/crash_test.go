@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/starling-social/starling/api"
+)
+
+// process is the starling command running as a child process, configured
+// by STARLING_* variables, so that a test can SIGKILL it.
+type process struct {
+	t   *testing.T
+	env []string
+	cmd *exec.Cmd
+	out bytes.Buffer
+}
+
+func (p *process) run(args ...string) string {
+	p.t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), p.env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		p.t.Fatalf("starling %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return strings.TrimSpace(stdout.String())
+}
+
+func (p *process) start(base string) {
+	p.t.Helper()
+	p.out.Reset()
+	p.cmd = exec.Command(os.Args[0], "serve")
+	p.cmd.Env = append(os.Environ(), p.env...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	waitFor(p.t, 30*time.Second, "the child starling to serve", func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+func (p *process) kill() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		p.t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+}
+
+// TestCrashAfterAcceptBeforeDelivery kills the origin server with SIGKILL
+// after it accepted a post but before the post could be delivered, restarts
+// it, and expects the post to arrive anyway.
+func TestCrashAfterAcceptBeforeDelivery(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // the child listens here; the address is A's identity, so it must not change
+	cfg := newConfig(t, addr)
+	a := &process{t: t, env: []string{
+		"STARLING_TEST_RUN_MAIN=1",
+		"STARLING_LISTEN=" + addr,
+		"STARLING_DOMAIN=" + addr,
+		"STARLING_PROTOCOL=http",
+		"STARLING_DATABASE_URL=" + cfg.DatabaseURL,
+		"STARLING_DATA_DIR=" + cfg.DataDir,
+		"STARLING_ALLOW_PRIVATE_ADDRESSES=true",
+		"STARLING_QUEUE_ACK_WAIT=2s",
+		"STARLING_LOG_LEVEL=warn",
+	}}
+	aBase := "http://" + addr
+	a.run("admin", "account", "create", "--username", "alice", "--email", "alice@example.test", "--password", "correct horse battery")
+	alice := a.run("admin", "token", "create", "--username", "alice")
+	a.start(aBase)
+	t.Cleanup(func() {
+		if a.cmd.ProcessState == nil {
+			a.kill()
+		}
+		if t.Failed() {
+			t.Logf("child output:\n%s", a.out.String())
+		}
+	})
+
+	b := startInstance(t, "B")
+	bob := b.user("bob")
+	b.follow(bob, b.resolve(bob, "alice@"+addr))
+
+	// B refuses deliveries (503) until the crash is over.
+	b.inbox.block(true)
+	client := &http.Client{Timeout: 10 * time.Second}
+	var post api.Status
+	if code := call(t, client, "POST", aBase+"/api/v1/statuses", alice, url.Values{"status": {"survive this"}}, &post); code != http.StatusOK {
+		t.Fatalf("post: status %d", code)
+	}
+	create := post.URI + "/activity"
+	waitFor(t, 10*time.Second, "A to attempt the delivery", func() bool {
+		_, refused := b.inbox.count(create)
+		return refused > 0
+	})
+	a.kill()
+	b.inbox.block(false)
+	if posts, _ := b.inbox.count(create); posts != 0 {
+		t.Fatalf("delivered before the crash")
+	}
+
+	a.start(aBase)
+	waitFor(t, 60*time.Second, "the post in bob's home timeline after the restart", func() bool {
+		return b.home(bob, post.URI) == 1
+	})
+	a.kill()
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/go-fed/httpsig"
+
+	"github.com/starling-social/starling/activitypub"
+)
+
+// signedPost builds a POST of body to inbox, signed by keyID/key at now.
+func signedPost(t *testing.T, inbox, keyID string, key crypto.PrivateKey, body []byte, now time.Time) *http.Request {
+	t.Helper()
+	req := must(http.NewRequest("POST", inbox, bytes.NewReader(body)))
+	req.Header.Set("Content-Type", activitypub.ContentType)
+	if err := activitypub.SignRequest(req, keyID, key, body, now); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// TestInboxRejectsBadSignatures posts a real Create by alice@A to B's shared
+// inbox, broken in each way a forger or a buggy server might, and checks
+// that B answers 401 and stores nothing; then that a good delivery sent
+// twice stores one activity and one feed row.
+func TestInboxRejectsBadSignatures(t *testing.T) {
+	a := startInstance(t, "A")
+	b := startInstance(t, "B")
+	a.user("alice")
+	bob := b.user("bob")
+	b.follow(bob, b.resolve(bob, "alice@"+a.cfg.Domain))
+
+	ctx := context.Background()
+	alice := must(a.srv.DB.AccountByAcct(ctx, "alice", ""))
+	aliceKey := must(activitypub.ParsePrivateKey(alice.PrivateKeyPEM))
+	otherKey := must(rsa.GenerateKey(rand.Reader, 2048))
+	inbox := b.base + "/inbox"
+
+	n := 0
+	// create returns a new Create by alice: its id, its Note's id and its body.
+	create := func() (id, noteURI string, body []byte) {
+		n++
+		note := fmt.Sprintf("%s/statuses/%d", alice.URI, 1000+n)
+		body = must(json.Marshal(map[string]any{
+			"@context": activitypub.ActivityStreamsNS,
+			"id":       note + "/activity",
+			"type":     "Create",
+			"actor":    alice.URI,
+			"to":       []string{activitypub.Public},
+			"object": map[string]any{
+				"id": note, "type": "Note", "attributedTo": alice.URI,
+				"content": fmt.Sprintf("<p>post %d</p>", n), "to": []string{activitypub.Public},
+				"published": time.Now().UTC().Format(time.RFC3339),
+			},
+		}))
+		return note + "/activity", note, body
+	}
+
+	cases := []struct {
+		name  string
+		build func(body []byte) *http.Request
+	}{
+		{"unsigned", func(body []byte) *http.Request {
+			req := must(http.NewRequest("POST", inbox, bytes.NewReader(body)))
+			req.Header.Set("Content-Type", activitypub.ContentType)
+			req.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+			return req
+		}},
+		{"tampered body", func(body []byte) *http.Request {
+			req := signedPost(t, inbox, alice.KeyID, aliceKey, body, time.Now())
+			tampered := bytes.Replace(body, []byte("post "), []byte("p0st "), 1)
+			req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(tampered)), int64(len(tampered))
+			return req
+		}},
+		{"stale date", func(body []byte) *http.Request {
+			return signedPost(t, inbox, alice.KeyID, aliceKey, body, time.Now().Add(-2*time.Hour))
+		}},
+		{"digest not signed", func(body []byte) *http.Request {
+			req := must(http.NewRequest("POST", inbox, bytes.NewReader(body)))
+			req.Header.Set("Content-Type", activitypub.ContentType)
+			req.Header.Set("Host", req.URL.Host)
+			req.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+			signer, _, err := httpsig.NewSigner([]httpsig.Algorithm{httpsig.RSA_SHA256}, httpsig.DigestSha256,
+				[]string{httpsig.RequestTarget, "host", "date"}, httpsig.Signature, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Sign without the body, then add a correct but unsigned Digest.
+			if err := signer.SignRequest(aliceKey, alice.KeyID, req, nil); err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Digest", "SHA-256="+sha256Base64(body))
+			return req
+		}},
+		{"wrong key", func(body []byte) *http.Request {
+			return signedPost(t, inbox, alice.KeyID, otherKey, body, time.Now())
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			id, _, body := create()
+			resp := must(http.DefaultClient.Do(tc.build(body)))
+			var msg map[string]string
+			_ = json.NewDecoder(resp.Body).Decode(&msg)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized || msg["error"] == "" {
+				t.Errorf("status %d, error %q; want 401 with a JSON error", resp.StatusCode, msg["error"])
+			}
+			time.Sleep(100 * time.Millisecond)
+			if got := must(b.srv.DB.CountInboxActivities(ctx, id)); got != 0 {
+				t.Errorf("stored %d activities, want none", got)
+			}
+		})
+	}
+
+	t.Run("body over 1 MB", func(t *testing.T) {
+		body := bytes.Repeat([]byte("x"), activitypub.MaxDocumentSize+1)
+		resp := must(http.DefaultClient.Do(signedPost(t, inbox, alice.KeyID, aliceKey, body, time.Now())))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("status %d, want 413", resp.StatusCode)
+		}
+	})
+
+	t.Run("replay stores nothing new", func(t *testing.T) {
+		id, noteURI, body := create()
+		for i := range 3 {
+			resp := must(http.DefaultClient.Do(signedPost(t, inbox, alice.KeyID, aliceKey, body, time.Now())))
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("delivery %d: status %d, want 202", i+1, resp.StatusCode)
+			}
+		}
+		waitFor(t, 5*time.Second, "the post in bob's feed", func() bool { return b.home(bob, noteURI) == 1 })
+		time.Sleep(300 * time.Millisecond) // room for a duplicate to appear
+		if got := must(b.srv.DB.CountInboxActivities(ctx, id)); got != 1 {
+			t.Errorf("stored %d activities, want 1", got)
+		}
+		bobAcct := must(b.srv.DB.AccountByAcct(ctx, "bob", ""))
+		st := must(b.srv.DB.StatusIDByURI(ctx, noteURI))
+		if got := must(b.srv.DB.CountFeedEntries(ctx, bobAcct.ID, st)); got != 1 {
+			t.Errorf("bob's feed has the post %d times, want 1", got)
+		}
+		if got := b.home(bob, noteURI); got != 1 {
+			t.Errorf("bob's home timeline shows the post %d times, want 1", got)
+		}
+	})
+
+	t.Run("key of another host", func(t *testing.T) {
+		// carol@C signs an activity claiming to be by alice@A.
+		c := startInstance(t, "C")
+		c.user("carol")
+		carol := must(c.srv.DB.AccountByAcct(ctx, "carol", ""))
+		carolKey := must(activitypub.ParsePrivateKey(carol.PrivateKeyPEM))
+		id, _, body := create()
+		resp := must(http.DefaultClient.Do(signedPost(t, inbox, carol.KeyID, carolKey, body, time.Now())))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("status %d, want 401", resp.StatusCode)
+		}
+		if got := must(b.srv.DB.CountInboxActivities(ctx, id)); got != 0 {
+			t.Errorf("stored %d activities, want none", got)
+		}
+	})
+}
