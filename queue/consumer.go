@@ -34,8 +34,9 @@ type permanentError struct{ err error }
 func (e *permanentError) Error() string { return "permanent: " + e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
-// Permanent marks err as one a retry cannot fix: the message is terminated
-// (never delivered again) and counted.
+// Permanent marks err as one a retry cannot fix: the message is acked
+// (never delivered again), logged and counted. The handler records the
+// failure (a dead letter, say) before returning it.
 func Permanent(err error) error { return &permanentError{err: err} }
 
 // IsPermanent reports whether err was marked Permanent.
@@ -157,9 +158,12 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 			log.Warn("ack failed; the message will come again", "error", aerr)
 		}
 	case IsPermanent(err):
-		outcome = "term"
+		// Acked, not terminated: a terminated message stays in a work-queue
+		// stream on nats-server before 2.10, counting as backlog forever.
+		// Whoever returns Permanent has already recorded the failure.
+		outcome = "permanent"
 		log.Warn("giving up on message", "error", err)
-		_ = msg.TermWithReason(err.Error())
+		_ = msg.Ack()
 	case c.ctx.Err() != nil:
 		outcome = "abandoned" // shutting down: left for the next process
 	default:

@@ -19,7 +19,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "starling_queue_messages_total",
-			Help: "Messages handled by each consumer, by outcome (ack, retry, term, abandoned).",
+			Help: "Messages handled by each consumer, by outcome (ack, retry, permanent, abandoned).",
 		}, []string{"consumer", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "starling_queue_handle_seconds",

@@ -1,0 +1,221 @@
+package queue
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling/store/storetest"
+)
+
+// natsURL is the NATS server queue tests use: a real one, never a mock.
+func natsURL() string {
+	if u := os.Getenv("STARLING_TEST_NATS_URL"); u != "" {
+		return u
+	}
+	return "nats://127.0.0.1:4222"
+}
+
+// testJetStream connects to the test NATS server and gives the test its own
+// topology (a random prefix), deleting its streams afterwards.
+func testJetStream(t *testing.T) (jetstream.JetStream, Topology) {
+	t.Helper()
+	nc, err := nats.Connect(natsURL(), nats.Timeout(3*time.Second))
+	if err != nil {
+		t.Fatalf("NATS with JetStream is required for this test and is not reachable at %s: %v\n"+
+			"Start it (start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server) "+
+			"or point STARLING_TEST_NATS_URL at one.", natsURL(), err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	topo, err := NewTopology("test_" + hex.EncodeToString(b[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := EnsureStreams(ctx, js, topo); err != nil {
+		t.Fatalf("ensure streams (is JetStream enabled on %s?): %v", natsURL(), err)
+	}
+	t.Cleanup(func() {
+		for _, kind := range []string{Outbox, Delivery, Inbox, Timeline} {
+			_ = js.DeleteStream(context.Background(), topo.Stream(kind))
+		}
+	})
+	return js, topo
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestTopology(t *testing.T) {
+	topo, err := NewTopology("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		got, want string
+	}{
+		{topo.Stream(Delivery), "STARLING_DELIVERY"},
+		{topo.Subjects(Outbox), "starling.outbox.>"},
+		{topo.DeliverySubject("Social.Example:8443"), "starling.delivery.social_example~8443"},
+		{topo.DeliverySubject("127.0.0.1:8081"), "starling.delivery.127_0_0_1~8081"},
+		{topo.DeliverySubject("a*b>c d"), "starling.delivery.a-b-c-d"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+	for _, bad := range []string{"Starling", "a.b", "a b", "a>"} {
+		if _, err := NewTopology(bad); err == nil {
+			t.Errorf("NewTopology(%q): no error", bad)
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	for n, want := range map[uint64]time.Duration{1: time.Second, 2: 2 * time.Second, 5: 16 * time.Second, 30: 10 * time.Minute} {
+		for range 50 {
+			got := Backoff(n)
+			if got < want*3/4 || got > want*5/4 {
+				t.Fatalf("Backoff(%d) = %s, want %s ±25%%", n, got, want)
+			}
+		}
+	}
+}
+
+// TestConsume checks the ack rules on a real JetStream: nil acks, an
+// error brings the message back, Permanent ends it.
+func TestConsume(t *testing.T) {
+	js, topo := testJetStream(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	seen := map[string]int{}
+	done := make(chan struct{}, 10)
+	c, err := Consume(ctx, js, topo, ConsumerConfig{
+		Kind: Inbox, Durable: "test", Workers: 2, AckWait: 2 * time.Second,
+		Backoff: func(uint64) time.Duration { return 50 * time.Millisecond },
+		Logger:  discard(),
+	}, func(ctx context.Context, msg jetstream.Msg) error {
+		mu.Lock()
+		seen[string(msg.Data())]++
+		n := seen[string(msg.Data())]
+		mu.Unlock()
+		if TraceFrom(ctx).CorrelationID != "corr-"+string(msg.Data()) {
+			t.Errorf("message %s: correlation id %q", msg.Data(), TraceFrom(ctx).CorrelationID)
+		}
+		defer func() { done <- struct{}{} }()
+		switch string(msg.Data()) {
+		case "flaky":
+			if n < 3 {
+				return errors.New("not yet")
+			}
+		case "poison":
+			return Permanent(errors.New("never"))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	for _, body := range []string{"ok", "flaky", "poison"} {
+		m := nats.NewMsg(topo.Subject(Inbox, "received"))
+		m.Data = []byte(body)
+		m.Header.Set(HeaderCorrelation, "corr-"+body)
+		if _, err := js.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 { // ok once, flaky three times, poison once
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("handled %v, want ok:1 flaky:3 poison:1", seen)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // room for a wrong redelivery
+	mu.Lock()
+	defer mu.Unlock()
+	if seen["ok"] != 1 || seen["flaky"] != 3 || seen["poison"] != 1 {
+		t.Errorf("handled %v, want ok:1 flaky:3 poison:1", seen)
+	}
+	info, err := js.Stream(ctx, topo.Stream(Inbox))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msgs := info.CachedInfo().State.Msgs; msgs != 0 {
+		t.Errorf("work queue holds %d messages after every ack/term, want 0", msgs)
+	}
+}
+
+// TestRelay publishes committed events, deletes them, and lets JetStream
+// drop a second publication of the same event.
+func TestRelay(t *testing.T) {
+	js, topo := testJetStream(t)
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	actor := &store.Account{Username: "alice", URI: "http://a.test/users/alice", PublicKeyPEM: "x"}
+	if err := db.CreateLocalAccount(ctx, actor, "alice@a.test", "x"); err != nil {
+		t.Fatal(err)
+	}
+	ev := store.Event{MsgID: "event-1", Subject: topo.Subject(Outbox, "create"), Payload: []byte(`{}`),
+		Headers: map[string]string{HeaderCorrelation: "c1"}}
+	for i, uri := range []string{"http://a.test/1", "http://a.test/2"} {
+		act := &store.Activity{ID: int64(i + 1), URI: uri, Type: "Create", ActorID: actor.ID, Payload: []byte(`{}`)}
+		// The same event twice, as after a relay that died between publish and delete.
+		if _, err := db.InsertActivity(ctx, act, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &Relay{Source: db, JS: js, Logger: discard(), Interval: 50 * time.Millisecond}
+	rctx, cancel := context.WithCancel(ctx)
+	finished := make(chan struct{})
+	go func() { _ = r.Run(rctx); close(finished) }()
+	defer func() { cancel(); <-finished }()
+
+	waitUntil(t, 5*time.Second, func() bool {
+		n, _, err := db.EventBacklog(ctx)
+		return err == nil && n == 0
+	})
+	info, err := js.Stream(ctx, topo.Stream(Outbox))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msgs := info.CachedInfo().State.Msgs; msgs != 1 {
+		t.Errorf("stream holds %d messages, want 1 (the duplicate dropped by Nats-Msg-Id)", msgs)
+	}
+	msg, err := info.GetLastMsgForSubject(ctx, topo.Subject(Outbox, "create"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Header.Get(HeaderCorrelation) != "c1" {
+		t.Errorf("correlation header %q, want c1", msg.Header.Get(HeaderCorrelation))
+	}
+}
+
+func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

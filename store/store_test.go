@@ -1,0 +1,223 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling/store/storetest"
+)
+
+func mustAccount(t *testing.T, db *store.DB, username, domain string) *store.Account {
+	t.Helper()
+	ctx := context.Background()
+	a := &store.Account{Username: username, Domain: domain, PublicKeyPEM: "pem"}
+	host := domain
+	if host == "" {
+		host = "local.test"
+	}
+	a.URI = fmt.Sprintf("https://%s/users/%s", host, username)
+	a.InboxURL = a.URI + "/inbox"
+	if domain == "" {
+		if err := db.CreateLocalAccount(ctx, a, username+"@local.test", "hash"); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	a.SharedInboxURL = "https://" + domain + "/inbox"
+	got, err := db.UpsertRemoteAccount(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func accept(t *testing.T, db *store.DB, follower, followee *store.Account) {
+	t.Helper()
+	id := store.NewID(time.Now())
+	f := &store.Follow{ID: id, FollowerID: follower.ID, FolloweeID: followee.ID, URI: fmt.Sprintf("https://x.test/follows/%d", id), Accepted: true}
+	if _, err := db.UpsertRemoteFollow(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAccounts(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	alice := mustAccount(t, db, "alice", "")
+	t.Run("ErrConflict on a taken username", func(t *testing.T) {
+		dup := &store.Account{Username: "ALICE", URI: "https://local.test/users/ALICE"}
+		if err := db.CreateLocalAccount(ctx, dup, "other@local.test", "h"); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("got %v, want ErrConflict", err)
+		}
+	})
+	t.Run("a remote document cannot take over a local account", func(t *testing.T) {
+		evil := &store.Account{Username: "alice", Domain: "evil.test", URI: alice.URI, PublicKeyPEM: "x"}
+		if _, err := db.UpsertRemoteAccount(ctx, evil); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("got %v, want ErrConflict", err)
+		}
+	})
+	t.Run("upsert keeps the id", func(t *testing.T) {
+		bob := mustAccount(t, db, "bob", "b.test")
+		bob.DisplayName = "Bob"
+		again, err := db.UpsertRemoteAccount(ctx, bob)
+		if err != nil || again.ID != bob.ID || again.DisplayName != "Bob" {
+			t.Errorf("got %+v, %v", again, err)
+		}
+	})
+	t.Run("lookup by acct is case-insensitive", func(t *testing.T) {
+		if a, err := db.AccountByAcct(ctx, "BOB", "B.TEST"); err != nil || a.Username != "bob" {
+			t.Errorf("got %v, %v", a, err)
+		}
+		if _, err := db.AccountByAcct(ctx, "nobody", ""); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("got %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestFollowerInboxesCollapse(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	alice := mustAccount(t, db, "alice", "")
+	for i := range 5 {
+		accept(t, db, mustAccount(t, db, fmt.Sprintf("u%d", i), "b.test"), alice)
+	}
+	noShared := &store.Account{Username: "solo", Domain: "c.test", URI: "https://c.test/solo", InboxURL: "https://c.test/solo/inbox", PublicKeyPEM: "x"}
+	noShared, err := db.UpsertRemoteAccount(ctx, noShared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accept(t, db, noShared, alice)
+	accept(t, db, mustAccount(t, db, "carol", ""), alice) // local: not an inbox
+	pending := mustAccount(t, db, "pending", "d.test")
+	if _, _, err := db.CreateFollow(ctx, &store.Follow{ID: 1, FollowerID: pending.ID, FolloweeID: alice.ID, URI: "https://d.test/f"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.FollowerInboxes(ctx, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"https://b.test/inbox": true, "https://c.test/solo/inbox": true}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for _, inbox := range got {
+		if !want[inbox] {
+			t.Errorf("unexpected inbox %s", inbox)
+		}
+	}
+}
+
+func TestRemoteStatusIdempotence(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	bob := mustAccount(t, db, "bob", "b.test")
+	status := func(uri string) *store.Status {
+		return &store.Status{ID: store.NewID(time.Now()), URI: uri, AccountID: bob.ID, Content: "hi",
+			Visibility: store.VisibilityPublic, CreatedAt: time.Now()}
+	}
+	tests := []struct {
+		name  string
+		steps func(uri string) []bool // what each step reports
+		want  []bool
+		live  bool
+	}{
+		{"create twice", func(uri string) []bool {
+			a, _ := db.InsertRemoteStatus(ctx, status(uri))
+			b, _ := db.InsertRemoteStatus(ctx, status(uri))
+			return []bool{a, b}
+		}, []bool{true, false}, true},
+		{"create then delete twice", func(uri string) []bool {
+			a, _ := db.InsertRemoteStatus(ctx, status(uri))
+			b, _ := db.DeleteRemoteStatus(ctx, uri, bob.ID)
+			c, _ := db.DeleteRemoteStatus(ctx, uri, bob.ID)
+			return []bool{a, b, c}
+		}, []bool{true, true, false}, false},
+		{"delete before create leaves a tombstone", func(uri string) []bool {
+			a, _ := db.DeleteRemoteStatus(ctx, uri, bob.ID)
+			b, _ := db.InsertRemoteStatus(ctx, status(uri))
+			return []bool{a, b}
+		}, []bool{false, false}, false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			uri := fmt.Sprintf("https://b.test/statuses/%d", i)
+			got := tt.steps(uri)
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("steps reported %v, want %v", got, tt.want)
+			}
+			_, err := db.StatusByURI(ctx, uri)
+			if live := err == nil; live != tt.live {
+				t.Errorf("live = %v (%v), want %v", live, err, tt.live)
+			}
+		})
+	}
+}
+
+func TestHomeFeed(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	alice := mustAccount(t, db, "alice", "")
+	bob := mustAccount(t, db, "bob", "b.test")
+	accept(t, db, alice, bob)
+	var ids []int64
+	base := time.Now().Add(-time.Hour)
+	for i := range 5 {
+		created := base.Add(time.Duration(i) * time.Minute)
+		st := &store.Status{ID: store.NewID(created), URI: fmt.Sprintf("https://b.test/s/%d", i), AccountID: bob.ID,
+			Visibility: store.VisibilityPublic, CreatedAt: created}
+		if _, err := db.InsertRemoteStatus(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // a replayed event adds nothing
+			if _, err := db.AddStatusToFeeds(ctx, st.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids = append(ids, st.ID)
+	}
+	direct := &store.Status{ID: store.NewID(time.Now()), URI: "https://b.test/s/direct", AccountID: bob.ID,
+		Visibility: store.VisibilityDirect, CreatedAt: time.Now()}
+	if _, err := db.InsertRemoteStatus(ctx, direct); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := db.AddStatusToFeeds(ctx, direct.ID); n != 0 {
+		t.Errorf("a direct status not addressed to alice entered %d feeds", n)
+	}
+	page := func(p store.Page) []int64 {
+		t.Helper()
+		sts, err := db.HomeFeed(ctx, alice.ID, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, s := range sts {
+			out = append(out, s.ID)
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		p    store.Page
+		want []int64
+	}{
+		{"newest first", store.Page{Limit: 3}, []int64{ids[4], ids[3], ids[2]}},
+		{"max_id", store.Page{MaxID: ids[2], Limit: 3}, []int64{ids[1], ids[0]}},
+		{"since_id takes the newest", store.Page{SinceID: ids[0], Limit: 2}, []int64{ids[4], ids[3]}},
+		{"min_id takes the ones just above", store.Page{MinID: ids[0], Limit: 2}, []int64{ids[2], ids[1]}},
+		{"empty", store.Page{MaxID: ids[0], Limit: 3}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := page(tt.p); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if n, err := db.RemoveStatusFromFeeds(ctx, ids[4]); err != nil || n != 1 {
+		t.Errorf("remove: %d, %v", n, err)
+	}
+}
