@@ -56,7 +56,7 @@ func NewHTTPClient(timeout time.Duration, allowPrivate bool) *http.Client {
 		ResponseHeaderTimeout: clientResponseHeaderTimeout,
 		ExpectContinueTimeout: time.Second,
 		IdleConnTimeout:       clientIdleConnTimeout,
-		MaxIdleConns:          100,
+		MaxIdleConns:          0, // no global cap: thousands of hosts each keep their own few connections
 		MaxIdleConnsPerHost:   clientMaxIdleConnsPerHost,
 	}
 	return &http.Client{

@@ -4,17 +4,23 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/queue"
@@ -25,117 +31,371 @@ import (
 type DeliveryStore interface {
 	ActivityByID(ctx context.Context, id int64) (*store.Activity, error)
 	AccountByID(ctx context.Context, id int64) (*store.Account, error)
+	StatusGone(ctx context.Context, uri string) (bool, error)
+	AppendEvents(ctx context.Context, events ...store.Event) error
+	InsertDeadLetter(ctx context.Context, d *store.DeadLetter) error
+	RecordHostFailure(ctx context.Context, host, lastError string, unavailableAfter int) (bool, error)
+	RecordHostSuccess(ctx context.Context, host string) error
+	FailingHosts(ctx context.Context) ([]store.HostHealth, error)
 }
 
-// DefaultMaxAttempts is how many times a delivery is tried before it is
-// given up (with the consumer's backoff, about a day and a half).
-const DefaultMaxAttempts = 16
-
-// Deliverer signs and POSTs deliveries. It is safe for concurrent use.
+// Deliverer signs and POSTs deliveries. Every message is acked once its
+// outcome is recorded: success, a retry scheduled in the store (an event
+// due later), or a dead letter. It is safe for concurrent use.
 type Deliverer struct {
-	Store       DeliveryStore
-	Client      *http.Client
-	UserAgent   string
-	Logger      *slog.Logger
-	MaxAttempts uint64           // default DefaultMaxAttempts
-	Now         func() time.Time // default time.Now
+	Store     DeliveryStore
+	Client    *http.Client
+	Topology  queue.Topology
+	Policy    Policy
+	UserAgent string
+	Logger    *slog.Logger
+	Metrics   *DeliveryMetrics
+	Now       func() time.Time // default time.Now
 
-	mu   sync.Mutex
-	keys map[string]crypto.PrivateKey // parsed keys by PEM: parsing costs more than signing
+	once     sync.Once
+	cache    *lru.Cache[int64, *cachedActivity]
+	breakers *lru.Cache[string, *gobreaker.TwoStepCircuitBreaker[struct{}]]
+	mu       sync.Mutex
+	failing  map[string]bool // hosts with failures on record, so success writes only when it clears one
 }
 
-// HandleDelivery is the queue.Handler of the delivery stream. It acks only
-// after the remote answered 2xx, or after deciding the delivery can never
-// succeed. Every attempt builds and signs a new request, with a fresh Date.
+// cachedActivity is what a delivery needs, loaded once per activity: the
+// payload and the parsed signing key. Deliveries of one post to thousands
+// of inboxes share it.
+type cachedActivity struct {
+	payload   []byte
+	typ       string
+	objectURI string
+	keyID     string
+	key       crypto.PrivateKey
+
+	mu      sync.Mutex
+	checked time.Time // when gone was last read from the store
+	gone    bool      // the Create's status was deleted: skip it
+}
+
+func (d *Deliverer) init(ctx context.Context) {
+	d.once.Do(func() {
+		d.Policy.fill()
+		d.cache, _ = lru.New[int64, *cachedActivity](4096)
+		d.breakers, _ = lru.New[string, *gobreaker.TwoStepCircuitBreaker[struct{}]](65536)
+		d.failing = map[string]bool{}
+		hosts, err := d.Store.FailingHosts(ctx)
+		if err != nil {
+			d.Logger.Warn("could not load failing hosts; successes will clear them as they come", "error", err)
+		}
+		for _, h := range hosts {
+			d.failing[h.Host] = true
+		}
+	})
+}
+
+func (d *Deliverer) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+// HostOf is the consumer key of a delivery message: its destination host.
+// Deliveries to one host are capped by Policy.PerHost; the subject carries
+// the host already, so no decoding is needed.
+func HostOf(msg jetstream.Msg) string { return msg.Subject() }
+
+// HandleDelivery is the queue.Handler of the delivery stream.
 func (d *Deliverer) HandleDelivery(ctx context.Context, msg jetstream.Msg) error {
+	d.init(ctx)
 	var m queue.DeliveryMessage
 	if err := json.Unmarshal(msg.Data(), &m); err != nil {
-		return queue.Permanent(fmt.Errorf("decode delivery: %w", err))
+		d.Logger.Error("dropping undecodable delivery", "error", err, "subject", msg.Subject())
+		d.Metrics.outcome("undecodable")
+		return nil
 	}
-	log := d.Logger.With("inbox", m.Inbox, "activity_id", m.ActivityID)
-	err := d.deliver(ctx, m)
-	if err == nil || queue.IsPermanent(err) {
+	u, err := url.Parse(m.Inbox)
+	if err != nil || u.Host == "" {
+		d.Logger.Error("dropping delivery to a malformed inbox", "inbox", m.Inbox)
+		d.Metrics.outcome("undecodable")
+		return nil
+	}
+	host := u.Host
+	log := d.Logger.With("inbox", m.Inbox, "activity_id", m.ActivityID, "attempt", m.Attempt+1,
+		"correlation_id", queue.TraceFrom(ctx).CorrelationID)
+
+	act, err := d.activity(ctx, m.ActivityID, m.ActorID)
+	if errors.Is(err, store.ErrNotFound) {
+		log.Info("activity or actor gone; nothing to deliver")
+		d.Metrics.outcome("gone")
+		return nil
+	}
+	if err != nil {
+		return err // the store is away: JetStream brings the message back
+	}
+	if gone, err := d.superseded(ctx, act); err != nil {
 		return err
+	} else if gone {
+		d.Metrics.outcome("superseded")
+		return nil
 	}
-	maxAttempts := d.MaxAttempts
-	if maxAttempts == 0 {
-		maxAttempts = DefaultMaxAttempts
+
+	cb := d.breaker(host)
+	done, err := cb.Allow()
+	if err != nil {
+		// Open (or probing): wait without a worker, and without counting an attempt.
+		wait := d.Policy.BreakerTimeout + time.Duration(rand.Int64N(int64(d.Policy.BreakerTimeout/4)+1))
+		d.Metrics.outcome("breaker_wait")
+		return d.schedule(ctx, m, host, wait, "wait-"+strconv.FormatInt(d.now().UnixNano(), 36))
 	}
-	if md, merr := msg.Metadata(); merr == nil && md.NumDelivered >= maxAttempts {
-		log.Warn("delivery attempts exhausted", "attempts", md.NumDelivered, "error", err)
-		return queue.Permanent(fmt.Errorf("after %d attempts: %w", md.NumDelivered, err))
+
+	start := time.Now()
+	aerr := d.attempt(ctx, m.Inbox, act)
+	d.Metrics.attempt(host, time.Since(start))
+	if aerr == nil {
+		done(nil)
+		d.Metrics.outcome("delivered")
+		d.hostOK(ctx, host)
+		return nil
 	}
-	return err
+	if ctx.Err() != nil {
+		done(nil) // our shutdown, not the host's fault
+		return ctx.Err()
+	}
+	d.Metrics.failure(aerr.class)
+	if aerr.permanent {
+		// The host answered; it is up, just refusing this one.
+		done(nil)
+		log.Warn("delivery refused for good; dead-lettered", "error", aerr)
+		return d.deadLetter(ctx, m, host, aerr, "permanent")
+	}
+	done(aerr)
+	d.hostFailed(ctx, host, aerr)
+	next := m.Attempt + aerr.step
+	if next > len(d.Policy.Schedule) {
+		log.Warn("delivery attempts exhausted; dead-lettered", "error", aerr)
+		return d.deadLetter(ctx, m, host, aerr, "exhausted")
+	}
+	delay := d.Policy.Schedule[next-1]
+	delay = delay - delay/5 + time.Duration(rand.Int64N(int64(delay*2/5)+1)) // ±20%
+	if aerr.retryAfter > delay {
+		delay = aerr.retryAfter
+	}
+	log.Debug("delivery failed; retry scheduled", "error", aerr, "in", delay)
+	if m.Attempt == 0 {
+		m.FirstError, m.FirstFailedAt = aerr.Error(), d.now()
+	}
+	m.Attempt = next
+	d.Metrics.outcome("retry_scheduled")
+	return d.schedule(ctx, m, host, delay, "a"+strconv.Itoa(m.Attempt))
 }
 
-func (d *Deliverer) deliver(ctx context.Context, m queue.DeliveryMessage) error {
-	act, err := d.Store.ActivityByID(ctx, m.ActivityID)
-	if errors.Is(err, store.ErrNotFound) {
-		return queue.Permanent(err)
-	}
+// schedule stores m as an event due after delay; the relay publishes it
+// then. The suffix makes its message id distinct from earlier attempts'.
+func (d *Deliverer) schedule(ctx context.Context, m queue.DeliveryMessage, host string, delay time.Duration, suffix string) error {
+	payload, err := json.Marshal(m)
 	if err != nil {
+		return fmt.Errorf("encode retry: %w", err)
+	}
+	return d.Store.AppendEvents(ctx, store.Event{
+		MsgID:   deliveryMsgID(m.ActivityID, m.Inbox) + "-" + suffix,
+		Subject: d.Topology.DeliverySubject(host),
+		Payload: payload,
+		Headers: queue.TraceFrom(ctx).Headers(),
+		DueAt:   d.now().Add(delay),
+	})
+}
+
+func (d *Deliverer) deadLetter(ctx context.Context, m queue.DeliveryMessage, host string, aerr *attemptError, reason string) error {
+	now := d.now()
+	dl := &store.DeadLetter{
+		ActivityID: m.ActivityID, ActorID: m.ActorID, Inbox: m.Inbox, Host: host,
+		Attempts: m.Attempt + 1, FirstError: m.FirstError, LastError: aerr.Error(),
+		FirstFailedAt: m.FirstFailedAt, LastFailedAt: now,
+	}
+	if dl.FirstError == "" {
+		dl.FirstError, dl.FirstFailedAt = dl.LastError, now
+	}
+	if err := d.Store.InsertDeadLetter(ctx, dl); err != nil {
 		return err
 	}
-	actor, err := d.Store.AccountByID(ctx, m.ActorID)
-	if errors.Is(err, store.ErrNotFound) {
-		return queue.Permanent(err)
+	d.Metrics.deadLetter(reason)
+	return nil
+}
+
+func (d *Deliverer) activity(ctx context.Context, activityID, actorID int64) (*cachedActivity, error) {
+	if ca, ok := d.cache.Get(activityID); ok {
+		return ca, nil
 	}
+	act, err := d.Store.ActivityByID(ctx, activityID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	key, err := d.privateKey(actor.PrivateKeyPEM)
+	actor, err := d.Store.AccountByID(ctx, actorID)
 	if err != nil {
-		return queue.Permanent(fmt.Errorf("key of %s: %w", actor.URI, err))
+		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.Inbox, bytes.NewReader(act.Payload))
+	key, err := activitypub.ParsePrivateKey(actor.PrivateKeyPEM)
 	if err != nil {
-		return queue.Permanent(fmt.Errorf("build request to %s: %w", m.Inbox, err))
+		return nil, fmt.Errorf("key of %s: %w: %w", actor.URI, err, store.ErrNotFound)
+	}
+	ca := &cachedActivity{payload: act.Payload, typ: act.Type, objectURI: act.ObjectURI, keyID: actor.KeyID, key: key,
+		checked: d.now()}
+	d.cache.Add(activityID, ca)
+	return ca, nil
+}
+
+// superseded reports whether act is a Create whose status has since been
+// deleted. The answer is read from the store at most once a second per
+// activity, so a post's thousands of deliveries cost one query a second.
+func (d *Deliverer) superseded(ctx context.Context, act *cachedActivity) (bool, error) {
+	if act.typ != "Create" || act.objectURI == "" {
+		return false, nil
+	}
+	act.mu.Lock()
+	defer act.mu.Unlock()
+	if act.gone || d.now().Sub(act.checked) < time.Second {
+		return act.gone, nil
+	}
+	gone, err := d.Store.StatusGone(ctx, act.objectURI)
+	if err != nil {
+		return false, err
+	}
+	act.gone, act.checked = gone, d.now()
+	return gone, nil
+}
+
+func (d *Deliverer) breaker(host string) *gobreaker.TwoStepCircuitBreaker[struct{}] {
+	if cb, ok := d.breakers.Get(host); ok {
+		return cb
+	}
+	cb := gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        host,
+		MaxRequests: 1,
+		Timeout:     d.Policy.BreakerTimeout,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= d.Policy.BreakerFailures },
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			d.Logger.Info("delivery breaker", "host", name, "from", from.String(), "to", to.String())
+			d.Metrics.breakerChange(from, to)
+		},
+	})
+	if prev, ok, _ := d.breakers.PeekOrAdd(host, cb); ok {
+		return prev
+	}
+	return cb
+}
+
+func (d *Deliverer) hostOK(ctx context.Context, host string) {
+	d.mu.Lock()
+	failing := d.failing[host]
+	delete(d.failing, host)
+	d.mu.Unlock()
+	if !failing {
+		return
+	}
+	if err := d.Store.RecordHostSuccess(ctx, host); err != nil {
+		d.Logger.Warn("could not record host recovery", "host", host, "error", err)
+		return
+	}
+	d.Logger.Info("host is delivering again", "host", host)
+}
+
+func (d *Deliverer) hostFailed(ctx context.Context, host string, aerr *attemptError) {
+	d.mu.Lock()
+	d.failing[host] = true
+	d.mu.Unlock()
+	became, err := d.Store.RecordHostFailure(ctx, host, aerr.Error(), d.Policy.UnavailableAfterDays)
+	if err != nil {
+		d.Logger.Warn("could not record host failure", "host", host, "error", err)
+	} else if became {
+		d.Logger.Warn("host marked unavailable; new fanouts skip it until a delivery succeeds",
+			"host", host, "days", d.Policy.UnavailableAfterDays, "error", aerr)
+	}
+}
+
+// attemptError is a failed attempt, classified.
+type attemptError struct {
+	class      string // metric label: http_4xx, gone, http_5xx, http_429, http_408, timeout, connection, dns, tls, refused_address, request
+	status     int
+	permanent  bool
+	step       int           // how far along the schedule this failure moves (DNS and TLS move faster)
+	retryAfter time.Duration // the remote's Retry-After, if any
+	err        error
+}
+
+func (e *attemptError) Error() string { return e.err.Error() }
+func (e *attemptError) Unwrap() error { return e.err }
+
+// attempt builds, signs and sends one POST. The request is built anew from
+// the stored payload each time, so a retry after a closed connection never
+// sends an empty body, and the signature carries a fresh Date.
+func (d *Deliverer) attempt(ctx context.Context, inbox string, act *cachedActivity) *attemptError {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, inbox, bytes.NewReader(act.payload))
+	if err != nil {
+		return &attemptError{class: "request", permanent: true, err: fmt.Errorf("build request: %w", err)}
 	}
 	req.Header.Set("Content-Type", activitypub.LDContentType)
 	req.Header.Set("Accept", activitypub.ContentType)
 	req.Header.Set("User-Agent", d.UserAgent)
 	queue.TraceFrom(ctx).SetHTTP(req.Header)
-	now := time.Now
-	if d.Now != nil {
-		now = d.Now
-	}
-	if err := activitypub.SignRequest(req, actor.KeyID, key, act.Payload, now()); err != nil {
-		return queue.Permanent(err)
+	if err := activitypub.SignRequest(req, act.keyID, act.key, act.payload, d.now()); err != nil {
+		return &attemptError{class: "request", permanent: true, err: err}
 	}
 	resp, err := d.Client.Do(req)
 	if err != nil {
-		if errors.Is(err, activitypub.ErrPrivateAddress) {
-			return queue.Permanent(fmt.Errorf("deliver to %s: %w", m.Inbox, err))
-		}
-		return fmt.Errorf("deliver to %s: %w", m.Inbox, err)
+		return classifyTransport(err)
 	}
-	// Drain a little so the connection can be reused.
+	// Read a little so the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	return classify(m.Inbox, resp)
+	return classifyStatus(resp, d.now())
 }
 
-// classify turns a remote's answer into success, a retry, or a permanent failure.
-func classify(inbox string, resp *http.Response) error {
+func classifyStatus(resp *http.Response, now time.Time) *attemptError {
 	code := resp.StatusCode
-	err := fmt.Errorf("deliver to %s: status %d", inbox, code)
-	switch {
-	case code >= 200 && code < 300:
+	if code >= 200 && code < 300 {
 		return nil
-	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			return queue.RetryAfter(d, err)
-		}
-		return err
-	case code == http.StatusRequestTimeout || code >= 500:
-		return err
-	default:
-		return queue.Permanent(err)
 	}
+	e := &attemptError{status: code, step: 1, err: fmt.Errorf("status %d", code)}
+	switch {
+	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
+		e.class = "http_429"
+		if code == http.StatusServiceUnavailable {
+			e.class = "http_5xx"
+		}
+		e.retryAfter, _ = retryAfter(resp.Header.Get("Retry-After"), now)
+	case code == http.StatusRequestTimeout:
+		e.class = "http_408"
+	case code >= 500:
+		e.class = "http_5xx"
+	case code == http.StatusGone:
+		e.class, e.permanent = "gone", true
+	default:
+		e.class, e.permanent = "http_4xx", true
+	}
+	return e
 }
 
-// retryAfter parses a Retry-After header: seconds or an HTTP date. Values
-// are capped at a day so a remote cannot park a delivery forever.
+func classifyTransport(err error) *attemptError {
+	e := &attemptError{class: "connection", step: 1, err: err}
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	var netErr net.Error
+	switch {
+	case errors.Is(err, activitypub.ErrPrivateAddress):
+		e.class, e.permanent = "refused_address", true
+	case errors.As(err, &dnsErr):
+		// A name that does not resolve rarely comes back within minutes:
+		// move through the schedule three steps at a time.
+		e.class, e.step = "dns", 3
+	case errors.As(err, &certErr), errors.As(err, &recErr):
+		e.class, e.step = "tls", 3
+	case errors.As(err, &netErr) && netErr.Timeout():
+		e.class = "timeout"
+	}
+	return e
+}
+
+// retryAfter parses a Retry-After header: seconds or an HTTP date, capped
+// at a day so a remote cannot park a delivery forever.
 func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
@@ -149,21 +409,4 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	return min(max(d, time.Second), 24*time.Hour), true
-}
-
-func (d *Deliverer) privateKey(pemText string) (crypto.PrivateKey, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if k, ok := d.keys[pemText]; ok {
-		return k, nil
-	}
-	k, err := activitypub.ParsePrivateKey(pemText)
-	if err != nil {
-		return nil, err
-	}
-	if d.keys == nil || len(d.keys) > 10_000 {
-		d.keys = map[string]crypto.PrivateKey{} // crude bound; few accounts post at once
-	}
-	d.keys[pemText] = k
-	return k, nil
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -24,7 +25,11 @@ import (
 // AudienceStore is what fanout needs to find an activity's audience.
 type AudienceStore interface {
 	AccountByID(ctx context.Context, id int64) (*store.Account, error)
+	ActivityByID(ctx context.Context, id int64) (*store.Activity, error)
 	FollowerInboxes(ctx context.Context, accountID int64) ([]string, error)
+	FailingHosts(ctx context.Context) ([]store.HostHealth, error)
+	SetActivityAudience(ctx context.Context, activityID int64, inboxes []string) error
+	AudienceOf(ctx context.Context, typ, objectURI string) ([]string, error)
 }
 
 // Fanout turns outbox events into deliveries.
@@ -33,6 +38,11 @@ type Fanout struct {
 	JS       jetstream.JetStream
 	Topology queue.Topology
 	Logger   *slog.Logger
+	Metrics  *DeliveryMetrics
+
+	mu          sync.Mutex
+	unavailable map[string]bool
+	loadedAt    time.Time
 }
 
 // HandleOutbox is the queue.Handler of the outbox stream. It is idempotent:
@@ -49,7 +59,52 @@ func (f *Fanout) HandleOutbox(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
+	inboxes, skipped, err := f.skipUnavailable(ctx, inboxes)
+	if err != nil {
+		return err
+	}
+	if skipped > 0 {
+		f.Metrics.skippedUnavailable(skipped)
+		f.Logger.Debug("skipped unavailable hosts", "activity_id", ev.ActivityID, "inboxes", skipped)
+	}
+	if ev.Followers {
+		// Remember who was sent it, so its Delete reaches the same servers.
+		if err := f.Store.SetActivityAudience(ctx, ev.ActivityID, inboxes); err != nil {
+			return err
+		}
+	}
 	return f.enqueue(ctx, ev, inboxes)
+}
+
+// skipUnavailable drops inboxes on hosts marked unavailable. The set is
+// read from the store at most every 30 seconds.
+func (f *Fanout) skipUnavailable(ctx context.Context, inboxes []string) ([]string, int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.unavailable == nil || time.Since(f.loadedAt) > 30*time.Second {
+		hosts, err := f.Store.FailingHosts(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		f.unavailable = map[string]bool{}
+		for _, h := range hosts {
+			if h.Unavailable {
+				f.unavailable[h.Host] = true
+			}
+		}
+		f.loadedAt = time.Now()
+	}
+	if len(f.unavailable) == 0 {
+		return inboxes, 0, nil
+	}
+	kept := inboxes[:0]
+	for _, inbox := range inboxes {
+		if u, err := url.Parse(inbox); err == nil && f.unavailable[u.Host] {
+			continue
+		}
+		kept = append(kept, inbox)
+	}
+	return kept, len(inboxes) - len(kept), nil
 }
 
 // audience returns the distinct inboxes of an event's recipients.
@@ -63,7 +118,7 @@ func (f *Fanout) audience(ctx context.Context, ev queue.OutboxEvent) ([]string, 
 		}
 	}
 	if ev.Followers {
-		list, err := f.Store.FollowerInboxes(ctx, ev.ActorID)
+		list, err := f.followersAudience(ctx, ev)
 		if err != nil {
 			return nil, fmt.Errorf("audience of activity %d: %w", ev.ActivityID, err)
 		}
@@ -86,6 +141,25 @@ func (f *Fanout) audience(ctx context.Context, ev queue.OutboxEvent) ([]string, 
 	return inboxes, nil
 }
 
+// followersAudience is the actor's followers' inboxes; for a Delete, the
+// inboxes its object's Create was sent to, which is who holds a copy.
+func (f *Fanout) followersAudience(ctx context.Context, ev queue.OutboxEvent) ([]string, error) {
+	act, err := f.Store.ActivityByID(ctx, ev.ActivityID)
+	if err != nil {
+		return nil, err
+	}
+	if act.Type == "Delete" && act.ObjectURI != "" {
+		list, err := f.Store.AudienceOf(ctx, "Create", act.ObjectURI)
+		if err == nil {
+			return list, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return f.Store.FollowerInboxes(ctx, ev.ActorID)
+}
+
 func (f *Fanout) enqueue(ctx context.Context, ev queue.OutboxEvent, inboxes []string) error {
 	headers := nats.Header{}
 	tr := queue.TraceFrom(ctx)
@@ -104,7 +178,7 @@ func (f *Fanout) enqueue(ctx context.Context, ev queue.OutboxEvent, inboxes []st
 			return queue.Permanent(fmt.Errorf("encode delivery: %w", err))
 		}
 		m := &nats.Msg{Subject: f.Topology.DeliverySubject(u.Host), Data: data, Header: headers}
-		fut, err := f.JS.PublishMsgAsync(m, jetstream.WithMsgID("delivery-"+strconv.FormatInt(ev.ActivityID, 10)+"-"+inbox))
+		fut, err := f.JS.PublishMsgAsync(m, jetstream.WithMsgID(deliveryMsgID(ev.ActivityID, inbox)))
 		if err != nil {
 			return fmt.Errorf("queue delivery to %s: %w", inbox, err)
 		}
@@ -122,6 +196,13 @@ func (f *Fanout) enqueue(ctx context.Context, ev queue.OutboxEvent, inboxes []st
 			return ctx.Err()
 		}
 	}
+	f.Metrics.queued(len(futures))
 	f.Logger.Debug("fanned out", "activity_id", ev.ActivityID, "inboxes", len(futures), "correlation_id", tr.CorrelationID)
 	return nil
+}
+
+// deliveryMsgID is the JetStream message id of the first delivery of an
+// activity to an inbox; retries add a suffix.
+func deliveryMsgID(activityID int64, inbox string) string {
+	return "delivery-" + strconv.FormatInt(activityID, 10) + "-" + inbox
 }

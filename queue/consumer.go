@@ -70,6 +70,24 @@ type ConsumerConfig struct {
 	Backoff func(attempt uint64) time.Duration
 	Logger  *slog.Logger
 	Metrics *Metrics
+
+	// KeyOf, when set, partitions messages by key (the destination host of
+	// a delivery): at most PerKey messages of one key are handled at once,
+	// and messages of a key at its cap wait, holding no worker, so one
+	// slow key never starves the others. When MaxWaitingPerKey wait
+	// already, further messages of that key are handed back to JetStream
+	// for a second or two.
+	KeyOf            func(jetstream.Msg) string
+	PerKey           int // default 4
+	MaxWaitingPerKey int // default 64
+	// MaxAckPending bounds the messages held (waiting or in progress); default Workers*64.
+	MaxAckPending int
+}
+
+// keyState is one key's share of the consumer. Lock c.mu to touch it.
+type keyState struct {
+	running int
+	waiting []jetstream.Msg
 }
 
 // Consumer runs a Handler over a durable consumer with a bounded number of
@@ -82,6 +100,13 @@ type Consumer struct {
 	wg     sync.WaitGroup
 	ctx    context.Context // the workers' context, cancelled only by Stop's deadline
 	cancel context.CancelFunc
+
+	quit chan struct{} // closed by Stop: take no more waiting messages
+
+	mu       sync.Mutex
+	keys     map[string]*keyState
+	waiting  int  // messages waiting across keys
+	stopping bool // set by Stop
 }
 
 // Consume creates (or updates) the durable consumer and starts handling
@@ -99,6 +124,15 @@ func Consume(ctx context.Context, js jetstream.JetStream, t Topology, cfg Consum
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.PerKey <= 0 {
+		cfg.PerKey = 4
+	}
+	if cfg.MaxWaitingPerKey <= 0 {
+		cfg.MaxWaitingPerKey = 64
+	}
+	if cfg.MaxAckPending <= 0 {
+		cfg.MaxAckPending = cfg.Workers * 64
+	}
 	cfg.Logger = cfg.Logger.With("consumer", cfg.Durable)
 	stream := t.Stream(cfg.Kind)
 	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
@@ -106,13 +140,13 @@ func Consume(ctx context.Context, js jetstream.JetStream, t Topology, cfg Consum
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       cfg.AckWait,
 		MaxDeliver:    -1, // handlers decide when to give up, by returning Permanent
-		MaxAckPending: cfg.Workers * 64,
+		MaxAckPending: cfg.MaxAckPending,
 		FilterSubject: t.Subjects(cfg.Kind),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create consumer %s on %s: %w", cfg.Durable, stream, err)
 	}
-	c := &Consumer{cfg: cfg, h: h, sem: make(chan struct{}, cfg.Workers)}
+	c := &Consumer{cfg: cfg, h: h, sem: make(chan struct{}, cfg.Workers), keys: map[string]*keyState{}, quit: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	c.cc, err = cons.Consume(c.dispatch,
 		jetstream.PullMaxMessages(cfg.Workers*2),
@@ -125,12 +159,41 @@ func Consume(ctx context.Context, js jetstream.JetStream, t Topology, cfg Consum
 		c.cancel()
 		return nil, fmt.Errorf("consume %s: %w", cfg.Durable, err)
 	}
+	if cfg.KeyOf != nil {
+		c.wg.Add(1)
+		go c.heartbeatWaiting()
+	}
 	return c, nil
 }
 
 // dispatch runs on the client's delivery goroutine; blocking on the
 // semaphore is the backpressure that keeps at most Workers in flight.
 func (c *Consumer) dispatch(msg jetstream.Msg) {
+	var key string
+	if c.cfg.KeyOf != nil {
+		key = c.cfg.KeyOf(msg)
+		c.mu.Lock()
+		ks := c.keys[key]
+		if ks == nil {
+			ks = &keyState{}
+			c.keys[key] = ks
+		}
+		if ks.running >= c.cfg.PerKey {
+			if len(ks.waiting) >= c.cfg.MaxWaitingPerKey {
+				c.mu.Unlock()
+				// Hand it back rather than hold it: this key is backed up.
+				_ = msg.NakWithDelay(time.Second + time.Duration(rand.Int64N(int64(time.Second))))
+				c.cfg.Metrics.observe(c.cfg.Durable, "deferred", 0)
+				return
+			}
+			ks.waiting = append(ks.waiting, msg)
+			c.waiting++
+			c.mu.Unlock()
+			return
+		}
+		ks.running++
+		c.mu.Unlock()
+	}
 	select {
 	case c.sem <- struct{}{}:
 	case <-c.ctx.Done():
@@ -139,8 +202,91 @@ func (c *Consumer) dispatch(msg jetstream.Msg) {
 	c.wg.Add(1)
 	go func() {
 		defer func() { <-c.sem; c.wg.Done() }()
-		c.handle(msg)
+		for msg != nil {
+			c.handle(msg)
+			msg = c.next(key)
+		}
 	}()
+}
+
+// next returns the next waiting message of key, or nil after releasing
+// the key's slot. Taking it here, on the worker that just finished, keeps
+// the key's order and its cap without a scheduler goroutine.
+func (c *Consumer) next(key string) jetstream.Msg {
+	if c.cfg.KeyOf == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ks := c.keys[key]
+	if len(ks.waiting) > 0 && !c.stopping {
+		msg := ks.waiting[0]
+		ks.waiting[0] = nil
+		ks.waiting = ks.waiting[1:]
+		c.waiting--
+		return msg
+	}
+	ks.running--
+	if ks.running == 0 && len(ks.waiting) == 0 {
+		delete(c.keys, key)
+	}
+	return nil
+}
+
+// heartbeatWaiting keeps waiting messages from being redelivered while
+// they queue behind their key, and hands them back on shutdown.
+func (c *Consumer) heartbeatWaiting() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.AckWait / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.quit:
+			c.mu.Lock()
+			for _, ks := range c.keys {
+				for _, msg := range ks.waiting {
+					_ = msg.Nak() // another process may take it at once
+				}
+				ks.waiting = nil
+			}
+			c.waiting = 0
+			c.mu.Unlock()
+			return
+		case <-t.C:
+			c.mu.Lock()
+			var held []jetstream.Msg
+			for _, ks := range c.keys {
+				held = append(held, ks.waiting...)
+			}
+			c.mu.Unlock()
+			for _, msg := range held {
+				_ = msg.InProgress()
+			}
+		}
+	}
+}
+
+// Backlog returns how many messages wait in memory behind their key, and
+// the keys with the most waiting (at most n), for the admin view.
+func (c *Consumer) Backlog(n int) (total int, top map[string]int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	top = map[string]int{}
+	for k, ks := range c.keys {
+		if w := len(ks.waiting) + ks.running; w > 0 {
+			top[k] = w
+		}
+	}
+	for len(top) > n {
+		minK, minV := "", int(^uint(0)>>1)
+		for k, v := range top {
+			if v < minV {
+				minK, minV = k, v
+			}
+		}
+		delete(top, minK)
+	}
+	return c.waiting, top
 }
 
 func (c *Consumer) handle(msg jetstream.Msg) {
@@ -220,6 +366,10 @@ func (c *Consumer) run(ctx context.Context, msg jetstream.Msg) (err error) {
 // then cancels them; unfinished messages are not acked and come back.
 func (c *Consumer) Stop(ctx context.Context) error {
 	c.cc.Stop()
+	c.mu.Lock()
+	c.stopping = true
+	c.mu.Unlock()
+	close(c.quit)
 	done := make(chan struct{})
 	go func() { c.wg.Wait(); close(done) }()
 	select {

@@ -1,5 +1,7 @@
 package queue
 
+import "time"
+
 // The messages below are the wire contract between roles. They carry ids,
 // never payloads or keys: the store holds each activity once, and a message
 // replayed a day later reads the current truth.
@@ -15,11 +17,16 @@ type OutboxEvent struct {
 	AccountIDs []int64 `json:"account_ids,omitempty"`
 }
 
-// DeliveryMessage is one activity to one inbox.
+// DeliveryMessage is one activity to one inbox. A retry is the same
+// message with Attempt counted up, published again when due.
 type DeliveryMessage struct {
 	ActivityID int64  `json:"activity_id"`
 	ActorID    int64  `json:"actor_id"` // whose key signs it
 	Inbox      string `json:"inbox"`
+	// Attempt is how many attempts were made before this one.
+	Attempt       int       `json:"attempt,omitempty"`
+	FirstError    string    `json:"first_error,omitempty"`
+	FirstFailedAt time.Time `json:"first_failed_at,omitzero"`
 }
 
 // InboxEvent hands a stored remote activity to processing.

@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// RelayEvents hands up to limit unpublished events, oldest first, to
+// RelayEvents hands up to limit unpublished events that are due, oldest first, to
 // publish, and deletes them once publish returns nil, all in one
 // transaction. Rows are claimed with SKIP LOCKED, so several relays (one per
 // process) share the table without publishing a row twice at once; a relay
@@ -18,7 +18,7 @@ func (db *DB) RelayEvents(ctx context.Context, limit int, publish func(context.C
 	var n int
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT seq, msg_id, subject, payload, headers FROM events
-			ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+			WHERE due_at <= now() ORDER BY due_at, seq LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
 		if err != nil {
 			return err
 		}
@@ -54,11 +54,12 @@ func (db *DB) RelayEvents(ctx context.Context, limit int, publish func(context.C
 	return n, nil
 }
 
-// EventBacklog reports how many events wait to be published and the age of the oldest.
+// EventBacklog reports how many due events wait to be published and the
+// age of the oldest. Events scheduled for later (retries) do not count.
 func (db *DB) EventBacklog(ctx context.Context) (int64, time.Duration, error) {
 	var n int64
 	var oldest *time.Time
-	err := db.pool.QueryRow(ctx, `SELECT count(*), min(created_at) FROM events`).Scan(&n, &oldest)
+	err := db.pool.QueryRow(ctx, `SELECT count(*), min(due_at) FROM events WHERE due_at <= now()`).Scan(&n, &oldest)
 	if err != nil {
 		return 0, 0, fmt.Errorf("event backlog: %w", err)
 	}
@@ -66,6 +67,22 @@ func (db *DB) EventBacklog(ctx context.Context) (int64, time.Duration, error) {
 		return n, 0, nil
 	}
 	return n, time.Since(*oldest), nil
+}
+
+// ScheduledEvents counts events due later (delivery retries and waits).
+func (db *DB) ScheduledEvents(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE due_at > now()`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("scheduled events: %w", err)
+	}
+	return n, nil
+}
+
+// AppendEvents stores events on their own, outside any other change: a
+// delivery retry scheduled for later, say.
+func (db *DB) AppendEvents(ctx context.Context, events ...Event) error {
+	return db.inTx(ctx, func(tx pgx.Tx) error { return appendEvents(ctx, tx, events...) })
 }
 
 // ListenEvents sends on the returned channel (without blocking, coalescing)

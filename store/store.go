@@ -155,6 +155,7 @@ type Event struct {
 	Subject string            // NATS subject
 	Payload []byte            // JSON
 	Headers map[string]string // correlation id, trace context
+	DueAt   time.Time         // publish no earlier than this; zero means now
 }
 
 // appendEvents writes events into the transactional outbox within tx.
@@ -164,9 +165,13 @@ func appendEvents(ctx context.Context, tx pgx.Tx, events ...Event) error {
 		if headers == nil {
 			headers = map[string]string{}
 		}
+		var due any
+		if !ev.DueAt.IsZero() {
+			due = ev.DueAt
+		}
 		if _, err := tx.Exec(ctx,
-			`INSERT INTO events (msg_id, subject, payload, headers) VALUES ($1, $2, $3, $4)`,
-			ev.MsgID, ev.Subject, ev.Payload, headers); err != nil {
+			`INSERT INTO events (msg_id, subject, payload, headers, due_at) VALUES ($1, $2, $3, $4, coalesce($5, now()))`,
+			ev.MsgID, ev.Subject, ev.Payload, headers, due); err != nil {
 			return fmt.Errorf("append event %s: %w", ev.Subject, err)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/starling-social/starling/fanout"
 )
 
 // Config is every setting of every subcommand. Each flag can also be set by
@@ -27,8 +29,13 @@ type Config struct {
 	LogFormat             string
 
 	// Tuning.
-	AckWait         time.Duration
-	DeliveryWorkers int
+	AckWait                time.Duration
+	DeliveryWorkers        int
+	DeliveryPerHost        int
+	DeliveryRetrySchedule  string
+	DeliveryBreakerFails   int
+	DeliveryBreakerTimeout time.Duration
+	UnavailableAfterDays   int
 }
 
 // DefaultDatabaseURL is the local PostgreSQL of a fresh machine; the
@@ -86,7 +93,13 @@ func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envEr
 	str(&cfg.LogLevel, "log-level", "info", "`level`: debug, info, warn or error")
 	str(&cfg.LogFormat, "log-format", "text", "`format`: text or json")
 	duration(&cfg.AckWait, "queue-ack-wait", 15*time.Second, "how soon a message held by a dead process is delivered again")
-	integer(&cfg.DeliveryWorkers, "delivery-workers", 32, "deliveries in flight at once")
+	integer(&cfg.DeliveryWorkers, "delivery-workers", 64, "deliveries in flight at once, across all hosts")
+	integer(&cfg.DeliveryPerHost, "delivery-per-host", 4, "deliveries in flight at once to one host")
+	str(&cfg.DeliveryRetrySchedule, "delivery-retry-schedule", "30s,1m,2m,5m,10m,20m,40m,80m,160m,5h,8h,12h,12h,12h,12h",
+		"delays before each retry of a failed delivery (`list` of durations)")
+	integer(&cfg.DeliveryBreakerFails, "delivery-breaker-failures", 5, "consecutive failures that open a host's circuit breaker")
+	duration(&cfg.DeliveryBreakerTimeout, "delivery-breaker-timeout", time.Minute, "how long an open breaker holds a host's deliveries before probing")
+	integer(&cfg.UnavailableAfterDays, "unavailable-after-days", 7, "distinct days of failure, with no success, that mark a host unavailable")
 	return errs
 }
 
@@ -125,8 +138,20 @@ func (cfg *Config) validate() error {
 	if cfg.AckWait < time.Second {
 		errs = append(errs, fmt.Errorf("--queue-ack-wait %s: want at least 1s", cfg.AckWait))
 	}
-	if cfg.DeliveryWorkers < 1 {
-		errs = append(errs, fmt.Errorf("--delivery-workers %d: want at least 1", cfg.DeliveryWorkers))
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"delivery-workers", cfg.DeliveryWorkers}, {"delivery-per-host", cfg.DeliveryPerHost},
+		{"delivery-breaker-failures", cfg.DeliveryBreakerFails}, {"unavailable-after-days", cfg.UnavailableAfterDays}} {
+		if v.n < 1 {
+			errs = append(errs, fmt.Errorf("--%s %d: want at least 1", v.name, v.n))
+		}
+	}
+	if _, err := fanout.ParseSchedule(cfg.DeliveryRetrySchedule); err != nil {
+		errs = append(errs, fmt.Errorf("--delivery-retry-schedule: %w", err))
+	}
+	if cfg.DeliveryBreakerTimeout < time.Second/10 {
+		errs = append(errs, fmt.Errorf("--delivery-breaker-timeout %s: want at least 100ms", cfg.DeliveryBreakerTimeout))
 	}
 	return errors.Join(errs...)
 }

@@ -83,6 +83,7 @@ func TestCrashAfterAcceptBeforeDelivery(t *testing.T) {
 		"STARLING_DATA_DIR=" + cfg.DataDir,
 		"STARLING_ALLOW_PRIVATE_ADDRESSES=true",
 		"STARLING_QUEUE_ACK_WAIT=2s",
+		"STARLING_DELIVERY_RETRY_SCHEDULE=" + cfg.DeliveryRetrySchedule,
 		"STARLING_LOG_LEVEL=warn",
 	}}
 	aBase := "http://" + addr

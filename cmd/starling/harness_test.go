@@ -123,17 +123,22 @@ type instance struct {
 // newConfig returns the configuration of a local-federation instance on addr.
 func newConfig(t testing.TB, addr string) Config {
 	return Config{
-		Listen:                addr,
-		Domain:                addr,
-		Protocol:              "http",
-		DatabaseURL:           storetest.NewDatabaseURL(t),
-		NATSPrefix:            "starling",
-		DataDir:               t.TempDir(),
-		AllowPrivateAddresses: true,
-		LogLevel:              "warn",
-		LogFormat:             "text",
-		AckWait:               2 * time.Second,
-		DeliveryWorkers:       8,
+		Listen:                 addr,
+		Domain:                 addr,
+		Protocol:               "http",
+		DatabaseURL:            storetest.NewDatabaseURL(t),
+		NATSPrefix:             "starling",
+		DataDir:                t.TempDir(),
+		AllowPrivateAddresses:  true,
+		LogLevel:               "warn",
+		LogFormat:              "text",
+		AckWait:                2 * time.Second,
+		DeliveryWorkers:        8,
+		DeliveryPerHost:        4,
+		DeliveryRetrySchedule:  "200ms,400ms,800ms",
+		DeliveryBreakerFails:   5,
+		DeliveryBreakerTimeout: time.Second,
+		UnavailableAfterDays:   7,
 	}
 }
 

@@ -124,37 +124,50 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 	ob := &outbox.Outbox{Store: s.DB, Site: st, Topology: topo}
 
-	// Consumers. Each role has its own durable consumer and worker pool.
-	start := func(kind, durable string, workers int, h queue.Handler) error {
-		c, err := queue.Consume(ctx, js, topo, queue.ConsumerConfig{
-			Kind: kind, Durable: durable, Workers: workers, AckWait: cfg.AckWait,
-			Logger: logger, Metrics: qm,
-		}, h)
-		if err != nil {
-			return err
-		}
-		s.consumers = append(s.consumers, c)
-		return nil
+	// Consumers. Each role has its own durable consumer and worker pool;
+	// deliveries are also capped per destination host.
+	schedule, err := fanout.ParseSchedule(cfg.DeliveryRetrySchedule)
+	if err != nil {
+		return err
 	}
-	fo := &fanout.Fanout{Store: s.DB, JS: js, Topology: topo, Logger: logger.With("role", "fanout")}
-	dl := &fanout.Deliverer{Store: s.DB, Client: client, UserAgent: "Starling/" + Version + " (+" + st.Base() + "/)",
-		Logger: logger.With("role", "delivery")}
+	var delivery *queue.Consumer
+	dm := fanout.NewDeliveryMetrics(reg, func(n int) (int, map[string]int) {
+		if delivery == nil {
+			return 0, nil
+		}
+		return delivery.Backlog(n)
+	})
+	fo := &fanout.Fanout{Store: s.DB, JS: js, Topology: topo, Logger: logger.With("role", "fanout"), Metrics: dm}
+	dl := &fanout.Deliverer{Store: s.DB, Client: client, Topology: topo,
+		UserAgent: "Starling/" + Version + " (+" + st.Base() + "/)",
+		Policy: fanout.Policy{
+			Schedule: schedule, PerHost: cfg.DeliveryPerHost,
+			BreakerFailures: uint32(cfg.DeliveryBreakerFails), BreakerTimeout: cfg.DeliveryBreakerTimeout,
+			UnavailableAfterDays: cfg.UnavailableAfterDays,
+		},
+		Logger: logger.With("role", "delivery"), Metrics: dm}
 	proc := &inbox.Processor{Store: s.DB, Actors: resolver, Accepter: ob, Topology: topo,
 		Logger: logger.With("role", "inbox"), Metrics: im}
 	tb := &timeline.Builder{Store: s.DB, Logger: logger.With("role", "timeline")}
 	for _, c := range []struct {
-		kind, durable string
-		workers       int
-		h             queue.Handler
+		cfg queue.ConsumerConfig
+		h   queue.Handler
 	}{
-		{queue.Timeline, "timeline", 4, tb.HandleTimeline},
-		{queue.Inbox, "inbox", 8, proc.HandleInbox},
-		{queue.Delivery, "delivery", cfg.DeliveryWorkers, dl.HandleDelivery},
-		{queue.Outbox, "fanout", 4, fo.HandleOutbox},
+		{queue.ConsumerConfig{Kind: queue.Timeline, Durable: "timeline", Workers: 4}, tb.HandleTimeline},
+		{queue.ConsumerConfig{Kind: queue.Inbox, Durable: "inbox", Workers: 8}, proc.HandleInbox},
+		{queue.ConsumerConfig{Kind: queue.Delivery, Durable: "delivery", Workers: cfg.DeliveryWorkers,
+			KeyOf: fanout.HostOf, PerKey: cfg.DeliveryPerHost, MaxAckPending: 20_000}, dl.HandleDelivery},
+		{queue.ConsumerConfig{Kind: queue.Outbox, Durable: "fanout", Workers: 4}, fo.HandleOutbox},
 	} {
-		if err := start(c.kind, c.durable, c.workers, c.h); err != nil {
+		c.cfg.AckWait, c.cfg.Logger, c.cfg.Metrics = cfg.AckWait, logger, qm
+		consumer, err := queue.Consume(ctx, js, topo, c.cfg, c.h)
+		if err != nil {
 			return err
 		}
+		if c.cfg.Kind == queue.Delivery {
+			delivery = consumer
+		}
+		s.consumers = append(s.consumers, consumer)
 	}
 
 	relayCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
