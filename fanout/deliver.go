@@ -97,6 +97,18 @@ func (d *Deliverer) now() time.Time {
 	return time.Now()
 }
 
+// BreakerState returns the state of host's circuit breaker in this
+// process: "closed", "open" or "half-open".
+func (d *Deliverer) BreakerState(host string) string {
+	if d.breakers == nil {
+		return gobreaker.StateClosed.String()
+	}
+	if cb, ok := d.breakers.Peek(host); ok {
+		return cb.State().String()
+	}
+	return gobreaker.StateClosed.String()
+}
+
 // HostOf is the consumer key of a delivery message: its destination host.
 // Deliveries to one host are capped by Policy.PerHost; the subject carries
 // the host already, so no decoding is needed.

@@ -16,6 +16,7 @@ import (
 type EventSource interface {
 	RelayEvents(ctx context.Context, limit int, publish func(context.Context, []store.Event) error) (int, error)
 	ListenEvents(ctx context.Context) <-chan struct{}
+	NextEventDue(ctx context.Context) (time.Time, bool, error)
 }
 
 // Relay moves committed events from the store onto JetStream. It is a
@@ -42,8 +43,8 @@ func (r *Relay) Run(ctx context.Context) error {
 		r.Logger = slog.Default()
 	}
 	wake := r.Source.ListenEvents(ctx)
-	ticker := time.NewTicker(r.Interval)
-	defer ticker.Stop()
+	timer := time.NewTimer(r.Interval)
+	defer timer.Stop()
 	failing := time.Duration(0)
 	for {
 		n, err := r.Source.RelayEvents(ctx, r.BatchSize, r.publish)
@@ -71,11 +72,18 @@ func (r *Relay) Run(ctx context.Context) error {
 		if n == r.BatchSize {
 			continue // more are waiting
 		}
+		// Sleep until notified, until the next scheduled event (a delivery
+		// retry) is due, or for Interval, whichever comes first.
+		wait := r.Interval
+		if due, ok, err := r.Source.NextEventDue(ctx); err == nil && ok {
+			wait = min(wait, max(time.Until(due), time.Millisecond))
+		}
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-wake:
-		case <-ticker.C:
+		case <-timer.C:
 		}
 	}
 }

@@ -62,7 +62,7 @@ func (db *DB) deadLetters(ctx context.Context, q querier, f DeadLetterFilter, lo
 	rows, err := q.Query(ctx, `SELECT id, activity_id, actor_id, inbox, host, attempts, first_error, last_error,
 		first_failed_at, last_failed_at, created_at, coalesce(replayed_at, 'epoch'::timestamptz)
 		FROM dead_letters
-		WHERE ($1 = '' OR host = $1) AND (cardinality($2::bigint[]) = 0 OR id = ANY($2))
+		WHERE ($1 = '' OR host = $1) AND (coalesce(cardinality($2::bigint[]), 0) = 0 OR id = ANY($2))
 		  AND (replayed_at IS NOT NULL) = $3
 		ORDER BY id DESC LIMIT $4`+lock, f.Host, f.IDs, f.Replayed, f.Limit)
 	if err != nil {

@@ -79,6 +79,19 @@ func (db *DB) ScheduledEvents(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// NextEventDue returns when the earliest event scheduled for later is due,
+// or false when none is.
+func (db *DB) NextEventDue(ctx context.Context) (time.Time, bool, error) {
+	var due *time.Time
+	if err := db.pool.QueryRow(ctx, `SELECT min(due_at) FROM events WHERE due_at > now()`).Scan(&due); err != nil {
+		return time.Time{}, false, fmt.Errorf("next event due: %w", err)
+	}
+	if due == nil {
+		return time.Time{}, false, nil
+	}
+	return *due, true, nil
+}
+
 // AppendEvents stores events on their own, outside any other change: a
 // delivery retry scheduled for later, say.
 func (db *DB) AppendEvents(ctx context.Context, events ...Event) error {

@@ -36,6 +36,7 @@ type Config struct {
 	DeliveryBreakerFails   int
 	DeliveryBreakerTimeout time.Duration
 	UnavailableAfterDays   int
+	CPUProfile             string
 }
 
 // DefaultDatabaseURL is the local PostgreSQL of a fresh machine; the
@@ -99,6 +100,7 @@ func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envEr
 		"delays before each retry of a failed delivery (`list` of durations)")
 	integer(&cfg.DeliveryBreakerFails, "delivery-breaker-failures", 5, "consecutive failures that open a host's circuit breaker")
 	duration(&cfg.DeliveryBreakerTimeout, "delivery-breaker-timeout", time.Minute, "how long an open breaker holds a host's deliveries before probing")
+	str(&cfg.CPUProfile, "cpu-profile", "", "write a CPU profile of serve to `file` until shutdown")
 	integer(&cfg.UnavailableAfterDays, "unavailable-after-days", 7, "distinct days of failure, with no success, that mark a host unavailable")
 	return errs
 }

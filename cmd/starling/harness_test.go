@@ -142,13 +142,18 @@ func newConfig(t testing.TB, addr string) Config {
 	}
 }
 
-func startInstance(t testing.TB, name string) *instance {
+// startInstance starts an instance; opts adjust its configuration first.
+func startInstance(t testing.TB, name string, opts ...func(*Config)) *instance {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &instance{t: t, name: name, cfg: newConfig(t, ln.Addr().String()),
+	cfg := newConfig(t, ln.Addr().String())
+	for _, o := range opts {
+		o(&cfg)
+	}
+	in := &instance{t: t, name: name, cfg: cfg,
 		inbox:  &inboxRecorder{posts: map[string]int{}, refused: map[string]int{}},
 		client: &http.Client{Timeout: 10 * time.Second}}
 	in.base = "http://" + in.cfg.Domain

@@ -44,6 +44,8 @@ commands:
   migrate                 apply database migrations
   admin account create    create a local account: --username U --email E --password P
   admin token create      print an API token: --username U --scopes "read write follow push"
+  admin deliveries        show failing hosts and dead letters; --replay to queue dead letters again
+  bench deliver           load test: a simulated fleet of remote servers on loopback (see -h)
 
 Run 'starling <command> -h' for the flags of a command. Every flag can also
 be set with STARLING_<FLAG>, e.g. STARLING_DATABASE_URL.
@@ -56,6 +58,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
+	if cmd == "bench" {
+		if len(rest) == 0 || rest[0] != "deliver" {
+			fmt.Fprintf(stderr, "starling bench: want 'starling bench deliver [flags]'\n")
+			return 2
+		}
+		if err := benchDeliver(ctx, rest[1:], stdout, stderr); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			fmt.Fprintf(stderr, "starling bench deliver: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	if cmd == "admin" {
 		if len(rest) < 2 {
 			fmt.Fprint(stderr, usage)

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -32,6 +34,16 @@ import (
 // serve runs a Server until ctx is cancelled (SIGINT, SIGTERM), then shuts
 // it down within 30 seconds.
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	s := &Server{Config: cfg, Logger: logger}
 	if err := s.Open(ctx); err != nil {
 		return err
@@ -55,11 +67,13 @@ type Server struct {
 	// WrapHandler, if set, wraps the HTTP handler (tests count requests).
 	WrapHandler func(http.Handler) http.Handler
 
-	DB       *store.DB
-	embedded *server.Server
-	nc       *nats.Conn
-	http     *http.Server
-	serveErr chan error
+	DB        *store.DB
+	Deliverer *fanout.Deliverer
+	Topology  queue.Topology
+	embedded  *server.Server
+	nc        *nats.Conn
+	http      *http.Server
+	serveErr  chan error
 
 	consumers []*queue.Consumer
 	cancel    context.CancelFunc // stops the relay
@@ -146,6 +160,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 			UnavailableAfterDays: cfg.UnavailableAfterDays,
 		},
 		Logger: logger.With("role", "delivery"), Metrics: dm}
+	s.Deliverer, s.Topology = dl, topo
 	proc := &inbox.Processor{Store: s.DB, Actors: resolver, Accepter: ob, Topology: topo,
 		Logger: logger.With("role", "inbox"), Metrics: im}
 	tb := &timeline.Builder{Store: s.DB, Logger: logger.With("role", "timeline")}

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/api"
+	"github.com/starling-social/starling/store"
+)
+
+// benchDeliver is `starling bench deliver`: it starts `starling serve` as a
+// child process, a simulated fleet of remote servers on loopback in this
+// one, makes followers on the fleet follow a local account, posts once, and
+// reports how fast and at what CPU cost the post reached every host, beside
+// this machine's RSA signing ceiling measured in the same run.
+func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("starling bench deliver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	followers := fs.Int("followers", 10000, "remote followers")
+	hosts := fs.Int("hosts", 2000, "remote hosts they are spread over")
+	adminURL := fs.String("database-url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL `url` of a database the bench can create a scratch database from")
+	slow := fs.Int("slow-hosts", 0, "hosts that sleep --slow-delay before answering")
+	slowDelay := fs.Duration("slow-delay", 10*time.Second, "delay of slow hosts")
+	hang := fs.Int("hang-hosts", 0, "hosts that never answer")
+	failing := fs.Int("error-hosts", 0, "hosts that answer 500")
+	workers := fs.Int("delivery-workers", 64, "--delivery-workers of the server")
+	profile := fs.String("cpu-profile", "", "write the server's CPU profile to `file`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *hosts < 1 || *followers < *hosts {
+		return fmt.Errorf("want --hosts >= 1 and --followers >= --hosts")
+	}
+	if *slow+*hang+*failing >= *hosts {
+		return fmt.Errorf("--slow-hosts + --hang-hosts + --error-hosts must leave some healthy hosts")
+	}
+	fmt.Fprintf(stdout, "starling bench deliver: %d followers on %d hosts\n", *followers, *hosts)
+
+	dsn, drop, err := scratchDatabase(ctx, *adminURL)
+	if err != nil {
+		return err
+	}
+	defer drop()
+	dir, err := os.MkdirTemp("", "starling-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	fleet, err := NewFleet(*hosts)
+	if err != nil {
+		return err
+	}
+	defer fleet.Close()
+	healthy := fleet.Hosts
+	for i, h := range fleet.Hosts {
+		switch {
+		case i < *slow:
+			h.Set(Behaviour{Delay: *slowDelay})
+		case i < *slow+*hang:
+			h.Set(Behaviour{Hang: true})
+		case i < *slow+*hang+*failing:
+			h.Set(Behaviour{Status: http.StatusInternalServerError})
+		}
+	}
+	healthy = fleet.Hosts[*slow+*hang+*failing:]
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	child := exec.Command(exe, "serve")
+	child.Env = append(os.Environ(),
+		"STARLING_TEST_RUN_MAIN=1", // lets a test binary act as the command
+		"STARLING_LISTEN="+addr, "STARLING_DOMAIN="+addr, "STARLING_PROTOCOL=http",
+		"STARLING_DATABASE_URL="+dsn, "STARLING_DATA_DIR="+filepath.Join(dir, "data"),
+		"STARLING_ALLOW_PRIVATE_ADDRESSES=true", "STARLING_LOG_LEVEL=warn",
+		"STARLING_DELIVERY_WORKERS="+strconv.Itoa(*workers),
+		"STARLING_CPU_PROFILE="+*profile)
+	child.Stdout, child.Stderr = stderr, stderr
+	if err := child.Start(); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	defer func() {
+		_ = child.Process.Signal(syscall.SIGTERM)
+		_ = child.Wait()
+	}()
+	base := "http://" + addr
+	if err := waitHTTP(ctx, base+"/healthz", 60*time.Second); err != nil {
+		return err
+	}
+
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	adm := &api.Admin{Store: db, Site: activitypub.Site{Scheme: "http", Host: addr}}
+	alice, err := adm.CreateAccount(ctx, "alice", "alice@bench.test", "bench password")
+	if err != nil {
+		return err
+	}
+	token, err := adm.CreateToken(ctx, "alice", "write")
+	if err != nil {
+		return err
+	}
+	perHost := *followers / *hosts
+	start := time.Now()
+	if err := FollowFrom(ctx, db, alice, fleet.Hosts, perHost); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "followers: %d (%d per host) created in %s\n", perHost**hosts, perHost, time.Since(start).Round(time.Millisecond))
+
+	signPerOp := signingCost(200)
+	cpuBefore, err := processCPU(child.Process.Pid)
+	if err != nil {
+		return err
+	}
+	posted := time.Now()
+	form := url.Values{"status": {"bench " + posted.Format(time.RFC3339Nano)}}
+	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/api/v1/statuses", strings.NewReader(form.Encode()))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	var st api.Status
+	err = decodeJSON(resp, &st)
+	if err != nil {
+		return fmt.Errorf("post: %w", err)
+	}
+	create := st.URI + "/activity"
+	deadline := time.Now().Add(5 * time.Minute)
+	var lat []time.Duration
+	for {
+		lat = lat[:0]
+		for _, h := range healthy {
+			if got := h.Received(create); len(got) > 0 {
+				lat = append(lat, got[0].Sub(posted))
+			}
+		}
+		if len(lat) == len(healthy) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if len(lat) < len(healthy) {
+		return fmt.Errorf("only %d of %d healthy hosts received the post within 5 minutes", len(lat), len(healthy))
+	}
+	cpuAfter, err := processCPU(child.Process.Pid)
+	if err != nil {
+		return err
+	}
+	slices.Sort(lat)
+	last := lat[len(lat)-1]
+	cpu := cpuAfter - cpuBefore
+	n := len(lat)
+	rejected := 0
+	for _, h := range fleet.Hosts {
+		_, r := h.Counts()
+		rejected += r
+	}
+	perDelivery := cpu / time.Duration(n)
+	ceiling := 2 / signPerOp.Seconds()
+	rate := float64(n) / last.Seconds()
+	fmt.Fprintf(stdout, "deliveries: %d to healthy hosts (%d slow, %d hanging, %d failing), %d rejected by signature checks\n",
+		n, *slow, *hang, *failing, rejected)
+	fmt.Fprintf(stdout, "time to last delivery: %s   rate: %.0f deliveries/s\n", last.Round(time.Millisecond), rate)
+	fmt.Fprintf(stdout, "per-host latency: p50 %s  p90 %s  p99 %s  max %s\n",
+		pct(lat, 50), pct(lat, 90), pct(lat, 99), last.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "server CPU: %s in all, %.3f ms per delivery\n", cpu.Round(time.Millisecond), perDelivery.Seconds()*1000)
+	fmt.Fprintf(stdout, "RSA-2048 signing here: %.3f ms per signature (one core); ceiling on 2 cores: %.0f signatures/s\n",
+		signPerOp.Seconds()*1000, ceiling)
+	fmt.Fprintf(stdout, "signing share of server CPU per delivery: %.0f%%   rate vs 2-core signing ceiling: %.0f%%\n",
+		100*signPerOp.Seconds()/perDelivery.Seconds(), 100*rate/ceiling)
+	return nil
+}
+
+func pct(sorted []time.Duration, p int) time.Duration {
+	i := (len(sorted)*p + 99) / 100
+	i = min(max(i-1, 0), len(sorted)-1)
+	return sorted[i].Round(time.Millisecond)
+}
+
+// signingCost measures one RSA-2048 PKCS#1 v1.5 signature of a delivery
+// through the same code path deliveries use, on one core.
+func signingCost(n int) time.Duration {
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	body := []byte(strings.Repeat("x", 1500))
+	start := time.Now()
+	for range n {
+		req, _ := http.NewRequest("POST", "http://127.0.0.1/inbox", nil)
+		_ = activitypub.SignRequest(req, "http://127.0.0.1/users/a#main-key", key, body, time.Now())
+	}
+	return time.Since(start) / time.Duration(n)
+}
+
+// processCPU returns the user+system CPU time a process has used.
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read cpu of %d: %w", pid, err)
+	}
+	// Fields after the command (which may hold spaces) start after ')'.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks, nil
+}
+
+func waitHTTP(ctx context.Context, u string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(u); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s did not answer within %s", u, d)
+}
+
+// scratchDatabase creates a database for one run and returns its URL and a
+// function that drops it.
+func scratchDatabase(ctx context.Context, adminURL string) (string, func(), error) {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("connect to %s: %w", store.RedactURL(adminURL), err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "starling_bench_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		conn.Close(ctx)
+		return "", nil, fmt.Errorf("create scratch database: %w", err)
+	}
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		conn.Close(ctx)
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	return u.String(), func() {
+		_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		conn.Close(context.Background())
+	}, nil
+}
+
+func decodeJSON(resp *http.Response, v any) error {
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("status %d: %s", resp.StatusCode, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/starling-social/starling/api"
+	"github.com/starling-social/starling/fanout"
+	"github.com/starling-social/starling/store"
+)
+
+// deliveryRig is one Starling with alice, and a simulated fleet whose
+// accounts follow her.
+type deliveryRig struct {
+	t     *testing.T
+	in    *instance
+	alice string // token
+	acct  *store.Account
+	fleet *Fleet
+}
+
+func newDeliveryRig(t *testing.T, hosts int, opts ...func(*Config)) *deliveryRig {
+	t.Helper()
+	r := &deliveryRig{t: t, in: startInstance(t, "A", opts...)}
+	r.alice = r.in.user("alice")
+	r.acct = must(r.in.srv.DB.AccountByAcct(context.Background(), "alice", ""))
+	fleet, err := NewFleet(hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fleet.Close)
+	r.fleet = fleet
+	return r
+}
+
+func (r *deliveryRig) follow(hosts []*FleetHost, perHost int) {
+	r.t.Helper()
+	if err := FollowFrom(context.Background(), r.in.srv.DB, r.acct, hosts, perHost); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// post publishes a status and returns its Create's id.
+func (r *deliveryRig) post(text string) string {
+	r.t.Helper()
+	var st api.Status
+	r.in.mustCall("POST", "/api/v1/statuses", r.alice, url.Values{"status": {text}}, &st)
+	return st.URI + "/activity"
+}
+
+func TestDeliveryRetryRebuildsBodyAfterClosedConnection(t *testing.T) {
+	r := newDeliveryRig(t, 1)
+	h := r.fleet.Hosts[0]
+	h.Set(Behaviour{Status: http.StatusServiceUnavailable, CloseConn: true, FailFirst: 3})
+	r.follow(r.fleet.Hosts, 1)
+	create := r.post("third time lucky")
+	waitFor(t, 20*time.Second, "the fourth attempt to succeed", func() bool { return len(h.Received(create)) == 1 })
+	requests, rejected := h.Counts()
+	if requests != 4 || rejected != 0 {
+		t.Errorf("host saw %d requests, %d failing signature or digest checks; want 4 and 0", requests, rejected)
+	}
+}
+
+func TestDeliveryHonoursRetryAfter(t *testing.T) {
+	r := newDeliveryRig(t, 1)
+	h := r.fleet.Hosts[0]
+	h.Set(Behaviour{Status: http.StatusTooManyRequests, RetryAfter: "2", FailFirst: 1})
+	r.follow(r.fleet.Hosts, 1)
+	create := r.post("patience")
+	waitFor(t, 20*time.Second, "the retry to succeed", func() bool { return len(h.Received(create)) == 1 })
+	at := h.Attempts()
+	if len(at) != 2 {
+		t.Fatalf("host saw %d attempts, want 2", len(at))
+	}
+	// The schedule says 200ms; the host said 2s.
+	if gap := at[1].Sub(at[0]); gap < 2*time.Second {
+		t.Errorf("retried after %s, before the host's Retry-After of 2s", gap)
+	}
+}
+
+func TestDeliveryDeadLetterAndReplay(t *testing.T) {
+	r := newDeliveryRig(t, 1)
+	h := r.fleet.Hosts[0]
+	h.Set(Behaviour{Status: http.StatusBadRequest})
+	r.follow(r.fleet.Hosts, 1)
+	create := r.post("not wanted, yet")
+	ctx := context.Background()
+	db := r.in.srv.DB
+	var dead []store.DeadLetter
+	waitFor(t, 10*time.Second, "a dead letter", func() bool {
+		dead = must(db.DeadLetters(ctx, store.DeadLetterFilter{Host: h.Addr}))
+		return len(dead) == 1
+	})
+	time.Sleep(time.Second) // room for a retry that must not happen
+	if requests, _ := h.Counts(); requests != 1 {
+		t.Errorf("a 400 was tried %d times, want once", requests)
+	}
+	if d := dead[0]; d.Attempts != 1 || d.Inbox != h.SharedInbox() || d.LastError != "status 400" {
+		t.Errorf("dead letter %+v", d)
+	}
+
+	h.Set(Behaviour{}) // the host recovers
+	n, err := fanout.ReplayDeadLetters(ctx, db, r.in.srv.Topology, store.DeadLetterFilter{Host: h.Addr})
+	if err != nil || n != 1 {
+		t.Fatalf("replay: %d, %v", n, err)
+	}
+	waitFor(t, 10*time.Second, "the replayed delivery", func() bool { return len(h.Received(create)) == 1 })
+	if again := must(db.DeadLetters(ctx, store.DeadLetterFilter{Host: h.Addr})); len(again) != 0 {
+		t.Errorf("%d dead letters still pending after replay", len(again))
+	}
+}
+
+func TestDeliveryBreakerOpensAndCloses(t *testing.T) {
+	r := newDeliveryRig(t, 1, func(c *Config) {
+		c.DeliveryRetrySchedule = "100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms"
+		c.DeliveryBreakerFails = 3
+		c.DeliveryBreakerTimeout = time.Second
+	})
+	h := r.fleet.Hosts[0]
+	h.Set(Behaviour{Status: http.StatusInternalServerError})
+	r.follow(r.fleet.Hosts, 1)
+	create := r.post("knock knock")
+	dl := r.in.srv.Deliverer
+	waitFor(t, 10*time.Second, "the breaker to open", func() bool { return dl.BreakerState(h.Addr) == "open" })
+	opened, _ := h.Counts()
+	if opened != 3 {
+		t.Errorf("breaker opened after %d failures, want 3", opened)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n, _ := h.Counts(); n != opened {
+		t.Errorf("%d requests reached the host while its breaker was open", n-opened)
+	}
+	h.Set(Behaviour{})
+	waitFor(t, 10*time.Second, "the probe to deliver", func() bool { return len(h.Received(create)) == 1 })
+	waitFor(t, 5*time.Second, "the breaker to close", func() bool { return dl.BreakerState(h.Addr) == "closed" })
+}
+
+// TestDeliverySlowHostIsolation measures the delivery latency of healthy
+// hosts with and without a host that takes 10 s per request: per-host caps
+// keep the slow host's deliveries from holding the others' workers.
+func TestDeliverySlowHostIsolation(t *testing.T) {
+	const healthy, posts = 10, 10
+	r := newDeliveryRig(t, healthy+1)
+	slow := r.fleet.Hosts[healthy]
+	slow.Set(Behaviour{Delay: 10 * time.Second})
+	good := r.fleet.Hosts[:healthy]
+	r.follow(good, 2)
+
+	measure := func(phase string) []time.Duration {
+		var lat []time.Duration
+		for range posts {
+			start := time.Now()
+			create := r.post(phase + " " + time.Now().String())
+			waitFor(t, 10*time.Second, "post "+phase+" to reach every healthy host", func() bool {
+				for _, h := range good {
+					if len(h.Received(create)) == 0 {
+						return false
+					}
+				}
+				return true
+			})
+			for _, h := range good {
+				lat = append(lat, h.Received(create)[0].Sub(start))
+			}
+		}
+		slices.Sort(lat)
+		return lat
+	}
+	before := measure("alone")
+	r.follow([]*FleetHost{slow}, 2)
+	after := measure("beside a slow host")
+	p99 := func(l []time.Duration) time.Duration { return l[(len(l)*99+99)/100-1] }
+	slowRequests, _ := slow.Counts()
+	t.Logf("healthy hosts' p99: %s alone, %s beside a 10 s host (%d requests to it so far)",
+		p99(before), p99(after), slowRequests)
+	if p99(after)-p99(before) > 50*time.Millisecond {
+		t.Errorf("a slow host raised the others' p99 delivery latency from %s to %s", p99(before), p99(after))
+	}
+}
