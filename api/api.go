@@ -48,6 +48,16 @@ type Resolver interface {
 	WebFinger(ctx context.Context, username, host string) (*store.Account, error)
 }
 
+// Pressure says whether the queues are too full to take new work, and why.
+type Pressure interface {
+	Pressure() (overloaded bool, reason string)
+}
+
+// DeliveryReporter builds the admin view of deliveries.
+type DeliveryReporter interface {
+	DeliveryReport(ctx context.Context) (any, error)
+}
+
 // Server holds the API's dependencies. Its zero value is not usable; set
 // every field but Logger.
 type Server struct {
@@ -57,8 +67,12 @@ type Server struct {
 	Site     activitypub.Site
 	Inbox    http.Handler // mounted at /inbox and /users/{username}/inbox
 	Metrics  http.Handler // mounted at /metrics when set
-	Logger   *slog.Logger
-	Version  string
+	// Pressure, when set, makes write endpoints answer 503 with
+	// Retry-After while the queues are backed up.
+	Pressure   Pressure
+	Deliveries DeliveryReporter
+	Logger     *slog.Logger
+	Version    string
 }
 
 // Handler returns the router for everything Starling serves over HTTP.
@@ -103,11 +117,12 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/v1/accounts/lookup", s.scoped("read:accounts", s.lookupAccount))
 			r.Get("/v1/accounts/relationships", s.scoped("read:follows", s.relationships))
 			r.Get("/v1/accounts/{id}", s.scoped("read:accounts", s.getAccount))
-			r.Post("/v1/accounts/{id}/follow", s.scoped("write:follows", s.follow))
-			r.Post("/v1/accounts/{id}/unfollow", s.scoped("write:follows", s.unfollow))
-			r.Post("/v1/statuses", s.scoped("write:statuses", s.postStatus))
+			r.With(s.backpressure).Post("/v1/accounts/{id}/follow", s.scoped("write:follows", s.follow))
+			r.With(s.backpressure).Post("/v1/accounts/{id}/unfollow", s.scoped("write:follows", s.unfollow))
+			r.With(s.backpressure).Post("/v1/statuses", s.scoped("write:statuses", s.postStatus))
 			r.Get("/v1/statuses/{id}", s.scoped("read:statuses", s.getStatus))
-			r.Delete("/v1/statuses/{id}", s.scoped("write:statuses", s.deleteStatus))
+			r.With(s.backpressure).Delete("/v1/statuses/{id}", s.scoped("write:statuses", s.deleteStatus))
+			r.Get("/v1/admin/deliveries", s.scoped("admin:read", s.adminDeliveries))
 			r.Get("/v1/timelines/home", s.scoped("read:statuses", s.homeTimeline))
 			r.Get("/v2/search", s.scoped("read:search", s.search))
 		})
@@ -127,6 +142,35 @@ func (s *Server) trace(next http.Handler) http.Handler {
 		s.Logger.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status,
 			"duration", time.Since(start), "correlation_id", tr.CorrelationID)
 	})
+}
+
+// backpressure refuses new work while the queues are backed up: better a
+// quick 503 the client retries than a post accepted into a queue that
+// cannot take it. Clients (and Mastodon apps) retry on Retry-After.
+func (s *Server) backpressure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Pressure != nil {
+			if over, why := s.Pressure.Pressure(); over {
+				w.Header().Set("Retry-After", "30")
+				writeError(w, http.StatusServiceUnavailable, "This server is behind on its work ("+why+"); try again in a little while")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) adminDeliveries(w http.ResponseWriter, r *http.Request, _ *store.Account) {
+	if s.Deliveries == nil {
+		writeError(w, http.StatusNotFound, "Record not found")
+		return
+	}
+	rep, err := s.Deliveries.DeliveryReport(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
 }
 
 func (s *Server) recoverer(next http.Handler) http.Handler {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"strconv"
 	"sync"
@@ -180,7 +181,7 @@ func (f *Fanout) enqueue(ctx context.Context, ev queue.OutboxEvent, inboxes []st
 		m := &nats.Msg{Subject: f.Topology.DeliverySubject(u.Host), Data: data, Header: headers}
 		fut, err := f.JS.PublishMsgAsync(m, jetstream.WithMsgID(deliveryMsgID(ev.ActivityID, inbox)))
 		if err != nil {
-			return fmt.Errorf("queue delivery to %s: %w", inbox, err)
+			return retrySoon(fmt.Errorf("queue delivery to %s: %w", inbox, err))
 		}
 		futures = append(futures, fut)
 	}
@@ -189,7 +190,10 @@ func (f *Fanout) enqueue(ctx context.Context, ev queue.OutboxEvent, inboxes []st
 		select {
 		case <-fut.Ok():
 		case err := <-fut.Err():
-			return fmt.Errorf("queue delivery to %s: %w", fut.Msg().Subject, err)
+			// Usually the delivery stream is full: what was queued stays
+			// queued (message ids make the next try skip it), and the rest
+			// goes as soon as deliveries drain, not after a long backoff.
+			return retrySoon(fmt.Errorf("queue delivery to %s: %w", fut.Msg().Subject, err))
 		case <-timeout:
 			return errors.New("queue deliveries: no acknowledgement from JetStream within 30s")
 		case <-ctx.Done():
@@ -205,4 +209,8 @@ func (f *Fanout) enqueue(ctx context.Context, ev queue.OutboxEvent, inboxes []st
 // activity to an inbox; retries add a suffix.
 func deliveryMsgID(activityID int64, inbox string) string {
 	return "delivery-" + strconv.FormatInt(activityID, 10) + "-" + inbox
+}
+
+func retrySoon(err error) error {
+	return queue.RetryAfter(time.Second+time.Duration(rand.Int64N(int64(time.Second))), err)
 }

@@ -49,7 +49,7 @@ func testJetStream(t *testing.T) (jetstream.JetStream, Topology) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := EnsureStreams(ctx, js, topo); err != nil {
+	if err := EnsureStreams(ctx, js, topo, Limits{}); err != nil {
 		t.Fatalf("ensure streams (is JetStream enabled on %s?): %v", natsURL(), err)
 	}
 	t.Cleanup(func() {

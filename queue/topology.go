@@ -119,9 +119,16 @@ func DefaultLimits(kind string) Limits {
 // EnsureStreams creates or updates every stream of the topology. Work
 // streams use work-queue retention: a message leaves once its one durable
 // consumer acks it, so the stream's size is the backlog.
-func EnsureStreams(ctx context.Context, js jetstream.JetStream, t Topology) error {
+// A non-zero field of override replaces that limit on every stream.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, t Topology, override Limits) error {
 	for _, kind := range []string{Outbox, Delivery, Inbox, Timeline} {
 		lim := DefaultLimits(kind)
+		if override.MaxMsgs > 0 {
+			lim.MaxMsgs = override.MaxMsgs
+		}
+		if override.MaxBytes > 0 {
+			lim.MaxBytes = override.MaxBytes
+		}
 		cfg := jetstream.StreamConfig{
 			Name:       t.Stream(kind),
 			Subjects:   []string{t.Subjects(kind)},

@@ -37,6 +37,7 @@ type Config struct {
 	DeliveryBreakerTimeout time.Duration
 	UnavailableAfterDays   int
 	CPUProfile             string
+	QueueMaxMessages       int
 }
 
 // DefaultDatabaseURL is the local PostgreSQL of a fresh machine; the
@@ -100,6 +101,7 @@ func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envEr
 		"delays before each retry of a failed delivery (`list` of durations)")
 	integer(&cfg.DeliveryBreakerFails, "delivery-breaker-failures", 5, "consecutive failures that open a host's circuit breaker")
 	duration(&cfg.DeliveryBreakerTimeout, "delivery-breaker-timeout", time.Minute, "how long an open breaker holds a host's deliveries before probing")
+	integer(&cfg.QueueMaxMessages, "queue-max-messages", 0, "limit every stream to this many messages (0: per-stream defaults, 1M to 10M)")
 	str(&cfg.CPUProfile, "cpu-profile", "", "write a CPU profile of serve to `file` until shutdown")
 	integer(&cfg.UnavailableAfterDays, "unavailable-after-days", 7, "distinct days of failure, with no success, that mark a host unavailable")
 	return errs

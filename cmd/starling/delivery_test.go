@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,4 +182,59 @@ func TestDeliverySlowHostIsolation(t *testing.T) {
 	if p99(after)-p99(before) > 50*time.Millisecond {
 		t.Errorf("a slow host raised the others' p99 delivery latency from %s to %s", p99(before), p99(after))
 	}
+}
+
+// TestBackpressure fills the delivery stream (limited to 5 messages) with
+// deliveries to slow hosts: the API answers 503 with Retry-After and says
+// why, the admin report shows it, and once the hosts drain everything
+// queued is delivered and posting works again.
+func TestBackpressure(t *testing.T) {
+	r := newDeliveryRig(t, 10, func(c *Config) { c.QueueMaxMessages = 5 })
+	for _, h := range r.fleet.Hosts {
+		h.Set(Behaviour{Delay: time.Second})
+	}
+	r.follow(r.fleet.Hosts, 1)
+	first := r.post("fills the queue")
+
+	var refusal map[string]string
+	waitFor(t, 10*time.Second, "the API to refuse new posts", func() bool {
+		req := must(http.NewRequest("POST", r.in.base+"/api/v1/statuses", strings.NewReader("status=more")))
+		req.Header.Set("Authorization", "Bearer "+r.alice)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp := must(http.DefaultClient.Do(req))
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			return false
+		}
+		if resp.Header.Get("Retry-After") == "" {
+			t.Error("503 without Retry-After")
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&refusal)
+		return true
+	})
+	if !strings.Contains(refusal["error"], "full") {
+		t.Errorf("refusal does not say which queue is full: %q", refusal["error"])
+	}
+	admin := must((&api.Admin{Store: r.in.srv.DB, Site: site(&r.in.cfg)}).CreateToken(context.Background(), "alice", "admin:read"))
+	var rep struct {
+		Overloaded bool   `json:"overloaded"`
+		Reason     string `json:"reason"`
+	}
+	r.in.mustCall("GET", "/api/v1/admin/deliveries", admin, nil, &rep)
+	if !rep.Overloaded || rep.Reason == "" {
+		t.Errorf("admin report while backed up: %+v", rep)
+	}
+
+	waitFor(t, 60*time.Second, "every host to receive the first post", func() bool {
+		for _, h := range r.fleet.Hosts {
+			if len(h.Received(first)) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	waitFor(t, 10*time.Second, "the API to accept posts again", func() bool {
+		var st api.Status
+		return r.in.call("POST", "/api/v1/statuses", r.alice, url.Values{"status": {"drained"}}, &st) == http.StatusOK
+	})
 }

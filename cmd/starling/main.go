@@ -24,6 +24,8 @@ import (
 
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
+	"github.com/starling-social/starling/fanout"
+	"github.com/starling-social/starling/queue"
 	"github.com/starling-social/starling/store"
 )
 
@@ -44,7 +46,8 @@ commands:
   migrate                 apply database migrations
   admin account create    create a local account: --username U --email E --password P
   admin token create      print an API token: --username U --scopes "read write follow push"
-  admin deliveries        show failing hosts and dead letters; --replay to queue dead letters again
+  admin deliveries show   failing hosts and dead letters, and what to do [--host H]
+  admin deliveries replay queue dead letters again: --host H or --id N
   bench deliver           load test: a simulated fleet of remote servers on loopback (see -h)
 
 Run 'starling <command> -h' for the flags of a command. Every flag can also
@@ -72,6 +75,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return 0
 	}
+	if cmd == "admin" && len(rest) == 1 && rest[0] == "deliveries" {
+		rest = append(rest, "show")
+	}
+	if cmd == "admin" && len(rest) >= 2 && rest[0] == "deliveries" && strings.HasPrefix(rest[1], "-") {
+		rest = append([]string{"deliveries", "show"}, rest[1:]...)
+	}
 	if cmd == "admin" {
 		if len(rest) < 2 {
 			fmt.Fprint(stderr, usage)
@@ -83,9 +92,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("starling "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	envErrs := cfg.register(fs, getenv)
-	var username, email, password, scopes string
+	var username, email, password, scopes, host string
+	var ids idList
 	switch cmd {
 	case "serve", "migrate":
+	case "admin deliveries show", "admin deliveries replay":
+		fs.StringVar(&host, "host", "", "only dead letters to this host")
+		fs.Var(&ids, "id", "only this dead letter (repeatable)")
 	case "admin account create":
 		fs.StringVar(&username, "username", "", "username of the new account")
 		fs.StringVar(&email, "email", "", "email address")
@@ -129,6 +142,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			a, err := admin(&cfg, db).CreateAccount(ctx, username, email, password)
 			if err == nil {
 				fmt.Fprintf(stdout, "created %s (id %d)\n", a.URI, a.ID)
+			}
+			return err
+		})
+	case "admin deliveries show":
+		err = withStore(ctx, &cfg, logger, func(db *store.DB) error {
+			return showDeliveries(ctx, db, host, stdout)
+		})
+	case "admin deliveries replay":
+		err = withStore(ctx, &cfg, logger, func(db *store.DB) error {
+			topo, err := queue.NewTopology(cfg.NATSPrefix)
+			if err != nil {
+				return err
+			}
+			if host == "" && len(ids) == 0 {
+				return &api.ValidationError{Msg: "name what to replay: --host H or --id N"}
+			}
+			n, err := fanout.ReplayDeadLetters(ctx, db, topo, store.DeadLetterFilter{Host: host, IDs: ids, Limit: 100_000})
+			if err == nil {
+				fmt.Fprintf(stdout, "queued %d dead letters again\n", n)
 			}
 			return err
 		})

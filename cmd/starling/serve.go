@@ -119,7 +119,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	if err := queue.EnsureStreams(ctx, js, topo); err != nil {
+	if err := queue.EnsureStreams(ctx, js, topo, queue.Limits{MaxMsgs: int64(cfg.QueueMaxMessages)}); err != nil {
 		return err
 	}
 
@@ -185,13 +185,21 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		s.consumers = append(s.consumers, consumer)
 	}
 
-	relayCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	// The relay and the monitor are loops over the store and the streams,
+	// stopped together.
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	relay := &queue.Relay{Source: s.DB, JS: js, Logger: logger.With("role", "relay"), Metrics: qm}
-	s.relayDone.Add(1)
+	monitor := &queue.Monitor{JS: js, Topology: topo, Store: s.DB, Logger: logger.With("role", "monitor")}
+	reg.MustRegister(monitor)
+	s.relayDone.Add(2)
 	go func() {
 		defer s.relayDone.Done()
-		_ = relay.Run(relayCtx)
+		_ = relay.Run(loopCtx)
+	}()
+	go func() {
+		defer s.relayDone.Done()
+		monitor.Run(loopCtx)
 	}()
 
 	srv := &api.Server{
@@ -201,7 +209,10 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Site:     st,
 		Inbox: &inbox.Handler{Store: s.DB, Keys: resolver.KeyLookup, Topology: topo,
 			Logger: logger.With("role", "inbox"), Metrics: im},
-		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Pressure: monitor,
+		Deliveries: &fanout.Reporter{Store: s.DB, Monitor: monitor, Deliverer: dl,
+			Backlog: func(n int) (int, map[string]int) { return delivery.Backlog(n) }},
 		Logger:  logger.With("role", "api"),
 		Version: Version,
 	}

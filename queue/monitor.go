@@ -1,0 +1,170 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// StreamState is one stream's fill, as last seen.
+type StreamState struct {
+	Name        string  `json:"name"`
+	Messages    uint64  `json:"messages"`
+	Bytes       uint64  `json:"bytes"`
+	MaxMessages int64   `json:"max_messages"`
+	MaxBytes    int64   `json:"max_bytes"`
+	Fill        float64 `json:"fill"` // the larger of messages and bytes over their limits
+}
+
+// RelayState is the store's outbox, as last seen.
+type RelayState struct {
+	Due           int64   `json:"due"`            // events waiting to be published now
+	OldestSeconds float64 `json:"oldest_seconds"` // age of the oldest due event
+	Scheduled     int64   `json:"scheduled"`      // events due later (delivery retries)
+}
+
+// Backlog is what the monitor reads of the store.
+type Backlog interface {
+	EventBacklog(ctx context.Context) (int64, time.Duration, error)
+	ScheduledEvents(ctx context.Context) (int64, error)
+}
+
+// Monitor watches how full the streams and the relay's backlog are, so the
+// API can refuse new work (503 with Retry-After) before a stream refuses
+// it, and so admins can see where work piles up. It polls once a second;
+// the answer it gives is at most that old.
+type Monitor struct {
+	JS       jetstream.JetStream
+	Topology Topology
+	Store    Backlog
+	Logger   *slog.Logger
+	// HighWater is the fill above which producers are told to back off (default 0.8).
+	HighWater float64
+	// MaxRelayAge is the age of the oldest unpublished event above which
+	// producers are told to back off: NATS is away or slower than the store (default 1m).
+	MaxRelayAge time.Duration
+
+	mu         sync.Mutex
+	streams    []StreamState
+	relay      RelayState
+	overloaded bool
+	reason     string
+}
+
+// Run polls until ctx ends.
+func (m *Monitor) Run(ctx context.Context) {
+	if m.HighWater <= 0 {
+		m.HighWater = 0.8
+	}
+	if m.MaxRelayAge <= 0 {
+		m.MaxRelayAge = time.Minute
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		m.poll(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (m *Monitor) poll(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var streams []StreamState
+	reason := ""
+	for _, kind := range []string{Outbox, Delivery, Inbox, Timeline} {
+		s, err := m.JS.Stream(ctx, m.Topology.Stream(kind))
+		if err != nil {
+			if ctx.Err() == nil {
+				reason = fmt.Sprintf("cannot read stream %s: %v", m.Topology.Stream(kind), err)
+			}
+			continue
+		}
+		info := s.CachedInfo()
+		st := StreamState{Name: info.Config.Name, Messages: info.State.Msgs, Bytes: info.State.Bytes,
+			MaxMessages: info.Config.MaxMsgs, MaxBytes: info.Config.MaxBytes}
+		if st.MaxMessages > 0 {
+			st.Fill = float64(st.Messages) / float64(st.MaxMessages)
+		}
+		if st.MaxBytes > 0 {
+			st.Fill = max(st.Fill, float64(st.Bytes)/float64(st.MaxBytes))
+		}
+		if st.Fill >= m.HighWater && reason == "" {
+			reason = fmt.Sprintf("stream %s is %.0f%% full (%d messages)", st.Name, 100*st.Fill, st.Messages)
+		}
+		streams = append(streams, st)
+	}
+	var relay RelayState
+	if n, age, err := m.Store.EventBacklog(ctx); err == nil {
+		relay.Due, relay.OldestSeconds = n, age.Seconds()
+		if age > m.MaxRelayAge && reason == "" {
+			reason = fmt.Sprintf("%d events have waited up to %s to be published to NATS", n, age.Round(time.Second))
+		}
+	}
+	if n, err := m.Store.ScheduledEvents(ctx); err == nil {
+		relay.Scheduled = n
+	}
+	if ctx.Err() != nil {
+		return // shutting down: keep the last state
+	}
+	m.mu.Lock()
+	was := m.overloaded
+	m.streams, m.relay, m.overloaded, m.reason = streams, relay, reason != "", reason
+	m.mu.Unlock()
+	switch {
+	case reason != "" && !was:
+		m.Logger.Warn("backpressure on: refusing new posts with 503 until the backlog drains", "reason", reason)
+	case reason == "" && was:
+		m.Logger.Info("backpressure off: accepting posts again")
+	}
+}
+
+// Pressure reports whether producers should back off, and why.
+func (m *Monitor) Pressure() (bool, string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.overloaded, m.reason
+}
+
+// Snapshot returns the last seen state of streams and relay.
+func (m *Monitor) Snapshot() ([]StreamState, RelayState) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]StreamState(nil), m.streams...), m.relay
+}
+
+// Describe implements prometheus.Collector.
+func (m *Monitor) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(m, ch) }
+
+// Collect implements prometheus.Collector with the last seen state.
+func (m *Monitor) Collect(ch chan<- prometheus.Metric) {
+	streams, relay := m.Snapshot()
+	over, _ := m.Pressure()
+	msgs := prometheus.NewDesc("starling_stream_messages", "Messages in each stream (its backlog: work streams drop acked messages).", []string{"stream"}, nil)
+	fill := prometheus.NewDesc("starling_stream_fill_ratio", "Fill of each stream against its message and byte limits.", []string{"stream"}, nil)
+	for _, s := range streams {
+		ch <- prometheus.MustNewConstMetric(msgs, prometheus.GaugeValue, float64(s.Messages), s.Name)
+		ch <- prometheus.MustNewConstMetric(fill, prometheus.GaugeValue, s.Fill, s.Name)
+	}
+	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("starling_relay_due_events", "Committed events waiting to be published.", nil, nil),
+		prometheus.GaugeValue, float64(relay.Due))
+	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("starling_relay_oldest_seconds", "Age of the oldest event waiting to be published.", nil, nil),
+		prometheus.GaugeValue, relay.OldestSeconds)
+	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("starling_relay_scheduled_events", "Events due later: delivery retries and breaker waits.", nil, nil),
+		prometheus.GaugeValue, float64(relay.Scheduled))
+	v := 0.0
+	if over {
+		v = 1
+	}
+	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("starling_backpressure", "1 while new posts are refused with 503.", nil, nil),
+		prometheus.GaugeValue, v)
+}
