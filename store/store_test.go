@@ -221,3 +221,48 @@ func TestHomeFeed(t *testing.T) {
 		t.Errorf("remove: %d, %v", n, err)
 	}
 }
+
+func TestHostHealth(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	const host = "down.test"
+	// Failures on one day count once.
+	for range 3 {
+		if became, err := db.RecordHostFailure(ctx, host, "status 500", 3); err != nil || became {
+			t.Fatalf("same-day failure: became %v, %v", became, err)
+		}
+	}
+	// Move the last failure back a day, twice: the third distinct day marks it unavailable.
+	back := func() {
+		if _, err := db.Pool().Exec(ctx, `UPDATE delivery_hosts SET last_failure_on = last_failure_on - 1 WHERE host = $1`, host); err != nil {
+			t.Fatal(err)
+		}
+	}
+	back()
+	if became, _ := db.RecordHostFailure(ctx, host, "status 500", 3); became {
+		t.Fatal("unavailable after two days, want three")
+	}
+	back()
+	became, err := db.RecordHostFailure(ctx, host, "timeout", 3)
+	if err != nil || !became {
+		t.Fatalf("third day: became %v, %v; want true", became, err)
+	}
+	hosts := must(db.FailingHosts(ctx))
+	if len(hosts) != 1 || !hosts[0].Unavailable || hosts[0].FailureDays != 3 || hosts[0].LastError != "timeout" {
+		t.Errorf("failing hosts: %+v", hosts)
+	}
+	// One success clears it.
+	if err := db.RecordHostSuccess(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if hosts := must(db.FailingHosts(ctx)); len(hosts) != 0 {
+		t.Errorf("after a success: %+v", hosts)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -238,3 +238,28 @@ func TestBackpressure(t *testing.T) {
 		return r.in.call("POST", "/api/v1/statuses", r.alice, url.Values{"status": {"drained"}}, &st) == http.StatusOK
 	})
 }
+
+// TestDeleteSupersedesQueuedCreate deletes a status while its Create waits
+// for a retry: the Create is never sent, and the Delete goes to the host
+// the Create was addressed to.
+func TestDeleteSupersedesQueuedCreate(t *testing.T) {
+	r := newDeliveryRig(t, 2)
+	waiting, ok := r.fleet.Hosts[0], r.fleet.Hosts[1]
+	waiting.Set(Behaviour{Status: http.StatusServiceUnavailable, RetryAfter: "2", FailFirst: 1})
+	r.follow(r.fleet.Hosts, 1)
+	var st api.Status
+	r.in.mustCall("POST", "/api/v1/statuses", r.alice, url.Values{"status": {"oops"}}, &st)
+	create, del := st.URI+"/activity", st.URI+"#delete"
+	waitFor(t, 5*time.Second, "the first attempt to be refused", func() bool { n, _ := waiting.Counts(); return n == 1 })
+	r.in.mustCall("DELETE", "/api/v1/statuses/"+st.ID, r.alice, nil, nil)
+	for _, h := range r.fleet.Hosts {
+		waitFor(t, 10*time.Second, "the Delete at "+h.Addr, func() bool { return len(h.Received(del)) == 1 })
+	}
+	time.Sleep(3 * time.Second) // past the Create's Retry-After
+	if n := len(waiting.Received(create)); n != 0 {
+		t.Errorf("the deleted status's Create was delivered %d times after the Delete", n)
+	}
+	if n := len(ok.Received(create)); n != 1 {
+		t.Errorf("the healthy host received the Create %d times, want 1", n)
+	}
+}
