@@ -130,12 +130,15 @@ func (d *Deliverer) HandleDelivery(ctx context.Context, msg jetstream.Msg) error
 		return nil
 	}
 	host := u.Host
-	log := d.Logger.With("inbox", m.Inbox, "activity_id", m.ActivityID, "attempt", m.Attempt+1,
-		"correlation_id", queue.TraceFrom(ctx).CorrelationID)
+	// Built only when something is worth saying: most deliveries say nothing.
+	log := func() *slog.Logger {
+		return d.Logger.With("inbox", m.Inbox, "activity_id", m.ActivityID, "attempt", m.Attempt+1,
+			"correlation_id", queue.TraceFrom(ctx).CorrelationID)
+	}
 
 	act, err := d.activity(ctx, m.ActivityID, m.ActorID)
 	if errors.Is(err, store.ErrNotFound) {
-		log.Info("activity or actor gone; nothing to deliver")
+		log().Info("activity or actor gone; nothing to deliver")
 		d.Metrics.outcome("gone")
 		return nil
 	}
@@ -175,14 +178,14 @@ func (d *Deliverer) HandleDelivery(ctx context.Context, msg jetstream.Msg) error
 	if aerr.permanent {
 		// The host answered; it is up, just refusing this one.
 		done(nil)
-		log.Warn("delivery refused for good; dead-lettered", "error", aerr)
+		log().Warn("delivery refused for good; dead-lettered", "error", aerr)
 		return d.deadLetter(ctx, m, host, aerr, "permanent")
 	}
 	done(aerr)
 	d.hostFailed(ctx, host, aerr)
 	next := m.Attempt + aerr.step
 	if next > len(d.Policy.Schedule) {
-		log.Warn("delivery attempts exhausted; dead-lettered", "error", aerr)
+		log().Warn("delivery attempts exhausted; dead-lettered", "error", aerr)
 		return d.deadLetter(ctx, m, host, aerr, "exhausted")
 	}
 	delay := d.Policy.Schedule[next-1]
@@ -190,7 +193,9 @@ func (d *Deliverer) HandleDelivery(ctx context.Context, msg jetstream.Msg) error
 	if aerr.retryAfter > delay {
 		delay = aerr.retryAfter
 	}
-	log.Debug("delivery failed; retry scheduled", "error", aerr, "in", delay)
+	if d.Logger.Enabled(ctx, slog.LevelDebug) {
+		log().Debug("delivery failed; retry scheduled", "error", aerr, "in", delay)
+	}
 	if m.Attempt == 0 {
 		m.FirstError, m.FirstFailedAt = aerr.Error(), d.now()
 	}

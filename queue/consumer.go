@@ -105,8 +105,9 @@ type Consumer struct {
 
 	mu       sync.Mutex
 	keys     map[string]*keyState
-	waiting  int  // messages waiting across keys
-	stopping bool // set by Stop
+	waiting  int                    // messages waiting across keys
+	inflight map[jetstream.Msg]bool // messages being handled
+	stopping bool                   // set by Stop
 }
 
 // Consume creates (or updates) the durable consumer and starts handling
@@ -146,7 +147,8 @@ func Consume(ctx context.Context, js jetstream.JetStream, t Topology, cfg Consum
 	if err != nil {
 		return nil, fmt.Errorf("create consumer %s on %s: %w", cfg.Durable, stream, err)
 	}
-	c := &Consumer{cfg: cfg, h: h, sem: make(chan struct{}, cfg.Workers), keys: map[string]*keyState{}, quit: make(chan struct{})}
+	c := &Consumer{cfg: cfg, h: h, sem: make(chan struct{}, cfg.Workers), keys: map[string]*keyState{}, quit: make(chan struct{}),
+		inflight: map[jetstream.Msg]bool{}}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	c.cc, err = cons.Consume(c.dispatch,
 		jetstream.PullMaxMessages(cfg.Workers*2),
@@ -159,10 +161,8 @@ func Consume(ctx context.Context, js jetstream.JetStream, t Topology, cfg Consum
 		c.cancel()
 		return nil, fmt.Errorf("consume %s: %w", cfg.Durable, err)
 	}
-	if cfg.KeyOf != nil {
-		c.wg.Add(1)
-		go c.heartbeatWaiting()
-	}
+	c.wg.Add(1)
+	go c.heartbeats()
 	return c, nil
 }
 
@@ -233,9 +233,13 @@ func (c *Consumer) next(key string) jetstream.Msg {
 	return nil
 }
 
-// heartbeatWaiting keeps waiting messages from being redelivered while
-// they queue behind their key, and hands them back on shutdown.
-func (c *Consumer) heartbeatWaiting() {
+// heartbeats tells JetStream every AckWait/3 that held messages are still
+// being worked on, so a short AckWait (which brings back a dead process's
+// messages quickly) never redelivers one that a live process is handling
+// or holding behind its key. On shutdown it hands waiting messages back.
+// One goroutine for all messages: a timer per message would cost more
+// than the rest of a delivery's bookkeeping.
+func (c *Consumer) heartbeats() {
 	defer c.wg.Done()
 	t := time.NewTicker(c.cfg.AckWait / 3)
 	defer t.Stop()
@@ -257,6 +261,9 @@ func (c *Consumer) heartbeatWaiting() {
 			var held []jetstream.Msg
 			for _, ks := range c.keys {
 				held = append(held, ks.waiting...)
+			}
+			for msg := range c.inflight {
+				held = append(held, msg)
 			}
 			c.mu.Unlock()
 			for _, msg := range held {
@@ -293,9 +300,13 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 	tr := traceFromNATS(msg.Headers())
 	ctx := WithTrace(c.ctx, tr)
 	start := time.Now()
-	stopBeat := c.heartbeat(msg)
+	c.mu.Lock()
+	c.inflight[msg] = true
+	c.mu.Unlock()
 	err := c.run(ctx, msg)
-	stopBeat()
+	c.mu.Lock()
+	delete(c.inflight, msg)
+	c.mu.Unlock()
 	log := c.cfg.Logger.With("subject", msg.Subject(), "correlation_id", tr.CorrelationID)
 	outcome := "ack"
 	switch {
@@ -329,26 +340,6 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		_ = msg.NakWithDelay(delay)
 	}
 	c.cfg.Metrics.observe(c.cfg.Durable, outcome, time.Since(start))
-}
-
-// heartbeat tells JetStream the message is still being worked on, so a
-// short AckWait (which brings back the messages of a dead process quickly)
-// never redelivers one that a live process is still handling.
-func (c *Consumer) heartbeat(msg jetstream.Msg) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(c.cfg.AckWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_ = msg.InProgress()
-			}
-		}
-	}()
-	return func() { close(done) }
 }
 
 func (c *Consumer) run(ctx context.Context, msg jetstream.Msg) (err error) {
