@@ -37,6 +37,8 @@ type DeliveryStore interface {
 	RecordHostFailure(ctx context.Context, host, lastError string, unavailableAfter int) (bool, error)
 	RecordHostSuccess(ctx context.Context, host string) error
 	FailingHosts(ctx context.Context) ([]store.HostHealth, error)
+	MarkInboxGone(ctx context.Context, inbox string) error
+	ClearInboxGone(ctx context.Context, inbox string) error
 }
 
 // Deliverer signs and POSTs deliveries. Every message is acked once its
@@ -168,6 +170,12 @@ func (d *Deliverer) HandleDelivery(ctx context.Context, msg jetstream.Msg) error
 		done(nil)
 		d.Metrics.outcome("delivered")
 		d.hostOK(ctx, host)
+		if m.Attempt > 0 || m.Replay {
+			// A retried or replayed delivery may follow a 410: forget it.
+			if err := d.Store.ClearInboxGone(ctx, m.Inbox); err != nil {
+				d.Logger.Warn("could not clear gone inbox", "inbox", m.Inbox, "error", err)
+			}
+		}
 		return nil
 	}
 	if ctx.Err() != nil {
@@ -178,6 +186,11 @@ func (d *Deliverer) HandleDelivery(ctx context.Context, msg jetstream.Msg) error
 	if aerr.permanent {
 		// The host answered; it is up, just refusing this one.
 		done(nil)
+		if aerr.class == "gone" {
+			if err := d.Store.MarkInboxGone(ctx, m.Inbox); err != nil {
+				return err
+			}
+		}
 		log().Warn("delivery refused for good; dead-lettered", "error", aerr)
 		return d.deadLetter(ctx, m, host, aerr, "permanent")
 	}

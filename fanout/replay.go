@@ -21,7 +21,7 @@ type ReplayStore interface {
 func ReplayDeadLetters(ctx context.Context, s ReplayStore, topo queue.Topology, f store.DeadLetterFilter) (int, error) {
 	stamp := strconv.FormatInt(time.Now().UnixNano(), 36)
 	return s.ReplayDeadLetters(ctx, f, func(d store.DeadLetter) (store.Event, error) {
-		payload, err := json.Marshal(queue.DeliveryMessage{ActivityID: d.ActivityID, ActorID: d.ActorID, Inbox: d.Inbox})
+		payload, err := json.Marshal(queue.DeliveryMessage{ActivityID: d.ActivityID, ActorID: d.ActorID, Inbox: d.Inbox, Replay: true})
 		if err != nil {
 			return store.Event{}, fmt.Errorf("encode replay: %w", err)
 		}

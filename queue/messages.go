@@ -27,6 +27,7 @@ type DeliveryMessage struct {
 	Attempt       int       `json:"attempt,omitempty"`
 	FirstError    string    `json:"first_error,omitempty"`
 	FirstFailedAt time.Time `json:"first_failed_at,omitzero"`
+	Replay        bool      `json:"replay,omitempty"` // queued again from a dead letter
 }
 
 // InboxEvent hands a stored remote activity to processing.

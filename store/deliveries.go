@@ -218,3 +218,22 @@ func (db *DB) StatusGone(ctx context.Context, uri string) (bool, error) {
 	}
 	return !live, nil
 }
+
+// MarkInboxGone records that inbox answered 410 Gone: its actor is gone,
+// and fanout stops addressing it.
+func (db *DB) MarkInboxGone(ctx context.Context, inbox string) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO gone_inboxes (inbox) VALUES ($1) ON CONFLICT (inbox) DO NOTHING`, inbox)
+	if err != nil {
+		return fmt.Errorf("mark %s gone: %w", inbox, err)
+	}
+	return nil
+}
+
+// ClearInboxGone forgets a 410 once a delivery to inbox succeeded.
+func (db *DB) ClearInboxGone(ctx context.Context, inbox string) error {
+	_, err := db.pool.Exec(ctx, `DELETE FROM gone_inboxes WHERE inbox = $1`, inbox)
+	if err != nil {
+		return fmt.Errorf("clear gone %s: %w", inbox, err)
+	}
+	return nil
+}

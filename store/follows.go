@@ -136,12 +136,15 @@ func (db *DB) RemoveFollow(ctx context.Context, id int64) error {
 
 // FollowerInboxes returns the distinct inboxes of accountID's accepted remote
 // followers, collapsed onto shared inboxes: a server with a thousand
-// followers of the account appears once.
+// followers of the account appears once. Inboxes that answered 410 Gone
+// are left out.
 func (db *DB) FollowerInboxes(ctx context.Context, accountID int64) ([]string, error) {
 	rows, err := db.pool.Query(ctx, `SELECT DISTINCT coalesce(nullif(a.shared_inbox_url, ''), a.inbox_url)
 		FROM follows f JOIN accounts a ON a.id = f.follower_id
 		WHERE f.followee_id = $1 AND f.accepted AND a.domain IS NOT NULL
-		  AND coalesce(nullif(a.shared_inbox_url, ''), a.inbox_url) <> ''`, accountID)
+		  AND coalesce(nullif(a.shared_inbox_url, ''), a.inbox_url) <> ''
+		  AND NOT EXISTS (SELECT 1 FROM gone_inboxes g
+		                   WHERE g.inbox = coalesce(nullif(a.shared_inbox_url, ''), a.inbox_url))`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("follower inboxes of %d: %w", accountID, err)
 	}

@@ -43,16 +43,21 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	slowDelay := fs.Duration("slow-delay", 10*time.Second, "delay of slow hosts")
 	hang := fs.Int("hang-hosts", 0, "hosts that never answer")
 	failing := fs.Int("error-hosts", 0, "hosts that answer 500")
+	limited := fs.Int("ratelimit-hosts", 0, "hosts that answer 429 with Retry-After: 1 once, then accept")
+	gone := fs.Int("gone-hosts", 0, "hosts that answer 410")
+	closing := fs.Int("closing-hosts", 0, "hosts that answer 503 with Connection: close twice, then accept")
 	workers := fs.Int("delivery-workers", 64, "--delivery-workers of the server")
 	profile := fs.String("cpu-profile", "", "write the server's CPU profile to `file`")
+	schedule := fs.String("retry-schedule", "1s,2s,4s,8s,16s", "--delivery-retry-schedule of the server")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *hosts < 1 || *followers < *hosts {
 		return fmt.Errorf("want --hosts >= 1 and --followers >= --hosts")
 	}
-	if *slow+*hang+*failing >= *hosts {
-		return fmt.Errorf("--slow-hosts + --hang-hosts + --error-hosts must leave some healthy hosts")
+	odd := *slow + *hang + *failing + *gone
+	if odd+*limited+*closing > *hosts || odd >= *hosts {
+		return fmt.Errorf("--slow-hosts, --hang-hosts, --error-hosts, --gone-hosts, --ratelimit-hosts and --closing-hosts must leave some healthy hosts")
 	}
 	fmt.Fprintf(stdout, "starling bench deliver: %d followers on %d hosts\n", *followers, *hosts)
 
@@ -81,9 +86,17 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			h.Set(Behaviour{Hang: true})
 		case i < *slow+*hang+*failing:
 			h.Set(Behaviour{Status: http.StatusInternalServerError})
+		case i < odd:
+			h.Set(Behaviour{Status: http.StatusGone})
+		case i < odd+*limited:
+			h.Set(Behaviour{Status: http.StatusTooManyRequests, RetryAfter: "1", FailFirst: 1})
+		case i < odd+*limited+*closing:
+			h.Set(Behaviour{Status: http.StatusServiceUnavailable, CloseConn: true, FailFirst: 2})
 		}
 	}
-	healthy = fleet.Hosts[*slow+*hang+*failing:]
+	// Hosts that accept in the end; rate-limiting and closing ones do, later.
+	healthy = fleet.Hosts[odd:]
+	plain := len(healthy) - *limited - *closing
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -102,6 +115,7 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		"STARLING_DATABASE_URL="+dsn, "STARLING_DATA_DIR="+filepath.Join(dir, "data"),
 		"STARLING_ALLOW_PRIVATE_ADDRESSES=true", "STARLING_LOG_LEVEL=warn",
 		"STARLING_DELIVERY_WORKERS="+strconv.Itoa(*workers),
+		"STARLING_DELIVERY_RETRY_SCHEDULE="+*schedule,
 		"STARLING_CPU_PROFILE="+*profile)
 	child.Stdout, child.Stderr = stderr, stderr
 	if err := child.Start(); err != nil {
@@ -158,25 +172,32 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	create := st.URI + "/activity"
 	deadline := time.Now().Add(5 * time.Minute)
-	var lat []time.Duration
+	var lat, later []time.Duration
+	var cpuAfter time.Duration
 	for {
-		lat = lat[:0]
-		for _, h := range healthy {
+		lat, later = lat[:0], later[:0]
+		for i, h := range healthy {
 			if got := h.Received(create); len(got) > 0 {
-				lat = append(lat, got[0].Sub(posted))
+				if i >= len(healthy)-plain { // the odd-behaving accepting hosts come first
+					lat = append(lat, got[0].Sub(posted))
+				} else {
+					later = append(later, got[0].Sub(posted))
+				}
 			}
 		}
-		if len(lat) == len(healthy) || time.Now().After(deadline) {
+		if len(lat) == plain && cpuAfter == 0 {
+			// The healthy hosts are done: the CPU spent so far is theirs.
+			if cpuAfter, err = processCPU(child.Process.Pid); err != nil {
+				return err
+			}
+		}
+		if len(lat)+len(later) == len(healthy) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	if len(lat) < len(healthy) {
-		return fmt.Errorf("only %d of %d healthy hosts received the post within 5 minutes", len(lat), len(healthy))
-	}
-	cpuAfter, err := processCPU(child.Process.Pid)
-	if err != nil {
-		return err
+	if len(lat)+len(later) < len(healthy) {
+		return fmt.Errorf("only %d of %d accepting hosts received the post within 5 minutes", len(lat)+len(later), len(healthy))
 	}
 	slices.Sort(lat)
 	last := lat[len(lat)-1]
@@ -190,9 +211,13 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	perDelivery := cpu / time.Duration(n)
 	ceiling := 2 / signPerOp.Seconds()
 	rate := float64(n) / last.Seconds()
-	fmt.Fprintf(stdout, "deliveries: %d to healthy hosts (%d slow, %d hanging, %d failing), %d rejected by signature checks\n",
-		n, *slow, *hang, *failing, rejected)
-	fmt.Fprintf(stdout, "time to last delivery: %s   rate: %.0f deliveries/s\n", last.Round(time.Millisecond), rate)
+	fmt.Fprintf(stdout, "deliveries: %d to healthy hosts, %d to rate-limiting or connection-closing ones; left out: %d slow, %d hanging, %d failing, %d gone; %d rejected by signature checks\n",
+		n, len(later), *slow, *hang, *failing, *gone, rejected)
+	fmt.Fprintf(stdout, "time to last delivery (healthy hosts): %s   rate: %.0f deliveries/s\n", last.Round(time.Millisecond), rate)
+	if len(later) > 0 {
+		slices.Sort(later)
+		fmt.Fprintf(stdout, "rate-limiting and connection-closing hosts: all %d delivered, the last after %s\n", len(later), later[len(later)-1].Round(time.Millisecond))
+	}
 	fmt.Fprintf(stdout, "per-host latency: p50 %s  p90 %s  p99 %s  max %s\n",
 		pct(lat, 50), pct(lat, 90), pct(lat, 99), last.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "server CPU: %s in all, %.3f ms per delivery\n", cpu.Round(time.Millisecond), perDelivery.Seconds()*1000)

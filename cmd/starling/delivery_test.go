@@ -263,3 +263,20 @@ func TestDeleteSupersedesQueuedCreate(t *testing.T) {
 		t.Errorf("the healthy host received the Create %d times, want 1", n)
 	}
 }
+
+func TestDeliveryGoneInbox(t *testing.T) {
+	r := newDeliveryRig(t, 2)
+	gone := r.fleet.Hosts[0]
+	gone.Set(Behaviour{Status: http.StatusGone})
+	r.follow(r.fleet.Hosts, 1)
+	r.post("first")
+	ctx := context.Background()
+	waitFor(t, 10*time.Second, "the 410 to be dead-lettered", func() bool {
+		return len(must(r.in.srv.DB.DeadLetters(ctx, store.DeadLetterFilter{Host: gone.Addr}))) == 1
+	})
+	second := r.post("second")
+	waitFor(t, 10*time.Second, "the second post at the other host", func() bool { return len(r.fleet.Hosts[1].Received(second)) == 1 })
+	if n, _ := gone.Counts(); n != 1 {
+		t.Errorf("the gone inbox was addressed %d times, want once", n)
+	}
+}
