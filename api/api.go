@@ -235,5 +235,3 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusInternalServerError, "Internal server error")
 	}
 }
-
-func writeJSONNoHeader(w http.ResponseWriter, v any) { _ = json.NewEncoder(w).Encode(v) }

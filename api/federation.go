@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"net/http"
@@ -215,9 +216,5 @@ func (s *Server) statusObject(w http.ResponseWriter, r *http.Request) {
 	writeActivity(w, note)
 }
 
-func writeJSONBody(w http.ResponseWriter, v any) {
-	if w.Header().Get("Content-Type") == "" {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	}
-	writeJSONNoHeader(w, v)
-}
+// writeJSONBody writes v with the Content-Type already set by the caller.
+func writeJSONBody(w http.ResponseWriter, v any) { _ = json.NewEncoder(w).Encode(v) }

@@ -96,7 +96,7 @@ type Consumer struct {
 	cfg    ConsumerConfig
 	h      Handler
 	cc     jetstream.ConsumeContext
-	sem    chan struct{}
+	work   chan work // to the worker goroutines; unbuffered, so a full pool blocks dispatch
 	wg     sync.WaitGroup
 	ctx    context.Context // the workers' context, cancelled only by Stop's deadline
 	cancel context.CancelFunc
@@ -147,7 +147,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, t Topology, cfg Consum
 	if err != nil {
 		return nil, fmt.Errorf("create consumer %s on %s: %w", cfg.Durable, stream, err)
 	}
-	c := &Consumer{cfg: cfg, h: h, sem: make(chan struct{}, cfg.Workers), keys: map[string]*keyState{}, quit: make(chan struct{}),
+	c := &Consumer{cfg: cfg, h: h, work: make(chan work), keys: map[string]*keyState{}, quit: make(chan struct{}),
 		inflight: map[jetstream.Msg]bool{}}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	c.cc, err = cons.Consume(c.dispatch,
@@ -161,13 +161,16 @@ func Consume(ctx context.Context, js jetstream.JetStream, t Topology, cfg Consum
 		c.cancel()
 		return nil, fmt.Errorf("consume %s: %w", cfg.Durable, err)
 	}
-	c.wg.Add(1)
+	c.wg.Add(1 + cfg.Workers)
 	go c.heartbeats()
+	for range cfg.Workers {
+		go c.worker()
+	}
 	return c, nil
 }
 
-// dispatch runs on the client's delivery goroutine; blocking on the
-// semaphore is the backpressure that keeps at most Workers in flight.
+// dispatch runs on the client's delivery goroutine; blocking until a
+// worker is free is the backpressure that keeps at most Workers in flight.
 func (c *Consumer) dispatch(msg jetstream.Msg) {
 	var key string
 	if c.cfg.KeyOf != nil {
@@ -195,18 +198,34 @@ func (c *Consumer) dispatch(msg jetstream.Msg) {
 		c.mu.Unlock()
 	}
 	select {
-	case c.sem <- struct{}{}:
-	case <-c.ctx.Done():
-		return // never acked: JetStream delivers it again after AckWait
+	case c.work <- work{msg: msg, key: key}:
+	case <-c.quit:
+		// Shutting down: never acked, so JetStream delivers it again after AckWait.
+		c.next(key)
 	}
-	c.wg.Add(1)
-	go func() {
-		defer func() { <-c.sem; c.wg.Done() }()
-		for msg != nil {
-			c.handle(msg)
-			msg = c.next(key)
+}
+
+// work is one message for a worker, with its key.
+type work struct {
+	msg jetstream.Msg
+	key string
+}
+
+// worker handles messages until Stop. Workers live as long as the
+// consumer: a goroutine per message would grow a fresh stack for every
+// delivery's deep signing call.
+func (c *Consumer) worker() {
+	defer c.wg.Done()
+	for {
+		select {
+		case w := <-c.work:
+			for msg := w.msg; msg != nil; msg = c.next(w.key) {
+				c.handle(msg)
+			}
+		case <-c.quit:
+			return
 		}
-	}()
+	}
 }
 
 // next returns the next waiting message of key, or nil after releasing
