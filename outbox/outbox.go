@@ -74,7 +74,7 @@ func (o *Outbox) CreateStatus(ctx context.Context, author *store.Account, p NewS
 	default:
 		return nil, ErrInvalidVisibility
 	}
-	if n := utf8.RuneCountInString(p.Text); n == 0 {
+	if n := utf8.RuneCountInString(strings.TrimSpace(p.Text)); n == 0 {
 		return nil, ErrEmptyStatus
 	} else if n > MaxStatusLength {
 		return nil, ErrStatusTooLong

@@ -177,7 +177,7 @@ func startInstance(t testing.TB, name string, opts ...func(*Config)) *instance {
 func (in *instance) user(username string) string {
 	in.t.Helper()
 	ctx := context.Background()
-	adm := &api.Admin{Store: in.srv.DB, Site: site(&in.cfg)}
+	adm := adminOf(in)
 	if _, err := adm.CreateAccount(ctx, username, username+"@example.test", "correct horse battery"); err != nil {
 		in.t.Fatalf("%s: create %s: %v", in.name, username, err)
 	}
@@ -296,3 +296,5 @@ func sha256Base64(b []byte) string {
 	sum := sha256.Sum256(b)
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
+
+func adminOf(in *instance) *api.Admin { return &api.Admin{Store: in.srv.DB, Site: site(&in.cfg)} }
