@@ -342,7 +342,7 @@ func (d *Deliverer) hostFailed(ctx context.Context, host string, aerr *attemptEr
 
 // attemptError is a failed attempt, classified.
 type attemptError struct {
-	class      string // metric label: http_4xx, gone, http_5xx, http_429, http_408, timeout, connection, dns, tls, refused_address, request
+	class      string // metric label: http_4xx, http_401, gone, http_5xx, http_429, http_408, timeout, connection, dns, tls, refused_address, request
 	status     int
 	permanent  bool
 	step       int           // how far along the schedule this failure moves (DNS and TLS move faster)
@@ -393,6 +393,10 @@ func classifyStatus(resp *http.Response, now time.Time) *attemptError {
 		e.retryAfter, _ = retryAfter(resp.Header.Get("Retry-After"), now)
 	case code == http.StatusRequestTimeout:
 		e.class = "http_408"
+	case code == http.StatusUnauthorized:
+		// Usually the remote could not fetch our key just then (we were
+		// restarting, or it was); Mastodon retries 401 for the same reason.
+		e.class = "http_401"
 	case code >= 500:
 		e.class = "http_5xx"
 	case code == http.StatusGone:

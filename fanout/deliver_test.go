@@ -24,7 +24,7 @@ func TestClassifyStatus(t *testing.T) {
 		{202, "", "", false, 0},
 		{200, "", "", false, 0},
 		{400, "", "http_4xx", true, 0},
-		{401, "", "http_4xx", true, 0},
+		{401, "", "http_401", false, 0},
 		{404, "", "http_4xx", true, 0},
 		{410, "", "gone", true, 0},
 		{408, "", "http_408", false, 0},

@@ -280,3 +280,22 @@ func TestDeliveryGoneInbox(t *testing.T) {
 		t.Errorf("the gone inbox was addressed %d times, want once", n)
 	}
 }
+
+// TestGracefulShutdownFinishesInFlight stops the server (as on SIGTERM)
+// while a delivery is in flight: the attempt completes before Close returns.
+func TestGracefulShutdownFinishesInFlight(t *testing.T) {
+	r := newDeliveryRig(t, 1)
+	h := r.fleet.Hosts[0]
+	h.Set(Behaviour{Delay: time.Second})
+	r.follow(r.fleet.Hosts, 1)
+	create := r.post("last words")
+	waitFor(t, 5*time.Second, "the delivery to be in flight", func() bool { n, _ := h.Counts(); return n == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.in.srv.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if n := len(h.Received(create)); n != 1 {
+		t.Errorf("the in-flight delivery completed %d times before shutdown finished, want 1", n)
+	}
+}

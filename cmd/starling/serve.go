@@ -247,21 +247,13 @@ func (s *Server) Addr() string {
 	return s.Listener.Addr().String()
 }
 
-// Close shuts down in the order that loses nothing: stop taking HTTP
-// requests, let consumers finish what they hold (the rest stays queued),
-// stop the relay (unpublished events stay in the store), then NATS and
-// PostgreSQL. It returns the first error.
+// Close shuts down in the order that loses nothing: let consumers finish
+// what they hold (the rest stays queued), stop serving HTTP (requests
+// accepted meanwhile only add rows to the store), stop the relay
+// (unpublished events stay in the store), then NATS and PostgreSQL. It
+// returns every error.
 func (s *Server) Close(ctx context.Context) error {
 	var errs []error
-	if s.http != nil {
-		if err := s.http.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
-		}
-		if err := <-s.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs = append(errs, err)
-		}
-		s.http = nil
-	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for _, c := range s.consumers {
@@ -277,6 +269,18 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	wg.Wait()
 	s.consumers = nil
+	// HTTP stops after the consumers: a remote verifying an in-flight
+	// delivery fetches our actor's key, and must find it.
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		if err := <-s.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+		s.http = nil
+	}
+
 	if s.cancel != nil {
 		s.cancel()
 		s.relayDone.Wait()
