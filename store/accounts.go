@@ -61,20 +61,30 @@ const accountColumns = `a.id, a.username, coalesce(a.domain, ''), a.display_name
 	a.key_id, a.public_key_pem, coalesce(a.private_key_pem, ''), a.locked, a.bot, a.created_at,
 	coalesce(a.fetched_at, 'epoch'::timestamptz)`
 
+// dest returns the scan destinations of accountColumns, in order.
+func (a *Account) dest() []any {
+	return []any{&a.ID, &a.Username, &a.Domain, &a.DisplayName, &a.Note, &a.URI, &a.URL,
+		&a.InboxURL, &a.SharedInboxURL, &a.OutboxURL, &a.FollowersURL, &a.FollowingURL,
+		&a.KeyID, &a.PublicKeyPEM, &a.PrivateKeyPEM, &a.Locked, &a.Bot, &a.CreatedAt, &a.FetchedAt}
+}
+
+// scanned fixes up what SQL cannot say directly.
+func (a *Account) scanned() {
+	if a.FetchedAt.Unix() == 0 {
+		a.FetchedAt = time.Time{}
+	}
+}
+
 func scanAccount(row pgx.Row) (*Account, error) {
 	var a Account
-	err := row.Scan(&a.ID, &a.Username, &a.Domain, &a.DisplayName, &a.Note, &a.URI, &a.URL,
-		&a.InboxURL, &a.SharedInboxURL, &a.OutboxURL, &a.FollowersURL, &a.FollowingURL,
-		&a.KeyID, &a.PublicKeyPEM, &a.PrivateKeyPEM, &a.Locked, &a.Bot, &a.CreatedAt, &a.FetchedAt)
+	err := row.Scan(a.dest()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	if a.FetchedAt.Unix() == 0 {
-		a.FetchedAt = time.Time{}
-	}
+	a.scanned()
 	return &a, nil
 }
 

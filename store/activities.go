@@ -31,6 +31,17 @@ func insertActivity(ctx context.Context, tx pgx.Tx, a *Activity) (bool, error) {
 	return tag.RowsAffected() == 1, nil
 }
 
+// recordActivity stores act, if any, and its events within tx.
+func recordActivity(ctx context.Context, tx pgx.Tx, act *Activity, events []Event) error {
+	if act == nil {
+		return nil
+	}
+	if _, err := insertActivity(ctx, tx, act); err != nil {
+		return err
+	}
+	return appendEvents(ctx, tx, events...)
+}
+
 // InsertActivity stores an activity with its events, once: when an activity
 // with that URI exists it changes nothing and reports false, which is what
 // makes a deterministic URI (an Accept of a given Follow) idempotent.

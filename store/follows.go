@@ -67,13 +67,7 @@ func (db *DB) CreateFollow(ctx context.Context, f *Follow, act *Activity, events
 			return err
 		}
 		got, created = f, true
-		if act == nil {
-			return nil
-		}
-		if _, err := insertActivity(ctx, tx, act); err != nil {
-			return err
-		}
-		return appendEvents(ctx, tx, events...)
+		return recordActivity(ctx, tx, act, events)
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("create follow: %w", err)
@@ -91,13 +85,7 @@ func (db *DB) DeleteFollow(ctx context.Context, id int64, act *Activity, events 
 			return err
 		}
 		deleted = true
-		if act == nil {
-			return nil
-		}
-		if _, err := insertActivity(ctx, tx, act); err != nil {
-			return err
-		}
-		return appendEvents(ctx, tx, events...)
+		return recordActivity(ctx, tx, act, events)
 	})
 	if err != nil {
 		return false, fmt.Errorf("delete follow %d: %w", id, err)

@@ -41,11 +41,8 @@ const statusColumns = `s.id, s.uri, s.url, s.account_id, s.local, s.content, s.s
 func scanStatusWithAccount(row pgx.Row) (*Status, error) {
 	var s Status
 	var a Account
-	err := row.Scan(&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
-		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt,
-		&a.ID, &a.Username, &a.Domain, &a.DisplayName, &a.Note, &a.URI, &a.URL,
-		&a.InboxURL, &a.SharedInboxURL, &a.OutboxURL, &a.FollowersURL, &a.FollowingURL,
-		&a.KeyID, &a.PublicKeyPEM, &a.PrivateKeyPEM, &a.Locked, &a.Bot, &a.CreatedAt, &a.FetchedAt)
+	err := row.Scan(append([]any{&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
+		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt}, a.dest()...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -55,6 +52,7 @@ func scanStatusWithAccount(row pgx.Row) (*Status, error) {
 	if s.DeletedAt.Unix() == 0 {
 		s.DeletedAt = time.Time{}
 	}
+	a.scanned()
 	a.PrivateKeyPEM = "" // never let a key travel with a rendered status
 	s.Account = &a
 	return &s, nil
@@ -106,10 +104,7 @@ func (db *DB) CreateLocalStatus(ctx context.Context, s *Status, act *Activity, e
 		} else if !ok {
 			return fmt.Errorf("create status %s: %w", s.URI, ErrConflict)
 		}
-		if _, err := insertActivity(ctx, tx, act); err != nil {
-			return err
-		}
-		return appendEvents(ctx, tx, events...)
+		return recordActivity(ctx, tx, act, events)
 	})
 }
 
@@ -128,10 +123,7 @@ func (db *DB) DeleteLocalStatus(ctx context.Context, id, accountID int64, act *A
 		if err := tombstone(ctx, tx, id); err != nil {
 			return err
 		}
-		if _, err := insertActivity(ctx, tx, act); err != nil {
-			return err
-		}
-		return appendEvents(ctx, tx, events...)
+		return recordActivity(ctx, tx, act, events)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delete status %d: %w", id, err)

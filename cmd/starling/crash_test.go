@@ -90,16 +90,15 @@ func childConfig(t *testing.T) (addr string, cfg Config, env []string) {
 	}
 }
 
-// TestCrashAfterAcceptBeforeDelivery kills the origin server with SIGKILL
-// after it accepted a post but before the post could be delivered, restarts
-// it, and expects the post to arrive anyway.
-func TestCrashAfterAcceptBeforeDelivery(t *testing.T) {
-	addr, _, env := childConfig(t)
+// startChildWithAlice starts a child starling with an account alice made
+// through the CLI, and returns it, its address and configuration, and
+// alice's token.
+func startChildWithAlice(t *testing.T) (*process, string, Config, string) {
+	addr, cfg, env := childConfig(t)
 	a := &process{t: t, env: env}
-	aBase := "http://" + addr
 	a.run("admin", "account", "create", "--username", "alice", "--email", "alice@example.test", "--password", "correct horse battery")
 	alice := a.run("admin", "token", "create", "--username", "alice")
-	a.start(aBase)
+	a.start("http://" + addr)
 	t.Cleanup(func() {
 		if a.cmd.ProcessState == nil {
 			a.kill()
@@ -108,6 +107,15 @@ func TestCrashAfterAcceptBeforeDelivery(t *testing.T) {
 			t.Logf("child output:\n%s", a.out.String())
 		}
 	})
+	return a, addr, cfg, alice
+}
+
+// TestCrashAfterAcceptBeforeDelivery kills the origin server with SIGKILL
+// after it accepted a post but before the post could be delivered, restarts
+// it, and expects the post to arrive anyway.
+func TestCrashAfterAcceptBeforeDelivery(t *testing.T) {
+	a, addr, _, alice := startChildWithAlice(t)
+	aBase := "http://" + addr
 
 	b := startInstance(t, "B")
 	bob := b.user("bob")
@@ -144,20 +152,8 @@ func TestCrashAfterAcceptBeforeDelivery(t *testing.T) {
 // receiving Starling among them to store each activity once.
 func TestCrashWithDeliveriesInFlight(t *testing.T) {
 	const hosts, posts = 50, 20
-	addr, cfg, env := childConfig(t)
-	a := &process{t: t, env: env}
+	a, addr, cfg, alice := startChildWithAlice(t)
 	aBase := "http://" + addr
-	a.run("admin", "account", "create", "--username", "alice", "--email", "alice@example.test", "--password", "correct horse battery")
-	alice := a.run("admin", "token", "create", "--username", "alice")
-	a.start(aBase)
-	t.Cleanup(func() {
-		if a.cmd.ProcessState == nil {
-			a.kill()
-		}
-		if t.Failed() {
-			t.Logf("child output:\n%s", a.out.String())
-		}
-	})
 
 	fleet, err := NewFleet(hosts)
 	if err != nil {
