@@ -152,8 +152,12 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 	if doc.PublicKey.Owner != "" && doc.PublicKey.Owner != doc.ID {
 		return nil, fmt.Errorf("actor %s: key owned by %s", doc.ID, doc.PublicKey.Owner)
 	}
-	if _, err := ParsePublicKey(doc.PublicKey.PublicKeyPEM); err != nil {
-		return nil, fmt.Errorf("actor %s: %w", doc.ID, err)
+	keyID, keyPEM := doc.PublicKey.ID, doc.PublicKey.PublicKeyPEM
+	if _, err := ParsePublicKey(keyPEM); err != nil {
+		// Keep the actor, as Mastodon does, but not a key nothing can
+		// verify with: its signatures will fail until it publishes a good
+		// one (KeyLookup refetches on failure).
+		keyID, keyPEM = "", ""
 	}
 	host, _ := HostOf(doc.ID)
 	a := &store.Account{
@@ -167,9 +171,9 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 		OutboxURL:    doc.Outbox,
 		FollowersURL: doc.Followers,
 		FollowingURL: doc.Following,
-		KeyID:        doc.PublicKey.ID,
-		PublicKeyPEM: doc.PublicKey.PublicKeyPEM,
-		Locked:       doc.ManuallyApprovesFollowers,
+		KeyID:        keyID,
+		PublicKeyPEM: keyPEM,
+		Locked:       bool(doc.ManuallyApprovesFollowers),
 		Bot:          doc.Type == "Service" || doc.Type == "Application",
 	}
 	if doc.Endpoints != nil && SameHost(doc.Endpoints.SharedInbox, doc.ID) {
@@ -250,6 +254,16 @@ func (r *Resolver) WebFinger(ctx context.Context, username, host string) (*store
 	if err != nil {
 		return nil, fmt.Errorf("webfinger %s: %w", resource, err)
 	}
+	href, err := WebFingerActor(body)
+	if err != nil {
+		return nil, fmt.Errorf("webfinger %s: %w", resource, err)
+	}
+	return r.Actor(ctx, href, true)
+}
+
+// WebFingerActor returns the ActivityPub actor link of a WebFinger (JRD)
+// document: the "self" link of an ActivityPub media type.
+func WebFingerActor(body []byte) (string, error) {
 	var jrd struct {
 		Subject string `json:"subject"`
 		Links   []struct {
@@ -259,14 +273,14 @@ func (r *Resolver) WebFinger(ctx context.Context, username, host string) (*store
 		} `json:"links"`
 	}
 	if err := json.Unmarshal(body, &jrd); err != nil {
-		return nil, fmt.Errorf("webfinger %s: decode: %w", resource, err)
+		return "", fmt.Errorf("decode: %w", err)
 	}
 	for _, l := range jrd.Links {
 		if l.Rel == "self" && IsActivityPubMediaType(l.Type) && l.Href != "" {
-			return r.Actor(ctx, l.Href, true)
+			return l.Href, nil
 		}
 	}
-	return nil, fmt.Errorf("webfinger %s: no ActivityPub actor link", resource)
+	return "", errors.New("no ActivityPub actor link")
 }
 
 // ParsePublicKey decodes a PEM public key (PKIX or PKCS#1).

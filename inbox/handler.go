@@ -80,12 +80,12 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 		log.Info("rejected inbox request", "reason", reason, "error", err)
 		return "unauthorized", http.StatusUnauthorized, reason
 	}
-	var act activitypub.Activity
-	if err := json.Unmarshal(body, &act); err != nil {
-		return "bad_request", http.StatusBadRequest, "body is not a JSON activity: " + err.Error()
-	}
-	if act.ID == "" || act.Type == "" || act.Actor.ID == "" {
-		return "bad_request", http.StatusBadRequest, "activity needs id, type and actor"
+	// Malformed activities are refused here, before anything is stored, so
+	// the sender learns why and the processor never sees them.
+	act, err := activitypub.DecodeActivity(body)
+	if err != nil {
+		log.Info("rejected inbox request", "reason", "malformed activity", "error", err)
+		return "bad_request", http.StatusBadRequest, err.Error()
 	}
 	// The signer may speak only for actors on its own host: a key on
 	// server A must not deliver activities by actors of server B.

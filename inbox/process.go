@@ -58,7 +58,13 @@ func (p *Processor) HandleInbox(ctx context.Context, msg jetstream.Msg) error {
 	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
 		return queue.Permanent(fmt.Errorf("decode inbox event: %w", err))
 	}
-	stored, err := p.Store.InboxActivityByID(ctx, ev.InboxActivityID)
+	return p.Process(ctx, ev.InboxActivityID)
+}
+
+// Process applies the stored activity id, once: an activity already marked
+// processed is skipped. Errors marked queue.Permanent will never succeed.
+func (p *Processor) Process(ctx context.Context, id int64) error {
+	stored, err := p.Store.InboxActivityByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return queue.Permanent(err)
 	}
@@ -71,6 +77,9 @@ func (p *Processor) HandleInbox(ctx context.Context, msg jetstream.Msg) error {
 	var act activitypub.Activity
 	if err := json.Unmarshal(stored.Payload, &act); err != nil {
 		return queue.Permanent(fmt.Errorf("decode activity %s: %w", stored.URI, err))
+	}
+	if inner := groupAnnounced(&act); inner != nil {
+		act = *inner
 	}
 	if err := p.apply(ctx, &act); err != nil {
 		return fmt.Errorf("apply %s %s: %w", act.Type, act.ID, err)
@@ -100,6 +109,25 @@ func (p *Processor) apply(ctx context.Context, act *activitypub.Activity) error 
 	}
 }
 
+// groupAnnounced returns the activity a group (a Lemmy community, say)
+// relays by announcing it embedded, when that activity can be trusted
+// without a fetch: its id and its actor on the announcing group's host,
+// which signed the delivery. Anything else is nil: a plain boost, or an
+// embedded activity from another host that only a fetch could confirm.
+func groupAnnounced(act *activitypub.Activity) *activitypub.Activity {
+	if act.Type != "Announce" {
+		return nil
+	}
+	inner, err := activitypub.EmbeddedActivity(act.Object)
+	if err != nil || inner.Type == "Announce" {
+		return nil
+	}
+	if !activitypub.SameHost(inner.ID, act.Actor.ID) || !activitypub.SameHost(inner.Actor.ID, act.Actor.ID) {
+		return nil
+	}
+	return inner
+}
+
 func (p *Processor) actor(ctx context.Context, act *activitypub.Activity) (*store.Account, error) {
 	a, err := p.Actors.Actor(ctx, act.Actor.ID, false)
 	if err != nil {
@@ -116,10 +144,8 @@ func (p *Processor) create(ctx context.Context, act *activitypub.Activity) error
 	if err := json.Unmarshal(act.Object.Raw, &obj); err != nil {
 		return queue.Permanent(fmt.Errorf("decode object: %w", err))
 	}
-	switch obj.Type {
-	case "Note", "Article", "Page", "Question", "Video", "Event":
-	default:
-		return nil
+	if !activitypub.IsStatusType(obj.Type) || obj.IsPollVote() {
+		return nil // stored and acknowledged: ChatMessage, Audio, poll votes (a later issue counts them)
 	}
 	author, err := p.actor(ctx, act)
 	if err != nil {
@@ -143,17 +169,21 @@ func (p *Processor) create(ctx context.Context, act *activitypub.Activity) error
 	if url == "" {
 		url = obj.ID
 	}
+	fields := obj.StatusFields()
 	st := &store.Status{
 		ID:           store.NewID(created),
 		URI:          obj.ID,
 		URL:          url,
 		AccountID:    author.ID,
-		Content:      obj.Content,
-		SpoilerText:  obj.Summary,
-		Sensitive:    obj.Sensitive || obj.Summary != "",
+		Content:      fields.Content,
+		SpoilerText:  fields.Summary,
+		Sensitive:    fields.Sensitive,
 		Visibility:   activitypub.VisibilityOf(to, cc, author.FollowersURL),
 		InReplyToURI: obj.InReplyTo.ID,
 		CreatedAt:    created,
+		QuoteURI:     fields.QuoteURI,
+		Mentions:     fields.Mentions,
+		Hashtags:     fields.Hashtags,
 	}
 	ev, err := p.timelineEvent(ctx, queue.StatusCreated, st.ID)
 	if err != nil {
