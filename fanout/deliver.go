@@ -27,6 +27,12 @@ type DeliveryStore interface {
 	AccountByID(ctx context.Context, id int64) (*store.Account, error)
 }
 
+// Knocker signs and sends one delivery attempt, retrying once with the
+// other signature standard on a 400 or 401; activitypub.Knocker is one.
+type Knocker interface {
+	Do(ctx context.Context, client *http.Client, build func() (*http.Request, error), keyID string, key crypto.PrivateKey, body []byte) (*http.Response, error)
+}
+
 // DefaultMaxAttempts is how many times a delivery is tried before it is
 // given up (with the consumer's backoff, about a day and a half).
 const DefaultMaxAttempts = 16
@@ -39,6 +45,9 @@ type Deliverer struct {
 	Logger      *slog.Logger
 	MaxAttempts uint64           // default DefaultMaxAttempts
 	Now         func() time.Time // default time.Now
+	// Knocker, when set, signs and sends each attempt with the signature
+	// standard the remote accepts (activitypub.Knocker).
+	Knocker Knocker
 
 	mu   sync.Mutex
 	keys map[string]crypto.PrivateKey // parsed keys by PEM: parsing costs more than signing
@@ -87,22 +96,21 @@ func (d *Deliverer) deliver(ctx context.Context, m queue.DeliveryMessage) error 
 	if err != nil {
 		return queue.Permanent(fmt.Errorf("key of %s: %w", actor.URI, err))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.Inbox, bytes.NewReader(act.Payload))
-	if err != nil {
-		return queue.Permanent(fmt.Errorf("build request to %s: %w", m.Inbox, err))
+	build := func() (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.Inbox, bytes.NewReader(act.Payload))
+		if err != nil {
+			return nil, queue.Permanent(fmt.Errorf("build request to %s: %w", m.Inbox, err))
+		}
+		req.Header.Set("Content-Type", activitypub.LDContentType)
+		req.Header.Set("Accept", activitypub.ContentType)
+		req.Header.Set("User-Agent", d.UserAgent)
+		queue.TraceFrom(ctx).SetHTTP(req.Header)
+		return req, nil
 	}
-	req.Header.Set("Content-Type", activitypub.LDContentType)
-	req.Header.Set("Accept", activitypub.ContentType)
-	req.Header.Set("User-Agent", d.UserAgent)
-	queue.TraceFrom(ctx).SetHTTP(req.Header)
-	now := time.Now
-	if d.Now != nil {
-		now = d.Now
+	resp, err := d.send(ctx, build, actor.KeyID, key, act.Payload)
+	if queue.IsPermanent(err) {
+		return err
 	}
-	if err := activitypub.SignRequest(req, actor.KeyID, key, act.Payload, now()); err != nil {
-		return queue.Permanent(err)
-	}
-	resp, err := d.Client.Do(req)
 	if err != nil {
 		if errors.Is(err, activitypub.ErrPrivateAddress) {
 			return queue.Permanent(fmt.Errorf("deliver to %s: %w", m.Inbox, err))
@@ -113,6 +121,27 @@ func (d *Deliverer) deliver(ctx context.Context, m queue.DeliveryMessage) error 
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	return classify(m.Inbox, resp)
+}
+
+// send signs and POSTs one attempt: through the Knocker (which picks the
+// signature standard per host and double-knocks) when there is one, else
+// draft-cavage.
+func (d *Deliverer) send(ctx context.Context, build func() (*http.Request, error), keyID string, key crypto.PrivateKey, body []byte) (*http.Response, error) {
+	if d.Knocker != nil {
+		return d.Knocker.Do(ctx, d.Client, build, keyID, key, body)
+	}
+	req, err := build()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now
+	if d.Now != nil {
+		now = d.Now
+	}
+	if err := activitypub.SignRequest(req, keyID, key, body, now()); err != nil {
+		return nil, queue.Permanent(err)
+	}
+	return d.Client.Do(req)
 }
 
 // classify turns a remote's answer into success, a retry, or a permanent failure.

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -34,6 +35,15 @@ type Handler struct {
 	Logger   *slog.Logger
 	Now      func() time.Time // default time.Now
 	Metrics  *Metrics
+	// Standards, when set, learns which signature standard each remote
+	// signs with (activitypub.Knocker), so replies use it.
+	Standards StandardLearner
+}
+
+// StandardLearner records that a host signs with (so accepts) a signature
+// standard.
+type StandardLearner interface {
+	Learn(ctx context.Context, host string, std activitypub.Standard)
 }
 
 // ServeHTTP accepts a signed POST of one activity.
@@ -95,6 +105,12 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 	}
 	if !activitypub.SameHost(act.ID, act.Actor.ID) {
 		return "bad_request", http.StatusBadRequest, "activity id is not on its actor's host"
+	}
+	if h.Standards != nil && v.Standard == activitypub.StandardRFC9421 {
+		// The key owner's host, as addressed by URL (with its port).
+		if u, err := url.Parse(v.Owner); err == nil && u.Host != "" {
+			h.Standards.Learn(ctx, u.Host, v.Standard)
+		}
 	}
 	id := store.NewID(now())
 	ev, err := json.Marshal(queue.InboxEvent{InboxActivityID: id})

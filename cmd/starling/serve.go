@@ -137,8 +137,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return nil
 	}
 	fo := &fanout.Fanout{Store: s.DB, JS: js, Topology: topo, Logger: logger.With("role", "fanout")}
+	knocker := &activitypub.Knocker{Store: s.DB, Logger: logger.With("role", "signatures")}
 	dl := &fanout.Deliverer{Store: s.DB, Client: client, UserAgent: "Starling/" + Version + " (+" + st.Base() + "/)",
-		Logger: logger.With("role", "delivery")}
+		Logger: logger.With("role", "delivery"), Knocker: knocker}
 	proc := &inbox.Processor{Store: s.DB, Actors: resolver, Accepter: ob, Topology: topo,
 		Logger: logger.With("role", "inbox"), Metrics: im}
 	tb := &timeline.Builder{Store: s.DB, Logger: logger.With("role", "timeline")}
@@ -172,7 +173,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Resolver: resolver,
 		Site:     st,
 		Inbox: &inbox.Handler{Store: s.DB, Keys: resolver.KeyLookup, Topology: topo,
-			Logger: logger.With("role", "inbox"), Metrics: im},
+			Logger: logger.With("role", "inbox"), Metrics: im, Standards: knocker},
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Logger:  logger.With("role", "api"),
 		Version: Version,

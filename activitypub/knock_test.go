@@ -1,0 +1,101 @@
+package activitypub
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memStandards is a StandardStore in memory.
+type memStandards struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (s *memStandards) HostSignatureStandard(ctx context.Context, host string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[host], nil
+}
+
+func (s *memStandards) SetHostSignatureStandard(ctx context.Context, host, std string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[host] = std
+	return nil
+}
+
+// A server that verifies only one standard: the Knocker finds it with a
+// second knock, remembers it, and knocks right the first time after.
+func TestKnocker_DoubleKnock(t *testing.T) {
+	key := sigTestPrivateKey(t, bobKeyPath)
+	lookup := &fakeKeyLookup{cached: &key.PublicKey, owner: "https://remote.example/users/bob"}
+	for _, accepts := range []Standard{StandardRFC9421, StandardCavage} {
+		t.Run(string(accepts), func(t *testing.T) {
+			var mu sync.Mutex
+			var seen []Standard
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				v, err := VerifyRequest(r.Context(), r, body, time.Now(), lookup.lookup)
+				std := StandardCavage
+				if r.Header.Get("Signature-Input") != "" {
+					std = StandardRFC9421
+				}
+				mu.Lock()
+				seen = append(seen, std)
+				mu.Unlock()
+				if err != nil || v.Standard != accepts {
+					http.Error(w, "no", http.StatusUnauthorized)
+					return
+				}
+				w.WriteHeader(http.StatusAccepted)
+			}))
+			defer srv.Close()
+			store := &memStandards{m: map[string]string{}}
+			k := &Knocker{Store: store}
+			body := []byte(`{"type":"Create"}`)
+			build := func() (*http.Request, error) {
+				return http.NewRequest(http.MethodPost, srv.URL+"/inbox", bytes.NewReader(body))
+			}
+			for i := 0; i < 2; i++ {
+				resp, err := k.Do(t.Context(), srv.Client(), build, "https://remote.example/users/bob#main-key", key, body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusAccepted {
+					t.Fatalf("attempt %d: status %d", i, resp.StatusCode)
+				}
+			}
+			host := strings.TrimPrefix(srv.URL, "http://")
+			want := []Standard{StandardCavage, StandardRFC9421, StandardRFC9421}
+			if accepts == StandardCavage {
+				want = []Standard{StandardCavage, StandardCavage}
+			}
+			if strings.Join(stds(seen), ",") != strings.Join(stds(want), ",") {
+				t.Errorf("knocks %v, want %v", seen, want)
+			}
+			if got := store.m[host]; got != string(accepts) {
+				t.Errorf("remembered %q for %s, want %q", got, host, accepts)
+			}
+			// A fresh Knocker reads the memory from the store.
+			if got := (&Knocker{Store: store}).Preferred(t.Context(), host); got != accepts {
+				t.Errorf("Preferred = %q, want %q", got, accepts)
+			}
+		})
+	}
+}
+
+func stds(s []Standard) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = string(v)
+	}
+	return out
+}
