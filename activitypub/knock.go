@@ -17,7 +17,9 @@ import (
 type StandardStore interface {
 	// HostSignatureStandard returns "" when nothing is known of host.
 	HostSignatureStandard(ctx context.Context, host string) (string, error)
-	SetHostSignatureStandard(ctx context.Context, host, standard string) error
+	// SetHostSignatureStandard records standard for host; unless overwrite,
+	// only when nothing is recorded yet.
+	SetHostSignatureStandard(ctx context.Context, host, standard string, overwrite bool) error
 }
 
 // Knocker signs and sends requests with the signature standard each host
@@ -70,20 +72,35 @@ func (k *Knocker) Preferred(ctx context.Context, host string) Standard {
 	return StandardCavage
 }
 
-// Learn records that host accepts std. It writes only when that changes
-// what is known, so calling it on every verified request is cheap.
+// Learn records that host accepts std: it signed a request to us with it,
+// or it accepted a second knock. It writes only when that changes what is
+// known, so calling it on every verified request is cheap.
 func (k *Knocker) Learn(ctx context.Context, host string, std Standard) {
+	k.remember(ctx, host, std, true)
+}
+
+// remember records std for host; unless overwrite, only when nothing is
+// known yet. A first knock that succeeds is weak evidence (every server
+// takes draft-cavage) and must not undo an RFC 9421 learnt meanwhile.
+func (k *Knocker) remember(ctx context.Context, host string, std Standard, overwrite bool) {
 	host = strings.ToLower(host)
-	if v, ok := k.cache.Load(host); ok && v.(Standard) == std {
+	if v, ok := k.cache.Load(host); ok && (v.(Standard) == std || (!overwrite && v.(Standard) != "")) {
 		return
 	}
 	if k.Store != nil {
-		if err := k.Store.SetHostSignatureStandard(ctx, host, string(std)); err != nil {
+		if err := k.Store.SetHostSignatureStandard(ctx, host, string(std), overwrite); err != nil {
 			k.logger().Warn("remember host signature standard", "host", host, "error", err)
 			return // try again next time rather than cache what is not stored
 		}
 	}
+	if !overwrite {
+		// Another process may have learnt something else; read it back.
+		k.cache.Delete(host)
+		k.Preferred(ctx, host)
+		return
+	}
 	k.cache.Store(host, std)
+	k.logger().Debug("host signature standard learnt", "host", host, "standard", std)
 }
 
 func (k *Knocker) logger() *slog.Logger {
@@ -113,6 +130,7 @@ func (k *Knocker) Do(ctx context.Context, client *http.Client, build func() (*ht
 	}
 	host := req.URL.Host
 	first := k.Preferred(ctx, host)
+	k.logger().Debug("signing", "host", host, "standard", first)
 	if err := k.Sign(req, first, keyID, key, body); err != nil {
 		return nil, err
 	}
@@ -122,7 +140,7 @@ func (k *Knocker) Do(ctx context.Context, client *http.Client, build func() (*ht
 	}
 	if resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusUnauthorized {
 		if resp.StatusCode < 300 {
-			k.Learn(ctx, host, first)
+			k.remember(ctx, host, first, false)
 		}
 		return resp, nil
 	}

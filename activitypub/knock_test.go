@@ -24,11 +24,30 @@ func (s *memStandards) HostSignatureStandard(ctx context.Context, host string) (
 	return s.m[host], nil
 }
 
-func (s *memStandards) SetHostSignatureStandard(ctx context.Context, host, std string) error {
+func (s *memStandards) SetHostSignatureStandard(ctx context.Context, host, std string, overwrite bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.m[host] = std
+	if overwrite || s.m[host] == "" {
+		s.m[host] = std
+	}
 	return nil
+}
+
+// A first knock that succeeds must not undo an RFC 9421 learnt meanwhile
+// (Fedify answers a Follow with an RFC 9421-signed Accept before it answers
+// the Follow's POST).
+func TestKnocker_LearnBeatsFirstKnock(t *testing.T) {
+	store := &memStandards{m: map[string]string{}}
+	k := &Knocker{Store: store}
+	host := "peer.example"
+	if got := k.Preferred(t.Context(), host); got != StandardCavage {
+		t.Fatalf("Preferred = %q for an unknown host", got)
+	}
+	k.Learn(t.Context(), host, StandardRFC9421)
+	k.remember(t.Context(), host, StandardCavage, false)
+	if got := k.Preferred(t.Context(), host); got != StandardRFC9421 || store.m[host] != string(StandardRFC9421) {
+		t.Fatalf("Preferred = %q, stored %q; want rfc9421", got, store.m[host])
+	}
 }
 
 // A server that verifies only one standard: the Knocker finds it with a

@@ -133,7 +133,7 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 		log.Debug("duplicate activity", "activity", act.ID)
 		return "duplicate", http.StatusAccepted, ""
 	}
-	log.Debug("accepted activity", "activity", act.ID, "type", act.Type)
+	log.Debug("accepted activity", "activity", act.ID, "type", act.Type, "signature", v.Standard, "key_owner", v.Owner)
 	return "accepted", http.StatusAccepted, ""
 }
 

@@ -22,12 +22,17 @@ func (db *DB) HostSignatureStandard(ctx context.Context, host string) (string, e
 	return std, nil
 }
 
-// SetHostSignatureStandard records that host accepts standard. Writing the
-// value already stored changes nothing.
-func (db *DB) SetHostSignatureStandard(ctx context.Context, host, standard string) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO host_signatures (host, standard) VALUES ($1, $2)
+// SetHostSignatureStandard records that host accepts standard; unless
+// overwrite, only when nothing is recorded for host yet. Writing the value
+// already stored changes nothing.
+func (db *DB) SetHostSignatureStandard(ctx context.Context, host, standard string, overwrite bool) error {
+	q := `INSERT INTO host_signatures (host, standard) VALUES ($1, $2) ON CONFLICT (host) DO NOTHING`
+	if overwrite {
+		q = `INSERT INTO host_signatures (host, standard) VALUES ($1, $2)
 		ON CONFLICT (host) DO UPDATE SET standard = EXCLUDED.standard, updated_at = now()
-		WHERE host_signatures.standard <> EXCLUDED.standard`, host, standard)
+		WHERE host_signatures.standard <> EXCLUDED.standard`
+	}
+	_, err := db.pool.Exec(ctx, q, host, standard)
 	if err != nil {
 		return fmt.Errorf("set host signature standard %s: %w", host, err)
 	}
