@@ -343,6 +343,29 @@ func TestVerifyRequest_GoFedEd25519(t *testing.T) {
 	}
 }
 
+// An algorithm parameter must agree with the key: rsa-sha256 over an
+// Ed25519 key is refused even though the signature itself is good.
+func TestVerifyRequest_CavageAlgorithmKeyMismatch(t *testing.T) {
+	var vectors struct {
+		KeyID string `json:"keyId"`
+		Cases []struct {
+			Headers       string `json:"headers"`
+			Authorization string `json:"authorization"`
+		} `json:"cases"`
+	}
+	sigTestJSON(t, "testdata/go-fed-httpsig/ed25519-vectors.json", &vectors)
+	pub, err := ParsePublicKey(string(sigTestReadFile(t, "testdata/go-fed-httpsig/ed25519.pub.pem")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := vectors.Cases[len(vectors.Cases)-1]
+	r, body := sigTestCavageRequest(t)
+	r.Header.Set("Authorization", strings.Replace(c.Authorization, `algorithm="hs2019"`, `algorithm="rsa-sha256"`, 1))
+	now, _ := http.ParseTime(r.Header.Get("Date"))
+	v, err := VerifyRequest(t.Context(), r, body, now, keyedLookup(map[string]any{vectors.KeyID: pub}, "https://example.com/actor"))
+	sigTestAssert(t, v, err, reasonAlgorithm)
+}
+
 func TestCheckContentDigest(t *testing.T) {
 	body := []byte("Hello world")
 	tests := []struct {

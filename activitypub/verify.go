@@ -176,11 +176,17 @@ func VerifyRequest(ctx context.Context, r *http.Request, body []byte, now time.T
 	if err != nil {
 		return Verification{}, &SignatureError{Reason: reasonKeyFetch, Err: err}
 	}
+	if err := checkCavageKeyType(params.algorithm, key); err != nil {
+		return Verification{}, err
+	}
 	if verr := verifyAnySigningString(key, candidates, params.signature); verr != nil {
 		// The remote may have rotated its key since we cached it.
 		key, owner, err = lookup(ctx, params.keyID, true)
 		if err != nil {
 			return Verification{}, &SignatureError{Reason: reasonKeyFetch, Err: err}
+		}
+		if err := checkCavageKeyType(params.algorithm, key); err != nil {
+			return Verification{}, err
 		}
 		if err := verifyAnySigningString(key, candidates, params.signature); err != nil {
 			return Verification{}, &SignatureError{Reason: reasonBadSignature, Err: err}
@@ -530,6 +536,18 @@ func signingString(r *http.Request, p signatureParams, target string) (string, e
 		}
 	}
 	return b.String(), nil
+}
+
+// checkCavageKeyType refuses an algorithm parameter that names another kind
+// of key than the one found: rsa-sha256 with an Ed25519 key. hs2019 and an
+// absent algorithm leave it to the key.
+func checkCavageKeyType(algorithm string, key crypto.PublicKey) error {
+	if strings.EqualFold(algorithm, algorithmRSASHA256) {
+		if _, ok := key.(*rsa.PublicKey); !ok {
+			return &SignatureError{Reason: reasonAlgorithm, Err: fmt.Errorf("algorithm %q with a %T key", algorithm, key)}
+		}
+	}
+	return nil
 }
 
 // verifyAnySigningString reports whether sig is a signature by key over any of the

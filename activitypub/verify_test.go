@@ -605,6 +605,33 @@ func TestVerifyRequest(t *testing.T) {
 			wantCalls: []bool{false},
 		},
 		{
+			// Signed over the RFC 9530 Content-Digest instead of Digest.
+			name: "OKCavageContentDigest",
+			req: func(t *testing.T) *http.Request {
+				cd := "sha-256=:" + sigTestDigest(body) + ":"
+				return manual(t, "POST", map[string]string{
+					"Date": nowHTTP, "Content-Digest": cd,
+					"Signature": sigTestSign(t, key, `keyId="`+keyID+`",algorithm="hs2019",headers="(request-target) host date content-digest"`,
+						postLines+nowHTTP+"\ncontent-digest: "+cd),
+				})
+			},
+			body:      body,
+			wantCalls: []bool{false},
+		},
+		{
+			name: "ErrCavageContentDigestMismatch",
+			req: func(t *testing.T) *http.Request {
+				cd := "sha-256=:" + sigTestDigest([]byte("other")) + ":"
+				return manual(t, "POST", map[string]string{
+					"Date": nowHTTP, "Content-Digest": cd,
+					"Signature": sigTestSign(t, key, `keyId="`+keyID+`",headers="(request-target) host date content-digest"`,
+						postLines+nowHTTP+"\ncontent-digest: "+cd),
+				})
+			},
+			body:       body,
+			wantReason: reasonDigestMismatch,
+		},
+		{
 			name: "ErrMalformed",
 			req: func(t *testing.T) *http.Request {
 				r := httptest.NewRequest("GET", "/users/alice", nil)
