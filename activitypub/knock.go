@@ -3,6 +3,7 @@ package activitypub
 import (
 	"context"
 	"crypto"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -110,18 +111,29 @@ func (k *Knocker) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// Sign signs r with std, at the Knocker's now.
+// ErrSign marks the errors of Do that come from signing, not from the
+// network or the remote: retrying will not help.
+var ErrSign = errors.New("cannot sign request")
+
+// Sign signs r with std, at the Knocker's now. Errors wrap ErrSign.
 func (k *Knocker) Sign(r *http.Request, std Standard, keyID string, key crypto.PrivateKey, body []byte) error {
+	var err error
 	if std == StandardRFC9421 {
-		return SignRequestRFC9421(r, keyID, key, body, k.now())
+		err = SignRequestRFC9421(r, keyID, key, body, k.now())
+	} else {
+		err = SignRequest(r, keyID, key, body, k.now())
 	}
-	return SignRequest(r, keyID, key, body, k.now())
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrSign, err)
+	}
+	return nil
 }
 
 // Do builds a request with build, signs it with the host's preferred
 // standard and sends it with client. On a 400 or 401 it builds, signs with
 // the other standard and sends once more, and answers with that second
-// response. body must be the bytes build puts in the request. The caller
+// response. body must be the bytes build puts in the request. Errors from
+// build are returned as they are, signing errors wrap ErrSign. The caller
 // closes the returned body.
 func (k *Knocker) Do(ctx context.Context, client *http.Client, build func() (*http.Request, error), keyID string, key crypto.PrivateKey, body []byte) (*http.Response, error) {
 	req, err := build()

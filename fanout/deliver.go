@@ -128,7 +128,11 @@ func (d *Deliverer) deliver(ctx context.Context, m queue.DeliveryMessage) error 
 // draft-cavage.
 func (d *Deliverer) send(ctx context.Context, build func() (*http.Request, error), keyID string, key crypto.PrivateKey, body []byte) (*http.Response, error) {
 	if d.Knocker != nil {
-		return d.Knocker.Do(ctx, d.Client, build, keyID, key, body)
+		resp, err := d.Knocker.Do(ctx, d.Client, build, keyID, key, body)
+		if errors.Is(err, activitypub.ErrSign) {
+			return nil, queue.Permanent(err)
+		}
+		return resp, err
 	}
 	req, err := build()
 	if err != nil {
