@@ -135,6 +135,23 @@ func (r *Resolver) fetchActor(ctx context.Context, uri string) (*store.Account, 
 	return r.storeActor(ctx, uri, &doc)
 }
 
+// UpdateActor stores the actor document raw, embedded in an Update that
+// actorURI sent about itself (the inbox checked that the delivery was signed
+// by a key of actorURI's host). A document about anyone else is refused.
+func (r *Resolver) UpdateActor(ctx context.Context, actorURI string, raw []byte) (*store.Account, error) {
+	var doc Actor
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("decode actor %s: %w", actorURI, err)
+	}
+	if doc.ID != actorURI {
+		return nil, fmt.Errorf("update by %s of another actor %q", actorURI, doc.ID)
+	}
+	if SameHost(actorURI, r.Site.Base()) {
+		return nil, fmt.Errorf("update of local actor %s: %w", actorURI, store.ErrNotFound)
+	}
+	return r.storeActor(ctx, actorURI, &doc)
+}
+
 // storeActor checks a fetched actor document against where it came from and
 // stores it.
 func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Actor) (*store.Account, error) {

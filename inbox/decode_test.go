@@ -129,3 +129,29 @@ func FuzzDecodeActivity(f *testing.F) {
 		_, _ = activitypub.EmbeddedActivity(act.Object)
 	})
 }
+
+// An actor may update only its own profile.
+func TestProcessor_UpdateOtherActor(t *testing.T) {
+	rig := newSamplesRig(t)
+	const bob, carol = "https://remote.example/users/bob", "https://remote.example/users/carol"
+	rig.seedRemote(t, bob)
+	before := rig.seedRemote(t, carol)
+	body, _ := json.Marshal(map[string]any{
+		"id": bob + "/updates/1", "type": "Update", "actor": bob,
+		"object": map[string]any{"id": carol, "type": "Person", "preferredUsername": "carol", "name": "Evil",
+			"inbox": carol + "/inbox", "publicKey": map[string]any{"id": carol + "#main-key", "owner": carol, "publicKeyPem": rig.keyPEM}},
+	})
+	if status, msg := rig.deliver(t, bob, body); status != http.StatusAccepted {
+		t.Fatalf("%d %s", status, msg)
+	}
+	if err := rig.process(t, bob+"/updates/1"); err != nil {
+		t.Fatal(err)
+	}
+	after, err := rig.db.AccountByURI(t.Context(), carol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.DisplayName != before.DisplayName {
+		t.Errorf("bob renamed carol to %q", after.DisplayName)
+	}
+}

@@ -34,6 +34,8 @@ type ProcessStore interface {
 // Actors resolves remote actors.
 type Actors interface {
 	Actor(ctx context.Context, uri string, refresh bool) (*store.Account, error)
+	// UpdateActor stores an actor's own document, from an Update it sent.
+	UpdateActor(ctx context.Context, actorURI string, raw []byte) (*store.Account, error)
 }
 
 // Accepter sends a local account's Accept of a follow; the outbox does it.
@@ -102,6 +104,8 @@ func (p *Processor) apply(ctx context.Context, act *activitypub.Activity) error 
 		return p.reject(ctx, act)
 	case "Undo":
 		return p.undo(ctx, act)
+	case "Update":
+		return p.update(ctx, act)
 	default:
 		// Stored and acknowledged; later issues give more types meaning.
 		p.Logger.Debug("activity type not handled yet", "type", act.Type, "id", act.ID)
@@ -312,6 +316,19 @@ func (p *Processor) undo(ctx context.Context, act *activitypub.Activity) error {
 		return nil // only the follower may undo
 	}
 	return p.Store.RemoveFollow(ctx, f.ID)
+}
+
+// update applies an actor's Update of its own profile. Updates of statuses
+// (edits) are acknowledged for now.
+func (p *Processor) update(ctx context.Context, act *activitypub.Activity) error {
+	if len(act.Object.Raw) == 0 || act.Object.ID != act.Actor.ID {
+		return nil
+	}
+	if _, err := p.Actors.UpdateActor(ctx, act.Actor.ID, act.Object.Raw); err != nil {
+		// The document is what it is: retrying will not change it.
+		return queue.Permanent(fmt.Errorf("update actor: %w", err))
+	}
+	return nil
 }
 
 func (p *Processor) timelineEvent(ctx context.Context, kind string, statusID int64) (store.Event, error) {

@@ -328,19 +328,21 @@ func testActivity(t *testing.T, rig *samplesRig, s sample, raw []byte) {
 	if err := rig.process(t, act.ID); err != nil {
 		t.Fatalf("process: %v", err)
 	}
-	// A replay is stored once and changes nothing.
-	if status, msg := rig.deliver(t, act.Actor.ID, raw); status != http.StatusAccepted {
-		t.Fatalf("replay: inbox answered %d: %s", status, msg)
-	}
-	if n, err := rig.db.CountInboxActivities(t.Context(), act.ID); err != nil || n != 1 {
-		t.Fatalf("stored %d times (%v), want once", n, err)
-	}
-
 	obj := objectOnly
 	if obj == nil && len(act.Object.Raw) > 0 {
 		obj = &activitypub.Object{}
 		if err := json.Unmarshal(act.Object.Raw, obj); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// A replay is stored once and changes nothing. (Not after a profile
+	// Update: it replaced the key the rig signs with by the sample's.)
+	if act.Type != "Update" || obj == nil || !slices.Contains(actorTypes, obj.Type) {
+		if status, msg := rig.deliver(t, act.Actor.ID, raw); status != http.StatusAccepted {
+			t.Fatalf("replay: inbox answered %d: %s", status, msg)
+		}
+		if n, err := rig.db.CountInboxActivities(t.Context(), act.ID); err != nil || n != 1 {
+			t.Fatalf("stored %d times (%v), want once", n, err)
 		}
 	}
 	switch {
@@ -350,6 +352,14 @@ func testActivity(t *testing.T, rig *samplesRig, s sample, raw []byte) {
 		// ChatMessage, Audio: acknowledged, not shown.
 		if _, err := rig.db.StatusIDByURI(t.Context(), obj.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("a %s became a status (err %v)", obj.Type, err)
+		}
+	case act.Type == "Update" && obj != nil && slices.Contains(actorTypes, obj.Type):
+		a, err := rig.db.AccountByURI(t.Context(), act.Actor.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.DisplayName != obj.Name {
+			t.Errorf("account after Update: display name %q, want %q", a.DisplayName, obj.Name)
 		}
 	case act.Type == "Follow":
 		follower, _ := rig.db.AccountByURI(t.Context(), act.Actor.ID)
