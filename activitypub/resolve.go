@@ -43,6 +43,10 @@ type Resolver struct {
 	SignAs func(ctx context.Context) (keyID string, key crypto.PrivateKey, err error)
 	MaxAge time.Duration // default 24h
 	Now    func() time.Time
+	// Knocker, when set, signs fetches with the standard each host accepts
+	// and knocks again with the other on a 400 or 401; without it, fetches
+	// are signed with draft-cavage.
+	Knocker *Knocker
 }
 
 func (r *Resolver) now() time.Time {
@@ -58,24 +62,47 @@ func (r *Resolver) Get(ctx context.Context, rawURL string) ([]byte, error) {
 }
 
 func (r *Resolver) get(ctx context.Context, rawURL, accept string, sign bool) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+	build := func() (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", accept)
+		req.Header.Set("User-Agent", "Starling (+"+r.Site.Base()+"/)")
+		return req, nil
 	}
-	req.Header.Set("Accept", accept)
-	req.Header.Set("User-Agent", "Starling (+"+r.Site.Base()+"/)")
-	if sign && r.SignAs != nil {
+	var resp *http.Response
+	switch {
+	case sign && r.SignAs != nil:
 		keyID, key, err := r.SignAs(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+		}
+		if r.Knocker != nil {
+			resp, err = r.Knocker.Do(ctx, r.Client, build, keyID, key, nil)
+			if err != nil {
+				return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+			}
+			break
+		}
+		req, err := build()
 		if err != nil {
 			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 		}
 		if err := SignRequest(req, keyID, key, nil, r.now()); err != nil {
 			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 		}
-	}
-	resp, err := r.Client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+		if resp, err = r.Client.Do(req); err != nil {
+			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+		}
+	default:
+		req, err := build()
+		if err != nil {
+			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+		}
+		if resp, err = r.Client.Do(req); err != nil {
+			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+		}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxDocumentSize+1))

@@ -115,12 +115,14 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	im := inbox.NewMetrics(reg)
 
 	client := activitypub.NewHTTPClient(30*time.Second, cfg.AllowPrivateAddresses)
+	knocker := &activitypub.Knocker{Store: s.DB, Logger: logger.With("role", "signatures")}
 	resolver := &activitypub.Resolver{
-		Store:  s.DB,
-		Client: client,
-		Site:   st,
-		Scheme: cfg.Protocol,
-		SignAs: instanceKey(s.DB),
+		Store:   s.DB,
+		Client:  client,
+		Site:    st,
+		Scheme:  cfg.Protocol,
+		SignAs:  instanceKey(s.DB),
+		Knocker: knocker,
 	}
 	ob := &outbox.Outbox{Store: s.DB, Site: st, Topology: topo}
 
@@ -137,7 +139,6 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return nil
 	}
 	fo := &fanout.Fanout{Store: s.DB, JS: js, Topology: topo, Logger: logger.With("role", "fanout")}
-	knocker := &activitypub.Knocker{Store: s.DB, Logger: logger.With("role", "signatures")}
 	dl := &fanout.Deliverer{Store: s.DB, Client: client, UserAgent: "Starling/" + Version + " (+" + st.Base() + "/)",
 		Logger: logger.With("role", "delivery"), Knocker: knocker}
 	proc := &inbox.Processor{Store: s.DB, Actors: resolver, Accepter: ob, Topology: topo,
