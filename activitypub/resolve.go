@@ -236,6 +236,9 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 // KeyLookup finds the public key keyID for signature verification: from the
 // store, or by fetching the key's actor. It has the KeyLookup signature.
 func (r *Resolver) KeyLookup(ctx context.Context, keyID string, refresh bool) (crypto.PublicKey, string, error) {
+	if acct, ok := strings.CutPrefix(keyID, "acct:"); ok {
+		return r.acctKey(ctx, acct, refresh)
+	}
 	a, err := r.Store.AccountByKeyID(ctx, keyID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, "", fmt.Errorf("look up key %s: %w", keyID, err)
@@ -257,6 +260,28 @@ func (r *Resolver) KeyLookup(ctx context.Context, keyID string, refresh bool) (c
 	key, err := ParsePublicKey(a.PublicKeyPEM)
 	if err != nil {
 		return nil, "", fmt.Errorf("look up key %s: %w", keyID, err)
+	}
+	return key, a.URI, nil
+}
+
+// acctKey resolves a keyId of the form acct:user@host, which Mastodon
+// accepts (and old Mastodon sent): the key is the main key of the account
+// WebFinger names.
+func (r *Resolver) acctKey(ctx context.Context, acct string, refresh bool) (crypto.PublicKey, string, error) {
+	user, host, ok := strings.Cut(acct, "@")
+	if !ok || user == "" || host == "" {
+		return nil, "", fmt.Errorf("look up key acct:%s: not user@host", acct)
+	}
+	a, err := r.WebFinger(ctx, user, host)
+	if err == nil && refresh && !a.Local() {
+		a, err = r.Actor(ctx, a.URI, true)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("look up key acct:%s: %w", acct, err)
+	}
+	key, err := ParsePublicKey(a.PublicKeyPEM)
+	if err != nil {
+		return nil, "", fmt.Errorf("look up key acct:%s: %w", acct, err)
 	}
 	return key, a.URI, nil
 }
