@@ -211,6 +211,8 @@ func (p *fedifyPeer) waitReceived(typ, actor, standard string, cond func(fedifyR
 //     Fedify federation configured to knock with cavage first.
 //   - Starling → Fedify, RFC 9421: the Accept of that Follow and alice's
 //     post, reaching Fedify's inbox.
+//   - Starling → Fedify, draft-cavage, for a post as well: a second
+//     Starling, which Fedify only speaks cavage to, delivers bob's post.
 //   - A Fedify post (each standard) reaches alice's home timeline.
 func TestFedify(t *testing.T) {
 	peer := startFedify(t)
@@ -267,6 +269,18 @@ func TestFedify(t *testing.T) {
 	var post api.Status
 	a.mustCall("POST", "/api/v1/statuses", alice, url.Values{"status": {"Hello, Fedify"}}, &post)
 	got := peer.waitReceived("Create", aliceURI, rfc9421, func(r fedifyReceived) bool { return strings.Contains(r.Content, "Hello, Fedify") })
+	t.Logf("Fedify accepted %s (%s): %q", got.ID, got.Standard, got.Content)
+
+	// Starling → Fedify (cavage) for a post too: a second Starling that
+	// Fedify only ever talks to in draft-cavage never learns RFC 9421, so
+	// bob's Accept and post go out with cavage.
+	b := startInstance(t, "B")
+	bob := b.user("bob")
+	bobURI := b.base + "/users/bob"
+	peer.control("POST", "/control/follow", url.Values{"target": {bobURI}, "knock": {"draft-cavage-http-signatures-12"}}, nil)
+	peer.waitReceived("Accept", bobURI, cavage, nil)
+	b.mustCall("POST", "/api/v1/statuses", bob, url.Values{"status": {"Hello from B"}}, &post)
+	got = peer.waitReceived("Create", bobURI, cavage, func(r fedifyReceived) bool { return strings.Contains(r.Content, "Hello from B") })
 	t.Logf("Fedify accepted %s (%s): %q", got.ID, got.Standard, got.Content)
 }
 
