@@ -43,6 +43,10 @@ type Resolver struct {
 	SignAs func(ctx context.Context) (keyID string, key crypto.PrivateKey, err error)
 	MaxAge time.Duration // default 24h
 	Now    func() time.Time
+	// Knocker, when set, signs fetches with the standard each host accepts
+	// and knocks again with the other on a 400 or 401; without it, fetches
+	// are signed with draft-cavage.
+	Knocker *Knocker
 }
 
 func (r *Resolver) now() time.Time {
@@ -58,24 +62,47 @@ func (r *Resolver) Get(ctx context.Context, rawURL string) ([]byte, error) {
 }
 
 func (r *Resolver) get(ctx context.Context, rawURL, accept string, sign bool) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+	build := func() (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", accept)
+		req.Header.Set("User-Agent", "Starling (+"+r.Site.Base()+"/)")
+		return req, nil
 	}
-	req.Header.Set("Accept", accept)
-	req.Header.Set("User-Agent", "Starling (+"+r.Site.Base()+"/)")
-	if sign && r.SignAs != nil {
+	var resp *http.Response
+	switch {
+	case sign && r.SignAs != nil:
 		keyID, key, err := r.SignAs(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+		}
+		if r.Knocker != nil {
+			resp, err = r.Knocker.Do(ctx, r.Client, build, keyID, key, nil)
+			if err != nil {
+				return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+			}
+			break
+		}
+		req, err := build()
 		if err != nil {
 			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 		}
 		if err := SignRequest(req, keyID, key, nil, r.now()); err != nil {
 			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 		}
-	}
-	resp, err := r.Client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+		if resp, err = r.Client.Do(req); err != nil {
+			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+		}
+	default:
+		req, err := build()
+		if err != nil {
+			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+		}
+		if resp, err = r.Client.Do(req); err != nil {
+			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+		}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxDocumentSize+1))
@@ -135,6 +162,23 @@ func (r *Resolver) fetchActor(ctx context.Context, uri string) (*store.Account, 
 	return r.storeActor(ctx, uri, &doc)
 }
 
+// UpdateActor stores the actor document raw, embedded in an Update that
+// actorURI sent about itself (the inbox checked that the delivery was signed
+// by a key of actorURI's host). A document about anyone else is refused.
+func (r *Resolver) UpdateActor(ctx context.Context, actorURI string, raw []byte) (*store.Account, error) {
+	var doc Actor
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("decode actor %s: %w", actorURI, err)
+	}
+	if doc.ID != actorURI {
+		return nil, fmt.Errorf("update by %s of another actor %q", actorURI, doc.ID)
+	}
+	if SameHost(actorURI, r.Site.Base()) {
+		return nil, fmt.Errorf("update of local actor %s: %w", actorURI, store.ErrNotFound)
+	}
+	return r.storeActor(ctx, actorURI, &doc)
+}
+
 // storeActor checks a fetched actor document against where it came from and
 // stores it.
 func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Actor) (*store.Account, error) {
@@ -152,8 +196,12 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 	if doc.PublicKey.Owner != "" && doc.PublicKey.Owner != doc.ID {
 		return nil, fmt.Errorf("actor %s: key owned by %s", doc.ID, doc.PublicKey.Owner)
 	}
-	if _, err := ParsePublicKey(doc.PublicKey.PublicKeyPEM); err != nil {
-		return nil, fmt.Errorf("actor %s: %w", doc.ID, err)
+	keyID, keyPEM := doc.PublicKey.ID, doc.PublicKey.PublicKeyPEM
+	if _, err := ParsePublicKey(keyPEM); err != nil {
+		// Keep the actor, as Mastodon does, but not a key nothing can
+		// verify with: its signatures will fail until it publishes a good
+		// one (KeyLookup refetches on failure).
+		keyID, keyPEM = "", ""
 	}
 	host, _ := HostOf(doc.ID)
 	a := &store.Account{
@@ -167,9 +215,9 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 		OutboxURL:    doc.Outbox,
 		FollowersURL: doc.Followers,
 		FollowingURL: doc.Following,
-		KeyID:        doc.PublicKey.ID,
-		PublicKeyPEM: doc.PublicKey.PublicKeyPEM,
-		Locked:       doc.ManuallyApprovesFollowers,
+		KeyID:        keyID,
+		PublicKeyPEM: keyPEM,
+		Locked:       bool(doc.ManuallyApprovesFollowers),
 		Bot:          doc.Type == "Service" || doc.Type == "Application",
 	}
 	if doc.Endpoints != nil && SameHost(doc.Endpoints.SharedInbox, doc.ID) {
@@ -188,6 +236,9 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 // KeyLookup finds the public key keyID for signature verification: from the
 // store, or by fetching the key's actor. It has the KeyLookup signature.
 func (r *Resolver) KeyLookup(ctx context.Context, keyID string, refresh bool) (crypto.PublicKey, string, error) {
+	if acct, ok := strings.CutPrefix(keyID, "acct:"); ok {
+		return r.acctKey(ctx, acct, refresh)
+	}
 	a, err := r.Store.AccountByKeyID(ctx, keyID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, "", fmt.Errorf("look up key %s: %w", keyID, err)
@@ -209,6 +260,28 @@ func (r *Resolver) KeyLookup(ctx context.Context, keyID string, refresh bool) (c
 	key, err := ParsePublicKey(a.PublicKeyPEM)
 	if err != nil {
 		return nil, "", fmt.Errorf("look up key %s: %w", keyID, err)
+	}
+	return key, a.URI, nil
+}
+
+// acctKey resolves a keyId of the form acct:user@host, which Mastodon
+// accepts (and old Mastodon sent): the key is the main key of the account
+// WebFinger names.
+func (r *Resolver) acctKey(ctx context.Context, acct string, refresh bool) (crypto.PublicKey, string, error) {
+	user, host, ok := strings.Cut(acct, "@")
+	if !ok || user == "" || host == "" {
+		return nil, "", fmt.Errorf("look up key acct:%s: not user@host", acct)
+	}
+	a, err := r.WebFinger(ctx, user, host)
+	if err == nil && refresh && !a.Local() {
+		a, err = r.Actor(ctx, a.URI, true)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("look up key acct:%s: %w", acct, err)
+	}
+	key, err := ParsePublicKey(a.PublicKeyPEM)
+	if err != nil {
+		return nil, "", fmt.Errorf("look up key acct:%s: %w", acct, err)
 	}
 	return key, a.URI, nil
 }
@@ -250,6 +323,16 @@ func (r *Resolver) WebFinger(ctx context.Context, username, host string) (*store
 	if err != nil {
 		return nil, fmt.Errorf("webfinger %s: %w", resource, err)
 	}
+	href, err := WebFingerActor(body)
+	if err != nil {
+		return nil, fmt.Errorf("webfinger %s: %w", resource, err)
+	}
+	return r.Actor(ctx, href, true)
+}
+
+// WebFingerActor returns the ActivityPub actor link of a WebFinger (JRD)
+// document: the "self" link of an ActivityPub media type.
+func WebFingerActor(body []byte) (string, error) {
 	var jrd struct {
 		Subject string `json:"subject"`
 		Links   []struct {
@@ -259,14 +342,14 @@ func (r *Resolver) WebFinger(ctx context.Context, username, host string) (*store
 		} `json:"links"`
 	}
 	if err := json.Unmarshal(body, &jrd); err != nil {
-		return nil, fmt.Errorf("webfinger %s: decode: %w", resource, err)
+		return "", fmt.Errorf("decode: %w", err)
 	}
 	for _, l := range jrd.Links {
 		if l.Rel == "self" && IsActivityPubMediaType(l.Type) && l.Href != "" {
-			return r.Actor(ctx, l.Href, true)
+			return l.Href, nil
 		}
 	}
-	return nil, fmt.Errorf("webfinger %s: no ActivityPub actor link", resource)
+	return "", errors.New("no ActivityPub actor link")
 }
 
 // ParsePublicKey decodes a PEM public key (PKIX or PKCS#1).

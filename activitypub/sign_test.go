@@ -27,6 +27,8 @@ const (
 	cavagePubPath = "testdata/cavage-12/test-key.pub.pem"
 	bobKeyPath    = "testdata/mastodon-signatures/bob-rsa.key.pem"
 	bobPubPath    = "testdata/mastodon-signatures/bob-rsa.pub.pem"
+
+	bobEd25519PubPath = "testdata/mastodon-signatures/bob-ed25519.pub.pem"
 )
 
 func sigTestPEM(tb testing.TB, path string) *pem.Block {

@@ -3,6 +3,7 @@ package activitypub
 import (
 	"context"
 	"crypto"
+	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,10 +25,24 @@ import (
 // remote that rotated its key is not locked out until a cache expires.
 type KeyLookup func(ctx context.Context, keyID string, refresh bool) (key crypto.PublicKey, owner string, err error)
 
+// Standard names an HTTP signature standard.
+type Standard string
+
+// The two HTTP signature standards of the fediverse.
+const (
+	// StandardCavage is draft-cavage-http-signatures-12, which every
+	// ActivityPub server speaks.
+	StandardCavage Standard = "draft-cavage"
+	// StandardRFC9421 is RFC 9421 HTTP Message Signatures (Mastodon 4.5+,
+	// Fedify).
+	StandardRFC9421 Standard = "rfc9421"
+)
+
 // Verification is the result of a good signature.
 type Verification struct {
-	KeyID string
-	Owner string // actor URI owning the key, from KeyLookup
+	KeyID    string
+	Owner    string   // actor URI owning the key, from KeyLookup
+	Standard Standard // which standard the request was signed with
 }
 
 // SignatureError is returned for every rejected request.
@@ -52,7 +68,6 @@ func (e *SignatureError) Unwrap() error { return e.Err }
 const (
 	reasonUnsigned       = "request is not signed"
 	reasonMalformed      = "signature header is malformed"
-	reasonRFC9421        = "RFC 9421 signatures are not supported"
 	reasonAlgorithm      = "unsupported signature algorithm"
 	reasonMissingHeader  = "a signed header is missing from the request"
 	reasonBadDate        = "date header is not a valid HTTP date"
@@ -81,8 +96,17 @@ const (
 	pseudoHeaderExpires = "(expires)"
 )
 
-// VerifyRequest verifies r's draft-cavage HTTP signature strictly.
+// VerifyRequest verifies r's HTTP signature strictly: RFC 9421 when the
+// request has a Signature-Input field, draft-cavage otherwise.
 //
+// RFC 9421: the signature must cover @method, @target-uri (or @authority
+// with @path), and content-digest when there is a body; created is required
+// and must be within an hour of now; Content-Digest must match body. The
+// algorithm is rsa-v1_5-sha256, rsa-pss-sha512, ed25519 or ecdsa-p256-sha256
+// (from alg, or inferred from the key when alg is absent). When several
+// signatures are present, the first that verifies wins.
+//
+// Draft-cavage:
 // body is the full request body, already read by the caller; it may be nil
 // for GET. The signature is taken from the Signature header or from
 // "Authorization: Signature ...". It must cover (request-target), host and
@@ -96,6 +120,11 @@ const (
 //
 // Every rejection is a *SignatureError.
 func VerifyRequest(ctx context.Context, r *http.Request, body []byte, now time.Time, lookup KeyLookup) (Verification, error) {
+	// RFC 9421 reuses the Signature field with another syntax;
+	// Signature-Input is what tells them apart.
+	if len(r.Header.Values("Signature-Input")) > 0 {
+		return verifyRFC9421Request(ctx, r, body, now, lookup)
+	}
 	raw, err := signatureHeader(r.Header)
 	if err != nil {
 		return Verification{}, err
@@ -117,8 +146,15 @@ func VerifyRequest(ctx context.Context, r *http.Request, body []byte, now time.T
 	if err := checkSignatureTime(r.Header, params, now); err != nil {
 		return Verification{}, err
 	}
-	if needDigest {
+	// Some senders sign the newer Content-Digest (RFC 9530) instead of
+	// Digest; whichever is signed must match the body.
+	if slices.Contains(params.headers, "digest") || (needDigest && !slices.Contains(params.headers, "content-digest")) {
 		if err := checkBodyDigest(r.Header, body); err != nil {
+			return Verification{}, err
+		}
+	}
+	if slices.Contains(params.headers, "content-digest") {
+		if err := checkContentDigest(r.Header, body); err != nil {
 			return Verification{}, err
 		}
 	}
@@ -140,11 +176,17 @@ func VerifyRequest(ctx context.Context, r *http.Request, body []byte, now time.T
 	if err != nil {
 		return Verification{}, &SignatureError{Reason: reasonKeyFetch, Err: err}
 	}
+	if err := checkCavageKeyType(params.algorithm, key); err != nil {
+		return Verification{}, err
+	}
 	if verr := verifyAnySigningString(key, candidates, params.signature); verr != nil {
 		// The remote may have rotated its key since we cached it.
 		key, owner, err = lookup(ctx, params.keyID, true)
 		if err != nil {
 			return Verification{}, &SignatureError{Reason: reasonKeyFetch, Err: err}
+		}
+		if err := checkCavageKeyType(params.algorithm, key); err != nil {
+			return Verification{}, err
 		}
 		if err := verifyAnySigningString(key, candidates, params.signature); err != nil {
 			return Verification{}, &SignatureError{Reason: reasonBadSignature, Err: err}
@@ -153,16 +195,11 @@ func VerifyRequest(ctx context.Context, r *http.Request, body []byte, now time.T
 	if owner == "" {
 		return Verification{}, &SignatureError{Reason: reasonKeyFetch, Err: fmt.Errorf("key %q has no owner", params.keyID)}
 	}
-	return Verification{KeyID: params.keyID, Owner: owner}, nil
+	return Verification{KeyID: params.keyID, Owner: owner, Standard: StandardCavage}, nil
 }
 
 // signatureHeader returns the draft-cavage parameter list of the request.
 func signatureHeader(h http.Header) (string, error) {
-	// RFC 9421 reuses the Signature header with another syntax; Signature-Input
-	// is what tells them apart. This is where RFC 9421 support will branch off.
-	if len(h.Values("Signature-Input")) > 0 {
-		return "", &SignatureError{Reason: reasonRFC9421}
-	}
 	if vs := h.Values("Signature"); len(vs) > 0 {
 		if len(vs) > 1 {
 			return "", &SignatureError{Reason: reasonMalformed, Err: errors.New("more than one Signature header")}
@@ -370,7 +407,7 @@ func checkSignatureCoverage(headers []string, needDigest bool) error {
 		return &SignatureError{Reason: reasonCoverHost}
 	case !covered["date"]:
 		return &SignatureError{Reason: reasonCoverDate}
-	case needDigest && !covered["digest"]:
+	case needDigest && !covered["digest"] && !covered["content-digest"]:
 		return &SignatureError{Reason: reasonCoverDigest}
 	}
 	return nil
@@ -501,6 +538,18 @@ func signingString(r *http.Request, p signatureParams, target string) (string, e
 	return b.String(), nil
 }
 
+// checkCavageKeyType refuses an algorithm parameter that names another kind
+// of key than the one found: rsa-sha256 with an Ed25519 key. hs2019 and an
+// absent algorithm leave it to the key.
+func checkCavageKeyType(algorithm string, key crypto.PublicKey) error {
+	if strings.EqualFold(algorithm, algorithmRSASHA256) {
+		if _, ok := key.(*rsa.PublicKey); !ok {
+			return &SignatureError{Reason: reasonAlgorithm, Err: fmt.Errorf("algorithm %q with a %T key", algorithm, key)}
+		}
+	}
+	return nil
+}
+
 // verifyAnySigningString reports whether sig is a signature by key over any of the
 // candidate signing strings.
 func verifyAnySigningString(key crypto.PublicKey, candidates []string, sig []byte) error {
@@ -517,12 +566,18 @@ func verifyAnySigningString(key crypto.PublicKey, candidates []string, sig []byt
 //
 // rsa-sha256 and hs2019 both mean RSASSA-PKCS1-v1_5 with SHA-256 for an RSA
 // key: that is what the fediverse sends under either name, whatever the draft
-// says about hs2019. Other key types (Ed25519) belong in this switch.
+// says about hs2019. hs2019 with an Ed25519 key is Ed25519 over the signing
+// string (go-fed/httpsig's vectors).
 func verifySignature(key crypto.PublicKey, msg, sig []byte) error {
 	switch k := key.(type) {
 	case *rsa.PublicKey:
 		sum := sha256.Sum256(msg)
 		return rsa.VerifyPKCS1v15(k, crypto.SHA256, sum[:], sig)
+	case ed25519.PublicKey:
+		if !ed25519.Verify(k, msg, sig) {
+			return errors.New("ed25519: verification error")
+		}
+		return nil
 	case nil:
 		return errors.New("no key")
 	default:

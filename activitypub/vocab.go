@@ -8,6 +8,7 @@ package activitypub
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"mime"
 	"strings"
 )
@@ -63,7 +64,8 @@ type Ref struct {
 	Raw json.RawMessage // the embedded object, if one was sent
 }
 
-// UnmarshalJSON accepts "iri", {"id": ...}, and [first, ...].
+// UnmarshalJSON accepts "iri", {"id": ...}, a Link {"href": ...}, and
+// [first, ...].
 func (r *Ref) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	switch {
@@ -82,15 +84,20 @@ func (r *Ref) UnmarshalJSON(b []byte) error {
 		return nil
 	case b[0] == '{':
 		var obj struct {
-			ID string `json:"id"`
+			ID   string `json:"id"`
+			Href string `json:"href"` // a Link object has no id
 		}
 		if err := json.Unmarshal(b, &obj); err != nil {
 			return err
 		}
+		if obj.ID == "" {
+			obj.ID = obj.Href
+		}
 		r.ID, r.Raw = obj.ID, append(json.RawMessage(nil), b...)
 		return nil
 	}
-	return &json.UnmarshalTypeError{Value: "reference", Type: nil}
+	// Not json.UnmarshalTypeError: its Error method panics without a Type.
+	return fmt.Errorf("a reference must be an IRI, an object or an array, not %s", clipForError(string(b)))
 }
 
 // MarshalJSON writes the embedded object if there is one, else the IRI.
@@ -162,6 +169,8 @@ type Activity struct {
 	To        IRIs   `json:"to,omitempty"`
 	Cc        IRIs   `json:"cc,omitempty"`
 	Published string `json:"published,omitempty"`
+	// Content is the reaction of a Like or EmojiReact (Misskey, Pleroma).
+	Content string `json:"content,omitempty"`
 }
 
 // Object is a content object (Note and its kin), incoming or outgoing.
@@ -181,13 +190,27 @@ type Object struct {
 	// Object is set on embedded activities (the Follow inside an Accept).
 	Actor  Ref `json:"actor,omitempty"`
 	Object Ref `json:"object,omitempty"`
+
+	// What remote statuses carry besides; read by StatusFields.
+	Name           string            `json:"name,omitempty"`       // title of an Article, Page, Video, Event
+	ContentMap     map[string]string `json:"contentMap,omitempty"` // content by language
+	MisskeyContent string            `json:"_misskey_content,omitempty"`
+	Source         *Source           `json:"source,omitempty"`
+	Tag            List[Tag]         `json:"tag,omitempty"`
+	Attachment     List[Attachment]  `json:"attachment,omitempty"`
+	Quote          Ref               `json:"quote,omitzero"` // FEP-044f
+	QuoteURL       string            `json:"quoteUrl,omitempty"`
+	QuoteURI       string            `json:"quoteUri,omitempty"` // Fedibird
+	MisskeyQuote   string            `json:"_misskey_quote,omitempty"`
+	OneOf          List[PollOption]  `json:"oneOf,omitempty"`
+	AnyOf          List[PollOption]  `json:"anyOf,omitempty"`
 }
 
 // Actor is an actor document.
 type Actor struct {
 	Context                   any        `json:"@context,omitempty"`
 	ID                        string     `json:"id"`
-	Type                      string     `json:"type"`
+	Type                      TypeName   `json:"type"`
 	PreferredUsername         string     `json:"preferredUsername"`
 	Name                      string     `json:"name,omitempty"`
 	Summary                   string     `json:"summary,omitempty"`
@@ -196,8 +219,8 @@ type Actor struct {
 	Outbox                    string     `json:"outbox,omitempty"`
 	Followers                 string     `json:"followers,omitempty"`
 	Following                 string     `json:"following,omitempty"`
-	ManuallyApprovesFollowers bool       `json:"manuallyApprovesFollowers"`
-	Discoverable              bool       `json:"discoverable,omitempty"`
+	ManuallyApprovesFollowers Bool       `json:"manuallyApprovesFollowers"`
+	Discoverable              Bool       `json:"discoverable,omitempty"`
 	Published                 string     `json:"published,omitempty"`
 	Endpoints                 *Endpoints `json:"endpoints,omitempty"`
 	PublicKey                 *PublicKey `json:"publicKey,omitempty"`
@@ -242,7 +265,7 @@ type Collection struct {
 	Type         string `json:"type"`
 	TotalItems   int64  `json:"totalItems"`
 	OrderedItems []any  `json:"orderedItems,omitempty"`
-	First        string `json:"first,omitempty"`
+	First        Ref    `json:"first,omitzero"` // an IRI or an embedded page
 }
 
 // DefaultContext is the @context of the documents Starling writes.
@@ -251,4 +274,50 @@ func DefaultContext() []any {
 		"manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
 		"sensitive":                 "as:sensitive",
 	}}
+}
+
+// Bool is a boolean that servers sometimes send as a string ("true") or
+// null; anything but true or "true" is false.
+type Bool bool
+
+// UnmarshalJSON accepts true, false, null, "true" and "false".
+func (b *Bool) UnmarshalJSON(data []byte) error {
+	switch strings.ToLower(strings.Trim(string(bytes.TrimSpace(data)), `"`)) {
+	case "true", "1":
+		*b = true
+	default:
+		*b = false
+	}
+	return nil
+}
+
+// TypeName is a type property, which JSON-LD allows to be an array
+// (["Person", "vcard:individual"]): the first entry without a prefix wins.
+type TypeName string
+
+// UnmarshalJSON accepts a string or an array of strings.
+func (t *TypeName) UnmarshalJSON(data []byte) error {
+	data = bytes.TrimSpace(data)
+	if len(data) > 0 && data[0] == '[' {
+		var list []string
+		if err := json.Unmarshal(data, &list); err != nil {
+			return err
+		}
+		for _, v := range list {
+			if !strings.Contains(v, ":") {
+				*t = TypeName(v)
+				return nil
+			}
+		}
+		if len(list) > 0 {
+			*t = TypeName(list[0])
+		}
+		return nil
+	}
+	var v string
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*t = TypeName(v)
+	return nil
 }

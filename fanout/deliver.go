@@ -41,6 +41,12 @@ type DeliveryStore interface {
 	ClearInboxGone(ctx context.Context, inbox string) error
 }
 
+// Knocker signs and sends one delivery attempt, retrying once with the
+// other signature standard on a 400 or 401; activitypub.Knocker is one.
+type Knocker interface {
+	Do(ctx context.Context, client *http.Client, build func() (*http.Request, error), keyID string, key crypto.PrivateKey, body []byte) (*http.Response, error)
+}
+
 // Deliverer signs and POSTs deliveries. Every message is acked once its
 // outcome is recorded: success, a retry scheduled in the store (an event
 // due later), or a dead letter. It is safe for concurrent use.
@@ -53,6 +59,9 @@ type Deliverer struct {
 	Logger    *slog.Logger
 	Metrics   *DeliveryMetrics
 	Now       func() time.Time // default time.Now
+	// Knocker, when set, signs and sends each attempt with the signature
+	// standard the remote accepts (activitypub.Knocker); else draft-cavage.
+	Knocker Knocker
 
 	once     sync.Once
 	cache    *lru.Cache[int64, *cachedActivity]
@@ -357,19 +366,35 @@ func (e *attemptError) Unwrap() error { return e.err }
 // the stored payload each time, so a retry after a closed connection never
 // sends an empty body, and the signature carries a fresh Date.
 func (d *Deliverer) attempt(ctx context.Context, inbox string, act *cachedActivity) *attemptError {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, inbox, bytes.NewReader(act.payload))
-	if err != nil {
-		return &attemptError{class: "request", permanent: true, err: fmt.Errorf("build request: %w", err)}
+	build := func() (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, inbox, bytes.NewReader(act.payload))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errBuild, err)
+		}
+		req.Header.Set("Content-Type", activitypub.LDContentType)
+		req.Header.Set("Accept", activitypub.ContentType)
+		req.Header.Set("User-Agent", d.UserAgent)
+		queue.TraceFrom(ctx).SetHTTP(req.Header)
+		return req, nil
 	}
-	req.Header.Set("Content-Type", activitypub.LDContentType)
-	req.Header.Set("Accept", activitypub.ContentType)
-	req.Header.Set("User-Agent", d.UserAgent)
-	queue.TraceFrom(ctx).SetHTTP(req.Header)
-	if err := activitypub.SignRequest(req, act.keyID, act.key, act.payload, d.now()); err != nil {
-		return &attemptError{class: "request", permanent: true, err: err}
+	var resp *http.Response
+	var err error
+	if d.Knocker != nil {
+		resp, err = d.Knocker.Do(ctx, d.Client, build, act.keyID, act.key, act.payload)
+	} else {
+		var req *http.Request
+		if req, err = build(); err == nil {
+			if err = activitypub.SignRequest(req, act.keyID, act.key, act.payload, d.now()); err != nil {
+				err = fmt.Errorf("%w: %w", activitypub.ErrSign, err)
+			} else {
+				resp, err = d.Client.Do(req)
+			}
+		}
 	}
-	resp, err := d.Client.Do(req)
 	if err != nil {
+		if errors.Is(err, activitypub.ErrSign) || errors.Is(err, errBuild) {
+			return &attemptError{class: "request", permanent: true, err: err}
+		}
 		return classifyTransport(err)
 	}
 	// Read a little so the connection can be reused.
@@ -377,6 +402,9 @@ func (d *Deliverer) attempt(ctx context.Context, inbox string, act *cachedActivi
 	resp.Body.Close()
 	return classifyStatus(resp, d.now())
 }
+
+// errBuild marks a request that could not be built: no retry can help.
+var errBuild = errors.New("cannot build request")
 
 func classifyStatus(resp *http.Response, now time.Time) *attemptError {
 	code := resp.StatusCode

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -34,6 +35,15 @@ type Handler struct {
 	Logger   *slog.Logger
 	Now      func() time.Time // default time.Now
 	Metrics  *Metrics
+	// Standards, when set, learns which signature standard each remote
+	// signs with (activitypub.Knocker), so replies use it.
+	Standards StandardLearner
+}
+
+// StandardLearner records that a host signs with (so accepts) a signature
+// standard.
+type StandardLearner interface {
+	Learn(ctx context.Context, host string, std activitypub.Standard)
 }
 
 // ServeHTTP accepts a signed POST of one activity.
@@ -80,12 +90,12 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 		log.Info("rejected inbox request", "reason", reason, "error", err)
 		return "unauthorized", http.StatusUnauthorized, reason
 	}
-	var act activitypub.Activity
-	if err := json.Unmarshal(body, &act); err != nil {
-		return "bad_request", http.StatusBadRequest, "body is not a JSON activity: " + err.Error()
-	}
-	if act.ID == "" || act.Type == "" || act.Actor.ID == "" {
-		return "bad_request", http.StatusBadRequest, "activity needs id, type and actor"
+	// Malformed activities are refused here, before anything is stored, so
+	// the sender learns why and the processor never sees them.
+	act, err := activitypub.DecodeActivity(body)
+	if err != nil {
+		log.Info("rejected inbox request", "reason", "malformed activity", "error", err)
+		return "bad_request", http.StatusBadRequest, err.Error()
 	}
 	// The signer may speak only for actors on its own host: a key on
 	// server A must not deliver activities by actors of server B.
@@ -95,6 +105,12 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 	}
 	if !activitypub.SameHost(act.ID, act.Actor.ID) {
 		return "bad_request", http.StatusBadRequest, "activity id is not on its actor's host"
+	}
+	if h.Standards != nil && v.Standard == activitypub.StandardRFC9421 {
+		// The key owner's host, as addressed by URL (with its port).
+		if u, err := url.Parse(v.Owner); err == nil && u.Host != "" {
+			h.Standards.Learn(ctx, u.Host, v.Standard)
+		}
 	}
 	id := store.NewID(now())
 	ev, err := json.Marshal(queue.InboxEvent{InboxActivityID: id})
@@ -117,7 +133,7 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 		log.Debug("duplicate activity", "activity", act.ID)
 		return "duplicate", http.StatusAccepted, ""
 	}
-	log.Debug("accepted activity", "activity", act.ID, "type", act.Type)
+	log.Debug("accepted activity", "activity", act.ID, "type", act.Type, "signature", v.Standard, "key_owner", v.Owner)
 	return "accepted", http.StatusAccepted, ""
 }
 

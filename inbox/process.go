@@ -34,6 +34,8 @@ type ProcessStore interface {
 // Actors resolves remote actors.
 type Actors interface {
 	Actor(ctx context.Context, uri string, refresh bool) (*store.Account, error)
+	// UpdateActor stores an actor's own document, from an Update it sent.
+	UpdateActor(ctx context.Context, actorURI string, raw []byte) (*store.Account, error)
 }
 
 // Accepter sends a local account's Accept of a follow; the outbox does it.
@@ -58,7 +60,13 @@ func (p *Processor) HandleInbox(ctx context.Context, msg jetstream.Msg) error {
 	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
 		return queue.Permanent(fmt.Errorf("decode inbox event: %w", err))
 	}
-	stored, err := p.Store.InboxActivityByID(ctx, ev.InboxActivityID)
+	return p.Process(ctx, ev.InboxActivityID)
+}
+
+// Process applies the stored activity id, once: an activity already marked
+// processed is skipped. Errors marked queue.Permanent will never succeed.
+func (p *Processor) Process(ctx context.Context, id int64) error {
+	stored, err := p.Store.InboxActivityByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return queue.Permanent(err)
 	}
@@ -71,6 +79,9 @@ func (p *Processor) HandleInbox(ctx context.Context, msg jetstream.Msg) error {
 	var act activitypub.Activity
 	if err := json.Unmarshal(stored.Payload, &act); err != nil {
 		return queue.Permanent(fmt.Errorf("decode activity %s: %w", stored.URI, err))
+	}
+	if inner := groupAnnounced(&act); inner != nil {
+		act = *inner
 	}
 	if err := p.apply(ctx, &act); err != nil {
 		return fmt.Errorf("apply %s %s: %w", act.Type, act.ID, err)
@@ -93,11 +104,32 @@ func (p *Processor) apply(ctx context.Context, act *activitypub.Activity) error 
 		return p.reject(ctx, act)
 	case "Undo":
 		return p.undo(ctx, act)
+	case "Update":
+		return p.update(ctx, act)
 	default:
 		// Stored and acknowledged; later issues give more types meaning.
 		p.Logger.Debug("activity type not handled yet", "type", act.Type, "id", act.ID)
 		return nil
 	}
+}
+
+// groupAnnounced returns the activity a group (a Lemmy community, say)
+// relays by announcing it embedded, when that activity can be trusted
+// without a fetch: its id and its actor on the announcing group's host,
+// which signed the delivery. Anything else is nil: a plain boost, or an
+// embedded activity from another host that only a fetch could confirm.
+func groupAnnounced(act *activitypub.Activity) *activitypub.Activity {
+	if act.Type != "Announce" {
+		return nil
+	}
+	inner, err := activitypub.EmbeddedActivity(act.Object)
+	if err != nil || inner.Type == "Announce" {
+		return nil
+	}
+	if !activitypub.SameHost(inner.ID, act.Actor.ID) || !activitypub.SameHost(inner.Actor.ID, act.Actor.ID) {
+		return nil
+	}
+	return inner
 }
 
 func (p *Processor) actor(ctx context.Context, act *activitypub.Activity) (*store.Account, error) {
@@ -116,10 +148,8 @@ func (p *Processor) create(ctx context.Context, act *activitypub.Activity) error
 	if err := json.Unmarshal(act.Object.Raw, &obj); err != nil {
 		return queue.Permanent(fmt.Errorf("decode object: %w", err))
 	}
-	switch obj.Type {
-	case "Note", "Article", "Page", "Question", "Video", "Event":
-	default:
-		return nil
+	if !activitypub.IsStatusType(obj.Type) || obj.IsPollVote() {
+		return nil // stored and acknowledged: ChatMessage, Audio, poll votes (a later issue counts them)
 	}
 	author, err := p.actor(ctx, act)
 	if err != nil {
@@ -143,17 +173,21 @@ func (p *Processor) create(ctx context.Context, act *activitypub.Activity) error
 	if url == "" {
 		url = obj.ID
 	}
+	fields := obj.StatusFields()
 	st := &store.Status{
 		ID:           store.NewID(created),
 		URI:          obj.ID,
 		URL:          url,
 		AccountID:    author.ID,
-		Content:      obj.Content,
-		SpoilerText:  obj.Summary,
-		Sensitive:    obj.Sensitive || obj.Summary != "",
+		Content:      fields.Content,
+		SpoilerText:  fields.Summary,
+		Sensitive:    fields.Sensitive,
 		Visibility:   activitypub.VisibilityOf(to, cc, author.FollowersURL),
 		InReplyToURI: obj.InReplyTo.ID,
 		CreatedAt:    created,
+		QuoteURI:     fields.QuoteURI,
+		Mentions:     fields.Mentions,
+		Hashtags:     fields.Hashtags,
 	}
 	ev, err := p.timelineEvent(ctx, queue.StatusCreated, st.ID)
 	if err != nil {
@@ -282,6 +316,19 @@ func (p *Processor) undo(ctx context.Context, act *activitypub.Activity) error {
 		return nil // only the follower may undo
 	}
 	return p.Store.RemoveFollow(ctx, f.ID)
+}
+
+// update applies an actor's Update of its own profile. Updates of statuses
+// (edits) are acknowledged for now.
+func (p *Processor) update(ctx context.Context, act *activitypub.Activity) error {
+	if len(act.Object.Raw) == 0 || act.Object.ID != act.Actor.ID {
+		return nil
+	}
+	if _, err := p.Actors.UpdateActor(ctx, act.Actor.ID, act.Object.Raw); err != nil {
+		// The document is what it is: retrying will not change it.
+		return queue.Permanent(fmt.Errorf("update actor: %w", err))
+	}
+	return nil
 }
 
 func (p *Processor) timelineEvent(ctx context.Context, kind string, statusID int64) (store.Event, error) {

@@ -32,6 +32,12 @@ type Status struct {
 	CreatedAt    time.Time
 	DeletedAt    time.Time // zero unless deleted
 
+	// Remote statuses only; written by InsertRemoteStatus, read with
+	// StatusExtrasByURI.
+	QuoteURI string
+	Mentions []string
+	Hashtags []string
+
 	Account *Account // filled by queries that join the author
 }
 
@@ -144,6 +150,9 @@ func (db *DB) InsertRemoteStatus(ctx context.Context, s *Status, events ...Event
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		if inserted, err = insertStatus(ctx, tx, s); err != nil || !inserted {
+			return err
+		}
+		if err := insertStatusExtras(ctx, tx, s); err != nil {
 			return err
 		}
 		return appendEvents(ctx, tx, events...)

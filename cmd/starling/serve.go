@@ -129,12 +129,14 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	im := inbox.NewMetrics(reg)
 
 	client := activitypub.NewHTTPClient(30*time.Second, cfg.AllowPrivateAddresses)
+	knocker := &activitypub.Knocker{Store: s.DB, Logger: logger.With("role", "signatures")}
 	resolver := &activitypub.Resolver{
-		Store:  s.DB,
-		Client: client,
-		Site:   st,
-		Scheme: cfg.Protocol,
-		SignAs: instanceKey(s.DB),
+		Store:   s.DB,
+		Client:  client,
+		Site:    st,
+		Scheme:  cfg.Protocol,
+		SignAs:  instanceKey(s.DB),
+		Knocker: knocker,
 	}
 	ob := &outbox.Outbox{Store: s.DB, Site: st, Topology: topo}
 
@@ -159,7 +161,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 			BreakerFailures: uint32(cfg.DeliveryBreakerFails), BreakerTimeout: cfg.DeliveryBreakerTimeout,
 			UnavailableAfterDays: cfg.UnavailableAfterDays,
 		},
-		Logger: logger.With("role", "delivery"), Metrics: dm}
+		Logger: logger.With("role", "delivery"), Metrics: dm, Knocker: knocker}
 	s.Deliverer, s.Topology = dl, topo
 	proc := &inbox.Processor{Store: s.DB, Actors: resolver, Accepter: ob, Topology: topo,
 		Logger: logger.With("role", "inbox"), Metrics: im}
@@ -208,7 +210,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Resolver: resolver,
 		Site:     st,
 		Inbox: &inbox.Handler{Store: s.DB, Keys: resolver.KeyLookup, Topology: topo,
-			Logger: logger.With("role", "inbox"), Metrics: im},
+			Logger: logger.With("role", "inbox"), Metrics: im, Standards: knocker},
 		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Pressure: monitor,
 		Deliveries: &fanout.Reporter{Store: s.DB, Monitor: monitor, Deliverer: dl,
