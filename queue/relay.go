@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -55,7 +56,12 @@ func (r *Relay) Run(ctx context.Context) error {
 			r.Metrics.relayFailed()
 			// Back off while NATS or PostgreSQL is away, log once per step,
 			// and say so when it comes back.
-			failing = min(max(2*failing, 100*time.Millisecond), 10*time.Second)
+			limit := 10 * time.Second
+			if isStreamFull(err) {
+				// A full stream drains message by message: look again soon.
+				limit = time.Second
+			}
+			failing = min(max(2*failing, 100*time.Millisecond), limit)
 			r.Logger.Warn("relay: events not published; will retry", "error", err, "retry_in", failing)
 			select {
 			case <-ctx.Done():
@@ -114,4 +120,11 @@ func (r *Relay) publish(ctx context.Context, events []store.Event) error {
 		}
 	}
 	return nil
+}
+
+// isStreamFull reports whether a publish failed because a stream is at its
+// limits (JetStream's "maximum messages/bytes exceeded", code 10077).
+func isStreamFull(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == 10077
 }

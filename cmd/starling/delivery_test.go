@@ -196,33 +196,30 @@ func TestBackpressure(t *testing.T) {
 	r.follow(r.fleet.Hosts, 1)
 	first := r.post("fills the queue")
 
-	var refusal map[string]string
-	waitFor(t, 10*time.Second, "the API to refuse new posts", func() bool {
-		req := must(http.NewRequest("POST", r.in.base+"/api/v1/statuses", strings.NewReader("status=more")))
-		req.Header.Set("Authorization", "Bearer "+r.alice)
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp := must(http.DefaultClient.Do(req))
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable {
-			return false
-		}
-		if resp.Header.Get("Retry-After") == "" {
-			t.Error("503 without Retry-After")
-		}
-		_ = json.NewDecoder(resp.Body).Decode(&refusal)
-		return true
-	})
-	if !strings.Contains(refusal["error"], "full") {
-		t.Errorf("refusal does not say which queue is full: %q", refusal["error"])
-	}
-	admin := must((&api.Admin{Store: r.in.srv.DB, Site: site(&r.in.cfg)}).CreateToken(context.Background(), "alice", "admin:read"))
+	admin := must(adminOf(r.in).CreateToken(context.Background(), "alice", "admin:read"))
 	var rep struct {
 		Overloaded bool   `json:"overloaded"`
 		Reason     string `json:"reason"`
 	}
-	r.in.mustCall("GET", "/api/v1/admin/deliveries", admin, nil, &rep)
-	if !rep.Overloaded || rep.Reason == "" {
-		t.Errorf("admin report while backed up: %+v", rep)
+	waitFor(t, 10*time.Second, "the admin report to show the backlog", func() bool {
+		r.in.mustCall("GET", "/api/v1/admin/deliveries", admin, nil, &rep)
+		return rep.Overloaded
+	})
+	if !strings.Contains(rep.Reason, "full") {
+		t.Errorf("admin report does not say what is full: %q", rep.Reason)
+	}
+	req := must(http.NewRequest("POST", r.in.base+"/api/v1/statuses", strings.NewReader("status=more")))
+	req.Header.Set("Authorization", "Bearer "+r.alice)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp := must(http.DefaultClient.Do(req))
+	var refusal map[string]string
+	_ = json.NewDecoder(resp.Body).Decode(&refusal)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("post while backed up: status %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if !strings.Contains(refusal["error"], "full") {
+		t.Errorf("refusal does not say which queue is full: %q", refusal["error"])
 	}
 
 	waitFor(t, 60*time.Second, "every host to receive the first post", func() bool {
@@ -233,9 +230,13 @@ func TestBackpressure(t *testing.T) {
 		}
 		return true
 	})
-	waitFor(t, 10*time.Second, "the API to accept posts again", func() bool {
+	waitFor(t, 30*time.Second, "the API to accept posts again", func() bool {
 		var st api.Status
-		return r.in.call("POST", "/api/v1/statuses", r.alice, url.Values{"status": {"drained"}}, &st) == http.StatusOK
+		if r.in.call("POST", "/api/v1/statuses", r.alice, url.Values{"status": {"drained"}}, &st) == http.StatusOK {
+			return true
+		}
+		time.Sleep(250 * time.Millisecond)
+		return false
 	})
 }
 
