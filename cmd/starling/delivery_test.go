@@ -98,8 +98,9 @@ func TestDeliveryDeadLetterAndReplay(t *testing.T) {
 		return len(dead) == 1
 	})
 	time.Sleep(time.Second) // room for a retry that must not happen
-	if requests, _ := h.Counts(); requests != 1 {
-		t.Errorf("a 400 was tried %d times, want once", requests)
+	// One attempt: draft-cavage, then (double-knocking) RFC 9421 once.
+	if requests, _ := h.Counts(); requests != 2 {
+		t.Errorf("a 400 was tried with %d requests, want one attempt of two knocks", requests)
 	}
 	if d := dead[0]; d.Attempts != 1 || d.Inbox != h.SharedInbox() || d.LastError != "status 400" {
 		t.Errorf("dead letter %+v", d)
