@@ -13,33 +13,29 @@ import (
 	"time"
 )
 
-// StandardStore remembers, per remote host, which HTTP signature standard
-// it accepts.
+// StandardStore remembers, per host, the signature standard it accepts.
 type StandardStore interface {
-	// HostSignatureStandard returns "" when nothing is known of host.
-	HostSignatureStandard(ctx context.Context, host string) (string, error)
+	// HostSignatureStandards returns every host with a standard on record.
+	HostSignatureStandards(ctx context.Context) (map[string]string, error)
 	// SetHostSignatureStandard records standard for host; unless overwrite,
 	// only when nothing is recorded yet.
 	SetHostSignatureStandard(ctx context.Context, host, standard string, overwrite bool) error
 }
 
-// Knocker signs and sends requests with the signature standard each host
-// accepts, finding out by "double-knocking"
-// (https://swicg.github.io/activitypub-http-signature/): a host of unknown
-// preference gets draft-cavage, which every server speaks; if it answers 400
-// or 401, the request is signed again with RFC 9421 and sent once more. The
-// standard that got a success is remembered for the host, and so is RFC 9421
-// for a host that signed a request to us with it (Learn), since a server
-// that signs with RFC 9421 verifies it too.
-//
-// A Knocker is safe for concurrent use. Store may be nil: nothing is
-// remembered then beyond the process's cache.
+// Knocker signs outbound requests with the standard each host accepts and
+// double-knocks where it does not know. What it learns is kept in the
+// store, so other processes and restarts know it too. The whole record is
+// read at first use and every minute after, so picking a standard never
+// costs a query on the delivery path: a host not on record gets
+// draft-cavage, which is what "unknown" means.
 type Knocker struct {
 	Store  StandardStore
 	Logger *slog.Logger
 	Now    func() time.Time // default time.Now
 
-	cache sync.Map // host → Standard, "" when nothing is known
+	mu     sync.RWMutex
+	known  map[string]Standard // host → standard on record
+	loaded time.Time           // when known was read from Store
 }
 
 func (k *Knocker) now() time.Time {
@@ -49,58 +45,80 @@ func (k *Knocker) now() time.Time {
 	return time.Now()
 }
 
-// Preferred returns the standard to sign with first for host.
+// knownRefresh is how often the record is read again from the store, to
+// learn what other processes learnt.
+const knownRefresh = time.Minute
+
+// Preferred returns the standard to try first with host: the one on record,
+// else draft-cavage.
 func (k *Knocker) Preferred(ctx context.Context, host string) Standard {
 	host = strings.ToLower(host)
-	v, ok := k.cache.Load(host)
-	if !ok {
-		var known Standard // "" while nothing is known
-		if k.Store != nil {
-			got, err := k.Store.HostSignatureStandard(ctx, host)
-			if err != nil {
-				// Unknown is safe: cavage first, then a second knock.
-				k.logger().Warn("read host signature standard", "host", host, "error", err)
-				return StandardCavage
-			}
-			known = Standard(got)
-		}
-		k.cache.Store(host, known)
-		v = known
-	}
-	if v.(Standard) == StandardRFC9421 {
+	k.refresh(ctx)
+	k.mu.RLock()
+	std := k.known[host]
+	k.mu.RUnlock()
+	if std == StandardRFC9421 {
 		return StandardRFC9421
 	}
 	return StandardCavage
 }
 
-// Learn records that host accepts std: it signed a request to us with it,
-// or it accepted a second knock. It writes only when that changes what is
-// known, so calling it on every verified request is cheap.
+// refresh reads the record from the store when it is older than
+// knownRefresh. A failed read keeps what is known and is tried again later.
+func (k *Knocker) refresh(ctx context.Context) {
+	k.mu.RLock()
+	fresh := k.known != nil && k.now().Sub(k.loaded) < knownRefresh
+	k.mu.RUnlock()
+	if fresh {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.known != nil && k.now().Sub(k.loaded) < knownRefresh {
+		return // another goroutine did it
+	}
+	known := map[string]Standard{}
+	if k.Store != nil {
+		all, err := k.Store.HostSignatureStandards(ctx)
+		if err != nil {
+			k.logger().Warn("read host signature standards", "error", err)
+			if k.known == nil {
+				k.known = known
+			}
+			k.loaded = k.now().Add(-knownRefresh + 5*time.Second) // retry in 5 s
+			return
+		}
+		for h, std := range all {
+			known[h] = Standard(std)
+		}
+	}
+	k.known, k.loaded = known, k.now()
+}
+
+// Learn records that host accepts std, as seen from a request it signed
+// to us: a server that signs with a standard verifies it too.
 func (k *Knocker) Learn(ctx context.Context, host string, std Standard) {
 	k.remember(ctx, host, std, true)
 }
 
-// remember records std for host; unless overwrite, only when nothing is
-// known yet. A first knock that succeeds is weak evidence (every server
-// takes draft-cavage) and must not undo an RFC 9421 learnt meanwhile.
 func (k *Knocker) remember(ctx context.Context, host string, std Standard, overwrite bool) {
 	host = strings.ToLower(host)
-	if v, ok := k.cache.Load(host); ok && (v.(Standard) == std || (!overwrite && v.(Standard) != "")) {
+	k.refresh(ctx)
+	k.mu.RLock()
+	cur, ok := k.known[host]
+	k.mu.RUnlock()
+	if ok && (cur == std || !overwrite) {
 		return
 	}
 	if k.Store != nil {
 		if err := k.Store.SetHostSignatureStandard(ctx, host, string(std), overwrite); err != nil {
 			k.logger().Warn("remember host signature standard", "host", host, "error", err)
-			return // try again next time rather than cache what is not stored
+			return // try again next time rather than keep what is not stored
 		}
 	}
-	if !overwrite {
-		// Another process may have learnt something else; read it back.
-		k.cache.Delete(host)
-		k.Preferred(ctx, host)
-		return
-	}
-	k.cache.Store(host, std)
+	k.mu.Lock()
+	k.known[host] = std
+	k.mu.Unlock()
 	k.logger().Debug("host signature standard learnt", "host", host, "standard", std)
 }
 

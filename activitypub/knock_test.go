@@ -18,10 +18,14 @@ type memStandards struct {
 	m  map[string]string
 }
 
-func (s *memStandards) HostSignatureStandard(ctx context.Context, host string) (string, error) {
+func (s *memStandards) HostSignatureStandards(ctx context.Context) (map[string]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.m[host], nil
+	out := make(map[string]string, len(s.m))
+	for h, std := range s.m {
+		out[h] = std
+	}
+	return out, nil
 }
 
 func (s *memStandards) SetHostSignatureStandard(ctx context.Context, host, std string, overwrite bool) error {

@@ -2,24 +2,26 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
 )
 
-// HostSignatureStandard returns the signature standard host is known to
-// accept, or "" when nothing is known.
-func (db *DB) HostSignatureStandard(ctx context.Context, host string) (string, error) {
-	var std string
-	err := db.pool.QueryRow(ctx, `SELECT standard FROM host_signatures WHERE host = $1`, host).Scan(&std)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	}
+// HostSignatureStandards returns the signature standard of every host
+// with one on record.
+func (db *DB) HostSignatureStandards(ctx context.Context) (map[string]string, error) {
+	rows, err := db.pool.Query(ctx, `SELECT host, standard FROM host_signatures`)
 	if err != nil {
-		return "", fmt.Errorf("host signature standard %s: %w", host, err)
+		return nil, fmt.Errorf("host signature standards: %w", err)
 	}
-	return std, nil
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var host, std string
+		if err := rows.Scan(&host, &std); err != nil {
+			return nil, fmt.Errorf("host signature standards: %w", err)
+		}
+		out[host] = std
+	}
+	return out, rows.Err()
 }
 
 // SetHostSignatureStandard records that host accepts standard; unless
