@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -140,6 +141,27 @@ func TestDeliveryBreakerOpensAndCloses(t *testing.T) {
 	h.Set(Behaviour{})
 	waitFor(t, 10*time.Second, "the probe to deliver", func() bool { return len(h.Received(create)) == 1 })
 	waitFor(t, 5*time.Second, "the breaker to close", func() bool { return dl.BreakerState(h.Addr) == "closed" })
+
+	// Every outcome is counted.
+	resp := must(http.Get(r.in.base + "/metrics"))
+	metrics := string(must(io.ReadAll(resp.Body)))
+	resp.Body.Close()
+	for _, want := range []string{
+		`starling_delivery_outcomes_total{outcome="delivered"} 1`,
+		`starling_delivery_outcomes_total{outcome="retry_scheduled"} 3`,
+		`starling_delivery_outcomes_total{outcome="breaker_wait"}`,
+		`starling_delivery_failures_total{class="http_5xx"} 3`,
+		`starling_delivery_attempt_seconds_count`,
+		`starling_delivery_breakers{state="open"}`,
+		`starling_delivery_waiting`,
+		`starling_stream_messages{stream="STARLING_DELIVERY"}`,
+		`starling_relay_scheduled_events`,
+		`starling_backpressure 0`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
 
 // TestDeliverySlowHostIsolation measures the delivery latency of healthy
