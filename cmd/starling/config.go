@@ -95,7 +95,7 @@ func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envEr
 	str(&cfg.LogLevel, "log-level", "info", "`level`: debug, info, warn or error")
 	str(&cfg.LogFormat, "log-format", "text", "`format`: text or json")
 	duration(&cfg.AckWait, "queue-ack-wait", 15*time.Second, "how soon a message held by a dead process is delivered again")
-	integer(&cfg.DeliveryWorkers, "delivery-workers", 64, "deliveries in flight at once, across all hosts")
+	integer(&cfg.DeliveryWorkers, "delivery-workers", 512, "deliveries in flight at once, across all hosts (most of them wait on the network)")
 	integer(&cfg.DeliveryPerHost, "delivery-per-host", 4, "deliveries in flight at once to one host")
 	str(&cfg.DeliveryRetrySchedule, "delivery-retry-schedule", "30s,1m,2m,5m,10m,20m,40m,80m,160m,5h,8h,12h,12h,12h,12h",
 		"delays before each retry of a failed delivery (`list` of durations)")
