@@ -40,8 +40,8 @@ func (db *DB) InsertNotification(ctx context.Context, n *Notification) (bool, er
 		status = n.StatusID
 	}
 	err := db.pool.QueryRow(ctx, `INSERT INTO notifications (id, account_id, type, from_account_id, status_id)
-		SELECT $1, $2, $3, $4, $5
-		 WHERE $2 <> $4
+		SELECT $1::bigint, $2::bigint, $3::text, $4::bigint, $5::bigint
+		 WHERE $2::bigint <> $4::bigint
 		   AND EXISTS (SELECT 1 FROM accounts WHERE id = $2 AND domain IS NULL)
 		   AND NOT EXISTS (SELECT 1 FROM blocks WHERE account_id = $2 AND target_account_id = $4)
 		   AND NOT EXISTS (SELECT 1 FROM mutes WHERE account_id = $2 AND target_account_id = $4)

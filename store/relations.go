@@ -397,7 +397,7 @@ func (db *DB) StatusMeta(ctx context.Context, id int64) (*StatusMeta, error) {
 func (db *DB) IndexStatus(ctx context.Context, statusID int64, tags []string, mentions []int64) error {
 	if len(tags) > 0 {
 		if _, err := db.pool.Exec(ctx, `INSERT INTO status_tags (tag, status_id)
-			SELECT DISTINCT lower(t), $2 FROM unnest($1::text[]) t ON CONFLICT DO NOTHING`, tags, statusID); err != nil {
+			SELECT DISTINCT lower(t), $2::bigint FROM unnest($1::text[]) t ON CONFLICT DO NOTHING`, tags, statusID); err != nil {
 			return fmt.Errorf("index tags of %d: %w", statusID, err)
 		}
 	}
