@@ -54,6 +54,18 @@ type streamClient struct {
 	streams map[string]bool // "user", "user:notification", "public", "public:local", "public:remote", "hashtag:<tag>", "hashtag:local:<tag>"
 }
 
+// label is Mastodon's "stream" array for a stream key: ["user"],
+// ["public:local"], ["hashtag", "tag"], ["hashtag:local", "tag"].
+func label(name string) []string {
+	if rest, ok := strings.CutPrefix(name, "hashtag:local:"); ok {
+		return []string{"hashtag:local", rest}
+	}
+	if rest, ok := strings.CutPrefix(name, "hashtag:"); ok {
+		return []string{"hashtag", rest}
+	}
+	return []string{name}
+}
+
 type streamEvent struct {
 	Stream  []string `json:"stream"`
 	Event   string   `json:"event"`
@@ -106,6 +118,13 @@ func (st *Streaming) Close() {
 	}
 }
 
+// Clients returns how many connections are streaming from this process.
+func (st *Streaming) Clients() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return len(st.clients)
+}
+
 func (st *Streaming) add(c *streamClient) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -155,7 +174,7 @@ func (st *Streaming) dispatch(s *Server, data []byte) {
 		for _, c := range clients {
 			for _, name := range c.names() {
 				if name != "user:notification" {
-					c.send(streamEvent{Stream: []string{name}, Event: "delete", Payload: payload})
+					c.send(streamEvent{Stream: label(name), Event: "delete", Payload: payload})
 				}
 			}
 		}
@@ -173,7 +192,7 @@ func (st *Streaming) dispatch(s *Server, data []byte) {
 					break
 				}
 				payload, _ := json.Marshal(s.notification(ctx, n))
-				c.send(streamEvent{Stream: []string{name}, Event: "notification", Payload: string(payload)})
+				c.send(streamEvent{Stream: label(name), Event: "notification", Payload: string(payload)})
 			}
 		}
 	}
@@ -244,7 +263,7 @@ func (st *Streaming) update(ctx context.Context, s *Server, m queue.StreamMessag
 		}
 		for _, name := range names {
 			if p := render(); p != "" {
-				c.send(streamEvent{Stream: []string{name}, Event: m.Event, Payload: p})
+				c.send(streamEvent{Stream: label(name), Event: m.Event, Payload: p})
 			}
 		}
 	}
