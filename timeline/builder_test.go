@@ -233,7 +233,7 @@ func TestHomeFeedRemoval(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		// act removes something; gone and kept are checked in alice's feed.
-		act func(w *world, bobs, bobsBoost, carols, daves *store.Status)
+		act        func(w *world, bobs, bobsBoost, carols, daves *store.Status)
 		gone, kept []string
 	}{
 		{"delete of a status takes its boosts too", func(w *world, bobs, _, carols, _ *store.Status) {
