@@ -75,19 +75,38 @@ SELECT c.reader, s.id, s.reblog_of_id
                     WHERE f2.follower_id = c.reader AND f2.followee_id = s.parent_account AND f2.accepted))
    AND (s.reblog_of_id IS NULL OR (s.orig_account <> c.reader
         AND NOT EXISTS (SELECT 1 FROM home_feed h WHERE h.account_id = c.reader AND h.status_id = s.reblog_of_id)
-        AND NOT EXISTS (SELECT 1 FROM home_feed h WHERE h.account_id = c.reader AND h.reblog_of_id = s.reblog_of_id)))
-ON CONFLICT DO NOTHING`
+        AND NOT EXISTS (SELECT 1 FROM home_feed h WHERE h.account_id = c.reader AND h.reblog_of_id = s.reblog_of_id)))`
 
 // AddStatusToFeeds materialises a status into the home feed of every local
 // account that should see it (see fanoutSQL for the rules), in one
-// set-wise statement. The primary key makes a replay add nothing; a deleted
-// status adds nothing. It returns the number of rows added.
+// set-wise statement. It is idempotent: the status's feed_fanouts marker
+// is claimed in the same transaction, so a replayed or concurrent second
+// event adds nothing (and returns 0). A deleted status adds nothing. It
+// returns the number of feeds the status was added to.
 func (db *DB) AddStatusToFeeds(ctx context.Context, statusID int64) (int64, error) {
-	tag, err := db.pool.Exec(ctx, fanoutSQL, statusID)
+	var n int64
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		// JIT compilation of this plan costs more than running it (seconds
+		// against a fraction of one at 100,000 followers), and the hash of
+		// a million followers should stay in memory.
+		if _, err := tx.Exec(ctx, `SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)`); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO feed_fanouts (status_id) VALUES ($1) ON CONFLICT DO NOTHING`, statusID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err // done before
+		}
+		if tag, err = tx.Exec(ctx, fanoutSQL, statusID); err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		_, err = tx.Exec(ctx, `UPDATE feed_fanouts SET feeds = $2 WHERE status_id = $1`, statusID, n)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("add status %d to feeds: %w", statusID, err)
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }
 
 // RemoveStatusFromFeeds deletes a status, and every boost of it, from every

@@ -29,6 +29,17 @@ ALTER TABLE home_feed DROP CONSTRAINT home_feed_account_id_fkey;
 ALTER TABLE home_feed DROP CONSTRAINT home_feed_status_id_fkey;
 CREATE INDEX home_feed_reblogs ON home_feed (account_id, reblog_of_id) WHERE reblog_of_id IS NOT NULL;
 
+-- feed_fanouts: one row per status fanned out, written in the fan-out's
+-- transaction. It is what makes a replayed status.created add nothing: the
+-- marker is claimed first (a concurrent replay waits on it, then sees it),
+-- so the feed insert itself needs no per-row ON CONFLICT check, which
+-- would double its cost. Owned by timeline.
+CREATE TABLE feed_fanouts (
+    status_id  bigint PRIMARY KEY,
+    feeds      bigint NOT NULL DEFAULT 0,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- Mentions and hashtags of a status, extracted by timeline when the status
 -- is fanned out. Owned by timeline.
 CREATE TABLE status_mentions (
@@ -98,7 +109,7 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_account ON notifications (account_id, id DESC);
 
 -- +goose Down
-DROP TABLE notifications, favourites, domain_blocks, mutes, blocks, status_tags, status_mentions;
+DROP TABLE feed_fanouts, notifications, favourites, domain_blocks, mutes, blocks, status_tags, status_mentions;
 DROP INDEX home_feed_reblogs;
 ALTER TABLE home_feed DROP COLUMN reblog_of_id;
 DELETE FROM home_feed h WHERE NOT EXISTS (SELECT 1 FROM statuses s WHERE s.id = h.status_id)
