@@ -64,6 +64,8 @@ type Server struct {
 	Interactions Interactions // boosts, favourites, blocks, mutes (interactions.go)
 	Streaming    *Streaming   // nil: streaming answers 503 (streaming.go)
 	accountCache accountCache
+	tokens       tokenCache
+	rendered     renderCache
 }
 
 // Handler returns the router for everything Starling serves over HTTP.
@@ -120,12 +122,7 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/v1/statuses", s.scoped("write:statuses", s.postStatus))
 			r.Get("/v1/statuses/{id}", s.scoped("read:statuses", s.getStatus))
 			r.Delete("/v1/statuses/{id}", s.scoped("write:statuses", s.deleteStatus))
-			r.Get("/v1/timelines/home", s.scoped("read:statuses", s.homeTimeline))
-			// Timelines, notifications, interactions (timelines.go, notifications.go, interactions.go).
-			r.Get("/v1/timelines/public", s.optional("read:statuses", s.publicTimeline))
-			r.Get("/v1/timelines/tag/{hashtag}", s.optional("read:statuses", s.tagTimeline))
-			r.Get("/v1/accounts/{id}/statuses", s.optional("read:statuses", s.accountStatuses))
-			r.Get("/v1/notifications", s.scoped("read:notifications", s.notifications))
+			// Interactions, notification changes (interactions.go, notifications.go).
 			r.Post("/v1/notifications/clear", s.scoped("write:notifications", s.clearNotifications))
 			r.Get("/v1/notifications/{id}", s.scoped("read:notifications", s.getNotification))
 			r.Post("/v1/notifications/{id}/dismiss", s.scoped("write:notifications", s.dismissNotification))
@@ -141,6 +138,15 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/v1/domain_blocks", s.scoped("write:blocks", s.changeDomainBlock(true)))
 			r.Delete("/v1/domain_blocks", s.scoped("write:blocks", s.changeDomainBlock(false)))
 			r.Get("/v2/search", s.scoped("read:search", s.search))
+		})
+		// The hot read paths, with a short token cache (timelines.go, authcache.go).
+		r.Group(func(r chi.Router) {
+			r.Use(s.authenticateCached)
+			r.Get("/v1/timelines/home", s.scoped("read:statuses", s.homeTimeline))
+			r.Get("/v1/timelines/public", s.optional("read:statuses", s.publicTimeline))
+			r.Get("/v1/timelines/tag/{hashtag}", s.optional("read:statuses", s.tagTimeline))
+			r.Get("/v1/accounts/{id}/statuses", s.optional("read:statuses", s.accountStatuses))
+			r.Get("/v1/notifications", s.scoped("read:notifications", s.notifications))
 		})
 	})
 	return r

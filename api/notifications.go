@@ -56,7 +56,7 @@ func (s *Server) notifications(w http.ResponseWriter, r *http.Request, me *store
 	if len(page) > 0 {
 		setLink(w, s.Site.Base()+r.URL.Path, q, page[len(page)-1].ID, page[0].ID)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSONOnce(w, out)
 }
 
 func (s *Server) getNotification(w http.ResponseWriter, r *http.Request, me *store.Account) {

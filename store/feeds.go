@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -406,4 +407,67 @@ func zeroEpoch[T interface{ Unix() int64 }](t T) T {
 		return zero
 	}
 	return t
+}
+
+// FeedRef is one entry of a home feed page before rendering: the status
+// (or boost) id, the boosted status's id, and the viewer's flags.
+type FeedRef struct {
+	ID, ReblogOfID        int64
+	Favourited, Reblogged bool
+}
+
+// HomeFeedRefs reads a page of accountID's home feed as ids and flags
+// only: a backward scan of the feed's primary key joined to statuses to
+// leave out deleted ones. The API renders the statuses from its cache and
+// loads only those it has not rendered lately (StatusesByIDs), as
+// Mastodon renders a feed of ids from its cache.
+func (db *DB) HomeFeedRefs(ctx context.Context, accountID int64, p Page) ([]FeedRef, error) {
+	order, lower := "DESC", p.SinceID
+	if p.MinID > 0 {
+		order, lower = "ASC", p.MinID
+	}
+	upper := p.MaxID
+	if upper <= 0 {
+		upper = 1<<63 - 1
+	}
+	rows, err := db.pool.Query(ctx, `SELECT s.id, coalesce(s.reblog_of_id, 0),
+		EXISTS (SELECT 1 FROM favourites fv WHERE fv.account_id = $1 AND fv.status_id = coalesce(s.reblog_of_id, s.id)),
+		EXISTS (SELECT 1 FROM statuses rb WHERE rb.account_id = $1 AND rb.reblog_of_id = coalesce(s.reblog_of_id, s.id)
+		        AND rb.deleted_at IS NULL)
+		FROM home_feed h JOIN statuses s ON s.id = h.status_id
+		WHERE h.account_id = $1 AND h.status_id < $2 AND h.status_id > $3 AND s.deleted_at IS NULL
+		  AND (s.reblog_of_id IS NULL OR EXISTS (SELECT 1 FROM statuses o WHERE o.id = s.reblog_of_id AND o.deleted_at IS NULL))
+		ORDER BY h.status_id `+order+` LIMIT $4`, accountID, upper, lower, p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("home feed of %d: %w", accountID, err)
+	}
+	refs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (FeedRef, error) {
+		var r FeedRef
+		err := row.Scan(&r.ID, &r.ReblogOfID, &r.Favourited, &r.Reblogged)
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("home feed of %d: %w", accountID, err)
+	}
+	if order == "ASC" {
+		slices.Reverse(refs)
+	}
+	return refs, nil
+}
+
+// StatusesByIDs loads statuses with their authors, deleted or not, by id.
+func (db *DB) StatusesByIDs(ctx context.Context, ids []int64) (map[int64]*Status, error) {
+	rows, err := db.pool.Query(ctx, statusJoin+` WHERE s.id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("statuses by ids: %w", err)
+	}
+	got, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Status, error) { return scanStatusWithAccount(row) })
+	if err != nil {
+		return nil, fmt.Errorf("statuses by ids: %w", err)
+	}
+	out := make(map[int64]*Status, len(got))
+	for _, s := range got {
+		out[s.ID] = s
+	}
+	return out, nil
 }
