@@ -541,3 +541,58 @@ func TestDuplicateDeliveryAndReplay(t *testing.T) {
 		t.Errorf("alice's feed holds the post %d times, want 1", n)
 	}
 }
+
+// TestFederatedInteractions: boosts, likes and their Undos, and a block,
+// sent by one server and applied by another's inbox.
+func TestFederatedInteractions(t *testing.T) {
+	a := startInstance(t, "A")
+	b := startInstance(t, "B")
+	alice, dave := a.user("alice"), a.user("dave")
+	bob := b.user("bob")
+	b.follow(bob, b.resolve(bob, "alice@"+a.cfg.Domain))
+	bobOnA := a.resolve(dave, "bob@"+b.cfg.Domain)
+	a.follow(dave, bobOnA)
+
+	post := a.post(alice, "boost me from afar")
+	waitFor(t, 5*time.Second, "the post on B", func() bool { return b.home(bob, post.URI) > 0 })
+	var onB []api.Status
+	b.mustCall("GET", "/api/v1/timelines/home", bob, nil, &onB)
+	remoteID := ""
+	for _, st := range onB {
+		if st.URI == post.URI {
+			remoteID = st.ID
+		}
+	}
+	b.mustCall("POST", "/api/v1/statuses/"+remoteID+"/reblog", bob, nil, nil)
+	b.mustCall("POST", "/api/v1/statuses/"+remoteID+"/favourite", bob, nil, nil)
+	waitFor(t, 10*time.Second, "bob's boost in dave's feed on A", func() bool { return contains(a.homeURIs(dave), "boost:"+post.URI) })
+	waitFor(t, 10*time.Second, "alice notified of the boost and the like", func() bool {
+		var notes []api.Notification
+		a.mustCall("GET", "/api/v1/notifications", alice, nil, &notes)
+		kinds := map[string]bool{}
+		for _, n := range notes {
+			kinds[n.Type+" "+n.Account.Acct] = true
+		}
+		return kinds["reblog bob@"+b.cfg.Domain] && kinds["favourite bob@"+b.cfg.Domain]
+	})
+
+	b.mustCall("POST", "/api/v1/statuses/"+remoteID+"/unreblog", bob, nil, nil)
+	waitFor(t, 10*time.Second, "the boost gone from dave's feed", func() bool { return !contains(a.homeURIs(dave), "boost:"+post.URI) })
+	b.mustCall("POST", "/api/v1/statuses/"+remoteID+"/unfavourite", bob, nil, nil)
+	waitFor(t, 10*time.Second, "the favourite withdrawn on A", func() bool {
+		var n int
+		_ = a.srv.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM favourites`).Scan(&n)
+		return n == 0
+	})
+
+	// bob blocks dave: A learns of it, the follow ends, bob's posts leave dave's feed.
+	fromBob := b.post(bob, "before the block")
+	waitFor(t, 10*time.Second, "bob's post in dave's feed", func() bool { return a.home(dave, fromBob.URI) == 1 })
+	b.mustCall("POST", "/api/v1/accounts/"+b.resolve(bob, "dave@"+a.cfg.Domain)+"/block", bob, url.Values{}, nil)
+	waitFor(t, 10*time.Second, "bob's post gone from dave's feed", func() bool { return a.home(dave, fromBob.URI) == 0 })
+	var rels []api.Relationship
+	a.mustCall("GET", "/api/v1/accounts/relationships?id[]="+bobOnA, dave, nil, &rels)
+	if len(rels) != 1 || rels[0].Following {
+		t.Errorf("dave still follows bob after bob's block: %+v", rels)
+	}
+}
