@@ -110,11 +110,22 @@ func (db *DB) AddStatusToFeeds(ctx context.Context, statusID int64) (int64, erro
 	return n, nil
 }
 
-// RemoveStatusFromFeeds deletes a status, and every boost of it, from every
-// home feed.
+// RemoveStatusFromFeeds deletes a status, and every boost of it, from the
+// home feeds that hold them. The feed has no index on status_id (it would
+// double the cost of fan-out), so the rows are found from their audience,
+// each by primary key: the local followers and the author of the status and
+// of each boost, and the addressees. A follower who left since had the
+// rows taken by the unmerge of the unfollow; reads skip deleted statuses
+// in any case, and the trimmer removes what is left.
 func (db *DB) RemoveStatusFromFeeds(ctx context.Context, statusID int64) (int64, error) {
-	tag, err := db.pool.Exec(ctx, `DELETE FROM home_feed WHERE status_id = $1
-		OR status_id IN (SELECT id FROM statuses WHERE reblog_of_id = $1)`, statusID)
+	tag, err := db.pool.Exec(ctx, `WITH gone AS (
+		SELECT id, account_id FROM statuses WHERE id = $1 OR reblog_of_id = $1
+	), audience AS (
+		SELECT g.id, f.follower_id AS reader FROM gone g JOIN follows f ON f.followee_id = g.account_id
+		UNION ALL SELECT g.id, g.account_id FROM gone g
+		UNION ALL SELECT m.status_id, m.account_id FROM status_mentions m WHERE m.status_id = $1
+	)
+	DELETE FROM home_feed h USING audience a WHERE h.account_id = a.reader AND h.status_id = a.id`, statusID)
 	if err != nil {
 		return 0, fmt.Errorf("remove status %d from feeds: %w", statusID, err)
 	}
@@ -147,11 +158,12 @@ func (db *DB) Unmerge(ctx context.Context, accountID, targetID int64, domain str
 	return tag.RowsAffected(), nil
 }
 
-// RemoveAccountFromFeeds deletes everything accountID wrote or boosted from
-// every home feed, and the account's own feed (a deleted account).
+// RemoveAccountFromFeeds deletes a deleted account's own feed. Its
+// statuses and boosts were tombstoned with it, so no read shows them
+// from then on, and the trimmer removes their entries from other feeds on
+// its next sweep (their followers, found by, are gone with the account).
 func (db *DB) RemoveAccountFromFeeds(ctx context.Context, accountID int64) (int64, error) {
-	tag, err := db.pool.Exec(ctx, `DELETE FROM home_feed WHERE account_id = $1
-		OR status_id IN (SELECT id FROM statuses WHERE account_id = $1)`, accountID)
+	tag, err := db.pool.Exec(ctx, `DELETE FROM home_feed WHERE account_id = $1`, accountID)
 	if err != nil {
 		return 0, fmt.Errorf("remove account %d from feeds: %w", accountID, err)
 	}
@@ -175,7 +187,8 @@ func (db *DB) FeedMembers(ctx context.Context, statusID int64, accounts []int64)
 }
 
 // TrimFeeds keeps the newest keep entries of the home feeds of up to batch
-// local accounts with ids above after, and returns the last account id
+// local accounts with ids above after, drops their entries of deleted
+// statuses, and returns the last account id
 // looked at (0 when the sweep reached the end) and the rows deleted. The
 // trimmer calls it in a loop in the background, never on the fan-out path.
 func (db *DB) TrimFeeds(ctx context.Context, after int64, batch, keep int) (last, deleted int64, err error) {
@@ -198,11 +211,18 @@ func (db *DB) TrimFeeds(ctx context.Context, after int64, batch, keep int) (last
 	if err != nil {
 		return 0, 0, fmt.Errorf("trim feeds: %w", err)
 	}
+	// Entries of deleted statuses (and of boosts of them) that removal by
+	// audience did not reach: a deleted account's, say.
+	dead, err := db.pool.Exec(ctx, `DELETE FROM home_feed h USING statuses s
+		WHERE h.account_id = ANY($1) AND s.id IN (h.status_id, h.reblog_of_id) AND s.deleted_at IS NOT NULL`, ids)
+	if err != nil {
+		return 0, 0, fmt.Errorf("trim feeds: %w", err)
+	}
 	last = ids[len(ids)-1]
 	if len(ids) < batch {
 		last = 0
 	}
-	return last, tag.RowsAffected(), nil
+	return last, tag.RowsAffected() + dead.RowsAffected(), nil
 }
 
 // Page selects a window of a timeline the way Mastodon does: MaxID and
