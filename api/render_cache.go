@@ -13,8 +13,9 @@ import (
 
 // renderCache keeps the JSON of statuses (a boost with the status it
 // boosts) rendered without a viewer's flags, for a few seconds. A status
-// does not change once posted (a deletion takes it out of every page), and
-// its author's counts may lag by the TTL, as the account cache's do. With
+// does not change once posted; a deletion takes it out of the feeds and,
+// through the builder's delete event, out of this cache; its author's
+// counts may lag by the TTL, as the account cache's do. With
 // it a home timeline page is one query of ids and flags, and a copy of
 // bytes. The zero value is ready.
 type renderCache struct {
@@ -37,6 +38,13 @@ func (c *renderCache) get(id int64, now time.Time) ([]byte, bool) {
 		return nil, false
 	}
 	return e.json, true
+}
+
+// forget drops a deleted status (called on the builder's delete event).
+func (c *renderCache) forget(id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, id)
 }
 
 func (c *renderCache) put(id int64, b []byte, now time.Time) {

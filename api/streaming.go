@@ -160,6 +160,9 @@ func (st *Streaming) dispatch(s *Server, data []byte) {
 		s.Logger.Warn("bad streaming event", "error", err)
 		return
 	}
+	if m.Event == "delete" {
+		s.rendered.forget(m.StatusID)
+	}
 	clients := st.snapshot()
 	if len(clients) == 0 {
 		return

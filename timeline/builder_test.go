@@ -307,16 +307,28 @@ func TestHomeFeedRemoval(t *testing.T) {
 	}
 }
 
-// read returns the status ids of reader's home timeline, as the API reads it.
+// read returns the status ids of reader's home timeline as the API reads
+// it: the feed's ids, then the live statuses among them.
 func (w *world) read(reader string) []int64 {
 	w.t.Helper()
-	refs, err := w.db.HomeFeedRefs(context.Background(), w.accounts[reader].ID, store.Page{Limit: 40})
+	ctx := context.Background()
+	refs, err := w.db.HomeFeedRefs(ctx, w.accounts[reader].ID, store.Page{Limit: 40})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var ids []int64
+	for _, r := range refs {
+		ids = append(ids, r.ID)
+	}
+	live, err := w.db.StatusesByIDs(ctx, ids)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	var out []int64
-	for _, r := range refs {
-		out = append(out, r.ID)
+	for _, id := range ids {
+		if live[id] != nil {
+			out = append(out, id)
+		}
 	}
 	return out
 }
