@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -129,4 +131,66 @@ func envInt(name string, def int) int {
 		return n
 	}
 	return def
+}
+
+// BenchmarkPostToFeeds measures the whole path of a post by an account
+// with STARLING_BENCH_FOLLOWERS (default 100,000) local followers, from
+// the POST /api/v1/statuses answer to the status being in every
+// follower's home feed: outbox transaction, relay, JetStream, the
+// timeline builder's fan-out. It polls the fan-out's marker row.
+//
+//	go test ./cmd/starling -run '^$' -bench PostToFeeds -benchtime 5x
+func BenchmarkPostToFeeds(b *testing.B) {
+	in := startInstance(b, "bench")
+	author := in.user("author")
+	followers := envInt("STARLING_BENCH_FOLLOWERS", 100_000)
+	ctx := context.Background()
+	pool := in.srv.DB.Pool()
+	var authorID int64
+	if err := pool.QueryRow(ctx, `SELECT id FROM accounts WHERE username = 'author'`).Scan(&authorID); err != nil {
+		b.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO accounts (id, username, uri) SELECT 1000 + g, 'f' || g, 'http://bench.test/users/f' || g FROM generate_series(1, $1) g`,
+		`INSERT INTO follows (id, follower_id, followee_id, uri, accepted)
+		 SELECT 1000 + g, 1000 + g, $2, 'http://bench.test/follows/' || g, true FROM generate_series(1, $1) g`,
+		`ANALYZE`,
+	} {
+		args := []any{followers, authorID}
+		if q == `ANALYZE` {
+			args = nil
+		} else if !strings.Contains(q, "$2") {
+			args = args[:1]
+		}
+		if _, err := pool.Exec(ctx, q, args...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var took []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		var st struct{ ID string }
+		in.mustCall("POST", "/api/v1/statuses", author, url.Values{"status": {fmt.Sprintf("post %d", i)}}, &st)
+		posted := time.Now()
+		for {
+			var feeds int64
+			err := pool.QueryRow(ctx, `SELECT feeds FROM feed_fanouts WHERE status_id = $1`, st.ID).Scan(&feeds)
+			if err == nil {
+				if feeds != int64(followers)+1 {
+					b.Fatalf("fanned out to %d feeds, want %d", feeds, followers+1)
+				}
+				break
+			}
+			if time.Since(posted) > time.Minute {
+				b.Fatal("not fanned out after a minute")
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		took = append(took, time.Since(posted))
+	}
+	b.StopTimer()
+	slices.Sort(took)
+	b.ReportMetric(took[len(took)/2].Seconds(), "s/post-median")
+	b.ReportMetric(took[len(took)-1].Seconds(), "s/post-max")
+	b.Logf("%d followers: %v", followers, took)
 }
