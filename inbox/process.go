@@ -91,7 +91,7 @@ func (p *Processor) apply(ctx context.Context, act *activitypub.Activity) error 
 	case "Accept":
 		return p.accept(ctx, act)
 	case "Reject":
-		return p.reject(ctx, act)
+		return p.rejectTimeline(ctx, act)
 	case "Undo":
 		return p.undoTimeline(ctx, act)
 	case "Announce":

@@ -208,3 +208,28 @@ func (p *Processor) change(ctx context.Context, kind, key string, ch queue.Timel
 		Headers: queue.TraceFrom(ctx).Headers(),
 	}, nil
 }
+
+// rejectTimeline applies a Reject and, when it ends a local account's
+// follow of a remote one (a follow refused, or a follower removed), takes
+// the remote account's entries out of the local feed.
+func (p *Processor) rejectTimeline(ctx context.Context, act *activitypub.Activity) error {
+	f, err := p.followOf(ctx, act.Object)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := p.reject(ctx, act); err != nil {
+		return err
+	}
+	if _, err := p.Store.FollowByURI(ctx, f.URI); !errors.Is(err, store.ErrNotFound) {
+		return err // still there: the Reject was not the followee's
+	}
+	ev, err := p.change(ctx, queue.FeedUnmerge, "reject-"+act.ID, queue.TimelineChange{
+		AccountID: f.FollowerID, TargetAccountID: f.FolloweeID})
+	if err != nil {
+		return err
+	}
+	return p.Store.AppendEvents(ctx, ev)
+}

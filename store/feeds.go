@@ -361,10 +361,20 @@ func (db *DB) HomeFeed(ctx context.Context, accountID int64, p Page) ([]*Item, e
 		"h.status_id", p, accountID)
 }
 
+// viewerFilter leaves out, for the viewer $1 (0: nobody), statuses of
+// accounts the viewer blocks, is blocked by, mutes, or whose domain the
+// viewer blocks, as Mastodon's public and hashtag timelines do.
+const viewerFilter = ` AND ($1 = 0 OR (
+	NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.account_id = $1 AND b.target_account_id = s.account_id)
+	                                      OR (b.account_id = s.account_id AND b.target_account_id = $1))
+	AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.account_id = $1 AND m.target_account_id = s.account_id)
+	AND NOT EXISTS (SELECT 1 FROM domain_blocks d WHERE d.account_id = $1 AND d.domain = lower(a.domain))))`
+
 // PublicTimeline reads public statuses (no boosts), newest first: local
-// ones only, remote ones only, or both.
+// ones only, remote ones only, or both; without what the viewer (see
+// WithViewer) blocks or mutes.
 func (db *DB) PublicTimeline(ctx context.Context, local, remote bool, p Page) ([]*Item, error) {
-	where := `s.visibility = 'public' AND s.deleted_at IS NULL AND s.reblog_of_id IS NULL`
+	where := `s.visibility = 'public' AND s.deleted_at IS NULL AND s.reblog_of_id IS NULL` + viewerFilter
 	switch {
 	case local && !remote:
 		where += ` AND s.local`
@@ -374,9 +384,10 @@ func (db *DB) PublicTimeline(ctx context.Context, local, remote bool, p Page) ([
 	return db.timeline(ctx, "public timeline", `statuses s`, where, "s.id", p)
 }
 
-// TagTimeline reads public statuses carrying tag (lower case, no '#').
+// TagTimeline reads public statuses carrying tag (lower case, no '#'),
+// without what the viewer blocks or mutes.
 func (db *DB) TagTimeline(ctx context.Context, tag string, local bool, p Page) ([]*Item, error) {
-	where := `t.tag = $2 AND s.visibility = 'public' AND s.deleted_at IS NULL`
+	where := `t.tag = $2 AND s.visibility = 'public' AND s.deleted_at IS NULL` + viewerFilter
 	if local {
 		where += ` AND s.local`
 	}

@@ -467,6 +467,14 @@ func TestPublicAndTagTimelines(t *testing.T) {
 	w := newWorld(t)
 	w.account("alice", "")
 	w.account("dave", "remote.test")
+	w.account("carol", "")
+	w.account("mute", "")
+	if _, err := w.db.CreateDomainBlock(ctx, w.accounts["carol"].ID, "remote.test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.db.CreateMute(ctx, w.accounts["mute"].ID, w.accounts["alice"].ID); err != nil {
+		t.Fatal(err)
+	}
 	local := w.post("alice", "public", "<p>#Go and #golang</p>", "")
 	remote := w.post("dave", "public", `<p><a href="https://remote.test/tags/go" class="mention hashtag" rel="tag">#<span>go</span></a></p>`, "")
 	w.post("alice", "unlisted", "<p>#go quietly</p>", "")
@@ -482,6 +490,12 @@ func TestPublicAndTagTimelines(t *testing.T) {
 		{"tag", func() ([]*store.Item, error) { return w.db.TagTimeline(ctx, "go", false, store.Page{Limit: 40}) }, []int64{remote.ID, local.ID}},
 		{"local tag", func() ([]*store.Item, error) { return w.db.TagTimeline(ctx, "go", true, store.Page{Limit: 40}) }, []int64{local.ID}},
 		{"other tag", func() ([]*store.Item, error) { return w.db.TagTimeline(ctx, "golang", false, store.Page{Limit: 40}) }, []int64{local.ID}},
+		{"federated, for a viewer who blocks the remote domain", func() ([]*store.Item, error) {
+			return w.db.PublicTimeline(store.WithViewer(ctx, w.accounts["carol"].ID), false, false, store.Page{Limit: 40})
+		}, []int64{local.ID}},
+		{"tag, for a viewer who mutes the local author", func() ([]*store.Item, error) {
+			return w.db.TagTimeline(store.WithViewer(ctx, w.accounts["mute"].ID), "go", false, store.Page{Limit: 40})
+		}, []int64{remote.ID}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			items, err := tc.read()
