@@ -182,6 +182,7 @@ func (st *Streaming) dispatch(s *Server, data []byte) {
 			}
 		}
 	case "notification":
+		var payload string
 		for _, c := range clients {
 			if c.account == nil || c.account.ID != m.AccountID {
 				continue
@@ -190,12 +191,15 @@ func (st *Streaming) dispatch(s *Server, data []byte) {
 				if !c.has(name) {
 					continue
 				}
-				n, err := s.Store.NotificationByID(ctx, m.AccountID, m.NotificationID)
-				if err != nil {
-					break
+				if payload == "" {
+					n, err := s.Store.NotificationByID(ctx, m.AccountID, m.NotificationID)
+					if err != nil {
+						return // dismissed already, or the store is away: nothing to send
+					}
+					b, _ := json.Marshal(s.notification(ctx, n))
+					payload = string(b)
 				}
-				payload, _ := json.Marshal(s.notification(ctx, n))
-				c.send(streamEvent{Stream: label(name), Event: "notification", Payload: string(payload)})
+				c.send(streamEvent{Stream: label(name), Event: "notification", Payload: payload})
 			}
 		}
 	}

@@ -18,7 +18,6 @@ import (
 
 // TimelineStore is what timelines, notifications and streaming read.
 type TimelineStore interface {
-	HomeFeed(ctx context.Context, accountID int64, p store.Page) ([]*store.Item, error)
 	PublicTimeline(ctx context.Context, local, remote bool, p store.Page) ([]*store.Item, error)
 	TagTimeline(ctx context.Context, tag string, local bool, p store.Page) ([]*store.Item, error)
 	AccountStatuses(ctx context.Context, viewer, accountID int64, p store.Page) ([]*store.Item, error)

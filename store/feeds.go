@@ -350,17 +350,6 @@ func viewerOf(ctx context.Context) int64 {
 	return id
 }
 
-// HomeFeed reads a page of accountID's home timeline with authors and
-// boosted statuses: one query on the feed's primary key (plus one for the
-// boosted statuses when the page has boosts). A boost whose status was
-// deleted is not shown.
-func (db *DB) HomeFeed(ctx context.Context, accountID int64, p Page) ([]*Item, error) {
-	return db.timeline(WithViewer(ctx, accountID), "home feed", `home_feed h JOIN statuses s ON s.id = h.status_id`,
-		`h.account_id = $2 AND s.deleted_at IS NULL AND (s.reblog_of_id IS NULL OR EXISTS (
-			SELECT 1 FROM statuses o WHERE o.id = s.reblog_of_id AND o.deleted_at IS NULL))`,
-		"h.status_id", p, accountID)
-}
-
 // viewerFilter leaves out, for the viewer $1 (0: nobody), statuses of
 // accounts the viewer blocks, is blocked by, mutes, or whose domain the
 // viewer blocks, as Mastodon's public and hashtag timelines do.
