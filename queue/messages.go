@@ -32,9 +32,9 @@ type TimelineEvent struct {
 	StatusID int64 `json:"status_id"`
 }
 
-// TimelineEvent fields used by the kinds added for timelines (issue 4).
-// The same struct carries them so that the timeline stream keeps one
-// message type; each kind documents the fields it reads.
+// TimelineChange is the message of the timeline kinds that concern
+// relations rather than one status: FeedUnmerge, Notify, AccountDeleted
+// (subjects in topology.go). Each kind reads the fields documented for it.
 type TimelineChange struct {
 	// FeedUnmerge: remove TargetAccountID's statuses (or Domain's) from
 	// AccountID's home feed; Reblogs also removes others' boosts of them.
@@ -43,7 +43,7 @@ type TimelineChange struct {
 	Domain          string `json:"domain,omitempty"`
 	Reblogs         bool   `json:"reblogs,omitempty"`
 	// Notify: tell AccountID that FromAccountID did Type (follow,
-	// favourite) to StatusID.
+	// favourite) to StatusID. AccountDeleted: AccountID only.
 	Type          string `json:"type,omitempty"`
 	FromAccountID int64  `json:"from_account_id,omitempty"`
 	StatusID      int64  `json:"status_id,omitempty"`
