@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -51,25 +53,69 @@ func BenchmarkHomeTimelineHTTP(b *testing.B) {
 	})
 	workers := envInt("STARLING_BENCH_CONCURRENCY", 16)
 	seconds := envInt("STARLING_BENCH_SECONDS", 10)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers, MaxConnsPerHost: workers}}
 	target := in.base + "/api/v1/timelines/home?limit=40"
-	get := func() (time.Duration, error) {
-		req, _ := http.NewRequest("GET", target, nil)
-		req.Header.Set("Authorization", "Bearer "+reader)
-		start := time.Now()
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, err
+	// The load generator shares the two cores with the server, so by
+	// default it is a lean one, as wrk would be: one keep-alive TCP
+	// connection per client, a request written from prepared bytes, the
+	// answer read by its Content-Length. STARLING_BENCH_CLIENT=nethttp
+	// uses net/http's client instead (heavier, so fewer req/s are left
+	// for the server).
+	newGetter := func() func() (time.Duration, error) {
+		if os.Getenv("STARLING_BENCH_CLIENT") == "nethttp" {
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			return func() (time.Duration, error) {
+				req, _ := http.NewRequest("GET", target, nil)
+				req.Header.Set("Authorization", "Bearer "+reader)
+				start := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					return 0, err
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err == nil && resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("status %d", resp.StatusCode)
+				}
+				return time.Since(start), err
+			}
 		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if err == nil && resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("status %d", resp.StatusCode)
+		raw := []byte("GET /api/v1/timelines/home?limit=40 HTTP/1.1\r\nHost: " + in.cfg.Domain +
+			"\r\nAuthorization: Bearer " + reader + "\r\n\r\n")
+		var conn net.Conn
+		var br *bufio.Reader
+		return func() (time.Duration, error) {
+			start := time.Now()
+			if conn == nil {
+				c, err := net.Dial("tcp", in.cfg.Domain)
+				if err != nil {
+					return 0, err
+				}
+				conn, br = c, bufio.NewReaderSize(c, 64<<10)
+			}
+			if _, err := conn.Write(raw); err != nil {
+				conn.Close()
+				conn = nil
+				return 0, err
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err == nil {
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err == nil && resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("status %d", resp.StatusCode)
+				}
+			}
+			if err != nil {
+				conn.Close()
+				conn = nil
+				return 0, err
+			}
+			return time.Since(start), nil
 		}
-		return time.Since(start), err
 	}
-	for range 500 { // warm connections, caches and plans
-		if _, err := get(); err != nil {
+	warm := newGetter()
+	for range 500 { // warm caches and plans
+		if _, err := warm(); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -96,6 +142,7 @@ func BenchmarkHomeTimelineHTTP(b *testing.B) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				get := newGetter()
 				var mine []time.Duration
 				bad := 0
 				for time.Now().Before(deadline) {
