@@ -212,6 +212,12 @@ func TestStreaming(t *testing.T) {
 	expect(t, local, "update on SSE public/local", statusEvent("update", post.URI))
 	expect(t, tag, "update on SSE hashtag", statusEvent("update", post.URI))
 
+	var tagged []api.Status
+	a.mustCall("GET", "/api/v1/timelines/tag/FUN", "", nil, &tagged)
+	if len(tagged) != 1 || tagged[0].URI != post.URI {
+		t.Errorf("tag timeline: %d statuses", len(tagged))
+	}
+
 	// A status bob's feed does not get is not on his user stream.
 	quiet := a.post(carol, "bob does not follow me")
 	expect(t, local, "carol's post on public/local", statusEvent("update", quiet.URI))
@@ -584,6 +590,13 @@ func TestFederatedInteractions(t *testing.T) {
 		_ = a.srv.DB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM favourites`).Scan(&n)
 		return n == 0
 	})
+
+	// dave's follow, arriving from A, notified bob.
+	var bobNotes []api.Notification
+	b.mustCall("GET", "/api/v1/notifications?types[]=follow", bob, nil, &bobNotes)
+	if len(bobNotes) != 1 || bobNotes[0].Account.Acct != "dave@"+a.cfg.Domain {
+		t.Errorf("bob's follow notifications: %+v", bobNotes)
+	}
 
 	// bob blocks dave: A learns of it, the follow ends, bob's posts leave dave's feed.
 	fromBob := b.post(bob, "before the block")
