@@ -161,7 +161,7 @@ func (db *DB) Unmerge(ctx context.Context, accountID, targetID int64, domain str
 // RemoveAccountFromFeeds deletes a deleted account's own feed. Its
 // statuses and boosts were tombstoned with it, so no read shows them
 // from then on, and the trimmer removes their entries from other feeds on
-// its next sweep (their followers, found by, are gone with the account).
+// its next sweep (the follows that would find them went with the account).
 func (db *DB) RemoveAccountFromFeeds(ctx context.Context, accountID int64) (int64, error) {
 	tag, err := db.pool.Exec(ctx, `DELETE FROM home_feed WHERE account_id = $1`, accountID)
 	if err != nil {

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/starling-social/starling/queue"
@@ -65,6 +68,34 @@ func benchFanout(b *testing.B, followers int) {
 			b.Fatalf("setup: %v", err)
 		}
 	}
+	// Feeds are empty unless STARLING_BENCH_PREFILL asks for that many
+	// older entries in every follower's feed first: with full feeds each
+	// new row lands on its own leaf page of the primary key, the steady
+	// state of a busy server.
+	if prefill, _ := strconv.Atoi(os.Getenv("STARLING_BENCH_PREFILL")); prefill > 0 {
+		if _, err := pool.Exec(ctx, `INSERT INTO home_feed (account_id, status_id)
+			SELECT f.follower_id, g FROM follows f CROSS JOIN generate_series(1, $1) g
+			WHERE f.followee_id = 1 ORDER BY 1, 2`, prefill); err != nil {
+			b.Fatalf("prefill: %v", err)
+		}
+		if _, err := pool.Exec(ctx, `VACUUM ANALYZE home_feed`); err != nil {
+			b.Fatalf("prefill: %v", err)
+		}
+		b.ReportMetric(float64(prefill), "prefill/feed")
+	}
+	// STARLING_BENCH_WAL_COMPRESSION (lz4, zstd, pglz) sets wal_compression
+	// for this benchmark's database only: with full feeds most of the WAL
+	// is full-page images of the primary key's leaf pages.
+	if c := os.Getenv("STARLING_BENCH_WAL_COMPRESSION"); c != "" {
+		var name string
+		if err := pool.QueryRow(ctx, `SELECT current_database()`).Scan(&name); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `ALTER DATABASE `+pgx.Identifier{name}.Sanitize()+` SET wal_compression = `+pgx.Identifier{c}.Sanitize()); err != nil {
+			b.Fatalf("wal_compression: %v", err)
+		}
+		pool.Reset() // new connections take the setting
+	}
 	b.Logf("setup of %d followers: %s", followers, time.Since(start).Round(time.Millisecond))
 	topo, _ := queue.NewTopology("")
 	builder := &timeline.Builder{Store: db, Topology: topo, LocalDomain: "local.test",
@@ -72,6 +103,7 @@ func benchFanout(b *testing.B, followers int) {
 
 	const runs = 5
 	var fan, bare []time.Duration
+	var wal []int64 // WAL bytes written per fan-out
 	var rows int64
 	b.ResetTimer()
 	for range b.N * runs {
@@ -81,11 +113,20 @@ func benchFanout(b *testing.B, followers int) {
 			b.Fatal(err)
 		}
 		data, _ := json.Marshal(queue.TimelineEvent{StatusID: id})
+		var lsn string
+		if err := pool.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&lsn); err != nil {
+			b.Fatal(err)
+		}
 		t0 := time.Now()
 		if err := builder.Apply(ctx, queue.StatusCreated, data); err != nil {
 			b.Fatal(err)
 		}
 		fan = append(fan, time.Since(t0))
+		var walBytes int64
+		if err := pool.QueryRow(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::bigint`, lsn).Scan(&walBytes); err != nil {
+			b.Fatal(err)
+		}
+		wal = append(wal, walBytes)
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM home_feed WHERE status_id = $1`, id).Scan(&rows); err != nil {
 			b.Fatal(err)
 		}
@@ -110,8 +151,8 @@ func benchFanout(b *testing.B, followers int) {
 	b.ReportMetric(med(bare), "s/bare-insert")
 	b.ReportMetric(med(fan)/med(bare), "ratio")
 	b.ReportMetric(float64(rows), "feeds")
-	b.Logf("fan-out %v, bare %v (sorted, %d runs); %d feeds got the post (followers minus 100 muting, 100 blocking, plus the author)",
-		fan, bare, len(fan), rows)
+	b.Logf("fan-out %v, bare %v (sorted, %d runs); %d feeds got the post (followers minus 100 muting, 100 blocking, plus the author); WAL per fan-out %v bytes",
+		fan, bare, len(fan), rows, wal)
 }
 
 // bareInsert is the floor the fan-out is compared with: the same rows into
