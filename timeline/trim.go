@@ -23,8 +23,12 @@ type Trimmer struct {
 	Store    TrimStore
 	Keep     int           // entries kept per feed; default store.DefaultFeedCap
 	Batch    int           // accounts per statement; default 500
-	Interval time.Duration // pause between sweeps; default one minute
-	Logger   *slog.Logger
+	Interval time.Duration // pause between sweeps; default five minutes
+	// Pause is the rest between two batches of a sweep; default 50 ms. A
+	// sweep reads every feed (up to the cap), so it is paced to stay a
+	// background load: about 10 batches a second at most.
+	Pause  time.Duration
+	Logger *slog.Logger
 }
 
 // Run sweeps until ctx ends.
@@ -37,7 +41,10 @@ func (t *Trimmer) Run(ctx context.Context) {
 		batch = 500
 	}
 	if interval <= 0 {
-		interval = time.Minute
+		interval = 5 * time.Minute
+	}
+	if t.Pause <= 0 {
+		t.Pause = 50 * time.Millisecond
 	}
 	for {
 		n, err := t.Sweep(ctx, keep, batch)
@@ -64,5 +71,12 @@ func (t *Trimmer) Sweep(ctx context.Context, keep, batch int) (int64, error) {
 			return total, err
 		}
 		after = last
+		if t.Pause > 0 {
+			select {
+			case <-ctx.Done():
+				return total, ctx.Err()
+			case <-time.After(t.Pause):
+			}
+		}
 	}
 }
