@@ -28,8 +28,10 @@ type Interactions interface {
 }
 
 // statusAction serves the POST /api/v1/statuses/{id}/<action> family and
-// answers with the status as the caller now sees it.
-func (s *Server) statusAction(act func(ctx context.Context, me *store.Account, st *store.Status) error) func(http.ResponseWriter, *http.Request, *store.Account) {
+// answers with the status as the caller now sees it. act is a method
+// expression (Interactions.Favourite), applied to s.Interactions when a
+// request comes.
+func (s *Server) statusAction(act func(i Interactions, ctx context.Context, me *store.Account, st *store.Status) error) func(http.ResponseWriter, *http.Request, *store.Account) {
 	return func(w http.ResponseWriter, r *http.Request, me *store.Account) {
 		n, ok := idParam(chi.URLParam(r, "id"))
 		if !ok {
@@ -41,7 +43,7 @@ func (s *Server) statusAction(act func(ctx context.Context, me *store.Account, s
 			err = store.ErrNotFound
 		}
 		if err == nil {
-			err = act(r.Context(), me, st)
+			err = act(s.Interactions, r.Context(), me, st)
 		}
 		var it *store.Item
 		if err == nil {
@@ -85,12 +87,12 @@ func (s *Server) reblog(w http.ResponseWriter, r *http.Request, me *store.Accoun
 }
 
 // accountAction serves POST /api/v1/accounts/{id}/<action> and answers with
-// the relationship.
-func (s *Server) accountAction(act func(ctx context.Context, me, a *store.Account) error) func(http.ResponseWriter, *http.Request, *store.Account) {
+// the relationship; act is a method expression, as for statusAction.
+func (s *Server) accountAction(act func(i Interactions, ctx context.Context, me, a *store.Account) error) func(http.ResponseWriter, *http.Request, *store.Account) {
 	return func(w http.ResponseWriter, r *http.Request, me *store.Account) {
 		a, err := s.accountParam(r)
 		if err == nil {
-			err = act(r.Context(), me, a)
+			err = act(s.Interactions, r.Context(), me, a)
 		}
 		var rels []Relationship
 		if err == nil {

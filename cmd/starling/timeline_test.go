@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -608,4 +609,34 @@ func TestFederatedInteractions(t *testing.T) {
 	if len(rels) != 1 || rels[0].Following {
 		t.Errorf("dave still follows bob after bob's block: %+v", rels)
 	}
+}
+
+// TestStreamingFromAnotherProcess: a second api process (its own HTTP
+// server, its own NATS connection, the same database and NATS server)
+// streams a post made through the first, so any api process can serve any
+// user's stream.
+func TestStreamingFromAnotherProcess(t *testing.T) {
+	a := startInstance(t, "A")
+	alice, bob := a.user("alice"), a.user("bob")
+	a.mustCall("POST", "/api/v1/accounts/"+a.accountID(bob, "alice")+"/follow", bob, url.Values{}, nil)
+
+	nc, err := queue.Connect("", a.srv.embedded, "second api process")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	topo := must(queue.NewTopology(a.cfg.NATSPrefix))
+	second := &api.Server{Store: a.srv.DB, Site: site(&a.cfg), Logger: testLogger(t, "A2"),
+		Streaming: &api.Streaming{Subscribe: streamSubscriber(nc, topo)}}
+	if err := second.Streaming.Start(second); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(second.Handler())
+	defer srv.Close()
+	// Runs first: dropping the streams lets srv.Close find no request open.
+	defer second.Streaming.Close()
+
+	user := sse(t, srv.URL+"/api/v1/streaming/user", http.Header{"Authorization": {"Bearer " + bob}})
+	post := a.post(alice, "posted through the first process")
+	expect(t, user, "the update on the second process's stream", statusEvent("update", post.URI))
 }
