@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -28,11 +29,11 @@ type Store interface {
 	AccountByToken(ctx context.Context, tokenSHA256 []byte) (*store.Account, string, error)
 	AccountStats(ctx context.Context, id int64) (store.AccountStats, error)
 	StatusByID(ctx context.Context, id int64) (*store.Status, error)
-	HomeFeed(ctx context.Context, accountID int64, p store.Page) ([]*store.Status, error)
 	Relationships(ctx context.Context, viewer int64, ids []int64) ([]store.Relationship, error)
 	FollowCollection(ctx context.Context, accountID int64, followers bool, limit int) ([]string, error)
 	CreateLocalAccount(ctx context.Context, a *store.Account, email, passwordHash string) error
 	CreateAccessToken(ctx context.Context, tokenSHA256 []byte, accountID int64, scopes string) error
+	TimelineStore // timelines.go
 }
 
 // Outbox performs what local people do.
@@ -73,6 +74,12 @@ type Server struct {
 	Deliveries DeliveryReporter
 	Logger     *slog.Logger
 	Version    string
+
+	Interactions Interactions // boosts, favourites, blocks, mutes (interactions.go)
+	Streaming    *Streaming   // nil: streaming answers 503 (streaming.go)
+	accountCache accountCache
+	tokens       tokenCache
+	rendered     renderCache
 }
 
 // Handler returns the router for everything Starling serves over HTTP.
@@ -111,6 +118,13 @@ func (s *Server) Handler() http.Handler {
 	// Mastodon client API.
 	r.Route("/api", func(r chi.Router) {
 		r.Get("/v1/instance", s.instance)
+		// Streaming authenticates itself: the token may come in Sec-WebSocket-Protocol (streaming.go).
+		r.Get("/v1/streaming", s.websocket)
+		r.Get("/v1/streaming/health", s.streamingHealth)
+		for _, name := range []string{"user", "user/notification", "public", "public/local", "public/remote",
+			"hashtag", "hashtag/local"} {
+			r.Get("/v1/streaming/"+name, s.sse(strings.ReplaceAll(name, "/", ":")))
+		}
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticate)
 			r.Get("/v1/accounts/verify_credentials", s.scoped("read:accounts", s.verifyCredentials))
@@ -123,8 +137,31 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/v1/statuses/{id}", s.scoped("read:statuses", s.getStatus))
 			r.With(s.backpressure).Delete("/v1/statuses/{id}", s.scoped("write:statuses", s.deleteStatus))
 			r.Get("/v1/admin/deliveries", s.scoped("admin:read", s.adminDeliveries))
-			r.Get("/v1/timelines/home", s.scoped("read:statuses", s.homeTimeline))
+			// Interactions, notification changes (interactions.go, notifications.go).
+			r.Post("/v1/notifications/clear", s.scoped("write:notifications", s.clearNotifications))
+			r.Get("/v1/notifications/{id}", s.scoped("read:notifications", s.getNotification))
+			r.Post("/v1/notifications/{id}/dismiss", s.scoped("write:notifications", s.dismissNotification))
+			r.With(s.backpressure).Post("/v1/statuses/{id}/reblog", s.scoped("write:statuses", s.reblog))
+			r.Post("/v1/statuses/{id}/unreblog", s.scoped("write:statuses", s.statusAction(Interactions.Unreblog)))
+			r.Post("/v1/statuses/{id}/favourite", s.scoped("write:favourites", s.statusAction(Interactions.Favourite)))
+			r.Post("/v1/statuses/{id}/unfavourite", s.scoped("write:favourites", s.statusAction(Interactions.Unfavourite)))
+			r.Post("/v1/accounts/{id}/block", s.scoped("write:blocks", s.accountAction(Interactions.Block)))
+			r.Post("/v1/accounts/{id}/unblock", s.scoped("write:blocks", s.accountAction(Interactions.Unblock)))
+			r.Post("/v1/accounts/{id}/mute", s.scoped("write:mutes", s.accountAction(Interactions.Mute)))
+			r.Post("/v1/accounts/{id}/unmute", s.scoped("write:mutes", s.accountAction(Interactions.Unmute)))
+			r.Get("/v1/domain_blocks", s.scoped("read:blocks", s.domainBlocks))
+			r.Post("/v1/domain_blocks", s.scoped("write:blocks", s.changeDomainBlock(true)))
+			r.Delete("/v1/domain_blocks", s.scoped("write:blocks", s.changeDomainBlock(false)))
 			r.Get("/v2/search", s.scoped("read:search", s.search))
+		})
+		// The hot read paths, with a short token cache (timelines.go, authcache.go).
+		r.Group(func(r chi.Router) {
+			r.Use(s.authenticateCached)
+			r.Get("/v1/timelines/home", s.scoped("read:statuses", s.homeTimeline))
+			r.Get("/v1/timelines/public", s.optional("read:statuses", s.publicTimeline))
+			r.Get("/v1/timelines/tag/{hashtag}", s.optional("read:statuses", s.tagTimeline))
+			r.Get("/v1/accounts/{id}/statuses", s.optional("read:statuses", s.accountStatuses))
+			r.Get("/v1/notifications", s.scoped("read:notifications", s.notifications))
 		})
 	})
 	return r

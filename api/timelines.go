@@ -1,13 +1,36 @@
 package api
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
 
 	"github.com/starling-social/starling/store"
 )
+
+// TimelineStore is what timelines, notifications and streaming read.
+type TimelineStore interface {
+	PublicTimeline(ctx context.Context, local, remote bool, p store.Page) ([]*store.Item, error)
+	TagTimeline(ctx context.Context, tag string, local bool, p store.Page) ([]*store.Item, error)
+	AccountStatuses(ctx context.Context, viewer, accountID int64, p store.Page) ([]*store.Item, error)
+	ItemByID(ctx context.Context, viewer, statusID int64) (*store.Item, error)
+	FeedMembers(ctx context.Context, statusID int64, accounts []int64) ([]int64, error)
+	Notifications(ctx context.Context, accountID int64, p store.Page, f store.NotificationFilter) ([]*store.Notification, error)
+	NotificationByID(ctx context.Context, accountID, id int64) (*store.Notification, error)
+	DismissNotification(ctx context.Context, accountID, id int64) error
+	ClearNotifications(ctx context.Context, accountID int64) error
+	FiltersOf(ctx context.Context, viewer int64, target *store.Account) (store.Filters, error)
+	DomainBlocks(ctx context.Context, accountID int64) ([]string, error)
+	HomeFeedRefsStore // render_cache.go
+}
 
 // Page sizes, as on Mastodon.
 const (
@@ -37,26 +60,157 @@ func pageParams(q url.Values) (store.Page, error) {
 	return p, nil
 }
 
-func (s *Server) homeTimeline(w http.ResponseWriter, r *http.Request, me *store.Account) {
+// timelinePage answers a timeline request: read decides which entries.
+func (s *Server) timelinePage(w http.ResponseWriter, r *http.Request, read func(context.Context, store.Page) ([]*store.Item, error)) {
 	p, err := pageParams(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	page, err := s.Store.HomeFeed(r.Context(), me.ID, p)
+	page, err := read(r.Context(), p)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	out := make([]*Status, 0, len(page))
-	accounts := map[int64]*Account{}
-	for _, st := range page {
-		out = append(out, s.status(r.Context(), st, accounts))
+	for _, it := range page {
+		out = append(out, s.item(r.Context(), it))
 	}
 	if len(page) > 0 {
 		setLink(w, s.Site.Base()+r.URL.Path, r.URL.Query(), page[len(page)-1].ID, page[0].ID)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSONOnce(w, out)
+}
+
+// writeJSONOnce writes a 200 answer in one write with a Content-Length: a
+// page of 40 statuses is some 50 KB, which writeJSON's streaming encoder
+// would send in a dozen chunks (a dozen syscalls).
+func writeJSONOnce(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "Internal server error")
+		return
+	}
+	b = append(b, '\n')
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// publicTimeline serves /api/v1/timelines/public (local, remote).
+func (s *Server) publicTimeline(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	local, remote := boolParam(q, "local"), boolParam(q, "remote")
+	s.timelinePage(w, r, func(ctx context.Context, p store.Page) ([]*store.Item, error) {
+		return s.Store.PublicTimeline(s.viewerContext(r), local, remote, p)
+	})
+}
+
+// tagTimeline serves /api/v1/timelines/tag/{hashtag}.
+func (s *Server) tagTimeline(w http.ResponseWriter, r *http.Request) {
+	tag := strings.ToLower(strings.TrimPrefix(chi.URLParam(r, "hashtag"), "#"))
+	local := boolParam(r.URL.Query(), "local")
+	s.timelinePage(w, r, func(ctx context.Context, p store.Page) ([]*store.Item, error) {
+		return s.Store.TagTimeline(s.viewerContext(r), tag, local, p)
+	})
+}
+
+// accountStatuses serves /api/v1/accounts/{id}/statuses.
+func (s *Server) accountStatuses(w http.ResponseWriter, r *http.Request) {
+	a, err := s.accountParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var viewerID int64
+	if me := viewer(r); me != nil {
+		viewerID = me.ID
+	}
+	s.timelinePage(w, r, func(ctx context.Context, p store.Page) ([]*store.Item, error) {
+		return s.Store.AccountStatuses(ctx, viewerID, a.ID, p)
+	})
+}
+
+// viewer is the authenticated account of r, if any.
+func viewer(r *http.Request) *store.Account {
+	if a, _ := r.Context().Value(authKey{}).(*auth); a != nil {
+		return a.account
+	}
+	return nil
+}
+
+func (s *Server) viewerContext(r *http.Request) context.Context {
+	if me := viewer(r); me != nil {
+		return store.WithViewer(r.Context(), me.ID)
+	}
+	return r.Context()
+}
+
+// optional runs h with or without a token; a token that is sent must be
+// valid (authenticate already refused a bad one) and grant scope.
+func (s *Server) optional(scope string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if a, _ := r.Context().Value(authKey{}).(*auth); a != nil && !hasScope(a.scopes, scope) {
+			writeError(w, http.StatusForbidden, "This action is outside the authorized scopes")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// item renders a timeline entry: a status, or a boost wrapping the status
+// it boosts, as Mastodon does.
+func (s *Server) item(ctx context.Context, it *store.Item) *Status {
+	out := s.cachedStatus(ctx, it.Status)
+	if it.Reblog != nil {
+		inner := s.cachedStatus(ctx, it.Reblog)
+		inner.Favourited, inner.Reblogged = it.Favourited, it.Reblogged
+		out.Reblog = inner
+		out.Content = ""
+	}
+	out.Favourited, out.Reblogged = it.Favourited, it.Reblogged
+	return out
+}
+
+// cachedStatus renders st with its author from the account cache.
+func (s *Server) cachedStatus(ctx context.Context, st *store.Status) *Status {
+	return s.status(ctx, st, map[int64]*Account{st.AccountID: s.accountCache.get(ctx, s, st.Account)})
+}
+
+// accountCache keeps rendered accounts for a few seconds. Rendering counts
+// followers and statuses, which for an account with 100,000 followers is
+// the most expensive part of a timeline page; Mastodon keeps these counts
+// denormalised and eventually consistent too. The zero value is ready.
+type accountCache struct {
+	mu      sync.Mutex
+	entries map[int64]cachedAccount
+}
+
+type cachedAccount struct {
+	a       Account
+	expires time.Time
+}
+
+const accountCacheTTL = 10 * time.Second
+
+func (c *accountCache) get(ctx context.Context, s *Server, a *store.Account) *Account {
+	now := time.Now()
+	c.mu.Lock()
+	e, ok := c.entries[a.ID]
+	c.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		out := e.a // a copy: callers may not share one another's
+		return &out
+	}
+	rendered := s.account(ctx, a)
+	c.mu.Lock()
+	if c.entries == nil || len(c.entries) > 10_000 {
+		c.entries = map[int64]cachedAccount{}
+	}
+	c.entries[a.ID] = cachedAccount{a: *rendered, expires: now.Add(accountCacheTTL)}
+	c.mu.Unlock()
+	return rendered
 }
 
 // setLink writes Mastodon's pagination Link header: next pages older

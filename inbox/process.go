@@ -29,6 +29,7 @@ type ProcessStore interface {
 	FollowBetween(ctx context.Context, followerID, followeeID int64) (*store.Follow, error)
 	AcceptFollow(ctx context.Context, id int64) (bool, error)
 	RemoveFollow(ctx context.Context, id int64) error
+	TimelineStore // process_timeline.go
 }
 
 // Actors resolves remote actors.
@@ -95,17 +96,23 @@ func (p *Processor) apply(ctx context.Context, act *activitypub.Activity) error 
 	case "Create":
 		return p.create(ctx, act)
 	case "Delete":
-		return p.delete(ctx, act)
+		return p.deleteTimeline(ctx, act)
 	case "Follow":
-		return p.follow(ctx, act)
+		return p.followNotify(ctx, act)
 	case "Accept":
 		return p.accept(ctx, act)
 	case "Reject":
-		return p.reject(ctx, act)
+		return p.rejectTimeline(ctx, act)
 	case "Undo":
-		return p.undo(ctx, act)
+		return p.undoTimeline(ctx, act)
 	case "Update":
 		return p.update(ctx, act)
+	case "Announce":
+		return p.announce(ctx, act)
+	case "Like":
+		return p.like(ctx, act)
+	case "Block":
+		return p.block(ctx, act)
 	default:
 		// Stored and acknowledged; later issues give more types meaning.
 		p.Logger.Debug("activity type not handled yet", "type", act.Type, "id", act.ID)

@@ -27,6 +27,7 @@ type Store interface {
 	FollowBetween(ctx context.Context, followerID, followeeID int64) (*store.Follow, error)
 	DeleteFollow(ctx context.Context, id int64, act *store.Activity, events ...store.Event) (bool, error)
 	InsertActivity(ctx context.Context, a *store.Activity, events ...store.Event) (bool, error)
+	InteractionStore // interactions.go
 }
 
 // Outbox is safe for concurrent use.
@@ -159,7 +160,11 @@ func (o *Outbox) Follow(ctx context.Context, follower, followee *store.Account) 
 	f := &store.Follow{ID: id, FollowerID: follower.ID, FolloweeID: followee.ID, URI: o.Site.ActivityURI(id)}
 	if followee.Local() {
 		f.Accepted = !followee.Locked
-		got, _, err := o.Store.CreateFollow(ctx, f, nil)
+		events, err := o.followEvents(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		got, _, err := o.Store.CreateFollowEvents(ctx, f, nil, events...)
 		return got, err
 	}
 	follow := map[string]any{
@@ -192,8 +197,12 @@ func (o *Outbox) Unfollow(ctx context.Context, follower, followee *store.Account
 	if err != nil {
 		return fmt.Errorf("unfollow: %w", err)
 	}
+	unmerge, err := o.unmerge(ctx, follower.ID, followee.ID, "", false)
+	if err != nil {
+		return err
+	}
 	if followee.Local() {
-		_, err := o.Store.DeleteFollow(ctx, f.ID, nil)
+		_, err := o.Store.DeleteFollowEvents(ctx, f.ID, nil, unmerge)
 		return err
 	}
 	undo := map[string]any{
@@ -213,7 +222,7 @@ func (o *Outbox) Unfollow(ctx context.Context, follower, followee *store.Account
 	if err != nil {
 		return err
 	}
-	_, err = o.Store.DeleteFollow(ctx, f.ID, act, events...)
+	_, err = o.Store.DeleteFollowEvents(ctx, f.ID, act, append(events, unmerge)...)
 	return err
 }
 

@@ -39,3 +39,34 @@ type InboxEvent struct {
 type TimelineEvent struct {
 	StatusID int64 `json:"status_id"`
 }
+
+// TimelineChange is the message of the timeline kinds that concern
+// relations rather than one status: FeedUnmerge, Notify, AccountDeleted
+// (subjects in topology.go). Each kind reads the fields documented for it.
+type TimelineChange struct {
+	// FeedUnmerge: remove TargetAccountID's statuses (or Domain's) from
+	// AccountID's home feed; Reblogs also removes others' boosts of them.
+	AccountID       int64  `json:"account_id,omitempty"`
+	TargetAccountID int64  `json:"target_account_id,omitempty"`
+	Domain          string `json:"domain,omitempty"`
+	Reblogs         bool   `json:"reblogs,omitempty"`
+	// Notify: tell AccountID that FromAccountID did Type (follow,
+	// favourite) to StatusID. AccountDeleted: AccountID only.
+	Type          string `json:"type,omitempty"`
+	FromAccountID int64  `json:"from_account_id,omitempty"`
+	StatusID      int64  `json:"status_id,omitempty"`
+}
+
+// StreamMessage is published on core NATS (subject Topology.StreamSubject)
+// after the timeline builder committed a change, for whichever api process
+// serves the streams concerned. Like the queue messages it carries ids;
+// the api process renders what it sends from the store.
+type StreamMessage struct {
+	Event          string   `json:"event"` // update, delete, notification, status.update
+	StatusID       int64    `json:"status_id,omitempty"`
+	NotificationID int64    `json:"notification_id,omitempty"`
+	AccountID      int64    `json:"account_id,omitempty"` // the recipient of a notification
+	Tags           []string `json:"tags,omitempty"`
+	Local          bool     `json:"local,omitempty"`
+	Public         bool     `json:"public,omitempty"` // belongs on the public timelines
+}

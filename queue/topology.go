@@ -37,7 +37,26 @@ const (
 const (
 	StatusCreated = "status.created"
 	StatusDeleted = "status.deleted"
+	// FeedUnmerge carries a TimelineChange: an unfollow, block, mute or
+	// domain block whose entries must leave a home feed.
+	FeedUnmerge = "feed.unmerge"
+	// Notify carries a TimelineChange: a follow or favourite to notify.
+	Notify = "notify"
+	// AccountDeleted carries a TimelineChange: a remote account deleted
+	// itself; its statuses leave every feed.
+	AccountDeleted = "account.deleted"
 )
+
+// Stream is the kind of the core NATS subjects (not a JetStream stream)
+// on which the timeline builder announces committed changes to streaming
+// clients: <prefix>.stream.events. Core NATS delivers to every api process
+// subscribed at that moment and keeps nothing: a client that is not
+// connected has nothing to miss, and reconnecting clients re-read the REST
+// timelines as Mastodon's do.
+const Stream = "stream"
+
+// StreamSubject is the subject of streaming events.
+func (t Topology) StreamSubject() string { return t.Subject(Stream, "events") }
 
 // Topology names streams and subjects under one prefix, so that several
 // Starling instances can share one NATS cluster without seeing each

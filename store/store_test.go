@@ -189,7 +189,7 @@ func TestHomeFeed(t *testing.T) {
 	}
 	page := func(p store.Page) []int64 {
 		t.Helper()
-		sts, err := db.HomeFeed(ctx, alice.ID, p)
+		sts, err := db.HomeFeedRefs(ctx, alice.ID, p)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,57 +1,179 @@
-// Package timeline materialises home feeds. It consumes status events from
-// the timeline stream (local posts from the outbox, remote ones from inbox
-// processing) and writes each status into every feed that should show it
-// in one set-wise statement, so a client reads its home timeline with one
-// indexed query.
+// Package timeline materialises home feeds and notifications. It consumes
+// events from the timeline stream (local actions from the outbox, remote
+// ones from inbox processing), writes each status into every feed that
+// should show it in one set-wise statement, indexes hashtags and mentions,
+// notifies, and announces each committed change on core NATS for the
+// streaming API. A background trimmer keeps feeds to their cap.
 package timeline
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/starling-social/starling/queue"
+	"github.com/starling-social/starling/store"
 )
 
 // Store is what the builder needs of the store.
 type Store interface {
+	StatusMeta(ctx context.Context, id int64) (*store.StatusMeta, error)
+	IndexStatus(ctx context.Context, statusID int64, tags []string, mentions []int64) error
+	AccountIDsByMention(ctx context.Context, usernames, domains, uris []string) ([]int64, error)
 	AddStatusToFeeds(ctx context.Context, statusID int64) (int64, error)
 	RemoveStatusFromFeeds(ctx context.Context, statusID int64) (int64, error)
+	Unmerge(ctx context.Context, accountID, targetID int64, domain string, reblogs bool) (int64, error)
+	RemoveAccountFromFeeds(ctx context.Context, accountID int64) (int64, error)
+	InsertNotification(ctx context.Context, n *store.Notification) (bool, error)
+}
+
+// Publisher sends a core NATS message; *nats.Conn is one.
+type Publisher interface {
+	Publish(subject string, data []byte) error
 }
 
 // Builder applies timeline events. It keeps no state: any number may run.
 type Builder struct {
-	Store  Store
-	Logger *slog.Logger
+	Store       Store
+	Publisher   Publisher // nil: no streaming events
+	Topology    queue.Topology
+	LocalDomain string // this server's host, so "@bob@ourhost" is the local bob
+	Logger      *slog.Logger
 }
 
-// HandleTimeline is the queue.Handler of the timeline stream. Both
-// branches are idempotent: feed rows are unique per (account, status), and
-// a deleted status is never added.
+// HandleTimeline is the queue.Handler of the timeline stream. Every branch
+// is idempotent: feed rows are unique per (account, status), tags and
+// mentions per status, notifications per (recipient, type, sender,
+// status), and a deleted status is never added. A replay repeats at most a
+// streaming event, which clients key by id.
 func (b *Builder) HandleTimeline(ctx context.Context, msg jetstream.Msg) error {
-	var ev queue.TimelineEvent
-	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
-		return queue.Permanent(fmt.Errorf("decode timeline event: %w", err))
-	}
-	switch {
-	case strings.HasSuffix(msg.Subject(), "."+queue.StatusCreated):
-		n, err := b.Store.AddStatusToFeeds(ctx, ev.StatusID)
-		if err != nil {
-			return err
+	subject := msg.Subject()
+	for _, kind := range []string{queue.StatusCreated, queue.StatusDeleted, queue.FeedUnmerge, queue.Notify, queue.AccountDeleted} {
+		if strings.HasSuffix(subject, "."+kind) {
+			return b.Apply(ctx, kind, msg.Data())
 		}
-		b.Logger.Debug("status added to feeds", "status_id", ev.StatusID, "feeds", n)
-	case strings.HasSuffix(msg.Subject(), "."+queue.StatusDeleted):
+	}
+	return queue.Permanent(fmt.Errorf("unknown timeline subject %s", subject))
+}
+
+// Apply applies one event of a kind (queue.StatusCreated …) with its JSON
+// payload.
+func (b *Builder) Apply(ctx context.Context, kind string, data []byte) error {
+	switch kind {
+	case queue.StatusCreated, queue.StatusDeleted:
+		var ev queue.TimelineEvent
+		if err := json.Unmarshal(data, &ev); err != nil {
+			return queue.Permanent(fmt.Errorf("decode timeline event: %w", err))
+		}
+		if kind == queue.StatusCreated {
+			return b.statusCreated(ctx, ev.StatusID)
+		}
 		n, err := b.Store.RemoveStatusFromFeeds(ctx, ev.StatusID)
 		if err != nil {
 			return err
 		}
 		b.Logger.Debug("status removed from feeds", "status_id", ev.StatusID, "feeds", n)
+		b.publish(queue.StreamMessage{Event: "delete", StatusID: ev.StatusID})
+		return nil
+	}
+	var ch queue.TimelineChange
+	if err := json.Unmarshal(data, &ch); err != nil {
+		return queue.Permanent(fmt.Errorf("decode timeline change: %w", err))
+	}
+	switch kind {
+	case queue.FeedUnmerge:
+		n, err := b.Store.Unmerge(ctx, ch.AccountID, ch.TargetAccountID, ch.Domain, ch.Reblogs)
+		if err != nil {
+			return err
+		}
+		b.Logger.Debug("unmerged", "account_id", ch.AccountID, "target", ch.TargetAccountID, "domain", ch.Domain, "rows", n)
+	case queue.Notify:
+		return b.notify(ctx, &store.Notification{AccountID: ch.AccountID, Type: ch.Type,
+			FromAccountID: ch.FromAccountID, StatusID: ch.StatusID})
+	case queue.AccountDeleted:
+		n, err := b.Store.RemoveAccountFromFeeds(ctx, ch.AccountID)
+		if err != nil {
+			return err
+		}
+		b.Logger.Debug("account removed from feeds", "account_id", ch.AccountID, "rows", n)
 	default:
-		return queue.Permanent(fmt.Errorf("unknown timeline subject %s", msg.Subject()))
+		return queue.Permanent(fmt.Errorf("unknown timeline kind %s", kind))
 	}
 	return nil
+}
+
+func (b *Builder) statusCreated(ctx context.Context, id int64) error {
+	meta, err := b.Store.StatusMeta(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // deleted before we got to it: nothing to show
+	}
+	if err != nil {
+		return err
+	}
+	var tags []string
+	var mentioned []int64
+	if meta.ReblogOfID == 0 {
+		tags = extractTags(meta.Content)
+		m := extractMentions(meta.Content, meta.Local, b.LocalDomain)
+		if len(m.usernames)+len(m.uris) > 0 {
+			if mentioned, err = b.Store.AccountIDsByMention(ctx, m.usernames, m.domains, m.uris); err != nil {
+				return err
+			}
+		}
+		// Mentions first: a direct status reaches its addressees' feeds
+		// through them.
+		if err := b.Store.IndexStatus(ctx, id, tags, mentioned); err != nil {
+			return err
+		}
+	}
+	n, err := b.Store.AddStatusToFeeds(ctx, id)
+	if err != nil {
+		return err
+	}
+	b.Logger.Debug("status added to feeds", "status_id", id, "feeds", n)
+	b.publish(queue.StreamMessage{Event: "update", StatusID: id, Tags: tags, Local: meta.Local,
+		Public: meta.Visibility == store.VisibilityPublic && meta.ReblogOfID == 0})
+	for _, acct := range mentioned {
+		if err := b.notify(ctx, &store.Notification{AccountID: acct, Type: store.NotifyMention,
+			FromAccountID: meta.AccountID, StatusID: id}); err != nil {
+			return err
+		}
+	}
+	if meta.ReblogOfID != 0 {
+		return b.notify(ctx, &store.Notification{AccountID: meta.ReblogAccountID, Type: store.NotifyReblog,
+			FromAccountID: meta.AccountID, StatusID: meta.ReblogOfID})
+	}
+	return nil
+}
+
+// notify stores a notification once and streams it when it is new.
+func (b *Builder) notify(ctx context.Context, n *store.Notification) error {
+	n.ID = store.NewID(time.Now())
+	added, err := b.Store.InsertNotification(ctx, n)
+	if err != nil || !added {
+		return err
+	}
+	b.publish(queue.StreamMessage{Event: "notification", NotificationID: n.ID, AccountID: n.AccountID})
+	return nil
+}
+
+// publish announces a committed change to streaming clients. It is best
+// effort: a lost message costs a live update, never a feed entry.
+func (b *Builder) publish(m queue.StreamMessage) {
+	if b.Publisher == nil {
+		return
+	}
+	data, err := json.Marshal(m)
+	if err == nil {
+		err = b.Publisher.Publish(b.Topology.StreamSubject(), data)
+	}
+	if err != nil {
+		b.Logger.Warn("publish streaming event", "event", m.Event, "error", err)
+	}
 }

@@ -76,7 +76,8 @@ type Server struct {
 	serveErr  chan error
 
 	consumers []*queue.Consumer
-	cancel    context.CancelFunc // stops the relay
+	cancel    context.CancelFunc // stops the relay and the feed trimmer
+	streaming *api.Streaming
 	relayDone sync.WaitGroup
 }
 
@@ -165,7 +166,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.Deliverer, s.Topology = dl, topo
 	proc := &inbox.Processor{Store: s.DB, Actors: resolver, Accepter: ob, Topology: topo,
 		Logger: logger.With("role", "inbox"), Metrics: im}
-	tb := &timeline.Builder{Store: s.DB, Logger: logger.With("role", "timeline")}
+	tb := &timeline.Builder{Store: s.DB, Publisher: s.nc, Topology: topo, LocalDomain: cfg.Domain,
+		Logger: logger.With("role", "timeline")}
 	for _, c := range []struct {
 		cfg queue.ConsumerConfig
 		h   queue.Handler
@@ -203,6 +205,12 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		defer s.relayDone.Done()
 		monitor.Run(loopCtx)
 	}()
+	trimmer := &timeline.Trimmer{Store: s.DB, Logger: logger.With("role", "trimmer")}
+	s.relayDone.Add(1)
+	go func() {
+		defer s.relayDone.Done()
+		trimmer.Run(loopCtx)
+	}()
 
 	srv := &api.Server{
 		Store:    s.DB,
@@ -217,7 +225,14 @@ func (s *Server) Open(ctx context.Context) (err error) {
 			Backlog: func(n int) (int, map[string]int) { return delivery.Backlog(n) }},
 		Logger:  logger.With("role", "api"),
 		Version: Version,
+
+		Interactions: ob,
+		Streaming:    &api.Streaming{Subscribe: streamSubscriber(s.nc, topo)},
 	}
+	if err := srv.Streaming.Start(srv); err != nil {
+		return err
+	}
+	s.streaming = srv.Streaming
 	var handler http.Handler = srv.Handler()
 	if s.WrapHandler != nil {
 		handler = s.WrapHandler(handler)
@@ -235,6 +250,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	// Streams never go idle: drop their clients when shutdown begins, or
+	// Shutdown would wait for them until its deadline.
+	s.http.RegisterOnShutdown(srv.Streaming.Close)
 	s.Listener = ln
 	s.serveErr = make(chan error, 1)
 	go func() { s.serveErr <- s.http.Serve(ln) }()
@@ -271,6 +289,12 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	wg.Wait()
 	s.consumers = nil
+	// Streams end first: http.Server.Shutdown waits for open SSE requests
+	// and never closes hijacked WebSockets.
+	if s.streaming != nil {
+		s.streaming.Close()
+		s.streaming = nil
+	}
 	// HTTP stops after the consumers: a remote verifying an in-flight
 	// delivery fetches our actor's key, and must find it.
 	if s.http != nil {
@@ -327,5 +351,20 @@ func instanceKey(db *store.DB) func(context.Context) (string, crypto.PrivateKey,
 		}
 		keyID, key = a.KeyID, k
 		return keyID, key, nil
+	}
+}
+
+// streamSubscriber delivers the timeline builder's streaming events (core
+// NATS, every process gets every event) to the API's streaming hub.
+func streamSubscriber(nc *nats.Conn, topo queue.Topology) func(func([]byte)) (func(), error) {
+	return func(handle func([]byte)) (func(), error) {
+		sub, err := nc.Subscribe(topo.StreamSubject(), func(m *nats.Msg) { handle(m.Data) })
+		if err != nil {
+			return nil, err
+		}
+		// Streaming clients are dropped when slow; the subscription itself
+		// may hold a burst (a popular account's post) without being cut.
+		_ = sub.SetPendingLimits(1<<20, 256<<20)
+		return func() { _ = sub.Unsubscribe() }, nil
 	}
 }

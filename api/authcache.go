@@ -1,0 +1,82 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/starling-social/starling/store"
+)
+
+// tokenCacheTTL bounds how long a revoked token keeps working on the
+// routes that use authenticateCached. Reading a timeline is the hottest
+// path of the API; resolving its token costs two queries, as many as the
+// timeline itself, so the hot read routes resolve a token at most once
+// every two seconds per process.
+const tokenCacheTTL = 2 * time.Second
+
+// tokenCache maps a token's SHA-256 to its account and scopes. The zero
+// value is ready.
+type tokenCache struct {
+	mu      sync.Mutex
+	entries map[[32]byte]cachedToken
+}
+
+type cachedToken struct {
+	auth    *auth
+	expires time.Time
+}
+
+// authenticateCached is authenticate with a short-lived cache, for the
+// read routes of timelines and notifications.
+func (s *Server) authenticateCached(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := ""
+		if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+			token = strings.TrimSpace(h[7:])
+		} else if q := r.URL.Query().Get("access_token"); q != "" {
+			token = q
+		}
+		if token == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		sum := sha256.Sum256([]byte(token))
+		a, err := s.tokens.lookup(r.Context(), s, sum)
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusUnauthorized, "The access token is invalid")
+			return
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authKey{}, a)))
+	})
+}
+
+func (c *tokenCache) lookup(ctx context.Context, s *Server, sum [32]byte) (*auth, error) {
+	now := time.Now()
+	c.mu.Lock()
+	e, ok := c.entries[sum]
+	c.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.auth, nil
+	}
+	a, scopes, err := s.Store.AccountByToken(ctx, sum[:])
+	if err != nil {
+		return nil, err // failures are not cached: a new token works at once
+	}
+	got := &auth{account: a, scopes: strings.Fields(scopes)}
+	c.mu.Lock()
+	if c.entries == nil || len(c.entries) > 100_000 {
+		c.entries = map[[32]byte]cachedToken{}
+	}
+	c.entries[sum] = cachedToken{auth: got, expires: now.Add(tokenCacheTTL)}
+	c.mu.Unlock()
+	return got, nil
+}

@@ -1,0 +1,151 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/starling-social/starling/outbox"
+	"github.com/starling-social/starling/store"
+)
+
+// Interactions are the local actions on statuses and accounts that feeds
+// depend on; the outbox does them.
+type Interactions interface {
+	Reblog(ctx context.Context, booster *store.Account, st *store.Status) (*store.Status, error)
+	Unreblog(ctx context.Context, booster *store.Account, st *store.Status) error
+	Favourite(ctx context.Context, who *store.Account, st *store.Status) error
+	Unfavourite(ctx context.Context, who *store.Account, st *store.Status) error
+	Block(ctx context.Context, who, target *store.Account) error
+	Unblock(ctx context.Context, who, target *store.Account) error
+	Mute(ctx context.Context, who, target *store.Account) error
+	Unmute(ctx context.Context, who, target *store.Account) error
+	BlockDomain(ctx context.Context, who *store.Account, domain string) error
+	UnblockDomain(ctx context.Context, who *store.Account, domain string) error
+}
+
+// statusAction serves the POST /api/v1/statuses/{id}/<action> family and
+// answers with the status as the caller now sees it. act is a method
+// expression (Interactions.Favourite), applied to s.Interactions when a
+// request comes.
+func (s *Server) statusAction(act func(i Interactions, ctx context.Context, me *store.Account, st *store.Status) error) func(http.ResponseWriter, *http.Request, *store.Account) {
+	return func(w http.ResponseWriter, r *http.Request, me *store.Account) {
+		n, ok := idParam(chi.URLParam(r, "id"))
+		if !ok {
+			writeError(w, http.StatusNotFound, "Record not found")
+			return
+		}
+		st, err := s.Store.StatusByID(r.Context(), n)
+		if err == nil && !s.canSee(r, me, st) {
+			err = store.ErrNotFound
+		}
+		if err == nil {
+			err = act(s.Interactions, r.Context(), me, st)
+		}
+		var it *store.Item
+		if err == nil {
+			it, err = s.Store.ItemByID(r.Context(), me.ID, st.ID)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, s.item(r.Context(), it))
+	}
+}
+
+func (s *Server) reblog(w http.ResponseWriter, r *http.Request, me *store.Account) {
+	n, ok := idParam(chi.URLParam(r, "id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "Record not found")
+		return
+	}
+	st, err := s.Store.StatusByID(r.Context(), n)
+	if err == nil && !s.canSee(r, me, st) {
+		err = store.ErrNotFound
+	}
+	var boost *store.Status
+	if err == nil {
+		boost, err = s.Interactions.Reblog(r.Context(), me, st)
+	}
+	var it *store.Item
+	if err == nil {
+		it, err = s.Store.ItemByID(r.Context(), me.ID, boost.ID)
+	}
+	if err != nil {
+		if errors.Is(err, outbox.ErrCannotReblog) {
+			writeError(w, http.StatusUnprocessableEntity, "Validation failed: "+err.Error())
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.item(r.Context(), it))
+}
+
+// accountAction serves POST /api/v1/accounts/{id}/<action> and answers with
+// the relationship; act is a method expression, as for statusAction.
+func (s *Server) accountAction(act func(i Interactions, ctx context.Context, me, a *store.Account) error) func(http.ResponseWriter, *http.Request, *store.Account) {
+	return func(w http.ResponseWriter, r *http.Request, me *store.Account) {
+		a, err := s.accountParam(r)
+		if err == nil {
+			err = act(s.Interactions, r.Context(), me, a)
+		}
+		var rels []Relationship
+		if err == nil {
+			rels, err = s.relationshipsOf(r.Context(), me, []int64{a.ID})
+		}
+		var f store.Filters
+		if err == nil {
+			f, err = s.Store.FiltersOf(r.Context(), me.ID, a)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		rel := rels[0]
+		rel.Blocking, rel.BlockedBy, rel.Muting, rel.MutingNotifications = f.Blocking, f.BlockedBy, f.Muting, f.Muting
+		rel.DomainBlocking = f.DomainBlocking
+		writeJSON(w, http.StatusOK, rel)
+	}
+}
+
+func (s *Server) domainBlocks(w http.ResponseWriter, r *http.Request, me *store.Account) {
+	list, err := s.Store.DomainBlocks(r.Context(), me.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []string{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) changeDomainBlock(block bool) func(http.ResponseWriter, *http.Request, *store.Account) {
+	return func(w http.ResponseWriter, r *http.Request, me *store.Account) {
+		v, err := params(r)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		domain := strings.ToLower(strings.TrimSpace(v.Get("domain")))
+		if domain == "" || strings.ContainsAny(domain, "/@ ") {
+			writeError(w, http.StatusUnprocessableEntity, "Validation failed: domain is required")
+			return
+		}
+		if block {
+			err = s.Interactions.BlockDomain(r.Context(), me, domain)
+		} else {
+			err = s.Interactions.UnblockDomain(r.Context(), me, domain)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+	}
+}

@@ -1,0 +1,235 @@
+package inbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/queue"
+	"github.com/starling-social/starling/store"
+)
+
+// This file applies the activities that concern timelines (issue 4):
+// boosts, likes, blocks, their Undos, and an actor's Delete of itself.
+// Each writes its change and the timeline event in one transaction and is
+// idempotent on the activity id.
+
+// TimelineStore is what these activities need of the store.
+type TimelineStore interface {
+	StatusByURI(ctx context.Context, uri string) (*store.Status, error)
+	CreateReblog(ctx context.Context, s *store.Status, reblogOfID int64, act *store.Activity, events ...store.Event) (*store.Status, bool, error)
+	CreateFavourite(ctx context.Context, f *store.Favourite, act *store.Activity, events ...store.Event) (bool, error)
+	DeleteFavourite(ctx context.Context, id int64, uri string, accountID int64, act *store.Activity, events ...store.Event) (bool, error)
+	CreateBlock(ctx context.Context, b *store.Block, act *store.Activity, events ...store.Event) (bool, error)
+	DeleteBlock(ctx context.Context, accountID, targetID int64, act *store.Activity, events ...store.Event) (bool, error)
+	DeleteRemoteAccount(ctx context.Context, uri string, events func(accountID int64) ([]store.Event, error)) (bool, error)
+	AppendEvents(ctx context.Context, events ...store.Event) error
+}
+
+// announce stores a boost of a status we know; a boost of one we do not
+// know is dropped (fetching it is for a later issue).
+func (p *Processor) announce(ctx context.Context, act *activitypub.Activity) error {
+	booster, err := p.actor(ctx, act)
+	if err != nil {
+		return err
+	}
+	if !activitypub.SameHost(act.ID, booster.URI) {
+		return queue.Permanent(fmt.Errorf("announce %s is not on its actor's host", act.ID))
+	}
+	orig, err := p.Store.StatusByURI(ctx, act.Object.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if orig.Visibility != store.VisibilityPublic && orig.Visibility != store.VisibilityUnlisted {
+		return nil
+	}
+	at, err := time.Parse(time.RFC3339, act.Published)
+	if err != nil || at.After(time.Now().Add(time.Hour)) {
+		at = time.Now()
+	}
+	boost := store.NewReblog(store.NewID(at), act.ID, booster.ID, false, at)
+	ev, err := p.timelineEvent(ctx, queue.StatusCreated, boost.ID)
+	if err != nil {
+		return err
+	}
+	_, _, err = p.Store.CreateReblog(ctx, boost, orig.ID, nil, ev)
+	return err
+}
+
+// like stores a favourite and notifies a local author.
+func (p *Processor) like(ctx context.Context, act *activitypub.Activity) error {
+	st, err := p.Store.StatusByURI(ctx, act.Object.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	who, err := p.actor(ctx, act)
+	if err != nil {
+		return err
+	}
+	fav := &store.Favourite{ID: store.NewID(time.Now()), AccountID: who.ID, StatusID: st.ID, URI: act.ID}
+	ev, err := p.change(ctx, queue.Notify, "like-"+act.ID, queue.TimelineChange{
+		AccountID: st.AccountID, Type: store.NotifyFavourite, FromAccountID: who.ID, StatusID: st.ID})
+	if err != nil {
+		return err
+	}
+	_, err = p.Store.CreateFavourite(ctx, fav, nil, ev)
+	return err
+}
+
+// block records a remote account's block of a local one: the follows
+// between them end and the blocker leaves the local account's feed.
+func (p *Processor) block(ctx context.Context, act *activitypub.Activity) error {
+	target, err := p.Store.AccountByURI(ctx, act.Object.ID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !target.Local()) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	who, err := p.actor(ctx, act)
+	if err != nil {
+		return err
+	}
+	ev, err := p.change(ctx, queue.FeedUnmerge, "block-"+act.ID, queue.TimelineChange{
+		AccountID: target.ID, TargetAccountID: who.ID, Reblogs: true})
+	if err != nil {
+		return err
+	}
+	_, err = p.Store.CreateBlock(ctx, &store.Block{AccountID: who.ID, TargetAccountID: target.ID, URI: act.ID}, nil, ev)
+	return err
+}
+
+// followNotify applies a Follow and notifies the local account when the
+// follow is accepted at once. A redelivered Follow finds the notification
+// already there (notifications are unique).
+func (p *Processor) followNotify(ctx context.Context, act *activitypub.Activity) error {
+	if err := p.follow(ctx, act); err != nil {
+		return err
+	}
+	target, err := p.Store.AccountByURI(ctx, act.Object.ID)
+	if err != nil || !target.Local() {
+		return nil
+	}
+	follower, err := p.Store.AccountByURI(ctx, act.Actor.ID)
+	if err != nil {
+		return nil
+	}
+	f, err := p.Store.FollowBetween(ctx, follower.ID, target.ID)
+	if err != nil || !f.Accepted {
+		return nil
+	}
+	ev, err := p.change(ctx, queue.Notify, "follow-"+strconv.FormatInt(f.ID, 10), queue.TimelineChange{
+		AccountID: target.ID, Type: store.NotifyFollow, FromAccountID: follower.ID})
+	if err != nil {
+		return err
+	}
+	return p.Store.AppendEvents(ctx, ev)
+}
+
+// undoTimeline undoes a boost, a like or a block by the actor; anything
+// else goes to undo (follows).
+func (p *Processor) undoTimeline(ctx context.Context, act *activitypub.Activity) error {
+	var inner activitypub.Object
+	if len(act.Object.Raw) > 0 {
+		_ = json.Unmarshal(act.Object.Raw, &inner)
+	}
+	switch inner.Type {
+	case "Announce", "Like", "Block":
+	default:
+		return p.undo(ctx, act)
+	}
+	who, err := p.Store.AccountByURI(ctx, act.Actor.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch inner.Type {
+	case "Announce":
+		id, err := p.Store.StatusIDByURI(ctx, act.Object.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		ev, err := p.timelineEvent(ctx, queue.StatusDeleted, id)
+		if err != nil {
+			return err
+		}
+		// Tombstones the boost (or stores a tombstone, so a late Announce
+		// cannot bring it back).
+		_, err = p.Store.DeleteRemoteStatus(ctx, act.Object.ID, who.ID, ev)
+		return err
+	case "Like":
+		_, err := p.Store.DeleteFavourite(ctx, 0, act.Object.ID, who.ID, nil)
+		return err
+	default: // Block
+		target, err := p.Store.AccountByURI(ctx, inner.Object.ID)
+		if err != nil {
+			return nil
+		}
+		_, err = p.Store.DeleteBlock(ctx, who.ID, target.ID, nil)
+		return err
+	}
+}
+
+// deleteTimeline applies an actor's Delete of itself (its statuses leave
+// every feed); other Deletes go to delete.
+func (p *Processor) deleteTimeline(ctx context.Context, act *activitypub.Activity) error {
+	if act.Object.ID == "" || act.Object.ID != act.Actor.ID {
+		return p.delete(ctx, act)
+	}
+	_, err := p.Store.DeleteRemoteAccount(ctx, act.Actor.ID, func(accountID int64) ([]store.Event, error) {
+		ev, err := p.change(ctx, queue.AccountDeleted, strconv.FormatInt(accountID, 10)+"-"+act.ID,
+			queue.TimelineChange{AccountID: accountID})
+		return []store.Event{ev}, err
+	})
+	return err
+}
+
+func (p *Processor) change(ctx context.Context, kind, key string, ch queue.TimelineChange) (store.Event, error) {
+	payload, err := json.Marshal(ch)
+	if err != nil {
+		return store.Event{}, fmt.Errorf("encode timeline change: %w", err)
+	}
+	return store.Event{
+		MsgID:   "timeline-" + kind + "-" + key,
+		Subject: p.Topology.Subject(queue.Timeline, kind),
+		Payload: payload,
+		Headers: queue.TraceFrom(ctx).Headers(),
+	}, nil
+}
+
+// rejectTimeline applies a Reject and, when it ends a local account's
+// follow of a remote one (a follow refused, or a follower removed), takes
+// the remote account's entries out of the local feed.
+func (p *Processor) rejectTimeline(ctx context.Context, act *activitypub.Activity) error {
+	f, err := p.followOf(ctx, act.Object)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := p.reject(ctx, act); err != nil {
+		return err
+	}
+	if _, err := p.Store.FollowByURI(ctx, f.URI); !errors.Is(err, store.ErrNotFound) {
+		return err // still there: the Reject was not the followee's
+	}
+	ev, err := p.change(ctx, queue.FeedUnmerge, "reject-"+act.ID, queue.TimelineChange{
+		AccountID: f.FollowerID, TargetAccountID: f.FolloweeID})
+	if err != nil {
+		return err
+	}
+	return p.Store.AppendEvents(ctx, ev)
+}

@@ -1,0 +1,159 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Notification types, as Mastodon names them.
+const (
+	NotifyMention   = "mention"
+	NotifyFollow    = "follow"
+	NotifyFavourite = "favourite"
+	NotifyReblog    = "reblog"
+)
+
+// Notification tells an account that another did something concerning it.
+type Notification struct {
+	ID            int64
+	AccountID     int64
+	Type          string
+	FromAccountID int64
+	StatusID      int64 // 0 for a follow
+	CreatedAt     time.Time
+
+	From   *Account // filled by reads
+	Status *Item    // filled by reads when StatusID is set and the status is live
+}
+
+// InsertNotification stores n once: a replayed event finds the row (unique
+// on recipient, type, sender and status) and changes nothing. Nothing is
+// stored when the recipient is not local, or blocks, mutes or blocks the
+// domain of the sender. It reports whether a row was added and sets n.ID.
+func (db *DB) InsertNotification(ctx context.Context, n *Notification) (bool, error) {
+	var status any
+	if n.StatusID != 0 {
+		status = n.StatusID
+	}
+	err := db.pool.QueryRow(ctx, `INSERT INTO notifications (id, account_id, type, from_account_id, status_id)
+		SELECT $1::bigint, $2::bigint, $3::text, $4::bigint, $5::bigint
+		 WHERE $2::bigint <> $4::bigint
+		   AND EXISTS (SELECT 1 FROM accounts WHERE id = $2 AND domain IS NULL)
+		   AND NOT EXISTS (SELECT 1 FROM blocks WHERE account_id = $2 AND target_account_id = $4)
+		   AND NOT EXISTS (SELECT 1 FROM mutes WHERE account_id = $2 AND target_account_id = $4)
+		   AND NOT EXISTS (SELECT 1 FROM domain_blocks d JOIN accounts a ON lower(a.domain) = d.domain
+		                    WHERE d.account_id = $2 AND a.id = $4)
+		ON CONFLICT DO NOTHING RETURNING id`, n.ID, n.AccountID, n.Type, n.FromAccountID, status).Scan(&n.ID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("insert notification: %w", err)
+	}
+	return true, nil
+}
+
+// NotificationFilter narrows a page of notifications by type.
+type NotificationFilter struct {
+	Types, ExcludeTypes []string
+}
+
+// Notifications reads a page of accountID's notifications, newest first,
+// with senders and statuses. Notifications whose status was deleted are
+// not shown.
+func (db *DB) Notifications(ctx context.Context, accountID int64, p Page, f NotificationFilter) ([]*Notification, error) {
+	order, lower := "DESC", p.SinceID
+	if p.MinID > 0 {
+		order, lower = "ASC", p.MinID
+	}
+	upper := p.MaxID
+	if upper <= 0 {
+		upper = 1<<63 - 1
+	}
+	rows, err := db.pool.Query(ctx, `SELECT n.id, n.account_id, n.type, n.from_account_id, coalesce(n.status_id, 0), n.created_at,
+		`+accountColumns+`
+		FROM notifications n JOIN accounts a ON a.id = n.from_account_id
+		LEFT JOIN statuses s ON s.id = n.status_id
+		WHERE n.account_id = $1 AND n.id < $2 AND n.id > $3
+		  AND (n.status_id IS NULL OR s.deleted_at IS NULL)
+		  AND (cardinality($5::text[]) = 0 OR n.type = ANY($5))
+		  AND NOT (n.type = ANY($6))
+		ORDER BY n.id `+order+` LIMIT $4`, accountID, upper, lower, p.Limit, append([]string{}, f.Types...), append([]string{}, f.ExcludeTypes...))
+	if err != nil {
+		return nil, fmt.Errorf("notifications of %d: %w", accountID, err)
+	}
+	out, err := pgx.CollectRows(rows, scanNotification)
+	if err != nil {
+		return nil, fmt.Errorf("notifications of %d: %w", accountID, err)
+	}
+	if order == "ASC" {
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out, db.loadNotificationStatuses(ctx, accountID, out)
+}
+
+func scanNotification(row pgx.CollectableRow) (*Notification, error) {
+	var n Notification
+	var a Account
+	err := row.Scan(&n.ID, &n.AccountID, &n.Type, &n.FromAccountID, &n.StatusID, &n.CreatedAt,
+		&a.ID, &a.Username, &a.Domain, &a.DisplayName, &a.Note, &a.URI, &a.URL,
+		&a.InboxURL, &a.SharedInboxURL, &a.OutboxURL, &a.FollowersURL, &a.FollowingURL,
+		&a.KeyID, &a.PublicKeyPEM, &a.PrivateKeyPEM, &a.Locked, &a.Bot, &a.CreatedAt, &a.FetchedAt)
+	if err != nil {
+		return nil, err
+	}
+	a.PrivateKeyPEM = ""
+	n.From = &a
+	return &n, nil
+}
+
+func (db *DB) loadNotificationStatuses(ctx context.Context, viewer int64, ns []*Notification) error {
+	for _, n := range ns {
+		if n.StatusID == 0 {
+			continue
+		}
+		it, err := db.ItemByID(ctx, viewer, n.StatusID)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		n.Status = it
+	}
+	return nil
+}
+
+// NotificationByID returns accountID's notification id.
+func (db *DB) NotificationByID(ctx context.Context, accountID, id int64) (*Notification, error) {
+	ns, err := db.Notifications(ctx, accountID, Page{MaxID: id + 1, SinceID: id - 1, Limit: 1}, NotificationFilter{})
+	if err != nil {
+		return nil, err
+	}
+	if len(ns) == 0 {
+		return nil, fmt.Errorf("notification %d: %w", id, ErrNotFound)
+	}
+	return ns[0], nil
+}
+
+// DismissNotification deletes accountID's notification id.
+func (db *DB) DismissNotification(ctx context.Context, accountID, id int64) error {
+	if _, err := db.pool.Exec(ctx, `DELETE FROM notifications WHERE account_id = $1 AND id = $2`, accountID, id); err != nil {
+		return fmt.Errorf("dismiss notification %d: %w", id, err)
+	}
+	return nil
+}
+
+// ClearNotifications deletes all of accountID's notifications.
+func (db *DB) ClearNotifications(ctx context.Context, accountID int64) error {
+	if _, err := db.pool.Exec(ctx, `DELETE FROM notifications WHERE account_id = $1`, accountID); err != nil {
+		return fmt.Errorf("clear notifications: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,486 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// This file holds the interactions between accounts and statuses that
+// timelines depend on: boosts, favourites, blocks, mutes and domain blocks,
+// and the follow changes that must tell the timeline builder. Each method
+// that changes state takes the events announcing it, so both commit together.
+
+// CreateFollowEvents stores a follow (as CreateFollow does) and appends the
+// events when, and only when, the follow is new, also when there is no
+// activity (a local followee).
+func (db *DB) CreateFollowEvents(ctx context.Context, f *Follow, act *Activity, events ...Event) (got *Follow, created bool, err error) {
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO follows (id, follower_id, followee_id, uri, accepted)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (follower_id, followee_id) DO NOTHING`,
+			f.ID, f.FollowerID, f.FolloweeID, f.URI, f.Accepted)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			got, err = scanFollow(tx.QueryRow(ctx, `SELECT `+followColumns+` FROM follows
+				WHERE follower_id = $1 AND followee_id = $2`, f.FollowerID, f.FolloweeID))
+			return err
+		}
+		got, created = f, true
+		if act != nil {
+			if _, err := insertActivity(ctx, tx, act); err != nil {
+				return err
+			}
+		}
+		return appendEvents(ctx, tx, events...)
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("create follow: %w", err)
+	}
+	return got, created, nil
+}
+
+// DeleteFollowEvents removes the follow id and, if it existed, stores the
+// activity (when not nil) and the events with it.
+func (db *DB) DeleteFollowEvents(ctx context.Context, id int64, act *Activity, events ...Event) (bool, error) {
+	var deleted bool
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM follows WHERE id = $1`, id)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		deleted = true
+		if act != nil {
+			if _, err := insertActivity(ctx, tx, act); err != nil {
+				return err
+			}
+		}
+		return appendEvents(ctx, tx, events...)
+	})
+	if err != nil {
+		return false, fmt.Errorf("delete follow %d: %w", id, err)
+	}
+	return deleted, nil
+}
+
+// CreateReblog stores a boost: a status row by the booster pointing at the
+// boosted status, with its activity (nil for a remote boost) and events.
+// When the booster already boosts that status (or, for a remote boost, the
+// URI is known), it changes nothing and returns the existing boost with
+// created false.
+func (db *DB) CreateReblog(ctx context.Context, s *Status, reblogOfID int64, act *Activity, events ...Event) (got *Status, created bool, err error) {
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO statuses (id, uri, url, account_id, local, visibility, reblog_of_id, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+			s.ID, s.URI, s.URL, s.AccountID, s.Local, s.Visibility, reblogOfID, s.CreatedAt)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			var id int64
+			err := tx.QueryRow(ctx, `SELECT id FROM statuses WHERE uri = $1
+				OR (account_id = $2 AND reblog_of_id = $3 AND deleted_at IS NULL) LIMIT 1`,
+				s.URI, s.AccountID, reblogOfID).Scan(&id)
+			if err != nil {
+				return err
+			}
+			got = &Status{ID: id}
+			return nil
+		}
+		got, created = s, true
+		if act != nil {
+			if _, err := insertActivity(ctx, tx, act); err != nil {
+				return err
+			}
+		}
+		return appendEvents(ctx, tx, events...)
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("create reblog of %d: %w", reblogOfID, err)
+	}
+	return got, created, nil
+}
+
+// LiveReblog returns accountID's live boost of statusID.
+func (db *DB) LiveReblog(ctx context.Context, accountID, statusID int64) (*Status, error) {
+	return db.statusWhere(ctx, "reblog", `s.account_id = $1 AND s.reblog_of_id = $2 AND s.deleted_at IS NULL`, accountID, statusID)
+}
+
+// DeleteReblog tombstones the boost id (a status of accountID) and stores
+// the activity and events with it. It reports whether a live boost went.
+func (db *DB) DeleteReblog(ctx context.Context, id, accountID int64, act *Activity, events ...Event) (bool, error) {
+	var deleted bool
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE statuses SET deleted_at = now()
+			WHERE id = $1 AND account_id = $2 AND reblog_of_id IS NOT NULL AND deleted_at IS NULL`, id, accountID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		deleted = true
+		if act != nil {
+			if _, err := insertActivity(ctx, tx, act); err != nil {
+				return err
+			}
+		}
+		return appendEvents(ctx, tx, events...)
+	})
+	if err != nil {
+		return false, fmt.Errorf("delete reblog %d: %w", id, err)
+	}
+	return deleted, nil
+}
+
+// Favourite is an account's like of a status.
+type Favourite struct {
+	ID        int64
+	AccountID int64
+	StatusID  int64
+	URI       string // the Like activity's id
+}
+
+// CreateFavourite stores a favourite once, with its activity (nil for a
+// remote Like) and events; a second favourite of the same status, or a
+// replayed Like, changes nothing and reports false.
+func (db *DB) CreateFavourite(ctx context.Context, f *Favourite, act *Activity, events ...Event) (bool, error) {
+	var created bool
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO favourites (id, account_id, status_id, uri) VALUES ($1, $2, $3, $4)
+			ON CONFLICT DO NOTHING`, f.ID, f.AccountID, f.StatusID, f.URI)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		created = true
+		if act != nil {
+			if _, err := insertActivity(ctx, tx, act); err != nil {
+				return err
+			}
+		}
+		return appendEvents(ctx, tx, events...)
+	})
+	if err != nil {
+		return false, fmt.Errorf("create favourite: %w", err)
+	}
+	return created, nil
+}
+
+// FavouriteOf returns accountID's favourite of statusID.
+func (db *DB) FavouriteOf(ctx context.Context, accountID, statusID int64) (*Favourite, error) {
+	var f Favourite
+	err := db.pool.QueryRow(ctx, `SELECT id, account_id, status_id, uri FROM favourites
+		WHERE account_id = $1 AND status_id = $2`, accountID, statusID).Scan(&f.ID, &f.AccountID, &f.StatusID, &f.URI)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("favourite: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("favourite: %w", err)
+	}
+	return &f, nil
+}
+
+// DeleteFavourite removes a favourite by its id (or by its URI, for a
+// remote Undo, when id is 0) made by accountID, storing act and events with
+// it. It reports whether one was removed.
+func (db *DB) DeleteFavourite(ctx context.Context, id int64, uri string, accountID int64, act *Activity, events ...Event) (bool, error) {
+	var deleted bool
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM favourites WHERE (id = $1 OR ($1 = 0 AND uri = $2)) AND account_id = $3`,
+			id, uri, accountID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		deleted = true
+		if act != nil {
+			if _, err := insertActivity(ctx, tx, act); err != nil {
+				return err
+			}
+		}
+		return appendEvents(ctx, tx, events...)
+	})
+	if err != nil {
+		return false, fmt.Errorf("delete favourite: %w", err)
+	}
+	return deleted, nil
+}
+
+// Block is an account's block of another.
+type Block struct {
+	AccountID       int64
+	TargetAccountID int64
+	URI             string // the Block activity's id
+}
+
+// CreateBlock stores a block and ends the follows between the two accounts
+// in both directions, as Mastodon does, with act (nil when none is sent)
+// and events. A repeated block changes nothing and reports false.
+func (db *DB) CreateBlock(ctx context.Context, b *Block, act *Activity, events ...Event) (bool, error) {
+	var created bool
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO blocks (account_id, target_account_id, uri) VALUES ($1, $2, $3)
+			ON CONFLICT DO NOTHING`, b.AccountID, b.TargetAccountID, b.URI)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		created = true
+		if _, err := tx.Exec(ctx, `DELETE FROM follows WHERE (follower_id = $1 AND followee_id = $2)
+			OR (follower_id = $2 AND followee_id = $1)`, b.AccountID, b.TargetAccountID); err != nil {
+			return err
+		}
+		if act != nil {
+			if _, err := insertActivity(ctx, tx, act); err != nil {
+				return err
+			}
+		}
+		return appendEvents(ctx, tx, events...)
+	})
+	if err != nil {
+		return false, fmt.Errorf("create block: %w", err)
+	}
+	return created, nil
+}
+
+// BlockBetween returns accountID's block of targetID.
+func (db *DB) BlockBetween(ctx context.Context, accountID, targetID int64) (*Block, error) {
+	b := Block{AccountID: accountID, TargetAccountID: targetID}
+	err := db.pool.QueryRow(ctx, `SELECT uri FROM blocks WHERE account_id = $1 AND target_account_id = $2`,
+		accountID, targetID).Scan(&b.URI)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("block: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("block: %w", err)
+	}
+	return &b, nil
+}
+
+// DeleteBlock removes accountID's block of targetID (by uri too when uri is
+// not empty: a remote Undo names its Block), with act and events.
+func (db *DB) DeleteBlock(ctx context.Context, accountID, targetID int64, act *Activity, events ...Event) (bool, error) {
+	return db.deleteRelation(ctx, "blocks", accountID, targetID, act, events...)
+}
+
+// CreateMute stores accountID's mute of targetID with events; a repeated
+// mute changes nothing and reports false.
+func (db *DB) CreateMute(ctx context.Context, accountID, targetID int64, events ...Event) (bool, error) {
+	var created bool
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO mutes (account_id, target_account_id) VALUES ($1, $2)
+			ON CONFLICT DO NOTHING`, accountID, targetID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		created = true
+		return appendEvents(ctx, tx, events...)
+	})
+	if err != nil {
+		return false, fmt.Errorf("create mute: %w", err)
+	}
+	return created, nil
+}
+
+// DeleteMute removes accountID's mute of targetID.
+func (db *DB) DeleteMute(ctx context.Context, accountID, targetID int64) (bool, error) {
+	return db.deleteRelation(ctx, "mutes", accountID, targetID, nil)
+}
+
+func (db *DB) deleteRelation(ctx context.Context, table string, accountID, targetID int64, act *Activity, events ...Event) (bool, error) {
+	var deleted bool
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE account_id = $1 AND target_account_id = $2`, accountID, targetID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		deleted = true
+		if act != nil {
+			if _, err := insertActivity(ctx, tx, act); err != nil {
+				return err
+			}
+		}
+		return appendEvents(ctx, tx, events...)
+	})
+	if err != nil {
+		return false, fmt.Errorf("delete from %s: %w", table, err)
+	}
+	return deleted, nil
+}
+
+// CreateDomainBlock stores accountID's block of a whole domain, with events.
+func (db *DB) CreateDomainBlock(ctx context.Context, accountID int64, domain string, events ...Event) (bool, error) {
+	var created bool
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO domain_blocks (account_id, domain) VALUES ($1, lower($2))
+			ON CONFLICT DO NOTHING`, accountID, domain)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		created = true
+		return appendEvents(ctx, tx, events...)
+	})
+	if err != nil {
+		return false, fmt.Errorf("create domain block: %w", err)
+	}
+	return created, nil
+}
+
+// DeleteDomainBlock removes accountID's block of domain.
+func (db *DB) DeleteDomainBlock(ctx context.Context, accountID int64, domain string) error {
+	if _, err := db.pool.Exec(ctx, `DELETE FROM domain_blocks WHERE account_id = $1 AND domain = lower($2)`, accountID, domain); err != nil {
+		return fmt.Errorf("delete domain block: %w", err)
+	}
+	return nil
+}
+
+// DomainBlocks lists the domains accountID blocks.
+func (db *DB) DomainBlocks(ctx context.Context, accountID int64) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `SELECT domain FROM domain_blocks WHERE account_id = $1 ORDER BY domain`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("domain blocks: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("domain blocks: %w", err)
+	}
+	return out, nil
+}
+
+// Filters are the block and mute flags of viewer toward one account.
+type Filters struct {
+	Blocking, BlockedBy, Muting, DomainBlocking bool
+}
+
+// FiltersOf returns viewer's block and mute flags toward target.
+func (db *DB) FiltersOf(ctx context.Context, viewer int64, target *Account) (Filters, error) {
+	var f Filters
+	err := db.pool.QueryRow(ctx, `SELECT
+		EXISTS (SELECT 1 FROM blocks WHERE account_id = $1 AND target_account_id = $2),
+		EXISTS (SELECT 1 FROM blocks WHERE account_id = $2 AND target_account_id = $1),
+		EXISTS (SELECT 1 FROM mutes WHERE account_id = $1 AND target_account_id = $2),
+		EXISTS (SELECT 1 FROM domain_blocks WHERE account_id = $1 AND domain = lower($3) AND $3 <> '')`,
+		viewer, target.ID, target.Domain).Scan(&f.Blocking, &f.BlockedBy, &f.Muting, &f.DomainBlocking)
+	if err != nil {
+		return f, fmt.Errorf("filters of %d: %w", viewer, err)
+	}
+	return f, nil
+}
+
+// StatusMeta is what the timeline builder reads of a status to index it.
+type StatusMeta struct {
+	ID, AccountID, ReblogOfID int64
+	ReblogAccountID           int64 // author of the boosted status
+	Local                     bool
+	Content                   string
+	Visibility                string
+}
+
+// StatusMeta returns a live status's indexing data.
+func (db *DB) StatusMeta(ctx context.Context, id int64) (*StatusMeta, error) {
+	var m StatusMeta
+	err := db.pool.QueryRow(ctx, `SELECT s.id, s.account_id, coalesce(s.reblog_of_id, 0), coalesce(o.account_id, 0),
+		s.local, s.content, s.visibility
+		FROM statuses s LEFT JOIN statuses o ON o.id = s.reblog_of_id
+		WHERE s.id = $1 AND s.deleted_at IS NULL`, id).
+		Scan(&m.ID, &m.AccountID, &m.ReblogOfID, &m.ReblogAccountID, &m.Local, &m.Content, &m.Visibility)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("status meta %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("status meta %d: %w", id, err)
+	}
+	return &m, nil
+}
+
+// IndexStatus stores a status's hashtags and mentions, once.
+func (db *DB) IndexStatus(ctx context.Context, statusID int64, tags []string, mentions []int64) error {
+	if len(tags) > 0 {
+		if _, err := db.pool.Exec(ctx, `INSERT INTO status_tags (tag, status_id)
+			SELECT DISTINCT lower(t), $2::bigint FROM unnest($1::text[]) t ON CONFLICT DO NOTHING`, tags, statusID); err != nil {
+			return fmt.Errorf("index tags of %d: %w", statusID, err)
+		}
+	}
+	if len(mentions) > 0 {
+		if _, err := db.pool.Exec(ctx, `INSERT INTO status_mentions (status_id, account_id)
+			SELECT DISTINCT $2::bigint, m FROM unnest($1::bigint[]) m ON CONFLICT DO NOTHING`, mentions, statusID); err != nil {
+			return fmt.Errorf("index mentions of %d: %w", statusID, err)
+		}
+	}
+	return nil
+}
+
+// StatusTags returns a status's hashtags.
+func (db *DB) StatusTags(ctx context.Context, statusID int64) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `SELECT tag FROM status_tags WHERE status_id = $1 ORDER BY tag`, statusID)
+	if err != nil {
+		return nil, fmt.Errorf("status tags: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("status tags: %w", err)
+	}
+	return out, nil
+}
+
+// AccountIDsByMention resolves mentions to account ids: acct forms
+// (username with domain, empty for local) and actor URIs or profile URLs.
+// Unknown ones are left out.
+func (db *DB) AccountIDsByMention(ctx context.Context, usernames, domains, uris []string) ([]int64, error) {
+	for i := range domains {
+		domains[i] = strings.ToLower(domains[i])
+	}
+	rows, err := db.pool.Query(ctx, `SELECT a.id FROM accounts a
+		JOIN unnest($1::text[], $2::text[]) AS m(username, domain)
+		  ON lower(a.username) = lower(m.username) AND lower(coalesce(a.domain, '')) = m.domain
+		UNION
+		SELECT a.id FROM accounts a WHERE a.uri = ANY($3) OR (a.url <> '' AND a.url = ANY($3))`, usernames, domains, uris)
+	if err != nil {
+		return nil, fmt.Errorf("accounts by mention: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("accounts by mention: %w", err)
+	}
+	return ids, nil
+}
+
+// DeleteRemoteAccount tombstones every status of a remote account and ends
+// its follows, appending events with it (an actor's Delete of itself). It
+// reports whether the account was known.
+func (db *DB) DeleteRemoteAccount(ctx context.Context, uri string, events func(accountID int64) ([]Event, error)) (bool, error) {
+	var found bool
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var id int64
+		err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE uri = $1 AND domain IS NOT NULL FOR UPDATE`, uri).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		if _, err := tx.Exec(ctx, `UPDATE statuses SET deleted_at = now(), content = '', spoiler_text = ''
+			WHERE account_id = $1 AND deleted_at IS NULL`, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1`, id); err != nil {
+			return err
+		}
+		evs, err := events(id)
+		if err != nil {
+			return err
+		}
+		return appendEvents(ctx, tx, evs...)
+	})
+	if err != nil {
+		return false, fmt.Errorf("delete remote account %s: %w", uri, err)
+	}
+	return found, nil
+}
+
+// NewReblog returns the status row of a boost. A boost is public, as
+// Mastodon's are: only public and unlisted statuses can be boosted.
+func NewReblog(id int64, uri string, accountID int64, local bool, at time.Time) *Status {
+	return &Status{ID: id, URI: uri, AccountID: accountID, Local: local, Visibility: VisibilityPublic, CreatedAt: at}
+}
