@@ -111,9 +111,7 @@ func (d *Deliverer) now() time.Time {
 // BreakerState returns the state of host's circuit breaker in this
 // process: "closed", "open" or "half-open".
 func (d *Deliverer) BreakerState(host string) string {
-	if d.breakers == nil {
-		return gobreaker.StateClosed.String()
-	}
+	d.init(context.Background())
 	if cb, ok := d.breakers.Peek(host); ok {
 		return cb.State().String()
 	}
