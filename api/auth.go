@@ -23,12 +23,7 @@ type auth struct {
 // Endpoints decide with scoped whether they need one.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token := ""
-		if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-			token = strings.TrimSpace(h[7:])
-		} else if q := r.URL.Query().Get("access_token"); q != "" {
-			token = q
-		}
+		token := bearerToken(r)
 		if token == "" {
 			next.ServeHTTP(w, r)
 			return
@@ -46,6 +41,15 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		ctx := context.WithValue(r.Context(), authKey{}, &auth{account: a, scopes: strings.Fields(scopes)})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// bearerToken returns the token of an Authorization: Bearer header, or of
+// the access_token parameter (which browsers' EventSource needs), or "".
+func bearerToken(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return r.URL.Query().Get("access_token")
 }
 
 // scoped requires a token granting scope (e.g. "write:statuses"), which

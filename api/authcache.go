@@ -35,12 +35,7 @@ type cachedToken struct {
 // read routes of timelines and notifications.
 func (s *Server) authenticateCached(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token := ""
-		if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-			token = strings.TrimSpace(h[7:])
-		} else if q := r.URL.Query().Get("access_token"); q != "" {
-			token = q
-		}
+		token := bearerToken(r)
 		if token == "" {
 			next.ServeHTTP(w, r)
 			return
