@@ -15,8 +15,6 @@ import (
 // InteractionStore is what boosts, favourites, blocks and mutes need of
 // the store.
 type InteractionStore interface {
-	CreateFollowEvents(ctx context.Context, f *store.Follow, act *store.Activity, events ...store.Event) (*store.Follow, bool, error)
-	DeleteFollowEvents(ctx context.Context, id int64, act *store.Activity, events ...store.Event) (bool, error)
 	CreateReblog(ctx context.Context, s *store.Status, reblogOfID int64, act *store.Activity, events ...store.Event) (*store.Status, bool, error)
 	LiveReblog(ctx context.Context, accountID, statusID int64) (*store.Status, error)
 	DeleteReblog(ctx context.Context, id, accountID int64, act *store.Activity, events ...store.Event) (bool, error)

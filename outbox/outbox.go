@@ -164,7 +164,7 @@ func (o *Outbox) Follow(ctx context.Context, follower, followee *store.Account) 
 		if err != nil {
 			return nil, err
 		}
-		got, _, err := o.Store.CreateFollowEvents(ctx, f, nil, events...)
+		got, _, err := o.Store.CreateFollow(ctx, f, nil, events...)
 		return got, err
 	}
 	follow := map[string]any{
@@ -202,7 +202,7 @@ func (o *Outbox) Unfollow(ctx context.Context, follower, followee *store.Account
 		return err
 	}
 	if followee.Local() {
-		_, err := o.Store.DeleteFollowEvents(ctx, f.ID, nil, unmerge)
+		_, err := o.Store.DeleteFollow(ctx, f.ID, nil, unmerge)
 		return err
 	}
 	undo := map[string]any{
@@ -222,7 +222,7 @@ func (o *Outbox) Unfollow(ctx context.Context, follower, followee *store.Account
 	if err != nil {
 		return err
 	}
-	_, err = o.Store.DeleteFollowEvents(ctx, f.ID, act, append(events, unmerge)...)
+	_, err = o.Store.DeleteFollow(ctx, f.ID, act, append(events, unmerge)...)
 	return err
 }
 

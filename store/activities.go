@@ -31,13 +31,13 @@ func insertActivity(ctx context.Context, tx pgx.Tx, a *Activity) (bool, error) {
 	return tag.RowsAffected() == 1, nil
 }
 
-// recordActivity stores act, if any, and its events within tx.
+// recordActivity stores act, if any (a change that federates), and the
+// events announcing the change within tx.
 func recordActivity(ctx context.Context, tx pgx.Tx, act *Activity, events []Event) error {
-	if act == nil {
-		return nil
-	}
-	if _, err := insertActivity(ctx, tx, act); err != nil {
-		return err
+	if act != nil {
+		if _, err := insertActivity(ctx, tx, act); err != nil {
+			return err
+		}
 	}
 	return appendEvents(ctx, tx, events...)
 }

@@ -50,9 +50,10 @@ func (db *DB) FollowByURI(ctx context.Context, uri string) (*Follow, error) {
 }
 
 // CreateFollow stores a follow request made by a local account, with its
-// Follow activity and events, in one transaction. When the two accounts
-// already have a follow it changes nothing and returns the existing one
-// with created false.
+// Follow activity (nil for a local followee, where nothing federates) and
+// events, in one transaction. When the two accounts already have a follow
+// it changes nothing, appends no event, and returns the existing one with
+// created false.
 func (db *DB) CreateFollow(ctx context.Context, f *Follow, act *Activity, events ...Event) (got *Follow, created bool, err error) {
 	err = db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO follows (id, follower_id, followee_id, uri, accepted)
@@ -76,7 +77,8 @@ func (db *DB) CreateFollow(ctx context.Context, f *Follow, act *Activity, events
 }
 
 // DeleteFollow removes the follow id and, if it existed, stores the Undo
-// activity and events with it. It reports whether a follow was removed.
+// activity (if any) and the events with it. It reports whether a follow
+// was removed.
 func (db *DB) DeleteFollow(ctx context.Context, id int64, act *Activity, events ...Event) (bool, error) {
 	var deleted bool
 	err := db.inTx(ctx, func(tx pgx.Tx) error {

@@ -15,59 +15,6 @@ import (
 // and the follow changes that must tell the timeline builder. Each method
 // that changes state takes the events announcing it, so both commit together.
 
-// CreateFollowEvents stores a follow (as CreateFollow does) and appends the
-// events when, and only when, the follow is new, also when there is no
-// activity (a local followee).
-func (db *DB) CreateFollowEvents(ctx context.Context, f *Follow, act *Activity, events ...Event) (got *Follow, created bool, err error) {
-	err = db.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO follows (id, follower_id, followee_id, uri, accepted)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (follower_id, followee_id) DO NOTHING`,
-			f.ID, f.FollowerID, f.FolloweeID, f.URI, f.Accepted)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			got, err = scanFollow(tx.QueryRow(ctx, `SELECT `+followColumns+` FROM follows
-				WHERE follower_id = $1 AND followee_id = $2`, f.FollowerID, f.FolloweeID))
-			return err
-		}
-		got, created = f, true
-		if act != nil {
-			if _, err := insertActivity(ctx, tx, act); err != nil {
-				return err
-			}
-		}
-		return appendEvents(ctx, tx, events...)
-	})
-	if err != nil {
-		return nil, false, fmt.Errorf("create follow: %w", err)
-	}
-	return got, created, nil
-}
-
-// DeleteFollowEvents removes the follow id and, if it existed, stores the
-// activity (when not nil) and the events with it.
-func (db *DB) DeleteFollowEvents(ctx context.Context, id int64, act *Activity, events ...Event) (bool, error) {
-	var deleted bool
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM follows WHERE id = $1`, id)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		deleted = true
-		if act != nil {
-			if _, err := insertActivity(ctx, tx, act); err != nil {
-				return err
-			}
-		}
-		return appendEvents(ctx, tx, events...)
-	})
-	if err != nil {
-		return false, fmt.Errorf("delete follow %d: %w", id, err)
-	}
-	return deleted, nil
-}
-
 // CreateReblog stores a boost: a status row by the booster pointing at the
 // boosted status, with its activity (nil for a remote boost) and events.
 // When the booster already boosts that status (or, for a remote boost, the
@@ -93,12 +40,7 @@ func (db *DB) CreateReblog(ctx context.Context, s *Status, reblogOfID int64, act
 			return nil
 		}
 		got, created = s, true
-		if act != nil {
-			if _, err := insertActivity(ctx, tx, act); err != nil {
-				return err
-			}
-		}
-		return appendEvents(ctx, tx, events...)
+		return recordActivity(ctx, tx, act, events)
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("create reblog of %d: %w", reblogOfID, err)
@@ -122,12 +64,7 @@ func (db *DB) DeleteReblog(ctx context.Context, id, accountID int64, act *Activi
 			return err
 		}
 		deleted = true
-		if act != nil {
-			if _, err := insertActivity(ctx, tx, act); err != nil {
-				return err
-			}
-		}
-		return appendEvents(ctx, tx, events...)
+		return recordActivity(ctx, tx, act, events)
 	})
 	if err != nil {
 		return false, fmt.Errorf("delete reblog %d: %w", id, err)
@@ -194,12 +131,7 @@ func (db *DB) DeleteFavourite(ctx context.Context, id int64, uri string, account
 			return err
 		}
 		deleted = true
-		if act != nil {
-			if _, err := insertActivity(ctx, tx, act); err != nil {
-				return err
-			}
-		}
-		return appendEvents(ctx, tx, events...)
+		return recordActivity(ctx, tx, act, events)
 	})
 	if err != nil {
 		return false, fmt.Errorf("delete favourite: %w", err)
@@ -295,12 +227,7 @@ func (db *DB) deleteRelation(ctx context.Context, table string, accountID, targe
 			return err
 		}
 		deleted = true
-		if act != nil {
-			if _, err := insertActivity(ctx, tx, act); err != nil {
-				return err
-			}
-		}
-		return appendEvents(ctx, tx, events...)
+		return recordActivity(ctx, tx, act, events)
 	})
 	if err != nil {
 		return false, fmt.Errorf("delete from %s: %w", table, err)
