@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/go-chi/chi/v5"
 
 	"github.com/starling-social/starling/outbox"
 	"github.com/starling-social/starling/store"
@@ -33,15 +32,7 @@ type Interactions interface {
 // request comes.
 func (s *Server) statusAction(act func(i Interactions, ctx context.Context, me *store.Account, st *store.Status) error) func(http.ResponseWriter, *http.Request, *store.Account) {
 	return func(w http.ResponseWriter, r *http.Request, me *store.Account) {
-		n, ok := idParam(chi.URLParam(r, "id"))
-		if !ok {
-			writeError(w, http.StatusNotFound, "Record not found")
-			return
-		}
-		st, err := s.Store.StatusByID(r.Context(), n)
-		if err == nil && !s.canSee(r, me, st) {
-			err = store.ErrNotFound
-		}
+		st, err := s.visibleStatus(r, me)
 		if err == nil {
 			err = act(s.Interactions, r.Context(), me, st)
 		}
@@ -58,15 +49,7 @@ func (s *Server) statusAction(act func(i Interactions, ctx context.Context, me *
 }
 
 func (s *Server) reblog(w http.ResponseWriter, r *http.Request, me *store.Account) {
-	n, ok := idParam(chi.URLParam(r, "id"))
-	if !ok {
-		writeError(w, http.StatusNotFound, "Record not found")
-		return
-	}
-	st, err := s.Store.StatusByID(r.Context(), n)
-	if err == nil && !s.canSee(r, me, st) {
-		err = store.ErrNotFound
-	}
+	st, err := s.visibleStatus(r, me)
 	var boost *store.Status
 	if err == nil {
 		boost, err = s.Interactions.Reblog(r.Context(), me, st)

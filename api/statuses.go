@@ -29,20 +29,26 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request, me *store.Ac
 }
 
 func (s *Server) getStatus(w http.ResponseWriter, r *http.Request, me *store.Account) {
-	n, ok := idParam(chi.URLParam(r, "id"))
-	if !ok {
-		writeError(w, http.StatusNotFound, "Record not found")
-		return
-	}
-	st, err := s.Store.StatusByID(r.Context(), n)
-	if err == nil && !s.canSee(r, me, st) {
-		err = store.ErrNotFound
-	}
+	st, err := s.visibleStatus(r, me)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.status(r.Context(), st, nil))
+}
+
+// visibleStatus returns the status named in the path if me may see it,
+// else store.ErrNotFound (as Mastodon, a status one may not see does not exist).
+func (s *Server) visibleStatus(r *http.Request, me *store.Account) (*store.Status, error) {
+	n, ok := idParam(chi.URLParam(r, "id"))
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	st, err := s.Store.StatusByID(r.Context(), n)
+	if err == nil && !s.canSee(r, me, st) {
+		err = store.ErrNotFound
+	}
+	return st, err
 }
 
 // canSee applies visibility: public and unlisted to all, private to the
