@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-
 	"github.com/starling-social/starling/outbox"
 	"github.com/starling-social/starling/store"
 )
