@@ -115,7 +115,11 @@ func migrate(ctx context.Context, sqlDB *sql.DB, logger *slog.Logger) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys,
-		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
+		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true),
+		// Apply every migration not yet applied, whatever its number, as
+		// Rails does: work merged from parallel branches lands with lower
+		// numbers than migrations a database may already have.
+		goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
