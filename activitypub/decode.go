@@ -38,11 +38,14 @@ func (e *DecodeError) Error() string {
 
 func (e *DecodeError) Unwrap() error { return e.Err }
 
-// StatusTypes are the object types Starling shows as statuses.
-var StatusTypes = []string{"Note", "Article", "Page", "Question", "Video", "Event"}
-
 // IsStatusType reports whether objects of type t become statuses.
-func IsStatusType(t string) bool { return slices.Contains(StatusTypes, t) }
+func IsStatusType(t string) bool {
+	switch t {
+	case "Note", "Article", "Page", "Question", "Video", "Event":
+		return true
+	}
+	return false
+}
 
 // List is a property that servers send as one value or an array of them.
 // Elements that do not decode as T (a bare IRI where an object is expected,
