@@ -28,7 +28,7 @@ type ProcessStore interface {
 	FollowByURI(ctx context.Context, uri string) (*store.Follow, error)
 	FollowBetween(ctx context.Context, followerID, followeeID int64) (*store.Follow, error)
 	AcceptFollow(ctx context.Context, id int64) (bool, error)
-	RemoveFollow(ctx context.Context, id int64) error
+	DeleteFollow(ctx context.Context, id int64, act *store.Activity, events ...store.Event) (bool, error)
 	TimelineStore // process_timeline.go
 }
 
@@ -96,15 +96,15 @@ func (p *Processor) apply(ctx context.Context, act *activitypub.Activity) error 
 	case "Create":
 		return p.create(ctx, act)
 	case "Delete":
-		return p.deleteTimeline(ctx, act)
+		return p.delete(ctx, act)
 	case "Follow":
-		return p.followNotify(ctx, act)
+		return p.follow(ctx, act)
 	case "Accept":
 		return p.accept(ctx, act)
 	case "Reject":
-		return p.rejectTimeline(ctx, act)
+		return p.reject(ctx, act)
 	case "Undo":
-		return p.undoTimeline(ctx, act)
+		return p.undo(ctx, act)
 	case "Update":
 		return p.update(ctx, act)
 	case "Announce":
@@ -205,8 +205,11 @@ func (p *Processor) create(ctx context.Context, act *activitypub.Activity) error
 }
 
 func (p *Processor) delete(ctx context.Context, act *activitypub.Activity) error {
-	if act.Object.ID == "" || act.Object.ID == act.Actor.ID {
-		return nil // account deletion: a later issue
+	if act.Object.ID == "" {
+		return nil
+	}
+	if act.Object.ID == act.Actor.ID {
+		return p.deleteAccount(ctx, act)
 	}
 	author, err := p.Store.AccountByURI(ctx, act.Actor.ID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -215,7 +218,14 @@ func (p *Processor) delete(ctx context.Context, act *activitypub.Activity) error
 	if err != nil {
 		return err
 	}
-	id, err := p.Store.StatusIDByURI(ctx, act.Object.ID)
+	return p.tombstone(ctx, act.Object.ID, author.ID)
+}
+
+// tombstone deletes the status (or boost) uri of accountID and tells the
+// timeline, in one transaction; an unknown uri gets a tombstone, so a late
+// Create or Announce cannot bring it back.
+func (p *Processor) tombstone(ctx context.Context, uri string, accountID int64) error {
+	id, err := p.Store.StatusIDByURI(ctx, uri)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
@@ -223,7 +233,7 @@ func (p *Processor) delete(ctx context.Context, act *activitypub.Activity) error
 	if err != nil {
 		return err
 	}
-	_, err = p.Store.DeleteRemoteStatus(ctx, act.Object.ID, author.ID, ev)
+	_, err = p.Store.DeleteRemoteStatus(ctx, uri, accountID, ev)
 	return err
 }
 
@@ -248,7 +258,17 @@ func (p *Processor) follow(ctx context.Context, act *activitypub.Activity) error
 	if !f.Accepted {
 		return nil // locked: waits for the account holder (a later issue)
 	}
-	return p.Accepter.AcceptFollow(ctx, target, follower, f)
+	if err := p.Accepter.AcceptFollow(ctx, target, follower, f); err != nil {
+		return err
+	}
+	// A redelivered Follow appends the same notification again; its
+	// message id (and the notification's uniqueness) make that a no-op.
+	ev, err := p.change(ctx, queue.Notify, "follow-"+strconv.FormatInt(f.ID, 10), queue.TimelineChange{
+		AccountID: target.ID, Type: store.NotifyFollow, FromAccountID: follower.ID})
+	if err != nil {
+		return err
+	}
+	return p.Store.AppendEvents(ctx, ev)
 }
 
 // followOf finds the follow an Accept, Reject or Undo refers to: by the
@@ -295,6 +315,9 @@ func (p *Processor) accept(ctx context.Context, act *activitypub.Activity) error
 	return err
 }
 
+// reject applies a followee's Reject: the follow ends and, in the same
+// transaction, the followee's entries leave the (local) follower's feed,
+// so a crash between the two cannot keep one without the other.
 func (p *Processor) reject(ctx context.Context, act *activitypub.Activity) error {
 	f, err := p.followOf(ctx, act.Object)
 	if errors.Is(err, store.ErrNotFound) {
@@ -305,12 +328,52 @@ func (p *Processor) reject(ctx context.Context, act *activitypub.Activity) error
 	}
 	followee, err := p.Store.AccountByURI(ctx, act.Actor.ID)
 	if err != nil || followee.ID != f.FolloweeID {
-		return nil
+		return nil // only the followee may reject
 	}
-	return p.Store.RemoveFollow(ctx, f.ID)
+	ev, err := p.change(ctx, queue.FeedUnmerge, "reject-"+act.ID, queue.TimelineChange{
+		AccountID: f.FollowerID, TargetAccountID: f.FolloweeID})
+	if err != nil {
+		return err
+	}
+	_, err = p.Store.DeleteFollow(ctx, f.ID, nil, ev)
+	return err
 }
 
+// undo undoes the actor's boost, like, block or follow.
 func (p *Processor) undo(ctx context.Context, act *activitypub.Activity) error {
+	var inner activitypub.Object
+	if len(act.Object.Raw) > 0 {
+		_ = json.Unmarshal(act.Object.Raw, &inner)
+	}
+	switch inner.Type {
+	case "Announce", "Like", "Block":
+	default:
+		return p.undoFollow(ctx, act)
+	}
+	who, err := p.Store.AccountByURI(ctx, act.Actor.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch inner.Type {
+	case "Announce":
+		return p.tombstone(ctx, act.Object.ID, who.ID)
+	case "Like":
+		_, err := p.Store.DeleteFavourite(ctx, 0, act.Object.ID, who.ID, nil)
+		return err
+	default: // Block
+		target, err := p.Store.AccountByURI(ctx, inner.Object.ID)
+		if err != nil {
+			return nil
+		}
+		_, err = p.Store.DeleteBlock(ctx, who.ID, target.ID, nil)
+		return err
+	}
+}
+
+func (p *Processor) undoFollow(ctx context.Context, act *activitypub.Activity) error {
 	f, err := p.followOf(ctx, act.Object)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // an Undo of something else, or of a follow already gone
@@ -322,7 +385,8 @@ func (p *Processor) undo(ctx context.Context, act *activitypub.Activity) error {
 	if err != nil || follower.ID != f.FollowerID {
 		return nil // only the follower may undo
 	}
-	return p.Store.RemoveFollow(ctx, f.ID)
+	_, err = p.Store.DeleteFollow(ctx, f.ID, nil)
+	return err
 }
 
 // update applies an actor's Update of its own profile. Updates of statuses

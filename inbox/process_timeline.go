@@ -13,8 +13,8 @@ import (
 	"github.com/starling-social/starling/store"
 )
 
-// This file applies the activities that concern timelines (issue 4):
-// boosts, likes, blocks, their Undos, and an actor's Delete of itself.
+// This file applies the activities that concern timelines: boosts, likes,
+// blocks, and an actor's Delete of itself (their Undos are in undo).
 // Each writes its change and the timeline event in one transaction and is
 // idempotent on the activity id.
 
@@ -109,85 +109,9 @@ func (p *Processor) block(ctx context.Context, act *activitypub.Activity) error 
 	return err
 }
 
-// followNotify applies a Follow and notifies the local account when the
-// follow is accepted at once. A redelivered Follow finds the notification
-// already there (notifications are unique).
-func (p *Processor) followNotify(ctx context.Context, act *activitypub.Activity) error {
-	if err := p.follow(ctx, act); err != nil {
-		return err
-	}
-	target, err := p.Store.AccountByURI(ctx, act.Object.ID)
-	if err != nil || !target.Local() {
-		return nil
-	}
-	follower, err := p.Store.AccountByURI(ctx, act.Actor.ID)
-	if err != nil {
-		return nil
-	}
-	f, err := p.Store.FollowBetween(ctx, follower.ID, target.ID)
-	if err != nil || !f.Accepted {
-		return nil
-	}
-	ev, err := p.change(ctx, queue.Notify, "follow-"+strconv.FormatInt(f.ID, 10), queue.TimelineChange{
-		AccountID: target.ID, Type: store.NotifyFollow, FromAccountID: follower.ID})
-	if err != nil {
-		return err
-	}
-	return p.Store.AppendEvents(ctx, ev)
-}
-
-// undoTimeline undoes a boost, a like or a block by the actor; anything
-// else goes to undo (follows).
-func (p *Processor) undoTimeline(ctx context.Context, act *activitypub.Activity) error {
-	var inner activitypub.Object
-	if len(act.Object.Raw) > 0 {
-		_ = json.Unmarshal(act.Object.Raw, &inner)
-	}
-	switch inner.Type {
-	case "Announce", "Like", "Block":
-	default:
-		return p.undo(ctx, act)
-	}
-	who, err := p.Store.AccountByURI(ctx, act.Actor.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	switch inner.Type {
-	case "Announce":
-		id, err := p.Store.StatusIDByURI(ctx, act.Object.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		ev, err := p.timelineEvent(ctx, queue.StatusDeleted, id)
-		if err != nil {
-			return err
-		}
-		// Tombstones the boost (or stores a tombstone, so a late Announce
-		// cannot bring it back).
-		_, err = p.Store.DeleteRemoteStatus(ctx, act.Object.ID, who.ID, ev)
-		return err
-	case "Like":
-		_, err := p.Store.DeleteFavourite(ctx, 0, act.Object.ID, who.ID, nil)
-		return err
-	default: // Block
-		target, err := p.Store.AccountByURI(ctx, inner.Object.ID)
-		if err != nil {
-			return nil
-		}
-		_, err = p.Store.DeleteBlock(ctx, who.ID, target.ID, nil)
-		return err
-	}
-}
-
-// deleteTimeline applies an actor's Delete of itself (its statuses leave
-// every feed); other Deletes go to delete.
-func (p *Processor) deleteTimeline(ctx context.Context, act *activitypub.Activity) error {
-	if act.Object.ID == "" || act.Object.ID != act.Actor.ID {
-		return p.delete(ctx, act)
-	}
+// deleteAccount applies an actor's Delete of itself: its statuses are
+// tombstoned and leave every feed.
+func (p *Processor) deleteAccount(ctx context.Context, act *activitypub.Activity) error {
 	_, err := p.Store.DeleteRemoteAccount(ctx, act.Actor.ID, func(accountID int64) ([]store.Event, error) {
 		ev, err := p.change(ctx, queue.AccountDeleted, strconv.FormatInt(accountID, 10)+"-"+act.ID,
 			queue.TimelineChange{AccountID: accountID})
@@ -207,29 +131,4 @@ func (p *Processor) change(ctx context.Context, kind, key string, ch queue.Timel
 		Payload: payload,
 		Headers: queue.TraceFrom(ctx).Headers(),
 	}, nil
-}
-
-// rejectTimeline applies a Reject and, when it ends a local account's
-// follow of a remote one (a follow refused, or a follower removed), takes
-// the remote account's entries out of the local feed.
-func (p *Processor) rejectTimeline(ctx context.Context, act *activitypub.Activity) error {
-	f, err := p.followOf(ctx, act.Object)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := p.reject(ctx, act); err != nil {
-		return err
-	}
-	if _, err := p.Store.FollowByURI(ctx, f.URI); !errors.Is(err, store.ErrNotFound) {
-		return err // still there: the Reject was not the followee's
-	}
-	ev, err := p.change(ctx, queue.FeedUnmerge, "reject-"+act.ID, queue.TimelineChange{
-		AccountID: f.FollowerID, TargetAccountID: f.FolloweeID})
-	if err != nil {
-		return err
-	}
-	return p.Store.AppendEvents(ctx, ev)
 }

@@ -118,12 +118,6 @@ func (db *DB) AcceptFollow(ctx context.Context, id int64) (bool, error) {
 	return tag.RowsAffected() == 1, nil
 }
 
-// RemoveFollow deletes the follow id with no activity: the other side ended it.
-func (db *DB) RemoveFollow(ctx context.Context, id int64) error {
-	_, err := db.DeleteFollow(ctx, id, nil)
-	return err
-}
-
 // FollowerInboxes returns the distinct inboxes of accountID's accepted remote
 // followers, collapsed onto shared inboxes: a server with a thousand
 // followers of the account appears once. Inboxes that answered 410 Gone

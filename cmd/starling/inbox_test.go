@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/go-fed/httpsig"
 
 	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/api"
 )
 
 // signedPost builds a POST of body to inbox, signed by keyID/key at now.
@@ -172,4 +174,47 @@ func TestInboxRejectsBadSignatures(t *testing.T) {
 			t.Errorf("stored %d activities, want none", got)
 		}
 	})
+}
+
+// TestRejectEndsFollowAndUnmerges: alice@A rejects bob's (accepted) follow
+// after bob has her post in his feed; B ends the follow and takes her
+// entries out of bob's feed, in one transaction.
+func TestRejectEndsFollowAndUnmerges(t *testing.T) {
+	a := startInstance(t, "A")
+	b := startInstance(t, "B")
+	aliceToken := a.user("alice")
+	bob := b.user("bob")
+	aliceID := b.resolve(bob, "alice@"+a.cfg.Domain)
+	b.follow(bob, aliceID)
+
+	var post struct {
+		URI string `json:"uri"`
+	}
+	a.mustCall("POST", "/api/v1/statuses", aliceToken, url.Values{"status": {"soon gone from bob's feed"}}, &post)
+	waitFor(t, 5*time.Second, "the post in bob's feed", func() bool { return b.home(bob, post.URI) == 1 })
+
+	ctx := context.Background()
+	alice := must(a.srv.DB.AccountByAcct(ctx, "alice", ""))
+	bobAcct := must(b.srv.DB.AccountByAcct(ctx, "bob", ""))
+	aliceOnB := must(b.srv.DB.AccountByURI(ctx, alice.URI))
+	f := must(b.srv.DB.FollowBetween(ctx, bobAcct.ID, aliceOnB.ID))
+	body := must(json.Marshal(map[string]any{
+		"@context": activitypub.ActivityStreamsNS,
+		"id":       alice.URI + "#rejects/1",
+		"type":     "Reject",
+		"actor":    alice.URI,
+		"object":   map[string]any{"id": f.URI, "type": "Follow", "actor": bobAcct.URI, "object": alice.URI},
+	}))
+	key := must(activitypub.ParsePrivateKey(alice.PrivateKeyPEM))
+	resp := must(http.DefaultClient.Do(signedPost(t, b.base+"/inbox", alice.KeyID, key, body, time.Now())))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("Reject: status %d", resp.StatusCode)
+	}
+	waitFor(t, 5*time.Second, "the post to leave bob's feed", func() bool { return b.home(bob, post.URI) == 0 })
+	var rels []api.Relationship
+	b.mustCall("GET", "/api/v1/accounts/relationships?id[]="+aliceID, bob, nil, &rels)
+	if len(rels) != 1 || rels[0].Following || rels[0].Requested {
+		t.Errorf("after the Reject: %+v", rels)
+	}
 }
