@@ -22,14 +22,18 @@ type auth struct {
 // authenticate resolves a bearer token, if one was sent, to its account.
 // Endpoints decide with scoped whether they need one.
 func (s *Server) authenticate(next http.Handler) http.Handler {
+	return s.authenticateWith(s.lookupToken, next)
+}
+
+// authenticateWith is authenticate with the token looked up by lookup.
+func (s *Server) authenticateWith(lookup func(ctx context.Context, sum [32]byte) (*auth, error), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token := bearerToken(r)
 		if token == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
-		sum := sha256.Sum256([]byte(token))
-		a, scopes, err := s.Store.AccountByToken(r.Context(), sum[:])
+		a, err := lookup(r.Context(), sha256.Sum256([]byte(token)))
 		if errors.Is(err, store.ErrNotFound) {
 			writeError(w, http.StatusUnauthorized, "The access token is invalid")
 			return
@@ -38,9 +42,17 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		ctx := context.WithValue(r.Context(), authKey{}, &auth{account: a, scopes: strings.Fields(scopes)})
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authKey{}, a)))
 	})
+}
+
+// lookupToken reads a token's account and scopes from the store.
+func (s *Server) lookupToken(ctx context.Context, sum [32]byte) (*auth, error) {
+	a, scopes, err := s.Store.AccountByToken(ctx, sum[:])
+	if err != nil {
+		return nil, err
+	}
+	return &auth{account: a, scopes: strings.Fields(scopes)}, nil
 }
 
 // bearerToken returns the token of an Authorization: Bearer header, or of

@@ -2,14 +2,9 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"errors"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/starling-social/starling/store"
 )
 
 // tokenCacheTTL bounds how long a revoked token keeps working on the
@@ -34,24 +29,9 @@ type cachedToken struct {
 // authenticateCached is authenticate with a short-lived cache, for the
 // read routes of timelines and notifications.
 func (s *Server) authenticateCached(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token := bearerToken(r)
-		if token == "" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		sum := sha256.Sum256([]byte(token))
-		a, err := s.tokens.lookup(r.Context(), s, sum)
-		if errors.Is(err, store.ErrNotFound) {
-			writeError(w, http.StatusUnauthorized, "The access token is invalid")
-			return
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authKey{}, a)))
-	})
+	return s.authenticateWith(func(ctx context.Context, sum [32]byte) (*auth, error) {
+		return s.tokens.lookup(ctx, s, sum)
+	}, next)
 }
 
 func (c *tokenCache) lookup(ctx context.Context, s *Server, sum [32]byte) (*auth, error) {
@@ -62,11 +42,10 @@ func (c *tokenCache) lookup(ctx context.Context, s *Server, sum [32]byte) (*auth
 	if ok && now.Before(e.expires) {
 		return e.auth, nil
 	}
-	a, scopes, err := s.Store.AccountByToken(ctx, sum[:])
+	got, err := s.lookupToken(ctx, sum)
 	if err != nil {
 		return nil, err // failures are not cached: a new token works at once
 	}
-	got := &auth{account: a, scopes: strings.Fields(scopes)}
 	c.mu.Lock()
 	if c.entries == nil || len(c.entries) > 100_000 {
 		c.entries = map[[32]byte]cachedToken{}

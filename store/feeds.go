@@ -297,9 +297,7 @@ func (db *DB) timeline(ctx context.Context, what, from, where, key string, p Pag
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if order == "ASC" {
-		for i, j := 0, len(items)-1; i < j; i, j = i+1, j-1 {
-			items[i], items[j] = items[j], items[i]
-		}
+		slices.Reverse(items) // read oldest first, shown newest first
 	}
 	if err := db.loadReblogs(ctx, items); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)

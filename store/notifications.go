@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -91,9 +92,7 @@ func (db *DB) Notifications(ctx context.Context, accountID int64, p Page, f Noti
 		return nil, fmt.Errorf("notifications of %d: %w", accountID, err)
 	}
 	if order == "ASC" {
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
-		}
+		slices.Reverse(out) // read oldest first, shown newest first
 	}
 	return out, db.loadNotificationStatuses(ctx, accountID, out)
 }
