@@ -21,6 +21,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sony/gobreaker/v2"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/queue"
@@ -64,6 +65,7 @@ type Deliverer struct {
 	Knocker Knocker
 
 	once     sync.Once
+	loading  singleflight.Group
 	cache    *lru.Cache[int64, *cachedActivity]
 	breakers *lru.Cache[string, *gobreaker.TwoStepCircuitBreaker[struct{}]]
 	mu       sync.Mutex
@@ -261,22 +263,33 @@ func (d *Deliverer) activity(ctx context.Context, activityID, actorID int64) (*c
 	if ca, ok := d.cache.Get(activityID); ok {
 		return ca, nil
 	}
-	act, err := d.Store.ActivityByID(ctx, activityID)
+	// The first deliveries of a post all miss at once (hundreds in flight):
+	// one of them loads it, the others wait for its answer.
+	v, err, _ := d.loading.Do(strconv.FormatInt(activityID, 10), func() (any, error) {
+		if ca, ok := d.cache.Get(activityID); ok {
+			return ca, nil
+		}
+		act, err := d.Store.ActivityByID(ctx, activityID)
+		if err != nil {
+			return nil, err
+		}
+		actor, err := d.Store.AccountByID(ctx, actorID)
+		if err != nil {
+			return nil, err
+		}
+		key, err := activitypub.ParsePrivateKey(actor.PrivateKeyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("key of %s: %w: %w", actor.URI, err, store.ErrNotFound)
+		}
+		ca := &cachedActivity{payload: act.Payload, typ: act.Type, objectURI: act.ObjectURI, keyID: actor.KeyID, key: key,
+			checked: d.now()}
+		d.cache.Add(activityID, ca)
+		return ca, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	actor, err := d.Store.AccountByID(ctx, actorID)
-	if err != nil {
-		return nil, err
-	}
-	key, err := activitypub.ParsePrivateKey(actor.PrivateKeyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("key of %s: %w: %w", actor.URI, err, store.ErrNotFound)
-	}
-	ca := &cachedActivity{payload: act.Payload, typ: act.Type, objectURI: act.ObjectURI, keyID: actor.KeyID, key: key,
-		checked: d.now()}
-	d.cache.Add(activityID, ca)
-	return ca, nil
+	return v.(*cachedActivity), nil
 }
 
 // superseded reports whether act is a Create whose status has since been
