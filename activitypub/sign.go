@@ -5,15 +5,14 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/dunglas/httpsfv"
-	"github.com/go-fed/httpsig"
 )
 
 // SignRequest signs r in place for delivery, draft-cavage style, with a fresh
@@ -25,64 +24,73 @@ import (
 // "(request-target) host date". body must be exactly the bytes that will be
 // sent.
 //
-// The key must be an *rsa.PrivateKey; the signature is RSASSA-PKCS1-v1_5 with
-// SHA-256, which every fediverse server accepts. Any Date, Digest or Signature
+// The key is an RSA key (an *RSAKey or an *rsa.PrivateKey); the signature is
+// RSASSA-PKCS1-v1_5 with SHA-256, algorithm="rsa-sha256" as Mastodon sends
+// it, which every fediverse server accepts. Any Date, Digest or Signature
 // already on r is replaced, so a retry may sign the same request again.
 //
 // SignRequest is safe for concurrent use on different requests.
 func SignRequest(r *http.Request, keyID string, key crypto.PrivateKey, body []byte, now time.Time) error {
+	// go-fed/httpsig signed here once; it only takes an *rsa.PrivateKey, so
+	// it cannot sign through libcrypto (signer.go). The signing string is
+	// the same one verify.go checks, and the tests hold the result to
+	// httpsig's byte for byte.
 	if r.URL == nil {
 		return errors.New("sign request: request has no URL")
+	}
+	s, err := signer(key)
+	if err != nil {
+		return fmt.Errorf("sign request: %w", err)
+	}
+	if _, ok := s.Public().(*rsa.PublicKey); !ok {
+		return fmt.Errorf("sign request: draft-cavage signatures need an RSA key, not %T", key)
+	}
+	if strings.ContainsAny(keyID, "\"\r\n") {
+		return fmt.Errorf("sign request: keyId %q cannot be quoted", keyID)
 	}
 	if r.Header == nil {
 		r.Header = make(http.Header)
 	}
-
-	headers := []string{httpsig.RequestTarget, "host", "date"}
-	if body != nil {
-		headers = append(headers, "digest")
-	}
-	// A Signer keeps hash state and is not safe for concurrent use; making one
-	// per request is cheap next to the RSA operation.
-	signer, algo, err := httpsig.NewSigner([]httpsig.Algorithm{httpsig.RSA_SHA256}, httpsig.DigestSha256, headers, httpsig.Signature, 0)
-	if err != nil {
-		return fmt.Errorf("sign request: %w", err)
-	}
-	if algo != httpsig.RSA_SHA256 {
-		// NewSigner silently falls back to another algorithm.
-		return fmt.Errorf("sign request: httpsig chose %s instead of %s", algo, httpsig.RSA_SHA256)
-	}
-
-	// httpsig reads Host from the header map, but Go sends r.Host (falling back
-	// to r.URL.Host) and never the header: sign what goes on the wire.
-	host := r.Host
-	if host == "" {
-		host = r.URL.Host
-	}
-	r.Header.Set("Host", host)
-	r.Header.Set("Date", now.UTC().Format(http.TimeFormat))
-	// httpsig refuses to overwrite a Digest and appends a second Signature
-	// rather than replacing the first.
-	r.Header.Del("Digest")
-	r.Header.Del("Signature")
-
-	// httpsig builds (request-target) from the decoded URL.Path, while Go
-	// sends the escaped path ("/tags/caf%C3%A9", not "/tags/café") and "/" for
-	// an empty one. Hand it a request whose Path is the wire form; it shares
-	// r.Header, so the Digest and Signature land on r.
-	path, query, _ := strings.Cut(r.URL.RequestURI(), "?")
 	method := r.Method
 	if method == "" {
 		method = http.MethodGet
 	}
-	wire := &http.Request{
-		Method: method,
-		URL:    &url.URL{Path: path, RawQuery: query},
-		Header: r.Header,
+	// Go sends r.Host (falling back to r.URL.Host) and the escaped path ("/"
+	// for an empty one): sign what goes on the wire.
+	host := r.Host
+	if host == "" {
+		host = r.URL.Host
 	}
-	if err := signer.SignRequest(key, keyID, wire, body); err != nil {
+	date := now.UTC().Format(http.TimeFormat)
+
+	var b strings.Builder
+	b.Grow(256)
+	b.WriteString("(request-target): ")
+	b.WriteString(strings.ToLower(method))
+	b.WriteByte(' ')
+	b.WriteString(r.URL.RequestURI())
+	b.WriteString("\nhost: ")
+	b.WriteString(host)
+	b.WriteString("\ndate: ")
+	b.WriteString(date)
+	headers := "(request-target) host date"
+	r.Header.Del("Digest")
+	if body != nil {
+		sum := sha256.Sum256(body)
+		digest := "SHA-256=" + base64.StdEncoding.EncodeToString(sum[:])
+		r.Header.Set("Digest", digest)
+		b.WriteString("\ndigest: ")
+		b.WriteString(digest)
+		headers += " digest"
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	sig, err := s.Sign(nil, sum[:], crypto.SHA256)
+	if err != nil {
 		return fmt.Errorf("sign request: %w", err)
 	}
+	r.Header.Set("Host", host)
+	r.Header.Set("Date", date)
+	r.Header.Set("Signature", `keyId="`+keyID+`",algorithm="rsa-sha256",headers="`+headers+`",signature="`+base64.StdEncoding.EncodeToString(sig)+`"`)
 	return nil
 }
 
@@ -106,14 +114,16 @@ func SignRequestRFC9421(r *http.Request, keyID string, key crypto.PrivateKey, bo
 	if r.Header == nil {
 		r.Header = make(http.Header)
 	}
+	s, err := signer(key)
+	if err != nil {
+		return fmt.Errorf("sign request: %w", err)
+	}
 	var alg string
-	switch key.(type) {
-	case *rsa.PrivateKey:
+	switch s.Public().(type) {
+	case *rsa.PublicKey:
 		alg = AlgRSAv15SHA256
-	case ed25519.PrivateKey:
+	case ed25519.PublicKey:
 		alg = AlgEd25519
-	default:
-		return fmt.Errorf("sign request: unsupported key type %T", key)
 	}
 	for _, h := range []string{"Signature", "Signature-Input", "Digest", "Content-Digest", "Authorization"} {
 		r.Header.Del(h)
@@ -141,7 +151,7 @@ func SignRequestRFC9421(r *http.Request, keyID string, key crypto.PrivateKey, bo
 	if err != nil {
 		return fmt.Errorf("sign request: %w", err)
 	}
-	s := rfc9421Signature{components: il.Items, paramsValue: paramsValue}
+	rs := rfc9421Signature{components: il.Items, paramsValue: paramsValue}
 
 	scheme := r.URL.Scheme
 	if scheme == "" {
@@ -157,17 +167,16 @@ func SignRequestRFC9421(r *http.Request, keyID string, key crypto.PrivateKey, bo
 	}
 	msg := requestMessage(&http.Request{Method: method, Host: host, URL: r.URL, Header: r.Header}, scheme)
 	msg.target = r.URL.RequestURI()
-	base, err := s.signatureBase(msg)
+	base, err := rs.signatureBase(msg)
 	if err != nil {
 		return fmt.Errorf("sign request: %w", err)
 	}
 	var sig []byte
-	switch k := key.(type) {
-	case *rsa.PrivateKey:
+	if alg == AlgEd25519 {
+		sig, err = s.Sign(nil, []byte(base), crypto.Hash(0))
+	} else {
 		sum := sha256.Sum256([]byte(base))
-		sig, err = rsa.SignPKCS1v15(nil, k, crypto.SHA256, sum[:])
-	case ed25519.PrivateKey:
-		sig = ed25519.Sign(k, []byte(base))
+		sig, err = s.Sign(nil, sum[:], crypto.SHA256)
 	}
 	if err != nil {
 		return fmt.Errorf("sign request: %w", err)

@@ -174,12 +174,12 @@ func TestVerifyRequest(t *testing.T) {
 			wantCalls: []bool{false},
 		},
 		{
-			// SignRequest writes algorithm="hs2019", so the cases above cover
-			// hs2019; the algorithm is not part of the signing string.
-			name: "OK/AlgorithmRSASHA256",
+			// SignRequest writes algorithm="rsa-sha256", so the cases above
+			// cover it; the algorithm is not part of the signing string.
+			name: "OK/AlgorithmHS2019",
 			req: func(t *testing.T) *http.Request {
 				r := signed(t, "POST", "https://example.com/inbox", body, now)
-				r.Header.Set("Signature", strings.Replace(r.Header.Get("Signature"), `algorithm="hs2019"`, `algorithm="rsa-sha256"`, 1))
+				r.Header.Set("Signature", mustReplace(t, r.Header.Get("Signature"), `algorithm="rsa-sha256"`, `algorithm="hs2019"`))
 				return r
 			},
 			body:      body,
@@ -189,7 +189,7 @@ func TestVerifyRequest(t *testing.T) {
 			name: "OK/AlgorithmAbsent",
 			req: func(t *testing.T) *http.Request {
 				r := signed(t, "POST", "https://example.com/inbox", body, now)
-				r.Header.Set("Signature", strings.Replace(r.Header.Get("Signature"), `algorithm="hs2019",`, "", 1))
+				r.Header.Set("Signature", mustReplace(t, r.Header.Get("Signature"), `algorithm="rsa-sha256",`, ""))
 				return r
 			},
 			body:      body,
@@ -199,7 +199,7 @@ func TestVerifyRequest(t *testing.T) {
 			name: "ErrAlgorithmHMAC",
 			req: func(t *testing.T) *http.Request {
 				r := signed(t, "POST", "https://example.com/inbox", body, now)
-				r.Header.Set("Signature", strings.Replace(r.Header.Get("Signature"), `algorithm="hs2019"`, `algorithm="hmac-sha256"`, 1))
+				r.Header.Set("Signature", mustReplace(t, r.Header.Get("Signature"), `algorithm="rsa-sha256"`, `algorithm="hmac-sha256"`))
 				return r
 			},
 			body:       body,
@@ -1073,4 +1073,14 @@ func FuzzParseSignatureHeader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// mustReplace replaces the first old in s, failing the test if there is
+// none: a case that edits a header must not pass by editing nothing.
+func mustReplace(t *testing.T, s, old, new string) string {
+	t.Helper()
+	if !strings.Contains(s, old) {
+		t.Fatalf("%q is not in %q", old, s)
+	}
+	return strings.Replace(s, old, new, 1)
 }

@@ -326,19 +326,22 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 	c.mu.Lock()
 	delete(c.inflight, msg)
 	c.mu.Unlock()
-	log := c.cfg.Logger.With("subject", msg.Subject(), "correlation_id", tr.CorrelationID)
+	// Built only when there is something to say: most messages say nothing.
+	log := func() *slog.Logger {
+		return c.cfg.Logger.With("subject", msg.Subject(), "correlation_id", tr.CorrelationID)
+	}
 	outcome := "ack"
 	switch {
 	case err == nil:
 		if aerr := msg.Ack(); aerr != nil {
-			log.Warn("ack failed; the message will come again", "error", aerr)
+			log().Warn("ack failed; the message will come again", "error", aerr)
 		}
 	case IsPermanent(err):
 		// Acked, not terminated: a terminated message stays in a work-queue
 		// stream on nats-server before 2.10, counting as backlog forever.
 		// Whoever returns Permanent has already recorded the failure.
 		outcome = "permanent"
-		log.Warn("giving up on message", "error", err)
+		log().Warn("giving up on message", "error", err)
 		_ = msg.Ack()
 	case c.ctx.Err() != nil:
 		outcome = "abandoned" // shutting down: left for the next process
@@ -355,7 +358,9 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 			}
 			delay = c.cfg.Backoff(n)
 		}
-		log.Debug("will retry", "error", err, "delay", delay)
+		if c.cfg.Logger.Enabled(c.ctx, slog.LevelDebug) {
+			log().Debug("will retry", "error", err, "delay", delay)
+		}
 		_ = msg.NakWithDelay(delay)
 	}
 	c.cfg.Metrics.observe(c.cfg.Durable, outcome, time.Since(start))

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"sync"
 	"time"
@@ -44,11 +45,20 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(cfg.GCPercent)
+	}
 	s := &Server{Config: cfg, Logger: logger}
 	if err := s.Open(ctx); err != nil {
 		return err
 	}
 	logger.Info("starling is serving", "listen", s.Addr(), "domain", cfg.Domain, "protocol", cfg.Protocol, "version", Version)
+	if backend, why := activitypub.SigningBackend(); why != nil {
+		// Not an error: deliveries are signed either way, at about half the rate.
+		logger.Info("signing deliveries with "+backend, "why_not_libcrypto", why.Error())
+	} else {
+		logger.Info("signing deliveries with " + backend)
+	}
 	<-ctx.Done()
 	logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
