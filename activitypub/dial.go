@@ -41,16 +41,9 @@ const (
 //
 // At most 3 redirects are followed.
 func NewHTTPClient(timeout time.Duration, allowPrivate bool) *http.Client {
-	dialer := &net.Dialer{
-		Timeout:   clientDialTimeout,
-		KeepAlive: clientKeepAlive,
-	}
-	if !allowPrivate {
-		dialer.Control = refuseNonPublic
-	}
 	transport := &http.Transport{
 		Proxy:                 nil,
-		DialContext:           dialer.DialContext,
+		DialContext:           newDialer(allowPrivate).DialContext,
 		ForceAttemptHTTP2:     true, // a custom DialContext turns HTTP/2 off otherwise
 		TLSHandshakeTimeout:   clientTLSHandshakeTimeout,
 		ResponseHeaderTimeout: clientResponseHeaderTimeout,
@@ -69,6 +62,18 @@ func NewHTTPClient(timeout time.Duration, allowPrivate bool) *http.Client {
 			return nil
 		},
 	}
+}
+
+// newDialer returns the dialer of both clients, guarded unless allowPrivate.
+func newDialer(allowPrivate bool) *net.Dialer {
+	d := &net.Dialer{
+		Timeout:   clientDialTimeout,
+		KeepAlive: clientKeepAlive,
+	}
+	if !allowPrivate {
+		d.Control = refuseNonPublic
+	}
+	return d
 }
 
 // refuseNonPublic is a net.Dialer.Control function. It sees the resolved

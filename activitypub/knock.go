@@ -153,7 +153,7 @@ func (k *Knocker) Sign(r *http.Request, std Standard, keyID string, key crypto.P
 // response. body must be the bytes build puts in the request. Errors from
 // build are returned as they are, signing errors wrap ErrSign. The caller
 // closes the returned body.
-func (k *Knocker) Do(ctx context.Context, client *http.Client, build func() (*http.Request, error), keyID string, key crypto.PrivateKey, body []byte) (*http.Response, error) {
+func (k *Knocker) Do(ctx context.Context, client Doer, build func() (*http.Request, error), keyID string, key crypto.PrivateKey, body []byte) (*http.Response, error) {
 	req, err := build()
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -220,5 +221,24 @@ func BenchmarkRSASign(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// OpenSSL's AVX2 code path, which serve's probe may choose by masking ADX
+// (cmd/starling/signprobe.go), must sign the same bytes: the test above
+// runs again in a child process that loads libcrypto that way.
+func TestRSAKey_AVX2Path(t *testing.T) {
+	if os.Getenv("OPENSSL_ia32cap") != "" {
+		t.Skip("already in the child")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), exe, "-test.run=^TestRSAKey_SameSignatureAsCryptoRSA$", "-test.v")
+	cmd.Env = append(os.Environ(), "OPENSSL_ia32cap=:~0x80000")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestRSAKey_SameSignatureAsCryptoRSA") {
+		t.Fatalf("with ADX masked: %v\n%s", err, out)
 	}
 }

@@ -45,7 +45,7 @@ type DeliveryStore interface {
 // Knocker signs and sends one delivery attempt, retrying once with the
 // other signature standard on a 400 or 401; activitypub.Knocker is one.
 type Knocker interface {
-	Do(ctx context.Context, client *http.Client, build func() (*http.Request, error), keyID string, key crypto.PrivateKey, body []byte) (*http.Response, error)
+	Do(ctx context.Context, client activitypub.Doer, build func() (*http.Request, error), keyID string, key crypto.PrivateKey, body []byte) (*http.Response, error)
 }
 
 // Deliverer signs and POSTs deliveries. Every message is acked once its
@@ -53,7 +53,7 @@ type Knocker interface {
 // due later), or a dead letter. It is safe for concurrent use.
 type Deliverer struct {
 	Store     DeliveryStore
-	Client    *http.Client
+	Client    activitypub.Doer // an *activitypub.DeliveryClient in serve
 	Topology  queue.Topology
 	Policy    Policy
 	UserAgent string
@@ -362,7 +362,7 @@ func (d *Deliverer) hostFailed(ctx context.Context, host string, aerr *attemptEr
 
 // attemptError is a failed attempt, classified.
 type attemptError struct {
-	class      string // metric label: http_4xx, http_401, gone, http_5xx, http_429, http_408, timeout, connection, dns, tls, refused_address, request
+	class      string // metric label: http_3xx, http_4xx, http_401, gone, http_5xx, http_429, http_408, timeout, connection, dns, tls, refused_address, request
 	status     int
 	permanent  bool
 	step       int           // how far along the schedule this failure moves (DNS and TLS move faster)
@@ -440,6 +440,10 @@ func classifyStatus(resp *http.Response, now time.Time) *attemptError {
 		e.class = "http_5xx"
 	case code == http.StatusGone:
 		e.class, e.permanent = "gone", true
+	case code < 400:
+		// Not followed: the signature names the target, so the new place
+		// could not verify it. Mastodon does not follow them either.
+		e.class, e.permanent = "http_3xx", true
 	default:
 		e.class, e.permanent = "http_4xx", true
 	}

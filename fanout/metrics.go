@@ -36,7 +36,7 @@ func NewDeliveryMetrics(reg prometheus.Registerer, backlog func(n int) (int, map
 		}, []string{"outcome"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "starling_delivery_failures_total",
-			Help: "Failed delivery attempts by class: http_4xx, http_401, gone, http_5xx, http_429, http_408, timeout, connection, dns, tls, refused_address, request.",
+			Help: "Failed delivery attempts by class: http_3xx, http_4xx, http_401, gone, http_5xx, http_429, http_408, timeout, connection, dns, tls, refused_address, request.",
 		}, []string{"class"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "starling_delivery_dead_letters_total", Help: "Deliveries given up on, by reason (permanent, exhausted).",

@@ -1,15 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
-	"crypto"
 	"crypto/rand"
-	"crypto/rsa"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -140,6 +140,9 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := waitHTTP(ctx, base+"/healthz", 60*time.Second); err != nil {
 		return err
 	}
+	if info := serverSigning(ctx, base); info != "" {
+		fmt.Fprintf(stdout, "server signs with: %s\n", info)
+	}
 
 	db, err := store.Open(ctx, dsn)
 	if err != nil {
@@ -162,11 +165,16 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stdout, "followers: %d (%d per host) created in %s\n", perHost**hosts, perHost, time.Since(start).Round(time.Millisecond))
 
+	// As serve does, so that the signing measured here is the server's.
+	tuneLibcrypto(ctx, slog.New(slog.NewTextHandler(stderr, nil)))
 	backend, why := activitypub.SigningBackend()
+	if v := os.Getenv("OPENSSL_ia32cap"); v != "" && why == nil {
+		backend += " (OPENSSL_ia32cap=" + v + ")"
+	}
 	if why != nil {
 		backend += " (" + why.Error() + ")"
 	}
-	signPerOp, goPerOp := signingCost(300)
+	signPerOp, goPerOp := signingCost(300, true)
 	fmt.Fprintf(stdout, "RSA-2048 signing here, with %s as the server: %.3f ms per signature (one core); ceiling on 2 cores: %.0f signatures/s\n",
 		backend, signPerOp.Seconds()*1000, 2/signPerOp.Seconds())
 	fmt.Fprintf(stdout, "  (crypto/rsa alone: %.3f ms per signature)\n", goPerOp.Seconds()*1000)
@@ -275,24 +283,6 @@ func pct(sorted []time.Duration, p int) time.Duration {
 	return sorted[i].Round(time.Millisecond)
 }
 
-// signingCost measures one RSA-2048 PKCS#1 v1.5 signature of a delivery on
-// one core, through the same code path deliveries use (libcrypto where it
-// loads), and through crypto/rsa alone for comparison.
-func signingCost(n int) (delivery, cryptoRSA time.Duration) {
-	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	wrapped, _ := activitypub.NewRSAKey(key)
-	body := []byte(strings.Repeat("x", 1500))
-	measure := func(k crypto.PrivateKey) time.Duration {
-		start := time.Now()
-		for range n {
-			req, _ := http.NewRequest("POST", "http://127.0.0.1/inbox", nil)
-			_ = activitypub.SignRequest(req, "http://127.0.0.1/users/a#main-key", k, body, time.Now())
-		}
-		return time.Since(start) / time.Duration(n)
-	}
-	return measure(wrapped), measure(key)
-}
-
 // processCPU returns the user+system CPU time a process has used.
 func processCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -359,4 +349,22 @@ func decodeJSON(resp *http.Response, v any) error {
 		return fmt.Errorf("status %d: %s", resp.StatusCode, b)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// serverSigning reads what the server signs with from its metrics.
+func serverSigning(ctx context.Context, base string) string {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if line, ok := strings.CutPrefix(sc.Text(), "starling_signing_info{"); ok {
+			labels, _, _ := strings.Cut(line, "}")
+			return labels
+		}
+	}
+	return ""
 }

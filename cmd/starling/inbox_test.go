@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
 )

@@ -49,6 +49,7 @@ commands:
   admin deliveries show   failing hosts and dead letters, and what to do [--host H]
   admin deliveries replay queue dead letters again: --host H or --id N
   bench deliver           load test: a simulated fleet of remote servers on loopback (see -h)
+  bench sign              time one RSA-2048 signature of a delivery on this machine
 
 Run 'starling <command> -h' for the flags of a command. Every flag can also
 be set with STARLING_<FLAG>, e.g. STARLING_DATABASE_URL.
@@ -62,15 +63,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	cmd, rest := args[0], args[1:]
 	if cmd == "bench" {
-		if len(rest) == 0 || rest[0] != "deliver" {
-			fmt.Fprintf(stderr, "starling bench: want 'starling bench deliver [flags]'\n")
+		benches := map[string]func() error{
+			"deliver": func() error { return benchDeliver(ctx, rest[1:], stdout, stderr) },
+			"sign":    func() error { return benchSign(rest[1:], stdout, stderr) },
+		}
+		if len(rest) == 0 || benches[rest[0]] == nil {
+			fmt.Fprintf(stderr, "starling bench: want 'starling bench deliver [flags]' or 'starling bench sign [flags]'\n")
 			return 2
 		}
-		if err := benchDeliver(ctx, rest[1:], stdout, stderr); err != nil {
+		if err := benches[rest[0]](); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return 0
 			}
-			fmt.Fprintf(stderr, "starling bench deliver: %v\n", err)
+			fmt.Fprintf(stderr, "starling bench %s: %v\n", rest[0], err)
 			return 1
 		}
 		return 0

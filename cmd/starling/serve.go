@@ -48,6 +48,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(cfg.GCPercent)
 	}
+	tuneLibcrypto(ctx, logger)
 	s := &Server{Config: cfg, Logger: logger}
 	if err := s.Open(ctx); err != nil {
 		return err
@@ -84,6 +85,8 @@ type Server struct {
 	nc        *nats.Conn
 	http      *http.Server
 	serveErr  chan error
+	// deliveries holds kept-alive connections to remote inboxes.
+	deliveries *activitypub.DeliveryClient
 
 	consumers []*queue.Consumer
 	cancel    context.CancelFunc // stops the relay and the feed trimmer
@@ -136,6 +139,14 @@ func (s *Server) Open(ctx context.Context) (err error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	backend, _ := activitypub.SigningBackend()
+	signing := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "starling_signing_info",
+		Help:        "What signs deliveries with RSA keys: libcrypto or crypto/rsa, and the OPENSSL_ia32cap libcrypto loaded with (serve's probe masks ADX where OpenSSL's AVX2 code is faster).",
+		ConstLabels: prometheus.Labels{"backend": backend, "openssl_ia32cap": os.Getenv("OPENSSL_ia32cap")},
+	})
+	signing.Set(1)
+	reg.MustRegister(signing)
 	qm := queue.NewMetrics(reg)
 	im := inbox.NewMetrics(reg)
 
@@ -165,7 +176,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return delivery.Backlog(n)
 	})
 	fo := &fanout.Fanout{Store: s.DB, JS: js, Topology: topo, Logger: logger.With("role", "fanout"), Metrics: dm}
-	dl := &fanout.Deliverer{Store: s.DB, Client: client, Topology: topo,
+	s.deliveries = activitypub.NewDeliveryClient(30*time.Second, cfg.AllowPrivateAddresses)
+	dl := &fanout.Deliverer{Store: s.DB, Client: s.deliveries, Topology: topo,
 		UserAgent: "Starling/" + Version + " (+" + st.Base() + "/)",
 		Policy: fanout.Policy{
 			Schedule: schedule, PerHost: cfg.DeliveryPerHost,
@@ -299,6 +311,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	wg.Wait()
 	s.consumers = nil
+	if s.deliveries != nil {
+		s.deliveries.CloseIdleConnections()
+	}
 	// Streams end first: http.Server.Shutdown waits for open SSE requests
 	// and never closes hijacked WebSockets.
 	if s.streaming != nil {
