@@ -114,9 +114,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"unsafe"
 )
@@ -163,11 +161,8 @@ func newLibcryptoKey(key *rsa.PrivateKey) (*libcryptoKey, error) {
 	}
 	der := x509.MarshalPKCS1PrivateKey(key)
 	var errbuf [256]C.char
-	n := runtime.GOMAXPROCS(0)
-	if v, _ := strconv.Atoi(os.Getenv("XSIGNERS")); v > 0 {
-		n = v
-	}
-	h := libcryptoHandles{ctxs: make(chan *C.EVP_PKEY_CTX, n)}
+	// One signature at a time per core: more would only take turns.
+	h := libcryptoHandles{ctxs: make(chan *C.EVP_PKEY_CTX, min(runtime.GOMAXPROCS(0), runtime.NumCPU()))}
 	h.key = C.starling_rsa_key((*C.uchar)(unsafe.Pointer(&der[0])), C.long(len(der)), &errbuf[0], C.size_t(len(errbuf)))
 	clear(der)
 	if h.key == nil {
