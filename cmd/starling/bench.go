@@ -251,7 +251,7 @@ func (b *benchPost) run(stdout io.Writer) error {
 	create := st.URI + "/activity"
 	deadline := time.Now().Add(5 * time.Minute)
 	var lat, later []time.Duration
-	var cpuAfter time.Duration
+	var cpuAfter cpuTimes
 	for {
 		lat, later = lat[:0], later[:0]
 		for i, h := range b.healthy {
@@ -263,7 +263,7 @@ func (b *benchPost) run(stdout io.Writer) error {
 				}
 			}
 		}
-		if len(lat) == b.plain && cpuAfter == 0 {
+		if len(lat) == b.plain && cpuAfter == (cpuTimes{}) {
 			// The healthy hosts are done: the CPU spent so far is theirs.
 			if cpuAfter, err = processCPU(b.pid); err != nil {
 				return err
@@ -279,7 +279,8 @@ func (b *benchPost) run(stdout io.Writer) error {
 	}
 	slices.Sort(lat)
 	last := lat[len(lat)-1]
-	cpu := cpuAfter - cpuBefore
+	cpu := cpuAfter.total() - cpuBefore.total()
+	sys := cpuAfter.system - cpuBefore.system
 	n := len(lat)
 	perDelivery := cpu / time.Duration(n)
 	b.cpu, b.last = append(b.cpu, perDelivery), append(b.last, last)
@@ -292,7 +293,7 @@ func (b *benchPost) run(stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "  per-host latency: p50 %s  p90 %s  p99 %s  max %s\n",
 		pct(lat, 50), pct(lat, 90), pct(lat, 99), last.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "  server CPU: %s in all, %.3f ms per delivery\n", cpu.Round(time.Millisecond), perDelivery.Seconds()*1000)
+	fmt.Fprintf(stdout, "  server CPU: %s in all, %.3f ms per delivery (%.0f%% in the kernel)\n", cpu.Round(time.Millisecond), perDelivery.Seconds()*1000, 100*sys.Seconds()/cpu.Seconds())
 	fmt.Fprintf(stdout, "  signing share of server CPU per delivery: %.0f%%   rate vs 2-core signing ceiling: %.0f%%\n",
 		100*b.signPerOp.Seconds()/perDelivery.Seconds(), 100*rate/(2/b.signPerOp.Seconds()))
 	return nil
@@ -304,11 +305,16 @@ func pct(sorted []time.Duration, p int) time.Duration {
 	return sorted[i].Round(time.Millisecond)
 }
 
-// processCPU returns the user+system CPU time a process has used.
-func processCPU(pid int) (time.Duration, error) {
+// cpuTimes is a process's CPU time, in user space and in the kernel.
+type cpuTimes struct{ user, system time.Duration }
+
+func (c cpuTimes) total() time.Duration { return c.user + c.system }
+
+// processCPU returns the CPU time a process has used.
+func processCPU(pid int) (cpuTimes, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, fmt.Errorf("read cpu of %d: %w", pid, err)
+		return cpuTimes{}, fmt.Errorf("read cpu of %d: %w", pid, err)
 	}
 	// Fields after the command (which may hold spaces) start after ')'.
 	s := string(b)
@@ -316,7 +322,7 @@ func processCPU(pid int) (time.Duration, error) {
 	utime, _ := strconv.ParseInt(fields[11], 10, 64)
 	stime, _ := strconv.ParseInt(fields[12], 10, 64)
 	const ticks = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / ticks, nil
+	return cpuTimes{time.Duration(utime) * time.Second / ticks, time.Duration(stime) * time.Second / ticks}, nil
 }
 
 func waitHTTP(ctx context.Context, u string, d time.Duration) error {
