@@ -14,6 +14,7 @@ import (
 
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/store"
+	"golang.org/x/sync/singleflight"
 )
 
 // Behaviour is how a simulated remote host answers deliveries.
@@ -36,7 +37,10 @@ type Fleet struct {
 	client *http.Client
 	srv    *http.Server
 	keys   sync.Map // keyID → crypto.PublicKey
-	byHost map[string]*FleetHost
+	// fetching makes the fleet's first deliveries, hundreds at once, fetch
+	// a key once, as a remote that already follows us would have it.
+	fetching singleflight.Group
+	byHost   map[string]*FleetHost
 }
 
 // FleetHost is one simulated server.
@@ -189,6 +193,24 @@ func (f *Fleet) lookup(ctx context.Context, keyID string, refresh bool) (crypto.
 		e := v.(entry)
 		return e.key, e.owner, nil
 	}
+	v, err, _ := f.fetching.Do(keyID, func() (any, error) {
+		key, owner, err := f.fetchKey(ctx, keyID)
+		if err != nil {
+			return nil, err
+		}
+		e := entry{key, owner}
+		f.keys.Store(keyID, e)
+		return e, nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	e := v.(entry)
+	return e.key, e.owner, nil
+}
+
+// fetchKey fetches keyID's actor and returns its key and owner.
+func (f *Fleet) fetchKey(ctx context.Context, keyID string) (crypto.PublicKey, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, keyID, nil)
 	if err != nil {
 		return nil, "", err
@@ -207,7 +229,6 @@ func (f *Fleet) lookup(ctx context.Context, keyID string, refresh bool) (crypto.
 	if err != nil {
 		return nil, "", err
 	}
-	f.keys.Store(keyID, entry{key, doc.ID})
 	return key, doc.ID, nil
 }
 
