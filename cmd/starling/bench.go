@@ -175,7 +175,7 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		backend += " (" + why.Error() + ")"
 	}
 	signPerOp, goPerOp := signingCost(300, true)
-	fmt.Fprintf(stdout, "RSA-2048 signing here, with %s as the server: %.3f ms per signature (one core); ceiling on 2 cores: %.0f signatures/s\n",
+	fmt.Fprintf(stdout, "RSA-2048 signing here, in this process with %s: %.3f ms per signature (one core); ceiling on 2 cores: %.0f signatures/s\n",
 		backend, signPerOp.Seconds()*1000, 2/signPerOp.Seconds())
 	fmt.Fprintf(stdout, "  (crypto/rsa alone: %.3f ms per signature)\n", goPerOp.Seconds()*1000)
 	b := &benchPost{ctx: ctx, base: base, token: token, pid: child.Process.Pid, healthy: healthy, plain: plain, signPerOp: signPerOp}
