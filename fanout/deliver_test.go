@@ -26,6 +26,8 @@ func TestClassifyStatus(t *testing.T) {
 		{400, "", "http_4xx", true, 0},
 		{401, "", "http_401", false, 0},
 		{404, "", "http_4xx", true, 0},
+		{301, "", "http_3xx", true, 0},
+		{308, "", "http_3xx", true, 0},
 		{410, "", "gone", true, 0},
 		{408, "", "http_408", false, 0},
 		{429, "120", "http_429", false, 2 * time.Minute},
