@@ -12,9 +12,9 @@ import (
 )
 
 // Signing is most of what a delivery costs: one RSA-2048 signature per
-// inbox per attempt. crypto/rsa's constant-time code takes 1.2–1.45 ms per
-// signature on the 2-core machines Starling is measured on; OpenSSL 3's
-// libcrypto takes 0.76 ms for the same, byte-identical, PKCS#1 v1.5
+// inbox per attempt. crypto/rsa's constant-time code takes 1.14–1.49 ms
+// per signature on the 2-core machines Starling is measured on; OpenSSL 3's
+// libcrypto takes 0.62–0.74 ms for the same, byte-identical, PKCS#1 v1.5
 // signature (BENCHMARKS.md). So an RSA key parsed here signs through the
 // system's libcrypto.so.3 when it can be loaded, and through crypto/rsa
 // when it cannot (no cgo, not Linux, no OpenSSL 3) or when

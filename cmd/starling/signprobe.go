@@ -24,7 +24,7 @@ import (
 // libcrypto's RSA code path. On x86-64 CPUs with ADX and BMI2, OpenSSL 3.0
 // does its Montgomery multiplications with mulx/adcx/adox and leaves its
 // AVX2 code (RSAZ) aside. On the AMD EPYC (Zen 3) Starling is measured on,
-// the AVX2 code signs an RSA-2048 digest in 0.61–0.67 ms against 0.95–1.1
+// the AVX2 code signs an RSA-2048 digest in 0.61–0.67 ms against 0.69–1.14
 // ms (BENCHMARKS.md); on other CPUs it may be the other way round. OpenSSL
 // reads the CPU's capabilities once, when the library loads, from
 // OPENSSL_ia32cap if set, so the two can only be compared in separate
