@@ -234,6 +234,21 @@ type Page struct {
 	Limit                 int
 }
 
+// bounds turns p into a query's order and exclusive id bounds: with
+// min_id the page is read upwards from it (and reversed for display),
+// otherwise downwards from max_id.
+func (p Page) bounds() (order string, upper, lower int64) {
+	order, lower = "DESC", p.SinceID
+	if p.MinID > 0 {
+		order, lower = "ASC", p.MinID
+	}
+	upper = p.MaxID
+	if upper <= 0 {
+		upper = 1<<63 - 1
+	}
+	return order, upper, lower
+}
+
 // Item is one entry of a timeline as a viewer sees it: a status, or a boost
 // together with the status it boosts.
 type Item struct {
@@ -254,14 +269,13 @@ func scanItem(row pgx.CollectableRow) (*Item, error) {
 	var s Status
 	var a Account
 	var it Item
-	err := row.Scan(&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
-		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &it.ReblogOfID, &it.Favourited, &it.Reblogged,
-		&a.ID, &a.Username, &a.Domain, &a.DisplayName, &a.Note, &a.URI, &a.URL,
-		&a.InboxURL, &a.SharedInboxURL, &a.OutboxURL, &a.FollowersURL, &a.FollowingURL,
-		&a.KeyID, &a.PublicKeyPEM, &a.PrivateKeyPEM, &a.Locked, &a.Bot, &a.CreatedAt, &a.FetchedAt)
+	err := row.Scan(append([]any{&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
+		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &it.ReblogOfID, &it.Favourited, &it.Reblogged},
+		a.dest()...)...)
 	if err != nil {
 		return nil, err
 	}
+	a.scanned()
 	a.PrivateKeyPEM = ""
 	s.DeletedAt = zeroEpoch(s.DeletedAt)
 	s.Account = &a
@@ -273,14 +287,7 @@ func scanItem(row pgx.CollectableRow) (*Item, error) {
 // the viewer (0 for none); key is the column that orders them (the one its
 // index is on, so the bounds reach the index). args continue from $2.
 func (db *DB) timeline(ctx context.Context, what, from, where, key string, p Page, args ...any) ([]*Item, error) {
-	order, lower := "DESC", p.SinceID
-	if p.MinID > 0 {
-		order, lower = "ASC", p.MinID
-	}
-	upper := p.MaxID
-	if upper <= 0 {
-		upper = 1<<63 - 1
-	}
+	order, upper, lower := p.bounds()
 	n := len(args) + 2
 	q := `SELECT ` + itemColumns + ` FROM ` + from + ` JOIN accounts a ON a.id = s.account_id
 		WHERE ` + where + ` AND ` + key + ` < $` + strconv.Itoa(n) + ` AND ` + key + ` > $` + strconv.Itoa(n+1) + `
@@ -442,14 +449,7 @@ type FeedRef struct {
 // takes deleted statuses out of feeds, and the API's cache forgets them on
 // the delete event.
 func (db *DB) HomeFeedRefs(ctx context.Context, accountID int64, p Page) ([]FeedRef, error) {
-	order, lower := "DESC", p.SinceID
-	if p.MinID > 0 {
-		order, lower = "ASC", p.MinID
-	}
-	upper := p.MaxID
-	if upper <= 0 {
-		upper = 1<<63 - 1
-	}
+	order, upper, lower := p.bounds()
 	rows, err := db.pool.Query(ctx, `SELECT h.status_id, coalesce(h.reblog_of_id, 0),
 		EXISTS (SELECT 1 FROM favourites fv WHERE fv.account_id = $1 AND fv.status_id = coalesce(h.reblog_of_id, h.status_id)),
 		EXISTS (SELECT 1 FROM statuses rb WHERE rb.account_id = $1 AND rb.reblog_of_id = coalesce(h.reblog_of_id, h.status_id)

@@ -67,14 +67,7 @@ type NotificationFilter struct {
 // with senders and statuses. Notifications whose status was deleted are
 // not shown.
 func (db *DB) Notifications(ctx context.Context, accountID int64, p Page, f NotificationFilter) ([]*Notification, error) {
-	order, lower := "DESC", p.SinceID
-	if p.MinID > 0 {
-		order, lower = "ASC", p.MinID
-	}
-	upper := p.MaxID
-	if upper <= 0 {
-		upper = 1<<63 - 1
-	}
+	order, upper, lower := p.bounds()
 	rows, err := db.pool.Query(ctx, `SELECT n.id, n.account_id, n.type, n.from_account_id, coalesce(n.status_id, 0), n.created_at,
 		`+accountColumns+`
 		FROM notifications n JOIN accounts a ON a.id = n.from_account_id
@@ -100,13 +93,12 @@ func (db *DB) Notifications(ctx context.Context, accountID int64, p Page, f Noti
 func scanNotification(row pgx.CollectableRow) (*Notification, error) {
 	var n Notification
 	var a Account
-	err := row.Scan(&n.ID, &n.AccountID, &n.Type, &n.FromAccountID, &n.StatusID, &n.CreatedAt,
-		&a.ID, &a.Username, &a.Domain, &a.DisplayName, &a.Note, &a.URI, &a.URL,
-		&a.InboxURL, &a.SharedInboxURL, &a.OutboxURL, &a.FollowersURL, &a.FollowingURL,
-		&a.KeyID, &a.PublicKeyPEM, &a.PrivateKeyPEM, &a.Locked, &a.Bot, &a.CreatedAt, &a.FetchedAt)
+	err := row.Scan(append([]any{&n.ID, &n.AccountID, &n.Type, &n.FromAccountID, &n.StatusID, &n.CreatedAt},
+		a.dest()...)...)
 	if err != nil {
 		return nil, err
 	}
+	a.scanned()
 	a.PrivateKeyPEM = ""
 	n.From = &a
 	return &n, nil
