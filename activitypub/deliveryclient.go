@@ -76,7 +76,6 @@ type deliveryConn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	reused bool
-	idleAt time.Time
 	timer  *time.Timer // closes the connection once idle for too long
 }
 
@@ -101,18 +100,18 @@ func (c *DeliveryClient) Do(req *http.Request) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		pc, err := c.conn(ctx, key, req, deadline)
 		if err != nil {
-			return nil, c.wrap(ctx, req, err)
+			return nil, wrapErr(ctx, req, err)
 		}
 		resp, err := c.roundTrip(ctx, pc, req, deadline)
 		if err == nil {
 			return resp, nil
 		}
 		if !errors.Is(err, errStaleConn) || attempt > 0 || req.GetBody == nil {
-			return nil, c.wrap(ctx, req, err)
+			return nil, wrapErr(ctx, req, err)
 		}
 		body, berr := req.GetBody()
 		if berr != nil {
-			return nil, c.wrap(ctx, req, berr)
+			return nil, wrapErr(ctx, req, berr)
 		}
 		again := *req
 		again.Body = body
@@ -120,7 +119,8 @@ func (c *DeliveryClient) Do(req *http.Request) (*http.Response, error) {
 	}
 }
 
-func (c *DeliveryClient) wrap(ctx context.Context, req *http.Request, err error) error {
+// wrapErr names the request in err, or says the context ended it.
+func wrapErr(ctx context.Context, req *http.Request, err error) error {
 	if ctx.Err() != nil {
 		err = ctx.Err()
 	}
@@ -226,8 +226,9 @@ func (c *DeliveryClient) conn(ctx context.Context, key string, req *http.Request
 		} else {
 			c.idle[key] = list[:len(list)-1]
 		}
-		pc.timer.Stop()
-		if time.Since(pc.idleAt) < c.idleTimeout {
+		// Stop fails when the idle timer has fired: expire is waiting for
+		// the lock to close this one, and will no longer find it.
+		if pc.timer.Stop() {
 			c.mu.Unlock()
 			pc.reused = true
 			return pc, nil
@@ -269,7 +270,6 @@ func (c *DeliveryClient) dial(ctx context.Context, key string, req *http.Request
 
 // put makes pc idle, or closes it when its host has enough idle ones.
 func (c *DeliveryClient) put(pc *deliveryConn) {
-	pc.idleAt = time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.idle[pc.key]) >= clientMaxIdleConnsPerHost {
