@@ -151,11 +151,14 @@ func (p *fedifyPeer) control(method, path string, q url.Values, out any) {
 // fedifyReceived is what the peer's inbox accepted (after Fedify verified
 // its signature).
 type fedifyReceived struct {
-	Type     string `json:"type"`
-	ID       string `json:"id"`
-	Actor    string `json:"actor"`
-	Content  string `json:"content"`
-	Standard string `json:"standard"`
+	Type     string         `json:"type"`
+	ID       string         `json:"id"`
+	Actor    string         `json:"actor"`
+	Object   string         `json:"object"` // the object's id
+	Content  string         `json:"content"`
+	Standard string         `json:"standard"`
+	Inbox    string         `json:"inbox"` // the path it was posted to
+	Raw      map[string]any `json:"raw"`   // the activity as posted
 }
 
 // fedifySent is a POST the peer made, with the standard it signed with.

@@ -3,15 +3,25 @@
 // implementation: nothing here is Starling code, and Fedify verifies every
 // signature Starling sends (skipSignatureVerification stays false).
 //
-// One actor, /users/fedi. It accepts every Follow, and records every activity
-// its inbox accepts, with the signature standard the request carried. The
-// test drives it over a small control API:
+// One actor, /users/fedi, with a followers collection and its notes served
+// at /notes/{id}. It accepts every Follow, keeps its followers, and records
+// every activity its inboxes accept, with the signature standard the request
+// carried and the inbox it was posted to. The test drives it over a small
+// control API (every POST takes knock=SPEC):
 //
-//   POST /control/follow?target=URI&knock=SPEC   follow a Starling actor
-//   POST /control/post?to=URI&content=HTML&knock=SPEC   send a public Note to that actor
-//   GET  /control/inbox                          what the inbox accepted (JSON)
-//   GET  /control/sent                           every POST Fedify sent, with its
-//                                                signature standard and answer (JSON)
+//   POST /control/follow?target=URI            follow an actor
+//   POST /control/unfollow?target=URI          Undo that Follow
+//   POST /control/post?to=URI&content=HTML&visibility=V&mention=URI&tag=NAME&inReplyTo=URI
+//        a Note addressed as Mastodon addresses V (public, unlisted,
+//        private, direct), mentioning the mention URIs, tagged with the tag
+//        names; sent to the followers (except direct) and to every `to`
+//        and `mention` actor. Answers {"id": NOTE}.
+//   POST /control/edit?id=NOTE&content=HTML    Update(Note) to the same audience
+//   POST /control/delete?id=NOTE               Delete(Tombstone) to the same audience
+//   POST /control/like?object=URI&to=URI       Like; /control/unlike undoes it
+//   POST /control/boost?object=URI&to=URI      Announce; /control/unboost undoes it
+//   GET  /control/inbox    what the inboxes accepted (JSON)
+//   GET  /control/sent     every POST Fedify sent, with its standard and answer (JSON)
 //
 // SPEC is the signature standard Fedify knocks with first:
 // "rfc9421" (Fedify's default) or "draft-cavage-http-signatures-12".
@@ -19,6 +29,7 @@
 // Usage: node peer.mjs PORT  (prints "listening on PORT" when ready)
 
 import http from "node:http";
+import { Temporal } from "@js-temporal/polyfill";
 import {
   createFederation,
   generateCryptoKeyPair,
@@ -26,13 +37,21 @@ import {
 } from "@fedify/fedify";
 import {
   Accept,
+  Activity,
+  Announce,
   Create,
+  Delete,
   Endpoints,
   Follow,
+  Hashtag,
+  Like,
+  Mention,
   Note,
   Person,
   PUBLIC_COLLECTION,
+  Tombstone,
   Undo,
+  Update,
 } from "@fedify/vocab";
 
 const port = Number(process.argv[2] ?? "0");
@@ -55,10 +74,17 @@ globalThis.fetch = async (input, init) => {
 const identifier = "fedi";
 const keyPairs = [await generateCryptoKeyPair("RSASSA-PKCS1-v1_5")];
 
-// What the inbox accepted: { type, id, actor, content, standard, status }.
+// What the inboxes accepted: { type, id, actor, object, content, standard,
+// inbox, raw } where raw is the activity as it was posted.
 const received = [];
-// Signature standard of the request being handled, by activity id.
-const standards = new Map();
+// Followers, as Fedify recipients, by actor id.
+const followers = new Map();
+// Notes by id, with the recipients each was sent to, so edits, deletes
+// and fetches of /notes/{id} find them.
+const notes = new Map();
+// Follows, likes and boosts this actor sent, by target, so their Undos
+// repeat the original activity.
+const sentActivities = new Map();
 
 function build(firstKnock) {
   const kv = new MemoryKvStore();
@@ -77,6 +103,7 @@ function build(firstKnock) {
         name: "Fedify peer",
         inbox: ctx.getInboxUri(id),
         endpoints: new Endpoints({ sharedInbox: ctx.getInboxUri() }),
+        followers: ctx.getFollowersUri(id),
         url: ctx.getActorUri(id),
         publicKey: keys[0].cryptographicKey,
         assertionMethods: keys.map((k) => k.multikey),
@@ -84,13 +111,23 @@ function build(firstKnock) {
     })
     .setKeyPairsDispatcher(async (_ctx, id) => (id === identifier ? keyPairs : []));
 
+  federation.setFollowersDispatcher("/users/{identifier}/followers", async (_ctx, id) => {
+    if (id !== identifier) return null;
+    return { items: [...followers.values()] };
+  });
+
+  federation.setObjectDispatcher(Note, "/notes/{id}", async (ctx, values) => {
+    const entry = notes.get(ctx.getObjectUri(Note, values).href);
+    return entry?.note ?? null;
+  });
+
   federation
     .setInboxListeners("/users/{identifier}/inbox", "/inbox")
     .on(Follow, async (ctx, follow) => {
-      record(follow, "Follow");
       if (follow.objectId?.href !== ctx.getActorUri(identifier).href) return;
       const follower = await follow.getActor();
       if (follower == null) return;
+      followers.set(follower.id.href, follower);
       await ctx.sendActivity(
         { identifier },
         follower,
@@ -101,23 +138,14 @@ function build(firstKnock) {
         }),
       );
     })
-    .on(Accept, async (_ctx, accept) => record(accept, "Accept"))
-    .on(Undo, async (_ctx, undo) => record(undo, "Undo"))
-    .on(Create, async (_ctx, create) => {
-      const object = await create.getObject();
-      record(create, "Create", object?.content?.toString() ?? null);
-    });
+    .on(Undo, async (_ctx, undo) => {
+      const inner = await undo.getObject();
+      if (inner instanceof Follow && undo.actorId != null) followers.delete(undo.actorId.href);
+    })
+    // Everything else is recorded by the HTTP wrapper below; listening to
+    // Activity makes Fedify verify and accept every type.
+    .on(Activity, async () => {});
   return federation;
-}
-
-function record(activity, type, content = null) {
-  received.push({
-    type,
-    id: activity.id?.href ?? null,
-    actor: activity.actorId?.href ?? null,
-    content,
-    standard: standards.get(activity.id?.href) ?? null,
-  });
 }
 
 const federations = {
@@ -134,44 +162,170 @@ function federationFor(url) {
   return f;
 }
 
+// addressing is how Mastodon addresses a post of each visibility.
+function addressing(ctx, visibility, mentioned) {
+  const followersUri = ctx.getFollowersUri(identifier);
+  switch (visibility) {
+    case "public":
+      return { tos: [PUBLIC_COLLECTION], ccs: [followersUri, ...mentioned] };
+    case "unlisted":
+      return { tos: [followersUri], ccs: [PUBLIC_COLLECTION, ...mentioned] };
+    case "private":
+      return { tos: [followersUri], ccs: mentioned };
+    case "direct":
+      return { tos: mentioned, ccs: [] };
+  }
+  throw new Error(`unknown visibility ${visibility}`);
+}
+
+// resolve looks actors up by URI (each one a recipient of what is sent).
+async function resolve(ctx, uris) {
+  const out = [];
+  for (const uri of uris) {
+    const actor = await ctx.lookupObject(uri);
+    if (actor == null || actor.inboxId == null) throw new Error(`actor ${uri} not found`);
+    out.push(actor);
+  }
+  return out;
+}
+
+async function send(ctx, recipients, activity, toFollowers) {
+  if (toFollowers && followers.size > 0) {
+    await ctx.sendActivity({ identifier }, "followers", activity);
+  }
+  const direct = recipients.filter((r) => !(toFollowers && followers.has(r.id.href)));
+  if (direct.length > 0) {
+    await ctx.sendActivity({ identifier }, direct, activity);
+  }
+}
+
+let seq = 0;
+const nextId = () => `${Date.now()}-${++seq}`;
+
 async function control(url, origin) {
-  if (url.pathname === "/control/inbox") {
-    return Response.json(received);
-  }
-  if (url.pathname === "/control/sent") {
-    return Response.json(sent);
-  }
+  const q = url.searchParams;
+  if (url.pathname === "/control/inbox") return Response.json(received);
+  if (url.pathname === "/control/sent") return Response.json(sent);
   const fed = federationFor(url);
   const ctx = fed.createContext(new URL(origin), undefined);
-  const target = await ctx.lookupObject(url.searchParams.get("target") ?? url.searchParams.get("to"));
-  if (target == null || target.inboxId == null) {
-    return new Response("target not found", { status: 404 });
-  }
   const me = ctx.getActorUri(identifier);
-  if (url.pathname === "/control/follow") {
-    await ctx.sendActivity(
-      { identifier },
-      target,
-      new Follow({ id: new URL(`#follows/${Date.now()}`, me), actor: me, object: target.id }),
-    );
-    return new Response("ok");
-  }
-  if (url.pathname === "/control/post") {
-    const noteId = new URL(`/notes/${Date.now()}`, origin);
-    const note = new Note({
-      id: noteId,
-      attribution: me,
-      content: url.searchParams.get("content") ?? "",
-      to: PUBLIC_COLLECTION,
-    });
-    await ctx.sendActivity(
-      { identifier },
-      target,
-      new Create({ id: new URL(`${noteId.href}/activity`), actor: me, object: note, to: PUBLIC_COLLECTION }),
-    );
-    return Response.json({ id: noteId.href });
+  switch (url.pathname) {
+    case "/control/follow": {
+      const [target] = await resolve(ctx, [q.get("target")]);
+      const follow = new Follow({ id: new URL(`#follows/${nextId()}`, me), actor: me, object: target.id });
+      sentActivities.set(`follow ${target.id.href}`, follow);
+      await ctx.sendActivity({ identifier }, target, follow);
+      return new Response("ok");
+    }
+    case "/control/unfollow": {
+      const [target] = await resolve(ctx, [q.get("target")]);
+      const follow = sentActivities.get(`follow ${target.id.href}`);
+      if (follow == null) return new Response("not following", { status: 404 });
+      await ctx.sendActivity({ identifier }, target,
+        new Undo({ id: new URL(`#undo/${nextId()}`, me), actor: me, object: follow }));
+      return new Response("ok");
+    }
+    case "/control/post": {
+      const visibility = q.get("visibility") ?? "public";
+      const mentioned = q.getAll("mention");
+      const recipients = await resolve(ctx, [...new Set([...q.getAll("to"), ...mentioned])]);
+      const mentionedActors = recipients.filter((r) => mentioned.includes(r.id.href));
+      const noteId = ctx.getObjectUri(Note, { id: nextId() });
+      const tags = [
+        ...mentionedActors.map((a) => new Mention({
+          href: a.id,
+          name: `@${a.preferredUsername}@${a.id.host}`,
+        })),
+        ...q.getAll("tag").map((name) => new Hashtag({
+          href: new URL(`/tags/${name}`, origin),
+          name: `#${name}`,
+        })),
+      ];
+      const note = new Note({
+        id: noteId,
+        attribution: me,
+        content: q.get("content") ?? "",
+        published: Temporal.Now.instant(),
+        replyTarget: q.get("inReplyTo") ? new URL(q.get("inReplyTo")) : null,
+        tags,
+        url: noteId,
+        ...addressing(ctx, visibility, mentionedActors.map((a) => a.id)),
+      });
+      const toFollowers = visibility !== "direct";
+      notes.set(noteId.href, { note, recipients, toFollowers });
+      await send(ctx, recipients,
+        new Create({ id: new URL(`${noteId.href}#create`), actor: me, object: note, tos: note.toIds, ccs: note.ccIds }),
+        toFollowers);
+      return Response.json({ id: noteId.href });
+    }
+    case "/control/edit": {
+      const entry = notes.get(q.get("id"));
+      if (entry == null) return new Response("no such note", { status: 404 });
+      entry.note = entry.note.clone({ content: q.get("content") ?? "", updated: Temporal.Now.instant() });
+      await send(ctx, entry.recipients,
+        new Update({
+          id: new URL(`${entry.note.id.href}#update/${nextId()}`), actor: me, object: entry.note,
+          tos: entry.note.toIds, ccs: entry.note.ccIds,
+        }),
+        entry.toFollowers);
+      return new Response("ok");
+    }
+    case "/control/delete": {
+      const entry = notes.get(q.get("id"));
+      if (entry == null) return new Response("no such note", { status: 404 });
+      notes.delete(q.get("id"));
+      await send(ctx, entry.recipients,
+        new Delete({
+          id: new URL(`${entry.note.id.href}#delete`), actor: me,
+          object: new Tombstone({ id: entry.note.id }), tos: [PUBLIC_COLLECTION],
+        }),
+        entry.toFollowers);
+      return new Response("ok");
+    }
+    case "/control/like":
+    case "/control/boost": {
+      const recipients = await resolve(ctx, q.getAll("to"));
+      const object = new URL(q.get("object"));
+      const kind = url.pathname.slice("/control/".length);
+      const activity = kind === "like"
+        ? new Like({ id: new URL(`#likes/${nextId()}`, me), actor: me, object })
+        : new Announce({
+          id: new URL(`#announces/${nextId()}`, me), actor: me, object,
+          published: Temporal.Now.instant(),
+          tos: [PUBLIC_COLLECTION], ccs: [ctx.getFollowersUri(identifier), ...recipients.map((r) => r.id)],
+        });
+      sentActivities.set(`${kind} ${object.href}`, { activity, recipients });
+      await send(ctx, recipients, activity, kind === "boost");
+      return Response.json({ id: activity.id.href });
+    }
+    case "/control/unlike":
+    case "/control/unboost": {
+      const kind = url.pathname.slice("/control/un".length);
+      const entry = sentActivities.get(`${kind} ${q.get("object")}`);
+      if (entry == null) return new Response(`no ${kind} of that object`, { status: 404 });
+      await send(ctx, entry.recipients,
+        new Undo({ id: new URL(`#undo/${nextId()}`, me), actor: me, object: entry.activity,
+          tos: entry.activity.toIds, ccs: entry.activity.ccIds }),
+        kind === "boost");
+      return new Response("ok");
+    }
   }
   return new Response("not found", { status: 404 });
+}
+
+// record keeps an activity an inbox accepted, as it was posted.
+function record(raw, inbox, standard) {
+  const object = typeof raw.object === "string" ? { id: raw.object } : (raw.object ?? {});
+  received.push({
+    type: raw.type ?? null,
+    id: raw.id ?? null,
+    actor: typeof raw.actor === "string" ? raw.actor : raw.actor?.id ?? null,
+    object: object.id ?? null,
+    content: object.content ?? null,
+    standard,
+    inbox,
+    raw,
+  });
 }
 
 const server = http.createServer(async (req, res) => {
@@ -190,11 +344,6 @@ const server = http.createServer(async (req, res) => {
         if (Array.isArray(v)) v.forEach((x) => headers.append(k, x));
         else if (v != null) headers.set(k, v);
       }
-      if (req.method === "POST") {
-        let id = null;
-        try { id = JSON.parse(body.toString("utf8")).id; } catch { /* Fedify answers */ }
-        if (id) standards.set(id, headers.has("signature-input") ? "rfc9421" : "draft-cavage");
-      }
       const request = new Request(url, {
         method: req.method,
         headers,
@@ -203,6 +352,12 @@ const server = http.createServer(async (req, res) => {
       response = await inbound.fetch(request, { contextData: undefined });
       if (req.method === "POST") {
         console.log(`${req.method} ${url.pathname} -> ${response.status}`);
+        if (response.ok) {
+          // Fedify answered 2xx only after verifying the signature.
+          let raw = null;
+          try { raw = JSON.parse(body.toString("utf8")); } catch { /* Fedify refused it already */ }
+          if (raw != null) record(raw, url.pathname, headers.has("signature-input") ? "rfc9421" : "draft-cavage");
+        }
       }
     }
     res.writeHead(response.status, Object.fromEntries(response.headers));
