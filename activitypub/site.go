@@ -110,6 +110,26 @@ func (s Site) ActorDocument(a *store.Account) *Actor {
 	}
 }
 
+// OutboxCollection renders a local account's outbox: its size, without
+// items (Starling serves no outbox pages).
+func (s Site) OutboxCollection(a *store.Account, total int64) *Collection {
+	return &Collection{Context: ActivityStreamsNS, ID: a.OutboxURL, Type: "OrderedCollection", TotalItems: total}
+}
+
+// FollowCollection renders a local account's followers (or, when
+// followers is false, the accounts it follows) with items, actor ids,
+// inline.
+func (s Site) FollowCollection(a *store.Account, followers bool, total int64, items []string) *Collection {
+	c := &Collection{Context: ActivityStreamsNS, ID: a.FollowersURL, Type: "OrderedCollection", TotalItems: total}
+	if !followers {
+		c.ID = a.FollowingURL
+	}
+	for _, u := range items {
+		c.OrderedItems = append(c.OrderedItems, u)
+	}
+	return c
+}
+
 // Addressing returns the to and cc of a status of the given visibility, as
 // Mastodon addresses them.
 func Addressing(visibility, followers string) (to, cc []string) {

@@ -153,9 +153,7 @@ func (s *Server) outboxCollection(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeActivity(w, &activitypub.Collection{
-		Context: activitypub.ActivityStreamsNS, ID: a.OutboxURL, Type: "OrderedCollection", TotalItems: stats.Statuses,
-	})
+	writeActivity(w, s.Site.OutboxCollection(a, stats.Statuses))
 }
 
 func (s *Server) followers(w http.ResponseWriter, r *http.Request) { s.followCollection(w, r, true) }
@@ -177,14 +175,11 @@ func (s *Server) followCollection(w http.ResponseWriter, r *http.Request, follow
 		s.fail(w, r, err)
 		return
 	}
-	c := &activitypub.Collection{Context: activitypub.ActivityStreamsNS, ID: a.FollowersURL, Type: "OrderedCollection", TotalItems: stats.Followers}
+	total := stats.Followers
 	if !followers {
-		c.ID, c.TotalItems = a.FollowingURL, stats.Following
+		total = stats.Following
 	}
-	for _, u := range uris {
-		c.OrderedItems = append(c.OrderedItems, u)
-	}
-	writeActivity(w, c)
+	writeActivity(w, s.Site.FollowCollection(a, followers, total, uris))
 }
 
 // statusObject dereferences a local public or unlisted status at its id.
