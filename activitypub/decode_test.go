@@ -115,6 +115,16 @@ func TestObjectTypes(t *testing.T) {
 		t.Error("a number as type decoded")
 	}
 
+	for in, want := range map[string]TypeName{
+		`"Person"`: "Person", `["Person","vcard:individual"]`: "Person", `"as:Service"`: "Service",
+		`["as:Application"]`: "Application", `["vcard:x"]`: "vcard:x", `null`: "",
+	} {
+		var a Actor
+		if err := json.Unmarshal([]byte(`{"type":`+in+`}`), &a); err != nil || a.Type != want {
+			t.Errorf("actor type %s: %q (%v), want %q", in, a.Type, err, want)
+		}
+	}
+
 	act, err := DecodeActivity([]byte(`{"id":"https://a.example/1","type":["Create","as:Activity"],"actor":"https://a.example/u",
 		"object":{"id":"https://a.example/n","type":["Note","Article"],"content":"x"}}`))
 	if err != nil {

@@ -297,32 +297,16 @@ func (b *Bool) UnmarshalJSON(data []byte) error {
 }
 
 // TypeName is a type property, which JSON-LD allows to be an array
-// (["Person", "vcard:individual"]): the first entry without a prefix wins.
+// (["Person", "vcard:individual"]): the first entry without a prefix once
+// "as:" is stripped wins ("as:Service" is a Service).
 type TypeName string
 
 // UnmarshalJSON accepts a string or an array of strings.
 func (t *TypeName) UnmarshalJSON(data []byte) error {
-	data = bytes.TrimSpace(data)
-	if len(data) > 0 && data[0] == '[' {
-		var list []string
-		if err := json.Unmarshal(data, &list); err != nil {
-			return err
-		}
-		for _, v := range list {
-			if !strings.Contains(v, ":") {
-				*t = TypeName(v)
-				return nil
-			}
-		}
-		if len(list) > 0 {
-			*t = TypeName(list[0])
-		}
-		return nil
-	}
-	var v string
-	if err := json.Unmarshal(data, &v); err != nil {
+	var ts types
+	if err := ts.UnmarshalJSON(data); err != nil {
 		return err
 	}
-	*t = TypeName(v)
+	*t = TypeName(ts.pick(func(s string) bool { return !strings.Contains(s, ":") }))
 	return nil
 }
