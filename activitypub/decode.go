@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -38,13 +39,124 @@ func (e *DecodeError) Error() string {
 
 func (e *DecodeError) Unwrap() error { return e.Err }
 
-// IsStatusType reports whether objects of type t become statuses.
+// IsStatusType reports whether objects of type t become statuses. Audio and
+// Image (Funkwhale tracks, Pixelfed-style posts) are statuses too, as on
+// Mastodon, which converts them with their name and link.
 func IsStatusType(t string) bool {
 	switch t {
-	case "Note", "Article", "Page", "Question", "Video", "Event":
+	case "Note", "Article", "Page", "Question", "Video", "Event", "Audio", "Image":
 		return true
 	}
 	return false
+}
+
+// isActivityType reports whether t is an activity type Starling knows of.
+func isActivityType(t string) bool {
+	switch t {
+	case "Create", "Update", "Delete", "Follow", "Accept", "Reject", "TentativeAccept",
+		"TentativeReject", "Undo", "Announce", "Like", "Dislike", "EmojiReact", "Block",
+		"Flag", "Move", "Add", "Remove", "Invite", "Join", "Leave", "Offer", "Read", "View",
+		"Listen", "Ignore", "Question":
+		return true
+	}
+	return false
+}
+
+// isObjectType reports whether t is a type Starling knows for an object,
+// which may itself be an embedded activity (the Follow inside an Accept).
+func isObjectType(t string) bool {
+	switch t {
+	case "Tombstone", "Person", "Service", "Application", "Group", "Organization",
+		"Collection", "OrderedCollection", "CollectionPage", "OrderedCollectionPage",
+		"Document", "Link", "Mention", "Hashtag", "Emoji", "Place", "Profile", "ChatMessage":
+		return true
+	}
+	return IsStatusType(t) || isActivityType(t)
+}
+
+// Prefixes a compacted type may keep when the sender's @context does not
+// define the term: "as:Note", or the full IRI. Mastodon matches types
+// without them.
+var typePrefixes = []string{"as:", ActivityStreamsNS + "#", "toot:", "http://joinmastodon.org/ns#"}
+
+// bareType strips the vocabulary prefix of a type name.
+func bareType(t string) string {
+	for _, p := range typePrefixes {
+		if rest, ok := strings.CutPrefix(t, p); ok {
+			return rest
+		}
+	}
+	return t
+}
+
+// types is a type property: one name or, as JSON-LD allows, an array of
+// them (["Note", "Article"]).
+type types []string
+
+// UnmarshalJSON accepts a string, an array of strings, or null.
+func (ts *types) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		*ts = nil
+		return nil
+	case b[0] == '[':
+		var list []string
+		if err := json.Unmarshal(b, &list); err != nil {
+			return err
+		}
+		*ts = list
+		return nil
+	}
+	var one string
+	if err := json.Unmarshal(b, &one); err != nil {
+		return err
+	}
+	*ts = types{one}
+	return nil
+}
+
+// pick returns the first type known says it knows, without its prefix, or
+// else the first type: a document typed ["Note", "Article"] is a Note, not
+// refused.
+func (ts types) pick(known func(string) bool) string {
+	for _, t := range ts {
+		if known(bareType(t)) {
+			return bareType(t)
+		}
+	}
+	if len(ts) > 0 {
+		return bareType(ts[0])
+	}
+	return ""
+}
+
+// UnmarshalJSON decodes an object whose type may be an array or prefixed.
+func (o *Object) UnmarshalJSON(b []byte) error {
+	type plain Object
+	v := struct {
+		*plain
+		Type types `json:"type"` // shadows plain's Type
+	}{plain: (*plain)(o)}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	o.Type = v.Type.pick(isObjectType)
+	return nil
+}
+
+// UnmarshalJSON decodes an activity whose type may be an array or prefixed.
+func (a *Activity) UnmarshalJSON(b []byte) error {
+	type plain Activity
+	v := struct {
+		*plain
+		Type types `json:"type"` // shadows plain's Type
+	}{plain: (*plain)(a)}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	a.Type = v.Type.pick(isActivityType)
+	return nil
 }
 
 // List is a property that servers send as one value or an array of them.
@@ -77,20 +189,79 @@ func (l *List[T]) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Tag is an entry of an object's tag property.
+// Tag is an entry of an object's tag property: a Mention, a Hashtag, a
+// custom Emoji, or a Link (FEP-e232 object links, quotes among them).
 type Tag struct {
-	Type string `json:"type"`
-	Name string `json:"name"`
-	Href string `json:"href"`
+	Type      string `json:"type,omitempty"` // without its "as:" prefix; the first known of an array
+	Name      string `json:"name,omitempty"`
+	Href      string `json:"href,omitempty"`
+	MediaType string `json:"mediaType,omitempty"`
+	Icon      Ref    `json:"icon,omitzero"` // an Emoji's image
 }
+
+// UnmarshalJSON decodes a tag whose type may be an array or prefixed.
+func (t *Tag) UnmarshalJSON(b []byte) error {
+	type plain Tag
+	v := struct {
+		*plain
+		Type types `json:"type"` // shadows plain's Type
+	}{plain: (*plain)(t)}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	t.Type = v.Type.pick(func(s string) bool {
+		return s == "Mention" || s == "Hashtag" || s == "Emoji" || s == "Link"
+	})
+	return nil
+}
+
+// kind is what the tag is, as Mastodon reads it: its type, or for an
+// untyped tag, a Hashtag when its name starts with '#' and a Mention when
+// it starts with '@'.
+func (t Tag) kind() string {
+	if t.Type != "" {
+		return t.Type
+	}
+	switch {
+	case strings.HasPrefix(t.Name, "#"):
+		return "Hashtag"
+	case strings.HasPrefix(t.Name, "@"):
+		return "Mention"
+	}
+	return ""
+}
+
+// iconURL is the URL of an Emoji's image: icon.url, or the icon itself
+// when it is a bare IRI or a Link.
+func (t Tag) iconURL() string {
+	if len(t.Icon.Raw) > 0 {
+		var img struct {
+			URL Ref `json:"url"`
+		}
+		if err := json.Unmarshal(t.Icon.Raw, &img); err == nil && img.URL.ID != "" {
+			return img.URL.ID
+		}
+	}
+	return t.Icon.ID
+}
+
+// Emoji is a custom emoji a status uses, as Mastodon keeps it.
+type Emoji struct {
+	Shortcode string // without the colons
+	URL       string
+	StaticURL string // the same image: Starling does not render still copies
+}
+
+// emojiShortcode is Mastodon's rule for a custom emoji's name.
+var emojiShortcode = regexp.MustCompile(`^[a-zA-Z0-9_]{2,}$`)
 
 // Attachment is a media attachment or link; only its URL is kept.
 type Attachment struct {
 	Type      string `json:"type"`
-	MediaType string `json:"mediaType"`
-	Name      string `json:"name"`
-	URL       Ref    `json:"url"`
-	Href      string `json:"href"` // Lemmy sends Link attachments
+	MediaType string `json:"mediaType,omitempty"`
+	Name      string `json:"name,omitempty"`
+	URL       Ref    `json:"url,omitzero"`
+	Href      string `json:"href,omitempty"` // Lemmy sends Link attachments
 }
 
 // Link returns where the attachment lives.
@@ -131,6 +302,8 @@ type StatusFields struct {
 	QuoteURI  string
 	Mentions  []string // actor IRIs
 	Hashtags  []string // lower case, without '#'
+	Language  string   // a BCP 47 tag from contentMap, or empty
+	Emojis    []Emoji  // custom emojis, one per shortcode
 }
 
 // StatusFields renders o as a status: the content (from content, else
@@ -179,10 +352,11 @@ func (o *Object) StatusFields() StatusFields {
 			break
 		}
 	}
+	quoteLink := ""
 	for _, t := range o.Tag {
-		switch t.Type {
+		switch t.kind() {
 		case "Mention":
-			if t.Href != "" && !slices.Contains(f.Mentions, t.Href) {
+			if isHTTPURL(t.Href) && !slices.Contains(f.Mentions, t.Href) {
 				f.Mentions = append(f.Mentions, t.Href)
 			}
 		case "Hashtag":
@@ -190,9 +364,57 @@ func (o *Object) StatusFields() StatusFields {
 			if name != "" && !slices.Contains(f.Hashtags, name) {
 				f.Hashtags = append(f.Hashtags, name)
 			}
+		case "Emoji":
+			code, url := strings.ReplaceAll(t.Name, ":", ""), t.iconURL()
+			if emojiShortcode.MatchString(code) && isHTTPURL(url) &&
+				!slices.ContainsFunc(f.Emojis, func(e Emoji) bool { return e.Shortcode == code }) {
+				f.Emojis = append(f.Emojis, Emoji{Shortcode: code, URL: url, StaticURL: url})
+			}
+		case "Link":
+			// FEP-e232: a link to an ActivityStreams object is a quote
+			// when no quote property says otherwise.
+			if quoteLink == "" && IsActivityPubMediaType(t.MediaType) && isHTTPURL(t.Href) && t.Href != o.ID {
+				quoteLink = t.Href
+			}
 		}
 	}
+	if f.QuoteURI == "" {
+		f.QuoteURI = quoteLink
+	}
+	f.Language = o.language(body)
 	return f
+}
+
+// languageTag is what a language key must look like to be kept (BCP 47's
+// shape, loosely): anything else a server puts there is dropped.
+var languageTag = regexp.MustCompile(`^[a-zA-Z]{2,8}(?:-[a-zA-Z0-9]{1,8})*$`)
+
+// language is the language of the status whose body is body: the
+// contentMap key whose text is that body, or the only key there is.
+// "und" (undetermined) is no language.
+func (o *Object) language(body string) string {
+	lang := ""
+	if body != "" {
+		keys := make([]string, 0, len(o.ContentMap))
+		for k, v := range o.ContentMap {
+			if v == body {
+				keys = append(keys, k)
+			}
+		}
+		if len(keys) > 0 {
+			sort.Strings(keys)
+			lang = keys[0]
+		}
+	}
+	if lang == "" && len(o.ContentMap) == 1 {
+		for k := range o.ContentMap {
+			lang = k
+		}
+	}
+	if strings.EqualFold(lang, "und") || !languageTag.MatchString(lang) {
+		return ""
+	}
+	return lang
 }
 
 // IsPollVote reports whether o is a vote in a poll rather than a post:

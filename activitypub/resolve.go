@@ -1,6 +1,7 @@
 package activitypub
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/rsa"
@@ -13,8 +14,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/starling-social/starling/sanitize"
 	"github.com/starling-social/starling/store"
 )
 
@@ -48,6 +51,20 @@ type Resolver struct {
 	// and knocks again with the other on a 400 or 401; without it, fetches
 	// are signed with draft-cavage.
 	Knocker *Knocker
+	// Sanitizer cleans what remote actors say about themselves before it
+	// is stored; default sanitize.New(), built at first use.
+	Sanitizer *sanitize.Policy
+
+	sanitizerOnce sync.Once
+}
+
+func (r *Resolver) sanitizer() *sanitize.Policy {
+	r.sanitizerOnce.Do(func() {
+		if r.Sanitizer == nil {
+			r.Sanitizer = sanitize.New()
+		}
+	})
+	return r.Sanitizer
 }
 
 func (r *Resolver) now() time.Time {
@@ -197,6 +214,13 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 	if doc.PublicKey.Owner != "" && doc.PublicKey.Owner != doc.ID {
 		return nil, fmt.Errorf("actor %s: key owned by %s", doc.ID, doc.PublicKey.Owner)
 	}
+	// What identifies the actor must be stored as sent, or not at all: a
+	// cleaned id or username would name someone else.
+	for _, v := range []string{doc.ID, doc.PreferredUsername, doc.Inbox, doc.PublicKey.ID} {
+		if !sanitize.Valid(v) {
+			return nil, fmt.Errorf("actor %s: NUL or invalid UTF-8 in its identifiers", clipForError(doc.ID))
+		}
+	}
 	keyID, keyPEM := doc.PublicKey.ID, doc.PublicKey.PublicKeyPEM
 	if _, err := ParsePublicKey(keyPEM); err != nil {
 		// Keep the actor, as Mastodon does, but not a key nothing can
@@ -205,24 +229,28 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 		keyID, keyPEM = "", ""
 	}
 	host, _ := HostOf(doc.ID)
+	// Clients render the note as HTML and the display name as text, both
+	// trusted: clean them as Mastodon does. (Profile fields are not kept:
+	// store.Account has nowhere to put them.)
+	p := r.sanitizer()
 	a := &store.Account{
 		Username:     doc.PreferredUsername,
 		Domain:       host,
-		DisplayName:  doc.Name,
-		Note:         doc.Summary,
+		DisplayName:  p.Text(doc.Name),
+		Note:         p.HTML(doc.Summary),
 		URI:          doc.ID,
-		URL:          doc.URL.ID,
+		URL:          sanitize.Clean(doc.URL.ID),
 		InboxURL:     doc.Inbox,
-		OutboxURL:    doc.Outbox,
-		FollowersURL: doc.Followers,
-		FollowingURL: doc.Following,
+		OutboxURL:    sanitize.Clean(doc.Outbox),
+		FollowersURL: sanitize.Clean(doc.Followers),
+		FollowingURL: sanitize.Clean(doc.Following),
 		KeyID:        keyID,
-		PublicKeyPEM: keyPEM,
+		PublicKeyPEM: sanitize.Clean(keyPEM),
 		Locked:       bool(doc.ManuallyApprovesFollowers),
 		Bot:          doc.Type == "Service" || doc.Type == "Application",
 	}
 	if doc.Endpoints != nil && SameHost(doc.Endpoints.SharedInbox, doc.ID) {
-		a.SharedInboxURL = doc.Endpoints.SharedInbox
+		a.SharedInboxURL = sanitize.Clean(doc.Endpoints.SharedInbox)
 	}
 	if a.URL == "" {
 		a.URL = a.URI
@@ -287,6 +315,12 @@ func (r *Resolver) acctKey(ctx context.Context, acct string, refresh bool) (cryp
 	return key, a.URI, nil
 }
 
+// actorForKey fetches docURI, the key id without its fragment, and finds
+// the actor whose key keyID is, by Mastodon's rule: a complete actor at
+// docURI is the owner; anything else there (a stub of the actor, such as
+// GoToSocial serves at a key id like /users/gary/main-key, or a bare key
+// object) names the actor by its id, or the key's owner or controller,
+// which is fetched in turn. The caller checks that the actor lists keyID.
 func (r *Resolver) actorForKey(ctx context.Context, docURI, keyID string) (*store.Account, error) {
 	if SameHost(docURI, r.Site.Base()) {
 		return nil, fmt.Errorf("look up key %s: %w", keyID, store.ErrNotFound)
@@ -297,15 +331,31 @@ func (r *Resolver) actorForKey(ctx context.Context, docURI, keyID string) (*stor
 	}
 	var doc struct {
 		Actor
-		Owner string `json:"owner"`
+		Owner      string `json:"owner"`
+		Controller string `json:"controller"` // FEP-521a keys
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("look up key %s: decode %s: %w", keyID, docURI, err)
 	}
-	if doc.PublicKey == nil && doc.Owner != "" && SameHost(doc.Owner, docURI) {
-		return r.fetchActor(ctx, doc.Owner) // a standalone key document
+	if doc.ID == docURI && doc.Inbox != "" && doc.PublicKey != nil {
+		return r.storeActor(ctx, docURI, &doc.Actor) // the actor itself
 	}
-	return r.storeActor(ctx, docURI, &doc.Actor)
+	owner := doc.ID // a stub of the actor
+	if doc.PublicKey == nil {
+		owner = cmp.Or(doc.Owner, doc.Controller) // a bare key
+	} else if doc.PublicKey.ID != keyID {
+		return nil, fmt.Errorf("look up key %s: %s describes key %q", keyID, docURI, doc.PublicKey.ID)
+	}
+	switch {
+	case owner == "":
+		return nil, fmt.Errorf("look up key %s: %s names no actor", keyID, docURI)
+	case owner == docURI:
+		// Fetching it again would bring the same incomplete document.
+		return nil, fmt.Errorf("look up key %s: %s is an incomplete actor", keyID, docURI)
+	case !SameHost(owner, docURI):
+		return nil, fmt.Errorf("look up key %s: owner %s is on another host", keyID, owner)
+	}
+	return r.fetchActor(ctx, owner)
 }
 
 // WebFinger resolves user@host to an account, using the stored account

@@ -47,9 +47,28 @@ func (s Site) SharedInbox() string { return s.Base() + "/inbox" }
 // InstanceActorURI is the server's own actor, which signs fetches.
 func (s Site) InstanceActorURI() string { return s.Base() + "/actor" }
 
-// InstanceActorUsername is the instance actor's reserved username; the dot
-// keeps it out of reach of account creation, which allows [a-z0-9_].
+// InstanceActorUsername is the instance actor's reserved username in the
+// store; the dot keeps it out of reach of account creation, which allows
+// [a-z0-9_]. It is not the name the actor goes by: see WebFingerUsername.
 const InstanceActorUsername = "instance.actor"
+
+// WebFingerUsername is the name a local account goes by, in its actor's
+// preferredUsername and its WebFinger subject: its username, or for the
+// instance actor the host (with its port, if any), as Mastodon names it
+// (acct:HOST@HOST). Both must agree: GoToSocial answers a signed fetch
+// only after WebFingering the signer's preferredUsername@host and
+// finding that subject.
+func (s Site) WebFingerUsername(a *store.Account) string {
+	if a.Username == InstanceActorUsername {
+		return s.Host
+	}
+	return a.Username
+}
+
+// WebFingerSubject is a local account's WebFinger subject.
+func (s Site) WebFingerSubject(a *store.Account) string {
+	return "acct:" + s.WebFingerUsername(a) + "@" + s.Host
+}
 
 // NewLocalAccount fills the URLs of a new local account on this site.
 func (s Site) NewLocalAccount(username, publicKeyPEM, privateKeyPEM string) *store.Account {
@@ -94,7 +113,7 @@ func (s Site) ActorDocument(a *store.Account) *Actor {
 		Context:                   DefaultContext(),
 		ID:                        a.URI,
 		Type:                      TypeName(typ),
-		PreferredUsername:         a.Username,
+		PreferredUsername:         s.WebFingerUsername(a),
 		Name:                      name,
 		Summary:                   a.Note,
 		URL:                       Ref{ID: a.URL},
@@ -108,6 +127,26 @@ func (s Site) ActorDocument(a *store.Account) *Actor {
 		Endpoints:                 &Endpoints{SharedInbox: s.SharedInbox()},
 		PublicKey:                 &PublicKey{ID: a.KeyID, Owner: a.URI, PublicKeyPEM: a.PublicKeyPEM},
 	}
+}
+
+// OutboxCollection renders a local account's outbox: its size, without
+// items (Starling serves no outbox pages).
+func (s Site) OutboxCollection(a *store.Account, total int64) *Collection {
+	return &Collection{Context: ActivityStreamsNS, ID: a.OutboxURL, Type: "OrderedCollection", TotalItems: total}
+}
+
+// FollowCollection renders a local account's followers (or, when
+// followers is false, the accounts it follows) with items, actor ids,
+// inline.
+func (s Site) FollowCollection(a *store.Account, followers bool, total int64, items []string) *Collection {
+	c := &Collection{Context: ActivityStreamsNS, ID: a.FollowersURL, Type: "OrderedCollection", TotalItems: total}
+	if !followers {
+		c.ID = a.FollowingURL
+	}
+	for _, u := range items {
+		c.OrderedItems = append(c.OrderedItems, u)
+	}
+	return c
 }
 
 // Addressing returns the to and cc of a status of the given visibility, as

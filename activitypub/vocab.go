@@ -100,6 +100,11 @@ func (r *Ref) UnmarshalJSON(b []byte) error {
 	return fmt.Errorf("a reference must be an IRI, an object or an array, not %s", clipForError(string(b)))
 }
 
+// IsZero reports whether r refers to nothing. Ref fields are tagged
+// omitzero: omitempty never omits a struct, so an unset reference would
+// go out as "" (an IRI nobody can dereference) instead of being left out.
+func (r Ref) IsZero() bool { return r.ID == "" && len(r.Raw) == 0 }
+
 // MarshalJSON writes the embedded object if there is one, else the IRI.
 func (r Ref) MarshalJSON() ([]byte, error) {
 	if len(r.Raw) > 0 {
@@ -163,9 +168,9 @@ func (s IRIs) HasPublic() bool {
 type Activity struct {
 	ID        string `json:"id"`
 	Type      string `json:"type"`
-	Actor     Ref    `json:"actor"`
-	Object    Ref    `json:"object"`
-	Target    Ref    `json:"target,omitempty"`
+	Actor     Ref    `json:"actor,omitzero"`
+	Object    Ref    `json:"object,omitzero"`
+	Target    Ref    `json:"target,omitzero"`
 	To        IRIs   `json:"to,omitempty"`
 	Cc        IRIs   `json:"cc,omitempty"`
 	Published string `json:"published,omitempty"`
@@ -178,18 +183,18 @@ type Object struct {
 	Context      any    `json:"@context,omitempty"`
 	ID           string `json:"id"`
 	Type         string `json:"type"`
-	AttributedTo Ref    `json:"attributedTo"`
+	AttributedTo Ref    `json:"attributedTo,omitzero"`
 	Content      string `json:"content,omitempty"`
 	Summary      string `json:"summary,omitempty"`
 	Sensitive    bool   `json:"sensitive,omitempty"`
-	InReplyTo    Ref    `json:"inReplyTo,omitempty"`
+	InReplyTo    Ref    `json:"inReplyTo,omitzero"`
 	Published    string `json:"published,omitempty"`
-	URL          Ref    `json:"url,omitempty"`
+	URL          Ref    `json:"url,omitzero"`
 	To           IRIs   `json:"to,omitempty"`
 	Cc           IRIs   `json:"cc,omitempty"`
 	// Object is set on embedded activities (the Follow inside an Accept).
-	Actor  Ref `json:"actor,omitempty"`
-	Object Ref `json:"object,omitempty"`
+	Actor  Ref `json:"actor,omitzero"`
+	Object Ref `json:"object,omitzero"`
 
 	// What remote statuses carry besides; read by StatusFields.
 	Name           string            `json:"name,omitempty"`       // title of an Article, Page, Video, Event
@@ -214,7 +219,7 @@ type Actor struct {
 	PreferredUsername         string     `json:"preferredUsername"`
 	Name                      string     `json:"name,omitempty"`
 	Summary                   string     `json:"summary,omitempty"`
-	URL                       Ref        `json:"url,omitempty"`
+	URL                       Ref        `json:"url,omitzero"`
 	Inbox                     string     `json:"inbox"`
 	Outbox                    string     `json:"outbox,omitempty"`
 	Followers                 string     `json:"followers,omitempty"`
@@ -292,32 +297,16 @@ func (b *Bool) UnmarshalJSON(data []byte) error {
 }
 
 // TypeName is a type property, which JSON-LD allows to be an array
-// (["Person", "vcard:individual"]): the first entry without a prefix wins.
+// (["Person", "vcard:individual"]): the first entry without a prefix once
+// "as:" is stripped wins ("as:Service" is a Service).
 type TypeName string
 
 // UnmarshalJSON accepts a string or an array of strings.
 func (t *TypeName) UnmarshalJSON(data []byte) error {
-	data = bytes.TrimSpace(data)
-	if len(data) > 0 && data[0] == '[' {
-		var list []string
-		if err := json.Unmarshal(data, &list); err != nil {
-			return err
-		}
-		for _, v := range list {
-			if !strings.Contains(v, ":") {
-				*t = TypeName(v)
-				return nil
-			}
-		}
-		if len(list) > 0 {
-			*t = TypeName(list[0])
-		}
-		return nil
-	}
-	var v string
-	if err := json.Unmarshal(data, &v); err != nil {
+	var ts types
+	if err := ts.UnmarshalJSON(data); err != nil {
 		return err
 	}
-	*t = TypeName(v)
+	*t = TypeName(ts.pick(func(s string) bool { return !strings.Contains(s, ":") }))
 	return nil
 }

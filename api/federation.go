@@ -10,47 +10,63 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/sanitize"
 	"github.com/starling-social/starling/store"
 )
 
 // webfinger answers acct:user@host and actor-URL resources, as RFC 7033.
 func (s *Server) webfinger(w http.ResponseWriter, r *http.Request) {
 	resource := r.URL.Query().Get("resource")
-	if resource == "" {
+	switch {
+	case resource == "":
 		writeError(w, http.StatusBadRequest, "resource is required")
 		return
+	case !sanitize.Valid(resource):
+		// PostgreSQL refuses such text: answer before asking it.
+		writeError(w, http.StatusBadRequest, "resource must be UTF-8 without NUL")
+		return
 	}
+	// The instance actor is acct:HOST@HOST, as on Mastodon, or its actor
+	// URL; the store's name for it (InstanceActorUsername) is no address,
+	// since the subject answered would not be the one asked for.
 	var username string
 	switch {
-	case strings.HasPrefix(resource, s.Site.Base()+"/users/"):
-		username = strings.TrimPrefix(resource, s.Site.Base()+"/users/")
 	case resource == s.Site.InstanceActorURI():
 		username = activitypub.InstanceActorUsername
+	case strings.HasPrefix(resource, s.Site.Base()+"/users/"):
+		username = strings.TrimPrefix(resource, s.Site.Base()+"/users/")
+		if strings.EqualFold(username, activitypub.InstanceActorUsername) {
+			username = ""
+		}
 	default:
 		user, host := splitAcct(resource)
-		if !strings.EqualFold(host, s.Site.Host) {
-			writeError(w, http.StatusNotFound, "Record not found")
-			return
+		switch {
+		case !strings.EqualFold(host, s.Site.Host), strings.EqualFold(user, activitypub.InstanceActorUsername):
+			// Not ours, or the store's name: no one.
+		case strings.EqualFold(user, s.Site.Host):
+			username = activitypub.InstanceActorUsername
+		default:
+			username = user
 		}
-		username = user
-		if strings.EqualFold(user, s.Site.Host) {
-			username = activitypub.InstanceActorUsername // Mastodon's name for the instance actor
-		}
+	}
+	if username == "" {
+		writeError(w, http.StatusNotFound, "Record not found")
+		return
 	}
 	a, err := s.Store.AccountByAcct(r.Context(), username, "")
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	subject := "acct:" + a.Username + "@" + s.Site.Host
+	aliases := []string{a.URI, a.URL}
 	if a.Username == activitypub.InstanceActorUsername {
-		subject = "acct:" + s.Site.Host + "@" + s.Site.Host
+		aliases = []string{a.URI} // its URL is the about page, not a profile
 	}
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Content-Type", "application/jrd+json; charset=utf-8")
 	writeJSONBody(w, map[string]any{
-		"subject": subject,
-		"aliases": []string{a.URI, a.URL},
+		"subject": s.Site.WebFingerSubject(a),
+		"aliases": aliases,
 		"links": []map[string]string{
 			{"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": a.URL},
 			{"rel": "self", "type": activitypub.ContentType, "href": a.URI},
@@ -115,6 +131,10 @@ func (s *Server) instance(w http.ResponseWriter, r *http.Request) {
 // localAccount returns the local account named in the path, or writes 404.
 func (s *Server) localAccount(w http.ResponseWriter, r *http.Request) (*store.Account, bool) {
 	username := chi.URLParam(r, "username")
+	if !sanitize.Valid(username) {
+		writeError(w, http.StatusBadRequest, "username must be UTF-8 without NUL")
+		return nil, false
+	}
 	a, err := s.Store.AccountByAcct(r.Context(), username, "")
 	if err == nil && a.Username == activitypub.InstanceActorUsername {
 		err = store.ErrNotFound
@@ -153,9 +173,7 @@ func (s *Server) outboxCollection(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeActivity(w, &activitypub.Collection{
-		Context: activitypub.ActivityStreamsNS, ID: a.OutboxURL, Type: "OrderedCollection", TotalItems: stats.Statuses,
-	})
+	writeActivity(w, s.Site.OutboxCollection(a, stats.Statuses))
 }
 
 func (s *Server) followers(w http.ResponseWriter, r *http.Request) { s.followCollection(w, r, true) }
@@ -177,14 +195,11 @@ func (s *Server) followCollection(w http.ResponseWriter, r *http.Request, follow
 		s.fail(w, r, err)
 		return
 	}
-	c := &activitypub.Collection{Context: activitypub.ActivityStreamsNS, ID: a.FollowersURL, Type: "OrderedCollection", TotalItems: stats.Followers}
+	total := stats.Followers
 	if !followers {
-		c.ID, c.TotalItems = a.FollowingURL, stats.Following
+		total = stats.Following
 	}
-	for _, u := range uris {
-		c.OrderedItems = append(c.OrderedItems, u)
-	}
-	writeActivity(w, c)
+	writeActivity(w, s.Site.FollowCollection(a, followers, total, uris))
 }
 
 // statusObject dereferences a local public or unlisted status at its id.
