@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -22,10 +23,12 @@ import (
 	"time"
 
 	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/api"
 	"github.com/starling-social/starling/inbox"
 	"github.com/starling-social/starling/queue"
 	"github.com/starling-social/starling/store"
 	"github.com/starling-social/starling/store/storetest"
+	"github.com/starling-social/starling/timeline"
 )
 
 const samplesDir = "testdata/activitypub-samples"
@@ -73,11 +76,74 @@ type samplesRig struct {
 	db        *store.DB
 	handler   *inbox.Handler
 	processor *inbox.Processor
+	builder   *timeline.Builder
 	accepter  *recordingAccepter
 	srv       *httptest.Server
+	api       *httptest.Server // the Mastodon API over the same database
 	keyPEM    string
 	key       any
 	seeded    int
+	origin    *origin // what remote servers serve to the resolver's fetches
+}
+
+// origin stands in for remote servers: it serves documents by URL to the
+// resolver (so fetches go through its real, signed Get) and answers 404
+// for anything else, as a server that does not have it would.
+type origin struct {
+	mu      sync.Mutex
+	docs    map[string][]byte
+	status  map[string]int // a status to answer instead of a document
+	fetched []string
+	signed  bool // every fetch carried a Signature
+}
+
+func (o *origin) serve(url string, doc []byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.docs[url] = doc
+}
+
+func (o *origin) fail(url string, status int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.status[url] = status
+}
+
+func (o *origin) fetches(url string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for _, f := range o.fetched {
+		if f == url {
+			n++
+		}
+	}
+	return n
+}
+
+func (o *origin) reset() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.docs, o.status, o.fetched, o.signed = map[string][]byte{}, map[string]int{}, nil, true
+}
+
+func (o *origin) RoundTrip(r *http.Request) (*http.Response, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	u := r.URL.String()
+	o.fetched = append(o.fetched, u)
+	if r.Header.Get("Signature") == "" && r.Header.Get("Signature-Input") == "" {
+		o.signed = false
+	}
+	status, doc := http.StatusNotFound, []byte(`{"error":"not found"}`)
+	if d, ok := o.docs[u]; ok {
+		status, doc = http.StatusOK, d
+	}
+	if st, ok := o.status[u]; ok {
+		status = st
+	}
+	return &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {activitypub.ContentType}},
+		Body: io.NopCloser(bytes.NewReader(doc)), Request: r}, nil
 }
 
 func newSamplesRig(t *testing.T) *samplesRig {
@@ -96,18 +162,29 @@ func newSamplesRig(t *testing.T) *samplesRig {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	org := &origin{}
+	org.reset()
+	site := activitypub.Site{Scheme: "https", Host: "starling.test"}
 	resolver := &activitypub.Resolver{
 		Store:  db,
-		Client: &http.Client{Transport: refuseTransport{}},
-		Site:   activitypub.Site{Scheme: "https", Host: "starling.test"},
+		Client: &http.Client{Transport: org},
+		Site:   site,
 		Scheme: "https",
 		MaxAge: 1000 * time.Hour,
+		SignAs: func(context.Context) (string, crypto.PrivateKey, error) {
+			return "https://starling.test/actor#main-key", key, nil
+		},
 	}
-	rig := &samplesRig{db: db, keyPEM: pub, key: key, accepter: &recordingAccepter{}}
+	rig := &samplesRig{db: db, keyPEM: pub, key: key, accepter: &recordingAccepter{}, origin: org}
 	rig.handler = &inbox.Handler{Store: db, Keys: resolver.KeyLookup, Topology: top, Logger: logger}
-	rig.processor = &inbox.Processor{Store: db, Actors: resolver, Accepter: rig.accepter, Topology: top, Logger: logger}
+	rig.processor = &inbox.Processor{Store: db, Actors: resolver, Accepter: rig.accepter, Topology: top, Logger: logger,
+		Fetcher: resolver}
+	rig.builder = &timeline.Builder{Store: db, Topology: top, LocalDomain: site.Host, Logger: logger}
 	rig.srv = httptest.NewServer(rig.handler)
 	t.Cleanup(rig.srv.Close)
+	apiSrv := &api.Server{Store: db, Site: site, Logger: logger}
+	rig.api = httptest.NewServer(apiSrv.Handler())
+	t.Cleanup(rig.api.Close)
 	return rig
 }
 
@@ -116,18 +193,11 @@ func newSamplesRig(t *testing.T) *samplesRig {
 func (rig *samplesRig) reset(t *testing.T) {
 	t.Helper()
 	if _, err := rig.db.Pool().Exec(t.Context(),
-		`TRUNCATE accounts, statuses, follows, inbox_activities, events, home_feed CASCADE`); err != nil {
+		`TRUNCATE accounts, statuses, follows, inbox_activities, events, home_feed, access_tokens, notifications CASCADE`); err != nil {
 		t.Fatal(err)
 	}
 	rig.accepter.accepted = nil
-}
-
-// refuseTransport makes any network fetch fail loudly: every actor the
-// samples need is seeded, so a fetch would mean the test is wrong.
-type refuseTransport struct{}
-
-func (refuseTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return nil, fmt.Errorf("test refuses to fetch %s", r.URL)
+	rig.origin.reset()
 }
 
 // seedRemote stores the remote actor uri with the rig's key, unless it is
