@@ -204,6 +204,10 @@ func TestHomeFeedInclusion(t *testing.T) {
 		{"reply to a status we do not know", func() *store.Status {
 			return w.post("bob", "public", "<p>yes</p>", "https://elsewhere.test/notes/1")
 		}, 0},
+		{"direct to the reader, in a thread we do not know", func() *store.Status {
+			// A message addressed to the reader is theirs, whatever it replies to.
+			return w.post("bob", "direct", "<p>@alice psst</p>", "https://elsewhere.test/notes/2")
+		}, 1},
 		{"boost by a followed account", func() *store.Status { return w.boost("bob", carols) }, 1},
 		{"boost of a status already boosted into the feed", func() *store.Status { return w.boost("dave", carols) }, 0},
 		{"boost of a status already in the feed", func() *store.Status { return w.boost("bob", daves) }, 0},
