@@ -108,6 +108,9 @@ func (p *Processor) fetchStatus(ctx context.Context, uri string, depth int) (*st
 		return nil, fmt.Errorf("resolve author %s: %w", obj.AttributedTo.ID, err)
 	}
 	st := p.statusOf(obj, author, nil, nil)
+	if err := p.addAddressees(ctx, st, obj, nil); err != nil {
+		return nil, err
+	}
 	if err := p.insertStatus(ctx, st); err != nil {
 		return nil, err
 	}

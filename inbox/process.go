@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -230,6 +231,9 @@ func (p *Processor) create(ctx context.Context, act *activitypub.Activity, relay
 		return queue.Permanent(fmt.Errorf("object %s is not on its author's host", obj.ID))
 	}
 	st := p.statusOf(&obj, author, act, relay)
+	if err := p.addAddressees(ctx, st, &obj, act); err != nil {
+		return err
+	}
 	if err := p.insertStatus(ctx, st); err != nil {
 		return err
 	}
@@ -255,10 +259,7 @@ func (p *Processor) statusOf(obj *activitypub.Object, author *store.Account, act
 	if err != nil || created.After(time.Now().Add(time.Hour)) {
 		created = time.Now()
 	}
-	to, cc := obj.To, obj.Cc
-	if len(to) == 0 && len(cc) == 0 && act != nil {
-		to, cc = act.To, act.Cc
-	}
+	to, cc := audience(obj, act)
 	visibility := activitypub.VisibilityOf(to, cc, author.FollowersURL)
 	if relay != nil && (to.Contains(relay.Actor.ID) || cc.Contains(relay.Actor.ID)) {
 		// Addressed to a group (a Lemmy community) that relayed it: the
@@ -310,6 +311,47 @@ func (p *Processor) statusOf(obj *activitypub.Object, author *store.Account, act
 		Mentions:     mentions,
 		Hashtags:     hashtags,
 	}
+}
+
+// audience returns the addressees of obj: its own, else those of the
+// Create that carried it (act, nil for a fetched object).
+func audience(obj *activitypub.Object, act *activitypub.Activity) (to, cc activitypub.IRIs) {
+	to, cc = obj.To, obj.Cc
+	if len(to) == 0 && len(cc) == 0 && act != nil {
+		to, cc = act.To, act.Cc
+	}
+	return to, cc
+}
+
+// maxAddressees bounds the store lookups for a status's addressees.
+const maxAddressees = 20
+
+// addAddressees adds the local accounts obj is addressed to to st's
+// mentions, as Mastodon does (silent mentions): a message addressed to
+// someone here without a Mention tag (Lemmy's private messages) reaches
+// them, and a direct status's audience is its addressees.
+func (p *Processor) addAddressees(ctx context.Context, st *store.Status, obj *activitypub.Object, act *activitypub.Activity) error {
+	to, cc := audience(obj, act)
+	n := 0
+	for _, iri := range append(slices.Clone(to), cc...) {
+		if activitypub.IsPublic(iri) || slices.Contains(st.Mentions, iri) || !isHTTPURL(iri) {
+			continue
+		}
+		if n++; n > maxAddressees {
+			break
+		}
+		a, err := p.Store.AccountByURI(ctx, iri)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // a collection, or someone elsewhere
+		}
+		if err != nil {
+			return fmt.Errorf("addressee %s: %w", iri, err)
+		}
+		if a.Local() {
+			st.Mentions = append(st.Mentions, iri)
+		}
+	}
+	return nil
 }
 
 // rank orders visibilities from the widest audience (0) to the narrowest.

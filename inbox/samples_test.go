@@ -388,16 +388,8 @@ func testActivity(t *testing.T, rig *samplesRig, s sample, raw []byte) {
 			t.Fatalf("wrapped object: %v", err)
 		}
 	}
-	rig.seedRemote(t, act.Actor.ID)
+	author := rig.seedRemote(t, act.Actor.ID)
 	seedPreconditions(t, rig, act)
-
-	status, msg := rig.deliver(t, act.Actor.ID, raw)
-	if status != http.StatusAccepted {
-		t.Fatalf("inbox answered %d: %s", status, msg)
-	}
-	if err := rig.process(t, act.ID); err != nil {
-		t.Fatalf("process: %v", err)
-	}
 	obj := objectOnly
 	if obj == nil && len(act.Object.Raw) > 0 {
 		obj = &activitypub.Object{}
@@ -405,15 +397,46 @@ func testActivity(t *testing.T, rig *samplesRig, s sample, raw []byte) {
 			t.Fatal(err)
 		}
 	}
+	isStatus := act.Type == "Create" && obj != nil && activitypub.IsStatusType(obj.Type) && !obj.IsPollVote()
+	var token string
+	if isStatus {
+		// Someone here must read it: a follower of its author, who is
+		// also the addressee of a message addressed to one person.
+		_, token = rig.reader(t, author, addressee(obj, act, author))
+	}
+	// What is delivered: the activity, signed by its actor; or, for a
+	// post in a Lemmy community, the community's Announce of it, signed
+	// by the community, as Lemmy delivers them (FEP-1b12).
+	deliveredRaw, signer, deliveredID := raw, act.Actor.ID, act.ID
+	if c := community(s, obj); c != "" && objectOnly != nil {
+		rig.seedRemote(t, c)
+		deliveredID = c + "/activities/announce/" + path.Base(obj.ID)
+		deliveredRaw, _ = json.Marshal(map[string]any{
+			"@context": activitypub.ActivityStreamsNS, "id": deliveredID, "type": "Announce", "actor": c,
+			"to": []string{activitypub.Public}, "cc": []string{c + "/followers"}, "object": json.RawMessage(raw),
+		})
+		signer = c
+	}
+
+	status, msg := rig.deliver(t, signer, deliveredRaw)
+	if status != http.StatusAccepted {
+		t.Fatalf("inbox answered %d: %s", status, msg)
+	}
+	if err := rig.process(t, deliveredID); err != nil {
+		t.Fatalf("process: %v", err)
+	}
 	// A replay is stored once and changes nothing. (Not after a profile
 	// Update: it replaced the key the rig signs with by the sample's.)
 	if act.Type != "Update" || obj == nil || !slices.Contains(actorTypes, obj.Type) {
-		if status, msg := rig.deliver(t, act.Actor.ID, raw); status != http.StatusAccepted {
+		if status, msg := rig.deliver(t, signer, deliveredRaw); status != http.StatusAccepted {
 			t.Fatalf("replay: inbox answered %d: %s", status, msg)
 		}
-		if n, err := rig.db.CountInboxActivities(t.Context(), act.ID); err != nil || n != 1 {
+		if n, err := rig.db.CountInboxActivities(t.Context(), deliveredID); err != nil || n != 1 {
 			t.Fatalf("stored %d times (%v), want once", n, err)
 		}
+	}
+	if isStatus {
+		checkVisible(t, rig, obj, token)
 	}
 	switch {
 	case act.Type == "Create" && obj != nil && activitypub.IsStatusType(obj.Type) && !obj.IsPollVote():
@@ -542,6 +565,68 @@ func checkStatus(t *testing.T, rig *samplesRig, s sample, obj *activitypub.Objec
 }
 
 func htmlEscape(s string) string { return html.EscapeString(s) }
+
+// addressee returns the one person a status is addressed to, when it is
+// addressed to people only (a direct message): the reader must be them.
+// It returns "" for statuses addressed to the public or to followers.
+func addressee(obj *activitypub.Object, act *activitypub.Activity, author *store.Account) string {
+	to, cc := obj.To, obj.Cc
+	if len(to) == 0 && len(cc) == 0 {
+		to, cc = act.To, act.Cc
+	}
+	if to.HasPublic() || cc.HasPublic() || to.Contains(author.FollowersURL) || cc.Contains(author.FollowersURL) {
+		return ""
+	}
+	for _, iri := range append(to, cc...) {
+		if !strings.Contains(iri, "/c/") && !strings.HasSuffix(iri, "/followers") {
+			return iri
+		}
+	}
+	return ""
+}
+
+// community returns the Lemmy community a Lemmy object is posted in, if any.
+func community(s sample, obj *activitypub.Object) string {
+	if s.EmittedBy != "lemmy" || obj == nil {
+		return ""
+	}
+	for _, iri := range append(obj.To, obj.Cc...) {
+		if strings.Contains(iri, "/c/") {
+			return iri
+		}
+	}
+	return ""
+}
+
+// checkVisible checks that the status made of obj reaches its reader
+// through the Mastodon API, after the timeline builder has run on it as the
+// timeline stream would: in their home timeline, or by its id.
+func checkVisible(t *testing.T, rig *samplesRig, obj *activitypub.Object, token string) {
+	t.Helper()
+	id, err := rig.db.StatusIDByURI(t.Context(), obj.ID)
+	if err != nil {
+		t.Fatalf("no status for %s: %v", obj.ID, err)
+	}
+	ev, _ := json.Marshal(queue.TimelineEvent{StatusID: id})
+	if err := rig.builder.Apply(t.Context(), queue.StatusCreated, ev); err != nil {
+		t.Fatalf("timeline: %v", err)
+	}
+	var home []apiStatus
+	if status := rig.apiGet(t, token, "/api/v1/timelines/home?limit=40", &home); status != http.StatusOK {
+		t.Fatalf("home timeline: %d", status)
+	}
+	inHome := slices.ContainsFunc(home, func(s apiStatus) bool { return s.URI == obj.ID })
+	var got apiStatus
+	byID := rig.apiGet(t, token, fmt.Sprintf("/api/v1/statuses/%d", id), &got)
+	if !inHome && byID != http.StatusOK {
+		st, _ := rig.db.StatusByURI(t.Context(), obj.ID)
+		vis := ""
+		if st != nil {
+			vis = st.Visibility
+		}
+		t.Errorf("status (visibility %q) not visible to its reader: not in their home timeline, GET by id %d", vis, byID)
+	}
+}
 
 // testNegative checks that a negative sample is refused at the door with a
 // clear 400 and stores nothing.
