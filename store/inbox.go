@@ -11,11 +11,11 @@ import (
 
 // InboxActivity is an activity received from another server.
 type InboxActivity struct {
-	ID          int64
-	URI         string
-	Type        string
-	ActorURI    string
-	Payload     []byte
+	ID       int64
+	URI      string
+	Type     string
+	ActorURI string
+	Payload  []byte
 	// ForwardedBy is the key owner that delivered the activity when it is
 	// not its actor (a forward); empty when the actor signed it.
 	ForwardedBy string
