@@ -578,6 +578,14 @@ func TestReactionsCountAsFavourites(t *testing.T) {
 			if fav.Emoji != tc.want {
 				t.Errorf("emoji %q, want %q", fav.Emoji, tc.want)
 			}
+			// Its Undo takes it back.
+			undo := mustJSON(t, map[string]any{"id": tc.actor + "/undo/1", "type": "Undo", "actor": tc.actor, "object": act})
+			if err := rig.deliverAndProcess(t, tc.actor, undo, tc.actor+"/undo/1"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := rig.db.FavouriteOf(t.Context(), who.ID, st.ID); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("favourite still there after Undo (%v)", err)
+			}
 		})
 	}
 }

@@ -531,7 +531,7 @@ func (p *Processor) undo(ctx context.Context, act *activitypub.Activity) error {
 		_ = json.Unmarshal(act.Object.Raw, &inner)
 	}
 	switch inner.Type {
-	case "Announce", "Like", "Block":
+	case "Announce", "Like", "EmojiReact", "Block":
 	default:
 		return p.undoFollow(ctx, act)
 	}
@@ -545,7 +545,7 @@ func (p *Processor) undo(ctx context.Context, act *activitypub.Activity) error {
 	switch inner.Type {
 	case "Announce":
 		return p.tombstone(ctx, act.Object.ID, who.ID)
-	case "Like":
+	case "Like", "EmojiReact": // a reaction is a favourite (like)
 		_, err := p.Store.DeleteFavourite(ctx, 0, act.Object.ID, who.ID, nil)
 		return err
 	default: // Block
