@@ -258,7 +258,7 @@ func TestActorMustOwnTheKey(t *testing.T) {
 		rig.seedRemote(t, mallory)
 		id := alice + "/statuses/spoof"
 		obj := note(alice, id, map[string]any{"content": "<p>spoofed by mallory</p>"})
-		if err := rig.deliverAndProcess(t, mallory, create(t, alice, obj), id+"/activity"); err != nil && !queue.IsPermanent(err) {
+		if err := rig.deliverAndProcess(t, mallory, create(t, alice, obj), inbox.ForwardedURI(id+"/activity", mallory)); err != nil && !queue.IsPermanent(err) {
 			t.Fatalf("process: %v (want a permanent refusal or nothing)", err)
 		}
 		if st, err := rig.db.StatusByURI(t.Context(), id); !errors.Is(err, store.ErrNotFound) {
@@ -266,6 +266,15 @@ func TestActorMustOwnTheKey(t *testing.T) {
 		}
 		if rig.origin.fetches(id) != 1 {
 			t.Errorf("object fetched %d times from its origin, want once", rig.origin.fetches(id))
+		}
+		// The forgery does not take the activity's id: alice's own
+		// delivery of it, later, is stored and applied.
+		real := note(alice, id, map[string]any{"content": "<p>alice own words</p>"})
+		if err := rig.deliverAndProcess(t, alice, create(t, alice, real), id+"/activity"); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := rig.db.StatusByURI(t.Context(), id); err != nil || !strings.Contains(st.Content, "alice own words") {
+			t.Fatalf("alice's own Create after the forgery: %+v, %v", st, err)
 		}
 	})
 	t.Run("forwarded reply uses the origin's copy", func(t *testing.T) {
@@ -276,7 +285,7 @@ func TestActorMustOwnTheKey(t *testing.T) {
 		real := note(carol, id, map[string]any{"content": "<p>what carol wrote</p>"})
 		rig.origin.serve(id, mustJSON(t, real))
 		forged := note(carol, id, map[string]any{"content": "<p>what bob says carol wrote</p>"})
-		if err := rig.deliverAndProcess(t, bob, create(t, carol, forged), id+"/activity"); err != nil {
+		if err := rig.deliverAndProcess(t, bob, create(t, carol, forged), inbox.ForwardedURI(id+"/activity", bob)); err != nil {
 			t.Fatalf("process: %v", err)
 		}
 		st, err := rig.db.StatusByURI(t.Context(), id)

@@ -120,12 +120,17 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 	// signature): the forwarder did nothing wrong, and a 4xx would make
 	// it retry or count us as broken.
 	var forwardedBy string
+	uri := act.ID
 	if v.Owner != act.Actor.ID {
 		if !forwardable(act) {
 			log.Info("dropped forwarded activity", "key_owner", v.Owner, "actor", act.Actor.ID, "type", act.Type, "activity", act.ID)
 			return "forward_dropped", http.StatusAccepted, ""
 		}
 		forwardedBy = v.Owner
+		// Stored under its own name: a forward must not take the id of
+		// the actor's own delivery, which would then be dropped as a
+		// duplicate (a forger could so silence a post before it exists).
+		uri = ForwardedURI(act.ID, v.Owner)
 	}
 	if h.Standards != nil && v.Standard == activitypub.StandardRFC9421 {
 		// The key owner's host, as addressed by URL (with its port).
@@ -139,7 +144,7 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 		return "error", http.StatusInternalServerError, "internal error"
 	}
 	inserted, err := h.Store.InsertInboxActivity(ctx, &store.InboxActivity{
-		ID: id, URI: act.ID, Type: act.Type, ActorURI: act.Actor.ID, Payload: body, ForwardedBy: forwardedBy,
+		ID: id, URI: uri, Type: act.Type, ActorURI: act.Actor.ID, Payload: body, ForwardedBy: forwardedBy,
 	}, store.Event{
 		MsgID:   "inbox-" + strconv.FormatInt(id, 10),
 		Subject: h.Topology.Subject(queue.Inbox, "received"),
@@ -156,6 +161,13 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 	}
 	log.Debug("accepted activity", "activity", act.ID, "type", act.Type, "signature", v.Standard, "key_owner", v.Owner)
 	return "accepted", http.StatusAccepted, ""
+}
+
+// ForwardedURI is the name a forwarded activity id is stored under when
+// forwarder delivered it: apart from the actor's own delivery of it, and
+// once per forwarder.
+func ForwardedURI(id, forwarder string) string {
+	return id + "#forwarded-by=" + forwarder
 }
 
 // forwardable reports whether a forwarded activity is kept: a Create or
