@@ -30,7 +30,7 @@ const (
 	DefaultFetchesPerHost = 60
 	// DefaultContextTimeout bounds the fetch of a reply's thread: the
 	// reply is committed first, so this only delays the ack.
-	DefaultContextTimeout = 20 * time.Second
+	DefaultContextTimeout = 10 * time.Second
 )
 
 // errFetchLimited is a fetch refused by the per-host rate.
@@ -47,10 +47,12 @@ func (p *Processor) fetchObject(ctx context.Context, uri string) (*activitypub.O
 	if err != nil {
 		return nil, nil, queue.Permanent(fmt.Errorf("fetch object: %w", err))
 	}
-	if !p.limiter.allow(host, p.fetchesPerHost(), time.Now()) {
+	release, ok := p.limiter.acquire(host, p.fetchesPerHost(), time.Now())
+	if !ok {
 		return nil, nil, fmt.Errorf("fetch %s: %w", uri, errFetchLimited)
 	}
 	body, err := p.Fetcher.Get(ctx, uri)
+	release()
 	var fe *activitypub.FetchError
 	if errors.As(err, &fe) && fe.Status >= 400 && fe.Status < 500 && fe.Status != http.StatusTooManyRequests {
 		return nil, nil, queue.Permanent(err)
@@ -160,30 +162,38 @@ func (p *Processor) contextTimeout() time.Duration {
 }
 
 // hostLimiter allows n fetches per host in each minute (a fixed window:
-// simple, and a burst of 2n at a window's edge is harmless here). Its zero
-// value is ready; it is safe for concurrent use.
+// simple, and a burst of 2n at a window's edge is harmless here), and at
+// most maxInFlight at once, so a slow host holds few inbox workers however
+// many replies point at it. Its zero value is ready; it is safe for
+// concurrent use.
 type hostLimiter struct {
 	mu      sync.Mutex
 	windows map[string]*window
 }
 
+// maxInFlight is how many fetches may wait on one host at once.
+const maxInFlight = 2
+
 type window struct {
-	start time.Time
-	n     int
+	start    time.Time
+	n        int
+	inFlight int
 }
 
-func (l *hostLimiter) allow(host string, n int, now time.Time) bool {
+// acquire takes a fetch from host's allowance; ok is false when there is
+// none left. release must be called when the fetch is done.
+func (l *hostLimiter) acquire(host string, n int, now time.Time) (release func(), ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.windows == nil {
 		l.windows = map[string]*window{}
 	}
 	w := l.windows[host]
-	if w == nil || now.Sub(w.start) >= time.Minute {
+	if w == nil {
 		if len(l.windows) > 10_000 {
-			// Forget old windows rather than grow without bound.
+			// Forget idle hosts rather than grow without bound.
 			for h, old := range l.windows {
-				if now.Sub(old.start) >= time.Minute {
+				if old.inFlight == 0 && now.Sub(old.start) >= time.Minute {
 					delete(l.windows, h)
 				}
 			}
@@ -191,9 +201,17 @@ func (l *hostLimiter) allow(host string, n int, now time.Time) bool {
 		w = &window{start: now}
 		l.windows[host] = w
 	}
-	if w.n >= n {
-		return false
+	if now.Sub(w.start) >= time.Minute {
+		w.start, w.n = now, 0
+	}
+	if w.n >= n || w.inFlight >= maxInFlight {
+		return nil, false
 	}
 	w.n++
-	return true
+	w.inFlight++
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		w.inFlight--
+	}, true
 }
