@@ -598,3 +598,54 @@ func TestReactionsCountAsFavourites(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoteMentionsAndHashtags: a remote status's Mention and Hashtag tags
+// (not its HTML, which Misskey and Lemmy do not mark up) are what notify
+// the local account mentioned and what the tag timeline lists, end to end:
+// inbox, timeline builder, API.
+func TestRemoteMentionsAndHashtags(t *testing.T) {
+	rig := newSamplesRig(t)
+	const actor = "https://mk.example/users/m"
+	author := rig.seedRemote(t, actor)
+	local, token := rig.reader(t, nil, "https://starling.test/users/alice")
+	id := actor + "/notes/1"
+	obj := note(actor, id, map[string]any{
+		"content": "<p>@alice look at this fediverse thing</p>",
+		"tag": []any{
+			map[string]any{"type": "Mention", "href": local.URI, "name": "@alice@starling.test"},
+			map[string]any{"type": "Hashtag", "href": "https://mk.example/tags/Fediverse", "name": "#Fediverse"},
+		},
+	})
+	if err := rig.deliverAndProcess(t, actor, create(t, actor, obj), id+"/activity"); err != nil {
+		t.Fatal(err)
+	}
+	sid, err := rig.db.StatusIDByURI(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := json.Marshal(queue.TimelineEvent{StatusID: sid})
+	if err := rig.builder.Apply(t.Context(), queue.StatusCreated, ev); err != nil {
+		t.Fatal(err)
+	}
+	var notes []struct {
+		Type    string `json:"type"`
+		Account struct {
+			ID string `json:"id"`
+		} `json:"account"`
+		Status *apiStatus `json:"status"`
+	}
+	if status := rig.apiGet(t, token, "/api/v1/notifications", &notes); status != http.StatusOK {
+		t.Fatalf("notifications: %d", status)
+	}
+	if len(notes) != 1 || notes[0].Type != "mention" || notes[0].Account.ID != fmt.Sprint(author.ID) ||
+		notes[0].Status == nil || notes[0].Status.URI != id {
+		t.Errorf("notifications %+v, want one mention of the status by its author", notes)
+	}
+	var tagged []apiStatus
+	if status := rig.apiGet(t, token, "/api/v1/timelines/tag/fediverse", &tagged); status != http.StatusOK {
+		t.Fatalf("tag timeline: %d", status)
+	}
+	if len(tagged) != 1 || tagged[0].URI != id {
+		t.Errorf("tag timeline #fediverse: %+v, want the status", tagged)
+	}
+}
