@@ -128,10 +128,14 @@ func (p *Processor) Process(ctx context.Context, id int64) error {
 		relay = &activitypub.Activity{ID: act.ID, Type: act.Type, Actor: act.Actor, To: act.To, Cc: act.Cc}
 		act = *inner
 	}
-	if stored.ForwardedBy != "" {
-		// Only the object's origin vouches for a forwarded object.
+	// Only the object's origin vouches for a forwarded object; nor does a
+	// group's signature vouch for the words of another actor of its host
+	// (any account there could call itself a group and relay a Create
+	// "by" a neighbour), so a relayed Create or Update is refetched too.
+	relayedForOther := relay != nil && act.Actor.ID != relay.Actor.ID && (act.Type == "Create" || act.Type == "Update")
+	if stored.ForwardedBy != "" || relayedForOther {
 		if err := p.refetch(ctx, &act); err != nil {
-			return fmt.Errorf("apply forwarded %s %s: %w", act.Type, act.ID, err)
+			return fmt.Errorf("apply %s %s as its origin serves it: %w", act.Type, act.ID, err)
 		}
 	}
 	if err := p.apply(ctx, &act, relay); err != nil {

@@ -364,6 +364,7 @@ func testActivity(t *testing.T, rig *samplesRig, s sample, raw []byte) {
 	}
 	act, err := activitypub.DecodeActivity(raw)
 	var objectOnly *activitypub.Object
+	var objectRaw []byte
 	if err != nil {
 		// Not an activity: a bare object. Wrap it as its author's Create.
 		var obj activitypub.Object
@@ -378,6 +379,7 @@ func testActivity(t *testing.T, rig *samplesRig, s sample, raw []byte) {
 			return
 		}
 		objectOnly = &obj
+		objectRaw = raw
 		wrapped, _ := json.Marshal(map[string]any{
 			"@context": activitypub.ActivityStreamsNS,
 			"id":       obj.ID + "#create", "type": "Create", "actor": obj.AttributedTo.ID,
@@ -406,10 +408,13 @@ func testActivity(t *testing.T, rig *samplesRig, s sample, raw []byte) {
 	}
 	// What is delivered: the activity, signed by its actor; or, for a
 	// post in a Lemmy community, the community's Announce of it, signed
-	// by the community, as Lemmy delivers them (FEP-1b12).
+	// by the community, as Lemmy delivers them (FEP-1b12). The community
+	// does not vouch for its member's words: the post is fetched from its
+	// origin, which serves the sample.
 	deliveredRaw, signer, deliveredID := raw, act.Actor.ID, act.ID
 	if c := community(s, obj); c != "" && objectOnly != nil {
 		rig.seedRemote(t, c)
+		rig.origin.serve(obj.ID, objectRaw)
 		deliveredID = c + "/activities/announce/" + path.Base(obj.ID)
 		deliveredRaw, _ = json.Marshal(map[string]any{
 			"@context": activitypub.ActivityStreamsNS, "id": deliveredID, "type": "Announce", "actor": c,
