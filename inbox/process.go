@@ -181,10 +181,12 @@ func (p *Processor) apply(ctx context.Context, act *activitypub.Activity, relay 
 }
 
 // groupAnnounced returns the activity a group (a Lemmy community, say)
-// relays by announcing it embedded, when that activity can be trusted
-// without a fetch: its id and its actor on the announcing group's host,
-// which signed the delivery. Anything else is nil: a plain boost, or an
-// embedded activity from another host that only a fetch could confirm.
+// relays by announcing it embedded, when its id and its actor are on the
+// announcing group's host, which signed the delivery. (The group vouches
+// for its host's activities, not for another actor's words: Process
+// refetches the object of a relayed Create or Update from its origin.)
+// Anything else is nil: a plain boost, or an embedded activity from
+// another host that only a fetch could confirm.
 func groupAnnounced(act *activitypub.Activity) *activitypub.Activity {
 	if act.Type != "Announce" {
 		return nil
