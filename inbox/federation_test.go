@@ -565,6 +565,47 @@ func TestBoostOfUnknownStatus(t *testing.T) {
 	}
 }
 
+// TestConcurrentBoostsFetchOnce: boosts of one unknown post processed at
+// once, from a slow origin, share one fetch, and every boost is recorded.
+func TestConcurrentBoostsFetchOnce(t *testing.T) {
+	rig := newSamplesRig(t)
+	const author = "https://au.example/users/au"
+	orig := author + "/statuses/1"
+	rig.seedRemote(t, author)
+	rig.origin.serve(orig, mustJSON(t, note(author, orig, nil)))
+	var ids []int64
+	for i := range 4 {
+		booster := fmt.Sprintf("https://b%d.example/users/b", i)
+		rig.seedRemote(t, booster)
+		id := booster + "/boosts/1"
+		body := mustJSON(t, map[string]any{"id": id, "type": "Announce", "actor": booster, "object": orig,
+			"to": []string{activitypub.Public}})
+		if status, msg := rig.deliver(t, booster, body); status != http.StatusAccepted {
+			t.Fatalf("inbox answered %d: %s", status, msg)
+		}
+		aid, err := rig.db.InboxActivityIDByURI(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, aid)
+	}
+	rig.origin.mu.Lock()
+	rig.origin.delay = 300 * time.Millisecond
+	rig.origin.mu.Unlock()
+	errs := make(chan error, len(ids))
+	for _, id := range ids {
+		go func() { errs <- rig.processor.Process(context.WithoutCancel(t.Context()), id) }()
+	}
+	for range ids {
+		if err := <-errs; err != nil {
+			t.Errorf("process: %v", err)
+		}
+	}
+	if n := rig.origin.fetches(orig); n != 1 {
+		t.Errorf("fetched %d times, want once", n)
+	}
+}
+
 // TestReactionsCountAsFavourites: Misskey's Like with a reaction and
 // Pleroma's EmojiReact are favourites that keep their emoji.
 func TestReactionsCountAsFavourites(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/queue"
@@ -72,6 +73,7 @@ type Processor struct {
 	ContextTimeout time.Duration
 
 	limiter    hostLimiter
+	flight     singleflight.Group // fetches of statuses, by uri
 	policyOnce sync.Once
 	policy     *sanitize.Policy
 }

@@ -94,7 +94,8 @@ type origin struct {
 	docs    map[string][]byte
 	status  map[string]int // a status to answer instead of a document
 	fetched []string
-	signed  bool // every fetch carried a Signature
+	signed  bool          // every fetch carried a Signature
+	delay   time.Duration // before every answer: a slow origin
 }
 
 func (o *origin) serve(url string, doc []byte) {
@@ -124,10 +125,14 @@ func (o *origin) fetches(url string) int {
 func (o *origin) reset() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.docs, o.status, o.fetched, o.signed = map[string][]byte{}, map[string]int{}, nil, true
+	o.docs, o.status, o.fetched, o.signed, o.delay = map[string][]byte{}, map[string]int{}, nil, true, 0
 }
 
 func (o *origin) RoundTrip(r *http.Request) (*http.Response, error) {
+	o.mu.Lock()
+	delay := o.delay
+	o.mu.Unlock()
+	time.Sleep(delay)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	u := r.URL.String()
