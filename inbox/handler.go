@@ -1,8 +1,11 @@
 // Package inbox receives activities from other servers. The HTTP handler
-// verifies each request's signature, stores the activity once (unique on
-// its id) with an event, and answers 202; the processor then applies the
-// activity (statuses, follows, deletes) off the inbox stream, at its own
-// pace and idempotently.
+// verifies each request's signature, refuses what cannot be stored (NUL,
+// invalid UTF-8), stores the activity once (unique on its id) with an
+// event, and answers 202; the processor then applies the activity
+// (statuses, follows, deletes) off the inbox stream, at its own pace and
+// idempotently. Whatever a remote sends is cleaned (sanitize) before it is
+// stored, and whatever only a third party vouches for (a forward, a boost
+// of an unknown post, a reply's parent) is fetched from its origin.
 package inbox
 
 import (
