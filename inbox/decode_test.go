@@ -40,8 +40,9 @@ func TestHandler_Malformed(t *testing.T) {
 }
 
 // A Lemmy community announces its members' posts embedded; one from the
-// community's own host is taken as if delivered by its author, one from
-// elsewhere is acknowledged and left (only a fetch could confirm it).
+// community's own host is taken as if delivered by its author, in the copy
+// its origin serves (the community's signature vouches for its host, not
+// for its members' words); one from elsewhere is acknowledged and left.
 func TestProcessor_GroupAnnounce(t *testing.T) {
 	rig := newSamplesRig(t)
 	const (
@@ -61,6 +62,9 @@ func TestProcessor_GroupAnnounce(t *testing.T) {
 		})
 		return b
 	}
+	page, _ := json.Marshal(map[string]any{"id": "https://lemmy.example/post/1", "type": "Page", "attributedTo": author,
+		"name": "Post title", "content": "<p>hello</p>", "to": activitypub.Public})
+	rig.origin.serve("https://lemmy.example/post/1", page)
 	if status, msg := rig.deliver(t, group, announce(group+"/announce/1", author, "https://lemmy.example/post/1")); status != http.StatusAccepted {
 		t.Fatalf("%d %s", status, msg)
 	}

@@ -1,11 +1,15 @@
 // Package inbox receives activities from other servers. The HTTP handler
-// verifies each request's signature, stores the activity once (unique on
-// its id) with an event, and answers 202; the processor then applies the
-// activity (statuses, follows, deletes) off the inbox stream, at its own
-// pace and idempotently.
+// verifies each request's signature, refuses what cannot be stored (NUL,
+// invalid UTF-8), stores the activity once (unique on its id) with an
+// event, and answers 202; the processor then applies the activity
+// (statuses, follows, deletes) off the inbox stream, at its own pace and
+// idempotently. Whatever a remote sends is cleaned (sanitize) before it is
+// stored, and whatever only a third party vouches for (a forward, a boost
+// of an unknown post, a reply's parent) is fetched from its origin.
 package inbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +20,7 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/queue"
@@ -90,6 +95,12 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 		log.Info("rejected inbox request", "reason", reason, "error", err)
 		return "unauthorized", http.StatusUnauthorized, reason
 	}
+	// Text PostgreSQL cannot store (NUL, invalid UTF-8) is refused here, at
+	// the edge: accepted, it would fail in the processor on every retry.
+	if reason := unstorableText(body); reason != "" {
+		log.Info("rejected inbox request", "reason", reason)
+		return "bad_request", http.StatusBadRequest, reason
+	}
 	// Malformed activities are refused here, before anything is stored, so
 	// the sender learns why and the processor never sees them.
 	act, err := activitypub.DecodeActivity(body)
@@ -97,14 +108,32 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 		log.Info("rejected inbox request", "reason", "malformed activity", "error", err)
 		return "bad_request", http.StatusBadRequest, err.Error()
 	}
-	// The signer may speak only for actors on its own host: a key on
-	// server A must not deliver activities by actors of server B.
-	if !activitypub.SameHost(v.Owner, act.Actor.ID) {
-		log.Info("rejected inbox request", "reason", "actor on another host than the key", "key_owner", v.Owner, "actor", act.Actor.ID)
-		return "unauthorized", http.StatusUnauthorized, "signing key does not belong to the activity's actor's host"
-	}
 	if !activitypub.SameHost(act.ID, act.Actor.ID) {
 		return "bad_request", http.StatusBadRequest, "activity id is not on its actor's host"
+	}
+	// The signature vouches for its key's owner only: another actor, even
+	// of the same host, is not speaking. An activity signed by someone
+	// else is a forward (ActivityPub 7.1.2: the parent's server passing on
+	// a reply to its followers) and is trusted only in what its origin
+	// serves: a Create or Update of an object is stored, marked, and the
+	// processor fetches the object and uses that copy (as Mastodon does
+	// for a forward it cannot verify). Other types are answered 202 and
+	// dropped, as Mastodon does (its inbox answers 202 and
+	// ProcessCollectionService drops a forward without a Linked Data
+	// signature): the forwarder did nothing wrong, and a 4xx would make
+	// it retry or count us as broken.
+	var forwardedBy string
+	uri := act.ID
+	if v.Owner != act.Actor.ID {
+		if !forwardable(act) {
+			log.Info("dropped forwarded activity", "key_owner", v.Owner, "actor", act.Actor.ID, "type", act.Type, "activity", act.ID)
+			return "forward_dropped", http.StatusAccepted, ""
+		}
+		forwardedBy = v.Owner
+		// Stored under its own name: a forward must not take the id of
+		// the actor's own delivery, which would then be dropped as a
+		// duplicate (a forger could so silence a post before it exists).
+		uri = ForwardedURI(act.ID, v.Owner)
 	}
 	if h.Standards != nil && v.Standard == activitypub.StandardRFC9421 {
 		// The key owner's host, as addressed by URL (with its port).
@@ -118,7 +147,7 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 		return "error", http.StatusInternalServerError, "internal error"
 	}
 	inserted, err := h.Store.InsertInboxActivity(ctx, &store.InboxActivity{
-		ID: id, URI: act.ID, Type: act.Type, ActorURI: act.Actor.ID, Payload: body,
+		ID: id, URI: uri, Type: act.Type, ActorURI: act.Actor.ID, Payload: body, ForwardedBy: forwardedBy,
 	}, store.Event{
 		MsgID:   "inbox-" + strconv.FormatInt(id, 10),
 		Subject: h.Topology.Subject(queue.Inbox, "received"),
@@ -135,6 +164,43 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 	}
 	log.Debug("accepted activity", "activity", act.ID, "type", act.Type, "signature", v.Standard, "key_owner", v.Owner)
 	return "accepted", http.StatusAccepted, ""
+}
+
+// ForwardedURI is the name a forwarded activity id is stored under when
+// forwarder delivered it: apart from the actor's own delivery of it, and
+// once per forwarder.
+func ForwardedURI(id, forwarder string) string {
+	return id + "#forwarded-by=" + forwarder
+}
+
+// forwardable reports whether a forwarded activity is kept: a Create or
+// Update of an object the processor can fetch from its origin.
+func forwardable(act *activitypub.Activity) bool {
+	return (act.Type == "Create" || act.Type == "Update") && act.Object.ID != ""
+}
+
+// unstorableText returns why body holds text no store can keep, or "" when
+// it holds none: invalid UTF-8, a raw NUL, or a \u0000 escape, which
+// encoding/json decodes into a NUL in the string.
+func unstorableText(body []byte) string {
+	if !utf8.Valid(body) {
+		return "body is not valid UTF-8"
+	}
+	if bytes.IndexByte(body, 0) >= 0 {
+		return "body holds a NUL byte"
+	}
+	for i := 0; i < len(body); i++ {
+		if body[i] != '\\' || i+1 >= len(body) {
+			continue
+		}
+		// An escape: \\ is a backslash (skip both, so \\u0000 is text),
+		// \u0000 is a NUL.
+		if body[i+1] == 'u' && i+6 <= len(body) && string(body[i+2:i+6]) == "0000" {
+			return "text holds a NUL character (\\u0000)"
+		}
+		i++
+	}
+	return ""
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

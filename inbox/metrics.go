@@ -13,7 +13,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "starling_inbox_requests_total",
-			Help: "Inbox POSTs by outcome (accepted, duplicate, unauthorized, bad_request, too_large, error).",
+			Help: "Inbox POSTs by outcome (accepted, duplicate, forward_dropped, unauthorized, bad_request, too_large, error).",
 		}, []string{"outcome"}),
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "starling_inbox_activities_processed_total",

@@ -6,13 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/queue"
+	"github.com/starling-social/starling/sanitize"
 	"github.com/starling-social/starling/store"
 )
 
@@ -52,6 +56,36 @@ type Processor struct {
 	Topology queue.Topology
 	Logger   *slog.Logger
 	Metrics  *Metrics
+	// Fetcher fetches objects from their origin: a forwarded Create's
+	// object, a boosted status, a reply's parent. nil: nothing is fetched
+	// (forwards and boosts of unknown statuses are dropped).
+	Fetcher Fetcher
+	// Sanitizer cleans remote HTML and text before it is stored; nil:
+	// sanitize.New(), built once.
+	Sanitizer *sanitize.Policy
+
+	// FetchesPerHost caps fetches per host per minute (default
+	// DefaultFetchesPerHost); ContextDepth, how many ancestors of a reply
+	// are fetched (DefaultContextDepth); ContextTimeout, how long that may
+	// take (DefaultContextTimeout).
+	FetchesPerHost int
+	ContextDepth   int
+	ContextTimeout time.Duration
+
+	limiter    hostLimiter
+	flight     singleflight.Group // fetches of statuses, by uri
+	policyOnce sync.Once
+	policy     *sanitize.Policy
+}
+
+func (p *Processor) sanitizer() *sanitize.Policy {
+	p.policyOnce.Do(func() {
+		p.policy = p.Sanitizer
+		if p.policy == nil {
+			p.policy = sanitize.New()
+		}
+	})
+	return p.policy
 }
 
 // HandleInbox is the queue.Handler of the inbox stream. Every branch is
@@ -81,20 +115,48 @@ func (p *Processor) Process(ctx context.Context, id int64) error {
 	if err := json.Unmarshal(stored.Payload, &act); err != nil {
 		return queue.Permanent(fmt.Errorf("decode activity %s: %w", stored.URI, err))
 	}
+	if act.Type == "Like" && act.Content == "" {
+		// Misskey names a Like's reaction in _misskey_reaction as well as
+		// (or, in older versions, instead of) content.
+		var mk struct {
+			Reaction string `json:"_misskey_reaction"`
+		}
+		if json.Unmarshal(stored.Payload, &mk) == nil {
+			act.Content = mk.Reaction
+		}
+	}
+	var relay *activitypub.Activity
 	if inner := groupAnnounced(&act); inner != nil {
+		relay = &activitypub.Activity{ID: act.ID, Type: act.Type, Actor: act.Actor, To: act.To, Cc: act.Cc}
 		act = *inner
 	}
-	if err := p.apply(ctx, &act); err != nil {
+	// Only the object's origin vouches for a forwarded object; nor does a
+	// group's signature vouch for the words of another actor of its host
+	// (any account there could call itself a group and relay a Create
+	// "by" a neighbour), so a relayed Create or Update is refetched too.
+	relayedForOther := relay != nil && act.Actor.ID != relay.Actor.ID && (act.Type == "Create" || act.Type == "Update")
+	if stored.ForwardedBy != "" || relayedForOther {
+		if err := p.refetch(ctx, &act); err != nil {
+			return fmt.Errorf("apply %s %s as its origin serves it: %w", act.Type, act.ID, err)
+		}
+	}
+	if err := p.apply(ctx, &act, relay); err != nil {
+		if store.IsDataError(err) {
+			// The store refuses this input and always will: retrying it
+			// forever would hold up the stream.
+			err = queue.Permanent(err)
+		}
 		return fmt.Errorf("apply %s %s: %w", act.Type, act.ID, err)
 	}
 	p.Metrics.applied(act.Type)
 	return p.Store.MarkInboxProcessed(ctx, stored.ID)
 }
 
-func (p *Processor) apply(ctx context.Context, act *activitypub.Activity) error {
+// apply applies act; relay is the group's Announce that carried it, if any.
+func (p *Processor) apply(ctx context.Context, act *activitypub.Activity, relay *activitypub.Activity) error {
 	switch act.Type {
 	case "Create":
-		return p.create(ctx, act)
+		return p.create(ctx, act, relay)
 	case "Delete":
 		return p.delete(ctx, act)
 	case "Follow":
@@ -109,7 +171,7 @@ func (p *Processor) apply(ctx context.Context, act *activitypub.Activity) error 
 		return p.update(ctx, act)
 	case "Announce":
 		return p.announce(ctx, act)
-	case "Like":
+	case "Like", "EmojiReact":
 		return p.like(ctx, act)
 	case "Block":
 		return p.block(ctx, act)
@@ -121,10 +183,12 @@ func (p *Processor) apply(ctx context.Context, act *activitypub.Activity) error 
 }
 
 // groupAnnounced returns the activity a group (a Lemmy community, say)
-// relays by announcing it embedded, when that activity can be trusted
-// without a fetch: its id and its actor on the announcing group's host,
-// which signed the delivery. Anything else is nil: a plain boost, or an
-// embedded activity from another host that only a fetch could confirm.
+// relays by announcing it embedded, when its id and its actor are on the
+// announcing group's host, which signed the delivery. (The group vouches
+// for its host's activities, not for another actor's words: Process
+// refetches the object of a relayed Create or Update from its origin.)
+// Anything else is nil: a plain boost, or an embedded activity from
+// another host that only a fetch could confirm.
 func groupAnnounced(act *activitypub.Activity) *activitypub.Activity {
 	if act.Type != "Announce" {
 		return nil
@@ -147,9 +211,15 @@ func (p *Processor) actor(ctx context.Context, act *activitypub.Activity) (*stor
 	return a, nil
 }
 
-func (p *Processor) create(ctx context.Context, act *activitypub.Activity) error {
+func (p *Processor) create(ctx context.Context, act *activitypub.Activity, relay *activitypub.Activity) error {
 	if len(act.Object.Raw) == 0 {
-		return nil // a bare IRI: fetching the object is for a later issue
+		if act.Object.ID == "" {
+			return nil
+		}
+		// A bare IRI: the object is had from its origin.
+		if err := p.refetch(ctx, act); err != nil {
+			return err
+		}
 	}
 	var obj activitypub.Object
 	if err := json.Unmarshal(act.Object.Raw, &obj); err != nil {
@@ -168,40 +238,163 @@ func (p *Processor) create(ctx context.Context, act *activitypub.Activity) error
 	if !activitypub.SameHost(obj.ID, author.URI) {
 		return queue.Permanent(fmt.Errorf("object %s is not on its author's host", obj.ID))
 	}
+	st := p.statusOf(&obj, author, act, relay)
+	if err := p.addAddressees(ctx, st, &obj, act); err != nil {
+		return err
+	}
+	if err := p.insertStatus(ctx, st); err != nil {
+		return err
+	}
+	if st.InReplyToURI != "" {
+		// The reply is committed; its thread's context is best effort and
+		// bounded in time, so it neither fails nor long holds the reply.
+		cctx, cancel := context.WithTimeout(ctx, p.contextTimeout())
+		defer cancel()
+		p.fetchContext(cctx, st.InReplyToURI, p.contextDepth()-1)
+	}
+	return nil
+}
+
+// statusOf makes the status of a remote object by author. act is the
+// Create that carried it (nil for a fetched object), relay the group's
+// Announce that relayed that Create (nil when it came directly).
+//
+// Everything that reaches clients is cleaned here, before it is stored:
+// content with the HTML policy Mastodon applies, the content warning as
+// plain text, and links that are not http(s) dropped.
+func (p *Processor) statusOf(obj *activitypub.Object, author *store.Account, act, relay *activitypub.Activity) *store.Status {
 	created, err := time.Parse(time.RFC3339, obj.Published)
 	if err != nil || created.After(time.Now().Add(time.Hour)) {
 		created = time.Now()
 	}
-	to, cc := obj.To, obj.Cc
-	if len(to) == 0 && len(cc) == 0 {
-		to, cc = act.To, act.Cc
+	to, cc := audience(obj, act)
+	visibility := activitypub.VisibilityOf(to, cc, author.FollowersURL)
+	if relay != nil && (to.Contains(relay.Actor.ID) || cc.Contains(relay.Actor.ID)) {
+		// Addressed to a group (a Lemmy community) that relayed it: the
+		// group redistributes it to the addressees of its Announce, so it
+		// is as visible as that Announce (public, for Lemmy's communities,
+		// whose older posts address the community alone).
+		if v := activitypub.VisibilityOf(relay.To, relay.Cc, ""); rank(v) < rank(visibility) {
+			visibility = v
+		}
 	}
+	pol := p.sanitizer()
+	fields := obj.StatusFields()
 	url := obj.URL.ID
-	if url == "" {
+	if !isHTTPURL(url) {
 		url = obj.ID
 	}
-	fields := obj.StatusFields()
-	st := &store.Status{
+	replyTo := obj.InReplyTo.ID
+	if !isHTTPURL(replyTo) {
+		replyTo = ""
+	}
+	quote := fields.QuoteURI
+	if !isHTTPURL(quote) {
+		quote = ""
+	}
+	var mentions, hashtags []string
+	for _, m := range fields.Mentions {
+		if isHTTPURL(m) {
+			mentions = append(mentions, m)
+		}
+	}
+	for _, h := range fields.Hashtags {
+		// A hashtag is a name, shown and searched as text.
+		if h = pol.Text(h); h != "" && len(h) <= 200 {
+			hashtags = append(hashtags, h)
+		}
+	}
+	return &store.Status{
 		ID:           store.NewID(created),
 		URI:          obj.ID,
 		URL:          url,
 		AccountID:    author.ID,
-		Content:      fields.Content,
-		SpoilerText:  fields.Summary,
+		Content:      pol.HTML(fields.Content),
+		SpoilerText:  pol.Text(fields.Summary),
 		Sensitive:    fields.Sensitive,
-		Visibility:   activitypub.VisibilityOf(to, cc, author.FollowersURL),
-		InReplyToURI: obj.InReplyTo.ID,
+		Visibility:   visibility,
+		InReplyToURI: replyTo,
 		CreatedAt:    created,
-		QuoteURI:     fields.QuoteURI,
-		Mentions:     fields.Mentions,
-		Hashtags:     fields.Hashtags,
+		QuoteURI:     quote,
+		Mentions:     mentions,
+		Hashtags:     hashtags,
 	}
+}
+
+// audience returns the addressees of obj: its own, else those of the
+// Create that carried it (act, nil for a fetched object).
+func audience(obj *activitypub.Object, act *activitypub.Activity) (to, cc activitypub.IRIs) {
+	to, cc = obj.To, obj.Cc
+	if len(to) == 0 && len(cc) == 0 && act != nil {
+		to, cc = act.To, act.Cc
+	}
+	return to, cc
+}
+
+// maxAddressees bounds the store lookups for a status's addressees.
+const maxAddressees = 20
+
+// addAddressees adds the local accounts obj is addressed to to st's
+// mentions, as Mastodon does (silent mentions): a message addressed to
+// someone here without a Mention tag (Lemmy's private messages) reaches
+// them, and a direct status's audience is its addressees.
+func (p *Processor) addAddressees(ctx context.Context, st *store.Status, obj *activitypub.Object, act *activitypub.Activity) error {
+	to, cc := audience(obj, act)
+	n := 0
+	for _, iri := range append(slices.Clone(to), cc...) {
+		if activitypub.IsPublic(iri) || slices.Contains(st.Mentions, iri) || !isHTTPURL(iri) {
+			continue
+		}
+		if n++; n > maxAddressees {
+			break
+		}
+		a, err := p.Store.AccountByURI(ctx, iri)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // a collection, or someone elsewhere
+		}
+		if err != nil {
+			return fmt.Errorf("addressee %s: %w", iri, err)
+		}
+		if a.Local() {
+			st.Mentions = append(st.Mentions, iri)
+		}
+	}
+	return nil
+}
+
+// rank orders visibilities from the widest audience (0) to the narrowest.
+func rank(visibility string) int {
+	switch visibility {
+	case store.VisibilityPublic:
+		return 0
+	case store.VisibilityUnlisted:
+		return 1
+	case store.VisibilityPrivate:
+		return 2
+	}
+	return 3
+}
+
+// isHTTPURL reports whether s is an absolute http(s) URL, the only links a
+// remote status may carry to clients (javascript: and data: may not).
+func isHTTPURL(s string) bool {
+	_, err := activitypub.HostOf(s)
+	return err == nil && sanitize.Valid(s)
+}
+
+// insertStatus stores a remote status once, with its timeline event.
+func (p *Processor) insertStatus(ctx context.Context, st *store.Status) error {
 	ev, err := p.timelineEvent(ctx, queue.StatusCreated, st.ID)
 	if err != nil {
 		return err
 	}
-	_, err = p.Store.InsertRemoteStatus(ctx, st, ev)
-	return err
+	if _, err := p.Store.InsertRemoteStatus(ctx, st, ev); err != nil {
+		if store.IsDataError(err) {
+			return queue.Permanent(err)
+		}
+		return err
+	}
+	return nil
 }
 
 func (p *Processor) delete(ctx context.Context, act *activitypub.Activity) error {
@@ -346,7 +539,7 @@ func (p *Processor) undo(ctx context.Context, act *activitypub.Activity) error {
 		_ = json.Unmarshal(act.Object.Raw, &inner)
 	}
 	switch inner.Type {
-	case "Announce", "Like", "Block":
+	case "Announce", "Like", "EmojiReact", "Block":
 	default:
 		return p.undoFollow(ctx, act)
 	}
@@ -360,7 +553,7 @@ func (p *Processor) undo(ctx context.Context, act *activitypub.Activity) error {
 	switch inner.Type {
 	case "Announce":
 		return p.tombstone(ctx, act.Object.ID, who.ID)
-	case "Like":
+	case "Like", "EmojiReact": // a reaction is a favourite (like)
 		_, err := p.Store.DeleteFavourite(ctx, 0, act.Object.ID, who.ID, nil)
 		return err
 	default: // Block

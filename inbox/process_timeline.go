@@ -30,8 +30,9 @@ type TimelineStore interface {
 	AppendEvents(ctx context.Context, events ...store.Event) error
 }
 
-// announce stores a boost of a status we know; a boost of one we do not
-// know is dropped (fetching it is for a later issue).
+// announce stores a boost. A boost of a status we do not know yet fetches
+// it from its origin and stores it first (as Mastodon's
+// FetchRemoteStatusService does); one that cannot be had is dropped.
 func (p *Processor) announce(ctx context.Context, act *activitypub.Activity) error {
 	booster, err := p.actor(ctx, act)
 	if err != nil {
@@ -40,9 +41,21 @@ func (p *Processor) announce(ctx context.Context, act *activitypub.Activity) err
 	if !activitypub.SameHost(act.ID, booster.URI) {
 		return queue.Permanent(fmt.Errorf("announce %s is not on its actor's host", act.ID))
 	}
+	if act.Object.ID == "" {
+		return nil
+	}
 	orig, err := p.Store.StatusByURI(ctx, act.Object.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil
+		if _, err := p.Store.StatusIDByURI(ctx, act.Object.ID); err == nil {
+			return nil // deleted: its tombstone stays
+		}
+		// Only the status itself is fetched, not its thread: a boost
+		// shows the post, and a flood of boosts must not crawl threads.
+		orig, err = p.fetchStatus(ctx, act.Object.ID, 0)
+		if queue.IsPermanent(err) {
+			p.Logger.Info("dropped a boost of a status that cannot be fetched", "announce", act.ID, "object", act.Object.ID, "error", err)
+			return nil
+		}
 	}
 	if err != nil {
 		return err
@@ -63,7 +76,10 @@ func (p *Processor) announce(ctx context.Context, act *activitypub.Activity) err
 	return err
 }
 
-// like stores a favourite and notifies a local author.
+// like stores a favourite and notifies a local author. A reaction (a
+// Misskey Like with _misskey_reaction or content, a Pleroma/Akkoma
+// EmojiReact) counts as a favourite, as Mastodon counts it, and keeps its
+// emoji.
 func (p *Processor) like(ctx context.Context, act *activitypub.Activity) error {
 	st, err := p.Store.StatusByURI(ctx, act.Object.ID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -76,7 +92,8 @@ func (p *Processor) like(ctx context.Context, act *activitypub.Activity) error {
 	if err != nil {
 		return err
 	}
-	fav := &store.Favourite{ID: store.NewID(time.Now()), AccountID: who.ID, StatusID: st.ID, URI: act.ID}
+	fav := &store.Favourite{ID: store.NewID(time.Now()), AccountID: who.ID, StatusID: st.ID, URI: act.ID,
+		Emoji: p.reaction(act.Content)}
 	ev, err := p.change(ctx, queue.Notify, "like-"+act.ID, queue.TimelineChange{
 		AccountID: st.AccountID, Type: store.NotifyFavourite, FromAccountID: who.ID, StatusID: st.ID})
 	if err != nil {
@@ -84,6 +101,16 @@ func (p *Processor) like(ctx context.Context, act *activitypub.Activity) error {
 	}
 	_, err = p.Store.CreateFavourite(ctx, fav, nil, ev)
 	return err
+}
+
+// reaction returns the emoji of a reaction as text that is safe to store
+// and show (a Unicode emoji or a ":shortcode:"), or "" for a plain like.
+func (p *Processor) reaction(content string) string {
+	e := p.sanitizer().Text(content)
+	if len(e) > 128 {
+		return "" // not an emoji: a plain favourite
+	}
+	return e
 }
 
 // block records a remote account's block of a local one: the follows

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -22,10 +23,12 @@ import (
 	"time"
 
 	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/api"
 	"github.com/starling-social/starling/inbox"
 	"github.com/starling-social/starling/queue"
 	"github.com/starling-social/starling/store"
 	"github.com/starling-social/starling/store/storetest"
+	"github.com/starling-social/starling/timeline"
 )
 
 const samplesDir = "testdata/activitypub-samples"
@@ -73,11 +76,79 @@ type samplesRig struct {
 	db        *store.DB
 	handler   *inbox.Handler
 	processor *inbox.Processor
+	builder   *timeline.Builder
 	accepter  *recordingAccepter
 	srv       *httptest.Server
+	api       *httptest.Server // the Mastodon API over the same database
 	keyPEM    string
 	key       any
 	seeded    int
+	origin    *origin // what remote servers serve to the resolver's fetches
+}
+
+// origin stands in for remote servers: it serves documents by URL to the
+// resolver (so fetches go through its real, signed Get) and answers 404
+// for anything else, as a server that does not have it would.
+type origin struct {
+	mu      sync.Mutex
+	docs    map[string][]byte
+	status  map[string]int // a status to answer instead of a document
+	fetched []string
+	signed  bool          // every fetch carried a Signature
+	delay   time.Duration // before every answer: a slow origin
+}
+
+func (o *origin) serve(url string, doc []byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.docs[url] = doc
+}
+
+func (o *origin) fail(url string, status int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.status[url] = status
+}
+
+func (o *origin) fetches(url string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for _, f := range o.fetched {
+		if f == url {
+			n++
+		}
+	}
+	return n
+}
+
+func (o *origin) reset() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.docs, o.status, o.fetched, o.signed, o.delay = map[string][]byte{}, map[string]int{}, nil, true, 0
+}
+
+func (o *origin) RoundTrip(r *http.Request) (*http.Response, error) {
+	o.mu.Lock()
+	delay := o.delay
+	o.mu.Unlock()
+	time.Sleep(delay)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	u := r.URL.String()
+	o.fetched = append(o.fetched, u)
+	if r.Header.Get("Signature") == "" && r.Header.Get("Signature-Input") == "" {
+		o.signed = false
+	}
+	status, doc := http.StatusNotFound, []byte(`{"error":"not found"}`)
+	if d, ok := o.docs[u]; ok {
+		status, doc = http.StatusOK, d
+	}
+	if st, ok := o.status[u]; ok {
+		status = st
+	}
+	return &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {activitypub.ContentType}},
+		Body: io.NopCloser(bytes.NewReader(doc)), Request: r}, nil
 }
 
 func newSamplesRig(t *testing.T) *samplesRig {
@@ -96,18 +167,29 @@ func newSamplesRig(t *testing.T) *samplesRig {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	org := &origin{}
+	org.reset()
+	site := activitypub.Site{Scheme: "https", Host: "starling.test"}
 	resolver := &activitypub.Resolver{
 		Store:  db,
-		Client: &http.Client{Transport: refuseTransport{}},
-		Site:   activitypub.Site{Scheme: "https", Host: "starling.test"},
+		Client: &http.Client{Transport: org},
+		Site:   site,
 		Scheme: "https",
 		MaxAge: 1000 * time.Hour,
+		SignAs: func(context.Context) (string, crypto.PrivateKey, error) {
+			return "https://starling.test/actor#main-key", key, nil
+		},
 	}
-	rig := &samplesRig{db: db, keyPEM: pub, key: key, accepter: &recordingAccepter{}}
+	rig := &samplesRig{db: db, keyPEM: pub, key: key, accepter: &recordingAccepter{}, origin: org}
 	rig.handler = &inbox.Handler{Store: db, Keys: resolver.KeyLookup, Topology: top, Logger: logger}
-	rig.processor = &inbox.Processor{Store: db, Actors: resolver, Accepter: rig.accepter, Topology: top, Logger: logger}
+	rig.processor = &inbox.Processor{Store: db, Actors: resolver, Accepter: rig.accepter, Topology: top, Logger: logger,
+		Fetcher: resolver}
+	rig.builder = &timeline.Builder{Store: db, Topology: top, LocalDomain: site.Host, Logger: logger}
 	rig.srv = httptest.NewServer(rig.handler)
 	t.Cleanup(rig.srv.Close)
+	apiSrv := &api.Server{Store: db, Site: site, Logger: logger}
+	rig.api = httptest.NewServer(apiSrv.Handler())
+	t.Cleanup(rig.api.Close)
 	return rig
 }
 
@@ -116,18 +198,11 @@ func newSamplesRig(t *testing.T) *samplesRig {
 func (rig *samplesRig) reset(t *testing.T) {
 	t.Helper()
 	if _, err := rig.db.Pool().Exec(t.Context(),
-		`TRUNCATE accounts, statuses, follows, inbox_activities, events, home_feed CASCADE`); err != nil {
+		`TRUNCATE accounts, statuses, follows, inbox_activities, events, home_feed, access_tokens, notifications CASCADE`); err != nil {
 		t.Fatal(err)
 	}
 	rig.accepter.accepted = nil
-}
-
-// refuseTransport makes any network fetch fail loudly: every actor the
-// samples need is seeded, so a fetch would mean the test is wrong.
-type refuseTransport struct{}
-
-func (refuseTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return nil, fmt.Errorf("test refuses to fetch %s", r.URL)
+	rig.origin.reset()
 }
 
 // seedRemote stores the remote actor uri with the rig's key, unless it is
@@ -294,6 +369,7 @@ func testActivity(t *testing.T, rig *samplesRig, s sample, raw []byte) {
 	}
 	act, err := activitypub.DecodeActivity(raw)
 	var objectOnly *activitypub.Object
+	var objectRaw []byte
 	if err != nil {
 		// Not an activity: a bare object. Wrap it as its author's Create.
 		var obj activitypub.Object
@@ -308,6 +384,7 @@ func testActivity(t *testing.T, rig *samplesRig, s sample, raw []byte) {
 			return
 		}
 		objectOnly = &obj
+		objectRaw = raw
 		wrapped, _ := json.Marshal(map[string]any{
 			"@context": activitypub.ActivityStreamsNS,
 			"id":       obj.ID + "#create", "type": "Create", "actor": obj.AttributedTo.ID,
@@ -318,16 +395,8 @@ func testActivity(t *testing.T, rig *samplesRig, s sample, raw []byte) {
 			t.Fatalf("wrapped object: %v", err)
 		}
 	}
-	rig.seedRemote(t, act.Actor.ID)
+	author := rig.seedRemote(t, act.Actor.ID)
 	seedPreconditions(t, rig, act)
-
-	status, msg := rig.deliver(t, act.Actor.ID, raw)
-	if status != http.StatusAccepted {
-		t.Fatalf("inbox answered %d: %s", status, msg)
-	}
-	if err := rig.process(t, act.ID); err != nil {
-		t.Fatalf("process: %v", err)
-	}
 	obj := objectOnly
 	if obj == nil && len(act.Object.Raw) > 0 {
 		obj = &activitypub.Object{}
@@ -335,15 +404,49 @@ func testActivity(t *testing.T, rig *samplesRig, s sample, raw []byte) {
 			t.Fatal(err)
 		}
 	}
+	isStatus := act.Type == "Create" && obj != nil && activitypub.IsStatusType(obj.Type) && !obj.IsPollVote()
+	var token string
+	if isStatus {
+		// Someone here must read it: a follower of its author, who is
+		// also the addressee of a message addressed to one person.
+		_, token = rig.reader(t, author, addressee(obj, act, author))
+	}
+	// What is delivered: the activity, signed by its actor; or, for a
+	// post in a Lemmy community, the community's Announce of it, signed
+	// by the community, as Lemmy delivers them (FEP-1b12). The community
+	// does not vouch for its member's words: the post is fetched from its
+	// origin, which serves the sample.
+	deliveredRaw, signer, deliveredID := raw, act.Actor.ID, act.ID
+	if c := community(s, obj); c != "" && objectOnly != nil {
+		rig.seedRemote(t, c)
+		rig.origin.serve(obj.ID, objectRaw)
+		deliveredID = c + "/activities/announce/" + path.Base(obj.ID)
+		deliveredRaw, _ = json.Marshal(map[string]any{
+			"@context": activitypub.ActivityStreamsNS, "id": deliveredID, "type": "Announce", "actor": c,
+			"to": []string{activitypub.Public}, "cc": []string{c + "/followers"}, "object": json.RawMessage(raw),
+		})
+		signer = c
+	}
+
+	status, msg := rig.deliver(t, signer, deliveredRaw)
+	if status != http.StatusAccepted {
+		t.Fatalf("inbox answered %d: %s", status, msg)
+	}
+	if err := rig.process(t, deliveredID); err != nil {
+		t.Fatalf("process: %v", err)
+	}
 	// A replay is stored once and changes nothing. (Not after a profile
 	// Update: it replaced the key the rig signs with by the sample's.)
 	if act.Type != "Update" || obj == nil || !slices.Contains(actorTypes, obj.Type) {
-		if status, msg := rig.deliver(t, act.Actor.ID, raw); status != http.StatusAccepted {
+		if status, msg := rig.deliver(t, signer, deliveredRaw); status != http.StatusAccepted {
 			t.Fatalf("replay: inbox answered %d: %s", status, msg)
 		}
-		if n, err := rig.db.CountInboxActivities(t.Context(), act.ID); err != nil || n != 1 {
+		if n, err := rig.db.CountInboxActivities(t.Context(), deliveredID); err != nil || n != 1 {
 			t.Fatalf("stored %d times (%v), want once", n, err)
 		}
+	}
+	if isStatus {
+		checkVisible(t, rig, obj, token)
 	}
 	switch {
 	case act.Type == "Create" && obj != nil && activitypub.IsStatusType(obj.Type) && !obj.IsPollVote():
@@ -472,6 +575,68 @@ func checkStatus(t *testing.T, rig *samplesRig, s sample, obj *activitypub.Objec
 }
 
 func htmlEscape(s string) string { return html.EscapeString(s) }
+
+// addressee returns the one person a status is addressed to, when it is
+// addressed to people only (a direct message): the reader must be them.
+// It returns "" for statuses addressed to the public or to followers.
+func addressee(obj *activitypub.Object, act *activitypub.Activity, author *store.Account) string {
+	to, cc := obj.To, obj.Cc
+	if len(to) == 0 && len(cc) == 0 {
+		to, cc = act.To, act.Cc
+	}
+	if to.HasPublic() || cc.HasPublic() || to.Contains(author.FollowersURL) || cc.Contains(author.FollowersURL) {
+		return ""
+	}
+	for _, iri := range append(to, cc...) {
+		if !strings.Contains(iri, "/c/") && !strings.HasSuffix(iri, "/followers") {
+			return iri
+		}
+	}
+	return ""
+}
+
+// community returns the Lemmy community a Lemmy object is posted in, if any.
+func community(s sample, obj *activitypub.Object) string {
+	if s.EmittedBy != "lemmy" || obj == nil {
+		return ""
+	}
+	for _, iri := range append(obj.To, obj.Cc...) {
+		if strings.Contains(iri, "/c/") {
+			return iri
+		}
+	}
+	return ""
+}
+
+// checkVisible checks that the status made of obj reaches its reader
+// through the Mastodon API, after the timeline builder has run on it as the
+// timeline stream would: in their home timeline, or by its id.
+func checkVisible(t *testing.T, rig *samplesRig, obj *activitypub.Object, token string) {
+	t.Helper()
+	id, err := rig.db.StatusIDByURI(t.Context(), obj.ID)
+	if err != nil {
+		t.Fatalf("no status for %s: %v", obj.ID, err)
+	}
+	ev, _ := json.Marshal(queue.TimelineEvent{StatusID: id})
+	if err := rig.builder.Apply(t.Context(), queue.StatusCreated, ev); err != nil {
+		t.Fatalf("timeline: %v", err)
+	}
+	var home []apiStatus
+	if status := rig.apiGet(t, token, "/api/v1/timelines/home?limit=40", &home); status != http.StatusOK {
+		t.Fatalf("home timeline: %d", status)
+	}
+	inHome := slices.ContainsFunc(home, func(s apiStatus) bool { return s.URI == obj.ID })
+	var got apiStatus
+	byID := rig.apiGet(t, token, fmt.Sprintf("/api/v1/statuses/%d", id), &got)
+	if !inHome && byID != http.StatusOK {
+		st, _ := rig.db.StatusByURI(t.Context(), obj.ID)
+		vis := ""
+		if st != nil {
+			vis = st.Visibility
+		}
+		t.Errorf("status (visibility %q) not visible to its reader: not in their home timeline, GET by id %d", vis, byID)
+	}
+}
 
 // testNegative checks that a negative sample is refused at the door with a
 // clear 400 and stores nothing.

@@ -22,7 +22,8 @@ const DefaultFeedCap = 800
 //     (status_mentions) only;
 //   - a reply reaches a reader only if it answers the author, the reader, or
 //     an account the reader follows (a parent we do not know counts as
-//     someone the reader does not follow);
+//     someone the reader does not follow), or is a direct post to them: a
+//     message addressed to someone is theirs, whatever thread it is in;
 //   - a boost is skipped when the boosted status is the reader's own, or is
 //     already in the reader's feed as itself or as another boost (the feed
 //     is capped, so the whole feed is the recent window);
@@ -71,7 +72,7 @@ UNION ALL
 SELECT c.reader, s.id, s.reblog_of_id
   FROM candidates c CROSS JOIN s
  WHERE NOT EXISTS (SELECT 1 FROM excluded e WHERE e.reader = c.reader)
-   AND (NOT s.is_reply OR s.parent_account = s.account_id OR s.parent_account = c.reader
+   AND (NOT s.is_reply OR s.visibility = 'direct' OR s.parent_account = s.account_id OR s.parent_account = c.reader
         OR EXISTS (SELECT 1 FROM follows f2
                     WHERE f2.follower_id = c.reader AND f2.followee_id = s.parent_account AND f2.accepted))
    AND (s.reblog_of_id IS NULL OR (s.orig_account <> c.reader

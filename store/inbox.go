@@ -11,11 +11,14 @@ import (
 
 // InboxActivity is an activity received from another server.
 type InboxActivity struct {
-	ID          int64
-	URI         string
-	Type        string
-	ActorURI    string
-	Payload     []byte
+	ID       int64
+	URI      string
+	Type     string
+	ActorURI string
+	Payload  []byte
+	// ForwardedBy is the key owner that delivered the activity when it is
+	// not its actor (a forward); empty when the actor signed it.
+	ForwardedBy string
 	ReceivedAt  time.Time
 	ProcessedAt time.Time
 }
@@ -26,9 +29,13 @@ type InboxActivity struct {
 func (db *DB) InsertInboxActivity(ctx context.Context, a *InboxActivity, events ...Event) (bool, error) {
 	var inserted bool
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO inbox_activities (id, uri, type, actor_uri, payload)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (uri) DO NOTHING`,
-			a.ID, a.URI, a.Type, a.ActorURI, a.Payload)
+		var forwardedBy any
+		if a.ForwardedBy != "" {
+			forwardedBy = a.ForwardedBy
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO inbox_activities (id, uri, type, actor_uri, payload, forwarded_by)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (uri) DO NOTHING`,
+			a.ID, a.URI, a.Type, a.ActorURI, a.Payload, forwardedBy)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
@@ -45,9 +52,9 @@ func (db *DB) InsertInboxActivity(ctx context.Context, a *InboxActivity, events 
 func (db *DB) InboxActivityByID(ctx context.Context, id int64) (*InboxActivity, error) {
 	var a InboxActivity
 	var processed *time.Time
-	err := db.pool.QueryRow(ctx, `SELECT id, uri, type, actor_uri, payload, received_at, processed_at
+	err := db.pool.QueryRow(ctx, `SELECT id, uri, type, actor_uri, payload, coalesce(forwarded_by, ''), received_at, processed_at
 		FROM inbox_activities WHERE id = $1`, id).
-		Scan(&a.ID, &a.URI, &a.Type, &a.ActorURI, &a.Payload, &a.ReceivedAt, &processed)
+		Scan(&a.ID, &a.URI, &a.Type, &a.ActorURI, &a.Payload, &a.ForwardedBy, &a.ReceivedAt, &processed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("inbox activity %d: %w", id, ErrNotFound)
 	}

@@ -78,6 +78,9 @@ type Favourite struct {
 	AccountID int64
 	StatusID  int64
 	URI       string // the Like activity's id
+	// Emoji is the reaction a remote Like or EmojiReact carried (a
+	// Unicode emoji or a custom ":shortcode:"); empty for a plain favourite.
+	Emoji string
 }
 
 // CreateFavourite stores a favourite once, with its activity (nil for a
@@ -86,8 +89,12 @@ type Favourite struct {
 func (db *DB) CreateFavourite(ctx context.Context, f *Favourite, act *Activity, events ...Event) (bool, error) {
 	var created bool
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO favourites (id, account_id, status_id, uri) VALUES ($1, $2, $3, $4)
-			ON CONFLICT DO NOTHING`, f.ID, f.AccountID, f.StatusID, f.URI)
+		var emoji any
+		if f.Emoji != "" {
+			emoji = f.Emoji
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO favourites (id, account_id, status_id, uri, emoji) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT DO NOTHING`, f.ID, f.AccountID, f.StatusID, f.URI, emoji)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
@@ -108,8 +115,8 @@ func (db *DB) CreateFavourite(ctx context.Context, f *Favourite, act *Activity, 
 // FavouriteOf returns accountID's favourite of statusID.
 func (db *DB) FavouriteOf(ctx context.Context, accountID, statusID int64) (*Favourite, error) {
 	var f Favourite
-	err := db.pool.QueryRow(ctx, `SELECT id, account_id, status_id, uri FROM favourites
-		WHERE account_id = $1 AND status_id = $2`, accountID, statusID).Scan(&f.ID, &f.AccountID, &f.StatusID, &f.URI)
+	err := db.pool.QueryRow(ctx, `SELECT id, account_id, status_id, uri, coalesce(emoji, '') FROM favourites
+		WHERE account_id = $1 AND status_id = $2`, accountID, statusID).Scan(&f.ID, &f.AccountID, &f.StatusID, &f.URI, &f.Emoji)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("favourite: %w", ErrNotFound)
 	}
@@ -301,16 +308,19 @@ type StatusMeta struct {
 	Local                     bool
 	Content                   string
 	Visibility                string
+	// Mentions (actor IRIs) and Hashtags (lower case) of a remote status,
+	// from its tag property, as the inbox stored them.
+	Mentions, Hashtags []string
 }
 
 // StatusMeta returns a live status's indexing data.
 func (db *DB) StatusMeta(ctx context.Context, id int64) (*StatusMeta, error) {
 	var m StatusMeta
 	err := db.pool.QueryRow(ctx, `SELECT s.id, s.account_id, coalesce(s.reblog_of_id, 0), coalesce(o.account_id, 0),
-		s.local, s.content, s.visibility
+		s.local, s.content, s.visibility, s.mentions, s.hashtags
 		FROM statuses s LEFT JOIN statuses o ON o.id = s.reblog_of_id
 		WHERE s.id = $1 AND s.deleted_at IS NULL`, id).
-		Scan(&m.ID, &m.AccountID, &m.ReblogOfID, &m.ReblogAccountID, &m.Local, &m.Content, &m.Visibility)
+		Scan(&m.ID, &m.AccountID, &m.ReblogOfID, &m.ReblogAccountID, &m.Local, &m.Content, &m.Visibility, &m.Mentions, &m.Hashtags)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("status meta %d: %w", id, ErrNotFound)
 	}

@@ -121,6 +121,15 @@ func (b *Builder) statusCreated(ctx context.Context, id int64) error {
 	if meta.ReblogOfID == 0 {
 		tags = extractTags(meta.Content)
 		m := extractMentions(meta.Content, meta.Local, b.LocalDomain)
+		if !meta.Local {
+			// A remote status names its mentions and hashtags in its tag
+			// property, which the inbox stored: that is what the remote
+			// server meant (Mastodon reads only it), and servers whose HTML
+			// carries no mention links (Misskey, Lemmy) are read right.
+			// The HTML's links still count, for servers that send no tags.
+			m.uris = append(m.uris, meta.Mentions...)
+			tags = mergeTags(tags, meta.Hashtags)
+		}
 		if len(m.usernames)+len(m.uris) > 0 {
 			if mentioned, err = b.Store.AccountIDsByMention(ctx, m.usernames, m.domains, m.uris); err != nil {
 				return err

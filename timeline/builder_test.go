@@ -204,6 +204,10 @@ func TestHomeFeedInclusion(t *testing.T) {
 		{"reply to a status we do not know", func() *store.Status {
 			return w.post("bob", "public", "<p>yes</p>", "https://elsewhere.test/notes/1")
 		}, 0},
+		{"direct to the reader, in a thread we do not know", func() *store.Status {
+			// A message addressed to the reader is theirs, whatever it replies to.
+			return w.post("bob", "direct", "<p>@alice psst</p>", "https://elsewhere.test/notes/2")
+		}, 1},
 		{"boost by a followed account", func() *store.Status { return w.boost("bob", carols) }, 1},
 		{"boost of a status already boosted into the feed", func() *store.Status { return w.boost("dave", carols) }, 0},
 		{"boost of a status already in the feed", func() *store.Status { return w.boost("bob", daves) }, 0},
@@ -510,5 +514,40 @@ func TestPublicAndTagTimelines(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRemoteTagsFromTagProperty: a remote status's mentions and hashtags
+// are those of its tag property, as the inbox stored them, even when its
+// HTML has no mention link or "#tag" text (Misskey's plain @name, Lemmy's
+// markdown, a hashtag only in tag).
+func TestRemoteTagsFromTagProperty(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	alice := w.account("alice", "")
+	w.account("dave", "remote.test")
+	dave := w.accounts["dave"]
+	id := w.id()
+	st := &store.Status{ID: id, URI: fmt.Sprintf("%s/statuses/%d", dave.URI, id), AccountID: dave.ID,
+		Content: "<p>hello there</p>", Visibility: store.VisibilityPublic, CreatedAt: time.Now(),
+		Mentions: []string{alice.URI}, Hashtags: []string{"fediverse"}}
+	if ok, err := w.db.InsertRemoteStatus(ctx, st); err != nil || !ok {
+		t.Fatalf("insert status: %v %v", ok, err)
+	}
+	w.apply(queue.StatusCreated, queue.TimelineEvent{StatusID: id})
+
+	ns, err := w.db.Notifications(ctx, alice.ID, store.Page{Limit: 40}, store.NotificationFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ns) != 1 || ns[0].Type != store.NotifyMention || ns[0].From.ID != dave.ID {
+		t.Errorf("alice has %d notifications (%+v), want one mention from dave", len(ns), ns)
+	}
+	items, err := w.db.TagTimeline(ctx, "fediverse", false, store.Page{Limit: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 1 || items[0].ID != id {
+		t.Errorf("tag timeline #fediverse has %d items, want the status", len(items))
 	}
 }

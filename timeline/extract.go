@@ -44,6 +44,23 @@ func extractTags(content string) []string {
 	return out
 }
 
+// mergeTags adds stored hashtags to those found in the text, lower case,
+// each once.
+func mergeTags(tags, stored []string) []string {
+	seen := map[string]bool{}
+	for _, t := range tags {
+		seen[t] = true
+	}
+	for _, t := range stored {
+		t = strings.ToLower(strings.TrimPrefix(t, "#"))
+		if t != "" && len(t) <= 100 && !seen[t] {
+			seen[t] = true
+			tags = append(tags, t)
+		}
+	}
+	return tags
+}
+
 // extractMentions finds the accounts a status mentions. Local statuses are
 // plain text made HTML, so "@bob" means the local bob and "@bob@host" a
 // remote one. Remote statuses link their mentions to the actor's profile

@@ -11,11 +11,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
+	"github.com/starling-social/starling/store"
 )
 
 // signedPost builds a POST of body to inbox, signed by keyID/key at now.
@@ -149,20 +151,37 @@ func TestInboxRejectsBadSignatures(t *testing.T) {
 		}
 	})
 
-	t.Run("key of another host", func(t *testing.T) {
-		// carol@C signs an activity claiming to be by alice@A.
+	t.Run("key of another host is a forward, trusted as its origin serves it", func(t *testing.T) {
+		// dora@A posts; carol@C delivers a Create of dora's post, signed
+		// by carol, with words dora never wrote. B must not take carol's
+		// word for dora: it fetches the post from A and keeps A's copy.
 		c := startInstance(t, "C")
 		c.user("carol")
 		carol := must(c.srv.DB.AccountByAcct(ctx, "carol", ""))
 		carolKey := must(activitypub.ParsePrivateKey(carol.PrivateKeyPEM))
-		id, _, body := create()
-		resp := must(http.DefaultClient.Do(signedPost(t, inbox, carol.KeyID, carolKey, body, time.Now())))
+		dora := a.user("dora")
+		doraAcct := must(a.srv.DB.AccountByAcct(ctx, "dora", ""))
+		var posted api.Status
+		a.mustCall("POST", "/api/v1/statuses", dora, url.Values{"status": {"what dora wrote"}}, &posted)
+		forged := must(json.Marshal(map[string]any{
+			"@context": activitypub.ActivityStreamsNS, "id": posted.URI + "/forwarded", "type": "Create",
+			"actor": doraAcct.URI, "to": []string{activitypub.Public},
+			"object": map[string]any{"id": posted.URI, "type": "Note", "attributedTo": doraAcct.URI,
+				"content": "<p>what carol says dora wrote</p>", "to": []string{activitypub.Public}},
+		}))
+		resp := must(http.DefaultClient.Do(signedPost(t, inbox, carol.KeyID, carolKey, forged, time.Now())))
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("status %d, want 401", resp.StatusCode)
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("status %d, want 202", resp.StatusCode)
 		}
-		if got := must(b.srv.DB.CountInboxActivities(ctx, id)); got != 0 {
-			t.Errorf("stored %d activities, want none", got)
+		var st *store.Status
+		waitFor(t, 10*time.Second, "the forwarded post on B", func() bool {
+			s, err := b.srv.DB.StatusByURI(ctx, posted.URI)
+			st = s
+			return err == nil
+		})
+		if !strings.Contains(st.Content, "what dora wrote") || strings.Contains(st.Content, "carol") {
+			t.Errorf("B stored %q, want A's copy", st.Content)
 		}
 	})
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/starling-social/starling/inbox"
 	"github.com/starling-social/starling/outbox"
 	"github.com/starling-social/starling/queue"
+	"github.com/starling-social/starling/sanitize"
 	"github.com/starling-social/starling/store"
 	"github.com/starling-social/starling/timeline"
 )
@@ -187,7 +188,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Logger: logger.With("role", "delivery"), Metrics: dm, Knocker: knocker}
 	s.Deliverer, s.Topology = dl, topo
 	proc := &inbox.Processor{Store: s.DB, Actors: resolver, Accepter: ob, Topology: topo,
-		Logger: logger.With("role", "inbox"), Metrics: im}
+		Logger: logger.With("role", "inbox"), Metrics: im, Fetcher: resolver, Sanitizer: sanitize.New()}
 	tb := &timeline.Builder{Store: s.DB, Publisher: s.nc, Topology: topo, LocalDomain: cfg.Domain,
 		Logger: logger.With("role", "timeline")}
 	for _, c := range []struct {
