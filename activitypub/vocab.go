@@ -165,7 +165,7 @@ type Activity struct {
 	Type      string `json:"type"`
 	Actor     Ref    `json:"actor"`
 	Object    Ref    `json:"object"`
-	Target    Ref    `json:"target,omitempty"`
+	Target    Ref    `json:"target,omitzero"`
 	To        IRIs   `json:"to,omitempty"`
 	Cc        IRIs   `json:"cc,omitempty"`
 	Published string `json:"published,omitempty"`
@@ -182,14 +182,14 @@ type Object struct {
 	Content      string `json:"content,omitempty"`
 	Summary      string `json:"summary,omitempty"`
 	Sensitive    bool   `json:"sensitive,omitempty"`
-	InReplyTo    Ref    `json:"inReplyTo,omitempty"`
+	InReplyTo    Ref    `json:"inReplyTo,omitzero"`
 	Published    string `json:"published,omitempty"`
-	URL          Ref    `json:"url,omitempty"`
+	URL          Ref    `json:"url,omitzero"`
 	To           IRIs   `json:"to,omitempty"`
 	Cc           IRIs   `json:"cc,omitempty"`
 	// Object is set on embedded activities (the Follow inside an Accept).
-	Actor  Ref `json:"actor,omitempty"`
-	Object Ref `json:"object,omitempty"`
+	Actor  Ref `json:"actor,omitzero"`
+	Object Ref `json:"object,omitzero"`
 
 	// What remote statuses carry besides; read by StatusFields.
 	Name           string            `json:"name,omitempty"`       // title of an Article, Page, Video, Event
@@ -214,7 +214,7 @@ type Actor struct {
 	PreferredUsername         string     `json:"preferredUsername"`
 	Name                      string     `json:"name,omitempty"`
 	Summary                   string     `json:"summary,omitempty"`
-	URL                       Ref        `json:"url,omitempty"`
+	URL                       Ref        `json:"url,omitzero"`
 	Inbox                     string     `json:"inbox"`
 	Outbox                    string     `json:"outbox,omitempty"`
 	Followers                 string     `json:"followers,omitempty"`

@@ -262,7 +262,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, store.ErrConflict):
 		writeError(w, http.StatusConflict, "Already exists")
 	case errors.Is(err, outbox.ErrEmptyStatus), errors.Is(err, outbox.ErrStatusTooLong),
-		errors.Is(err, outbox.ErrInvalidVisibility), errors.Is(err, outbox.ErrFollowSelf):
+		errors.Is(err, outbox.ErrInvalidVisibility), errors.Is(err, outbox.ErrFollowSelf),
+		errors.Is(err, outbox.ErrInvalidText):
 		writeError(w, http.StatusUnprocessableEntity, "Validation failed: "+err.Error())
 	case errors.Is(err, context.Canceled):
 		// The client went away; nothing to answer.

@@ -15,11 +15,19 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request, me *store.Ac
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	// Mastodon looks the parent up by id: one that is malformed, unknown
+	// or not visible to the author is "Record not found".
+	replyTo, ok := idParam(v.Get("in_reply_to_id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "Record not found")
+		return
+	}
 	st, err := s.Outbox.CreateStatus(r.Context(), me, outbox.NewStatus{
 		Text:        v.Get("status"),
 		SpoilerText: v.Get("spoiler_text"),
 		Sensitive:   boolParam(v, "sensitive"),
 		Visibility:  v.Get("visibility"),
+		InReplyToID: replyTo,
 	})
 	if err != nil {
 		s.fail(w, r, err)

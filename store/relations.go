@@ -322,14 +322,18 @@ func (db *DB) StatusMeta(ctx context.Context, id int64) (*StatusMeta, error) {
 
 // IndexStatus stores a status's hashtags and mentions, once.
 func (db *DB) IndexStatus(ctx context.Context, statusID int64, tags []string, mentions []int64) error {
+	return db.inTx(ctx, func(tx pgx.Tx) error { return indexStatus(ctx, tx, statusID, tags, mentions) })
+}
+
+func indexStatus(ctx context.Context, tx pgx.Tx, statusID int64, tags []string, mentions []int64) error {
 	if len(tags) > 0 {
-		if _, err := db.pool.Exec(ctx, `INSERT INTO status_tags (tag, status_id)
+		if _, err := tx.Exec(ctx, `INSERT INTO status_tags (tag, status_id)
 			SELECT DISTINCT lower(t), $2::bigint FROM unnest($1::text[]) t ON CONFLICT DO NOTHING`, tags, statusID); err != nil {
 			return fmt.Errorf("index tags of %d: %w", statusID, err)
 		}
 	}
 	if len(mentions) > 0 {
-		if _, err := db.pool.Exec(ctx, `INSERT INTO status_mentions (status_id, account_id)
+		if _, err := tx.Exec(ctx, `INSERT INTO status_mentions (status_id, account_id)
 			SELECT DISTINCT $2::bigint, m FROM unnest($1::bigint[]) m ON CONFLICT DO NOTHING`, mentions, statusID); err != nil {
 			return fmt.Errorf("index mentions of %d: %w", statusID, err)
 		}

@@ -32,11 +32,16 @@ type Status struct {
 	CreatedAt    time.Time
 	DeletedAt    time.Time // zero unless deleted
 
-	// Remote statuses only; written by InsertRemoteStatus, read with
+	// Written by InsertRemoteStatus and CreateLocalStatus, read with
 	// StatusExtrasByURI.
 	QuoteURI string
-	Mentions []string
-	Hashtags []string
+	Mentions []string // actor IRIs
+	Hashtags []string // lower case, without '#'
+	// MentionIDs are the accounts a local status mentions; CreateLocalStatus
+	// indexes them (status_mentions) with its hashtags (status_tags), so
+	// mention notifications and tag timelines need not read them back
+	// from the HTML.
+	MentionIDs []int64
 
 	Account *Account // filled by queries that join the author
 }
@@ -109,6 +114,12 @@ func (db *DB) CreateLocalStatus(ctx context.Context, s *Status, act *Activity, e
 			return err
 		} else if !ok {
 			return fmt.Errorf("create status %s: %w", s.URI, ErrConflict)
+		}
+		if err := insertStatusExtras(ctx, tx, s); err != nil {
+			return err
+		}
+		if err := indexStatus(ctx, tx, s.ID, s.Hashtags, s.MentionIDs); err != nil {
+			return err
 		}
 		return recordActivity(ctx, tx, act, events)
 	})
@@ -200,4 +211,17 @@ func (db *DB) StatusIDByURI(ctx context.Context, uri string) (int64, error) {
 		return 0, fmt.Errorf("status id by uri: %w", ErrNotFound)
 	}
 	return id, err
+}
+
+// StatusMentionIDs returns the accounts a status mentions (status_mentions).
+func (db *DB) StatusMentionIDs(ctx context.Context, statusID int64) ([]int64, error) {
+	rows, err := db.pool.Query(ctx, `SELECT account_id FROM status_mentions WHERE status_id = $1 ORDER BY account_id`, statusID)
+	if err != nil {
+		return nil, fmt.Errorf("mentions of %d: %w", statusID, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("mentions of %d: %w", statusID, err)
+	}
+	return ids, nil
 }

@@ -160,7 +160,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		SignAs:  instanceKey(s.DB),
 		Knocker: knocker,
 	}
-	ob := &outbox.Outbox{Store: s.DB, Site: st, Topology: topo}
+	ob := &outbox.Outbox{Store: s.DB, Site: st, Topology: topo, Accounts: resolver, Logger: logger.With("role", "outbox")}
 
 	// Consumers. Each role has its own durable consumer and worker pool;
 	// deliveries are also capped per destination host.
