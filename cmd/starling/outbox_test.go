@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/starling-social/starling/api"
+)
+
+// TestMentionsAndDirectDelivery: a direct post reaches the servers of the
+// accounts it mentions and no follower's server; a public reply reaches
+// the replied-to author's server, with the mention resolved by WebFinger
+// and notified there.
+func TestMentionsAndDirectDelivery(t *testing.T) {
+	a := startInstance(t, "A")
+	b := startInstance(t, "B")
+	c := startInstance(t, "C")
+	alice := a.user("alice")
+	bob := b.user("bob")
+	carol := c.user("carol")
+	aliceAcct := "alice@" + a.cfg.Domain
+	bobAcct := "bob@" + b.cfg.Domain
+	c.follow(carol, c.resolve(carol, aliceAcct)) // carol on C follows alice; bob does not
+
+	var dm api.Status
+	a.mustCall("POST", "/api/v1/statuses", alice, url.Values{"status": {"psst @" + bobAcct}, "visibility": {"direct"}}, &dm)
+	create := dm.URI + "/activity"
+	waitFor(t, 10*time.Second, "the direct post on B", func() bool {
+		n, _ := b.inbox.count(create)
+		return n == 1
+	})
+	var notes []struct {
+		Type   string     `json:"type"`
+		Status api.Status `json:"status"`
+	}
+	waitFor(t, 10*time.Second, "bob's mention notification", func() bool {
+		b.mustCall("GET", "/api/v1/notifications", bob, nil, &notes)
+		return len(notes) == 1 && notes[0].Type == "mention" && notes[0].Status.URI == dm.URI
+	})
+
+	// A public reply to bob's post: B gets it as the replied-to author's
+	// server (bob does not follow alice), C as a follower's. alice follows
+	// bob so that A has bob's post.
+	a.follow(alice, a.resolve(alice, bobAcct))
+	bobPost := b.post(bob, "a question")
+	bobOnA := ""
+	waitFor(t, 10*time.Second, "bob's post on A", func() bool {
+		var page []api.Status
+		a.mustCall("GET", "/api/v1/timelines/home", alice, nil, &page)
+		for _, st := range page {
+			if st.URI == bobPost.URI {
+				bobOnA = st.ID
+			}
+		}
+		return bobOnA != ""
+	})
+	var reply api.Status
+	a.mustCall("POST", "/api/v1/statuses", alice, url.Values{"status": {"an answer"}, "in_reply_to_id": {bobOnA}}, &reply)
+	waitFor(t, 10*time.Second, "the reply on B and C", func() bool {
+		nb, _ := b.inbox.count(reply.URI + "/activity")
+		nc, _ := c.inbox.count(reply.URI + "/activity")
+		return nb == 1 && nc == 1
+	})
+
+	// Nothing of the direct post ever reached C.
+	time.Sleep(300 * time.Millisecond)
+	if n, _ := c.inbox.count(create); n != 0 {
+		t.Errorf("C (a follower's server, not mentioned) received the direct post %d times", n)
+	}
+}
+
+// TestPostWithoutRemoteFollowersCompletes: posts by accounts no remote
+// server follows are done at once (their audience is empty), so they
+// neither clog fanout nor go to whoever follows later.
+func TestPostWithoutRemoteFollowersCompletes(t *testing.T) {
+	a := startInstance(t, "A")
+	b := startInstance(t, "B")
+	alice := a.user("alice")
+	bob := b.user("bob")
+	const posts = 300
+	var last api.Status
+	tokens := make([]string, 0, 30)
+	for i := range 30 {
+		tokens = append(tokens, a.user(fmt.Sprintf("u%d", i)))
+	}
+	for i := range posts {
+		last = a.post(tokens[i%len(tokens)], fmt.Sprintf("nobody follows me %d", i))
+	}
+	early := a.post(alice, "before bob followed")
+	ctx := context.Background()
+	waitFor(t, 30*time.Second, "every post's audience recorded", func() bool {
+		_, err1 := a.srv.DB.AudienceOf(ctx, "Create", last.URI)
+		_, err2 := a.srv.DB.AudienceOf(ctx, "Create", early.URI)
+		return err1 == nil && err2 == nil
+	})
+	// A Follow behind them all is sent and accepted.
+	b.follow(bob, b.resolve(bob, "alice@"+a.cfg.Domain))
+	later := a.post(alice, "after bob followed")
+	waitFor(t, 10*time.Second, "the later post on B", func() bool {
+		n, _ := b.inbox.count(later.URI + "/activity")
+		return n == 1
+	})
+	time.Sleep(300 * time.Millisecond)
+	if n, _ := b.inbox.count(early.URI + "/activity"); n != 0 {
+		t.Errorf("B received a post made before bob followed %d times", n)
+	}
+}
