@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -57,6 +58,17 @@ func Backoff(n uint64) time.Duration {
 	return d - d/4 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
+// DefaultMaxAttempts is how many times a consumer tries a message whose
+// handler keeps failing before it gives up on it.
+const DefaultMaxAttempts = 10
+
+// FailureRecorder keeps the messages a consumer gave up on, for the admin
+// (a *store.DB is one). An error leaves the message in the stream, to be
+// recorded on a later attempt: nothing leaves unrecorded.
+type FailureRecorder interface {
+	RecordFailedMessage(ctx context.Context, consumer, subject string, payload []byte, attempts int, errText string) error
+}
+
 // ConsumerConfig describes a durable consumer on one stream.
 type ConsumerConfig struct {
 	Kind    string // stream kind: Outbox, Delivery, Inbox, Timeline
@@ -82,6 +94,18 @@ type ConsumerConfig struct {
 	MaxWaitingPerKey int // default 64
 	// MaxAckPending bounds the messages held (waiting or in progress); default Workers*64.
 	MaxAckPending int
+
+	// MaxAttempts bounds the deliveries of a message whose handler fails
+	// (errors, panics); default DefaultMaxAttempts. Then the message is
+	// recorded in Failures, logged, counted as "failed", and acked. A
+	// RetryAfter error is the handler saying when to come back (a full
+	// stream downstream), and does not make a message fail.
+	MaxAttempts int
+	Failures    FailureRecorder
+	// WarnEvery is the least time between two warnings of failed
+	// attempts on one subject; default 10 seconds. The rest are counted
+	// and reported with the next warning.
+	WarnEvery time.Duration
 }
 
 // keyState is one key's share of the consumer. Lock c.mu to touch it.
@@ -102,6 +126,8 @@ type Consumer struct {
 	cancel context.CancelFunc
 
 	quit chan struct{} // closed by Stop: take no more waiting messages
+
+	warn warnLimiter
 
 	mu       sync.Mutex
 	keys     map[string]*keyState
@@ -134,13 +160,22 @@ func Consume(ctx context.Context, js jetstream.JetStream, t Topology, cfg Consum
 	if cfg.MaxAckPending <= 0 {
 		cfg.MaxAckPending = cfg.Workers * 64
 	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.WarnEvery <= 0 {
+		cfg.WarnEvery = 10 * time.Second
+	}
 	cfg.Logger = cfg.Logger.With("consumer", cfg.Durable)
 	stream := t.Stream(cfg.Kind)
 	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
-		Durable:       cfg.Durable,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       cfg.AckWait,
-		MaxDeliver:    -1, // handlers decide when to give up, by returning Permanent
+		Durable:   cfg.Durable,
+		AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait:   cfg.AckWait,
+		// The consumer gives up itself (MaxAttempts), recording the
+		// message: JetStream's MaxDeliver would leave it in the
+		// work-queue stream unacked, as backlog forever.
+		MaxDeliver:    -1,
 		MaxAckPending: cfg.MaxAckPending,
 		FilterSubject: t.Subjects(cfg.Kind),
 	})
@@ -148,7 +183,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, t Topology, cfg Consum
 		return nil, fmt.Errorf("create consumer %s on %s: %w", cfg.Durable, stream, err)
 	}
 	c := &Consumer{cfg: cfg, h: h, work: make(chan work), keys: map[string]*keyState{}, quit: make(chan struct{}),
-		inflight: map[jetstream.Msg]bool{}}
+		inflight: map[jetstream.Msg]bool{}, warn: warnLimiter{every: cfg.WarnEvery}}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	c.cc, err = cons.Consume(c.dispatch,
 		jetstream.PullMaxMessages(cfg.Workers*2),
@@ -346,35 +381,101 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 	case c.ctx.Err() != nil:
 		outcome = "abandoned" // shutting down: left for the next process
 	default:
-		outcome = "retry"
-		var delay time.Duration
-		var r *retryError
-		if errors.As(err, &r) {
-			delay = r.after
-		} else {
-			n := uint64(1)
-			if md, merr := msg.Metadata(); merr == nil {
-				n = md.NumDelivered
-			}
-			delay = c.cfg.Backoff(n)
+		n := uint64(1)
+		if md, merr := msg.Metadata(); merr == nil {
+			n = md.NumDelivered
 		}
-		if c.cfg.Logger.Enabled(c.ctx, slog.LevelDebug) {
-			log().Debug("will retry", "error", err, "delay", delay)
+		var r *retryError
+		isRetryAfter := errors.As(err, &r)
+		if !isRetryAfter && n >= uint64(c.cfg.MaxAttempts) {
+			outcome = c.giveUp(ctx, msg, int(n), err, log)
+			break
+		}
+		outcome = "retry"
+		delay := c.cfg.Backoff(n)
+		if isRetryAfter {
+			delay = r.after
+		}
+		if suppressed, ok := c.warn.allow(msg.Subject(), time.Now()); ok {
+			log().Warn("handler failed; will retry", "error", err, "attempt", n, "delay", delay,
+				"suppressed_since_last", suppressed)
 		}
 		_ = msg.NakWithDelay(delay)
 	}
 	c.cfg.Metrics.observe(c.cfg.Durable, outcome, time.Since(start))
 }
 
+// panicError is a handler's panic, with the stack where it happened.
+type panicError struct {
+	value any
+	stack string
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v\n%s", e.value, e.stack) }
+
 func (c *Consumer) run(ctx context.Context, msg jetstream.Msg) (err error) {
 	defer func() {
 		// A bug in one message must not take the whole role down; the
-		// message comes back later and the panic is in the logs.
+		// message comes back later (until MaxAttempts) and the panic,
+		// with its stack, is in the logs.
 		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v", p)
+			pe := &panicError{value: p, stack: string(debug.Stack())}
+			c.cfg.Logger.Error("handler panicked", "subject", msg.Subject(), "panic", fmt.Sprint(p), "stack", pe.stack)
+			err = pe
 		}
 	}()
 	return c.h(ctx, msg)
+}
+
+// giveUp records a message that failed MaxAttempts times and acks it, so
+// that a poison message neither loops forever nor holds a place in the
+// ack window. When it cannot be recorded it stays, to be tried again.
+func (c *Consumer) giveUp(ctx context.Context, msg jetstream.Msg, attempts int, err error, log func() *slog.Logger) string {
+	if c.cfg.Failures != nil {
+		if rerr := c.cfg.Failures.RecordFailedMessage(ctx, c.cfg.Durable, msg.Subject(), msg.Data(), attempts, err.Error()); rerr != nil {
+			log().Warn("could not record a failed message; it stays queued", "error", rerr, "handler_error", err)
+			_ = msg.NakWithDelay(c.cfg.Backoff(uint64(attempts)))
+			return "retry"
+		}
+	}
+	log().Warn("giving up on message after repeated failures", "attempts", attempts, "error", err)
+	// Acked, not terminated: see the Permanent case in handle.
+	if aerr := msg.Ack(); aerr != nil {
+		log().Warn("ack of a failed message failed; it will come again", "error", aerr)
+	}
+	return "failed"
+}
+
+// warnLimiter lets one warning per key through every so often, counting
+// the ones it holds back: a poison message or a host that is down must not
+// flood the log, yet must not be silent either.
+type warnLimiter struct {
+	every      time.Duration
+	mu         sync.Mutex
+	last       map[string]time.Time
+	suppressed map[string]int
+}
+
+// allow reports whether to warn about key now, and how many warnings were
+// held back since the last one.
+func (l *warnLimiter) allow(key string, now time.Time) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last, l.suppressed = map[string]time.Time{}, map[string]int{}
+	}
+	if t, ok := l.last[key]; ok && now.Sub(t) < l.every {
+		l.suppressed[key]++
+		return 0, false
+	}
+	if len(l.last) > 10_000 {
+		clear(l.last) // many keys (hosts): forget them all rather than grow
+		clear(l.suppressed)
+	}
+	n := l.suppressed[key]
+	delete(l.suppressed, key)
+	l.last[key] = now
+	return n, true
 }
 
 // Stop stops fetching, lets in-flight messages finish until ctx is done,
