@@ -117,6 +117,7 @@ func (s *Server) Handler() http.Handler {
 
 	// Mastodon client API.
 	r.Route("/api", func(r chi.Router) {
+		r.Use(saneURL)
 		r.Get("/v1/instance", s.instance)
 		// Streaming authenticates itself: the token may come in Sec-WebSocket-Protocol (streaming.go).
 		r.Get("/v1/streaming", s.websocket)
@@ -178,6 +179,24 @@ func (s *Server) trace(next http.Handler) http.Handler {
 		next.ServeHTTP(sw, r.WithContext(queue.WithTrace(r.Context(), tr)))
 		s.Logger.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status,
 			"duration", time.Since(start), "correlation_id", tr.CorrelationID)
+	})
+}
+
+// saneURL refuses a path or query that is not valid text (NUL, invalid
+// UTF-8) before any handler passes it to the store: such a path names no
+// record (404), such a query parameter is the client's mistake (400).
+// Bodies are checked by params.
+func saneURL(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !validText(r.URL.Path) {
+			writeError(w, http.StatusNotFound, "Record not found")
+			return
+		}
+		if err := checkValues(r.URL.Query()); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -11,7 +12,16 @@ import (
 
 func (s *Server) postStatus(w http.ResponseWriter, r *http.Request, me *store.Account) {
 	v, err := params(r)
-	if err != nil {
+	var perr *paramError
+	switch {
+	case errors.As(err, &perr) && perr.name == "in_reply_to_id":
+		writeError(w, http.StatusNotFound, "Record not found")
+		return
+	case errors.As(err, &perr):
+		// Mastodon answers a status form it cannot accept as a validation failure.
+		writeError(w, http.StatusUnprocessableEntity, "Validation failed: "+err.Error())
+		return
+	case err != nil:
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
