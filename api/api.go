@@ -33,6 +33,10 @@ type Store interface {
 	FollowCollection(ctx context.Context, accountID int64, followers bool, limit int) ([]string, error)
 	CreateLocalAccount(ctx context.Context, a *store.Account, email, passwordHash string) error
 	CreateAccessToken(ctx context.Context, tokenSHA256 []byte, accountID int64, scopes string) error
+	// Who may see a deleted status (streaming.go).
+	StatusReach(ctx context.Context, id int64) (accountID int64, visibility string, err error)
+	FollowersAmong(ctx context.Context, accountID int64, ids []int64) ([]int64, error)
+	StatusMentionIDs(ctx context.Context, statusID int64) ([]int64, error)
 	TimelineStore // timelines.go
 }
 

@@ -209,3 +209,17 @@ func (db *DB) FollowCollection(ctx context.Context, accountID int64, followers b
 	}
 	return uris, nil
 }
+
+// FollowersAmong returns those of ids that follow accountID (accepted).
+func (db *DB) FollowersAmong(ctx context.Context, accountID int64, ids []int64) ([]int64, error) {
+	rows, err := db.pool.Query(ctx, `SELECT follower_id FROM follows
+		WHERE followee_id = $1 AND accepted AND follower_id = ANY($2)`, accountID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("followers of %d among %d: %w", accountID, len(ids), err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("followers of %d among %d: %w", accountID, len(ids), err)
+	}
+	return out, nil
+}

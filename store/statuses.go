@@ -225,3 +225,16 @@ func (db *DB) StatusMentionIDs(ctx context.Context, statusID int64) ([]int64, er
 	}
 	return ids, nil
 }
+
+// StatusReach returns the author and visibility of a status, deleted or
+// not (a tombstone keeps both): who may have seen it.
+func (db *DB) StatusReach(ctx context.Context, id int64) (accountID int64, visibility string, err error) {
+	err = db.pool.QueryRow(ctx, `SELECT account_id, visibility FROM statuses WHERE id = $1`, id).Scan(&accountID, &visibility)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, "", fmt.Errorf("reach of status %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("reach of status %d: %w", id, err)
+	}
+	return accountID, visibility, nil
+}

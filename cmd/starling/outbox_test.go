@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"testing"
 	"time"
@@ -106,5 +107,63 @@ func TestPostWithoutRemoteFollowersCompletes(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if n, _ := b.inbox.count(early.URI + "/activity"); n != 0 {
 		t.Errorf("B received a post made before bob followed %d times", n)
+	}
+}
+
+// TestStreamingDeletesOnlyWhereSeen: the id of a deleted private or direct
+// status goes only to the user streams of those who could see it, never
+// to anonymous or unrelated connections; a public one goes everywhere.
+func TestStreamingDeletesOnlyWhereSeen(t *testing.T) {
+	a := startInstance(t, "A")
+	alice, bob, carol, dave := a.user("alice"), a.user("bob"), a.user("carol"), a.user("dave")
+	a.mustCall("POST", "/api/v1/accounts/"+a.accountID(bob, "alice")+"/follow", bob, url.Values{}, nil)
+	auth := func(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
+	streams := map[string]<-chan streamEvent{
+		"anonymous public": sse(t, a.base+"/api/v1/streaming/public", nil),
+		"anonymous local":  sse(t, a.base+"/api/v1/streaming/public/local", nil),
+		"bob (follower)":   sse(t, a.base+"/api/v1/streaming/user", auth(bob)),
+		"carol (stranger)": sse(t, a.base+"/api/v1/streaming/user", auth(carol)),
+		"dave (mentioned)": sse(t, a.base+"/api/v1/streaming/user", auth(dave)),
+		"carol public":     sse(t, a.base+"/api/v1/streaming/public", auth(carol)),
+	}
+	var private, direct api.Status
+	a.mustCall("POST", "/api/v1/statuses", alice, url.Values{"status": {"followers only"}, "visibility": {"private"}}, &private)
+	a.mustCall("POST", "/api/v1/statuses", alice, url.Values{"status": {"@dave psst"}, "visibility": {"direct"}}, &direct)
+	public := a.post(alice, "for everyone")
+	time.Sleep(500 * time.Millisecond) // let the timeline index them (mentions) before they go
+	for _, st := range []api.Status{private, direct, public} {
+		a.mustCall("DELETE", "/api/v1/statuses/"+st.ID, alice, nil, nil)
+	}
+	want := map[string][]string{ // stream → ids of the deletes it may get, in order
+		"anonymous public": {public.ID},
+		"anonymous local":  {public.ID},
+		"bob (follower)":   {private.ID, public.ID},
+		"carol (stranger)": {public.ID},
+		"dave (mentioned)": {direct.ID, public.ID},
+		"carol public":     {public.ID},
+	}
+	for name, ch := range streams {
+		// The public delete comes last: once it is here, the others have
+		// been sent or withheld.
+		var got []string
+		deadline := time.After(10 * time.Second)
+	wait:
+		for {
+			select {
+			case ev := <-ch:
+				if ev.Event == "delete" {
+					got = append(got, ev.Payload)
+					if ev.Payload == public.ID {
+						break wait
+					}
+				}
+			case <-deadline:
+				t.Fatalf("%s: no delete of the public status within 10s (got %v)", name, got)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want[name]) {
+			t.Errorf("%s got deletes %v, want %v (private %s, direct %s, public %s)", name, got, want[name],
+				private.ID, direct.ID, public.ID)
+		}
 	}
 }
