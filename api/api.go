@@ -37,6 +37,9 @@ type Store interface {
 	StatusReach(ctx context.Context, id int64) (accountID int64, visibility string, err error)
 	FollowersAmong(ctx context.Context, accountID int64, ids []int64) ([]int64, error)
 	StatusMentionIDs(ctx context.Context, statusID int64) ([]int64, error)
+	// Edits (statuses.go).
+	StatusEdits(ctx context.Context, statusID int64) ([]store.StatusEdit, error)
+	StatusSource(ctx context.Context, id int64) (text, spoiler string, err error)
 	TimelineStore // timelines.go
 }
 
@@ -44,6 +47,7 @@ type Store interface {
 type Outbox interface {
 	CreateStatus(ctx context.Context, author *store.Account, p outbox.NewStatus) (*store.Status, error)
 	DeleteStatus(ctx context.Context, author *store.Account, id int64) (*store.Status, error)
+	EditStatus(ctx context.Context, author *store.Account, id int64, p outbox.EditedStatus) (*store.Status, error)
 	Follow(ctx context.Context, follower, followee *store.Account) (*store.Follow, error)
 	Unfollow(ctx context.Context, follower, followee *store.Account) error
 }
@@ -141,6 +145,9 @@ func (s *Server) Handler() http.Handler {
 			r.With(s.backpressure).Post("/v1/statuses", s.scoped("write:statuses", s.postStatus))
 			r.Get("/v1/statuses/{id}", s.scoped("read:statuses", s.getStatus))
 			r.With(s.backpressure).Delete("/v1/statuses/{id}", s.scoped("write:statuses", s.deleteStatus))
+			r.With(s.backpressure).Put("/v1/statuses/{id}", s.scoped("write:statuses", s.editStatus))
+			r.Get("/v1/statuses/{id}/history", s.scoped("read:statuses", s.statusHistory))
+			r.Get("/v1/statuses/{id}/source", s.scoped("read:statuses", s.statusSource))
 			r.Get("/v1/admin/deliveries", s.scoped("admin:read", s.adminDeliveries))
 			// Interactions, notification changes (interactions.go, notifications.go).
 			r.Post("/v1/notifications/clear", s.scoped("write:notifications", s.clearNotifications))

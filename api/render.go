@@ -40,6 +40,7 @@ type Status struct {
 	URI                string   `json:"uri"`
 	URL                string   `json:"url"`
 	CreatedAt          string   `json:"created_at"`
+	EditedAt           *string  `json:"edited_at"`
 	Account            *Account `json:"account"`
 	Content            string   `json:"content"`
 	Visibility         string   `json:"visibility"`
@@ -130,7 +131,13 @@ func (s *Server) status(ctx context.Context, st *store.Status, accounts map[int6
 			accounts[st.AccountID] = author
 		}
 	}
+	var edited *string
+	if !st.EditedAt.IsZero() {
+		t := formatTime(st.EditedAt)
+		edited = &t
+	}
 	return &Status{
+		EditedAt:         edited,
 		ID:               id(st.ID),
 		URI:              st.URI,
 		URL:              st.URL,

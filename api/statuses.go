@@ -103,3 +103,89 @@ func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request, me *store.
 	out.Text = &text
 	writeJSON(w, http.StatusOK, out)
 }
+
+// editStatus is Mastodon's PUT /api/v1/statuses/:id: the whole new text,
+// content warning and sensitive flag.
+func (s *Server) editStatus(w http.ResponseWriter, r *http.Request, me *store.Account) {
+	n, ok := idParam(chi.URLParam(r, "id"))
+	if !ok || n == 0 {
+		writeError(w, http.StatusNotFound, "Record not found")
+		return
+	}
+	v, err := params(r)
+	var perr *paramError
+	switch {
+	case errors.As(err, &perr):
+		writeError(w, http.StatusUnprocessableEntity, "Validation failed: "+err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	st, err := s.Outbox.EditStatus(r.Context(), me, n, outbox.EditedStatus{
+		Text:        v.Get("status"),
+		SpoilerText: v.Get("spoiler_text"),
+		Sensitive:   boolParam(v, "sensitive"),
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.rendered.forget(st.ID) // this process; the others' caches expire within their TTL
+	writeJSON(w, http.StatusOK, s.status(r.Context(), st, nil))
+}
+
+// StatusEdit is Mastodon's StatusEdit entity.
+type StatusEdit struct {
+	Content          string   `json:"content"`
+	SpoilerText      string   `json:"spoiler_text"`
+	Sensitive        bool     `json:"sensitive"`
+	CreatedAt        string   `json:"created_at"`
+	Account          *Account `json:"account"`
+	MediaAttachments []any    `json:"media_attachments"`
+	Emojis           []any    `json:"emojis"`
+}
+
+// statusHistory is Mastodon's GET /api/v1/statuses/:id/history: every
+// version, the original first; a status never edited has one, itself.
+func (s *Server) statusHistory(w http.ResponseWriter, r *http.Request, me *store.Account) {
+	st, err := s.visibleStatus(r, me)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	edits, err := s.Store.StatusEdits(r.Context(), st.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(edits) == 0 {
+		edits = []store.StatusEdit{{Content: st.Content, SpoilerText: st.SpoilerText, Sensitive: st.Sensitive, CreatedAt: st.CreatedAt}}
+	}
+	author := s.account(r.Context(), st.Account)
+	out := make([]StatusEdit, 0, len(edits))
+	for _, e := range edits {
+		out = append(out, StatusEdit{Content: e.Content, SpoilerText: e.SpoilerText, Sensitive: e.Sensitive,
+			CreatedAt: formatTime(e.CreatedAt), Account: author, MediaAttachments: []any{}, Emojis: []any{}})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// statusSource is Mastodon's GET /api/v1/statuses/:id/source: the text to
+// edit, for the author only.
+func (s *Server) statusSource(w http.ResponseWriter, r *http.Request, me *store.Account) {
+	st, err := s.visibleStatus(r, me)
+	if err == nil && st.AccountID != me.ID {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	text, spoiler, err := s.Store.StatusSource(r.Context(), st.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": id(st.ID), "text": text, "spoiler_text": spoiler})
+}

@@ -150,12 +150,13 @@ func (f *Fanout) audience(ctx context.Context, ev queue.OutboxEvent, act *store.
 	return inboxes, nil
 }
 
-// followersAudience is the actor's followers' inboxes; for a Delete, the
-// inboxes its object's Create was sent to, which is who holds a copy.
+// followersAudience is the actor's followers' inboxes; for a Delete or an
+// Update, the inboxes its object's Create was sent to, which is who holds
+// a copy.
 // Followers are those the actor had when the activity was made: a post
 // waiting in the queue must not reach someone who followed afterwards.
 func (f *Fanout) followersAudience(ctx context.Context, ev queue.OutboxEvent, act *store.Activity) ([]string, error) {
-	if act.Type == "Delete" && act.ObjectURI != "" {
+	if (act.Type == "Delete" || act.Type == "Update") && act.ObjectURI != "" {
 		list, err := f.Store.AudienceOf(ctx, "Create", act.ObjectURI)
 		if err == nil {
 			return list, nil

@@ -32,6 +32,8 @@ type Store interface {
 	AccountByAcct(ctx context.Context, username, domain string) (*store.Account, error)
 	AccountByID(ctx context.Context, id int64) (*store.Account, error)
 	StatusByID(ctx context.Context, id int64) (*store.Status, error)
+	StatusByURI(ctx context.Context, uri string) (*store.Status, error)
+	EditLocalStatus(ctx context.Context, s *store.Status, act *store.Activity, events ...store.Event) error
 	StatusMentionIDs(ctx context.Context, statusID int64) ([]int64, error)
 	InteractionStore // interactions.go
 }
@@ -124,6 +126,7 @@ func (o *Outbox) CreateStatus(ctx context.Context, author *store.Account, p NewS
 		Visibility:  p.Visibility,
 		CreatedAt:   now,
 		Hashtags:    c.tags,
+		SourceText:  c.text,
 	}
 	if parent != nil {
 		st.InReplyToURI = parent.URI

@@ -31,6 +31,11 @@ type Status struct {
 	InReplyToURI string
 	CreatedAt    time.Time
 	DeletedAt    time.Time // zero unless deleted
+	EditedAt     time.Time // zero unless edited
+	// SourceText is the plain text a local status was written as
+	// (Mastodon's StatusSource); written by CreateLocalStatus and
+	// EditLocalStatus, read with StatusSource.
+	SourceText string
 
 	// Written by InsertRemoteStatus and CreateLocalStatus, read with
 	// StatusExtrasByURI.
@@ -47,13 +52,14 @@ type Status struct {
 }
 
 const statusColumns = `s.id, s.uri, s.url, s.account_id, s.local, s.content, s.spoiler_text, s.sensitive,
-	s.visibility, coalesce(s.in_reply_to_uri, ''), s.created_at, coalesce(s.deleted_at, 'epoch'::timestamptz)`
+	s.visibility, coalesce(s.in_reply_to_uri, ''), s.created_at, coalesce(s.deleted_at, 'epoch'::timestamptz),
+	coalesce(s.edited_at, 'epoch'::timestamptz)`
 
 func scanStatusWithAccount(row pgx.Row) (*Status, error) {
 	var s Status
 	var a Account
 	err := row.Scan(append([]any{&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
-		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt}, a.dest()...)...)
+		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &s.EditedAt}, a.dest()...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -63,6 +69,7 @@ func scanStatusWithAccount(row pgx.Row) (*Status, error) {
 	if s.DeletedAt.Unix() == 0 {
 		s.DeletedAt = time.Time{}
 	}
+	s.EditedAt = zeroEpoch(s.EditedAt)
 	a.scanned()
 	a.PrivateKeyPEM = "" // never let a key travel with a rendered status
 	s.Account = &a
@@ -117,6 +124,9 @@ func (db *DB) CreateLocalStatus(ctx context.Context, s *Status, act *Activity, e
 		}
 		if err := insertStatusExtras(ctx, tx, s); err != nil {
 			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE statuses SET source_text = $2 WHERE id = $1`, s.ID, s.SourceText); err != nil {
+			return fmt.Errorf("status source %s: %w", s.URI, err)
 		}
 		if err := indexStatus(ctx, tx, s.ID, s.Hashtags, s.MentionIDs); err != nil {
 			return err

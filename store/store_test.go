@@ -324,3 +324,55 @@ func sorted(s []string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestEditRemoteStatus: only the status's own account edits it, an older
+// or replayed edit changes nothing, and the history starts with the original.
+func TestEditRemoteStatus(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	author := mustAccount(t, db, "author", "a.test")
+	other := mustAccount(t, db, "other", "a.test")
+	created := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	st := &store.Status{ID: store.NewID(created), URI: "https://a.test/s/1", AccountID: author.ID,
+		Content: "<p>v1</p>", Visibility: store.VisibilityPublic, CreatedAt: created}
+	if _, err := db.InsertRemoteStatus(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	t1 := created.Add(time.Minute)
+	tests := []struct {
+		name    string
+		account int64
+		content string
+		at      time.Time
+		want    bool
+	}{
+		{"by another actor", other.ID, "<p>hijack</p>", t1, false},
+		{"by the author", author.ID, "<p>v2</p>", t1, true},
+		{"replayed", author.ID, "<p>v2</p>", t1, false},
+		{"older", author.ID, "<p>v0</p>", t1.Add(-time.Second), false},
+		{"newer", author.ID, "<p>v3</p>", t1.Add(time.Second), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := db.EditRemoteStatus(ctx, st.URI, tt.account, &store.Status{Content: tt.content, EditedAt: tt.at})
+			if err != nil || got != tt.want {
+				t.Errorf("edited %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+	now, err := db.StatusByID(ctx, st.ID)
+	if err != nil || now.Content != "<p>v3</p>" || !now.EditedAt.Equal(t1.Add(time.Second)) {
+		t.Errorf("status after the edits: %+v, %v", now, err)
+	}
+	edits, err := db.StatusEdits(ctx, st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var versions []string
+	for _, e := range edits {
+		versions = append(versions, e.Content)
+	}
+	if fmt.Sprint(versions) != "[<p>v1</p> <p>v2</p> <p>v3</p>]" {
+		t.Errorf("history %v", versions)
+	}
+}

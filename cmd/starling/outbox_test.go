@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,5 +166,81 @@ func TestStreamingDeletesOnlyWhereSeen(t *testing.T) {
 			t.Errorf("%s got deletes %v, want %v (private %s, direct %s, public %s)", name, got, want[name],
 				private.ID, direct.ID, public.ID)
 		}
+	}
+}
+
+// TestEditFederates: PUT /api/v1/statuses/:id stores the new text with
+// its history and sends Update(Note) to the servers that got the Create
+// plus the newly mentioned; the follower's server applies it.
+func TestEditFederates(t *testing.T) {
+	a := startInstance(t, "A")
+	b := startInstance(t, "B")
+	c := startInstance(t, "C")
+	alice := a.user("alice")
+	bob := b.user("bob")
+	c.user("carol")
+	b.follow(bob, b.resolve(bob, "alice@"+a.cfg.Domain))
+	post := a.post(alice, "first version")
+	waitFor(t, 10*time.Second, "the post on B", func() bool { return b.home(bob, post.URI) == 1 })
+
+	var edited api.Status
+	a.mustCall("PUT", "/api/v1/statuses/"+post.ID, alice, url.Values{
+		"status": {"second version, cc @carol@" + c.cfg.Domain}, "spoiler_text": {"cw"}}, &edited)
+	if edited.EditedAt == nil || edited.SpoilerText != "cw" || !edited.Sensitive ||
+		!strings.Contains(edited.Content, "second version") || !strings.Contains(edited.Content, `class="u-url mention"`) {
+		t.Errorf("edited status: %+v", edited)
+	}
+	var history []api.StatusEdit
+	a.mustCall("GET", "/api/v1/statuses/"+post.ID+"/history", alice, nil, &history)
+	if len(history) != 2 || history[0].Content != "<p>first version</p>" || history[1].SpoilerText != "cw" {
+		t.Errorf("history on A: %+v", history)
+	}
+	var source map[string]string
+	a.mustCall("GET", "/api/v1/statuses/"+post.ID+"/source", alice, nil, &source)
+	if source["text"] != "second version, cc @carol@"+c.cfg.Domain || source["spoiler_text"] != "cw" {
+		t.Errorf("source: %v", source)
+	}
+	var again api.Status
+	a.mustCall("GET", "/api/v1/statuses/"+post.ID, alice, nil, &again)
+	if again.Content != edited.Content || again.EditedAt == nil {
+		t.Errorf("GET after the edit: content %q edited_at %v", again.Content, again.EditedAt)
+	}
+
+	// B (a follower's server) and C (newly mentioned) receive the Update,
+	// and B applies it.
+	var onB api.Status
+	waitFor(t, 10*time.Second, "the edit applied on B", func() bool {
+		var page []api.Status
+		b.mustCall("GET", "/api/v1/timelines/home", bob, nil, &page)
+		for _, st := range page {
+			if st.URI == post.URI {
+				onB = st
+			}
+		}
+		return onB.EditedAt != nil
+	})
+	if !strings.Contains(onB.Content, "second version") || onB.SpoilerText != "cw" {
+		t.Errorf("status on B after the edit: content %q spoiler %q", onB.Content, onB.SpoilerText)
+	}
+	var historyB []api.StatusEdit
+	b.mustCall("GET", "/api/v1/statuses/"+onB.ID+"/history", bob, nil, &historyB)
+	if len(historyB) != 2 {
+		t.Errorf("history on B: %d versions, want 2", len(historyB))
+	}
+	waitFor(t, 10*time.Second, "the Update on C", func() bool {
+		c.inbox.mu.Lock()
+		defer c.inbox.mu.Unlock()
+		for id, n := range c.inbox.posts {
+			if strings.HasPrefix(id, post.URI+"#updates/") && n == 1 {
+				return true
+			}
+		}
+		return false
+	})
+
+	// Only the author edits.
+	other := a.user("mallory")
+	if code := a.call("PUT", "/api/v1/statuses/"+post.ID, other, url.Values{"status": {"mine now"}}, nil); code != http.StatusNotFound {
+		t.Errorf("edit by another account: %d, want 404", code)
 	}
 }
