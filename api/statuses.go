@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/go-chi/chi/v5"
 
@@ -69,8 +70,9 @@ func (s *Server) visibleStatus(r *http.Request, me *store.Account) (*store.Statu
 	return st, err
 }
 
-// canSee applies visibility: public and unlisted to all, private to the
-// author and accepted followers, direct to the author (mentions come later).
+// canSee applies visibility as Mastodon's StatusPolicy: public and
+// unlisted to all, private to the author, accepted followers and the
+// mentioned, direct to the author and the mentioned.
 func (s *Server) canSee(r *http.Request, me *store.Account, st *store.Status) bool {
 	switch {
 	case st.Visibility == store.VisibilityPublic || st.Visibility == store.VisibilityUnlisted:
@@ -81,9 +83,12 @@ func (s *Server) canSee(r *http.Request, me *store.Account, st *store.Status) bo
 		return true
 	case st.Visibility == store.VisibilityPrivate:
 		rel, err := s.Store.Relationships(r.Context(), me.ID, []int64{st.AccountID})
-		return err == nil && len(rel) == 1 && rel[0].Following
+		if err == nil && len(rel) == 1 && rel[0].Following {
+			return true
+		}
 	}
-	return false
+	mentioned, err := s.Store.StatusMentionIDs(r.Context(), st.ID)
+	return err == nil && slices.Contains(mentioned, me.ID)
 }
 
 func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request, me *store.Account) {

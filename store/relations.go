@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"strings"
 	"time"
 
@@ -299,23 +300,33 @@ type StatusMeta struct {
 	ID, AccountID, ReblogOfID int64
 	ReblogAccountID           int64 // author of the boosted status
 	Local                     bool
-	Content                   string
-	Visibility                string
+	// Content is what mentions and hashtags are read from: a remote
+	// status's HTML, and for a local one the text it was written as. A
+	// local status's HTML shows a remote mention as "@bob" alone (as
+	// Mastodon's does), which the builder would read as the local bob;
+	// its source says "@bob@host".
+	Content    string
+	Visibility string
 }
 
 // StatusMeta returns a live status's indexing data.
 func (db *DB) StatusMeta(ctx context.Context, id int64) (*StatusMeta, error) {
 	var m StatusMeta
+	var source *string
 	err := db.pool.QueryRow(ctx, `SELECT s.id, s.account_id, coalesce(s.reblog_of_id, 0), coalesce(o.account_id, 0),
-		s.local, s.content, s.visibility
+		s.local, s.content, s.visibility, s.source_text
 		FROM statuses s LEFT JOIN statuses o ON o.id = s.reblog_of_id
 		WHERE s.id = $1 AND s.deleted_at IS NULL`, id).
-		Scan(&m.ID, &m.AccountID, &m.ReblogOfID, &m.ReblogAccountID, &m.Local, &m.Content, &m.Visibility)
+		Scan(&m.ID, &m.AccountID, &m.ReblogOfID, &m.ReblogAccountID, &m.Local, &m.Content, &m.Visibility, &source)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("status meta %d: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("status meta %d: %w", id, err)
+	}
+	if m.Local && source != nil {
+		// Escaped, since it is read as HTML: "<3 @bob >" is text.
+		m.Content = html.EscapeString(*source)
 	}
 	return &m, nil
 }

@@ -21,6 +21,7 @@ func TestMentionsAndDirectDelivery(t *testing.T) {
 	b := startInstance(t, "B")
 	c := startInstance(t, "C")
 	alice := a.user("alice")
+	localBob := a.user("bob") // a namesake here of the bob mentioned on B
 	bob := b.user("bob")
 	carol := c.user("carol")
 	aliceAcct := "alice@" + a.cfg.Domain
@@ -42,6 +43,21 @@ func TestMentionsAndDirectDelivery(t *testing.T) {
 		b.mustCall("GET", "/api/v1/notifications", bob, nil, &notes)
 		return len(notes) == 1 && notes[0].Type == "mention" && notes[0].Status.URI == dm.URI
 	})
+	// The mentioned may read it; the other may not.
+	b.mustCall("GET", "/api/v1/statuses/"+notes[0].Status.ID, bob, nil, nil)
+
+	// The local namesake was not mentioned: no notification, no access.
+	var localNotes []any
+	a.mustCall("GET", "/api/v1/notifications", localBob, nil, &localNotes)
+	if len(localNotes) != 0 {
+		t.Errorf("A's own bob got %d notifications of a post mentioning bob@B", len(localNotes))
+	}
+	if code := a.call("GET", "/api/v1/statuses/"+dm.ID, localBob, nil, nil); code != http.StatusNotFound {
+		t.Errorf("A's own bob reads the direct post to bob@B: %d, want 404", code)
+	}
+	if n := a.home(localBob, dm.URI); n != 0 {
+		t.Errorf("the direct post to bob@B is in A's own bob's home timeline")
+	}
 
 	// A public reply to bob's post: B gets it as the replied-to author's
 	// server (bob does not follow alice), C as a follower's. alice follows
