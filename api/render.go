@@ -136,20 +136,27 @@ func (s *Server) status(ctx context.Context, st *store.Status, accounts map[int6
 		t := formatTime(st.EditedAt)
 		edited = &t
 	}
+	var replyTo, replyToAccount *string
+	if st.InReplyToID != 0 {
+		a, b := id(st.InReplyToID), id(st.InReplyToAccountID)
+		replyTo, replyToAccount = &a, &b
+	}
 	return &Status{
-		EditedAt:         edited,
-		ID:               id(st.ID),
-		URI:              st.URI,
-		URL:              st.URL,
-		CreatedAt:        formatTime(st.CreatedAt),
-		Account:          author,
-		Content:          st.Content,
-		Visibility:       st.Visibility,
-		Sensitive:        st.Sensitive,
-		SpoilerText:      st.SpoilerText,
-		MediaAttachments: []any{},
-		Mentions:         []any{},
-		Tags:             []any{},
-		Emojis:           []any{},
+		EditedAt:           edited,
+		InReplyToID:        replyTo,
+		InReplyToAccountID: replyToAccount,
+		ID:                 id(st.ID),
+		URI:                st.URI,
+		URL:                st.URL,
+		CreatedAt:          formatTime(st.CreatedAt),
+		Account:            author,
+		Content:            st.Content,
+		Visibility:         st.Visibility,
+		Sensitive:          st.Sensitive,
+		SpoilerText:        st.SpoilerText,
+		MediaAttachments:   []any{},
+		Mentions:           []any{},
+		Tags:               []any{},
+		Emojis:             []any{},
 	}
 }

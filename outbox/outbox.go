@@ -129,7 +129,7 @@ func (o *Outbox) CreateStatus(ctx context.Context, author *store.Account, p NewS
 		SourceText:  c.text,
 	}
 	if parent != nil {
-		st.InReplyToURI = parent.URI
+		st.InReplyToURI, st.InReplyToID, st.InReplyToAccountID = parent.URI, parent.ID, parent.AccountID
 	}
 	for _, a := range c.mentioned {
 		st.Mentions = append(st.Mentions, a.URI)

@@ -270,7 +270,8 @@ func scanItem(row pgx.CollectableRow) (*Item, error) {
 	var a Account
 	var it Item
 	err := row.Scan(append([]any{&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
-		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &s.EditedAt, &it.ReblogOfID, &it.Favourited, &it.Reblogged},
+		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &s.EditedAt,
+		&s.InReplyToID, &s.InReplyToAccountID, &it.ReblogOfID, &it.Favourited, &it.Reblogged},
 		a.dest()...)...)
 	if err != nil {
 		return nil, err

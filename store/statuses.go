@@ -29,9 +29,12 @@ type Status struct {
 	Sensitive    bool
 	Visibility   string
 	InReplyToURI string
-	CreatedAt    time.Time
-	DeletedAt    time.Time // zero unless deleted
-	EditedAt     time.Time // zero unless edited
+	// InReplyToID and InReplyToAccountID are the replied-to status and its
+	// author when that status is known here (0 otherwise); read only.
+	InReplyToID, InReplyToAccountID int64
+	CreatedAt                       time.Time
+	DeletedAt                       time.Time // zero unless deleted
+	EditedAt                        time.Time // zero unless edited
 	// SourceText is the plain text a local status was written as
 	// (Mastodon's StatusSource); written by CreateLocalStatus and
 	// EditLocalStatus, read with StatusSource.
@@ -53,13 +56,16 @@ type Status struct {
 
 const statusColumns = `s.id, s.uri, s.url, s.account_id, s.local, s.content, s.spoiler_text, s.sensitive,
 	s.visibility, coalesce(s.in_reply_to_uri, ''), s.created_at, coalesce(s.deleted_at, 'epoch'::timestamptz),
-	coalesce(s.edited_at, 'epoch'::timestamptz)`
+	coalesce(s.edited_at, 'epoch'::timestamptz),
+	coalesce((SELECT p.id FROM statuses p WHERE p.uri = s.in_reply_to_uri), 0),
+	coalesce((SELECT p.account_id FROM statuses p WHERE p.uri = s.in_reply_to_uri), 0)`
 
 func scanStatusWithAccount(row pgx.Row) (*Status, error) {
 	var s Status
 	var a Account
 	err := row.Scan(append([]any{&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
-		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &s.EditedAt}, a.dest()...)...)
+		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &s.EditedAt, &s.InReplyToID, &s.InReplyToAccountID},
+		a.dest()...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -77,6 +77,13 @@ func TestMentionsAndDirectDelivery(t *testing.T) {
 	})
 	var reply api.Status
 	a.mustCall("POST", "/api/v1/statuses", alice, url.Values{"status": {"an answer"}, "in_reply_to_id": {bobOnA}}, &reply)
+	var again api.Status
+	a.mustCall("GET", "/api/v1/statuses/"+reply.ID, alice, nil, &again)
+	for _, st := range []api.Status{reply, again} {
+		if st.InReplyToID == nil || *st.InReplyToID != bobOnA || st.InReplyToAccountID == nil {
+			t.Errorf("reply's in_reply_to_id %v, want %s", st.InReplyToID, bobOnA)
+		}
+	}
 	waitFor(t, 10*time.Second, "the reply on B and C", func() bool {
 		nb, _ := b.inbox.count(reply.URI + "/activity")
 		nc, _ := c.inbox.count(reply.URI + "/activity")
