@@ -45,11 +45,7 @@ func (o *Outbox) EditStatus(ctx context.Context, author *store.Account, id int64
 	st.Content, st.SpoilerText, st.Sensitive = c.html, p.SpoilerText, p.Sensitive || p.SpoilerText != ""
 	st.SourceText, st.Hashtags = c.text, c.tags
 	st.EditedAt = o.now().UTC().Truncate(time.Millisecond)
-	st.Mentions, st.MentionIDs = nil, nil
-	for _, a := range c.mentioned {
-		st.Mentions = append(st.Mentions, a.URI)
-		st.MentionIDs = append(st.MentionIDs, a.ID)
-	}
+	c.setMentions(&st)
 	var parent *store.Status
 	if st.InReplyToURI != "" {
 		// Only to address the replied-to author again; gone is fine.

@@ -131,10 +131,7 @@ func (o *Outbox) CreateStatus(ctx context.Context, author *store.Account, p NewS
 	if parent != nil {
 		st.InReplyToURI, st.InReplyToID, st.InReplyToAccountID = parent.URI, parent.ID, parent.AccountID
 	}
-	for _, a := range c.mentioned {
-		st.Mentions = append(st.Mentions, a.URI)
-		st.MentionIDs = append(st.MentionIDs, a.ID)
-	}
+	c.setMentions(st)
 	note, recipients := o.note(st, author, c, parent)
 	create := addressed(map[string]any{
 		"@context":  activitypub.DefaultContext(),
@@ -159,6 +156,17 @@ func (o *Outbox) CreateStatus(ctx context.Context, author *store.Account, p NewS
 	}
 	st.Account = author
 	return st, nil
+}
+
+// setMentions records c's mentioned accounts on st.
+func (c *composed) setMentions(st *store.Status) {
+	st.Mentions, st.MentionIDs, st.MentionedAccounts = nil, nil, nil
+	for _, a := range c.mentioned {
+		st.Mentions = append(st.Mentions, a.URI)
+		st.MentionIDs = append(st.MentionIDs, a.ID)
+		st.MentionedAccounts = append(st.MentionedAccounts, store.MentionedAccount{ID: a.ID, Username: a.Username,
+			Domain: a.Domain, URL: a.URL, URI: a.URI})
+	}
 }
 
 // addressed sets an activity's to and cc, leaving out an empty one: a

@@ -45,6 +45,8 @@ type Status struct {
 	QuoteURI string
 	Mentions []string // actor IRIs
 	Hashtags []string // lower case, without '#'
+	// MentionedAccounts are the known accounts among Mentions; read only.
+	MentionedAccounts []MentionedAccount
 	// MentionIDs are the accounts a local status mentions; CreateLocalStatus
 	// indexes them (status_mentions) with its hashtags (status_tags), so
 	// mention notifications and tag timelines need not read them back
@@ -54,18 +56,30 @@ type Status struct {
 	Account *Account // filled by queries that join the author
 }
 
+// MentionedAccount is an account a status mentions, as the API shows it.
+type MentionedAccount struct {
+	ID       int64  `json:"id"`
+	Username string `json:"username"`
+	Domain   string `json:"domain"` // empty for a local account
+	URL      string `json:"url"`
+	URI      string `json:"uri"`
+}
+
 const statusColumns = `s.id, s.uri, s.url, s.account_id, s.local, s.content, s.spoiler_text, s.sensitive,
 	s.visibility, coalesce(s.in_reply_to_uri, ''), s.created_at, coalesce(s.deleted_at, 'epoch'::timestamptz),
 	coalesce(s.edited_at, 'epoch'::timestamptz),
 	coalesce((SELECT p.id FROM statuses p WHERE p.uri = s.in_reply_to_uri), 0),
-	coalesce((SELECT p.account_id FROM statuses p WHERE p.uri = s.in_reply_to_uri), 0)`
+	coalesce((SELECT p.account_id FROM statuses p WHERE p.uri = s.in_reply_to_uri), 0),
+	s.hashtags,
+	(SELECT coalesce(json_agg(json_build_object('id', m.id, 'username', m.username, 'domain', coalesce(m.domain, ''),
+		'url', m.url, 'uri', m.uri)), '[]') FROM accounts m WHERE m.uri = ANY(s.mentions))`
 
 func scanStatusWithAccount(row pgx.Row) (*Status, error) {
 	var s Status
 	var a Account
 	err := row.Scan(append([]any{&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
-		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &s.EditedAt, &s.InReplyToID, &s.InReplyToAccountID},
-		a.dest()...)...)
+		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &s.EditedAt, &s.InReplyToID, &s.InReplyToAccountID,
+		&s.Hashtags, &s.MentionedAccounts}, a.dest()...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -43,8 +43,15 @@ func TestMentionsAndDirectDelivery(t *testing.T) {
 		b.mustCall("GET", "/api/v1/notifications", bob, nil, &notes)
 		return len(notes) == 1 && notes[0].Type == "mention" && notes[0].Status.URI == dm.URI
 	})
-	// The mentioned may read it; the other may not.
-	b.mustCall("GET", "/api/v1/statuses/"+notes[0].Status.ID, bob, nil, nil)
+	// The mentioned may read it, and sees who it mentions (clients
+	// prefill a reply with them).
+	var onB api.Status
+	b.mustCall("GET", "/api/v1/statuses/"+notes[0].Status.ID, bob, nil, &onB)
+	for _, st := range []api.Status{dm, onB} {
+		if len(st.Mentions) != 1 || st.Mentions[0].(map[string]any)["username"] != "bob" {
+			t.Errorf("mentions of the direct post: %v", st.Mentions)
+		}
+	}
 
 	// The local namesake was not mentioned: no notification, no access.
 	var localNotes []any
@@ -208,7 +215,7 @@ func TestEditFederates(t *testing.T) {
 
 	var edited api.Status
 	a.mustCall("PUT", "/api/v1/statuses/"+post.ID, alice, url.Values{
-		"status": {"second version, cc @carol@" + c.cfg.Domain}, "spoiler_text": {"cw"}}, &edited)
+		"status": {"second version, cc @carol@" + c.cfg.Domain + " #moo"}, "spoiler_text": {"cw"}}, &edited)
 	if edited.EditedAt == nil || edited.SpoilerText != "cw" || !edited.Sensitive ||
 		!strings.Contains(edited.Content, "second version") || !strings.Contains(edited.Content, `class="u-url mention"`) {
 		t.Errorf("edited status: %+v", edited)
@@ -220,13 +227,19 @@ func TestEditFederates(t *testing.T) {
 	}
 	var source map[string]string
 	a.mustCall("GET", "/api/v1/statuses/"+post.ID+"/source", alice, nil, &source)
-	if source["text"] != "second version, cc @carol@"+c.cfg.Domain || source["spoiler_text"] != "cw" {
+	if source["text"] != "second version, cc @carol@"+c.cfg.Domain+" #moo" || source["spoiler_text"] != "cw" {
 		t.Errorf("source: %v", source)
 	}
 	var again api.Status
 	a.mustCall("GET", "/api/v1/statuses/"+post.ID, alice, nil, &again)
 	if again.Content != edited.Content || again.EditedAt == nil {
 		t.Errorf("GET after the edit: content %q edited_at %v", again.Content, again.EditedAt)
+	}
+	for _, st := range []api.Status{edited, again} {
+		if len(st.Tags) != 1 || st.Tags[0].(map[string]any)["name"] != "moo" ||
+			len(st.Mentions) != 1 || st.Mentions[0].(map[string]any)["acct"] != "carol@"+c.cfg.Domain {
+			t.Errorf("after the edit: tags %v mentions %v", st.Tags, st.Mentions)
+		}
 	}
 
 	// B (a follower's server) and C (newly mentioned) receive the Update,
