@@ -129,6 +129,9 @@ type Consumer struct {
 
 	warn warnLimiter
 
+	fmu      sync.Mutex
+	failures map[uint64]int // stream sequence → handler failures seen by this process
+
 	mu       sync.Mutex
 	keys     map[string]*keyState
 	waiting  int                    // messages waiting across keys
@@ -366,8 +369,13 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		return c.cfg.Logger.With("subject", msg.Subject(), "correlation_id", tr.CorrelationID)
 	}
 	outcome := "ack"
+	var seq, delivered uint64
+	if md, merr := msg.Metadata(); merr == nil {
+		seq, delivered = md.Sequence.Stream, md.NumDelivered
+	}
 	switch {
 	case err == nil:
+		c.forgetFailures(seq)
 		if aerr := msg.Ack(); aerr != nil {
 			log().Warn("ack failed; the message will come again", "error", aerr)
 		}
@@ -375,24 +383,28 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		// Acked, not terminated: a terminated message stays in a work-queue
 		// stream on nats-server before 2.10, counting as backlog forever.
 		// Whoever returns Permanent has already recorded the failure.
+		c.forgetFailures(seq)
 		outcome = "permanent"
 		log().Warn("giving up on message", "error", err)
 		_ = msg.Ack()
 	case c.ctx.Err() != nil:
 		outcome = "abandoned" // shutting down: left for the next process
 	default:
-		n := uint64(1)
-		if md, merr := msg.Metadata(); merr == nil {
-			n = md.NumDelivered
-		}
 		var r *retryError
 		isRetryAfter := errors.As(err, &r)
-		if !isRetryAfter && n >= uint64(c.cfg.MaxAttempts) {
-			outcome = c.giveUp(ctx, msg, int(n), err, log)
+		n := c.countFailure(seq, delivered, !isRetryAfter)
+		// Failures are counted here, not by JetStream's delivery count,
+		// which also counts deferrals behind a busy key and RetryAfter;
+		// the delivery count is still a backstop, at ten times the
+		// limit, for a message whose failures this process never saw
+		// (one that kills the process, say).
+		if !isRetryAfter && (n >= c.cfg.MaxAttempts || delivered >= uint64(10*c.cfg.MaxAttempts)) {
+			c.forgetFailures(seq)
+			outcome = c.giveUp(ctx, msg, max(n, int(min(delivered, uint64(c.cfg.MaxAttempts)))), err, log)
 			break
 		}
 		outcome = "retry"
-		delay := c.cfg.Backoff(n)
+		delay := c.cfg.Backoff(uint64(max(n, 1)))
 		if isRetryAfter {
 			delay = r.after
 		}
@@ -425,6 +437,32 @@ func (c *Consumer) run(ctx context.Context, msg jetstream.Msg) (err error) {
 		}
 	}()
 	return c.h(ctx, msg)
+}
+
+// countFailure counts a failed attempt of the message at stream sequence
+// seq (when count is set) and returns the failures seen so far. Without a
+// sequence (no metadata) the delivery count stands in.
+func (c *Consumer) countFailure(seq, delivered uint64, count bool) int {
+	if seq == 0 {
+		return int(delivered)
+	}
+	c.fmu.Lock()
+	defer c.fmu.Unlock()
+	if c.failures == nil || len(c.failures) > 100_000 {
+		// Entries of messages another process finished are never
+		// forgotten here: start over rather than grow.
+		c.failures = map[uint64]int{}
+	}
+	if count {
+		c.failures[seq]++
+	}
+	return c.failures[seq]
+}
+
+func (c *Consumer) forgetFailures(seq uint64) {
+	c.fmu.Lock()
+	delete(c.failures, seq)
+	c.fmu.Unlock()
 }
 
 // giveUp records a message that failed MaxAttempts times and acks it, so

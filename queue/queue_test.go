@@ -277,6 +277,13 @@ func TestPoisonMessages(t *testing.T) {
 			if n < 6 {
 				return RetryAfter(10*time.Millisecond, errors.New("downstream full"))
 			}
+		case "late": // delivered often, but failed once: not a poison message
+			switch {
+			case n < 6:
+				return RetryAfter(10*time.Millisecond, errors.New("downstream full"))
+			case n == 6:
+				return errors.New("a passing fault")
+			}
 		}
 		return nil
 	})
@@ -284,7 +291,7 @@ func TestPoisonMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Stop(ctx)
-	for _, body := range []string{"error", "panic", "busy"} {
+	for _, body := range []string{"error", "panic", "busy", "late"} {
 		if _, err := js.Publish(ctx, topo.Subject(Inbox, "received"), []byte(body)); err != nil {
 			t.Fatal(err)
 		}
@@ -319,8 +326,8 @@ func TestPoisonMessages(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond) // room for a wrong redelivery
 	mu.Lock()
-	if seen["error"] != 4 || seen["panic"] != 4 || seen["busy"] != 6 {
-		t.Errorf("handled %v, want error:4 panic:4 busy:6", seen)
+	if seen["error"] != 4 || seen["panic"] != 4 || seen["busy"] != 6 || seen["late"] != 7 {
+		t.Errorf("handled %v, want error:4 panic:4 busy:6 late:7", seen)
 	}
 	mu.Unlock()
 	if n := logs.count("giving up on message"); n != 2 {
