@@ -18,9 +18,9 @@ import (
 
 const localHost = "local.test"
 
-// recorder is the real store, remembering what CreateLocalStatus and
-// UpdateLocalStatus were given, so a test can read the activity and the
-// outbox event as they were committed.
+// recorder is the real store, remembering the activities the outbox
+// stores (and a new status's events), so a test can read them as they
+// were committed.
 type recorder struct {
 	*store.DB
 	acts   []*store.Activity
