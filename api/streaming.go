@@ -160,8 +160,8 @@ func (st *Streaming) dispatch(s *Server, data []byte) {
 		s.Logger.Warn("bad streaming event", "error", err)
 		return
 	}
-	if m.Event == "delete" {
-		s.rendered.forget(m.StatusID)
+	if m.Event == "delete" || m.Event == "status.update" {
+		s.rendered.forget(m.StatusID) // an edit is rendered anew, too
 	}
 	clients := st.snapshot()
 	if len(clients) == 0 {
