@@ -104,7 +104,10 @@ func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request, me *store.
 	}
 	out := s.status(r.Context(), st, nil)
 	// Mastodon returns the source text so clients can offer "delete and redraft".
-	text := st.Content
+	text := st.SourceText
+	if text == "" {
+		text = st.Content // posted before sources were kept
+	}
 	out.Text = &text
 	writeJSON(w, http.StatusOK, out)
 }

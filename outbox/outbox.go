@@ -189,12 +189,31 @@ func checkText(text, spoiler string) error {
 			return ErrInvalidText
 		}
 	}
-	if n := utf8.RuneCountInString(strings.TrimSpace(text)); n == 0 {
+	if strings.TrimSpace(text) == "" {
 		return ErrEmptyStatus
-	} else if n > MaxStatusLength {
+	}
+	if countableLength(text)+utf8.RuneCountInString(spoiler) > MaxStatusLength {
 		return ErrStatusTooLong
 	}
 	return nil
+}
+
+// countableLength is a text's length as Mastodon counts it
+// (StatusLengthValidator), and as clients count it while one types: a
+// link counts 23 characters whatever its length, a mention of a remote
+// account only its "@username".
+func countableLength(text string) int {
+	text = normalizeText(text)
+	n := utf8.RuneCountInString(text)
+	for _, e := range scanText(text) {
+		switch {
+		case e.kind == entityURL:
+			n += 23 - utf8.RuneCountInString(text[e.start:e.end])
+		case e.kind == entityMention && e.host != "":
+			n -= utf8.RuneCountInString(text[e.start:e.end]) - utf8.RuneCountInString("@"+e.text)
+		}
+	}
+	return n
 }
 
 // visibleParent returns the status id if author may see it (Mastodon's

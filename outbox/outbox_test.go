@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -298,12 +299,32 @@ func TestReplyToInvisibleStatus(t *testing.T) {
 	}
 }
 
-func TestRefusedText(t *testing.T) {
+func TestStatusText(t *testing.T) {
 	r := newRig(t)
-	for _, text := range []string{"nul\x00", "bad \xff utf-8"} {
-		if _, err := r.ob.CreateStatus(context.Background(), r.alice, outbox.NewStatus{Text: text}); !errors.Is(err, outbox.ErrInvalidText) {
-			t.Errorf("%q: got %v, want ErrInvalidText", text, err)
-		}
+	long := "https://example.com/" + strings.Repeat("a", 600)
+	tests := []struct {
+		name          string
+		text, spoiler string
+		want          error
+	}{
+		{"NUL", "nul\x00", "", outbox.ErrInvalidText},
+		{"invalid UTF-8", "bad \xff utf-8", "", outbox.ErrInvalidText},
+		{"NUL in the content warning", "hi", "\x00", outbox.ErrInvalidText},
+		{"blank", " \n ", "", outbox.ErrEmptyStatus},
+		{"500 characters", strings.Repeat("é", 500), "", nil},
+		{"501 characters", strings.Repeat("é", 501), "", outbox.ErrStatusTooLong},
+		{"the content warning counts", strings.Repeat("x", 490), strings.Repeat("y", 11), outbox.ErrStatusTooLong},
+		{"a long link counts 23", long + " " + strings.Repeat("x", 476), "", nil},
+		{"a remote mention counts its username", "@rem@remote.test " + strings.Repeat("x", 495), "", nil},
+		{"a local mention counts whole", "@alice " + strings.Repeat("x", 494), "", outbox.ErrStatusTooLong},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := r.ob.CreateStatus(context.Background(), r.alice, outbox.NewStatus{Text: tt.text, SpoilerText: tt.spoiler})
+			if !errors.Is(err, tt.want) {
+				t.Errorf("got %v, want %v", err, tt.want)
+			}
+		})
 	}
 }
 

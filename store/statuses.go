@@ -36,8 +36,8 @@ type Status struct {
 	DeletedAt                       time.Time // zero unless deleted
 	EditedAt                        time.Time // zero unless edited
 	// SourceText is the plain text a local status was written as
-	// (Mastodon's StatusSource); written by CreateLocalStatus and
-	// EditLocalStatus, read with StatusSource.
+	// (Mastodon's StatusSource), empty for others; written by
+	// CreateLocalStatus and EditLocalStatus.
 	SourceText string
 
 	// Written by InsertRemoteStatus and CreateLocalStatus, read with
@@ -70,7 +70,7 @@ const statusColumns = `s.id, s.uri, s.url, s.account_id, s.local, s.content, s.s
 	coalesce(s.edited_at, 'epoch'::timestamptz),
 	coalesce((SELECT p.id FROM statuses p WHERE p.uri = s.in_reply_to_uri), 0),
 	coalesce((SELECT p.account_id FROM statuses p WHERE p.uri = s.in_reply_to_uri), 0),
-	s.hashtags,
+	s.hashtags, coalesce(s.source_text, ''),
 	(SELECT coalesce(json_agg(json_build_object('id', m.id, 'username', m.username, 'domain', coalesce(m.domain, ''),
 		'url', m.url, 'uri', m.uri)), '[]') FROM accounts m WHERE m.uri = ANY(s.mentions))`
 
@@ -79,7 +79,7 @@ func scanStatusWithAccount(row pgx.Row) (*Status, error) {
 	var a Account
 	err := row.Scan(append([]any{&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
 		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &s.EditedAt, &s.InReplyToID, &s.InReplyToAccountID,
-		&s.Hashtags, &s.MentionedAccounts}, a.dest()...)...)
+		&s.Hashtags, &s.SourceText, &s.MentionedAccounts}, a.dest()...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -279,4 +279,11 @@ func TestEditFederates(t *testing.T) {
 	if code := a.call("PUT", "/api/v1/statuses/"+post.ID, other, url.Values{"status": {"mine now"}}, nil); code != http.StatusNotFound {
 		t.Errorf("edit by another account: %d, want 404", code)
 	}
+
+	// Delete and redraft gives back the text as written.
+	var deleted api.Status
+	a.mustCall("DELETE", "/api/v1/statuses/"+post.ID, alice, nil, &deleted)
+	if deleted.Text == nil || *deleted.Text != source["text"] {
+		t.Errorf("deleted status's text %v, want %q", deleted.Text, source["text"])
+	}
 }
