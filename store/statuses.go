@@ -117,15 +117,25 @@ func (db *DB) StatusByURI(ctx context.Context, uri string) (*Status, error) {
 }
 
 func insertStatus(ctx context.Context, tx pgx.Tx, s *Status) (bool, error) {
-	var replyTo any
+	var replyTo, source any
 	if s.InReplyToURI != "" {
 		replyTo = s.InReplyToURI
 	}
+	if s.SourceText != "" {
+		source = s.SourceText
+	}
+	mentions, hashtags := s.Mentions, s.Hashtags
+	if mentions == nil {
+		mentions = []string{}
+	}
+	if hashtags == nil {
+		hashtags = []string{}
+	}
 	tag, err := tx.Exec(ctx, `INSERT INTO statuses (id, uri, url, account_id, local, content, spoiler_text,
-		sensitive, visibility, in_reply_to_uri, created_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT (uri) DO NOTHING`,
+		sensitive, visibility, in_reply_to_uri, created_at, source_text, mentions, hashtags)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT (uri) DO NOTHING`,
 		s.ID, s.URI, s.URL, s.AccountID, s.Local, s.Content, s.SpoilerText, s.Sensitive,
-		s.Visibility, replyTo, s.CreatedAt)
+		s.Visibility, replyTo, s.CreatedAt, source, mentions, hashtags)
 	if err != nil {
 		return false, fmt.Errorf("insert status %s: %w", s.URI, err)
 	}
@@ -141,12 +151,6 @@ func (db *DB) CreateLocalStatus(ctx context.Context, s *Status, act *Activity, e
 			return err
 		} else if !ok {
 			return fmt.Errorf("create status %s: %w", s.URI, ErrConflict)
-		}
-		if err := insertStatusExtras(ctx, tx, s); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE statuses SET source_text = $2 WHERE id = $1`, s.ID, s.SourceText); err != nil {
-			return fmt.Errorf("status source %s: %w", s.URI, err)
 		}
 		if err := indexStatus(ctx, tx, s.ID, s.Hashtags, s.MentionIDs); err != nil {
 			return err
