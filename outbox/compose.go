@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/starling-social/starling/activitypub"
@@ -144,7 +145,7 @@ func profileURL(a *store.Account) string {
 func addressing(visibility, followers string, mentioned []string, extra string) (to, cc []string) {
 	var others []string
 	seen := map[string]bool{}
-	for _, m := range append(mentioned, extra) {
+	for _, m := range append(slices.Clone(mentioned), extra) {
 		if m != "" && !seen[m] {
 			seen[m] = true
 			others = append(others, m)

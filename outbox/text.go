@@ -34,7 +34,7 @@ const (
 	entityHashtag
 )
 
-// entity is a span of the text to be marked up: [start, end) in bytes.
+// entityRef is a span of the text to be marked up: [start, end) in bytes.
 type entityRef struct {
 	kind       entityKind
 	start, end int
