@@ -161,7 +161,16 @@ func TestStreamingDeletesOnlyWhereSeen(t *testing.T) {
 	a.mustCall("POST", "/api/v1/statuses", alice, url.Values{"status": {"followers only"}, "visibility": {"private"}}, &private)
 	a.mustCall("POST", "/api/v1/statuses", alice, url.Values{"status": {"@dave psst"}, "visibility": {"direct"}}, &direct)
 	public := a.post(alice, "for everyone")
-	time.Sleep(500 * time.Millisecond) // let the timeline index them (mentions) before they go
+	// dave, mentioned by his local username, is notified (the timeline
+	// indexes the mention) before the posts go.
+	waitFor(t, 10*time.Second, "dave's mention notification", func() bool {
+		var notes []struct {
+			Type   string     `json:"type"`
+			Status api.Status `json:"status"`
+		}
+		a.mustCall("GET", "/api/v1/notifications", dave, nil, &notes)
+		return len(notes) == 1 && notes[0].Type == "mention" && notes[0].Status.ID == direct.ID
+	})
 	for _, st := range []api.Status{private, direct, public} {
 		a.mustCall("DELETE", "/api/v1/statuses/"+st.ID, alice, nil, nil)
 	}
