@@ -33,6 +33,13 @@ type Store interface {
 	FollowCollection(ctx context.Context, accountID int64, followers bool, limit int) ([]string, error)
 	CreateLocalAccount(ctx context.Context, a *store.Account, email, passwordHash string) error
 	CreateAccessToken(ctx context.Context, tokenSHA256 []byte, accountID int64, scopes string) error
+	// Who may see a deleted status (streaming.go).
+	StatusReach(ctx context.Context, id int64) (accountID int64, visibility string, err error)
+	FollowersAmong(ctx context.Context, accountID int64, ids []int64) ([]int64, error)
+	StatusMentionIDs(ctx context.Context, statusID int64) ([]int64, error)
+	// Edits (statuses.go).
+	StatusEdits(ctx context.Context, statusID int64) ([]store.StatusEdit, error)
+	StatusSource(ctx context.Context, id int64) (text, spoiler string, err error)
 	TimelineStore // timelines.go
 }
 
@@ -40,6 +47,7 @@ type Store interface {
 type Outbox interface {
 	CreateStatus(ctx context.Context, author *store.Account, p outbox.NewStatus) (*store.Status, error)
 	DeleteStatus(ctx context.Context, author *store.Account, id int64) (*store.Status, error)
+	EditStatus(ctx context.Context, author *store.Account, id int64, p outbox.EditedStatus) (*store.Status, error)
 	Follow(ctx context.Context, follower, followee *store.Account) (*store.Follow, error)
 	Unfollow(ctx context.Context, follower, followee *store.Account) error
 }
@@ -117,6 +125,7 @@ func (s *Server) Handler() http.Handler {
 
 	// Mastodon client API.
 	r.Route("/api", func(r chi.Router) {
+		r.Use(saneURL)
 		r.Get("/v1/instance", s.instance)
 		// Streaming authenticates itself: the token may come in Sec-WebSocket-Protocol (streaming.go).
 		r.Get("/v1/streaming", s.websocket)
@@ -136,6 +145,9 @@ func (s *Server) Handler() http.Handler {
 			r.With(s.backpressure).Post("/v1/statuses", s.scoped("write:statuses", s.postStatus))
 			r.Get("/v1/statuses/{id}", s.scoped("read:statuses", s.getStatus))
 			r.With(s.backpressure).Delete("/v1/statuses/{id}", s.scoped("write:statuses", s.deleteStatus))
+			r.With(s.backpressure).Put("/v1/statuses/{id}", s.scoped("write:statuses", s.editStatus))
+			r.Get("/v1/statuses/{id}/history", s.scoped("read:statuses", s.statusHistory))
+			r.Get("/v1/statuses/{id}/source", s.scoped("read:statuses", s.statusSource))
 			r.Get("/v1/admin/deliveries", s.scoped("admin:read", s.adminDeliveries))
 			// Interactions, notification changes (interactions.go, notifications.go).
 			r.Post("/v1/notifications/clear", s.scoped("write:notifications", s.clearNotifications))
@@ -178,6 +190,24 @@ func (s *Server) trace(next http.Handler) http.Handler {
 		next.ServeHTTP(sw, r.WithContext(queue.WithTrace(r.Context(), tr)))
 		s.Logger.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status,
 			"duration", time.Since(start), "correlation_id", tr.CorrelationID)
+	})
+}
+
+// saneURL refuses a path or query that is not valid text (NUL, invalid
+// UTF-8) before any handler passes it to the store: such a path names no
+// record (404), such a query parameter is the client's mistake (400).
+// Bodies are checked by params.
+func saneURL(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !validText(r.URL.Path) {
+			writeError(w, http.StatusNotFound, "Record not found")
+			return
+		}
+		if err := checkValues(r.URL.Query()); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -262,7 +292,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, store.ErrConflict):
 		writeError(w, http.StatusConflict, "Already exists")
 	case errors.Is(err, outbox.ErrEmptyStatus), errors.Is(err, outbox.ErrStatusTooLong),
-		errors.Is(err, outbox.ErrInvalidVisibility), errors.Is(err, outbox.ErrFollowSelf):
+		errors.Is(err, outbox.ErrInvalidVisibility), errors.Is(err, outbox.ErrFollowSelf),
+		errors.Is(err, outbox.ErrInvalidText):
 		writeError(w, http.StatusUnprocessableEntity, "Validation failed: "+err.Error())
 	case errors.Is(err, context.Canceled):
 		// The client went away; nothing to answer.

@@ -8,11 +8,51 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
+// validText reports whether s can be stored and compared as text:
+// PostgreSQL refuses NUL in text and any invalid UTF-8, and answers such
+// input with an error that is ours (500), not the client's.
+func validText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// paramError is a parameter whose name or value is not valid text.
+type paramError struct{ name string }
+
+func (e *paramError) Error() string {
+	return "Invalid parameter " + strconv.QuoteToASCII(e.name) + ": it must be UTF-8 text without NUL characters"
+}
+
+// checkValues returns a *paramError for the first name or value of v that
+// is not valid text.
+func checkValues(v url.Values) error {
+	for k, vals := range v {
+		if !validText(k) {
+			return &paramError{name: k}
+		}
+		for _, val := range vals {
+			if !validText(val) {
+				return &paramError{name: k}
+			}
+		}
+	}
+	return nil
+}
+
 // params reads a request's parameters the ways Mastodon clients send them:
-// query string, form, multipart form, or a JSON object.
+// query string, form, multipart form, or a JSON object. A name or value
+// that is not valid text is a *paramError.
 func params(r *http.Request) (url.Values, error) {
+	v, err := readParams(r)
+	if err == nil {
+		err = checkValues(v)
+	}
+	return v, err
+}
+
+func readParams(r *http.Request) (url.Values, error) {
 	v := r.URL.Query()
 	if r.Method == http.MethodGet || r.Body == nil {
 		return v, nil

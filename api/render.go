@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -40,6 +41,7 @@ type Status struct {
 	URI                string   `json:"uri"`
 	URL                string   `json:"url"`
 	CreatedAt          string   `json:"created_at"`
+	EditedAt           *string  `json:"edited_at"`
 	Account            *Account `json:"account"`
 	Content            string   `json:"content"`
 	Visibility         string   `json:"visibility"`
@@ -130,19 +132,70 @@ func (s *Server) status(ctx context.Context, st *store.Status, accounts map[int6
 			accounts[st.AccountID] = author
 		}
 	}
-	return &Status{
-		ID:               id(st.ID),
-		URI:              st.URI,
-		URL:              st.URL,
-		CreatedAt:        formatTime(st.CreatedAt),
-		Account:          author,
-		Content:          st.Content,
-		Visibility:       st.Visibility,
-		Sensitive:        st.Sensitive,
-		SpoilerText:      st.SpoilerText,
-		MediaAttachments: []any{},
-		Mentions:         []any{},
-		Tags:             []any{},
-		Emojis:           []any{},
+	var edited *string
+	if !st.EditedAt.IsZero() {
+		t := formatTime(st.EditedAt)
+		edited = &t
 	}
+	var replyTo, replyToAccount *string
+	if st.InReplyToID != 0 {
+		a, b := id(st.InReplyToID), id(st.InReplyToAccountID)
+		replyTo, replyToAccount = &a, &b
+	}
+	return &Status{
+		EditedAt:           edited,
+		InReplyToID:        replyTo,
+		InReplyToAccountID: replyToAccount,
+		ID:                 id(st.ID),
+		URI:                st.URI,
+		URL:                st.URL,
+		CreatedAt:          formatTime(st.CreatedAt),
+		Account:            author,
+		Content:            st.Content,
+		Visibility:         st.Visibility,
+		Sensitive:          st.Sensitive,
+		SpoilerText:        st.SpoilerText,
+		MediaAttachments:   []any{},
+		Mentions:           s.mentions(st),
+		Tags:               s.tags(st),
+		Emojis:             []any{},
+	}
+}
+
+// Mention is Mastodon's Status::Mention entity.
+type Mention struct {
+	ID       string `json:"id"`
+	Username string `json:"username"`
+	URL      string `json:"url"`
+	Acct     string `json:"acct"`
+}
+
+// StatusTag is Mastodon's Status::Tag entity.
+type StatusTag struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
+// mentions lists the accounts st mentions that are known here; clients
+// prefill a reply with them.
+func (s *Server) mentions(st *store.Status) []any {
+	out := make([]any, 0, len(st.MentionedAccounts))
+	for _, m := range st.MentionedAccounts {
+		a := store.Account{Username: m.Username, Domain: m.Domain}
+		u := m.URL
+		if u == "" {
+			u = m.URI
+		}
+		out = append(out, Mention{ID: id(m.ID), Username: m.Username, URL: u, Acct: a.Acct()})
+	}
+	return out
+}
+
+// tags lists st's hashtags with their pages here.
+func (s *Server) tags(st *store.Status) []any {
+	out := make([]any, 0, len(st.Hashtags))
+	for _, t := range st.Hashtags {
+		out = append(out, StatusTag{Name: t, URL: s.Site.Base() + "/tags/" + url.PathEscape(t)})
+	}
+	return out
 }

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/go-chi/chi/v5"
 
@@ -11,8 +13,24 @@ import (
 
 func (s *Server) postStatus(w http.ResponseWriter, r *http.Request, me *store.Account) {
 	v, err := params(r)
-	if err != nil {
+	var perr *paramError
+	switch {
+	case errors.As(err, &perr) && perr.name == "in_reply_to_id":
+		writeError(w, http.StatusNotFound, "Record not found")
+		return
+	case errors.As(err, &perr):
+		// Mastodon answers a status form it cannot accept as a validation failure.
+		writeError(w, http.StatusUnprocessableEntity, "Validation failed: "+err.Error())
+		return
+	case err != nil:
 		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	// Mastodon looks the parent up by id: one that is malformed, unknown
+	// or not visible to the author is "Record not found".
+	replyTo, ok := idParam(v.Get("in_reply_to_id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "Record not found")
 		return
 	}
 	st, err := s.Outbox.CreateStatus(r.Context(), me, outbox.NewStatus{
@@ -20,6 +38,7 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request, me *store.Ac
 		SpoilerText: v.Get("spoiler_text"),
 		Sensitive:   boolParam(v, "sensitive"),
 		Visibility:  v.Get("visibility"),
+		InReplyToID: replyTo,
 	})
 	if err != nil {
 		s.fail(w, r, err)
@@ -51,8 +70,9 @@ func (s *Server) visibleStatus(r *http.Request, me *store.Account) (*store.Statu
 	return st, err
 }
 
-// canSee applies visibility: public and unlisted to all, private to the
-// author and accepted followers, direct to the author (mentions come later).
+// canSee applies visibility as Mastodon's StatusPolicy: public and
+// unlisted to all, private to the author, accepted followers and the
+// mentioned, direct to the author and the mentioned.
 func (s *Server) canSee(r *http.Request, me *store.Account, st *store.Status) bool {
 	switch {
 	case st.Visibility == store.VisibilityPublic || st.Visibility == store.VisibilityUnlisted:
@@ -63,9 +83,12 @@ func (s *Server) canSee(r *http.Request, me *store.Account, st *store.Status) bo
 		return true
 	case st.Visibility == store.VisibilityPrivate:
 		rel, err := s.Store.Relationships(r.Context(), me.ID, []int64{st.AccountID})
-		return err == nil && len(rel) == 1 && rel[0].Following
+		if err == nil && len(rel) == 1 && rel[0].Following {
+			return true
+		}
 	}
-	return false
+	mentioned, err := s.Store.StatusMentionIDs(r.Context(), st.ID)
+	return err == nil && slices.Contains(mentioned, me.ID)
 }
 
 func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request, me *store.Account) {
@@ -81,7 +104,96 @@ func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request, me *store.
 	}
 	out := s.status(r.Context(), st, nil)
 	// Mastodon returns the source text so clients can offer "delete and redraft".
-	text := st.Content
+	text := st.SourceText
+	if text == "" {
+		text = st.Content // posted before sources were kept
+	}
 	out.Text = &text
 	writeJSON(w, http.StatusOK, out)
+}
+
+// editStatus is Mastodon's PUT /api/v1/statuses/:id: the whole new text,
+// content warning and sensitive flag.
+func (s *Server) editStatus(w http.ResponseWriter, r *http.Request, me *store.Account) {
+	n, ok := idParam(chi.URLParam(r, "id"))
+	if !ok || n == 0 {
+		writeError(w, http.StatusNotFound, "Record not found")
+		return
+	}
+	v, err := params(r)
+	var perr *paramError
+	switch {
+	case errors.As(err, &perr):
+		writeError(w, http.StatusUnprocessableEntity, "Validation failed: "+err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	st, err := s.Outbox.EditStatus(r.Context(), me, n, outbox.EditedStatus{
+		Text:        v.Get("status"),
+		SpoilerText: v.Get("spoiler_text"),
+		Sensitive:   boolParam(v, "sensitive"),
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.rendered.forget(st.ID) // this process; the others' caches expire within their TTL
+	writeJSON(w, http.StatusOK, s.status(r.Context(), st, nil))
+}
+
+// StatusEdit is Mastodon's StatusEdit entity.
+type StatusEdit struct {
+	Content          string   `json:"content"`
+	SpoilerText      string   `json:"spoiler_text"`
+	Sensitive        bool     `json:"sensitive"`
+	CreatedAt        string   `json:"created_at"`
+	Account          *Account `json:"account"`
+	MediaAttachments []any    `json:"media_attachments"`
+	Emojis           []any    `json:"emojis"`
+}
+
+// statusHistory is Mastodon's GET /api/v1/statuses/:id/history: every
+// version, the original first; a status never edited has one, itself.
+func (s *Server) statusHistory(w http.ResponseWriter, r *http.Request, me *store.Account) {
+	st, err := s.visibleStatus(r, me)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	edits, err := s.Store.StatusEdits(r.Context(), st.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(edits) == 0 {
+		edits = []store.StatusEdit{{Content: st.Content, SpoilerText: st.SpoilerText, Sensitive: st.Sensitive, CreatedAt: st.CreatedAt}}
+	}
+	author := s.account(r.Context(), st.Account)
+	out := make([]StatusEdit, 0, len(edits))
+	for _, e := range edits {
+		out = append(out, StatusEdit{Content: e.Content, SpoilerText: e.SpoilerText, Sensitive: e.Sensitive,
+			CreatedAt: formatTime(e.CreatedAt), Account: author, MediaAttachments: []any{}, Emojis: []any{}})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// statusSource is Mastodon's GET /api/v1/statuses/:id/source: the text to
+// edit, for the author only.
+func (s *Server) statusSource(w http.ResponseWriter, r *http.Request, me *store.Account) {
+	st, err := s.visibleStatus(r, me)
+	if err == nil && st.AccountID != me.ID {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	text, spoiler, err := s.Store.StatusSource(r.Context(), st.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": id(st.ID), "text": text, "spoiler_text": spoiler})
 }

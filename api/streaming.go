@@ -160,8 +160,8 @@ func (st *Streaming) dispatch(s *Server, data []byte) {
 		s.Logger.Warn("bad streaming event", "error", err)
 		return
 	}
-	if m.Event == "delete" {
-		s.rendered.forget(m.StatusID)
+	if m.Event == "delete" || m.Event == "status.update" {
+		s.rendered.forget(m.StatusID) // an edit is rendered anew, too
 	}
 	clients := st.snapshot()
 	if len(clients) == 0 {
@@ -173,14 +173,7 @@ func (st *Streaming) dispatch(s *Server, data []byte) {
 	case "update", "status.update":
 		st.update(ctx, s, m, clients)
 	case "delete":
-		payload := strconv.FormatInt(m.StatusID, 10)
-		for _, c := range clients {
-			for _, name := range c.names() {
-				if name != "user:notification" {
-					c.send(streamEvent{Stream: label(name), Event: "delete", Payload: payload})
-				}
-			}
-		}
+		st.deleted(ctx, s, m, clients)
 	case "notification":
 		var payload string
 		for _, c := range clients {
@@ -200,6 +193,59 @@ func (st *Streaming) dispatch(s *Server, data []byte) {
 					payload = string(b)
 				}
 				c.send(streamEvent{Stream: label(name), Event: "notification", Payload: payload})
+			}
+		}
+	}
+}
+
+// deleted sends a deletion only where the status could have been seen: a
+// public or unlisted one on every stream (it was public knowledge), a
+// private or direct one only on the user streams of its author, of the
+// accounts it mentions and, when private, of the author's followers. The
+// id of a private status is not for anonymous or unrelated readers.
+func (st *Streaming) deleted(ctx context.Context, s *Server, m queue.StreamMessage, clients []*streamClient) {
+	author, visibility, err := s.Store.StatusReach(ctx, m.StatusID)
+	if err != nil {
+		s.Logger.Warn("streaming: who saw a deleted status", "status_id", m.StatusID, "error", err)
+		return // not knowing who may know of it, tell nobody
+	}
+	public := visibility == store.VisibilityPublic || visibility == store.VisibilityUnlisted
+	allowed := map[int64]bool{author: true}
+	if !public {
+		var readers []int64
+		for _, c := range clients {
+			if c.account != nil && c.account.ID != author && c.has("user") {
+				readers = append(readers, c.account.ID)
+			}
+		}
+		if len(readers) > 0 {
+			mentioned, err := s.Store.StatusMentionIDs(ctx, m.StatusID)
+			if err != nil {
+				s.Logger.Warn("streaming: mentions of a deleted status", "status_id", m.StatusID, "error", err)
+				return
+			}
+			for _, id := range mentioned {
+				allowed[id] = true
+			}
+			if visibility == store.VisibilityPrivate {
+				followers, err := s.Store.FollowersAmong(ctx, author, readers)
+				if err != nil {
+					s.Logger.Warn("streaming: followers of a deleted status's author", "status_id", m.StatusID, "error", err)
+					return
+				}
+				for _, id := range followers {
+					allowed[id] = true
+				}
+			}
+		}
+	}
+	payload := strconv.FormatInt(m.StatusID, 10)
+	for _, c := range clients {
+		for _, name := range c.names() {
+			switch {
+			case name == "user:notification":
+			case public, name == "user" && c.account != nil && allowed[c.account.ID]:
+				c.send(streamEvent{Stream: label(name), Event: "delete", Payload: payload})
 			}
 		}
 	}

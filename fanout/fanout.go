@@ -27,7 +27,7 @@ import (
 type AudienceStore interface {
 	AccountByID(ctx context.Context, id int64) (*store.Account, error)
 	ActivityByID(ctx context.Context, id int64) (*store.Activity, error)
-	FollowerInboxes(ctx context.Context, accountID int64) ([]string, error)
+	FollowerInboxes(ctx context.Context, accountID int64, asOf time.Time) ([]string, error)
 	FailingHosts(ctx context.Context) ([]store.HostHealth, error)
 	SetActivityAudience(ctx context.Context, activityID int64, inboxes []string) error
 	AudienceOf(ctx context.Context, typ, objectURI string) ([]string, error)
@@ -56,7 +56,14 @@ func (f *Fanout) HandleOutbox(ctx context.Context, msg jetstream.Msg) error {
 	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
 		return queue.Permanent(fmt.Errorf("decode outbox event: %w", err))
 	}
-	inboxes, err := f.audience(ctx, ev)
+	act, err := f.Store.ActivityByID(ctx, ev.ActivityID)
+	if errors.Is(err, store.ErrNotFound) {
+		return queue.Permanent(fmt.Errorf("fan out activity %d: %w", ev.ActivityID, err))
+	}
+	if err != nil {
+		return fmt.Errorf("fan out activity %d: %w", ev.ActivityID, err)
+	}
+	inboxes, err := f.audience(ctx, ev, act)
 	if err != nil {
 		return err
 	}
@@ -68,8 +75,9 @@ func (f *Fanout) HandleOutbox(ctx context.Context, msg jetstream.Msg) error {
 		f.Metrics.skippedUnavailable(skipped)
 		f.Logger.Debug("skipped unavailable hosts", "activity_id", ev.ActivityID, "inboxes", skipped)
 	}
-	if ev.Followers {
-		// Remember who was sent it, so its Delete reaches the same servers.
+	if act.Type == "Create" {
+		// Remember who was sent it, so its Delete (and its edits) reach the
+		// same servers. An empty audience is recorded too: the post is done.
 		if err := f.Store.SetActivityAudience(ctx, ev.ActivityID, inboxes); err != nil {
 			return err
 		}
@@ -109,7 +117,7 @@ func (f *Fanout) skipUnavailable(ctx context.Context, inboxes []string) ([]strin
 }
 
 // audience returns the distinct inboxes of an event's recipients.
-func (f *Fanout) audience(ctx context.Context, ev queue.OutboxEvent) ([]string, error) {
+func (f *Fanout) audience(ctx context.Context, ev queue.OutboxEvent, act *store.Activity) ([]string, error) {
 	seen := map[string]bool{}
 	var inboxes []string
 	add := func(inbox string) {
@@ -119,7 +127,7 @@ func (f *Fanout) audience(ctx context.Context, ev queue.OutboxEvent) ([]string, 
 		}
 	}
 	if ev.Followers {
-		list, err := f.followersAudience(ctx, ev)
+		list, err := f.followersAudience(ctx, ev, act)
 		if err != nil {
 			return nil, fmt.Errorf("audience of activity %d: %w", ev.ActivityID, err)
 		}
@@ -142,14 +150,13 @@ func (f *Fanout) audience(ctx context.Context, ev queue.OutboxEvent) ([]string, 
 	return inboxes, nil
 }
 
-// followersAudience is the actor's followers' inboxes; for a Delete, the
-// inboxes its object's Create was sent to, which is who holds a copy.
-func (f *Fanout) followersAudience(ctx context.Context, ev queue.OutboxEvent) ([]string, error) {
-	act, err := f.Store.ActivityByID(ctx, ev.ActivityID)
-	if err != nil {
-		return nil, err
-	}
-	if act.Type == "Delete" && act.ObjectURI != "" {
+// followersAudience is the actor's followers' inboxes; for a Delete or an
+// Update, the inboxes its object's Create was sent to, which is who holds
+// a copy.
+// Followers are those the actor had when the activity was made: a post
+// waiting in the queue must not reach someone who followed afterwards.
+func (f *Fanout) followersAudience(ctx context.Context, ev queue.OutboxEvent, act *store.Activity) ([]string, error) {
+	if (act.Type == "Delete" || act.Type == "Update") && act.ObjectURI != "" {
 		list, err := f.Store.AudienceOf(ctx, "Create", act.ObjectURI)
 		if err == nil {
 			return list, nil
@@ -158,7 +165,7 @@ func (f *Fanout) followersAudience(ctx context.Context, ev queue.OutboxEvent) ([
 			return nil, err
 		}
 	}
-	return f.Store.FollowerInboxes(ctx, ev.ActorID)
+	return f.Store.FollowerInboxes(ctx, ev.ActorID, act.CreatedAt)
 }
 
 func (f *Fanout) enqueue(ctx context.Context, ev queue.OutboxEvent, inboxes []string) error {

@@ -13,6 +13,7 @@ import (
 type ReportStore interface {
 	FailingHosts(ctx context.Context) ([]store.HostHealth, error)
 	DeadLetters(ctx context.Context, f store.DeadLetterFilter) ([]store.DeadLetter, error)
+	FailedMessages(ctx context.Context, limit int) ([]store.FailedMessage, error)
 }
 
 // Reporter assembles what an admin needs to see about deliveries: which
@@ -35,6 +36,20 @@ type Report struct {
 	BusiestHosts map[string]int      `json:"busiest_hosts"`
 	Hosts        []HostReport        `json:"failing_hosts"`
 	DeadLetters  []DeadLetterReport  `json:"dead_letters"`
+	// FailedMessages are queue messages given up on after repeated
+	// handler failures (any consumer, not only deliveries).
+	FailedMessages []FailedMessageReport `json:"failed_messages"`
+}
+
+// FailedMessageReport is one queue message a consumer gave up on.
+type FailedMessageReport struct {
+	ID       int64     `json:"id"`
+	Consumer string    `json:"consumer"`
+	Subject  string    `json:"subject"`
+	Attempts int       `json:"attempts"`
+	Error    string    `json:"error"`
+	Payload  string    `json:"payload"`
+	At       time.Time `json:"at"`
 }
 
 // HostReport is one failing host.
@@ -96,6 +111,15 @@ func (r *Reporter) DeliveryReport(ctx context.Context) (any, error) {
 	for _, d := range dead {
 		rep.DeadLetters = append(rep.DeadLetters, DeadLetterReport{ID: d.ID, Host: d.Host, Inbox: d.Inbox,
 			ActivityID: d.ActivityID, Attempts: d.Attempts, FirstError: d.FirstError, LastError: d.LastError, At: d.CreatedAt})
+	}
+	failed, err := r.Store.FailedMessages(ctx, 100)
+	if err != nil {
+		return nil, err
+	}
+	rep.FailedMessages = []FailedMessageReport{}
+	for _, f := range failed {
+		rep.FailedMessages = append(rep.FailedMessages, FailedMessageReport{ID: f.ID, Consumer: f.Consumer,
+			Subject: f.Subject, Attempts: f.Attempts, Error: f.Error, Payload: string(f.Payload), At: f.FailedAt})
 	}
 	return &rep, nil
 }

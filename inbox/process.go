@@ -584,13 +584,71 @@ func (p *Processor) undoFollow(ctx context.Context, act *activitypub.Activity) e
 
 // update applies an actor's Update of its own profile. Updates of statuses
 // (edits) are acknowledged for now.
+// statusEditor is what applying a remote edit needs of the store. It is
+// declared apart from ProcessStore because only update uses it (issue 9
+// added it without touching the rest of the processor); *store.DB is one.
+type statusEditor interface {
+	EditRemoteStatus(ctx context.Context, uri string, accountID int64, s *store.Status, events ...store.Event) (bool, error)
+}
+
+// update applies an actor's Update of itself (a profile change) or of one
+// of its statuses (an edit: content, summary, sensitive, with the history
+// kept and edited_at set). Only the status's own author may edit it: the
+// stored status must belong to the actor, and the object be attributed to
+// it; anything else changes nothing.
 func (p *Processor) update(ctx context.Context, act *activitypub.Activity) error {
-	if len(act.Object.Raw) == 0 || act.Object.ID != act.Actor.ID {
+	if len(act.Object.Raw) == 0 {
 		return nil
 	}
-	if _, err := p.Actors.UpdateActor(ctx, act.Actor.ID, act.Object.Raw); err != nil {
-		// The document is what it is: retrying will not change it.
-		return queue.Permanent(fmt.Errorf("update actor: %w", err))
+	if act.Object.ID == act.Actor.ID {
+		if _, err := p.Actors.UpdateActor(ctx, act.Actor.ID, act.Object.Raw); err != nil {
+			// The document is what it is: retrying will not change it.
+			return queue.Permanent(fmt.Errorf("update actor: %w", err))
+		}
+		return nil
+	}
+	var obj activitypub.Object
+	if err := json.Unmarshal(act.Object.Raw, &obj); err != nil {
+		return queue.Permanent(fmt.Errorf("decode object: %w", err))
+	}
+	if !activitypub.IsStatusType(obj.Type) || obj.IsPollVote() || obj.ID == "" {
+		return nil
+	}
+	editor, ok := p.Store.(statusEditor)
+	if !ok {
+		return nil
+	}
+	author, err := p.Store.AccountByURI(ctx, act.Actor.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // never heard of them, so nothing of theirs to edit
+	}
+	if err != nil {
+		return err
+	}
+	if obj.AttributedTo.ID != "" && obj.AttributedTo.ID != author.URI {
+		return queue.Permanent(fmt.Errorf("update of %s attributed to %s, not to actor %s", obj.ID, obj.AttributedTo.ID, author.URI))
+	}
+	var stamp struct {
+		Updated string `json:"updated"`
+	}
+	_ = json.Unmarshal(act.Object.Raw, &stamp)
+	edited, err := time.Parse(time.RFC3339, stamp.Updated)
+	if err != nil || edited.After(time.Now().Add(time.Hour)) {
+		edited = time.Now()
+	}
+	fields := obj.StatusFields()
+	// The account must be the stored status's own: EditRemoteStatus looks
+	// the status up by URI and account, so another actor's Update of it
+	// finds nothing. No timeline event: the timeline stream has no kind
+	// for edits yet (the render cache forgets within its TTL).
+	changed, err := editor.EditRemoteStatus(ctx, obj.ID, author.ID, &store.Status{
+		Content: fields.Content, SpoilerText: fields.Summary, Sensitive: fields.Sensitive,
+		EditedAt: edited.UTC().Truncate(time.Microsecond)})
+	if err != nil {
+		return err
+	}
+	if !changed {
+		p.Logger.Debug("update of an unknown, foreign or older status ignored", "object", obj.ID, "actor", author.URI)
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +29,12 @@ type Store interface {
 	FollowBetween(ctx context.Context, followerID, followeeID int64) (*store.Follow, error)
 	DeleteFollow(ctx context.Context, id int64, act *store.Activity, events ...store.Event) (bool, error)
 	InsertActivity(ctx context.Context, a *store.Activity, events ...store.Event) (bool, error)
+	AccountByAcct(ctx context.Context, username, domain string) (*store.Account, error)
+	AccountByID(ctx context.Context, id int64) (*store.Account, error)
+	StatusByID(ctx context.Context, id int64) (*store.Status, error)
+	StatusByURI(ctx context.Context, uri string) (*store.Status, error)
+	EditLocalStatus(ctx context.Context, s *store.Status, act *store.Activity, events ...store.Event) error
+	StatusMentionIDs(ctx context.Context, statusID int64) ([]int64, error)
 	InteractionStore // interactions.go
 }
 
@@ -35,7 +43,18 @@ type Outbox struct {
 	Store    Store
 	Site     activitypub.Site
 	Topology queue.Topology
+	// Accounts resolves remote mentions; nil: only accounts already
+	// stored can be mentioned.
+	Accounts Accounts
+	Logger   *slog.Logger     // default slog.Default()
 	Now      func() time.Time // default time.Now
+}
+
+func (o *Outbox) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
 }
 
 // MaxStatusLength is the longest status text accepted, in characters, as on Mastodon.
@@ -47,6 +66,7 @@ var (
 	ErrStatusTooLong     = fmt.Errorf("text is longer than %d characters", MaxStatusLength)
 	ErrInvalidVisibility = errors.New("visibility must be public, unlisted, private or direct")
 	ErrFollowSelf        = errors.New("you can't follow yourself")
+	ErrInvalidText       = errors.New("text must be valid UTF-8 without NUL characters")
 )
 
 func (o *Outbox) now() time.Time {
@@ -62,10 +82,13 @@ type NewStatus struct {
 	SpoilerText string
 	Sensitive   bool
 	Visibility  string // default public
+	InReplyToID int64  // 0: not a reply
 }
 
 // CreateStatus stores a status by author with its Create activity, and
-// announces it to fanout (remote followers) and timeline (local feeds).
+// announces it to fanout (followers, the mentioned, the replied-to author)
+// and timeline (local feeds). A reply to a status the author may not see,
+// or that does not exist, is store.ErrNotFound, as on Mastodon.
 func (o *Outbox) CreateStatus(ctx context.Context, author *store.Account, p NewStatus) (*store.Status, error) {
 	if p.Visibility == "" {
 		p.Visibility = store.VisibilityPublic
@@ -75,10 +98,19 @@ func (o *Outbox) CreateStatus(ctx context.Context, author *store.Account, p NewS
 	default:
 		return nil, ErrInvalidVisibility
 	}
-	if n := utf8.RuneCountInString(strings.TrimSpace(p.Text)); n == 0 {
-		return nil, ErrEmptyStatus
-	} else if n > MaxStatusLength {
-		return nil, ErrStatusTooLong
+	if err := checkText(p.Text, p.SpoilerText); err != nil {
+		return nil, err
+	}
+	var parent *store.Status
+	if p.InReplyToID != 0 {
+		var err error
+		if parent, err = o.visibleParent(ctx, author, p.InReplyToID); err != nil {
+			return nil, err
+		}
+	}
+	c, err := o.compose(ctx, p.Text)
+	if err != nil {
+		return nil, err
 	}
 	now := o.now().UTC().Truncate(time.Millisecond)
 	id := store.NewID(now)
@@ -88,28 +120,33 @@ func (o *Outbox) CreateStatus(ctx context.Context, author *store.Account, p NewS
 		URL:         o.Site.StatusURL(author.Username, id),
 		AccountID:   author.ID,
 		Local:       true,
-		Content:     activitypub.TextToHTML(p.Text),
+		Content:     c.html,
 		SpoilerText: p.SpoilerText,
 		Sensitive:   p.Sensitive || p.SpoilerText != "",
 		Visibility:  p.Visibility,
 		CreatedAt:   now,
+		Hashtags:    c.tags,
+		SourceText:  c.text,
 	}
-	note := o.Site.Note(st, author)
-	create := map[string]any{
+	if parent != nil {
+		st.InReplyToURI, st.InReplyToID, st.InReplyToAccountID = parent.URI, parent.ID, parent.AccountID
+	}
+	c.setMentions(st)
+	note, recipients := o.note(st, author, c, parent)
+	create := addressed(map[string]any{
 		"@context":  activitypub.DefaultContext(),
 		"id":        st.URI + "/activity",
 		"type":      "Create",
 		"actor":     author.URI,
 		"published": note.Published,
-		"to":        note.To,
-		"cc":        note.Cc,
 		"object":    note,
-	}
+	}, note.To, note.Cc)
 	act, err := o.activity(author, create, "Create", st.URI)
 	if err != nil {
 		return nil, err
 	}
-	events, err := o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: author.ID, Followers: true},
+	events, err := o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: author.ID,
+		Followers: st.Visibility != store.VisibilityDirect, AccountIDs: recipients},
 		queue.StatusCreated, st.ID)
 	if err != nil {
 		return nil, err
@@ -119,6 +156,125 @@ func (o *Outbox) CreateStatus(ctx context.Context, author *store.Account, p NewS
 	}
 	st.Account = author
 	return st, nil
+}
+
+// setMentions records c's mentioned accounts on st.
+func (c *composed) setMentions(st *store.Status) {
+	st.Mentions, st.MentionIDs, st.MentionedAccounts = nil, nil, nil
+	for _, a := range c.mentioned {
+		st.Mentions = append(st.Mentions, a.URI)
+		st.MentionIDs = append(st.MentionIDs, a.ID)
+		st.MentionedAccounts = append(st.MentionedAccounts, store.MentionedAccount{ID: a.ID, Username: a.Username,
+			Domain: a.Domain, URL: a.URL, URI: a.URI})
+	}
+}
+
+// addressed sets an activity's to and cc, leaving out an empty one: a
+// null where an IRI list belongs trips up strict receivers.
+func addressed(doc map[string]any, to, cc []string) map[string]any {
+	if len(to) > 0 {
+		doc["to"] = to
+	}
+	if len(cc) > 0 {
+		doc["cc"] = cc
+	}
+	return doc
+}
+
+// checkText refuses what no status may hold: NUL (PostgreSQL cannot store
+// it in text) and invalid UTF-8, then applies Mastodon's length rules.
+func checkText(text, spoiler string) error {
+	for _, s := range []string{text, spoiler} {
+		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+			return ErrInvalidText
+		}
+	}
+	if strings.TrimSpace(text) == "" {
+		return ErrEmptyStatus
+	}
+	if countableLength(text)+utf8.RuneCountInString(spoiler) > MaxStatusLength {
+		return ErrStatusTooLong
+	}
+	return nil
+}
+
+// countableLength is a text's length as Mastodon counts it
+// (StatusLengthValidator), and as clients count it while one types: a
+// link counts 23 characters whatever its length, a mention of a remote
+// account only its "@username".
+func countableLength(text string) int {
+	text = normalizeText(text)
+	n := utf8.RuneCountInString(text)
+	for _, e := range scanText(text) {
+		switch {
+		case e.kind == entityURL:
+			n += 23 - utf8.RuneCountInString(text[e.start:e.end])
+		case e.kind == entityMention && e.host != "":
+			n -= utf8.RuneCountInString(text[e.start:e.end]) - utf8.RuneCountInString("@"+e.text)
+		}
+	}
+	return n
+}
+
+// visibleParent returns the status id if author may see it (Mastodon's
+// StatusPolicy#show?): public and unlisted to all, private to the author
+// and accepted followers, direct to the author and the mentioned.
+func (o *Outbox) visibleParent(ctx context.Context, author *store.Account, id int64) (*store.Status, error) {
+	st, err := o.Store.StatusByID(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("status replied to: %w", err)
+	}
+	if st.AccountID == author.ID || st.Visibility == store.VisibilityPublic || st.Visibility == store.VisibilityUnlisted {
+		return st, nil
+	}
+	if st.Visibility == store.VisibilityPrivate {
+		f, err := o.Store.FollowBetween(ctx, author.ID, st.AccountID)
+		if err == nil && f.Accepted {
+			return st, nil
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("status replied to: %w", err)
+		}
+	}
+	ids, err := o.Store.StatusMentionIDs(ctx, st.ID)
+	if err != nil {
+		return nil, fmt.Errorf("status replied to: %w", err)
+	}
+	for _, m := range ids {
+		if m == author.ID {
+			return st, nil
+		}
+	}
+	return nil, fmt.Errorf("status replied to %d: %w", id, store.ErrNotFound)
+}
+
+// note renders st as the Note it is sent as, with its tags and Mastodon's
+// addressing, and returns the accounts whose inboxes receive it besides
+// the followers: the mentioned and, for a public or unlisted reply, the
+// replied-to author. Mastodon reaches the replied-to author only when the
+// reply is public or unlisted (StatusReachFinder); a private or direct
+// reply reaches whom it mentions, which clients fill in.
+func (o *Outbox) note(st *store.Status, author *store.Account, c *composed, parent *store.Status) (*activitypub.Object, []int64) {
+	var ids []int64
+	var uris []string
+	for _, a := range c.mentioned {
+		if a.ID != author.ID {
+			ids = append(ids, a.ID)
+		}
+		uris = append(uris, a.URI)
+	}
+	var extra string
+	if parent != nil && parent.AccountID != author.ID && parent.Account != nil &&
+		(st.Visibility == store.VisibilityPublic || st.Visibility == store.VisibilityUnlisted) {
+		extra = parent.Account.URI
+		if !slices.Contains(ids, parent.AccountID) {
+			ids = append(ids, parent.AccountID)
+		}
+	}
+	n := o.Site.Note(st, author)
+	n.To, n.Cc = addressing(st.Visibility, author.FollowersURL, uris, extra)
+	n.Tag = o.noteTags(c)
+	return n, ids
 }
 
 // DeleteStatus deletes author's status id and federates a Delete. It

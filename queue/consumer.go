@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -57,6 +58,17 @@ func Backoff(n uint64) time.Duration {
 	return d - d/4 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
+// DefaultMaxAttempts is how many times a consumer tries a message whose
+// handler keeps failing before it gives up on it.
+const DefaultMaxAttempts = 10
+
+// FailureRecorder keeps the messages a consumer gave up on, for the admin
+// (a *store.DB is one). An error leaves the message in the stream, to be
+// recorded on a later attempt: nothing leaves unrecorded.
+type FailureRecorder interface {
+	RecordFailedMessage(ctx context.Context, consumer, subject string, payload []byte, attempts int, errText string) error
+}
+
 // ConsumerConfig describes a durable consumer on one stream.
 type ConsumerConfig struct {
 	Kind    string // stream kind: Outbox, Delivery, Inbox, Timeline
@@ -82,6 +94,18 @@ type ConsumerConfig struct {
 	MaxWaitingPerKey int // default 64
 	// MaxAckPending bounds the messages held (waiting or in progress); default Workers*64.
 	MaxAckPending int
+
+	// MaxAttempts bounds the deliveries of a message whose handler fails
+	// (errors, panics); default DefaultMaxAttempts. Then the message is
+	// recorded in Failures, logged, counted as "failed", and acked. A
+	// RetryAfter error is the handler saying when to come back (a full
+	// stream downstream), and does not make a message fail.
+	MaxAttempts int
+	Failures    FailureRecorder
+	// WarnEvery is the least time between two warnings of failed
+	// attempts on one subject; default 10 seconds. The rest are counted
+	// and reported with the next warning.
+	WarnEvery time.Duration
 }
 
 // keyState is one key's share of the consumer. Lock c.mu to touch it.
@@ -102,6 +126,11 @@ type Consumer struct {
 	cancel context.CancelFunc
 
 	quit chan struct{} // closed by Stop: take no more waiting messages
+
+	warn warnLimiter
+
+	fmu      sync.Mutex
+	failures map[uint64]int // stream sequence → handler failures seen by this process
 
 	mu       sync.Mutex
 	keys     map[string]*keyState
@@ -134,13 +163,22 @@ func Consume(ctx context.Context, js jetstream.JetStream, t Topology, cfg Consum
 	if cfg.MaxAckPending <= 0 {
 		cfg.MaxAckPending = cfg.Workers * 64
 	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.WarnEvery <= 0 {
+		cfg.WarnEvery = 10 * time.Second
+	}
 	cfg.Logger = cfg.Logger.With("consumer", cfg.Durable)
 	stream := t.Stream(cfg.Kind)
 	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
-		Durable:       cfg.Durable,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       cfg.AckWait,
-		MaxDeliver:    -1, // handlers decide when to give up, by returning Permanent
+		Durable:   cfg.Durable,
+		AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait:   cfg.AckWait,
+		// The consumer gives up itself (MaxAttempts), recording the
+		// message: JetStream's MaxDeliver would leave it in the
+		// work-queue stream unacked, as backlog forever.
+		MaxDeliver:    -1,
 		MaxAckPending: cfg.MaxAckPending,
 		FilterSubject: t.Subjects(cfg.Kind),
 	})
@@ -148,7 +186,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, t Topology, cfg Consum
 		return nil, fmt.Errorf("create consumer %s on %s: %w", cfg.Durable, stream, err)
 	}
 	c := &Consumer{cfg: cfg, h: h, work: make(chan work), keys: map[string]*keyState{}, quit: make(chan struct{}),
-		inflight: map[jetstream.Msg]bool{}}
+		inflight: map[jetstream.Msg]bool{}, warn: warnLimiter{every: cfg.WarnEvery}}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	c.cc, err = cons.Consume(c.dispatch,
 		jetstream.PullMaxMessages(cfg.Workers*2),
@@ -331,8 +369,13 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		return c.cfg.Logger.With("subject", msg.Subject(), "correlation_id", tr.CorrelationID)
 	}
 	outcome := "ack"
+	var seq, delivered uint64
+	if md, merr := msg.Metadata(); merr == nil {
+		seq, delivered = md.Sequence.Stream, md.NumDelivered
+	}
 	switch {
 	case err == nil:
+		c.forgetFailures(seq)
 		if aerr := msg.Ack(); aerr != nil {
 			log().Warn("ack failed; the message will come again", "error", aerr)
 		}
@@ -340,41 +383,137 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		// Acked, not terminated: a terminated message stays in a work-queue
 		// stream on nats-server before 2.10, counting as backlog forever.
 		// Whoever returns Permanent has already recorded the failure.
+		c.forgetFailures(seq)
 		outcome = "permanent"
 		log().Warn("giving up on message", "error", err)
 		_ = msg.Ack()
 	case c.ctx.Err() != nil:
 		outcome = "abandoned" // shutting down: left for the next process
 	default:
-		outcome = "retry"
-		var delay time.Duration
 		var r *retryError
-		if errors.As(err, &r) {
-			delay = r.after
-		} else {
-			n := uint64(1)
-			if md, merr := msg.Metadata(); merr == nil {
-				n = md.NumDelivered
-			}
-			delay = c.cfg.Backoff(n)
+		isRetryAfter := errors.As(err, &r)
+		n := c.countFailure(seq, delivered, !isRetryAfter)
+		// Failures are counted here, not by JetStream's delivery count,
+		// which also counts deferrals behind a busy key and RetryAfter;
+		// the delivery count is still a backstop, at ten times the
+		// limit, for a message whose failures this process never saw
+		// (one that kills the process, say).
+		if !isRetryAfter && (n >= c.cfg.MaxAttempts || delivered >= uint64(10*c.cfg.MaxAttempts)) {
+			c.forgetFailures(seq)
+			outcome = c.giveUp(ctx, msg, max(n, int(min(delivered, uint64(c.cfg.MaxAttempts)))), err, log)
+			break
 		}
-		if c.cfg.Logger.Enabled(c.ctx, slog.LevelDebug) {
-			log().Debug("will retry", "error", err, "delay", delay)
+		outcome = "retry"
+		delay := c.cfg.Backoff(uint64(max(n, 1)))
+		if isRetryAfter {
+			delay = r.after
+		}
+		if suppressed, ok := c.warn.allow(msg.Subject(), time.Now()); ok {
+			log().Warn("handler failed; will retry", "error", err, "attempt", n, "delay", delay,
+				"suppressed_since_last", suppressed)
 		}
 		_ = msg.NakWithDelay(delay)
 	}
 	c.cfg.Metrics.observe(c.cfg.Durable, outcome, time.Since(start))
 }
 
+// panicError is a handler's panic, with the stack where it happened.
+type panicError struct {
+	value any
+	stack string
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v\n%s", e.value, e.stack) }
+
 func (c *Consumer) run(ctx context.Context, msg jetstream.Msg) (err error) {
 	defer func() {
 		// A bug in one message must not take the whole role down; the
-		// message comes back later and the panic is in the logs.
+		// message comes back later (until MaxAttempts) and the panic,
+		// with its stack, is in the logs.
 		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v", p)
+			pe := &panicError{value: p, stack: string(debug.Stack())}
+			c.cfg.Logger.Error("handler panicked", "subject", msg.Subject(), "panic", fmt.Sprint(p), "stack", pe.stack)
+			err = pe
 		}
 	}()
 	return c.h(ctx, msg)
+}
+
+// countFailure counts a failed attempt of the message at stream sequence
+// seq (when count is set) and returns the failures seen so far. Without a
+// sequence (no metadata) the delivery count stands in.
+func (c *Consumer) countFailure(seq, delivered uint64, count bool) int {
+	if seq == 0 {
+		return int(delivered)
+	}
+	c.fmu.Lock()
+	defer c.fmu.Unlock()
+	if c.failures == nil || len(c.failures) > 100_000 {
+		// Entries of messages another process finished are never
+		// forgotten here: start over rather than grow.
+		c.failures = map[uint64]int{}
+	}
+	if count {
+		c.failures[seq]++
+	}
+	return c.failures[seq]
+}
+
+func (c *Consumer) forgetFailures(seq uint64) {
+	c.fmu.Lock()
+	delete(c.failures, seq)
+	c.fmu.Unlock()
+}
+
+// giveUp records a message that failed MaxAttempts times and acks it, so
+// that a poison message neither loops forever nor holds a place in the
+// ack window. When it cannot be recorded it stays, to be tried again.
+func (c *Consumer) giveUp(ctx context.Context, msg jetstream.Msg, attempts int, err error, log func() *slog.Logger) string {
+	if c.cfg.Failures != nil {
+		if rerr := c.cfg.Failures.RecordFailedMessage(ctx, c.cfg.Durable, msg.Subject(), msg.Data(), attempts, err.Error()); rerr != nil {
+			log().Warn("could not record a failed message; it stays queued", "error", rerr, "handler_error", err)
+			_ = msg.NakWithDelay(c.cfg.Backoff(uint64(attempts)))
+			return "retry"
+		}
+	}
+	log().Warn("giving up on message after repeated failures", "attempts", attempts, "error", err)
+	// Acked, not terminated: see the Permanent case in handle.
+	if aerr := msg.Ack(); aerr != nil {
+		log().Warn("ack of a failed message failed; it will come again", "error", aerr)
+	}
+	return "failed"
+}
+
+// warnLimiter lets one warning per key through every so often, counting
+// the ones it holds back: a poison message or a host that is down must not
+// flood the log, yet must not be silent either.
+type warnLimiter struct {
+	every      time.Duration
+	mu         sync.Mutex
+	last       map[string]time.Time
+	suppressed map[string]int
+}
+
+// allow reports whether to warn about key now, and how many warnings were
+// held back since the last one.
+func (l *warnLimiter) allow(key string, now time.Time) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last, l.suppressed = map[string]time.Time{}, map[string]int{}
+	}
+	if t, ok := l.last[key]; ok && now.Sub(t) < l.every {
+		l.suppressed[key]++
+		return 0, false
+	}
+	if len(l.last) > 10_000 {
+		clear(l.last) // many keys (hosts): forget them all rather than grow
+		clear(l.suppressed)
+	}
+	n := l.suppressed[key]
+	delete(l.suppressed, key)
+	l.last[key] = now
+	return n, true
 }
 
 // Stop stops fetching, lets in-flight messages finish until ctx is done,

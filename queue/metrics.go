@@ -19,7 +19,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "starling_queue_messages_total",
-			Help: "Messages handled by each consumer, by outcome (ack, retry, permanent, abandoned).",
+			Help: "Messages handled by each consumer, by outcome (ack, retry, permanent, failed: given up after MaxAttempts, abandoned, deferred).",
 		}, []string{"consumer", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "starling_queue_handle_seconds",

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -217,5 +218,127 @@ func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
 			t.Fatalf("condition not met within %s", d)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// logBuffer collects log lines for a test to read.
+type logBuffer struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lines = append(b.lines, string(p))
+	return len(p), nil
+}
+
+func (b *logBuffer) count(sub string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, l := range b.lines {
+		if strings.Contains(l, sub) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestPoisonMessages: a message whose handler keeps failing (an error or a
+// panic) is tried MaxAttempts times, recorded as failed, logged at Warn with
+// its error (a panic with its stack), and leaves the stream; retry
+// warnings are rate-limited; a RetryAfter never makes a message fail.
+func TestPoisonMessages(t *testing.T) {
+	js, topo := testJetStream(t)
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	logs := &logBuffer{}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	c, err := Consume(ctx, js, topo, ConsumerConfig{
+		Kind: Inbox, Durable: "poison", Workers: 2, AckWait: 2 * time.Second,
+		Backoff:     func(uint64) time.Duration { return 20 * time.Millisecond },
+		Logger:      slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		MaxAttempts: 4, Failures: db, WarnEvery: time.Hour,
+	}, func(ctx context.Context, msg jetstream.Msg) error {
+		mu.Lock()
+		seen[string(msg.Data())]++
+		n := seen[string(msg.Data())]
+		mu.Unlock()
+		switch string(msg.Data()) {
+		case "error":
+			return errors.New("bad message")
+		case "panic":
+			var m map[string]int
+			m["boom"]++ // a nil map: the kind of bug a malformed message finds
+		case "busy":
+			if n < 6 {
+				return RetryAfter(10*time.Millisecond, errors.New("downstream full"))
+			}
+		case "late": // delivered often, but failed once: not a poison message
+			switch {
+			case n < 6:
+				return RetryAfter(10*time.Millisecond, errors.New("downstream full"))
+			case n == 6:
+				return errors.New("a passing fault")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	for _, body := range []string{"error", "panic", "busy", "late"} {
+		if _, err := js.Publish(ctx, topo.Subject(Inbox, "received"), []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		failed, err := db.FailedMessages(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := js.Stream(ctx, topo.Stream(Inbox))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(failed) == 2 && info.CachedInfo().State.Msgs == 0 {
+			errs := map[string]string{}
+			for _, f := range failed {
+				errs[string(f.Payload)] = f.Error
+				if f.Attempts != 4 || f.Consumer != "poison" {
+					t.Errorf("failed message %+v, want 4 attempts by poison", f)
+				}
+			}
+			if errs["error"] != "bad message" || !strings.Contains(errs["panic"], "assignment to entry in nil map") {
+				t.Errorf("recorded errors %q", errs)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 15s: failed %v, %d messages left in the stream; handled %v", failed, info.CachedInfo().State.Msgs, seen)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // room for a wrong redelivery
+	mu.Lock()
+	if seen["error"] != 4 || seen["panic"] != 4 || seen["busy"] != 6 || seen["late"] != 7 {
+		t.Errorf("handled %v, want error:4 panic:4 busy:6 late:7", seen)
+	}
+	mu.Unlock()
+	if n := logs.count("giving up on message"); n != 2 {
+		t.Errorf("%d give-up warnings, want 2", n)
+	}
+	if n := logs.count("handler panicked"); n != 4 || logs.count("goroutine ") == 0 {
+		t.Errorf("%d panic logs (with a stack: %v), want 4", n, logs.count("goroutine ") > 0)
+	}
+	// One retry warning per subject per WarnEvery (an hour here), not one
+	// per attempt.
+	if n := logs.count("will retry"); n != 1 {
+		t.Errorf("%d retry warnings, want 1 (rate-limited)", n)
 	}
 }

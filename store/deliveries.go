@@ -182,7 +182,11 @@ func (db *DB) FailingHosts(ctx context.Context) ([]HostHealth, error) {
 }
 
 // SetActivityAudience records the inboxes an activity was fanned out to.
+// An empty audience is recorded as such: it is an answer, not a missing one.
 func (db *DB) SetActivityAudience(ctx context.Context, activityID int64, inboxes []string) error {
+	if inboxes == nil {
+		inboxes = []string{} // pgx sends a nil slice as NULL, which the column refuses
+	}
 	_, err := db.pool.Exec(ctx, `INSERT INTO activity_audiences (activity_id, inboxes) VALUES ($1, $2)
 		ON CONFLICT (activity_id) DO UPDATE SET inboxes = EXCLUDED.inboxes`, activityID, inboxes)
 	if err != nil {

@@ -271,7 +271,8 @@ func scanItem(row pgx.CollectableRow) (*Item, error) {
 	var a Account
 	var it Item
 	err := row.Scan(append([]any{&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
-		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &it.ReblogOfID, &it.Favourited, &it.Reblogged},
+		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &s.EditedAt,
+		&s.InReplyToID, &s.InReplyToAccountID, &s.Hashtags, &s.SourceText, &s.MentionedAccounts, &it.ReblogOfID, &it.Favourited, &it.Reblogged},
 		a.dest()...)...)
 	if err != nil {
 		return nil, err
@@ -279,6 +280,7 @@ func scanItem(row pgx.CollectableRow) (*Item, error) {
 	a.scanned()
 	a.PrivateKeyPEM = ""
 	s.DeletedAt = zeroEpoch(s.DeletedAt)
+	s.EditedAt = zeroEpoch(s.EditedAt)
 	s.Account = &a
 	it.Status = &s
 	return &it, nil

@@ -121,14 +121,21 @@ func (db *DB) AcceptFollow(ctx context.Context, id int64) (bool, error) {
 // FollowerInboxes returns the distinct inboxes of accountID's accepted remote
 // followers, collapsed onto shared inboxes: a server with a thousand
 // followers of the account appears once. Inboxes that answered 410 Gone
-// are left out.
-func (db *DB) FollowerInboxes(ctx context.Context, accountID int64) ([]string, error) {
+// are left out. Only follows made at or before asOf count (the zero time:
+// all), so an activity goes to the followers its author had when it was
+// made, never to someone who followed later.
+func (db *DB) FollowerInboxes(ctx context.Context, accountID int64, asOf time.Time) ([]string, error) {
+	var before any
+	if !asOf.IsZero() {
+		before = asOf
+	}
 	rows, err := db.pool.Query(ctx, `SELECT DISTINCT coalesce(nullif(a.shared_inbox_url, ''), a.inbox_url)
 		FROM follows f JOIN accounts a ON a.id = f.follower_id
 		WHERE f.followee_id = $1 AND f.accepted AND a.domain IS NOT NULL
+		  AND ($2::timestamptz IS NULL OR f.created_at <= $2)
 		  AND coalesce(nullif(a.shared_inbox_url, ''), a.inbox_url) <> ''
 		  AND NOT EXISTS (SELECT 1 FROM gone_inboxes g
-		                   WHERE g.inbox = coalesce(nullif(a.shared_inbox_url, ''), a.inbox_url))`, accountID)
+		                   WHERE g.inbox = coalesce(nullif(a.shared_inbox_url, ''), a.inbox_url))`, accountID, before)
 	if err != nil {
 		return nil, fmt.Errorf("follower inboxes of %d: %w", accountID, err)
 	}
@@ -201,4 +208,18 @@ func (db *DB) FollowCollection(ctx context.Context, accountID int64, followers b
 		return nil, fmt.Errorf("follow collection of %d: %w", accountID, err)
 	}
 	return uris, nil
+}
+
+// FollowersAmong returns those of ids that follow accountID (accepted).
+func (db *DB) FollowersAmong(ctx context.Context, accountID int64, ids []int64) ([]int64, error) {
+	rows, err := db.pool.Query(ctx, `SELECT follower_id FROM follows
+		WHERE followee_id = $1 AND accepted AND follower_id = ANY($2)`, accountID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("followers of %d among %d: %w", accountID, len(ids), err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("followers of %d among %d: %w", accountID, len(ids), err)
+	}
+	return out, nil
 }

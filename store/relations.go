@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"strings"
 	"time"
 
@@ -306,8 +307,13 @@ type StatusMeta struct {
 	ID, AccountID, ReblogOfID int64
 	ReblogAccountID           int64 // author of the boosted status
 	Local                     bool
-	Content                   string
-	Visibility                string
+	// Content is what mentions and hashtags are read from: a remote
+	// status's HTML, and for a local one the text it was written as. A
+	// local status's HTML shows a remote mention as "@bob" alone (as
+	// Mastodon's does), which the builder would read as the local bob;
+	// its source says "@bob@host".
+	Content    string
+	Visibility string
 	// Mentions (actor IRIs) and Hashtags (lower case) of a remote status,
 	// from its tag property, as the inbox stored them.
 	Mentions, Hashtags []string
@@ -316,30 +322,39 @@ type StatusMeta struct {
 // StatusMeta returns a live status's indexing data.
 func (db *DB) StatusMeta(ctx context.Context, id int64) (*StatusMeta, error) {
 	var m StatusMeta
+	var source *string
 	err := db.pool.QueryRow(ctx, `SELECT s.id, s.account_id, coalesce(s.reblog_of_id, 0), coalesce(o.account_id, 0),
-		s.local, s.content, s.visibility, s.mentions, s.hashtags
+		s.local, s.content, s.visibility, s.source_text, s.mentions, s.hashtags
 		FROM statuses s LEFT JOIN statuses o ON o.id = s.reblog_of_id
 		WHERE s.id = $1 AND s.deleted_at IS NULL`, id).
-		Scan(&m.ID, &m.AccountID, &m.ReblogOfID, &m.ReblogAccountID, &m.Local, &m.Content, &m.Visibility, &m.Mentions, &m.Hashtags)
+		Scan(&m.ID, &m.AccountID, &m.ReblogOfID, &m.ReblogAccountID, &m.Local, &m.Content, &m.Visibility, &source, &m.Mentions, &m.Hashtags)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("status meta %d: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("status meta %d: %w", id, err)
 	}
+	if m.Local && source != nil {
+		// Escaped, since it is read as HTML: "<3 @bob >" is text.
+		m.Content = html.EscapeString(*source)
+	}
 	return &m, nil
 }
 
 // IndexStatus stores a status's hashtags and mentions, once.
 func (db *DB) IndexStatus(ctx context.Context, statusID int64, tags []string, mentions []int64) error {
+	return db.inTx(ctx, func(tx pgx.Tx) error { return indexStatus(ctx, tx, statusID, tags, mentions) })
+}
+
+func indexStatus(ctx context.Context, tx pgx.Tx, statusID int64, tags []string, mentions []int64) error {
 	if len(tags) > 0 {
-		if _, err := db.pool.Exec(ctx, `INSERT INTO status_tags (tag, status_id)
+		if _, err := tx.Exec(ctx, `INSERT INTO status_tags (tag, status_id)
 			SELECT DISTINCT lower(t), $2::bigint FROM unnest($1::text[]) t ON CONFLICT DO NOTHING`, tags, statusID); err != nil {
 			return fmt.Errorf("index tags of %d: %w", statusID, err)
 		}
 	}
 	if len(mentions) > 0 {
-		if _, err := db.pool.Exec(ctx, `INSERT INTO status_mentions (status_id, account_id)
+		if _, err := tx.Exec(ctx, `INSERT INTO status_mentions (status_id, account_id)
 			SELECT DISTINCT $2::bigint, m FROM unnest($1::bigint[]) m ON CONFLICT DO NOTHING`, mentions, statusID); err != nil {
 			return fmt.Errorf("index mentions of %d: %w", statusID, err)
 		}

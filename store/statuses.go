@@ -29,26 +29,57 @@ type Status struct {
 	Sensitive    bool
 	Visibility   string
 	InReplyToURI string
-	CreatedAt    time.Time
-	DeletedAt    time.Time // zero unless deleted
+	// InReplyToID and InReplyToAccountID are the replied-to status and its
+	// author when that status is known here (0 otherwise); read only.
+	InReplyToID, InReplyToAccountID int64
+	CreatedAt                       time.Time
+	DeletedAt                       time.Time // zero unless deleted
+	EditedAt                        time.Time // zero unless edited
+	// SourceText is the plain text a local status was written as
+	// (Mastodon's StatusSource), empty for others; written by
+	// CreateLocalStatus and EditLocalStatus.
+	SourceText string
 
-	// Remote statuses only; written by InsertRemoteStatus, read with
+	// Written by InsertRemoteStatus and CreateLocalStatus, read with
 	// StatusExtrasByURI.
 	QuoteURI string
-	Mentions []string
-	Hashtags []string
+	Mentions []string // actor IRIs
+	Hashtags []string // lower case, without '#'
+	// MentionedAccounts are the known accounts among Mentions; read only.
+	MentionedAccounts []MentionedAccount
+	// MentionIDs are the accounts a local status mentions; CreateLocalStatus
+	// indexes them (status_mentions) with its hashtags (status_tags), so
+	// mention notifications and tag timelines need not read them back
+	// from the HTML.
+	MentionIDs []int64
 
 	Account *Account // filled by queries that join the author
 }
 
+// MentionedAccount is an account a status mentions, as the API shows it.
+type MentionedAccount struct {
+	ID       int64  `json:"id"`
+	Username string `json:"username"`
+	Domain   string `json:"domain"` // empty for a local account
+	URL      string `json:"url"`
+	URI      string `json:"uri"`
+}
+
 const statusColumns = `s.id, s.uri, s.url, s.account_id, s.local, s.content, s.spoiler_text, s.sensitive,
-	s.visibility, coalesce(s.in_reply_to_uri, ''), s.created_at, coalesce(s.deleted_at, 'epoch'::timestamptz)`
+	s.visibility, coalesce(s.in_reply_to_uri, ''), s.created_at, coalesce(s.deleted_at, 'epoch'::timestamptz),
+	coalesce(s.edited_at, 'epoch'::timestamptz),
+	coalesce((SELECT p.id FROM statuses p WHERE p.uri = s.in_reply_to_uri), 0),
+	coalesce((SELECT p.account_id FROM statuses p WHERE p.uri = s.in_reply_to_uri), 0),
+	s.hashtags, coalesce(s.source_text, ''),
+	(SELECT coalesce(json_agg(json_build_object('id', m.id, 'username', m.username, 'domain', coalesce(m.domain, ''),
+		'url', m.url, 'uri', m.uri)), '[]') FROM accounts m WHERE m.uri = ANY(s.mentions))`
 
 func scanStatusWithAccount(row pgx.Row) (*Status, error) {
 	var s Status
 	var a Account
 	err := row.Scan(append([]any{&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
-		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt}, a.dest()...)...)
+		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &s.EditedAt, &s.InReplyToID, &s.InReplyToAccountID,
+		&s.Hashtags, &s.SourceText, &s.MentionedAccounts}, a.dest()...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -58,6 +89,7 @@ func scanStatusWithAccount(row pgx.Row) (*Status, error) {
 	if s.DeletedAt.Unix() == 0 {
 		s.DeletedAt = time.Time{}
 	}
+	s.EditedAt = zeroEpoch(s.EditedAt)
 	a.scanned()
 	a.PrivateKeyPEM = "" // never let a key travel with a rendered status
 	s.Account = &a
@@ -85,15 +117,25 @@ func (db *DB) StatusByURI(ctx context.Context, uri string) (*Status, error) {
 }
 
 func insertStatus(ctx context.Context, tx pgx.Tx, s *Status) (bool, error) {
-	var replyTo any
+	var replyTo, source any
 	if s.InReplyToURI != "" {
 		replyTo = s.InReplyToURI
 	}
+	if s.SourceText != "" {
+		source = s.SourceText
+	}
+	mentions, hashtags := s.Mentions, s.Hashtags
+	if mentions == nil {
+		mentions = []string{}
+	}
+	if hashtags == nil {
+		hashtags = []string{}
+	}
 	tag, err := tx.Exec(ctx, `INSERT INTO statuses (id, uri, url, account_id, local, content, spoiler_text,
-		sensitive, visibility, in_reply_to_uri, created_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT (uri) DO NOTHING`,
+		sensitive, visibility, in_reply_to_uri, created_at, source_text, mentions, hashtags)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT (uri) DO NOTHING`,
 		s.ID, s.URI, s.URL, s.AccountID, s.Local, s.Content, s.SpoilerText, s.Sensitive,
-		s.Visibility, replyTo, s.CreatedAt)
+		s.Visibility, replyTo, s.CreatedAt, source, mentions, hashtags)
 	if err != nil {
 		return false, fmt.Errorf("insert status %s: %w", s.URI, err)
 	}
@@ -109,6 +151,9 @@ func (db *DB) CreateLocalStatus(ctx context.Context, s *Status, act *Activity, e
 			return err
 		} else if !ok {
 			return fmt.Errorf("create status %s: %w", s.URI, ErrConflict)
+		}
+		if err := indexStatus(ctx, tx, s.ID, s.Hashtags, s.MentionIDs); err != nil {
+			return err
 		}
 		return recordActivity(ctx, tx, act, events)
 	})
@@ -200,4 +245,30 @@ func (db *DB) StatusIDByURI(ctx context.Context, uri string) (int64, error) {
 		return 0, fmt.Errorf("status id by uri: %w", ErrNotFound)
 	}
 	return id, err
+}
+
+// StatusMentionIDs returns the accounts a status mentions (status_mentions).
+func (db *DB) StatusMentionIDs(ctx context.Context, statusID int64) ([]int64, error) {
+	rows, err := db.pool.Query(ctx, `SELECT account_id FROM status_mentions WHERE status_id = $1 ORDER BY account_id`, statusID)
+	if err != nil {
+		return nil, fmt.Errorf("mentions of %d: %w", statusID, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("mentions of %d: %w", statusID, err)
+	}
+	return ids, nil
+}
+
+// StatusReach returns the author and visibility of a status, deleted or
+// not (a tombstone keeps both): who may have seen it.
+func (db *DB) StatusReach(ctx context.Context, id int64) (accountID int64, visibility string, err error) {
+	err = db.pool.QueryRow(ctx, `SELECT account_id, visibility FROM statuses WHERE id = $1`, id).Scan(&accountID, &visibility)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, "", fmt.Errorf("reach of status %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("reach of status %d: %w", id, err)
+	}
+	return accountID, visibility, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -96,7 +97,7 @@ func TestFollowerInboxesCollapse(t *testing.T) {
 	if _, _, err := db.CreateFollow(ctx, &store.Follow{ID: 1, FollowerID: pending.ID, FolloweeID: alice.ID, URI: "https://d.test/f"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.FollowerInboxes(ctx, alice.ID)
+	got, err := db.FollowerInboxes(ctx, alice.ID, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,4 +266,113 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestFollowerInboxesAsOf: an activity goes to the followers its author had
+// when it was made; a follow made later is not in its audience.
+func TestFollowerInboxesAsOf(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	alice := mustAccount(t, db, "alice", "")
+	accept(t, db, mustAccount(t, db, "early", "early.test"), alice)
+	time.Sleep(10 * time.Millisecond)
+	posted := time.Now()
+	time.Sleep(10 * time.Millisecond)
+	accept(t, db, mustAccount(t, db, "late", "late.test"), alice)
+	tests := []struct {
+		name string
+		asOf time.Time
+		want []string
+	}{
+		{"when posted", posted, []string{"https://early.test/inbox"}},
+		{"before anyone followed", posted.Add(-time.Hour), nil},
+		{"no limit", time.Time{}, []string{"https://early.test/inbox", "https://late.test/inbox"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := db.FollowerInboxes(ctx, alice.ID, tt.asOf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(sorted(got)) != fmt.Sprint(tt.want) && !(len(got) == 0 && len(tt.want) == 0) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestEmptyAudience: an activity sent to nobody is recorded as sent to nobody.
+func TestEmptyAudience(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	alice := mustAccount(t, db, "alice", "")
+	act := &store.Activity{ID: 7, URI: "https://local.test/a/7", Type: "Create", ActorID: alice.ID, ObjectURI: "https://local.test/s/7", Payload: []byte("{}")}
+	if _, err := db.InsertActivity(ctx, act); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetActivityAudience(ctx, act.ID, nil); err != nil {
+		t.Fatalf("empty audience: %v", err)
+	}
+	got, err := db.AudienceOf(ctx, "Create", act.ObjectURI)
+	if err != nil || len(got) != 0 {
+		t.Errorf("audience %v, %v; want empty", got, err)
+	}
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	slices.Sort(out)
+	return out
+}
+
+// TestEditRemoteStatus: only the status's own account edits it, an older
+// or replayed edit changes nothing, and the history starts with the original.
+func TestEditRemoteStatus(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	author := mustAccount(t, db, "author", "a.test")
+	other := mustAccount(t, db, "other", "a.test")
+	created := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	st := &store.Status{ID: store.NewID(created), URI: "https://a.test/s/1", AccountID: author.ID,
+		Content: "<p>v1</p>", Visibility: store.VisibilityPublic, CreatedAt: created}
+	if _, err := db.InsertRemoteStatus(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	t1 := created.Add(time.Minute)
+	tests := []struct {
+		name    string
+		account int64
+		content string
+		at      time.Time
+		want    bool
+	}{
+		{"by another actor", other.ID, "<p>hijack</p>", t1, false},
+		{"by the author", author.ID, "<p>v2</p>", t1, true},
+		{"replayed", author.ID, "<p>v2</p>", t1, false},
+		{"older", author.ID, "<p>v0</p>", t1.Add(-time.Second), false},
+		{"newer", author.ID, "<p>v3</p>", t1.Add(time.Second), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := db.EditRemoteStatus(ctx, st.URI, tt.account, &store.Status{Content: tt.content, EditedAt: tt.at})
+			if err != nil || got != tt.want {
+				t.Errorf("edited %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+	now, err := db.StatusByID(ctx, st.ID)
+	if err != nil || now.Content != "<p>v3</p>" || !now.EditedAt.Equal(t1.Add(time.Second)) {
+		t.Errorf("status after the edits: %+v, %v", now, err)
+	}
+	edits, err := db.StatusEdits(ctx, st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var versions []string
+	for _, e := range edits {
+		versions = append(versions, e.Content)
+	}
+	if fmt.Sprint(versions) != "[<p>v1</p> <p>v2</p> <p>v3</p>]" {
+		t.Errorf("history %v", versions)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/starling-social/starling/fanout"
+	"github.com/starling-social/starling/queue"
 )
 
 // Config is every setting of every subcommand. Each flag can also be set by
@@ -30,6 +31,7 @@ type Config struct {
 
 	// Tuning.
 	AckWait                time.Duration
+	QueueMaxAttempts       int
 	DeliveryWorkers        int
 	DeliveryPerHost        int
 	DeliveryRetrySchedule  string
@@ -96,6 +98,7 @@ func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envEr
 	str(&cfg.LogLevel, "log-level", "info", "`level`: debug, info, warn or error")
 	str(&cfg.LogFormat, "log-format", "text", "`format`: text or json")
 	duration(&cfg.AckWait, "queue-ack-wait", 15*time.Second, "how soon a message held by a dead process is delivered again")
+	integer(&cfg.QueueMaxAttempts, "queue-max-attempts", queue.DefaultMaxAttempts, "tries of a message whose handler keeps failing before it is recorded as failed and dropped (see the admin deliveries report)")
 	integer(&cfg.DeliveryWorkers, "delivery-workers", 512, "deliveries in flight at once, across all hosts (most of them wait on the network)")
 	integer(&cfg.DeliveryPerHost, "delivery-per-host", 4, "deliveries in flight at once to one host")
 	str(&cfg.DeliveryRetrySchedule, "delivery-retry-schedule", "30s,1m,2m,5m,10m,20m,40m,80m,160m,5h,8h,12h,12h,12h,12h",

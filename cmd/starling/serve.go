@@ -161,7 +161,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		SignAs:  instanceKey(s.DB),
 		Knocker: knocker,
 	}
-	ob := &outbox.Outbox{Store: s.DB, Site: st, Topology: topo}
+	ob := &outbox.Outbox{Store: s.DB, Site: st, Topology: topo, Accounts: resolver, Logger: logger.With("role", "outbox")}
 
 	// Consumers. Each role has its own durable consumer and worker pool;
 	// deliveries are also capped per destination host.
@@ -199,9 +199,14 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		{queue.ConsumerConfig{Kind: queue.Inbox, Durable: "inbox", Workers: 8}, proc.HandleInbox},
 		{queue.ConsumerConfig{Kind: queue.Delivery, Durable: "delivery", Workers: cfg.DeliveryWorkers,
 			KeyOf: fanout.HostOf, PerKey: cfg.DeliveryPerHost, MaxAckPending: 20_000}, dl.HandleDelivery},
-		{queue.ConsumerConfig{Kind: queue.Outbox, Durable: "fanout", Workers: 4}, fo.HandleOutbox},
+		// Partitioned by activity type, so that no one type (a burst of
+		// posts) can hold every worker or the whole ack window: a Follow
+		// behind 300 posts still gets a worker at once.
+		{queue.ConsumerConfig{Kind: queue.Outbox, Durable: "fanout", Workers: 4,
+			KeyOf: func(m jetstream.Msg) string { return m.Subject() }, PerKey: 3, MaxWaitingPerKey: 64}, fo.HandleOutbox},
 	} {
 		c.cfg.AckWait, c.cfg.Logger, c.cfg.Metrics = cfg.AckWait, logger, qm
+		c.cfg.MaxAttempts, c.cfg.Failures = cfg.QueueMaxAttempts, s.DB
 		consumer, err := queue.Consume(ctx, js, topo, c.cfg, c.h)
 		if err != nil {
 			return err
