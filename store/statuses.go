@@ -45,6 +45,10 @@ type Status struct {
 	QuoteURI string
 	Mentions []string // actor IRIs
 	Hashtags []string // lower case, without '#'
+	// Counts of live replies, boosts and favourites known here; read only,
+	// as of the query (a render cache may hold them a few seconds).
+	RepliesCount, ReblogsCount, FavouritesCount int
+
 	// MentionedAccounts are the known accounts among Mentions; read only.
 	MentionedAccounts []MentionedAccount
 	// MentionIDs are the accounts a local status mentions; CreateLocalStatus
@@ -72,14 +76,17 @@ const statusColumns = `s.id, s.uri, s.url, s.account_id, s.local, s.content, s.s
 	coalesce((SELECT p.account_id FROM statuses p WHERE p.uri = s.in_reply_to_uri), 0),
 	s.hashtags, coalesce(s.source_text, ''),
 	(SELECT coalesce(json_agg(json_build_object('id', m.id, 'username', m.username, 'domain', coalesce(m.domain, ''),
-		'url', m.url, 'uri', m.uri)), '[]') FROM accounts m WHERE m.uri = ANY(s.mentions))`
+		'url', m.url, 'uri', m.uri)), '[]') FROM accounts m WHERE m.uri = ANY(s.mentions)),
+	(SELECT count(*) FROM statuses r WHERE r.in_reply_to_uri = s.uri AND r.deleted_at IS NULL),
+	(SELECT count(*) FROM statuses b WHERE b.reblog_of_id = s.id AND b.deleted_at IS NULL),
+	(SELECT count(*) FROM favourites f WHERE f.status_id = s.id)`
 
 func scanStatusWithAccount(row pgx.Row) (*Status, error) {
 	var s Status
 	var a Account
 	err := row.Scan(append([]any{&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
 		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &s.EditedAt, &s.InReplyToID, &s.InReplyToAccountID,
-		&s.Hashtags, &s.SourceText, &s.MentionedAccounts}, a.dest()...)...)
+		&s.Hashtags, &s.SourceText, &s.MentionedAccounts, &s.RepliesCount, &s.ReblogsCount, &s.FavouritesCount}, a.dest()...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
