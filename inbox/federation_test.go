@@ -709,3 +709,66 @@ func TestRemoteMentionsAndHashtags(t *testing.T) {
 		t.Errorf("tag timeline #fediverse: %+v, want the status", tagged)
 	}
 }
+
+// TestRemoteEditIsSanitisedAndReindexed: an Update of a Note is new
+// content, cleaned as a Create's is (an edit must not smuggle in what the
+// Create could not), and its tag property replaces the old one, so the
+// tag timelines follow the edit.
+func TestRemoteEditIsSanitisedAndReindexed(t *testing.T) {
+	rig := newSamplesRig(t)
+	const actor = "https://edit.example/users/e"
+	rig.seedRemote(t, actor)
+	_, token := rig.reader(t, nil, "")
+	id := actor + "/notes/1"
+	obj := note(actor, id, map[string]any{
+		"content": "<p>first #Before</p>",
+		"tag":     map[string]any{"type": "Hashtag", "href": "https://edit.example/tags/before", "name": "#Before"},
+	})
+	if err := rig.deliverAndProcess(t, actor, create(t, actor, obj), id+"/activity"); err != nil {
+		t.Fatal(err)
+	}
+	sid, err := rig.db.StatusIDByURI(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := json.Marshal(queue.TimelineEvent{StatusID: sid})
+	if err := rig.builder.Apply(t.Context(), queue.StatusCreated, ev); err != nil {
+		t.Fatal(err)
+	}
+
+	edited := note(actor, id, map[string]any{
+		"content": `<p onclick="alert(1)">second <script>alert(1)</script>#After</p>`,
+		"summary": "<b>cw</b>",
+		"updated": "2026-01-02T04:00:00Z",
+		"tag":     map[string]any{"type": "Hashtag", "href": "https://edit.example/tags/after", "name": "#After"},
+	})
+	update := mustJSON(t, map[string]any{
+		"@context": activitypub.ActivityStreamsNS, "id": id + "#updates/1", "type": "Update",
+		"actor": actor, "to": edited["to"], "cc": edited["cc"], "object": edited,
+	})
+	if err := rig.deliverAndProcess(t, actor, update, id+"#updates/1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rig.builder.Apply(t.Context(), queue.StatusUpdated, ev); err != nil {
+		t.Fatal(err)
+	}
+	var got apiStatus
+	if status := rig.apiGet(t, token, fmt.Sprintf("/api/v1/statuses/%d", sid), &got); status != http.StatusOK {
+		t.Fatalf("GET status: %d", status)
+	}
+	if !strings.Contains(got.Content, "second") || len(safeHTML(got.Content)) > 0 || strings.Contains(got.Content, "alert") {
+		t.Errorf("edited content %q: want the new text, cleaned (%v)", got.Content, safeHTML(got.Content))
+	}
+	if got.SpoilerText != "cw" {
+		t.Errorf("edited spoiler_text %q, want %q", got.SpoilerText, "cw")
+	}
+	for tag, want := range map[string]int{"after": 1, "before": 0} {
+		var tagged []apiStatus
+		if status := rig.apiGet(t, token, "/api/v1/timelines/tag/"+tag, &tagged); status != http.StatusOK {
+			t.Fatalf("tag timeline: %d", status)
+		}
+		if len(tagged) != want {
+			t.Errorf("#%s timeline has %d statuses after the edit, want %d", tag, len(tagged), want)
+		}
+	}
+}

@@ -636,14 +636,29 @@ func (p *Processor) update(ctx context.Context, act *activitypub.Activity) error
 	if err != nil || edited.After(time.Now().Add(time.Hour)) {
 		edited = time.Now()
 	}
-	fields := obj.StatusFields()
+	// The same cleaning as a Create's: an edit is new content.
+	edit := p.statusOf(&obj, author, nil, nil)
+	id, err := p.Store.StatusIDByURI(ctx, obj.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // an edit of a status we never had
+	}
+	if err != nil {
+		return err
+	}
+	ev, err := p.timelineEvent(ctx, queue.StatusUpdated, id)
+	if err != nil {
+		return err
+	}
+	// One event per version: a status is edited many times.
+	ev.MsgID += "-" + strconv.FormatInt(edited.UnixMilli(), 10)
 	// The account must be the stored status's own: EditRemoteStatus looks
 	// the status up by URI and account, so another actor's Update of it
-	// finds nothing. No timeline event: the timeline stream has no kind
-	// for edits yet (the render cache forgets within its TTL).
+	// finds nothing, and an older version than the stored one changes
+	// nothing (nor appends the event).
 	changed, err := editor.EditRemoteStatus(ctx, obj.ID, author.ID, &store.Status{
-		Content: fields.Content, SpoilerText: fields.Summary, Sensitive: fields.Sensitive,
-		EditedAt: edited.UTC().Truncate(time.Microsecond)})
+		Content: edit.Content, SpoilerText: edit.SpoilerText, Sensitive: edit.Sensitive,
+		Mentions: edit.Mentions, Hashtags: edit.Hashtags,
+		EditedAt: edited.UTC().Truncate(time.Microsecond)}, ev)
 	if err != nil {
 		return err
 	}

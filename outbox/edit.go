@@ -85,7 +85,7 @@ func (o *Outbox) EditStatus(ctx context.Context, author *store.Account, id int64
 	// Followers: fanout sends an Update to the audience recorded for the
 	// Create (which, for a direct status, is its mentioned accounts).
 	events, err := o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: author.ID,
-		Followers: st.Visibility != store.VisibilityDirect, AccountIDs: recipients}, "", 0)
+		Followers: st.Visibility != store.VisibilityDirect, AccountIDs: recipients}, queue.StatusUpdated, st.ID)
 	if err != nil {
 		return nil, err
 	}

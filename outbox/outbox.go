@@ -445,8 +445,12 @@ func (o *Outbox) events(ctx context.Context, act *store.Activity, ev queue.Outbo
 		if err != nil {
 			return nil, fmt.Errorf("encode timeline event: %w", err)
 		}
+		msgID := "timeline-" + timelineKind + "-" + strconv.FormatInt(statusID, 10)
+		if timelineKind == queue.StatusUpdated {
+			msgID += "-" + strconv.FormatInt(act.ID, 10) // a status is edited many times
+		}
 		events = append(events, store.Event{
-			MsgID:   "timeline-" + timelineKind + "-" + strconv.FormatInt(statusID, 10),
+			MsgID:   msgID,
 			Subject: o.Topology.Subject(queue.Timeline, timelineKind),
 			Payload: payload,
 			Headers: headers,

@@ -37,6 +37,9 @@ const (
 const (
 	StatusCreated = "status.created"
 	StatusDeleted = "status.deleted"
+	// StatusUpdated carries a TimelineEvent: a status was edited, so
+	// streams and render caches show it anew and its tags are reindexed.
+	StatusUpdated = "status.updated"
 	// FeedUnmerge carries a TimelineChange: an unfollow, block, mute or
 	// domain block whose entries must leave a home feed.
 	FeedUnmerge = "feed.unmerge"

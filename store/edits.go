@@ -105,8 +105,9 @@ func (db *DB) EditLocalStatus(ctx context.Context, s *Status, act *Activity, eve
 }
 
 // EditRemoteStatus applies a remote author's edit (an Update of a Note) to
-// the live status uri of accountID: content, summary, sensitive, with the
-// history and edited_at; the events are appended with it. It reports false,
+// the live status uri of accountID: content, summary, sensitive, mentions
+// and hashtags, with the history and edited_at; the events are appended
+// with it. It reports false,
 // changing nothing, when there is no such live status or the edit is not
 // newer than the stored version (a replayed or reordered Update).
 func (db *DB) EditRemoteStatus(ctx context.Context, uri string, accountID int64, s *Status, events ...Event) (bool, error) {
@@ -127,6 +128,22 @@ func (db *DB) EditRemoteStatus(ctx context.Context, uri string, accountID int64,
 			return err
 		}
 		s.ID, edited = id, true
+		// The tag property is replaced whole, as Mastodon does on an
+		// edit; the timeline builder indexes the new version's tags.
+		mentions, hashtags := s.Mentions, s.Hashtags
+		if mentions == nil {
+			mentions = []string{}
+		}
+		if hashtags == nil {
+			hashtags = []string{}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE statuses SET mentions = $2, hashtags = $3 WHERE id = $1`,
+			id, mentions, hashtags); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM status_tags WHERE status_id = $1`, id); err != nil {
+			return err
+		}
 		return appendEvents(ctx, tx, events...)
 	})
 	if err != nil {

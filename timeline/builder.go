@@ -54,7 +54,7 @@ type Builder struct {
 // streaming event, which clients key by id.
 func (b *Builder) HandleTimeline(ctx context.Context, msg jetstream.Msg) error {
 	subject := msg.Subject()
-	for _, kind := range []string{queue.StatusCreated, queue.StatusDeleted, queue.FeedUnmerge, queue.Notify, queue.AccountDeleted} {
+	for _, kind := range []string{queue.StatusCreated, queue.StatusDeleted, queue.StatusUpdated, queue.FeedUnmerge, queue.Notify, queue.AccountDeleted} {
 		if strings.HasSuffix(subject, "."+kind) {
 			return b.Apply(ctx, kind, msg.Data())
 		}
@@ -66,13 +66,16 @@ func (b *Builder) HandleTimeline(ctx context.Context, msg jetstream.Msg) error {
 // payload.
 func (b *Builder) Apply(ctx context.Context, kind string, data []byte) error {
 	switch kind {
-	case queue.StatusCreated, queue.StatusDeleted:
+	case queue.StatusCreated, queue.StatusDeleted, queue.StatusUpdated:
 		var ev queue.TimelineEvent
 		if err := json.Unmarshal(data, &ev); err != nil {
 			return queue.Permanent(fmt.Errorf("decode timeline event: %w", err))
 		}
-		if kind == queue.StatusCreated {
+		switch kind {
+		case queue.StatusCreated:
 			return b.statusCreated(ctx, ev.StatusID)
+		case queue.StatusUpdated:
+			return b.statusUpdated(ctx, ev.StatusID)
 		}
 		n, err := b.Store.RemoveStatusFromFeeds(ctx, ev.StatusID)
 		if err != nil {
@@ -116,30 +119,9 @@ func (b *Builder) statusCreated(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	var tags []string
-	var mentioned []int64
-	if meta.ReblogOfID == 0 {
-		tags = extractTags(meta.Content)
-		m := extractMentions(meta.Content, meta.Local, b.LocalDomain)
-		if !meta.Local {
-			// A remote status names its mentions and hashtags in its tag
-			// property, which the inbox stored: that is what the remote
-			// server meant (Mastodon reads only it), and servers whose HTML
-			// carries no mention links (Misskey, Lemmy) are read right.
-			// The HTML's links still count, for servers that send no tags.
-			m.uris = append(m.uris, meta.Mentions...)
-			tags = mergeTags(tags, meta.Hashtags)
-		}
-		if len(m.usernames)+len(m.uris) > 0 {
-			if mentioned, err = b.Store.AccountIDsByMention(ctx, m.usernames, m.domains, m.uris); err != nil {
-				return err
-			}
-		}
-		// Mentions first: a direct status reaches its addressees' feeds
-		// through them.
-		if err := b.Store.IndexStatus(ctx, id, tags, mentioned); err != nil {
-			return err
-		}
+	tags, mentioned, err := b.index(ctx, meta)
+	if err != nil {
+		return err
 	}
 	n, err := b.Store.AddStatusToFeeds(ctx, id)
 	if err != nil {
@@ -157,6 +139,63 @@ func (b *Builder) statusCreated(ctx context.Context, id int64) error {
 	if meta.ReblogOfID != 0 {
 		return b.notify(ctx, &store.Notification{AccountID: meta.ReblogAccountID, Type: store.NotifyReblog,
 			FromAccountID: meta.AccountID, StatusID: meta.ReblogOfID})
+	}
+	return nil
+}
+
+// index records a status's hashtags and the local accounts it mentions,
+// and returns them; a boost has neither.
+func (b *Builder) index(ctx context.Context, meta *store.StatusMeta) (tags []string, mentioned []int64, err error) {
+	if meta.ReblogOfID != 0 {
+		return nil, nil, nil
+	}
+	tags = extractTags(meta.Content)
+	m := extractMentions(meta.Content, meta.Local, b.LocalDomain)
+	if !meta.Local {
+		// A remote status names its mentions and hashtags in its tag
+		// property, which the inbox stored: that is what the remote
+		// server meant (Mastodon reads only it), and servers whose HTML
+		// carries no mention links (Misskey, Lemmy) are read right.
+		// The HTML's links still count, for servers that send no tags.
+		m.uris = append(m.uris, meta.Mentions...)
+		tags = mergeTags(tags, meta.Hashtags)
+	}
+	if len(m.usernames)+len(m.uris) > 0 {
+		if mentioned, err = b.Store.AccountIDsByMention(ctx, m.usernames, m.domains, m.uris); err != nil {
+			return nil, nil, err
+		}
+	}
+	// Mentions first: a direct status reaches its addressees' feeds
+	// through them.
+	if err := b.Store.IndexStatus(ctx, meta.ID, tags, mentioned); err != nil {
+		return nil, nil, err
+	}
+	return tags, mentioned, nil
+}
+
+// statusUpdated applies an edit: the status is indexed again (an edit may
+// add hashtags and mentions; the newly mentioned are notified, the others
+// already were), and streams are told to show it anew, as Mastodon's
+// status.update event does.
+func (b *Builder) statusUpdated(ctx context.Context, id int64) error {
+	meta, err := b.Store.StatusMeta(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // deleted since: nothing to show
+	}
+	if err != nil {
+		return err
+	}
+	tags, mentioned, err := b.index(ctx, meta)
+	if err != nil {
+		return err
+	}
+	b.publish(queue.StreamMessage{Event: "status.update", StatusID: id, Tags: tags, Local: meta.Local,
+		Public: meta.Visibility == store.VisibilityPublic})
+	for _, acct := range mentioned {
+		if err := b.notify(ctx, &store.Notification{AccountID: acct, Type: store.NotifyMention,
+			FromAccountID: meta.AccountID, StatusID: id}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

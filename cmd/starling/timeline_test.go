@@ -213,6 +213,15 @@ func TestStreaming(t *testing.T) {
 	expect(t, local, "update on SSE public/local", statusEvent("update", post.URI))
 	expect(t, tag, "update on SSE hashtag", statusEvent("update", post.URI))
 
+	// An edit reaches the same streams as a status.update, rendered anew.
+	a.mustCall("PUT", "/api/v1/statuses/"+post.ID, alice, url.Values{"status": {"streaming is still #fun, edited"}}, nil)
+	for name, ch := range map[string]<-chan streamEvent{"SSE user": user, "SSE hashtag": tag} {
+		ev := expect(t, ch, "status.update on "+name, statusEvent("status.update", post.URI))
+		if !strings.Contains(ev.Payload, "edited") {
+			t.Errorf("status.update on %s carries %s, not the edited text", name, ev.Payload)
+		}
+	}
+
 	var tagged []api.Status
 	a.mustCall("GET", "/api/v1/timelines/tag/FUN", "", nil, &tagged)
 	if len(tagged) != 1 || tagged[0].URI != post.URI {
