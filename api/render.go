@@ -146,6 +146,8 @@ func (s *Server) status(ctx context.Context, st *store.Status, accounts map[int6
 		EditedAt:           edited,
 		InReplyToID:        replyTo,
 		InReplyToAccountID: replyToAccount,
+		Language:           optional(st.Language),
+		Emojis:             customEmojis(st.Emojis),
 		RepliesCount:       st.RepliesCount,
 		ReblogsCount:       st.ReblogsCount,
 		FavouritesCount:    st.FavouritesCount,
@@ -161,7 +163,6 @@ func (s *Server) status(ctx context.Context, st *store.Status, accounts map[int6
 		MediaAttachments:   []any{},
 		Mentions:           s.mentions(st),
 		Tags:               s.tags(st),
-		Emojis:             []any{},
 	}
 }
 
@@ -199,6 +200,30 @@ func (s *Server) tags(st *store.Status) []any {
 	out := make([]any, 0, len(st.Hashtags))
 	for _, t := range st.Hashtags {
 		out = append(out, StatusTag{Name: t, URL: s.Site.Base() + "/tags/" + url.PathEscape(t)})
+	}
+	return out
+}
+
+// optional is nil for an empty string: Mastodon's null.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// CustomEmoji is Mastodon's CustomEmoji entity.
+type CustomEmoji struct {
+	Shortcode       string `json:"shortcode"`
+	URL             string `json:"url"`
+	StaticURL       string `json:"static_url"`
+	VisibleInPicker bool   `json:"visible_in_picker"`
+}
+
+func customEmojis(list []store.Emoji) []any {
+	out := make([]any, 0, len(list))
+	for _, e := range list {
+		out = append(out, CustomEmoji{Shortcode: e.Shortcode, URL: e.URL, StaticURL: e.StaticURL})
 	}
 	return out
 }

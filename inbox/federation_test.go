@@ -772,3 +772,48 @@ func TestRemoteEditIsSanitisedAndReindexed(t *testing.T) {
 		}
 	}
 }
+
+// TestLanguageAndEmojis: a status keeps the language its contentMap names
+// and the custom emojis its Emoji tags define (as Mastodon shows them);
+// an emoji whose image is not an http(s) link is dropped.
+func TestLanguageAndEmojis(t *testing.T) {
+	rig := newSamplesRig(t)
+	const actor = "https://emoji.example/users/e"
+	rig.seedRemote(t, actor)
+	_, token := rig.reader(t, nil, "")
+	id := actor + "/notes/1"
+	content := "<p>Hallo :blobcat: :evil:</p>"
+	obj := note(actor, id, map[string]any{
+		"content":    content,
+		"contentMap": map[string]any{"de": content},
+		"tag": []any{
+			map[string]any{"type": "Emoji", "name": ":blobcat:", "icon": map[string]any{"type": "Image", "url": "https://emoji.example/blobcat.png"}},
+			map[string]any{"type": "Emoji", "name": ":evil:", "icon": map[string]any{"type": "Image", "url": "javascript:alert(1)"}},
+		},
+	})
+	if err := rig.deliverAndProcess(t, actor, create(t, actor, obj), id+"/activity"); err != nil {
+		t.Fatal(err)
+	}
+	sid, err := rig.db.StatusIDByURI(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Language *string `json:"language"`
+		Emojis   []struct {
+			Shortcode string `json:"shortcode"`
+			URL       string `json:"url"`
+			StaticURL string `json:"static_url"`
+		} `json:"emojis"`
+	}
+	if status := rig.apiGet(t, token, fmt.Sprintf("/api/v1/statuses/%d", sid), &got); status != http.StatusOK {
+		t.Fatalf("GET status: %d", status)
+	}
+	if got.Language == nil || *got.Language != "de" {
+		t.Errorf("language %v, want de", got.Language)
+	}
+	if len(got.Emojis) != 1 || got.Emojis[0].Shortcode != "blobcat" || got.Emojis[0].URL != "https://emoji.example/blobcat.png" ||
+		got.Emojis[0].StaticURL == "" {
+		t.Errorf("emojis %+v, want blobcat alone", got.Emojis)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strconv"
 	"sync"
@@ -316,9 +317,38 @@ func (p *Processor) statusOf(obj *activitypub.Object, author *store.Account, act
 		InReplyToURI: replyTo,
 		CreatedAt:    created,
 		QuoteURI:     quote,
+		Language:     language(fields.Language),
+		Emojis:       emojis(fields.Emojis),
 		Mentions:     mentions,
 		Hashtags:     hashtags,
 	}
+}
+
+// languageTag is the shape of a BCP 47 tag, as far as a status needs it.
+var languageTag = regexp.MustCompile(`^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{1,8}){0,3}$`)
+
+// language returns the contentMap language if it is a language tag.
+func language(l string) string {
+	if !languageTag.MatchString(l) {
+		return ""
+	}
+	return l
+}
+
+// emojis keeps the custom emojis whose images are http(s) links; the
+// decoder already held shortcodes to Mastodon's rule.
+func emojis(list []activitypub.Emoji) []store.Emoji {
+	var out []store.Emoji
+	for _, e := range list {
+		if isHTTPURL(e.URL) && (e.StaticURL == "" || isHTTPURL(e.StaticURL)) {
+			static := e.StaticURL
+			if static == "" {
+				static = e.URL
+			}
+			out = append(out, store.Emoji{Shortcode: e.Shortcode, URL: e.URL, StaticURL: static})
+		}
+	}
+	return out
 }
 
 // audience returns the addressees of obj: its own, else those of the
@@ -657,7 +687,7 @@ func (p *Processor) update(ctx context.Context, act *activitypub.Activity) error
 	// nothing (nor appends the event).
 	changed, err := editor.EditRemoteStatus(ctx, obj.ID, author.ID, &store.Status{
 		Content: edit.Content, SpoilerText: edit.SpoilerText, Sensitive: edit.Sensitive,
-		Mentions: edit.Mentions, Hashtags: edit.Hashtags,
+		Mentions: edit.Mentions, Hashtags: edit.Hashtags, Language: edit.Language, Emojis: edit.Emojis,
 		EditedAt: edited.UTC().Truncate(time.Microsecond)}, ev)
 	if err != nil {
 		return err

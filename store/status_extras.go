@@ -16,29 +16,42 @@ type StatusExtras struct {
 	Hashtags []string // lower case, without '#'
 }
 
-// insertStatusExtras writes s's extras on its freshly inserted row; it is
-// kept apart from insertStatus so the columns stay additive.
+// Emoji is a custom emoji a status uses, as Mastodon's CustomEmoji entity
+// names its fields.
+type Emoji struct {
+	Shortcode string `json:"shortcode"`
+	URL       string `json:"url"`
+	StaticURL string `json:"static_url"`
+}
+
+// insertStatusExtras writes what only remote statuses carry (the quoted
+// post, the language, custom emojis) on the freshly inserted row; it is
+// kept apart from insertStatus so the columns stay additive. insertStatus
+// writes the mentions and hashtags.
 func insertStatusExtras(ctx context.Context, tx pgx.Tx, s *Status) error {
-	if s.QuoteURI == "" && len(s.Mentions) == 0 && len(s.Hashtags) == 0 {
+	if s.QuoteURI == "" && s.Language == "" && len(s.Emojis) == 0 {
 		return nil
 	}
-	var quote any
-	if s.QuoteURI != "" {
-		quote = s.QuoteURI
-	}
-	mentions, hashtags := s.Mentions, s.Hashtags
-	if mentions == nil {
-		mentions = []string{}
-	}
-	if hashtags == nil {
-		hashtags = []string{}
-	}
-	_, err := tx.Exec(ctx, `UPDATE statuses SET quote_uri = $2, mentions = $3, hashtags = $4 WHERE id = $1`,
-		s.ID, quote, mentions, hashtags)
+	_, err := tx.Exec(ctx, `UPDATE statuses SET quote_uri = $2, language = $3, emojis = $4 WHERE id = $1`,
+		s.ID, nullIfEmpty(s.QuoteURI), nullIfEmpty(s.Language), emojisOrEmpty(s.Emojis))
 	if err != nil {
 		return fmt.Errorf("status extras %s: %w", s.URI, err)
 	}
 	return nil
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func emojisOrEmpty(e []Emoji) []Emoji {
+	if e == nil {
+		return []Emoji{}
+	}
+	return e
 }
 
 // StatusExtrasByURI returns the extras of a status, deleted or not.

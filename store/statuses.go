@@ -43,6 +43,8 @@ type Status struct {
 	// Written by InsertRemoteStatus and CreateLocalStatus, read with
 	// StatusExtrasByURI.
 	QuoteURI string
+	Language string  // BCP 47, from contentMap; empty when unknown
+	Emojis   []Emoji // custom emojis of the content and content warning
 	Mentions []string // actor IRIs
 	Hashtags []string // lower case, without '#'
 	// Counts of live replies, boosts and favourites known here; read only,
@@ -79,14 +81,15 @@ const statusColumns = `s.id, s.uri, s.url, s.account_id, s.local, s.content, s.s
 		'url', m.url, 'uri', m.uri)), '[]') FROM accounts m WHERE m.uri = ANY(s.mentions)),
 	(SELECT count(*) FROM statuses r WHERE r.in_reply_to_uri = s.uri AND r.deleted_at IS NULL),
 	(SELECT count(*) FROM statuses b WHERE b.reblog_of_id = s.id AND b.deleted_at IS NULL),
-	(SELECT count(*) FROM favourites f WHERE f.status_id = s.id)`
+	(SELECT count(*) FROM favourites f WHERE f.status_id = s.id),
+	coalesce(s.language, ''), s.emojis`
 
 func scanStatusWithAccount(row pgx.Row) (*Status, error) {
 	var s Status
 	var a Account
 	err := row.Scan(append([]any{&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
 		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &s.EditedAt, &s.InReplyToID, &s.InReplyToAccountID,
-		&s.Hashtags, &s.SourceText, &s.MentionedAccounts, &s.RepliesCount, &s.ReblogsCount, &s.FavouritesCount}, a.dest()...)...)
+		&s.Hashtags, &s.SourceText, &s.MentionedAccounts, &s.RepliesCount, &s.ReblogsCount, &s.FavouritesCount, &s.Language, &s.Emojis}, a.dest()...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
