@@ -43,8 +43,8 @@ type Status struct {
 	// Written by InsertRemoteStatus and CreateLocalStatus, read with
 	// StatusExtrasByURI.
 	QuoteURI string
-	Language string  // BCP 47, from contentMap; empty when unknown
-	Emojis   []Emoji // custom emojis of the content and content warning
+	Language string   // BCP 47, from contentMap; empty when unknown
+	Emojis   []Emoji  // custom emojis of the content and content warning
 	Mentions []string // actor IRIs
 	Hashtags []string // lower case, without '#'
 	// Counts of live replies, boosts and favourites known here; read only,
