@@ -14,8 +14,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/starling-social/starling/sanitize"
 	"github.com/starling-social/starling/store"
@@ -52,19 +52,17 @@ type Resolver struct {
 	// are signed with draft-cavage.
 	Knocker *Knocker
 	// Sanitizer cleans what remote actors say about themselves before it
-	// is stored; default sanitize.New(), built at first use.
+	// is stored. serve sets the one policy the process shares. When it is
+	// nil (tests that build a bare Resolver) every stored actor builds a
+	// policy of its own: as safe, only slower.
 	Sanitizer *sanitize.Policy
-
-	sanitizerOnce sync.Once
 }
 
 func (r *Resolver) sanitizer() *sanitize.Policy {
-	r.sanitizerOnce.Do(func() {
-		if r.Sanitizer == nil {
-			r.Sanitizer = sanitize.New()
-		}
-	})
-	return r.Sanitizer
+	if r.Sanitizer != nil {
+		return r.Sanitizer
+	}
+	return sanitize.New()
 }
 
 func (r *Resolver) now() time.Time {
@@ -229,9 +227,9 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 		keyID, keyPEM = "", ""
 	}
 	host, _ := HostOf(doc.ID)
-	// Clients render the note as HTML and the display name as text, both
-	// trusted: clean them as Mastodon does. (Profile fields are not kept:
-	// store.Account has nowhere to put them.)
+	// Clients render the note and field values as HTML and the display
+	// name and field names as text, all trusted: clean them as Mastodon
+	// does.
 	p := r.sanitizer()
 	a := &store.Account{
 		Username:     doc.PreferredUsername,
@@ -248,6 +246,7 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 		PublicKeyPEM: sanitize.Clean(keyPEM),
 		Locked:       bool(doc.ManuallyApprovesFollowers),
 		Bot:          doc.Type == "Service" || doc.Type == "Application",
+		Fields:       profileFields(p, doc.Attachment),
 	}
 	if doc.Endpoints != nil && SameHost(doc.Endpoints.SharedInbox, doc.ID) {
 		a.SharedInboxURL = sanitize.Clean(doc.Endpoints.SharedInbox)
@@ -260,6 +259,53 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 		return nil, err
 	}
 	return got, nil
+}
+
+// Bounds on what a remote profile may store, as Pleroma and Akkoma set
+// them for remote accounts: more fields, or longer ones, are cut off
+// rather than refusing the actor.
+const (
+	MaxProfileFields   = 20
+	MaxFieldNameBytes  = 512
+	MaxFieldValueBytes = 2048
+)
+
+// profileFields returns the cleaned profile fields among an actor's
+// attachments: the PropertyValue entries, in order, with the name as text
+// and the value as HTML. Each is cut to its bound before it is cleaned, so
+// that a tag cut in two is the sanitiser's to drop, never stored half
+// open (an element cut off from its end tag stays unclosed, which clients,
+// parsing the value as a fragment, close). Entries left with neither name
+// nor value are dropped.
+func profileFields(p *sanitize.Policy, attachments []PropertyValue) []store.Field {
+	fields := []store.Field{}
+	for _, pv := range attachments {
+		if len(fields) == MaxProfileFields {
+			break
+		}
+		if pv.Type != "PropertyValue" {
+			continue
+		}
+		f := store.Field{
+			Name:  p.Text(clip(pv.Name, MaxFieldNameBytes)),
+			Value: p.HTML(clip(pv.Value, MaxFieldValueBytes)),
+		}
+		if f.Name != "" || f.Value != "" {
+			fields = append(fields, f)
+		}
+	}
+	return fields
+}
+
+// clip cuts s to at most n bytes, at a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // KeyLookup finds the public key keyID for signature verification: from the

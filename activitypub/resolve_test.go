@@ -2,12 +2,16 @@ package activitypub
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling/sanitize"
+	"github.com/starling-social/starling/store"
 	"github.com/starling-social/starling/store/storetest"
 )
 
@@ -195,4 +199,101 @@ func TestResolver_SanitisesActor(t *testing.T) {
 	if !strings.Contains(a.Note, "Hi") || !strings.Contains(a.Note, "there") {
 		t.Errorf("note %q lost its text", a.Note)
 	}
+}
+
+// TestResolver_ProfileFields: an actor's PropertyValue attachments become
+// its profile fields, in every shape servers send them (one object or an
+// array, types and the value prefixed with schema.org's namespace), cleaned
+// (names as text, values as HTML) and bounded; other attachments are not
+// fields. An Update of the actor replaces them.
+func TestResolver_ProfileFields(t *testing.T) {
+	pubPEM := string(sigTestReadFile(t, bobPubPath))
+	var base string
+	attachments := map[string]string{} // username → raw attachment JSON
+	actor := func(name string) map[string]any {
+		doc := map[string]any{
+			"id": base + "/users/" + name, "type": "Person", "preferredUsername": name, "inbox": base + "/users/" + name + "/inbox",
+			"publicKey": map[string]string{"id": base + "/users/" + name + "#main-key", "owner": base + "/users/" + name, "publicKeyPem": pubPEM},
+		}
+		if raw := attachments[name]; raw != "" {
+			doc["attachment"] = json.RawMessage(raw)
+		}
+		return doc
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", ContentType)
+		_ = json.NewEncoder(w).Encode(actor(strings.TrimPrefix(r.URL.Path, "/users/")))
+	}))
+	defer srv.Close()
+	base = srv.URL
+
+	many := make([]string, 25)
+	for i := range many {
+		many[i] = fmt.Sprintf(`{"type":"PropertyValue","name":"f%d","value":"v%d"}`, i, i)
+	}
+	long := strings.Repeat("é", MaxFieldValueBytes) // two bytes each
+	const link = `<a href="https://m.example/@a" target="_blank" rel="nofollow noopener noreferrer me">m.example/@a</a>`
+	tests := []struct {
+		name, attachment string
+		want             []store.Field
+	}{
+		{"OKNone", ``, []store.Field{}},
+		{"OKMastodon", `[{"type":"PropertyValue","name":"Pronouns","value":"she/her"},
+			{"type":"PropertyValue","name":"Home","value":"` + strings.ReplaceAll(link, `"`, `\"`) + `"}]`,
+			[]store.Field{{Name: "Pronouns", Value: "she/her"},
+				{Name: "Home", Value: `<a href="https://m.example/@a" rel="nofollow noopener noreferrer me" target="_blank">m.example/@a</a>`}}},
+		{"OKSingleObject", `{"type":"PropertyValue","name":"Alone","value":"yes"}`,
+			[]store.Field{{Name: "Alone", Value: "yes"}}},
+		{"OKPrefixedTypes", `[{"type":"schema:PropertyValue","name":"a","schema:value":"1"},
+			{"type":["Object","http://schema.org#PropertyValue"],"name":"b","value":"2"},
+			{"type":"https://schema.org/PropertyValue","name":"c","http://schema.org#value":"3"}]`,
+			[]store.Field{{Name: "a", Value: "1"}, {Name: "b", Value: "2"}, {Name: "c", Value: "3"}}},
+		{"OKOtherAttachmentsIgnored", `["https://m.example/proof", {"type":"Link","name":"x","href":"https://m.example"},
+			{"type":"IdentityProof","name":"kb","signatureValue":"s"}, {"type":"PropertyValue","name":"n","value":42},
+			{"name":"untyped","value":"v"}, {"type":"PropertyValue","name":"","value":""}, {"type":"PropertyValue","name":"kept","value":"v"}]`,
+			[]store.Field{{Name: "kept", Value: "v"}}},
+		{"OKHostileCleaned", `[{"type":"PropertyValue","name":"<b>Site</b><script>alert(1)</script> &lt;i&gt;","value":"<a href=\"javascript:alert(1)\" onclick=\"alert(2)\">go</a><script>alert(3)</script><iframe src=\"https://e.example\"></iframe><img src=x onerror=alert(4)>\u0000"}]`,
+			[]store.Field{{Name: "Site ‹i›", Value: "go"}}},
+		{"OKBounded", `[` + strings.Join(many, ",") + `]`, func() []store.Field {
+			var fs []store.Field
+			for i := range MaxProfileFields {
+				fs = append(fs, store.Field{Name: fmt.Sprintf("f%d", i), Value: fmt.Sprintf("v%d", i)})
+			}
+			return fs
+		}()},
+		// Cut at 2048 bytes: "<b>" and 1022 two-byte runes (the sanitiser
+		// does not close the <b>; clients parse values as fragments).
+		{"OKLongValueClippedAtRune", `{"type":"PropertyValue","name":"long","value":"<b>` + long + `</b>"}`,
+			[]store.Field{{Name: "long", Value: "<b>" + long[:MaxFieldValueBytes-4]}}},
+		{"OKTagCutInTwoDropped", `{"type":"PropertyValue","name":"cut","value":"ok ` + strings.Repeat("x", MaxFieldValueBytes-20) + ` <a href=\"https://m.example/abcdefgh\">link</a>"}`,
+			[]store.Field{{Name: "cut", Value: "ok " + strings.Repeat("x", MaxFieldValueBytes-20)}}},
+	}
+	res := &Resolver{Store: storetest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"},
+		Scheme: "http", Sanitizer: sanitize.New()}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			username := strings.ToLower(tt.name)
+			attachments[username] = tt.attachment
+			a, err := res.Actor(t.Context(), base+"/users/"+username, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(a.Fields, tt.want) {
+				t.Errorf("fields\n got %q\nwant %q", a.Fields, tt.want)
+			}
+		})
+	}
+
+	// An Update carries the whole document: its fields replace the old ones.
+	t.Run("OKUpdateReplaces", func(t *testing.T) {
+		attachments["okmastodon"] = `{"type":"PropertyValue","name":"New","value":"<p>only</p>"}`
+		raw, _ := json.Marshal(actor("okmastodon"))
+		a, err := res.UpdateActor(t.Context(), base+"/users/okmastodon", raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []store.Field{{Name: "New", Value: "<p>only</p>"}}; !slices.Equal(a.Fields, want) {
+			t.Errorf("fields after the Update %q, want %q", a.Fields, want)
+		}
+	})
 }
