@@ -237,7 +237,7 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 		DisplayName:  p.Text(doc.Name),
 		Note:         p.HTML(doc.Summary),
 		URI:          doc.ID,
-		URL:          sanitize.Clean(doc.URL.ID),
+		URL:          profileURL(doc),
 		InboxURL:     doc.Inbox,
 		OutboxURL:    sanitize.Clean(doc.Outbox),
 		FollowersURL: sanitize.Clean(doc.Followers),
@@ -251,14 +251,24 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 	if doc.Endpoints != nil && SameHost(doc.Endpoints.SharedInbox, doc.ID) {
 		a.SharedInboxURL = sanitize.Clean(doc.Endpoints.SharedInbox)
 	}
-	if a.URL == "" {
-		a.URL = a.URI
-	}
 	got, err := r.Store.UpsertRemoteAccount(ctx, a)
 	if err != nil {
 		return nil, err
 	}
 	return got, nil
+}
+
+// profileURL is the actor's profile page, which clients link its name to:
+// its url when that is an http(s) URL on the actor's own host, as Mastodon
+// requires, else its id. A javascript: or data: url would run in the
+// client's origin; one on another host would let an actor pass for
+// someone else's profile.
+func profileURL(doc *Actor) string {
+	u := doc.URL.ID
+	if isHTTPURL(u) && SameHost(u, doc.ID) && sanitize.Valid(u) {
+		return u
+	}
+	return doc.ID
 }
 
 // Bounds on what a remote profile may store, as Pleroma and Akkoma set

@@ -297,3 +297,61 @@ func TestResolver_ProfileFields(t *testing.T) {
 		}
 	})
 }
+
+// TestResolver_ProfileURL: clients link an account's name to its url, so
+// only an http(s) url on the actor's own host is kept, as on Mastodon;
+// anything else falls back to the actor's id.
+func TestResolver_ProfileURL(t *testing.T) {
+	pubPEM := string(sigTestReadFile(t, bobPubPath))
+	var base string
+	urls := map[string]any{} // username → url property
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/users/")
+		doc := map[string]any{
+			"id": base + r.URL.Path, "type": "Person", "preferredUsername": name, "inbox": base + r.URL.Path + "/inbox",
+			"publicKey": map[string]string{"id": base + r.URL.Path + "#main-key", "owner": base + r.URL.Path, "publicKeyPem": pubPEM},
+		}
+		if u, ok := urls[name]; ok {
+			doc["url"] = u
+		}
+		w.Header().Set("Content-Type", ContentType)
+		_ = json.NewEncoder(w).Encode(doc)
+	}))
+	defer srv.Close()
+	base = srv.URL
+	tests := []struct {
+		name string
+		url  func() any
+		want func() string // "" for the actor's id
+	}{
+		{"OKSameHost", func() any { return base + "/@oksamehost" }, func() string { return base + "/@oksamehost" }},
+		{"OKLinkArray", func() any {
+			return []map[string]string{{"type": "Link", "mediaType": "text/html", "href": base + "/@oklinkarray"}}
+		}, func() string { return base + "/@oklinkarray" }},
+		{"OKNone", nil, func() string { return "" }},
+		{"ErrJavaScript", func() any { return "javascript:alert(document.domain)" }, func() string { return "" }},
+		{"ErrData", func() any { return "data:text/html,<script>alert(1)</script>" }, func() string { return "" }},
+		{"ErrOtherHost", func() any { return "https://bank.example/@victim" }, func() string { return "" }},
+	}
+	res := &Resolver{Store: storetest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"},
+		Scheme: "http", Sanitizer: sanitize.New()}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := strings.ToLower(tt.name)
+			if tt.url != nil {
+				urls[name] = tt.url()
+			}
+			a, err := res.Actor(t.Context(), base+"/users/"+name, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tt.want()
+			if want == "" {
+				want = a.URI
+			}
+			if a.URL != want {
+				t.Errorf("url %q, want %q", a.URL, want)
+			}
+		})
+	}
+}
