@@ -271,9 +271,11 @@ func profileURL(doc *Actor) string {
 	return doc.ID
 }
 
-// Bounds on what a remote profile may store, as Pleroma and Akkoma set
-// them for remote accounts: more fields, or longer ones, are cut off
-// rather than refusing the actor.
+// Bounds on what a remote profile may store: the defaults Pleroma and
+// Akkoma use for remote accounts (max_remote_account_fields,
+// account_field_name_length, account_field_value_length). More fields, or
+// longer ones, are cut off rather than refusing the actor: a profile is
+// no reason to stop federating with someone.
 const (
 	MaxProfileFields   = 20
 	MaxFieldNameBytes  = 512

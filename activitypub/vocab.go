@@ -277,12 +277,14 @@ func (v *PropertyValue) UnmarshalJSON(b []byte) error {
 	if v.Value == "" {
 		v.Value = cmp.Or(w.SchemaValue, w.IRIValue)
 	}
-	v.Type = w.Type.pick(func(string) bool { return false }) // the first, as: stripped
 	for _, t := range w.Type {
 		if isPropertyValue(t) {
 			v.Type = "PropertyValue"
-			break
+			return nil
 		}
+	}
+	if len(w.Type) > 0 {
+		v.Type = bareType(w.Type[0])
 	}
 	return nil
 }
