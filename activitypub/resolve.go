@@ -237,7 +237,7 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 		DisplayName:  p.Text(doc.Name),
 		Note:         p.HTML(doc.Summary),
 		URI:          doc.ID,
-		URL:          profileURL(doc),
+		URL:          PageURL(doc.URL.ID, doc.ID),
 		InboxURL:     doc.Inbox,
 		OutboxURL:    sanitize.Clean(doc.Outbox),
 		FollowersURL: sanitize.Clean(doc.Followers),
@@ -258,17 +258,16 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 	return got, nil
 }
 
-// profileURL is the actor's profile page, which clients link its name to:
-// its url when that is an http(s) URL on the actor's own host, as Mastodon
-// requires, else its id. A javascript: or data: url would run in the
-// client's origin; one on another host would let an actor pass for
-// someone else's profile.
-func profileURL(doc *Actor) string {
-	u := doc.URL.ID
-	if isHTTPURL(u) && SameHost(u, doc.ID) && sanitize.Valid(u) {
-		return u
+// PageURL is the web page of a remote object (an actor's profile, a
+// status), which clients link to: its url when that is an http(s) URL on
+// the host of its id, as Mastodon requires, else its id. A javascript: or
+// data: url would run in the client's origin; one on another host would
+// let an object pass for a page of someone else's.
+func PageURL(url, id string) string {
+	if isHTTPURL(url) && SameHost(url, id) && sanitize.Valid(url) {
+		return url
 	}
-	return doc.ID
+	return id
 }
 
 // Bounds on what a remote profile may store: the defaults Pleroma and

@@ -355,3 +355,25 @@ func TestResolver_ProfileURL(t *testing.T) {
 		})
 	}
 }
+
+func TestPageURL(t *testing.T) {
+	const id = "https://a.example/objects/1"
+	tests := []struct{ name, url, want string }{
+		{"OKSameHost", "https://a.example/@u/1", "https://a.example/@u/1"},
+		{"OKHTTP", "http://a.example/@u/1", "http://a.example/@u/1"},
+		{"ErrEmpty", "", id},
+		{"ErrJavaScript", "javascript:alert(1)", id},
+		{"ErrJavaScriptUpper", "JAVASCRIPT:alert(1)", id},
+		{"ErrData", "data:text/html,x", id},
+		{"ErrRelative", "/@u/1", id},
+		{"ErrOtherHost", "https://b.example/@u/1", id},
+		{"ErrNUL", "https://a.example/\x00", id},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := PageURL(tt.url, id); got != tt.want {
+				t.Errorf("PageURL(%q) = %q, want %q", tt.url, got, tt.want)
+			}
+		})
+	}
+}
