@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/starling-social/starling/sanitize"
@@ -219,6 +220,9 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 			return nil, fmt.Errorf("actor %s: NUL or invalid UTF-8 in its identifiers", clipForError(doc.ID))
 		}
 	}
+	if !plainUsername(doc.PreferredUsername) {
+		return nil, fmt.Errorf("actor %s: preferredUsername %q is not a name", clipForError(doc.ID), clipForError(doc.PreferredUsername))
+	}
 	keyID, keyPEM := doc.PublicKey.ID, doc.PublicKey.PublicKeyPEM
 	if _, err := ParsePublicKey(keyPEM); err != nil {
 		// Keep the actor, as Mastodon does, but not a key nothing can
@@ -256,6 +260,24 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 		return nil, err
 	}
 	return got, nil
+}
+
+// plainUsername reports whether a remote username can be stored and shown
+// as it is: no markup characters (clients show username and acct as text,
+// but an acct also ends up in mentions), no '@' (which would make
+// user@domain name another account), no spaces or control characters. It
+// is looser than Mastodon's rule, which would refuse the instance actor
+// of a Starling on a port (preferredUsername "host:port").
+func plainUsername(s string) bool {
+	if s == "" || strings.ContainsAny(s, `<>"'&@`) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError {
+			return false
+		}
+	}
+	return true
 }
 
 // PageURL is the web page of a remote object (an actor's profile, a

@@ -377,3 +377,54 @@ func TestPageURL(t *testing.T) {
 		})
 	}
 }
+
+// TestResolver_Usernames: an actor whose preferredUsername carries markup,
+// an '@', spaces or control characters is refused; the names real servers
+// use (dots, dashes, a host with its port for an instance actor, other
+// scripts) are stored.
+func TestResolver_Usernames(t *testing.T) {
+	pubPEM := string(sigTestReadFile(t, bobPubPath))
+	var base string
+	names := map[string]string{} // path → preferredUsername
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", ContentType)
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"id": base + r.URL.Path, "type": "Person", "preferredUsername": names[r.URL.Path], "inbox": base + r.URL.Path + "/inbox",
+			"publicKey": map[string]string{"id": base + r.URL.Path + "#main-key", "owner": base + r.URL.Path, "publicKeyPem": pubPEM},
+		})
+	}))
+	defer srv.Close()
+	base = srv.URL
+	tests := []struct {
+		name, username string
+		ok             bool
+	}{
+		{"OKPlain", "gary", true},
+		{"OKDotsAndDashes", "jean.luc-picard_2", true},
+		{"OKInstanceActorOnAPort", "127.0.0.1:8080", true},
+		{"OKOtherScript", "名前", true},
+		{"ErrScript", "<script>alert(1)</script>", false},
+		{"ErrAttribute", `x" onmouseover="alert(1)`, false},
+		{"ErrAt", "alice@bank.example", false},
+		{"ErrSpace", "two words", false},
+		{"ErrControl", "bell\a", false},
+		{"ErrEntity", "&lt;b&gt;", false},
+	}
+	res := &Resolver{Store: storetest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"},
+		Scheme: "http", Sanitizer: sanitize.New()}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := "/users/" + strings.ToLower(tt.name)
+			names[path] = tt.username
+			a, err := res.Actor(t.Context(), base+path, false)
+			switch {
+			case tt.ok && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.ok && a.Username != tt.username:
+				t.Errorf("stored as %q", a.Username)
+			case !tt.ok && err == nil:
+				t.Errorf("stored %q", a.Username)
+			}
+		})
+	}
+}
