@@ -14,8 +14,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/starling-social/starling/sanitize"
 	"github.com/starling-social/starling/store"
@@ -52,19 +53,17 @@ type Resolver struct {
 	// are signed with draft-cavage.
 	Knocker *Knocker
 	// Sanitizer cleans what remote actors say about themselves before it
-	// is stored; default sanitize.New(), built at first use.
+	// is stored. serve sets the one policy the process shares. When it is
+	// nil (tests that build a bare Resolver) every stored actor builds a
+	// policy of its own: as safe, only slower.
 	Sanitizer *sanitize.Policy
-
-	sanitizerOnce sync.Once
 }
 
 func (r *Resolver) sanitizer() *sanitize.Policy {
-	r.sanitizerOnce.Do(func() {
-		if r.Sanitizer == nil {
-			r.Sanitizer = sanitize.New()
-		}
-	})
-	return r.Sanitizer
+	if r.Sanitizer != nil {
+		return r.Sanitizer
+	}
+	return sanitize.New()
 }
 
 func (r *Resolver) now() time.Time {
@@ -221,6 +220,9 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 			return nil, fmt.Errorf("actor %s: NUL or invalid UTF-8 in its identifiers", clipForError(doc.ID))
 		}
 	}
+	if !plainUsername(doc.PreferredUsername) {
+		return nil, fmt.Errorf("actor %s: preferredUsername %q is not a name", clipForError(doc.ID), clipForError(doc.PreferredUsername))
+	}
 	keyID, keyPEM := doc.PublicKey.ID, doc.PublicKey.PublicKeyPEM
 	if _, err := ParsePublicKey(keyPEM); err != nil {
 		// Keep the actor, as Mastodon does, but not a key nothing can
@@ -229,9 +231,9 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 		keyID, keyPEM = "", ""
 	}
 	host, _ := HostOf(doc.ID)
-	// Clients render the note as HTML and the display name as text, both
-	// trusted: clean them as Mastodon does. (Profile fields are not kept:
-	// store.Account has nowhere to put them.)
+	// Clients render the note and field values as HTML and the display
+	// name and field names as text, all trusted: clean them as Mastodon
+	// does.
 	p := r.sanitizer()
 	a := &store.Account{
 		Username:     doc.PreferredUsername,
@@ -239,7 +241,7 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 		DisplayName:  p.Text(doc.Name),
 		Note:         p.HTML(doc.Summary),
 		URI:          doc.ID,
-		URL:          sanitize.Clean(doc.URL.ID),
+		URL:          PageURL(doc.URL.ID, doc.ID),
 		InboxURL:     doc.Inbox,
 		OutboxURL:    sanitize.Clean(doc.Outbox),
 		FollowersURL: sanitize.Clean(doc.Followers),
@@ -248,18 +250,95 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 		PublicKeyPEM: sanitize.Clean(keyPEM),
 		Locked:       bool(doc.ManuallyApprovesFollowers),
 		Bot:          doc.Type == "Service" || doc.Type == "Application",
+		Fields:       profileFields(p, doc.Attachment),
 	}
 	if doc.Endpoints != nil && SameHost(doc.Endpoints.SharedInbox, doc.ID) {
 		a.SharedInboxURL = sanitize.Clean(doc.Endpoints.SharedInbox)
-	}
-	if a.URL == "" {
-		a.URL = a.URI
 	}
 	got, err := r.Store.UpsertRemoteAccount(ctx, a)
 	if err != nil {
 		return nil, err
 	}
 	return got, nil
+}
+
+// plainUsername reports whether a remote username can be stored and shown
+// as it is: no markup characters (clients show username and acct as text,
+// but an acct also ends up in mentions), no '@' (which would make
+// user@domain name another account), no spaces or control characters. It
+// is looser than Mastodon's rule, which would refuse the instance actor
+// of a Starling on a port (preferredUsername "host:port").
+func plainUsername(s string) bool {
+	if s == "" || strings.ContainsAny(s, `<>"'&@`) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError {
+			return false
+		}
+	}
+	return true
+}
+
+// PageURL is the web page of a remote object (an actor's profile, a
+// status), which clients link to: its url when that is an http(s) URL on
+// the host of its id, as Mastodon requires, else its id. A javascript: or
+// data: url would run in the client's origin; one on another host would
+// let an object pass for a page of someone else's.
+func PageURL(url, id string) string {
+	if isHTTPURL(url) && SameHost(url, id) && sanitize.Valid(url) {
+		return url
+	}
+	return id
+}
+
+// Bounds on what a remote profile may store: the defaults Pleroma and
+// Akkoma use for remote accounts (max_remote_account_fields,
+// account_field_name_length, account_field_value_length). More fields, or
+// longer ones, are cut off rather than refusing the actor: a profile is
+// no reason to stop federating with someone.
+const (
+	MaxProfileFields   = 20
+	MaxFieldNameBytes  = 512
+	MaxFieldValueBytes = 2048
+)
+
+// profileFields returns the cleaned profile fields among an actor's
+// attachments: the PropertyValue entries, in order, with the name as text
+// and the value as HTML. Each is cut to its bound before it is cleaned, so
+// that a tag cut in two is the sanitiser's to drop, never stored half
+// open (an element cut off from its end tag stays unclosed, which clients,
+// parsing the value as a fragment, close). Entries left with neither name
+// nor value are dropped.
+func profileFields(p *sanitize.Policy, attachments []PropertyValue) []store.Field {
+	fields := []store.Field{}
+	for _, pv := range attachments {
+		if len(fields) == MaxProfileFields {
+			break
+		}
+		if pv.Type != "PropertyValue" {
+			continue
+		}
+		f := store.Field{
+			Name:  p.Text(clip(pv.Name, MaxFieldNameBytes)),
+			Value: p.HTML(clip(pv.Value, MaxFieldValueBytes)),
+		}
+		if f.Name != "" || f.Value != "" {
+			fields = append(fields, f)
+		}
+	}
+	return fields
+}
+
+// clip cuts s to at most n bytes, at a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // KeyLookup finds the public key keyID for signature verification: from the

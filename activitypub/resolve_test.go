@@ -2,12 +2,16 @@ package activitypub
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling/sanitize"
+	"github.com/starling-social/starling/store"
 	"github.com/starling-social/starling/store/storetest"
 )
 
@@ -194,5 +198,233 @@ func TestResolver_SanitisesActor(t *testing.T) {
 	}
 	if !strings.Contains(a.Note, "Hi") || !strings.Contains(a.Note, "there") {
 		t.Errorf("note %q lost its text", a.Note)
+	}
+}
+
+// TestResolver_ProfileFields: an actor's PropertyValue attachments become
+// its profile fields, in every shape servers send them (one object or an
+// array, types and the value prefixed with schema.org's namespace), cleaned
+// (names as text, values as HTML) and bounded; other attachments are not
+// fields. An Update of the actor replaces them.
+func TestResolver_ProfileFields(t *testing.T) {
+	pubPEM := string(sigTestReadFile(t, bobPubPath))
+	var base string
+	attachments := map[string]string{} // username → raw attachment JSON
+	actor := func(name string) map[string]any {
+		doc := map[string]any{
+			"id": base + "/users/" + name, "type": "Person", "preferredUsername": name, "inbox": base + "/users/" + name + "/inbox",
+			"publicKey": map[string]string{"id": base + "/users/" + name + "#main-key", "owner": base + "/users/" + name, "publicKeyPem": pubPEM},
+		}
+		if raw := attachments[name]; raw != "" {
+			doc["attachment"] = json.RawMessage(raw)
+		}
+		return doc
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", ContentType)
+		_ = json.NewEncoder(w).Encode(actor(strings.TrimPrefix(r.URL.Path, "/users/")))
+	}))
+	defer srv.Close()
+	base = srv.URL
+
+	many := make([]string, 25)
+	for i := range many {
+		many[i] = fmt.Sprintf(`{"type":"PropertyValue","name":"f%d","value":"v%d"}`, i, i)
+	}
+	long := strings.Repeat("é", MaxFieldValueBytes) // two bytes each
+	const link = `<a href="https://m.example/@a" target="_blank" rel="nofollow noopener noreferrer me">m.example/@a</a>`
+	tests := []struct {
+		name, attachment string
+		want             []store.Field
+	}{
+		{"OKNone", ``, []store.Field{}},
+		{"OKMastodon", `[{"type":"PropertyValue","name":"Pronouns","value":"she/her"},
+			{"type":"PropertyValue","name":"Home","value":"` + strings.ReplaceAll(link, `"`, `\"`) + `"}]`,
+			[]store.Field{{Name: "Pronouns", Value: "she/her"},
+				{Name: "Home", Value: `<a href="https://m.example/@a" rel="nofollow noopener noreferrer me" target="_blank">m.example/@a</a>`}}},
+		{"OKSingleObject", `{"type":"PropertyValue","name":"Alone","value":"yes"}`,
+			[]store.Field{{Name: "Alone", Value: "yes"}}},
+		{"OKPrefixedTypes", `[{"type":"schema:PropertyValue","name":"a","schema:value":"1"},
+			{"type":["Object","http://schema.org#PropertyValue"],"name":"b","value":"2"},
+			{"type":"https://schema.org/PropertyValue","name":"c","http://schema.org#value":"3"}]`,
+			[]store.Field{{Name: "a", Value: "1"}, {Name: "b", Value: "2"}, {Name: "c", Value: "3"}}},
+		{"OKOtherAttachmentsIgnored", `["https://m.example/proof", {"type":"Link","name":"x","href":"https://m.example"},
+			{"type":"IdentityProof","name":"kb","signatureValue":"s"}, {"type":"PropertyValue","name":"n","value":42},
+			{"name":"untyped","value":"v"}, {"type":"PropertyValue","name":"","value":""}, {"type":"PropertyValue","name":"kept","value":"v"}]`,
+			[]store.Field{{Name: "kept", Value: "v"}}},
+		{"OKHostileCleaned", `[{"type":"PropertyValue","name":"<b>Site</b><script>alert(1)</script> &lt;i&gt;","value":"<a href=\"javascript:alert(1)\" onclick=\"alert(2)\">go</a><script>alert(3)</script><iframe src=\"https://e.example\"></iframe><img src=x onerror=alert(4)>\u0000"}]`,
+			[]store.Field{{Name: "Site ‹i›", Value: "go"}}},
+		{"OKBounded", `[` + strings.Join(many, ",") + `]`, func() []store.Field {
+			var fs []store.Field
+			for i := range MaxProfileFields {
+				fs = append(fs, store.Field{Name: fmt.Sprintf("f%d", i), Value: fmt.Sprintf("v%d", i)})
+			}
+			return fs
+		}()},
+		// Cut at 2048 bytes: "<b>" and 1022 two-byte runes (the sanitiser
+		// does not close the <b>; clients parse values as fragments).
+		{"OKLongValueClippedAtRune", `{"type":"PropertyValue","name":"long","value":"<b>` + long + `</b>"}`,
+			[]store.Field{{Name: "long", Value: "<b>" + long[:MaxFieldValueBytes-4]}}},
+		{"OKTagCutInTwoDropped", `{"type":"PropertyValue","name":"cut","value":"ok ` + strings.Repeat("x", MaxFieldValueBytes-20) + ` <a href=\"https://m.example/abcdefgh\">link</a>"}`,
+			[]store.Field{{Name: "cut", Value: "ok " + strings.Repeat("x", MaxFieldValueBytes-20)}}},
+	}
+	res := &Resolver{Store: storetest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"},
+		Scheme: "http", Sanitizer: sanitize.New()}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			username := strings.ToLower(tt.name)
+			attachments[username] = tt.attachment
+			a, err := res.Actor(t.Context(), base+"/users/"+username, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(a.Fields, tt.want) {
+				t.Errorf("fields\n got %q\nwant %q", a.Fields, tt.want)
+			}
+		})
+	}
+
+	// An Update carries the whole document: its fields replace the old ones.
+	t.Run("OKUpdateReplaces", func(t *testing.T) {
+		attachments["okmastodon"] = `{"type":"PropertyValue","name":"New","value":"<p>only</p>"}`
+		raw, _ := json.Marshal(actor("okmastodon"))
+		a, err := res.UpdateActor(t.Context(), base+"/users/okmastodon", raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []store.Field{{Name: "New", Value: "<p>only</p>"}}; !slices.Equal(a.Fields, want) {
+			t.Errorf("fields after the Update %q, want %q", a.Fields, want)
+		}
+	})
+}
+
+// TestResolver_ProfileURL: clients link an account's name to its url, so
+// only an http(s) url on the actor's own host is kept, as on Mastodon;
+// anything else falls back to the actor's id.
+func TestResolver_ProfileURL(t *testing.T) {
+	pubPEM := string(sigTestReadFile(t, bobPubPath))
+	var base string
+	urls := map[string]any{} // username → url property
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/users/")
+		doc := map[string]any{
+			"id": base + r.URL.Path, "type": "Person", "preferredUsername": name, "inbox": base + r.URL.Path + "/inbox",
+			"publicKey": map[string]string{"id": base + r.URL.Path + "#main-key", "owner": base + r.URL.Path, "publicKeyPem": pubPEM},
+		}
+		if u, ok := urls[name]; ok {
+			doc["url"] = u
+		}
+		w.Header().Set("Content-Type", ContentType)
+		_ = json.NewEncoder(w).Encode(doc)
+	}))
+	defer srv.Close()
+	base = srv.URL
+	tests := []struct {
+		name string
+		url  func() any
+		want func() string // "" for the actor's id
+	}{
+		{"OKSameHost", func() any { return base + "/@oksamehost" }, func() string { return base + "/@oksamehost" }},
+		{"OKLinkArray", func() any {
+			return []map[string]string{{"type": "Link", "mediaType": "text/html", "href": base + "/@oklinkarray"}}
+		}, func() string { return base + "/@oklinkarray" }},
+		{"OKNone", nil, func() string { return "" }},
+		{"ErrJavaScript", func() any { return "javascript:alert(document.domain)" }, func() string { return "" }},
+		{"ErrData", func() any { return "data:text/html,<script>alert(1)</script>" }, func() string { return "" }},
+		{"ErrOtherHost", func() any { return "https://bank.example/@victim" }, func() string { return "" }},
+	}
+	res := &Resolver{Store: storetest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"},
+		Scheme: "http", Sanitizer: sanitize.New()}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := strings.ToLower(tt.name)
+			if tt.url != nil {
+				urls[name] = tt.url()
+			}
+			a, err := res.Actor(t.Context(), base+"/users/"+name, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tt.want()
+			if want == "" {
+				want = a.URI
+			}
+			if a.URL != want {
+				t.Errorf("url %q, want %q", a.URL, want)
+			}
+		})
+	}
+}
+
+func TestPageURL(t *testing.T) {
+	const id = "https://a.example/objects/1"
+	tests := []struct{ name, url, want string }{
+		{"OKSameHost", "https://a.example/@u/1", "https://a.example/@u/1"},
+		{"OKHTTP", "http://a.example/@u/1", "http://a.example/@u/1"},
+		{"ErrEmpty", "", id},
+		{"ErrJavaScript", "javascript:alert(1)", id},
+		{"ErrJavaScriptUpper", "JAVASCRIPT:alert(1)", id},
+		{"ErrData", "data:text/html,x", id},
+		{"ErrRelative", "/@u/1", id},
+		{"ErrOtherHost", "https://b.example/@u/1", id},
+		{"ErrNUL", "https://a.example/\x00", id},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := PageURL(tt.url, id); got != tt.want {
+				t.Errorf("PageURL(%q) = %q, want %q", tt.url, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestResolver_Usernames: an actor whose preferredUsername carries markup,
+// an '@', spaces or control characters is refused; the names real servers
+// use (dots, dashes, a host with its port for an instance actor, other
+// scripts) are stored.
+func TestResolver_Usernames(t *testing.T) {
+	pubPEM := string(sigTestReadFile(t, bobPubPath))
+	var base string
+	names := map[string]string{} // path → preferredUsername
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", ContentType)
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"id": base + r.URL.Path, "type": "Person", "preferredUsername": names[r.URL.Path], "inbox": base + r.URL.Path + "/inbox",
+			"publicKey": map[string]string{"id": base + r.URL.Path + "#main-key", "owner": base + r.URL.Path, "publicKeyPem": pubPEM},
+		})
+	}))
+	defer srv.Close()
+	base = srv.URL
+	tests := []struct {
+		name, username string
+		ok             bool
+	}{
+		{"OKPlain", "gary", true},
+		{"OKDotsAndDashes", "jean.luc-picard_2", true},
+		{"OKInstanceActorOnAPort", "127.0.0.1:8080", true},
+		{"OKOtherScript", "名前", true},
+		{"ErrScript", "<script>alert(1)</script>", false},
+		{"ErrAttribute", `x" onmouseover="alert(1)`, false},
+		{"ErrAt", "alice@bank.example", false},
+		{"ErrSpace", "two words", false},
+		{"ErrControl", "bell\a", false},
+		{"ErrEntity", "&lt;b&gt;", false},
+	}
+	res := &Resolver{Store: storetest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"},
+		Scheme: "http", Sanitizer: sanitize.New()}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := "/users/" + strings.ToLower(tt.name)
+			names[path] = tt.username
+			a, err := res.Actor(t.Context(), base+path, false)
+			switch {
+			case tt.ok && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.ok && a.Username != tt.username:
+				t.Errorf("stored as %q", a.Username)
+			case !tt.ok && err == nil:
+				t.Errorf("stored %q", a.Username)
+			}
+		})
 	}
 }

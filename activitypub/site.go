@@ -3,6 +3,7 @@ package activitypub
 import (
 	"fmt"
 	"html"
+	"maps"
 	"net/url"
 	"strconv"
 	"strings"
@@ -109,8 +110,12 @@ func (s Site) ActorDocument(a *store.Account) *Actor {
 		typ = "Application"
 	}
 	name := a.DisplayName
+	var fields List[PropertyValue]
+	for _, f := range a.Fields {
+		fields = append(fields, PropertyValue{Type: "PropertyValue", Name: f.Name, Value: f.Value})
+	}
 	return &Actor{
-		Context:                   DefaultContext(),
+		Context:                   actorContext(),
 		ID:                        a.URI,
 		Type:                      TypeName(typ),
 		PreferredUsername:         s.WebFingerUsername(a),
@@ -126,7 +131,28 @@ func (s Site) ActorDocument(a *store.Account) *Actor {
 		Published:                 a.CreatedAt.UTC().Format(time.RFC3339),
 		Endpoints:                 &Endpoints{SharedInbox: s.SharedInbox()},
 		PublicKey:                 &PublicKey{ID: a.KeyID, Owner: a.URI, PublicKeyPEM: a.PublicKeyPEM},
+		Attachment:                fields,
 	}
+}
+
+// actorContext is the @context of actor documents: DefaultContext and the
+// schema.org terms of profile fields, as Mastodon writes them. A receiver
+// that expands JSON-LD (to check a Linked Data signature, say) would
+// otherwise drop "value" as an undefined term and read empty fields.
+func actorContext() []any {
+	terms := map[string]any{
+		"schema":        "http://schema.org#",
+		"PropertyValue": "schema:PropertyValue",
+		"value":         "schema:value",
+	}
+	ctx := DefaultContext()
+	for i, c := range ctx {
+		if m, ok := c.(map[string]any); ok {
+			maps.Copy(terms, m)
+			ctx[i] = terms
+		}
+	}
+	return ctx
 }
 
 // OutboxCollection renders a local account's outbox: its size, without

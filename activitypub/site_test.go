@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling/sanitize"
 	"github.com/starling-social/starling/store"
 )
 
@@ -69,11 +70,14 @@ func TestSiteDocumentsHaveNoEmptyIRIs(t *testing.T) {
 	bot := site.NewLocalAccount("robot", "PEM", "")
 	bot.Bot, bot.DisplayName, bot.Note = true, "Robot", "<p>beep</p>"
 	instance := site.NewLocalAccount(InstanceActorUsername, "PEM", "")
+	fielded := site.NewLocalAccount("fielded", "PEM", "")
+	fielded.Fields = []store.Field{{Name: "Pronouns", Value: "they/them"}}
 
 	docs := map[string]any{
 		"actor alice":    site.ActorDocument(alice),
 		"actor bot":      site.ActorDocument(bot),
 		"instance actor": site.ActorDocument(instance),
+		"actor fields":   site.ActorDocument(fielded),
 		"outbox":         site.OutboxCollection(alice, 3),
 		"followers none": site.FollowCollection(alice, true, 0, nil),
 		"followers":      site.FollowCollection(alice, true, 2, []string{"https://a.example/u/1", "https://b.example/u/2"}),
@@ -124,5 +128,67 @@ func TestEmptyIRIs(t *testing.T) {
 		if got := emptyIRIs("", v); len(got) != tt.want {
 			t.Errorf("%s: %v, want %d findings", tt.doc, got, tt.want)
 		}
+	}
+}
+
+// TestActorDocument_ProfileFields: a local account's fields go out as
+// Mastodon's do, PropertyValue attachments with schema.org's terms in the
+// context, and read back as the same fields; an account without fields
+// has no attachment at all.
+func TestActorDocument_ProfileFields(t *testing.T) {
+	site := Site{Scheme: "https", Host: "starling.example"}
+	tests := []struct {
+		name   string
+		fields []store.Field
+	}{
+		{"OKNone", nil},
+		{"OKTwo", []store.Field{{Name: "Pronouns", Value: "they/them"},
+			{Name: "Site", Value: `<a href="https://s.example" rel="me nofollow noopener noreferrer" target="_blank">s.example</a>`}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := site.NewLocalAccount("alice", "PEM", "")
+			a.Fields = tt.fields
+			b, err := json.Marshal(site.ActorDocument(a))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Context    []any            `json:"@context"`
+				Attachment []map[string]any `json:"attachment"`
+			}
+			if err := json.Unmarshal(b, &doc); err != nil {
+				t.Fatal(err)
+			}
+			if len(doc.Attachment) != len(tt.fields) {
+				t.Fatalf("%d attachments for %d fields: %s", len(doc.Attachment), len(tt.fields), b)
+			}
+			for i, f := range tt.fields {
+				want := map[string]any{"type": "PropertyValue", "name": f.Name, "value": f.Value}
+				if fmt.Sprint(doc.Attachment[i]) != fmt.Sprint(want) {
+					t.Errorf("attachment %d is %v, want %v", i, doc.Attachment[i], want)
+				}
+			}
+			terms := map[string]any{}
+			for _, c := range doc.Context {
+				if m, ok := c.(map[string]any); ok {
+					terms = m
+				}
+			}
+			for term, iri := range map[string]string{"schema": "http://schema.org#", "PropertyValue": "schema:PropertyValue",
+				"value": "schema:value", "manuallyApprovesFollowers": "as:manuallyApprovesFollowers"} {
+				if terms[term] != iri {
+					t.Errorf("context defines %s as %v, want %s", term, terms[term], iri)
+				}
+			}
+			var back Actor
+			if err := json.Unmarshal(b, &back); err != nil {
+				t.Fatal(err)
+			}
+			if got := profileFields(sanitize.New(), back.Attachment); len(got) != len(tt.fields) ||
+				(len(got) > 0 && fmt.Sprint(got) != fmt.Sprint(tt.fields)) {
+				t.Errorf("read back as %q, want %q", got, tt.fields)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ package activitypub
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -229,6 +230,63 @@ type Actor struct {
 	Published                 string     `json:"published,omitempty"`
 	Endpoints                 *Endpoints `json:"endpoints,omitempty"`
 	PublicKey                 *PublicKey `json:"publicKey,omitempty"`
+	// Attachment holds the profile fields. Entries of other types (links,
+	// identity proofs) decode with their own type and are ignored.
+	Attachment List[PropertyValue] `json:"attachment,omitempty"`
+}
+
+// PropertyValue is a profile field as Mastodon sends it: an attachment of
+// an actor typed schema.org's PropertyValue, whose name is a label (text)
+// and whose value is HTML.
+type PropertyValue struct {
+	Type  string `json:"type"` // "PropertyValue" however it was prefixed
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// schemaPrefixes are the spellings of schema.org's namespace a compacted
+// document keeps when its @context does not define the term.
+var schemaPrefixes = []string{"schema:", "http://schema.org#", "https://schema.org#", "http://schema.org/", "https://schema.org/"}
+
+// isPropertyValue reports whether t names schema.org's PropertyValue, bare
+// or prefixed.
+func isPropertyValue(t string) bool {
+	for _, p := range schemaPrefixes {
+		if rest, ok := strings.CutPrefix(t, p); ok {
+			return rest == "PropertyValue"
+		}
+	}
+	return bareType(t) == "PropertyValue"
+}
+
+// UnmarshalJSON accepts a type that is prefixed (schema:PropertyValue) or
+// an array, and a value under schema:value when the sender's context did
+// not name it.
+func (v *PropertyValue) UnmarshalJSON(b []byte) error {
+	var w struct {
+		Type        types  `json:"type"`
+		Name        string `json:"name"`
+		Value       string `json:"value"`
+		SchemaValue string `json:"schema:value"`
+		IRIValue    string `json:"http://schema.org#value"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*v = PropertyValue{Name: w.Name, Value: w.Value}
+	if v.Value == "" {
+		v.Value = cmp.Or(w.SchemaValue, w.IRIValue)
+	}
+	for _, t := range w.Type {
+		if isPropertyValue(t) {
+			v.Type = "PropertyValue"
+			return nil
+		}
+	}
+	if len(w.Type) > 0 {
+		v.Type = bareType(w.Type[0])
+	}
+	return nil
 }
 
 // Endpoints holds an actor's shared inbox.

@@ -32,7 +32,16 @@ type Account struct {
 	StatusesCount  int64   `json:"statuses_count"`
 	LastStatusAt   *string `json:"last_status_at"`
 	Emojis         []any   `json:"emojis"`
-	Fields         []any   `json:"fields"`
+	Fields         []Field `json:"fields"`
+}
+
+// Field is Mastodon's Field entity, a profile field: Name is text, Value
+// is HTML. VerifiedAt is always null: Starling does not check the rel="me"
+// links that would verify a value.
+type Field struct {
+	Name       string  `json:"name"`
+	Value      string  `json:"value"`
+	VerifiedAt *string `json:"verified_at"`
 }
 
 // Status is Mastodon's Status entity.
@@ -107,7 +116,10 @@ func (s *Server) account(ctx context.Context, a *store.Account) *Account {
 		Avatar:       s.Site.Base() + "/avatars/original/missing.png",
 		Header:       s.Site.Base() + "/headers/original/missing.png",
 		Emojis:       []any{},
-		Fields:       []any{},
+		Fields:       make([]Field, 0, len(a.Fields)),
+	}
+	for _, f := range a.Fields {
+		out.Fields = append(out.Fields, Field{Name: f.Name, Value: f.Value})
 	}
 	out.AvatarStatic, out.HeaderStatic = out.Avatar, out.Header
 	if out.URL == "" {

@@ -31,8 +31,17 @@ type Account struct {
 	PrivateKeyPEM  string // local accounts only
 	Locked         bool
 	Bot            bool
+	Fields         []Field // profile fields, in order; never nil once scanned
 	CreatedAt      time.Time
 	FetchedAt      time.Time // zero for local accounts
+}
+
+// Field is a profile field: a label and a value, as Mastodon shows them
+// under an account's bio. A remote account's are stored cleaned: Name is
+// plain text and Value is HTML.
+type Field struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // Local reports whether the account lives on this server.
@@ -58,14 +67,14 @@ func (a *Account) DeliveryInbox() string {
 
 const accountColumns = `a.id, a.username, coalesce(a.domain, ''), a.display_name, a.note, a.uri, a.url,
 	a.inbox_url, a.shared_inbox_url, a.outbox_url, a.followers_url, a.following_url,
-	a.key_id, a.public_key_pem, coalesce(a.private_key_pem, ''), a.locked, a.bot, a.created_at,
+	a.key_id, a.public_key_pem, coalesce(a.private_key_pem, ''), a.locked, a.bot, a.fields, a.created_at,
 	coalesce(a.fetched_at, 'epoch'::timestamptz)`
 
 // dest returns the scan destinations of accountColumns, in order.
 func (a *Account) dest() []any {
 	return []any{&a.ID, &a.Username, &a.Domain, &a.DisplayName, &a.Note, &a.URI, &a.URL,
 		&a.InboxURL, &a.SharedInboxURL, &a.OutboxURL, &a.FollowersURL, &a.FollowingURL,
-		&a.KeyID, &a.PublicKeyPEM, &a.PrivateKeyPEM, &a.Locked, &a.Bot, &a.CreatedAt, &a.FetchedAt}
+		&a.KeyID, &a.PublicKeyPEM, &a.PrivateKeyPEM, &a.Locked, &a.Bot, &a.Fields, &a.CreatedAt, &a.FetchedAt}
 }
 
 // scanned fixes up what SQL cannot say directly.
@@ -73,6 +82,18 @@ func (a *Account) scanned() {
 	if a.FetchedAt.Unix() == 0 {
 		a.FetchedAt = time.Time{}
 	}
+	if a.Fields == nil {
+		a.Fields = []Field{}
+	}
+}
+
+// fieldsArg is a.Fields as the fields column takes it: a nil slice would
+// be encoded as SQL NULL, which the column refuses.
+func (a *Account) fieldsArg() []Field {
+	if a.Fields == nil {
+		return []Field{}
+	}
+	return a.Fields
 }
 
 func scanAccount(row pgx.Row) (*Account, error) {
@@ -124,11 +145,11 @@ func insertAccount(ctx context.Context, tx pgx.Tx, a *Account) error {
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO accounts (id, username, domain, display_name, note, uri, url,
 		inbox_url, shared_inbox_url, outbox_url, followers_url, following_url, key_id,
-		public_key_pem, private_key_pem, locked, bot)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`,
+		public_key_pem, private_key_pem, locked, bot, fields)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
 		a.ID, a.Username, domain, a.DisplayName, a.Note, a.URI, a.URL,
 		a.InboxURL, a.SharedInboxURL, a.OutboxURL, a.FollowersURL, a.FollowingURL, a.KeyID,
-		a.PublicKeyPEM, priv, a.Locked, a.Bot)
+		a.PublicKeyPEM, priv, a.Locked, a.Bot, a.fieldsArg())
 	return err
 }
 
@@ -140,19 +161,19 @@ func (db *DB) UpsertRemoteAccount(ctx context.Context, a *Account) (*Account, er
 	}
 	row := db.pool.QueryRow(ctx, `INSERT INTO accounts AS a (id, username, domain, display_name, note, uri, url,
 		inbox_url, shared_inbox_url, outbox_url, followers_url, following_url, key_id,
-		public_key_pem, locked, bot, fetched_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16, now())
+		public_key_pem, locked, bot, fields, fetched_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17, now())
 		ON CONFLICT (uri) DO UPDATE SET username = EXCLUDED.username, display_name = EXCLUDED.display_name,
 			note = EXCLUDED.note, url = EXCLUDED.url, inbox_url = EXCLUDED.inbox_url,
 			shared_inbox_url = EXCLUDED.shared_inbox_url, outbox_url = EXCLUDED.outbox_url,
 			followers_url = EXCLUDED.followers_url, following_url = EXCLUDED.following_url,
 			key_id = EXCLUDED.key_id, public_key_pem = EXCLUDED.public_key_pem,
-			locked = EXCLUDED.locked, bot = EXCLUDED.bot, fetched_at = now()
+			locked = EXCLUDED.locked, bot = EXCLUDED.bot, fields = EXCLUDED.fields, fetched_at = now()
 		WHERE a.domain IS NOT NULL
 		RETURNING `+accountColumns,
 		NewID(time.Now()), a.Username, a.Domain, a.DisplayName, a.Note, a.URI, a.URL,
 		a.InboxURL, a.SharedInboxURL, a.OutboxURL, a.FollowersURL, a.FollowingURL, a.KeyID,
-		a.PublicKeyPEM, a.Locked, a.Bot)
+		a.PublicKeyPEM, a.Locked, a.Bot, a.fieldsArg())
 	got, err := scanAccount(row)
 	if errors.Is(err, ErrNotFound) || isUniqueViolation(err) {
 		// A local account with that URI, or another actor already holding

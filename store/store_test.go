@@ -69,6 +69,29 @@ func TestAccounts(t *testing.T) {
 			t.Errorf("got %+v, %v", again, err)
 		}
 	})
+	t.Run("profile fields are stored in order and replaced whole", func(t *testing.T) {
+		carol := mustAccount(t, db, "carol", "c.test")
+		if carol.Fields == nil || len(carol.Fields) != 0 {
+			t.Fatalf("an account without fields has %#v, want an empty list", carol.Fields)
+		}
+		for _, want := range [][]store.Field{
+			{{Name: "Pronouns", Value: "she/her"}, {Name: "Site", Value: `<a href="https://c.test">c.test</a>`}},
+			{{Name: "Only", Value: "one"}},
+			{},
+		} {
+			carol.Fields = want
+			if _, err := db.UpsertRemoteAccount(ctx, carol); err != nil {
+				t.Fatal(err)
+			}
+			got, err := db.AccountByURI(ctx, carol.URI)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Fields, want) {
+				t.Errorf("stored %#v, read back %#v", want, got.Fields)
+			}
+		}
+	})
 	t.Run("lookup by acct is case-insensitive", func(t *testing.T) {
 		if a, err := db.AccountByAcct(ctx, "BOB", "B.TEST"); err != nil || a.Username != "bob" {
 			t.Errorf("got %v, %v", a, err)

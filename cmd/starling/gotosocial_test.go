@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -50,6 +51,7 @@ type gtsPeer struct {
 	received  []gtsReceived                 // inbox POSTs that verified
 	refused   []string                      // requests refused, and why
 	followers map[string]bool               // actor ids following gary
+	profile   map[string]any                // properties of gary's actor that override the defaults
 	sending   sync.WaitGroup
 }
 
@@ -140,7 +142,13 @@ func (p *gtsPeer) actor(w http.ResponseWriter, r *http.Request) {
 		p.refuse(w, r, http.StatusUnauthorized, err)
 		return
 	}
-	writeAP(w, map[string]any{
+	writeAP(w, p.actorDocument())
+}
+
+// actorDocument is gary's whole actor, with p.profile's properties over
+// the defaults.
+func (p *gtsPeer) actorDocument() map[string]any {
+	doc := map[string]any{
 		"@context":          []string{activitypub.ActivityStreamsNS, activitypub.SecurityNS},
 		"id":                p.actorID(),
 		"type":              "Person",
@@ -152,7 +160,29 @@ func (p *gtsPeer) actor(w http.ResponseWriter, r *http.Request) {
 		"following":         p.actorID() + "/following",
 		"url":               p.base + "/@gary",
 		"publicKey":         p.publicKeyObject(),
-	})
+	}
+	p.mu.Lock()
+	maps.Copy(doc, p.profile)
+	p.mu.Unlock()
+	return doc
+}
+
+// setProfile replaces the properties of gary's actor that override the
+// defaults (name, summary, attachment, …).
+func (p *gtsPeer) setProfile(props map[string]any) {
+	p.mu.Lock()
+	p.profile = props
+	p.mu.Unlock()
+}
+
+// sendUpdate delivers an Update of gary's actor, embedded whole, to inbox.
+func (p *gtsPeer) sendUpdate(inbox string) {
+	p.t.Helper()
+	update := map[string]any{"@context": activitypub.ActivityStreamsNS, "id": p.newID("updates"),
+		"type": "Update", "actor": p.actorID(), "to": []string{activitypub.Public}, "object": p.actorDocument()}
+	if err := p.deliver(p.t.Context(), inbox, update); err != nil {
+		p.t.Fatalf("GoToSocial: deliver an Update to %s: %v", inbox, err)
+	}
 }
 
 // verify checks a request's draft-cavage signature and that its signer
@@ -355,10 +385,17 @@ func (p *gtsPeer) follow(id string) {
 // returns its id.
 func (p *gtsPeer) post(content string, to ...string) string {
 	p.t.Helper()
+	return p.postNote(map[string]any{"content": content, "contentMap": map[string]string{"en": content}}, to...)
+}
+
+// postNote is post with the Note's properties (content, summary, …) given
+// whole; they override the defaults.
+func (p *gtsPeer) postNote(props map[string]any, to ...string) string {
+	p.t.Helper()
 	id := p.newID("statuses")
-	note := map[string]any{"id": id, "type": "Note", "attributedTo": p.actorID(), "content": content,
-		"contentMap": map[string]string{"en": content}, "published": time.Now().UTC().Format(time.RFC3339),
+	note := map[string]any{"id": id, "type": "Note", "attributedTo": p.actorID(), "published": time.Now().UTC().Format(time.RFC3339),
 		"to": []string{activitypub.Public}, "cc": []string{p.actorID() + "/followers"}, "url": p.base + "/@gary/" + id[strings.LastIndex(id, "/")+1:]}
+	maps.Copy(note, props)
 	create := map[string]any{"@context": activitypub.ActivityStreamsNS, "id": id + "/activity", "type": "Create",
 		"actor": p.actorID(), "to": note["to"], "cc": note["cc"], "object": note}
 	for _, actor := range to {

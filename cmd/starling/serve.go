@@ -153,13 +153,17 @@ func (s *Server) Open(ctx context.Context) (err error) {
 
 	client := activitypub.NewHTTPClient(30*time.Second, cfg.AllowPrivateAddresses)
 	knocker := &activitypub.Knocker{Store: s.DB, Logger: logger.With("role", "signatures")}
+	// One sanitiser for every stage that stores what remotes send: a
+	// policy is costly to build and safe to share.
+	policy := sanitize.New()
 	resolver := &activitypub.Resolver{
-		Store:   s.DB,
-		Client:  client,
-		Site:    st,
-		Scheme:  cfg.Protocol,
-		SignAs:  instanceKey(s.DB),
-		Knocker: knocker,
+		Store:     s.DB,
+		Client:    client,
+		Site:      st,
+		Scheme:    cfg.Protocol,
+		SignAs:    instanceKey(s.DB),
+		Knocker:   knocker,
+		Sanitizer: policy,
 	}
 	ob := &outbox.Outbox{Store: s.DB, Site: st, Topology: topo, Accounts: resolver, Logger: logger.With("role", "outbox")}
 
