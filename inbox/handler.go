@@ -142,6 +142,13 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 		}
 	}
 	id := store.NewID(now())
+	headers := tr.Headers()
+	if host, err := activitypub.HostOf(v.Owner); err == nil {
+		// The processor's consumer shares its workers out by sender, so
+		// one server's flood or slow activities wait behind each other,
+		// not in front of everyone else's.
+		headers[queue.HeaderSender] = host
+	}
 	ev, err := json.Marshal(queue.InboxEvent{InboxActivityID: id})
 	if err != nil {
 		return "error", http.StatusInternalServerError, "internal error"
@@ -152,7 +159,7 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 		MsgID:   "inbox-" + strconv.FormatInt(id, 10),
 		Subject: h.Topology.Subject(queue.Inbox, "received"),
 		Payload: ev,
-		Headers: tr.Headers(),
+		Headers: headers,
 	})
 	if err != nil {
 		log.Error("store inbox activity", "error", err, "activity", act.ID)

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,6 +71,15 @@ type FailureRecorder interface {
 	RecordFailedMessage(ctx context.Context, consumer, subject string, payload []byte, attempts int, errText string) error
 }
 
+// Rescheduler stores a message to be published again at due (the store's
+// events table, through the relay, is one).
+type Rescheduler interface {
+	Reschedule(ctx context.Context, subject, msgID string, data []byte, headers map[string]string, due time.Time) error
+}
+
+// AttemptHeader counts the failed attempts of a rescheduled message.
+const AttemptHeader = "Starling-Attempt"
+
 // ConsumerConfig describes a durable consumer on one stream.
 type ConsumerConfig struct {
 	Kind    string // stream kind: Outbox, Delivery, Inbox, Timeline
@@ -102,6 +113,14 @@ type ConsumerConfig struct {
 	// stream downstream), and does not make a message fail.
 	MaxAttempts int
 	Failures    FailureRecorder
+	// Later, when set, holds a failed message's next attempt outside
+	// JetStream: the message is written back (as an event due after the
+	// backoff, which the relay publishes then) and acked, so messages
+	// waiting for a retry hold no place in the ack window, and one sender
+	// whose activities keep failing cannot stop everyone else's. Without
+	// it, a failed message is naked with the delay and waits in the
+	// window. The attempt count travels in the AttemptHeader.
+	Later Rescheduler
 	// WarnEvery is the least time between two warnings of failed
 	// attempts on one subject; default 10 seconds. The rest are counted
 	// and reported with the next warning.
@@ -393,6 +412,9 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		var r *retryError
 		isRetryAfter := errors.As(err, &r)
 		n := c.countFailure(seq, delivered, !isRetryAfter)
+		if prior, perr := strconv.Atoi(msg.Headers().Get(AttemptHeader)); perr == nil && !isRetryAfter {
+			n += prior // attempts made before it was rescheduled
+		}
 		// Failures are counted here, not by JetStream's delivery count,
 		// which also counts deferrals behind a busy key and RetryAfter;
 		// the delivery count is still a backstop, at ten times the
@@ -411,6 +433,15 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		if suppressed, ok := c.warn.allow(msg.Subject(), time.Now()); ok {
 			log().Warn("handler failed; will retry", "error", err, "attempt", n, "delay", delay,
 				"suppressed_since_last", suppressed)
+		}
+		if !isRetryAfter && c.cfg.Later != nil {
+			if rerr := c.reschedule(ctx, msg, n, delay); rerr == nil {
+				c.forgetFailures(seq)
+				outcome = "rescheduled"
+				break
+			} else {
+				log().Warn("could not reschedule a failed message; it waits in the stream", "error", rerr)
+			}
 		}
 		_ = msg.NakWithDelay(delay)
 	}
@@ -457,6 +488,33 @@ func (c *Consumer) countFailure(seq, delivered uint64, count bool) int {
 		c.failures[seq]++
 	}
 	return c.failures[seq]
+}
+
+// reschedule writes msg back to be published after delay, with its
+// attempt count, and acks it. The new message id names the attempt, so
+// JetStream's duplicate window does not drop it.
+func (c *Consumer) reschedule(ctx context.Context, msg jetstream.Msg, attempts int, delay time.Duration) error {
+	headers := map[string]string{}
+	for k, v := range msg.Headers() {
+		if len(v) > 0 && k != jetstream.MsgIDHeader {
+			headers[k] = v[0]
+		}
+	}
+	headers[AttemptHeader] = strconv.Itoa(attempts)
+	id := msg.Headers().Get(jetstream.MsgIDHeader)
+	if id == "" {
+		if md, err := msg.Metadata(); err == nil {
+			id = c.cfg.Durable + "-" + strconv.FormatUint(md.Sequence.Stream, 10)
+		}
+	}
+	if base, _, ok := strings.Cut(id, "#retry"); ok {
+		id = base
+	}
+	id += "#retry" + strconv.Itoa(attempts)
+	if err := c.cfg.Later.Reschedule(ctx, msg.Subject(), id, msg.Data(), headers, time.Now().Add(delay)); err != nil {
+		return err
+	}
+	return msg.Ack()
 }
 
 func (c *Consumer) forgetFailures(seq uint64) {

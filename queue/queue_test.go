@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -340,5 +341,101 @@ func TestPoisonMessages(t *testing.T) {
 	// per attempt.
 	if n := logs.count("will retry"); n != 1 {
 		t.Errorf("%d retry warnings, want 1 (rate-limited)", n)
+	}
+}
+
+// laterFunc is a Rescheduler that publishes the message again itself (the
+// relay does that in production, once it is due; this one waits at most
+// 100ms, so a test need not sit out a real backoff) and counts what it held.
+type laterFunc struct {
+	js      jetstream.JetStream
+	mu      sync.Mutex
+	held    int
+	headers []map[string]string
+}
+
+func (l *laterFunc) Reschedule(ctx context.Context, subject, msgID string, data []byte, headers map[string]string, due time.Time) error {
+	l.mu.Lock()
+	l.held++
+	l.headers = append(l.headers, headers)
+	l.mu.Unlock()
+	go func() {
+		time.Sleep(min(time.Until(due), 100*time.Millisecond))
+		m := nats.NewMsg(subject)
+		m.Data = data
+		for k, v := range headers {
+			m.Header.Set(k, v)
+		}
+		_, _ = l.js.PublishMsg(context.Background(), m, jetstream.WithMsgID(msgID))
+	}()
+	return nil
+}
+
+// TestFailuresDoNotHoldTheWindow: one sender whose 200 messages all fail
+// must not stop another's message, even with an ack window of 20. With
+// Later set, a failed message is written back and acked, so it holds no
+// place in the window while it waits; its attempts are still counted
+// across the reschedules, and it is recorded as failed after MaxAttempts.
+func TestFailuresDoNotHoldTheWindow(t *testing.T) {
+	js, topo := testJetStream(t)
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	later := &laterFunc{js: js}
+	good := make(chan struct{}, 1)
+	c, err := Consume(ctx, js, topo, ConsumerConfig{
+		Kind: Inbox, Durable: "window", Workers: 4, AckWait: 5 * time.Second, MaxAckPending: 20,
+		// A long backoff: a failed message that waited in the window
+		// would hold it for the whole test.
+		Backoff:     func(uint64) time.Duration { return time.Minute },
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MaxAttempts: 3, Failures: db, Later: later,
+	}, func(ctx context.Context, msg jetstream.Msg) error {
+		if string(msg.Data()) == "good" {
+			good <- struct{}{}
+			return nil
+		}
+		return errors.New("the sender's actor cannot be fetched")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	for i := range 200 {
+		if _, err := js.Publish(ctx, topo.Subject(Inbox, "received"), []byte(fmt.Sprint("bad ", i)),
+			jetstream.WithMsgID(fmt.Sprint("bad-", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := js.Publish(ctx, topo.Subject(Inbox, "received"), []byte("good")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-good:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the other sender's message was not handled within 10s: failed messages hold the ack window")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		failed, err := db.FailedMessages(ctx, 500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(failed) == 200 {
+			for _, f := range failed[:3] {
+				if f.Attempts != 3 {
+					t.Errorf("failed message %+v, want 3 attempts", f)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20s: %d of 200 failed messages recorded", len(failed))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	later.mu.Lock()
+	defer later.mu.Unlock()
+	if later.held != 400 {
+		t.Errorf("%d messages rescheduled, want 400 (two retries each)", later.held)
 	}
 }

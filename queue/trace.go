@@ -14,7 +14,10 @@ import (
 const (
 	HeaderRequestID   = "X-Request-Id"            // HTTP
 	HeaderCorrelation = "Starling-Correlation-Id" // NATS
-	HeaderTraceparent = "traceparent"             // W3C trace context, both
+	// HeaderSender names the host an inbox activity came from; the inbox
+	// consumer is keyed by it.
+	HeaderSender      = "Starling-Sender"
+	HeaderTraceparent = "traceparent" // W3C trace context, both
 )
 
 // Trace is the identity of the work a context belongs to.

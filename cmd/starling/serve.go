@@ -200,7 +200,12 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		h   queue.Handler
 	}{
 		{queue.ConsumerConfig{Kind: queue.Timeline, Durable: "timeline", Workers: 4}, tb.HandleTimeline},
-		{queue.ConsumerConfig{Kind: queue.Inbox, Durable: "inbox", Workers: 8}, proc.HandleInbox},
+		// Keyed by sending host: one server's flood of activities, or
+		// activities slow to apply (fetches from a slow origin), take at
+		// most half the workers, and everyone else's go past them.
+		{queue.ConsumerConfig{Kind: queue.Inbox, Durable: "inbox", Workers: 8,
+			KeyOf: func(m jetstream.Msg) string { return m.Headers().Get(queue.HeaderSender) }, PerKey: 4, MaxWaitingPerKey: 64},
+			proc.HandleInbox},
 		{queue.ConsumerConfig{Kind: queue.Delivery, Durable: "delivery", Workers: cfg.DeliveryWorkers,
 			KeyOf: fanout.HostOf, PerKey: cfg.DeliveryPerHost, MaxAckPending: 20_000}, dl.HandleDelivery},
 		// Partitioned by activity type, so that no one type (a burst of
@@ -211,6 +216,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	} {
 		c.cfg.AckWait, c.cfg.Logger, c.cfg.Metrics = cfg.AckWait, logger, qm
 		c.cfg.MaxAttempts, c.cfg.Failures = cfg.QueueMaxAttempts, s.DB
+		if c.cfg.Kind != queue.Delivery { // deliveries schedule their own retries
+			c.cfg.Later = laterEvents{s.DB}
+		}
 		consumer, err := queue.Consume(ctx, js, topo, c.cfg, c.h)
 		if err != nil {
 			return err
@@ -402,4 +410,12 @@ func streamSubscriber(nc *nats.Conn, topo queue.Topology) func(func([]byte)) (fu
 		_ = sub.SetPendingLimits(1<<20, 256<<20)
 		return func() { _ = sub.Unsubscribe() }, nil
 	}
+}
+
+// laterEvents holds a failed message's next attempt as an events row due
+// later, which the relay publishes then: see queue.ConsumerConfig.Later.
+type laterEvents struct{ db *store.DB }
+
+func (l laterEvents) Reschedule(ctx context.Context, subject, msgID string, data []byte, headers map[string]string, due time.Time) error {
+	return l.db.AppendEvents(ctx, store.Event{MsgID: msgID, Subject: subject, Payload: data, Headers: headers, DueAt: due})
 }
