@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/starling-social/starling/store/storetest"
+	"github.com/starling-social/starling/store/postgres/pgtest"
 )
 
 // Mastodon's "acct: keyId" case through the real resolver: the key is found
@@ -39,7 +39,7 @@ func TestResolver_AcctKeyID(t *testing.T) {
 	defer srv.Close()
 	base = srv.URL
 	host := strings.TrimPrefix(base, "http://")
-	res := &Resolver{Store: storetest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"}, Scheme: "http"}
+	res := &Resolver{Store: pgtest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"}, Scheme: "http"}
 
 	for _, c := range vectors.Cases {
 		if !strings.Contains(c.Headers["Signature"], `keyId="acct:`) {
@@ -138,7 +138,7 @@ func TestResolver_KeyStub(t *testing.T) {
 		{"ErrIncompleteActor", "/users/half#main-key", ""},
 		{"ErrStubOfAnotherKey", "/users/other/main-key", ""},
 	}
-	res := &Resolver{Store: storetest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"}, Scheme: "http"}
+	res := &Resolver{Store: pgtest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"}, Scheme: "http"}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			key, owner, err := res.KeyLookup(t.Context(), base+tt.keyID, false)
@@ -179,7 +179,7 @@ func TestResolver_SanitisesActor(t *testing.T) {
 	}))
 	defer srv.Close()
 	base = srv.URL
-	res := &Resolver{Store: storetest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"}, Scheme: "http"}
+	res := &Resolver{Store: pgtest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"}, Scheme: "http"}
 	a, err := res.Actor(t.Context(), base+"/users/eve", false)
 	if err != nil {
 		t.Fatal(err)

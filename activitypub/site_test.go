@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling"
 )
 
 // iriProperties are the properties whose value is an IRI (or a list of
@@ -79,8 +79,8 @@ func TestSiteDocumentsHaveNoEmptyIRIs(t *testing.T) {
 		"followers":      site.FollowCollection(alice, true, 2, []string{"https://a.example/u/1", "https://b.example/u/2"}),
 		"following":      site.FollowCollection(alice, false, 1, []string{"https://a.example/u/1"}),
 	}
-	for _, vis := range []string{store.VisibilityPublic, store.VisibilityUnlisted, store.VisibilityPrivate, store.VisibilityDirect} {
-		st := &store.Status{ID: 7, URI: site.StatusURI("alice", 7), URL: site.StatusURL("alice", 7),
+	for _, vis := range []string{starling.VisibilityPublic, starling.VisibilityUnlisted, starling.VisibilityPrivate, starling.VisibilityDirect} {
+		st := &starling.Status{ID: 7, URI: site.StatusURI("alice", 7), URL: site.StatusURL("alice", 7),
 			Content: "<p>hi</p>", Visibility: vis, CreatedAt: now}
 		docs["note "+vis] = site.Note(st, alice)
 		reply := *st

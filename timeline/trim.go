@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling"
 )
 
 // TrimStore is what the trimmer needs of the store.
@@ -35,7 +35,7 @@ type Trimmer struct {
 func (t *Trimmer) Run(ctx context.Context) {
 	keep, batch, interval := t.Keep, t.Batch, t.Interval
 	if keep <= 0 {
-		keep = store.DefaultFeedCap
+		keep = starling.DefaultFeedCap
 	}
 	if batch <= 0 {
 		batch = 500

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/starling-social/starling/api"
-	"github.com/starling-social/starling/store/storetest"
+	"github.com/starling-social/starling/store/postgres/pgtest"
 )
 
 // TestMain lets a test run this binary as the real starling command in a
@@ -126,7 +126,7 @@ func newConfig(t testing.TB, addr string) Config {
 		Listen:                 addr,
 		Domain:                 addr,
 		Protocol:               "http",
-		DatabaseURL:            storetest.NewDatabaseURL(t),
+		DatabaseURL:            pgtest.NewDatabaseURL(t),
 		NATSPrefix:             "starling",
 		DataDir:                t.TempDir(),
 		AllowPrivateAddresses:  true,

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
-	"github.com/starling-social/starling/store"
 )
 
 // signedPost builds a POST of body to inbox, signed by keyID/key at now.
@@ -174,7 +174,7 @@ func TestInboxRejectsBadSignatures(t *testing.T) {
 		if resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("status %d, want 202", resp.StatusCode)
 		}
-		var st *store.Status
+		var st *starling.Status
 		waitFor(t, 10*time.Second, "the forwarded post on B", func() bool {
 			s, err := b.srv.DB.StatusByURI(ctx, posted.URI)
 			st = s

@@ -29,7 +29,7 @@ import (
 	"github.com/starling-social/starling/outbox"
 	"github.com/starling-social/starling/queue"
 	"github.com/starling-social/starling/sanitize"
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling/store/postgres"
 	"github.com/starling-social/starling/timeline"
 )
 
@@ -79,7 +79,7 @@ type Server struct {
 	// WrapHandler, if set, wraps the HTTP handler (tests count requests).
 	WrapHandler func(http.Handler) http.Handler
 
-	DB        *store.DB
+	DB        *postgres.DB
 	Deliverer *fanout.Deliverer
 	Topology  queue.Topology
 	embedded  *server.Server
@@ -110,7 +110,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if s.DB, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+	if s.DB, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
 	if err := s.DB.Migrate(ctx, logger); err != nil {
@@ -362,7 +362,7 @@ func (s *Server) Close(ctx context.Context) error {
 }
 
 // instanceKey returns the instance actor's key, loaded once.
-func instanceKey(db *store.DB) func(context.Context) (string, crypto.PrivateKey, error) {
+func instanceKey(db *postgres.DB) func(context.Context) (string, crypto.PrivateKey, error) {
 	var mu sync.Mutex
 	var keyID string
 	var key crypto.PrivateKey

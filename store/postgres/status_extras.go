@@ -1,4 +1,4 @@
-package store
+package postgres
 
 import (
 	"context"
@@ -6,19 +6,12 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/starling-social/starling"
 )
-
-// StatusExtras are the fields of a remote status beyond its text: the post
-// it quotes, and the actors and hashtags it mentions.
-type StatusExtras struct {
-	QuoteURI string
-	Mentions []string // actor IRIs
-	Hashtags []string // lower case, without '#'
-}
 
 // insertStatusExtras writes s's extras on its freshly inserted row; it is
 // kept apart from insertStatus so the columns stay additive.
-func insertStatusExtras(ctx context.Context, tx pgx.Tx, s *Status) error {
+func insertStatusExtras(ctx context.Context, tx pgx.Tx, s *starling.Status) error {
 	if s.QuoteURI == "" && len(s.Mentions) == 0 && len(s.Hashtags) == 0 {
 		return nil
 	}
@@ -42,12 +35,12 @@ func insertStatusExtras(ctx context.Context, tx pgx.Tx, s *Status) error {
 }
 
 // StatusExtrasByURI returns the extras of a status, deleted or not.
-func (db *DB) StatusExtrasByURI(ctx context.Context, uri string) (*StatusExtras, error) {
-	var e StatusExtras
+func (db *DB) StatusExtrasByURI(ctx context.Context, uri string) (*starling.StatusExtras, error) {
+	var e starling.StatusExtras
 	err := db.pool.QueryRow(ctx, `SELECT coalesce(quote_uri, ''), mentions, hashtags FROM statuses WHERE uri = $1`, uri).
 		Scan(&e.QuoteURI, &e.Mentions, &e.Hashtags)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("status extras %s: %w", uri, ErrNotFound)
+		return nil, fmt.Errorf("status extras %s: %w", uri, starling.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("status extras %s: %w", uri, err)
@@ -60,7 +53,7 @@ func (db *DB) InboxActivityIDByURI(ctx context.Context, uri string) (int64, erro
 	var id int64
 	err := db.pool.QueryRow(ctx, `SELECT id FROM inbox_activities WHERE uri = $1`, uri).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, fmt.Errorf("inbox activity %s: %w", uri, ErrNotFound)
+		return 0, fmt.Errorf("inbox activity %s: %w", uri, starling.ErrNotFound)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("inbox activity %s: %w", uri, err)

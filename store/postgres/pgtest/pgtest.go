@@ -1,7 +1,7 @@
-// Package storetest gives each test a fresh PostgreSQL database on the real
+// Package pgtest gives each test a fresh PostgreSQL database on the real
 // server. There are no mocks of the store: where PostgreSQL does not answer,
 // the test fails and says how to start it.
-package storetest
+package pgtest
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling/store/postgres"
 )
 
 // DefaultAdminURL is where tests look for PostgreSQL unless
@@ -47,7 +47,7 @@ func NewDatabaseURL(tb testing.TB) string {
 	if err != nil {
 		tb.Fatalf("PostgreSQL is required for this test and is not reachable at %s: %v\n"+
 			"Start it (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) "+
-			"or point STARLING_TEST_DATABASE_URL at a server with trust auth.", store.RedactURL(admin), err)
+			"or point STARLING_TEST_DATABASE_URL at a server with trust auth.", postgres.RedactURL(admin), err)
 	}
 	defer conn.Close(ctx)
 	var b [6]byte
@@ -78,10 +78,10 @@ func NewDatabaseURL(tb testing.TB) string {
 }
 
 // NewDB returns an open, migrated store on a fresh database.
-func NewDB(tb testing.TB) *store.DB {
+func NewDB(tb testing.TB) *postgres.DB {
 	tb.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, NewDatabaseURL(tb))
+	db, err := postgres.Open(ctx, NewDatabaseURL(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
