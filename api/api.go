@@ -284,22 +284,36 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
 }
 
-// fail maps an error from below to a client answer, once.
+// fail maps an error from below to a client answer, once: the error's
+// code (starling.ErrorCode) says the status, and only an *starling.Error's
+// message reaches the client; anything else is logged and answered 500.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, starling.ErrNotFound):
+	if errors.Is(err, context.Canceled) {
+		return // the client went away; nothing to answer
+	}
+	switch code := starling.ErrorCode(err); code {
+	case starling.ENOTFOUND:
 		writeError(w, http.StatusNotFound, "Record not found")
-	case errors.Is(err, starling.ErrConflict):
+	case starling.ECONFLICT:
 		writeError(w, http.StatusConflict, "Already exists")
-	case errors.Is(err, outbox.ErrEmptyStatus), errors.Is(err, outbox.ErrStatusTooLong),
-		errors.Is(err, outbox.ErrInvalidVisibility), errors.Is(err, outbox.ErrFollowSelf),
-		errors.Is(err, outbox.ErrInvalidText):
-		writeError(w, http.StatusUnprocessableEntity, "Validation failed: "+err.Error())
-	case errors.Is(err, context.Canceled):
-		// The client went away; nothing to answer.
-	default:
+	case starling.EINVALID:
+		writeError(w, http.StatusUnprocessableEntity, "Validation failed: "+starling.ErrorMessage(err))
+	case starling.EINTERNAL:
 		s.Logger.Error("request failed", "path", r.URL.Path, "error", err,
 			"correlation_id", queue.TraceFrom(r.Context()).CorrelationID)
 		writeError(w, http.StatusInternalServerError, "Internal server error")
+	default:
+		status, ok := errorStatus[code]
+		if !ok {
+			status = http.StatusInternalServerError
+		}
+		writeError(w, status, starling.ErrorMessage(err))
 	}
+}
+
+// errorStatus is the HTTP status of each error code fail does not answer
+// with a fixed text.
+var errorStatus = map[string]int{
+	starling.EUNAUTHORIZED:   http.StatusUnauthorized,
+	starling.ENOTIMPLEMENTED: http.StatusNotImplemented,
 }

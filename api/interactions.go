@@ -2,12 +2,10 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/starling-social/starling"
-	"github.com/starling-social/starling/outbox"
 )
 
 // Interactions are the local actions on statuses and accounts that feeds
@@ -58,10 +56,6 @@ func (s *Server) reblog(w http.ResponseWriter, r *http.Request, me *starling.Acc
 		it, err = s.Store.ItemByID(r.Context(), me.ID, boost.ID)
 	}
 	if err != nil {
-		if errors.Is(err, outbox.ErrCannotReblog) {
-			writeError(w, http.StatusUnprocessableEntity, "Validation failed: "+err.Error())
-			return
-		}
 		s.fail(w, r, err)
 		return
 	}

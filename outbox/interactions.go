@@ -30,8 +30,9 @@ type InteractionStore interface {
 	DeleteDomainBlock(ctx context.Context, accountID int64, domain string) error
 }
 
-// ErrCannotReblog is returned for a boost of a followers-only or direct status.
-var ErrCannotReblog = errors.New("this status can't be boosted")
+// ErrCannotReblog is returned for a boost of a followers-only or direct
+// status (EINVALID).
+var ErrCannotReblog = starling.Errorf(starling.EINVALID, "this status can't be boosted")
 
 // Reblog boosts st (a live status with its author) as booster: a boost
 // status row and an Announce to booster's followers and to st's remote

@@ -60,13 +60,13 @@ func (o *Outbox) logger() *slog.Logger {
 // MaxStatusLength is the longest status text accepted, in characters, as on Mastodon.
 const MaxStatusLength = 500
 
-// Errors the API maps to client errors.
+// Errors for what a client asked that cannot be done (EINVALID).
 var (
-	ErrEmptyStatus       = errors.New("text can't be blank")
-	ErrStatusTooLong     = fmt.Errorf("text is longer than %d characters", MaxStatusLength)
-	ErrInvalidVisibility = errors.New("visibility must be public, unlisted, private or direct")
-	ErrFollowSelf        = errors.New("you can't follow yourself")
-	ErrInvalidText       = errors.New("text must be valid UTF-8 without NUL characters")
+	ErrEmptyStatus       = starling.Errorf(starling.EINVALID, "text can't be blank")
+	ErrStatusTooLong     = starling.Errorf(starling.EINVALID, "text is longer than %d characters", MaxStatusLength)
+	ErrInvalidVisibility = starling.Errorf(starling.EINVALID, "visibility must be public, unlisted, private or direct")
+	ErrFollowSelf        = starling.Errorf(starling.EINVALID, "you can't follow yourself")
+	ErrInvalidText       = starling.Errorf(starling.EINVALID, "text must be valid UTF-8 without NUL characters")
 )
 
 func (o *Outbox) now() time.Time {
