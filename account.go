@@ -18,7 +18,7 @@ type Account struct {
 	FollowingURL   string
 	KeyID          string
 	PublicKeyPEM   string
-	PrivateKeyPEM  string // local accounts only
+	PrivateKeyPEM  string // local accounts only; stored on create, never read back with the account (see the store's SigningKey)
 	Locked         bool
 	Bot            bool
 	CreatedAt      time.Time

@@ -31,7 +31,9 @@ import (
 // DeliveryStore is what a delivery worker needs of the store.
 type DeliveryStore interface {
 	ActivityByID(ctx context.Context, id int64) (*starling.Activity, error)
-	AccountByID(ctx context.Context, id int64) (*starling.Account, error)
+	// SigningKey returns the key id and private key (PEM) of a local
+	// account; ENOTFOUND when it has none.
+	SigningKey(ctx context.Context, accountID int64) (keyID, pem string, err error)
 	StatusGone(ctx context.Context, uri string) (bool, error)
 	AppendEvents(ctx context.Context, events ...starling.Event) error
 	InsertDeadLetter(ctx context.Context, d *starling.DeadLetter) error
@@ -273,15 +275,15 @@ func (d *Deliverer) activity(ctx context.Context, activityID, actorID int64) (*c
 		if err != nil {
 			return nil, err
 		}
-		actor, err := d.Store.AccountByID(ctx, actorID)
+		keyID, pem, err := d.Store.SigningKey(ctx, actorID)
 		if err != nil {
 			return nil, err
 		}
-		key, err := activitypub.ParsePrivateKey(actor.PrivateKeyPEM)
+		key, err := activitypub.ParsePrivateKey(pem)
 		if err != nil {
-			return nil, fmt.Errorf("key of %s: %w: %w", actor.URI, err, starling.ErrNotFound)
+			return nil, fmt.Errorf("key of account %d: %w: %w", actorID, err, starling.ErrNotFound)
 		}
-		ca := &cachedActivity{payload: act.Payload, typ: act.Type, objectURI: act.ObjectURI, keyID: actor.KeyID, key: key,
+		ca := &cachedActivity{payload: act.Payload, typ: act.Type, objectURI: act.ObjectURI, keyID: keyID, key: key,
 			checked: d.now()}
 		d.cache.Add(activityID, ca)
 		return ca, nil

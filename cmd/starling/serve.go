@@ -376,11 +376,15 @@ func instanceKey(db *postgres.DB) func(context.Context) (string, crypto.PrivateK
 		if err != nil {
 			return "", nil, fmt.Errorf("instance actor: %w", err)
 		}
-		k, err := activitypub.ParsePrivateKey(a.PrivateKeyPEM)
+		id, pem, err := db.SigningKey(ctx, a.ID)
 		if err != nil {
 			return "", nil, fmt.Errorf("instance actor key: %w", err)
 		}
-		keyID, key = a.KeyID, k
+		k, err := activitypub.ParsePrivateKey(pem)
+		if err != nil {
+			return "", nil, fmt.Errorf("instance actor key: %w", err)
+		}
+		keyID, key = id, k
 		return keyID, key, nil
 	}
 }

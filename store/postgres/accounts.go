@@ -12,14 +12,14 @@ import (
 
 const accountColumns = `a.id, a.username, coalesce(a.domain, ''), a.display_name, a.note, a.uri, a.url,
 	a.inbox_url, a.shared_inbox_url, a.outbox_url, a.followers_url, a.following_url,
-	a.key_id, a.public_key_pem, coalesce(a.private_key_pem, ''), a.locked, a.bot, a.created_at,
+	a.key_id, a.public_key_pem, a.locked, a.bot, a.created_at,
 	coalesce(a.fetched_at, 'epoch'::timestamptz)`
 
 // accountDest returns the scan destinations of accountColumns, in order.
 func accountDest(a *starling.Account) []any {
 	return []any{&a.ID, &a.Username, &a.Domain, &a.DisplayName, &a.Note, &a.URI, &a.URL,
 		&a.InboxURL, &a.SharedInboxURL, &a.OutboxURL, &a.FollowersURL, &a.FollowingURL,
-		&a.KeyID, &a.PublicKeyPEM, &a.PrivateKeyPEM, &a.Locked, &a.Bot, &a.CreatedAt, &a.FetchedAt}
+		&a.KeyID, &a.PublicKeyPEM, &a.Locked, &a.Bot, &a.CreatedAt, &a.FetchedAt}
 }
 
 // accountScanned fixes up what SQL cannot say directly.
@@ -125,6 +125,22 @@ func (db *DB) accountWhere(ctx context.Context, what, where string, args ...any)
 		return nil, fmt.Errorf("account by %s: %w", what, err)
 	}
 	return a, nil
+}
+
+// SigningKey returns the key id and private key (PEM) a local account signs
+// with. It is the one read of private_key_pem: account reads leave the key
+// out, so it is loaded only where something is signed. It returns
+// ENOTFOUND when there is no such account or it has no key (a remote one).
+func (db *DB) SigningKey(ctx context.Context, accountID int64) (keyID, pem string, err error) {
+	var priv *string
+	err = db.pool.QueryRow(ctx, `SELECT key_id, private_key_pem FROM accounts WHERE id = $1`, accountID).Scan(&keyID, &priv)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (priv == nil || *priv == "")) {
+		return "", "", fmt.Errorf("signing key of %d: %w", accountID, starling.ErrNotFound)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("signing key of %d: %w", accountID, err)
+	}
+	return keyID, *priv, nil
 }
 
 // AccountByID returns ErrNotFound when there is no such account.

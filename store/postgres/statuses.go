@@ -39,7 +39,6 @@ func scanStatusWithAccount(row pgx.Row) (*starling.Status, error) {
 	}
 	s.EditedAt = zeroEpoch(s.EditedAt)
 	accountScanned(&a)
-	a.PrivateKeyPEM = "" // never let a key travel with a rendered status
 	s.Account = &a
 	return &s, nil
 }
