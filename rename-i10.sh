@@ -21,3 +21,5 @@ for id in NewDB NewDatabaseURL AdminURL DefaultAdminURL; do
 	gofmt -r "storetest.$id -> pgtest.$id" -w $files
 done
 ~/go/bin/goimports -w $files
+# Comments, which gofmt -r does not see.
+sed -i -E 's/\*store\.DB\b/*postgres.DB/g; s/\bstore\.(Account|ErrNotFound|ErrConflict|DefaultFeedCap|Status|Event|NewID)\b/starling.\1/g' $files

@@ -231,7 +231,7 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 	host, _ := HostOf(doc.ID)
 	// Clients render the note as HTML and the display name as text, both
 	// trusted: clean them as Mastodon does. (Profile fields are not kept:
-	// store.Account has nowhere to put them.)
+	// starling.Account has nowhere to put them.)
 	p := r.sanitizer()
 	a := &starling.Account{
 		Username:     doc.PreferredUsername,

@@ -57,7 +57,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request, me *starling.
 }
 
 // visibleStatus returns the status named in the path if me may see it,
-// else store.ErrNotFound (as Mastodon, a status one may not see does not exist).
+// else starling.ErrNotFound (as Mastodon, a status one may not see does not exist).
 func (s *Server) visibleStatus(r *http.Request, me *starling.Account) (*starling.Status, error) {
 	n, ok := idParam(chi.URLParam(r, "id"))
 	if !ok {

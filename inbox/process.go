@@ -586,7 +586,7 @@ func (p *Processor) undoFollow(ctx context.Context, act *activitypub.Activity) e
 // (edits) are acknowledged for now.
 // statusEditor is what applying a remote edit needs of the store. It is
 // declared apart from ProcessStore because only update uses it (issue 9
-// added it without touching the rest of the processor); *store.DB is one.
+// added it without touching the rest of the processor); *postgres.DB is one.
 type statusEditor interface {
 	EditRemoteStatus(ctx context.Context, uri string, accountID int64, s *starling.Status, events ...starling.Event) (bool, error)
 }

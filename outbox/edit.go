@@ -25,7 +25,7 @@ type EditedStatus struct {
 // EditStatus applies author's edit to their status id, parsed as a new
 // status is (mentions, hashtags, links), keeps the history, and federates
 // an Update(Note) to whoever got the Create, plus anyone newly mentioned.
-// store.ErrNotFound when author has no such live local status.
+// starling.ErrNotFound when author has no such live local status.
 func (o *Outbox) EditStatus(ctx context.Context, author *starling.Account, id int64, p EditedStatus) (*starling.Status, error) {
 	if err := checkText(p.Text, p.SpoilerText); err != nil {
 		return nil, err

@@ -88,7 +88,7 @@ type NewStatus struct {
 // CreateStatus stores a status by author with its Create activity, and
 // announces it to fanout (followers, the mentioned, the replied-to author)
 // and timeline (local feeds). A reply to a status the author may not see,
-// or that does not exist, is store.ErrNotFound, as on Mastodon.
+// or that does not exist, is starling.ErrNotFound, as on Mastodon.
 func (o *Outbox) CreateStatus(ctx context.Context, author *starling.Account, p NewStatus) (*starling.Status, error) {
 	if p.Visibility == "" {
 		p.Visibility = starling.VisibilityPublic
@@ -278,7 +278,7 @@ func (o *Outbox) note(st *starling.Status, author *starling.Account, c *composed
 }
 
 // DeleteStatus deletes author's status id and federates a Delete. It
-// returns the status as it was; store.ErrNotFound if author has no such status.
+// returns the status as it was; starling.ErrNotFound if author has no such status.
 func (o *Outbox) DeleteStatus(ctx context.Context, author *starling.Account, id int64) (*starling.Status, error) {
 	uri := o.Site.StatusURI(author.Username, id)
 	del := map[string]any{

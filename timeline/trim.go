@@ -21,7 +21,7 @@ type TrimStore interface {
 // idempotent).
 type Trimmer struct {
 	Store    TrimStore
-	Keep     int           // entries kept per feed; default store.DefaultFeedCap
+	Keep     int           // entries kept per feed; default starling.DefaultFeedCap
 	Batch    int           // accounts per statement; default 500
 	Interval time.Duration // pause between sweeps; default five minutes
 	// Pause is the rest between two batches of a sweep; default 50 ms. A
