@@ -1,6 +1,10 @@
 package starling
 
-import "time"
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
 
 // StatusEdit is one version of an edited status (Mastodon's StatusEdit).
 type StatusEdit struct {
@@ -102,4 +106,35 @@ type StatusMeta struct {
 	// Mentions (actor IRIs) and Hashtags (lower case) of a remote status,
 	// from its tag property, as the inbox stored them.
 	Mentions, Hashtags []string
+}
+
+// ValidVisibility reports whether v is one of the four visibilities.
+func ValidVisibility(v string) bool {
+	switch v {
+	case VisibilityPublic, VisibilityUnlisted, VisibilityPrivate, VisibilityDirect:
+		return true
+	}
+	return false
+}
+
+// ValidText reports whether s can be stored as text: valid UTF-8 without
+// NUL (PostgreSQL refuses both, and so would any client that reads it).
+func ValidText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// Validate returns EINVALID when s cannot be stored: no URI or author, an
+// unknown visibility, or text that is not valid UTF-8 or holds NUL.
+func (s *Status) Validate() error {
+	switch {
+	case s.URI == "":
+		return Errorf(EINVALID, "status has no uri")
+	case s.AccountID == 0:
+		return Errorf(EINVALID, "status %s has no author", s.URI)
+	case !ValidVisibility(s.Visibility):
+		return Errorf(EINVALID, "status %s: unknown visibility %q", s.URI, s.Visibility)
+	case !ValidText(s.Content) || !ValidText(s.SpoilerText) || !ValidText(s.SourceText):
+		return Errorf(EINVALID, "status %s: text must be valid UTF-8 without NUL characters", s.URI)
+	}
+	return nil
 }

@@ -93,9 +93,7 @@ func (o *Outbox) CreateStatus(ctx context.Context, author *starling.Account, p N
 	if p.Visibility == "" {
 		p.Visibility = starling.VisibilityPublic
 	}
-	switch p.Visibility {
-	case starling.VisibilityPublic, starling.VisibilityUnlisted, starling.VisibilityPrivate, starling.VisibilityDirect:
-	default:
+	if !starling.ValidVisibility(p.Visibility) {
 		return nil, ErrInvalidVisibility
 	}
 	if err := checkText(p.Text, p.SpoilerText); err != nil {
@@ -185,7 +183,7 @@ func addressed(doc map[string]any, to, cc []string) map[string]any {
 // it in text) and invalid UTF-8, then applies Mastodon's length rules.
 func checkText(text, spoiler string) error {
 	for _, s := range []string{text, spoiler} {
-		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		if !starling.ValidText(s) {
 			return ErrInvalidText
 		}
 	}
