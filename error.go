@@ -29,9 +29,9 @@ func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-func (e *Error) Error() string {
-	return fmt.Sprintf("starling error: code=%s message=%s", e.Code, e.Message)
-}
+// Error returns the message alone, so wrapped errors read as they did
+// before they had codes ("account by id: not found").
+func (e *Error) Error() string { return e.Message }
 
 // Is makes any *Error match the sentinel of its code (ErrNotFound,
 // ErrConflict), so errors.Is(starling.Errorf(ENOTFOUND, ...), ErrNotFound)
