@@ -18,8 +18,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/sanitize"
-	"github.com/starling-social/starling/store"
 )
 
 // MaxDocumentSize bounds every document fetched from or posted by a remote.
@@ -27,10 +27,10 @@ const MaxDocumentSize = 1 << 20
 
 // AccountStore is what the resolver needs of the store.
 type AccountStore interface {
-	AccountByURI(ctx context.Context, uri string) (*store.Account, error)
-	AccountByKeyID(ctx context.Context, keyID string) (*store.Account, error)
-	AccountByAcct(ctx context.Context, username, domain string) (*store.Account, error)
-	UpsertRemoteAccount(ctx context.Context, a *store.Account) (*store.Account, error)
+	AccountByURI(ctx context.Context, uri string) (*starling.Account, error)
+	AccountByKeyID(ctx context.Context, keyID string) (*starling.Account, error)
+	AccountByAcct(ctx context.Context, username, domain string) (*starling.Account, error)
+	UpsertRemoteAccount(ctx context.Context, a *starling.Account) (*starling.Account, error)
 }
 
 // Resolver fetches remote actors (by URI, key id or WebFinger address),
@@ -145,21 +145,21 @@ func (e *FetchError) Error() string { return fmt.Sprintf("fetch %s: status %d", 
 
 // Actor returns the account of the actor uri, from the store when it is
 // fresh enough (or local), else fetched. refresh forces a fetch of a remote actor.
-func (r *Resolver) Actor(ctx context.Context, uri string, refresh bool) (*store.Account, error) {
+func (r *Resolver) Actor(ctx context.Context, uri string, refresh bool) (*starling.Account, error) {
 	a, err := r.Store.AccountByURI(ctx, uri)
 	switch {
 	case err == nil && (a.Local() || (!refresh && r.fresh(a))):
 		return a, nil
-	case err != nil && !errors.Is(err, store.ErrNotFound):
+	case err != nil && !errors.Is(err, starling.ErrNotFound):
 		return nil, fmt.Errorf("resolve actor: %w", err)
 	}
 	if SameHost(uri, r.Site.Base()) {
-		return nil, fmt.Errorf("resolve actor %s: %w", uri, store.ErrNotFound)
+		return nil, fmt.Errorf("resolve actor %s: %w", uri, starling.ErrNotFound)
 	}
 	return r.fetchActor(ctx, uri)
 }
 
-func (r *Resolver) fresh(a *store.Account) bool {
+func (r *Resolver) fresh(a *starling.Account) bool {
 	maxAge := r.MaxAge
 	if maxAge <= 0 {
 		maxAge = 24 * time.Hour
@@ -167,7 +167,7 @@ func (r *Resolver) fresh(a *store.Account) bool {
 	return r.now().Sub(a.FetchedAt) < maxAge
 }
 
-func (r *Resolver) fetchActor(ctx context.Context, uri string) (*store.Account, error) {
+func (r *Resolver) fetchActor(ctx context.Context, uri string) (*starling.Account, error) {
 	body, err := r.Get(ctx, uri)
 	if err != nil {
 		return nil, err
@@ -182,7 +182,7 @@ func (r *Resolver) fetchActor(ctx context.Context, uri string) (*store.Account, 
 // UpdateActor stores the actor document raw, embedded in an Update that
 // actorURI sent about itself (the inbox checked that the delivery was signed
 // by a key of actorURI's host). A document about anyone else is refused.
-func (r *Resolver) UpdateActor(ctx context.Context, actorURI string, raw []byte) (*store.Account, error) {
+func (r *Resolver) UpdateActor(ctx context.Context, actorURI string, raw []byte) (*starling.Account, error) {
 	var doc Actor
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("decode actor %s: %w", actorURI, err)
@@ -191,14 +191,14 @@ func (r *Resolver) UpdateActor(ctx context.Context, actorURI string, raw []byte)
 		return nil, fmt.Errorf("update by %s of another actor %q", actorURI, doc.ID)
 	}
 	if SameHost(actorURI, r.Site.Base()) {
-		return nil, fmt.Errorf("update of local actor %s: %w", actorURI, store.ErrNotFound)
+		return nil, fmt.Errorf("update of local actor %s: %w", actorURI, starling.ErrNotFound)
 	}
 	return r.storeActor(ctx, actorURI, &doc)
 }
 
 // storeActor checks a fetched actor document against where it came from and
 // stores it.
-func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Actor) (*store.Account, error) {
+func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Actor) (*starling.Account, error) {
 	// A document may only speak for its own host: an id on another host,
 	// or a key owned elsewhere, would let one server impersonate another.
 	if doc.ID == "" || !SameHost(doc.ID, fetchedFrom) {
@@ -235,7 +235,7 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 	// name and field names as text, all trusted: clean them as Mastodon
 	// does.
 	p := r.sanitizer()
-	a := &store.Account{
+	a := &starling.Account{
 		Username:     doc.PreferredUsername,
 		Domain:       host,
 		DisplayName:  p.Text(doc.Name),
@@ -310,8 +310,8 @@ const (
 // open (an element cut off from its end tag stays unclosed, which clients,
 // parsing the value as a fragment, close). Entries left with neither name
 // nor value are dropped.
-func profileFields(p *sanitize.Policy, attachments []PropertyValue) []store.Field {
-	fields := []store.Field{}
+func profileFields(p *sanitize.Policy, attachments []PropertyValue) []starling.Field {
+	fields := []starling.Field{}
 	for _, pv := range attachments {
 		if len(fields) == MaxProfileFields {
 			break
@@ -319,7 +319,7 @@ func profileFields(p *sanitize.Policy, attachments []PropertyValue) []store.Fiel
 		if pv.Type != "PropertyValue" {
 			continue
 		}
-		f := store.Field{
+		f := starling.Field{
 			Name:  p.Text(clip(pv.Name, MaxFieldNameBytes)),
 			Value: p.HTML(clip(pv.Value, MaxFieldValueBytes)),
 		}
@@ -348,7 +348,7 @@ func (r *Resolver) KeyLookup(ctx context.Context, keyID string, refresh bool) (c
 		return r.acctKey(ctx, acct, refresh)
 	}
 	a, err := r.Store.AccountByKeyID(ctx, keyID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errors.Is(err, starling.ErrNotFound) {
 		return nil, "", fmt.Errorf("look up key %s: %w", keyID, err)
 	}
 	if err != nil || (refresh && !a.Local()) {
@@ -400,9 +400,9 @@ func (r *Resolver) acctKey(ctx context.Context, acct string, refresh bool) (cryp
 // GoToSocial serves at a key id like /users/gary/main-key, or a bare key
 // object) names the actor by its id, or the key's owner or controller,
 // which is fetched in turn. The caller checks that the actor lists keyID.
-func (r *Resolver) actorForKey(ctx context.Context, docURI, keyID string) (*store.Account, error) {
+func (r *Resolver) actorForKey(ctx context.Context, docURI, keyID string) (*starling.Account, error) {
 	if SameHost(docURI, r.Site.Base()) {
-		return nil, fmt.Errorf("look up key %s: %w", keyID, store.ErrNotFound)
+		return nil, fmt.Errorf("look up key %s: %w", keyID, starling.ErrNotFound)
 	}
 	body, err := r.Get(ctx, docURI)
 	if err != nil {
@@ -439,7 +439,7 @@ func (r *Resolver) actorForKey(ctx context.Context, docURI, keyID string) (*stor
 
 // WebFinger resolves user@host to an account, using the stored account
 // when it is fresh.
-func (r *Resolver) WebFinger(ctx context.Context, username, host string) (*store.Account, error) {
+func (r *Resolver) WebFinger(ctx context.Context, username, host string) (*starling.Account, error) {
 	host = strings.ToLower(host)
 	if host == strings.ToLower(r.Site.Host) {
 		return r.Store.AccountByAcct(ctx, username, "")

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/sanitize"
-	"github.com/starling-social/starling/store"
-	"github.com/starling-social/starling/store/storetest"
+	"github.com/starling-social/starling/store/postgres/pgtest"
 )
 
 // Mastodon's "acct: keyId" case through the real resolver: the key is found
@@ -43,7 +43,7 @@ func TestResolver_AcctKeyID(t *testing.T) {
 	defer srv.Close()
 	base = srv.URL
 	host := strings.TrimPrefix(base, "http://")
-	res := &Resolver{Store: storetest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"}, Scheme: "http"}
+	res := &Resolver{Store: pgtest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"}, Scheme: "http"}
 
 	for _, c := range vectors.Cases {
 		if !strings.Contains(c.Headers["Signature"], `keyId="acct:`) {
@@ -142,7 +142,7 @@ func TestResolver_KeyStub(t *testing.T) {
 		{"ErrIncompleteActor", "/users/half#main-key", ""},
 		{"ErrStubOfAnotherKey", "/users/other/main-key", ""},
 	}
-	res := &Resolver{Store: storetest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"}, Scheme: "http"}
+	res := &Resolver{Store: pgtest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"}, Scheme: "http"}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			key, owner, err := res.KeyLookup(t.Context(), base+tt.keyID, false)
@@ -183,7 +183,7 @@ func TestResolver_SanitisesActor(t *testing.T) {
 	}))
 	defer srv.Close()
 	base = srv.URL
-	res := &Resolver{Store: storetest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"}, Scheme: "http"}
+	res := &Resolver{Store: pgtest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"}, Scheme: "http"}
 	a, err := res.Actor(t.Context(), base+"/users/eve", false)
 	if err != nil {
 		t.Fatal(err)
@@ -235,40 +235,40 @@ func TestResolver_ProfileFields(t *testing.T) {
 	const link = `<a href="https://m.example/@a" target="_blank" rel="nofollow noopener noreferrer me">m.example/@a</a>`
 	tests := []struct {
 		name, attachment string
-		want             []store.Field
+		want             []starling.Field
 	}{
-		{"OKNone", ``, []store.Field{}},
+		{"OKNone", ``, []starling.Field{}},
 		{"OKMastodon", `[{"type":"PropertyValue","name":"Pronouns","value":"she/her"},
 			{"type":"PropertyValue","name":"Home","value":"` + strings.ReplaceAll(link, `"`, `\"`) + `"}]`,
-			[]store.Field{{Name: "Pronouns", Value: "she/her"},
+			[]starling.Field{{Name: "Pronouns", Value: "she/her"},
 				{Name: "Home", Value: `<a href="https://m.example/@a" rel="nofollow noopener noreferrer me" target="_blank">m.example/@a</a>`}}},
 		{"OKSingleObject", `{"type":"PropertyValue","name":"Alone","value":"yes"}`,
-			[]store.Field{{Name: "Alone", Value: "yes"}}},
+			[]starling.Field{{Name: "Alone", Value: "yes"}}},
 		{"OKPrefixedTypes", `[{"type":"schema:PropertyValue","name":"a","schema:value":"1"},
 			{"type":["Object","http://schema.org#PropertyValue"],"name":"b","value":"2"},
 			{"type":"https://schema.org/PropertyValue","name":"c","http://schema.org#value":"3"}]`,
-			[]store.Field{{Name: "a", Value: "1"}, {Name: "b", Value: "2"}, {Name: "c", Value: "3"}}},
+			[]starling.Field{{Name: "a", Value: "1"}, {Name: "b", Value: "2"}, {Name: "c", Value: "3"}}},
 		{"OKOtherAttachmentsIgnored", `["https://m.example/proof", {"type":"Link","name":"x","href":"https://m.example"},
 			{"type":"IdentityProof","name":"kb","signatureValue":"s"}, {"type":"PropertyValue","name":"n","value":42},
 			{"name":"untyped","value":"v"}, {"type":"PropertyValue","name":"","value":""}, {"type":"PropertyValue","name":"kept","value":"v"}]`,
-			[]store.Field{{Name: "kept", Value: "v"}}},
+			[]starling.Field{{Name: "kept", Value: "v"}}},
 		{"OKHostileCleaned", `[{"type":"PropertyValue","name":"<b>Site</b><script>alert(1)</script> &lt;i&gt;","value":"<a href=\"javascript:alert(1)\" onclick=\"alert(2)\">go</a><script>alert(3)</script><iframe src=\"https://e.example\"></iframe><img src=x onerror=alert(4)>\u0000"}]`,
-			[]store.Field{{Name: "Site ‹i›", Value: "go"}}},
-		{"OKBounded", `[` + strings.Join(many, ",") + `]`, func() []store.Field {
-			var fs []store.Field
+			[]starling.Field{{Name: "Site ‹i›", Value: "go"}}},
+		{"OKBounded", `[` + strings.Join(many, ",") + `]`, func() []starling.Field {
+			var fs []starling.Field
 			for i := range MaxProfileFields {
-				fs = append(fs, store.Field{Name: fmt.Sprintf("f%d", i), Value: fmt.Sprintf("v%d", i)})
+				fs = append(fs, starling.Field{Name: fmt.Sprintf("f%d", i), Value: fmt.Sprintf("v%d", i)})
 			}
 			return fs
 		}()},
 		// Cut at 2048 bytes: "<b>" and 1022 two-byte runes (the sanitiser
 		// does not close the <b>; clients parse values as fragments).
 		{"OKLongValueClippedAtRune", `{"type":"PropertyValue","name":"long","value":"<b>` + long + `</b>"}`,
-			[]store.Field{{Name: "long", Value: "<b>" + long[:MaxFieldValueBytes-4]}}},
+			[]starling.Field{{Name: "long", Value: "<b>" + long[:MaxFieldValueBytes-4]}}},
 		{"OKTagCutInTwoDropped", `{"type":"PropertyValue","name":"cut","value":"ok ` + strings.Repeat("x", MaxFieldValueBytes-20) + ` <a href=\"https://m.example/abcdefgh\">link</a>"}`,
-			[]store.Field{{Name: "cut", Value: "ok " + strings.Repeat("x", MaxFieldValueBytes-20)}}},
+			[]starling.Field{{Name: "cut", Value: "ok " + strings.Repeat("x", MaxFieldValueBytes-20)}}},
 	}
-	res := &Resolver{Store: storetest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"},
+	res := &Resolver{Store: pgtest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"},
 		Scheme: "http", Sanitizer: sanitize.New()}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -292,7 +292,7 @@ func TestResolver_ProfileFields(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := []store.Field{{Name: "New", Value: "<p>only</p>"}}; !slices.Equal(a.Fields, want) {
+		if want := []starling.Field{{Name: "New", Value: "<p>only</p>"}}; !slices.Equal(a.Fields, want) {
 			t.Errorf("fields after the Update %q, want %q", a.Fields, want)
 		}
 	})
@@ -333,7 +333,7 @@ func TestResolver_ProfileURL(t *testing.T) {
 		{"ErrData", func() any { return "data:text/html,<script>alert(1)</script>" }, func() string { return "" }},
 		{"ErrOtherHost", func() any { return "https://bank.example/@victim" }, func() string { return "" }},
 	}
-	res := &Resolver{Store: storetest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"},
+	res := &Resolver{Store: pgtest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"},
 		Scheme: "http", Sanitizer: sanitize.New()}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -410,7 +410,7 @@ func TestResolver_Usernames(t *testing.T) {
 		{"ErrControl", "bell\a", false},
 		{"ErrEntity", "&lt;b&gt;", false},
 	}
-	res := &Resolver{Store: storetest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"},
+	res := &Resolver{Store: pgtest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"},
 		Scheme: "http", Sanitizer: sanitize.New()}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling"
 )
 
 // Site is this server's public origin and the layout of its URLs.
@@ -59,7 +59,7 @@ const InstanceActorUsername = "instance.actor"
 // (acct:HOST@HOST). Both must agree: GoToSocial answers a signed fetch
 // only after WebFingering the signer's preferredUsername@host and
 // finding that subject.
-func (s Site) WebFingerUsername(a *store.Account) string {
+func (s Site) WebFingerUsername(a *starling.Account) string {
 	if a.Username == InstanceActorUsername {
 		return s.Host
 	}
@@ -67,14 +67,14 @@ func (s Site) WebFingerUsername(a *store.Account) string {
 }
 
 // WebFingerSubject is a local account's WebFinger subject.
-func (s Site) WebFingerSubject(a *store.Account) string {
+func (s Site) WebFingerSubject(a *starling.Account) string {
 	return "acct:" + s.WebFingerUsername(a) + "@" + s.Host
 }
 
 // NewLocalAccount fills the URLs of a new local account on this site.
-func (s Site) NewLocalAccount(username, publicKeyPEM, privateKeyPEM string) *store.Account {
+func (s Site) NewLocalAccount(username, publicKeyPEM, privateKeyPEM string) *starling.Account {
 	actor := s.ActorURI(username)
-	a := &store.Account{
+	a := &starling.Account{
 		Username:       username,
 		URI:            actor,
 		URL:            s.Base() + "/@" + username,
@@ -101,7 +101,7 @@ func (s Site) NewLocalAccount(username, publicKeyPEM, privateKeyPEM string) *sto
 }
 
 // ActorDocument renders a local account as an actor.
-func (s Site) ActorDocument(a *store.Account) *Actor {
+func (s Site) ActorDocument(a *starling.Account) *Actor {
 	typ := "Person"
 	if a.Bot {
 		typ = "Application"
@@ -157,14 +157,14 @@ func actorContext() []any {
 
 // OutboxCollection renders a local account's outbox: its size, without
 // items (Starling serves no outbox pages).
-func (s Site) OutboxCollection(a *store.Account, total int64) *Collection {
+func (s Site) OutboxCollection(a *starling.Account, total int64) *Collection {
 	return &Collection{Context: ActivityStreamsNS, ID: a.OutboxURL, Type: "OrderedCollection", TotalItems: total}
 }
 
 // FollowCollection renders a local account's followers (or, when
 // followers is false, the accounts it follows) with items, actor ids,
 // inline.
-func (s Site) FollowCollection(a *store.Account, followers bool, total int64, items []string) *Collection {
+func (s Site) FollowCollection(a *starling.Account, followers bool, total int64, items []string) *Collection {
 	c := &Collection{Context: ActivityStreamsNS, ID: a.FollowersURL, Type: "OrderedCollection", TotalItems: total}
 	if !followers {
 		c.ID = a.FollowingURL
@@ -179,11 +179,11 @@ func (s Site) FollowCollection(a *store.Account, followers bool, total int64, it
 // Mastodon addresses them.
 func Addressing(visibility, followers string) (to, cc []string) {
 	switch visibility {
-	case store.VisibilityPublic:
+	case starling.VisibilityPublic:
 		return []string{Public}, []string{followers}
-	case store.VisibilityUnlisted:
+	case starling.VisibilityUnlisted:
 		return []string{followers}, []string{Public}
-	case store.VisibilityPrivate:
+	case starling.VisibilityPrivate:
 		return []string{followers}, nil
 	default:
 		return []string{}, nil
@@ -194,18 +194,18 @@ func Addressing(visibility, followers string) (to, cc []string) {
 func VisibilityOf(to, cc IRIs, followers string) string {
 	switch {
 	case to.HasPublic():
-		return store.VisibilityPublic
+		return starling.VisibilityPublic
 	case cc.HasPublic():
-		return store.VisibilityUnlisted
+		return starling.VisibilityUnlisted
 	case followers != "" && (to.Contains(followers) || cc.Contains(followers)):
-		return store.VisibilityPrivate
+		return starling.VisibilityPrivate
 	default:
-		return store.VisibilityDirect
+		return starling.VisibilityDirect
 	}
 }
 
 // Note renders a local status as a Note; author is its account.
-func (s Site) Note(st *store.Status, author *store.Account) *Object {
+func (s Site) Note(st *starling.Status, author *starling.Account) *Object {
 	to, cc := Addressing(st.Visibility, author.FollowersURL)
 	n := &Object{
 		ID:           st.URI,

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/sanitize"
-	"github.com/starling-social/starling/store"
 )
 
 // iriProperties are the properties whose value is an IRI (or a list of
@@ -71,7 +71,7 @@ func TestSiteDocumentsHaveNoEmptyIRIs(t *testing.T) {
 	bot.Bot, bot.DisplayName, bot.Note = true, "Robot", "<p>beep</p>"
 	instance := site.NewLocalAccount(InstanceActorUsername, "PEM", "")
 	fielded := site.NewLocalAccount("fielded", "PEM", "")
-	fielded.Fields = []store.Field{{Name: "Pronouns", Value: "they/them"}}
+	fielded.Fields = []starling.Field{{Name: "Pronouns", Value: "they/them"}}
 
 	docs := map[string]any{
 		"actor alice":    site.ActorDocument(alice),
@@ -83,8 +83,8 @@ func TestSiteDocumentsHaveNoEmptyIRIs(t *testing.T) {
 		"followers":      site.FollowCollection(alice, true, 2, []string{"https://a.example/u/1", "https://b.example/u/2"}),
 		"following":      site.FollowCollection(alice, false, 1, []string{"https://a.example/u/1"}),
 	}
-	for _, vis := range []string{store.VisibilityPublic, store.VisibilityUnlisted, store.VisibilityPrivate, store.VisibilityDirect} {
-		st := &store.Status{ID: 7, URI: site.StatusURI("alice", 7), URL: site.StatusURL("alice", 7),
+	for _, vis := range []string{starling.VisibilityPublic, starling.VisibilityUnlisted, starling.VisibilityPrivate, starling.VisibilityDirect} {
+		st := &starling.Status{ID: 7, URI: site.StatusURI("alice", 7), URL: site.StatusURL("alice", 7),
 			Content: "<p>hi</p>", Visibility: vis, CreatedAt: now}
 		docs["note "+vis] = site.Note(st, alice)
 		reply := *st
@@ -139,10 +139,10 @@ func TestActorDocument_ProfileFields(t *testing.T) {
 	site := Site{Scheme: "https", Host: "starling.example"}
 	tests := []struct {
 		name   string
-		fields []store.Field
+		fields []starling.Field
 	}{
 		{"OKNone", nil},
-		{"OKTwo", []store.Field{{Name: "Pronouns", Value: "they/them"},
+		{"OKTwo", []starling.Field{{Name: "Pronouns", Value: "they/them"},
 			{Name: "Site", Value: `<a href="https://s.example" rel="me nofollow noopener noreferrer" target="_blank">s.example</a>`}}},
 	}
 	for _, tt := range tests {

@@ -8,15 +8,15 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
-	"github.com/starling-social/starling/store"
 )
 
-func (s *Server) verifyCredentials(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) verifyCredentials(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	writeJSON(w, http.StatusOK, s.account(r.Context(), me))
 }
 
-func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, _ *store.Account) {
+func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, _ *starling.Account) {
 	a, err := s.accountParam(r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -25,21 +25,21 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, _ *store.Acc
 	writeJSON(w, http.StatusOK, s.account(r.Context(), a))
 }
 
-func (s *Server) accountParam(r *http.Request) (*store.Account, error) {
+func (s *Server) accountParam(r *http.Request) (*starling.Account, error) {
 	n, ok := idParam(chi.URLParam(r, "id"))
 	if !ok || n == 0 {
-		return nil, store.ErrNotFound
+		return nil, starling.ErrNotFound
 	}
 	a, err := s.Store.AccountByID(r.Context(), n)
 	if err == nil && a.Username == activitypub.InstanceActorUsername && a.Local() {
-		return nil, store.ErrNotFound
+		return nil, starling.ErrNotFound
 	}
 	return a, err
 }
 
 // lookupAccount finds an account by acct without fetching anything: local
 // names and remote accounts already known, as on Mastodon.
-func (s *Server) lookupAccount(w http.ResponseWriter, r *http.Request, _ *store.Account) {
+func (s *Server) lookupAccount(w http.ResponseWriter, r *http.Request, _ *starling.Account) {
 	acct := r.URL.Query().Get("acct")
 	if acct == "" {
 		writeError(w, http.StatusBadRequest, "acct is required")
@@ -64,7 +64,7 @@ func splitAcct(acct string) (user, host string) {
 	return user, host
 }
 
-func (s *Server) follow(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) follow(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	a, err := s.accountParam(r)
 	if err == nil {
 		_, err = s.Outbox.Follow(r.Context(), me, a)
@@ -76,7 +76,7 @@ func (s *Server) follow(w http.ResponseWriter, r *http.Request, me *store.Accoun
 	s.writeRelationship(w, r, me, a)
 }
 
-func (s *Server) unfollow(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) unfollow(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	a, err := s.accountParam(r)
 	if err == nil {
 		err = s.Outbox.Unfollow(r.Context(), me, a)
@@ -88,7 +88,7 @@ func (s *Server) unfollow(w http.ResponseWriter, r *http.Request, me *store.Acco
 	s.writeRelationship(w, r, me, a)
 }
 
-func (s *Server) writeRelationship(w http.ResponseWriter, r *http.Request, me, a *store.Account) {
+func (s *Server) writeRelationship(w http.ResponseWriter, r *http.Request, me, a *starling.Account) {
 	rels, err := s.relationshipsOf(r.Context(), me, []int64{a.ID})
 	if err != nil {
 		s.fail(w, r, err)
@@ -97,7 +97,7 @@ func (s *Server) writeRelationship(w http.ResponseWriter, r *http.Request, me, a
 	writeJSON(w, http.StatusOK, rels[0])
 }
 
-func (s *Server) relationships(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) relationships(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	list, err := ids(r.URL.Query(), "id")
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -115,7 +115,7 @@ func (s *Server) relationships(w http.ResponseWriter, r *http.Request, me *store
 	writeJSON(w, http.StatusOK, rels)
 }
 
-func (s *Server) relationshipsOf(ctx context.Context, me *store.Account, list []int64) ([]Relationship, error) {
+func (s *Server) relationshipsOf(ctx context.Context, me *starling.Account, list []int64) ([]Relationship, error) {
 	rels, err := s.Store.Relationships(ctx, me.ID, list)
 	if err != nil {
 		return nil, err
@@ -135,7 +135,7 @@ func (s *Server) relationshipsOf(ctx context.Context, me *store.Account, list []
 
 // search implements /api/v2/search for accounts: a user@host query with
 // resolve=true is resolved by WebFinger.
-func (s *Server) search(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) search(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	q := r.URL.Query()
 	query := strings.TrimSpace(q.Get("q"))
 	if query == "" {
@@ -146,7 +146,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, me *store.Accoun
 	typ := q.Get("type")
 	if typ == "" || typ == "accounts" {
 		user, host := splitAcct(query)
-		var a *store.Account
+		var a *starling.Account
 		var err error
 		switch {
 		case user == "":
@@ -160,7 +160,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, me *store.Accoun
 		switch {
 		case err == nil && a != nil:
 			result["accounts"] = []*Account{s.account(r.Context(), a)}
-		case err != nil && !errors.Is(err, store.ErrNotFound):
+		case err != nil && !errors.Is(err, starling.ErrNotFound):
 			// A remote that cannot be reached is an empty result, as on
 			// Mastodon, not an error of ours.
 			s.Logger.Info("search: could not resolve", "q", query, "error", err)

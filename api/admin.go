@@ -10,14 +10,14 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
-	"github.com/starling-social/starling/store"
 )
 
 // AdminStore is what admin operations need of the store.
 type AdminStore interface {
-	AccountByAcct(ctx context.Context, username, domain string) (*store.Account, error)
-	CreateLocalAccount(ctx context.Context, a *store.Account, email, passwordHash string) error
+	AccountByAcct(ctx context.Context, username, domain string) (*starling.Account, error)
+	CreateLocalAccount(ctx context.Context, a *starling.Account, email, passwordHash string) error
 	CreateAccessToken(ctx context.Context, tokenSHA256 []byte, accountID int64, scopes string) error
 }
 
@@ -35,7 +35,7 @@ func (e *ValidationError) Error() string { return e.Msg }
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_]{1,30}$`)
 
 // CreateAccount creates a local account with an RSA-2048 key pair.
-func (ad *Admin) CreateAccount(ctx context.Context, username, email, password string) (*store.Account, error) {
+func (ad *Admin) CreateAccount(ctx context.Context, username, email, password string) (*starling.Account, error) {
 	switch {
 	case !usernamePattern.MatchString(username):
 		return nil, &ValidationError{"username must be 1 to 30 letters, digits or underscores"}
@@ -59,7 +59,7 @@ func (ad *Admin) CreateAccount(ctx context.Context, username, email, password st
 	}
 	a := ad.Site.NewLocalAccount(username, pub, priv)
 	if err := ad.Store.CreateLocalAccount(ctx, a, email, string(hash)); err != nil {
-		if errors.Is(err, store.ErrConflict) {
+		if errors.Is(err, starling.ErrConflict) {
 			return nil, &ValidationError{fmt.Sprintf("username %q or email %q is already taken", username, email)}
 		}
 		return nil, err
@@ -71,7 +71,7 @@ func (ad *Admin) CreateAccount(ctx context.Context, username, email, password st
 // if it does not exist yet.
 func (ad *Admin) EnsureInstanceActor(ctx context.Context) error {
 	_, err := ad.Store.AccountByAcct(ctx, activitypub.InstanceActorUsername, "")
-	if err == nil || !errors.Is(err, store.ErrNotFound) {
+	if err == nil || !errors.Is(err, starling.ErrNotFound) {
 		return err
 	}
 	pub, priv, err := activitypub.GenerateKey()
@@ -79,7 +79,7 @@ func (ad *Admin) EnsureInstanceActor(ctx context.Context) error {
 		return err
 	}
 	err = ad.Store.CreateLocalAccount(ctx, ad.Site.NewLocalAccount(activitypub.InstanceActorUsername, pub, priv), "", "")
-	if errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, starling.ErrConflict) {
 		return nil // another process made it first
 	}
 	return err
@@ -101,7 +101,7 @@ func (ad *Admin) CreateToken(ctx context.Context, username, scopes string) (stri
 		}
 	}
 	a, err := ad.Store.AccountByAcct(ctx, username, "")
-	if errors.Is(err, store.ErrNotFound) || (err == nil && a.Username == activitypub.InstanceActorUsername) {
+	if errors.Is(err, starling.ErrNotFound) || (err == nil && a.Username == activitypub.InstanceActorUsername) {
 		return "", &ValidationError{fmt.Sprintf("no local account %q", username)}
 	}
 	if err != nil {

@@ -16,45 +16,45 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/outbox"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
 )
 
 // Store is what the API reads and the few things it writes (accounts, tokens).
 type Store interface {
-	AccountByID(ctx context.Context, id int64) (*store.Account, error)
-	AccountByAcct(ctx context.Context, username, domain string) (*store.Account, error)
-	AccountByToken(ctx context.Context, tokenSHA256 []byte) (*store.Account, string, error)
-	AccountStats(ctx context.Context, id int64) (store.AccountStats, error)
-	StatusByID(ctx context.Context, id int64) (*store.Status, error)
-	Relationships(ctx context.Context, viewer int64, ids []int64) ([]store.Relationship, error)
+	AccountByID(ctx context.Context, id int64) (*starling.Account, error)
+	AccountByAcct(ctx context.Context, username, domain string) (*starling.Account, error)
+	AccountByToken(ctx context.Context, tokenSHA256 []byte) (*starling.Account, string, error)
+	AccountStats(ctx context.Context, id int64) (starling.AccountStats, error)
+	StatusByID(ctx context.Context, id int64) (*starling.Status, error)
+	Relationships(ctx context.Context, viewer int64, ids []int64) ([]starling.Relationship, error)
 	FollowCollection(ctx context.Context, accountID int64, followers bool, limit int) ([]string, error)
-	CreateLocalAccount(ctx context.Context, a *store.Account, email, passwordHash string) error
+	CreateLocalAccount(ctx context.Context, a *starling.Account, email, passwordHash string) error
 	CreateAccessToken(ctx context.Context, tokenSHA256 []byte, accountID int64, scopes string) error
 	// Who may see a deleted status (streaming.go).
 	StatusReach(ctx context.Context, id int64) (accountID int64, visibility string, err error)
 	FollowersAmong(ctx context.Context, accountID int64, ids []int64) ([]int64, error)
 	StatusMentionIDs(ctx context.Context, statusID int64) ([]int64, error)
 	// Edits (statuses.go).
-	StatusEdits(ctx context.Context, statusID int64) ([]store.StatusEdit, error)
+	StatusEdits(ctx context.Context, statusID int64) ([]starling.StatusEdit, error)
 	StatusSource(ctx context.Context, id int64) (text, spoiler string, err error)
 	TimelineStore // timelines.go
 }
 
 // Outbox performs what local people do.
 type Outbox interface {
-	CreateStatus(ctx context.Context, author *store.Account, p outbox.NewStatus) (*store.Status, error)
-	DeleteStatus(ctx context.Context, author *store.Account, id int64) (*store.Status, error)
-	EditStatus(ctx context.Context, author *store.Account, id int64, p outbox.EditedStatus) (*store.Status, error)
-	Follow(ctx context.Context, follower, followee *store.Account) (*store.Follow, error)
-	Unfollow(ctx context.Context, follower, followee *store.Account) error
+	CreateStatus(ctx context.Context, author *starling.Account, p outbox.NewStatus) (*starling.Status, error)
+	DeleteStatus(ctx context.Context, author *starling.Account, id int64) (*starling.Status, error)
+	EditStatus(ctx context.Context, author *starling.Account, id int64, p outbox.EditedStatus) (*starling.Status, error)
+	Follow(ctx context.Context, follower, followee *starling.Account) (*starling.Follow, error)
+	Unfollow(ctx context.Context, follower, followee *starling.Account) error
 }
 
 // Resolver finds remote accounts.
 type Resolver interface {
-	WebFinger(ctx context.Context, username, host string) (*store.Account, error)
+	WebFinger(ctx context.Context, username, host string) (*starling.Account, error)
 }
 
 // Pressure says whether the queues are too full to take new work, and why.
@@ -227,7 +227,7 @@ func (s *Server) backpressure(next http.Handler) http.Handler {
 	})
 }
 
-func (s *Server) adminDeliveries(w http.ResponseWriter, r *http.Request, _ *store.Account) {
+func (s *Server) adminDeliveries(w http.ResponseWriter, r *http.Request, _ *starling.Account) {
 	if s.Deliveries == nil {
 		writeError(w, http.StatusNotFound, "Record not found")
 		return
@@ -284,22 +284,36 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
 }
 
-// fail maps an error from below to a client answer, once.
+// fail maps an error from below to a client answer, once: the error's
+// code (starling.ErrorCode) says the status, and only an *starling.Error's
+// message reaches the client; anything else is logged and answered 500.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
+	if errors.Is(err, context.Canceled) {
+		return // the client went away; nothing to answer
+	}
+	switch code := starling.ErrorCode(err); code {
+	case starling.ENOTFOUND:
 		writeError(w, http.StatusNotFound, "Record not found")
-	case errors.Is(err, store.ErrConflict):
+	case starling.ECONFLICT:
 		writeError(w, http.StatusConflict, "Already exists")
-	case errors.Is(err, outbox.ErrEmptyStatus), errors.Is(err, outbox.ErrStatusTooLong),
-		errors.Is(err, outbox.ErrInvalidVisibility), errors.Is(err, outbox.ErrFollowSelf),
-		errors.Is(err, outbox.ErrInvalidText):
-		writeError(w, http.StatusUnprocessableEntity, "Validation failed: "+err.Error())
-	case errors.Is(err, context.Canceled):
-		// The client went away; nothing to answer.
-	default:
+	case starling.EINVALID:
+		writeError(w, http.StatusUnprocessableEntity, "Validation failed: "+starling.ErrorMessage(err))
+	case starling.EINTERNAL:
 		s.Logger.Error("request failed", "path", r.URL.Path, "error", err,
 			"correlation_id", queue.TraceFrom(r.Context()).CorrelationID)
 		writeError(w, http.StatusInternalServerError, "Internal server error")
+	default:
+		status, ok := errorStatus[code]
+		if !ok {
+			status = http.StatusInternalServerError
+		}
+		writeError(w, status, starling.ErrorMessage(err))
 	}
+}
+
+// errorStatus is the HTTP status of each error code fail does not answer
+// with a fixed text.
+var errorStatus = map[string]int{
+	starling.EUNAUTHORIZED:   http.StatusUnauthorized,
+	starling.ENOTIMPLEMENTED: http.StatusNotImplemented,
 }

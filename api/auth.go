@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling"
 )
 
 type authKey struct{}
 
 type auth struct {
-	account *store.Account
+	account *starling.Account
 	scopes  []string
 }
 
@@ -34,7 +34,7 @@ func (s *Server) authenticateWith(lookup func(ctx context.Context, sum [32]byte)
 			return
 		}
 		a, err := lookup(r.Context(), sha256.Sum256([]byte(token)))
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, starling.ErrNotFound) {
 			writeError(w, http.StatusUnauthorized, "The access token is invalid")
 			return
 		}
@@ -66,7 +66,7 @@ func bearerToken(r *http.Request) string {
 
 // scoped requires a token granting scope (e.g. "write:statuses"), which
 // the broad scopes "read", "write" and the legacy "follow" cover as on Mastodon.
-func (s *Server) scoped(scope string, h func(http.ResponseWriter, *http.Request, *store.Account)) http.HandlerFunc {
+func (s *Server) scoped(scope string, h func(http.ResponseWriter, *http.Request, *starling.Account)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		a, _ := r.Context().Value(authKey{}).(*auth)
 		if a == nil {

@@ -9,9 +9,9 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/sanitize"
-	"github.com/starling-social/starling/store"
 )
 
 // webfinger answers acct:user@host and actor-URL resources, as RFC 7033.
@@ -129,7 +129,7 @@ func (s *Server) instance(w http.ResponseWriter, r *http.Request) {
 }
 
 // localAccount returns the local account named in the path, or writes 404.
-func (s *Server) localAccount(w http.ResponseWriter, r *http.Request) (*store.Account, bool) {
+func (s *Server) localAccount(w http.ResponseWriter, r *http.Request) (*starling.Account, bool) {
 	username := chi.URLParam(r, "username")
 	if !sanitize.Valid(username) {
 		writeError(w, http.StatusBadRequest, "username must be UTF-8 without NUL")
@@ -137,7 +137,7 @@ func (s *Server) localAccount(w http.ResponseWriter, r *http.Request) (*store.Ac
 	}
 	a, err := s.Store.AccountByAcct(r.Context(), username, "")
 	if err == nil && a.Username == activitypub.InstanceActorUsername {
-		err = store.ErrNotFound
+		err = starling.ErrNotFound
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -215,10 +215,10 @@ func (s *Server) statusObject(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := s.Store.StatusByID(r.Context(), n)
 	if err == nil && (st.AccountID != a.ID ||
-		(st.Visibility != store.VisibilityPublic && st.Visibility != store.VisibilityUnlisted)) {
-		err = store.ErrNotFound
+		(st.Visibility != starling.VisibilityPublic && st.Visibility != starling.VisibilityUnlisted)) {
+		err = starling.ErrNotFound
 	}
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "Record not found")
 		return
 	}

@@ -2,40 +2,38 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 
-	"github.com/starling-social/starling/outbox"
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling"
 )
 
 // Interactions are the local actions on statuses and accounts that feeds
 // depend on; the outbox does them.
 type Interactions interface {
-	Reblog(ctx context.Context, booster *store.Account, st *store.Status) (*store.Status, error)
-	Unreblog(ctx context.Context, booster *store.Account, st *store.Status) error
-	Favourite(ctx context.Context, who *store.Account, st *store.Status) error
-	Unfavourite(ctx context.Context, who *store.Account, st *store.Status) error
-	Block(ctx context.Context, who, target *store.Account) error
-	Unblock(ctx context.Context, who, target *store.Account) error
-	Mute(ctx context.Context, who, target *store.Account) error
-	Unmute(ctx context.Context, who, target *store.Account) error
-	BlockDomain(ctx context.Context, who *store.Account, domain string) error
-	UnblockDomain(ctx context.Context, who *store.Account, domain string) error
+	Reblog(ctx context.Context, booster *starling.Account, st *starling.Status) (*starling.Status, error)
+	Unreblog(ctx context.Context, booster *starling.Account, st *starling.Status) error
+	Favourite(ctx context.Context, who *starling.Account, st *starling.Status) error
+	Unfavourite(ctx context.Context, who *starling.Account, st *starling.Status) error
+	Block(ctx context.Context, who, target *starling.Account) error
+	Unblock(ctx context.Context, who, target *starling.Account) error
+	Mute(ctx context.Context, who, target *starling.Account) error
+	Unmute(ctx context.Context, who, target *starling.Account) error
+	BlockDomain(ctx context.Context, who *starling.Account, domain string) error
+	UnblockDomain(ctx context.Context, who *starling.Account, domain string) error
 }
 
 // statusAction serves the POST /api/v1/statuses/{id}/<action> family and
 // answers with the status as the caller now sees it. act is a method
 // expression (Interactions.Favourite), applied to s.Interactions when a
 // request comes.
-func (s *Server) statusAction(act func(i Interactions, ctx context.Context, me *store.Account, st *store.Status) error) func(http.ResponseWriter, *http.Request, *store.Account) {
-	return func(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) statusAction(act func(i Interactions, ctx context.Context, me *starling.Account, st *starling.Status) error) func(http.ResponseWriter, *http.Request, *starling.Account) {
+	return func(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 		st, err := s.visibleStatus(r, me)
 		if err == nil {
 			err = act(s.Interactions, r.Context(), me, st)
 		}
-		var it *store.Item
+		var it *starling.Item
 		if err == nil {
 			it, err = s.Store.ItemByID(r.Context(), me.ID, st.ID)
 		}
@@ -47,21 +45,17 @@ func (s *Server) statusAction(act func(i Interactions, ctx context.Context, me *
 	}
 }
 
-func (s *Server) reblog(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) reblog(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	st, err := s.visibleStatus(r, me)
-	var boost *store.Status
+	var boost *starling.Status
 	if err == nil {
 		boost, err = s.Interactions.Reblog(r.Context(), me, st)
 	}
-	var it *store.Item
+	var it *starling.Item
 	if err == nil {
 		it, err = s.Store.ItemByID(r.Context(), me.ID, boost.ID)
 	}
 	if err != nil {
-		if errors.Is(err, outbox.ErrCannotReblog) {
-			writeError(w, http.StatusUnprocessableEntity, "Validation failed: "+err.Error())
-			return
-		}
 		s.fail(w, r, err)
 		return
 	}
@@ -70,8 +64,8 @@ func (s *Server) reblog(w http.ResponseWriter, r *http.Request, me *store.Accoun
 
 // accountAction serves POST /api/v1/accounts/{id}/<action> and answers with
 // the relationship; act is a method expression, as for statusAction.
-func (s *Server) accountAction(act func(i Interactions, ctx context.Context, me, a *store.Account) error) func(http.ResponseWriter, *http.Request, *store.Account) {
-	return func(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) accountAction(act func(i Interactions, ctx context.Context, me, a *starling.Account) error) func(http.ResponseWriter, *http.Request, *starling.Account) {
+	return func(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 		a, err := s.accountParam(r)
 		if err == nil {
 			err = act(s.Interactions, r.Context(), me, a)
@@ -80,7 +74,7 @@ func (s *Server) accountAction(act func(i Interactions, ctx context.Context, me,
 		if err == nil {
 			rels, err = s.relationshipsOf(r.Context(), me, []int64{a.ID})
 		}
-		var f store.Filters
+		var f starling.Filters
 		if err == nil {
 			f, err = s.Store.FiltersOf(r.Context(), me.ID, a)
 		}
@@ -95,7 +89,7 @@ func (s *Server) accountAction(act func(i Interactions, ctx context.Context, me,
 	}
 }
 
-func (s *Server) domainBlocks(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) domainBlocks(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	list, err := s.Store.DomainBlocks(r.Context(), me.ID)
 	if err != nil {
 		s.fail(w, r, err)
@@ -107,8 +101,8 @@ func (s *Server) domainBlocks(w http.ResponseWriter, r *http.Request, me *store.
 	writeJSON(w, http.StatusOK, list)
 }
 
-func (s *Server) changeDomainBlock(block bool) func(http.ResponseWriter, *http.Request, *store.Account) {
-	return func(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) changeDomainBlock(block bool) func(http.ResponseWriter, *http.Request, *starling.Account) {
+	return func(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 		v, err := params(r)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())

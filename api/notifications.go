@@ -5,8 +5,7 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
-
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling"
 )
 
 // Notification is Mastodon's Notification entity.
@@ -18,7 +17,7 @@ type Notification struct {
 	Status    *Status  `json:"status,omitempty"`
 }
 
-func (s *Server) notification(ctx context.Context, n *store.Notification) *Notification {
+func (s *Server) notification(ctx context.Context, n *starling.Notification) *Notification {
 	out := &Notification{
 		ID:        id(n.ID),
 		Type:      n.Type,
@@ -33,14 +32,14 @@ func (s *Server) notification(ctx context.Context, n *store.Notification) *Notif
 
 // notifications serves GET /api/v1/notifications with Mastodon's paging
 // and types[] / exclude_types[] filters.
-func (s *Server) notifications(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) notifications(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	q := r.URL.Query()
 	p, err := pageParams(q)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	f := store.NotificationFilter{
+	f := starling.NotificationFilter{
 		Types:        append(q["types[]"], q["types"]...),
 		ExcludeTypes: append(q["exclude_types[]"], q["exclude_types"]...),
 	}
@@ -59,7 +58,7 @@ func (s *Server) notifications(w http.ResponseWriter, r *http.Request, me *store
 	writeJSONOnce(w, out)
 }
 
-func (s *Server) getNotification(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) getNotification(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	n, ok := idParam(chi.URLParam(r, "id"))
 	if !ok || n == 0 {
 		writeError(w, http.StatusNotFound, "Record not found")
@@ -73,7 +72,7 @@ func (s *Server) getNotification(w http.ResponseWriter, r *http.Request, me *sto
 	writeJSON(w, http.StatusOK, s.notification(r.Context(), got))
 }
 
-func (s *Server) dismissNotification(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) dismissNotification(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	n, ok := idParam(chi.URLParam(r, "id"))
 	if !ok || n == 0 {
 		writeError(w, http.StatusNotFound, "Record not found")
@@ -86,7 +85,7 @@ func (s *Server) dismissNotification(w http.ResponseWriter, r *http.Request, me 
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
-func (s *Server) clearNotifications(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) clearNotifications(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	if err := s.Store.ClearNotifications(r.Context(), me.ID); err != nil {
 		s.fail(w, r, err)
 		return

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling"
 )
 
 // Account is Mastodon's Account entity.
@@ -100,7 +100,7 @@ func id(n int64) string { return strconv.FormatInt(n, 10) }
 
 // account renders a with its counts; a failure to count shows zeros rather
 // than failing the request.
-func (s *Server) account(ctx context.Context, a *store.Account) *Account {
+func (s *Server) account(ctx context.Context, a *starling.Account) *Account {
 	out := &Account{
 		ID:           id(a.ID),
 		Username:     a.Username,
@@ -136,7 +136,7 @@ func (s *Server) account(ctx context.Context, a *store.Account) *Account {
 }
 
 // status renders st; accounts caches rendered authors across a page.
-func (s *Server) status(ctx context.Context, st *store.Status, accounts map[int64]*Account) *Status {
+func (s *Server) status(ctx context.Context, st *starling.Status, accounts map[int64]*Account) *Status {
 	author := accounts[st.AccountID]
 	if author == nil {
 		author = s.account(ctx, st.Account)
@@ -194,10 +194,10 @@ type StatusTag struct {
 
 // mentions lists the accounts st mentions that are known here; clients
 // prefill a reply with them.
-func (s *Server) mentions(st *store.Status) []any {
+func (s *Server) mentions(st *starling.Status) []any {
 	out := make([]any, 0, len(st.MentionedAccounts))
 	for _, m := range st.MentionedAccounts {
-		a := store.Account{Username: m.Username, Domain: m.Domain}
+		a := starling.Account{Username: m.Username, Domain: m.Domain}
 		u := m.URL
 		if u == "" {
 			u = m.URI
@@ -208,7 +208,7 @@ func (s *Server) mentions(st *store.Status) []any {
 }
 
 // tags lists st's hashtags with their pages here.
-func (s *Server) tags(st *store.Status) []any {
+func (s *Server) tags(st *starling.Status) []any {
 	out := make([]any, 0, len(st.Hashtags))
 	for _, t := range st.Hashtags {
 		out = append(out, StatusTag{Name: t, URL: s.Site.Base() + "/tags/" + url.PathEscape(t)})
@@ -232,7 +232,7 @@ type CustomEmoji struct {
 	VisibleInPicker bool   `json:"visible_in_picker"`
 }
 
-func customEmojis(list []store.Emoji) []any {
+func customEmojis(list []starling.Emoji) []any {
 	out := make([]any, 0, len(list))
 	for _, e := range list {
 		out = append(out, CustomEmoji{Shortcode: e.Shortcode, URL: e.URL, StaticURL: e.StaticURL})

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling"
 )
 
 // renderCache keeps the JSON of statuses (a boost with the status it
@@ -63,13 +63,13 @@ func (c *renderCache) put(id int64, b []byte, now time.Time) {
 
 // HomeFeedRefsStore is the two-step read of the home timeline.
 type HomeFeedRefsStore interface {
-	HomeFeedRefs(ctx context.Context, accountID int64, p store.Page) ([]store.FeedRef, error)
-	StatusesByIDs(ctx context.Context, ids []int64) (map[int64]*store.Status, error)
+	HomeFeedRefs(ctx context.Context, accountID int64, p starling.Page) ([]starling.FeedRef, error)
+	StatusesByIDs(ctx context.Context, ids []int64) (map[int64]*starling.Status, error)
 }
 
 // homeTimeline serves /api/v1/timelines/home: ids and flags from the
 // feed, statuses from the render cache, the rest loaded in one query.
-func (s *Server) homeTimeline(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) homeTimeline(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	p, err := pageParams(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -109,7 +109,7 @@ func (s *Server) homeTimeline(w http.ResponseWriter, r *http.Request, me *store.
 			if st == nil {
 				continue // deleted between the two reads
 			}
-			it := &store.Item{Status: st, ReblogOfID: ref.ReblogOfID, Reblog: loaded[ref.ReblogOfID],
+			it := &starling.Item{Status: st, ReblogOfID: ref.ReblogOfID, Reblog: loaded[ref.ReblogOfID],
 				Favourited: ref.Favourited, Reblogged: ref.Reblogged}
 			if ref.ReblogOfID != 0 && it.Reblog == nil {
 				continue

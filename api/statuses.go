@@ -7,11 +7,11 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/outbox"
-	"github.com/starling-social/starling/store"
 )
 
-func (s *Server) postStatus(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) postStatus(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	v, err := params(r)
 	var perr *paramError
 	switch {
@@ -47,7 +47,7 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request, me *store.Ac
 	writeJSON(w, http.StatusOK, s.status(r.Context(), st, nil))
 }
 
-func (s *Server) getStatus(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) getStatus(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	st, err := s.visibleStatus(r, me)
 	if err != nil {
 		s.fail(w, r, err)
@@ -57,15 +57,15 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request, me *store.Acc
 }
 
 // visibleStatus returns the status named in the path if me may see it,
-// else store.ErrNotFound (as Mastodon, a status one may not see does not exist).
-func (s *Server) visibleStatus(r *http.Request, me *store.Account) (*store.Status, error) {
+// else starling.ErrNotFound (as Mastodon, a status one may not see does not exist).
+func (s *Server) visibleStatus(r *http.Request, me *starling.Account) (*starling.Status, error) {
 	n, ok := idParam(chi.URLParam(r, "id"))
 	if !ok {
-		return nil, store.ErrNotFound
+		return nil, starling.ErrNotFound
 	}
 	st, err := s.Store.StatusByID(r.Context(), n)
 	if err == nil && !s.canSee(r, me, st) {
-		err = store.ErrNotFound
+		err = starling.ErrNotFound
 	}
 	return st, err
 }
@@ -73,15 +73,15 @@ func (s *Server) visibleStatus(r *http.Request, me *store.Account) (*store.Statu
 // canSee applies visibility as Mastodon's StatusPolicy: public and
 // unlisted to all, private to the author, accepted followers and the
 // mentioned, direct to the author and the mentioned.
-func (s *Server) canSee(r *http.Request, me *store.Account, st *store.Status) bool {
+func (s *Server) canSee(r *http.Request, me *starling.Account, st *starling.Status) bool {
 	switch {
-	case st.Visibility == store.VisibilityPublic || st.Visibility == store.VisibilityUnlisted:
+	case st.Visibility == starling.VisibilityPublic || st.Visibility == starling.VisibilityUnlisted:
 		return true
 	case me == nil:
 		return false
 	case me.ID == st.AccountID:
 		return true
-	case st.Visibility == store.VisibilityPrivate:
+	case st.Visibility == starling.VisibilityPrivate:
 		rel, err := s.Store.Relationships(r.Context(), me.ID, []int64{st.AccountID})
 		if err == nil && len(rel) == 1 && rel[0].Following {
 			return true
@@ -91,7 +91,7 @@ func (s *Server) canSee(r *http.Request, me *store.Account, st *store.Status) bo
 	return err == nil && slices.Contains(mentioned, me.ID)
 }
 
-func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	n, ok := idParam(chi.URLParam(r, "id"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "Record not found")
@@ -114,7 +114,7 @@ func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request, me *store.
 
 // editStatus is Mastodon's PUT /api/v1/statuses/:id: the whole new text,
 // content warning and sensitive flag.
-func (s *Server) editStatus(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) editStatus(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	n, ok := idParam(chi.URLParam(r, "id"))
 	if !ok || n == 0 {
 		writeError(w, http.StatusNotFound, "Record not found")
@@ -156,7 +156,7 @@ type StatusEdit struct {
 
 // statusHistory is Mastodon's GET /api/v1/statuses/:id/history: every
 // version, the original first; a status never edited has one, itself.
-func (s *Server) statusHistory(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) statusHistory(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	st, err := s.visibleStatus(r, me)
 	if err != nil {
 		s.fail(w, r, err)
@@ -168,7 +168,7 @@ func (s *Server) statusHistory(w http.ResponseWriter, r *http.Request, me *store
 		return
 	}
 	if len(edits) == 0 {
-		edits = []store.StatusEdit{{Content: st.Content, SpoilerText: st.SpoilerText, Sensitive: st.Sensitive, CreatedAt: st.CreatedAt}}
+		edits = []starling.StatusEdit{{Content: st.Content, SpoilerText: st.SpoilerText, Sensitive: st.Sensitive, CreatedAt: st.CreatedAt}}
 	}
 	author := s.account(r.Context(), st.Account)
 	out := make([]StatusEdit, 0, len(edits))
@@ -181,10 +181,10 @@ func (s *Server) statusHistory(w http.ResponseWriter, r *http.Request, me *store
 
 // statusSource is Mastodon's GET /api/v1/statuses/:id/source: the text to
 // edit, for the author only.
-func (s *Server) statusSource(w http.ResponseWriter, r *http.Request, me *store.Account) {
+func (s *Server) statusSource(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	st, err := s.visibleStatus(r, me)
 	if err == nil && st.AccountID != me.ID {
-		err = store.ErrNotFound
+		err = starling.ErrNotFound
 	}
 	if err != nil {
 		s.fail(w, r, err)

@@ -14,8 +14,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
 )
 
 // Streaming serves Mastodon's streaming API from the events the timeline
@@ -45,7 +45,7 @@ type Streaming struct {
 
 // streamClient is one connection, subscribed to one or more streams.
 type streamClient struct {
-	account *store.Account // nil when unauthenticated (public streams only)
+	account *starling.Account // nil when unauthenticated (public streams only)
 	out     chan streamEvent
 	gone    chan struct{} // closed when the client is dropped
 	once    sync.Once
@@ -209,7 +209,7 @@ func (st *Streaming) deleted(ctx context.Context, s *Server, m queue.StreamMessa
 		s.Logger.Warn("streaming: who saw a deleted status", "status_id", m.StatusID, "error", err)
 		return // not knowing who may know of it, tell nobody
 	}
-	public := visibility == store.VisibilityPublic || visibility == store.VisibilityUnlisted
+	public := visibility == starling.VisibilityPublic || visibility == starling.VisibilityUnlisted
 	allowed := map[int64]bool{author: true}
 	if !public {
 		var readers []int64
@@ -227,7 +227,7 @@ func (st *Streaming) deleted(ctx context.Context, s *Server, m queue.StreamMessa
 			for _, id := range mentioned {
 				allowed[id] = true
 			}
-			if visibility == store.VisibilityPrivate {
+			if visibility == starling.VisibilityPrivate {
 				followers, err := s.Store.FollowersAmong(ctx, author, readers)
 				if err != nil {
 					s.Logger.Warn("streaming: followers of a deleted status's author", "status_id", m.StatusID, "error", err)
@@ -343,7 +343,7 @@ func streamName(stream, tag string) (string, error) {
 // streamAuth finds the account of a streaming request: the token comes as
 // a bearer header, the access_token query parameter, or (for browsers'
 // WebSockets, which cannot set headers) Sec-WebSocket-Protocol.
-func (s *Server) streamAuth(r *http.Request) (a *store.Account, token string, err error) {
+func (s *Server) streamAuth(r *http.Request) (a *starling.Account, token string, err error) {
 	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		token = strings.TrimSpace(h[7:])
 	} else if q := r.URL.Query().Get("access_token"); q != "" {
@@ -367,7 +367,7 @@ func (s *Server) streamAuth(r *http.Request) (a *store.Account, token string, er
 
 var errScope = errors.New("outside the authorized scopes")
 
-func (s *Server) newStreamClient(a *store.Account) *streamClient {
+func (s *Server) newStreamClient(a *starling.Account) *streamClient {
 	return &streamClient{account: a, out: make(chan streamEvent, s.Streaming.Buffer),
 		gone: make(chan struct{}), streams: map[string]bool{}}
 }
@@ -376,7 +376,7 @@ func (s *Server) authError(w http.ResponseWriter, r *http.Request, err error) bo
 	switch {
 	case err == nil:
 		return false
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, starling.ErrNotFound):
 		writeError(w, http.StatusUnauthorized, "Invalid access token")
 	case errors.Is(err, errScope):
 		writeError(w, http.StatusForbidden, "This action is outside the authorized scopes")

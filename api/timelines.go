@@ -12,22 +12,21 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling"
 )
 
 // TimelineStore is what timelines, notifications and streaming read.
 type TimelineStore interface {
-	PublicTimeline(ctx context.Context, local, remote bool, p store.Page) ([]*store.Item, error)
-	TagTimeline(ctx context.Context, tag string, local bool, p store.Page) ([]*store.Item, error)
-	AccountStatuses(ctx context.Context, viewer, accountID int64, p store.Page) ([]*store.Item, error)
-	ItemByID(ctx context.Context, viewer, statusID int64) (*store.Item, error)
+	PublicTimeline(ctx context.Context, local, remote bool, p starling.Page) ([]*starling.Item, error)
+	TagTimeline(ctx context.Context, tag string, local bool, p starling.Page) ([]*starling.Item, error)
+	AccountStatuses(ctx context.Context, viewer, accountID int64, p starling.Page) ([]*starling.Item, error)
+	ItemByID(ctx context.Context, viewer, statusID int64) (*starling.Item, error)
 	FeedMembers(ctx context.Context, statusID int64, accounts []int64) ([]int64, error)
-	Notifications(ctx context.Context, accountID int64, p store.Page, f store.NotificationFilter) ([]*store.Notification, error)
-	NotificationByID(ctx context.Context, accountID, id int64) (*store.Notification, error)
+	Notifications(ctx context.Context, accountID int64, p starling.Page, f starling.NotificationFilter) ([]*starling.Notification, error)
+	NotificationByID(ctx context.Context, accountID, id int64) (*starling.Notification, error)
 	DismissNotification(ctx context.Context, accountID, id int64) error
 	ClearNotifications(ctx context.Context, accountID int64) error
-	FiltersOf(ctx context.Context, viewer int64, target *store.Account) (store.Filters, error)
+	FiltersOf(ctx context.Context, viewer int64, target *starling.Account) (starling.Filters, error)
 	DomainBlocks(ctx context.Context, accountID int64) ([]string, error)
 	HomeFeedRefsStore // render_cache.go
 }
@@ -38,8 +37,8 @@ const (
 	maxPageSize     = 40
 )
 
-func pageParams(q url.Values) (store.Page, error) {
-	var p store.Page
+func pageParams(q url.Values) (starling.Page, error) {
+	var p starling.Page
 	var ok bool
 	for _, f := range []struct {
 		name string
@@ -61,7 +60,7 @@ func pageParams(q url.Values) (store.Page, error) {
 }
 
 // timelinePage answers a timeline request: read decides which entries.
-func (s *Server) timelinePage(w http.ResponseWriter, r *http.Request, read func(context.Context, store.Page) ([]*store.Item, error)) {
+func (s *Server) timelinePage(w http.ResponseWriter, r *http.Request, read func(context.Context, starling.Page) ([]*starling.Item, error)) {
 	p, err := pageParams(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -102,7 +101,7 @@ func writeJSONOnce(w http.ResponseWriter, v any) {
 func (s *Server) publicTimeline(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	local, remote := boolParam(q, "local"), boolParam(q, "remote")
-	s.timelinePage(w, r, func(ctx context.Context, p store.Page) ([]*store.Item, error) {
+	s.timelinePage(w, r, func(ctx context.Context, p starling.Page) ([]*starling.Item, error) {
 		return s.Store.PublicTimeline(s.viewerContext(r), local, remote, p)
 	})
 }
@@ -111,7 +110,7 @@ func (s *Server) publicTimeline(w http.ResponseWriter, r *http.Request) {
 func (s *Server) tagTimeline(w http.ResponseWriter, r *http.Request) {
 	tag := strings.ToLower(strings.TrimPrefix(chi.URLParam(r, "hashtag"), "#"))
 	local := boolParam(r.URL.Query(), "local")
-	s.timelinePage(w, r, func(ctx context.Context, p store.Page) ([]*store.Item, error) {
+	s.timelinePage(w, r, func(ctx context.Context, p starling.Page) ([]*starling.Item, error) {
 		return s.Store.TagTimeline(s.viewerContext(r), tag, local, p)
 	})
 }
@@ -127,13 +126,13 @@ func (s *Server) accountStatuses(w http.ResponseWriter, r *http.Request) {
 	if me := viewer(r); me != nil {
 		viewerID = me.ID
 	}
-	s.timelinePage(w, r, func(ctx context.Context, p store.Page) ([]*store.Item, error) {
+	s.timelinePage(w, r, func(ctx context.Context, p starling.Page) ([]*starling.Item, error) {
 		return s.Store.AccountStatuses(ctx, viewerID, a.ID, p)
 	})
 }
 
 // viewer is the authenticated account of r, if any.
-func viewer(r *http.Request) *store.Account {
+func viewer(r *http.Request) *starling.Account {
 	if a, _ := r.Context().Value(authKey{}).(*auth); a != nil {
 		return a.account
 	}
@@ -142,7 +141,7 @@ func viewer(r *http.Request) *store.Account {
 
 func (s *Server) viewerContext(r *http.Request) context.Context {
 	if me := viewer(r); me != nil {
-		return store.WithViewer(r.Context(), me.ID)
+		return starling.WithViewer(r.Context(), me.ID)
 	}
 	return r.Context()
 }
@@ -161,7 +160,7 @@ func (s *Server) optional(scope string, h http.HandlerFunc) http.HandlerFunc {
 
 // item renders a timeline entry: a status, or a boost wrapping the status
 // it boosts, as Mastodon does.
-func (s *Server) item(ctx context.Context, it *store.Item) *Status {
+func (s *Server) item(ctx context.Context, it *starling.Item) *Status {
 	out := s.cachedStatus(ctx, it.Status)
 	if it.Reblog != nil {
 		inner := s.cachedStatus(ctx, it.Reblog)
@@ -174,7 +173,7 @@ func (s *Server) item(ctx context.Context, it *store.Item) *Status {
 }
 
 // cachedStatus renders st with its author from the account cache.
-func (s *Server) cachedStatus(ctx context.Context, st *store.Status) *Status {
+func (s *Server) cachedStatus(ctx context.Context, st *starling.Status) *Status {
 	return s.status(ctx, st, map[int64]*Account{st.AccountID: s.accountCache.get(ctx, s, st.Account)})
 }
 
@@ -194,7 +193,7 @@ type cachedAccount struct {
 
 const accountCacheTTL = 10 * time.Second
 
-func (c *accountCache) get(ctx context.Context, s *Server, a *store.Account) *Account {
+func (c *accountCache) get(ctx context.Context, s *Server, a *starling.Account) *Account {
 	now := time.Now()
 	c.mu.Lock()
 	e, ok := c.entries[a.ID]

@@ -23,21 +23,23 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
 )
 
 // DeliveryStore is what a delivery worker needs of the store.
 type DeliveryStore interface {
-	ActivityByID(ctx context.Context, id int64) (*store.Activity, error)
-	AccountByID(ctx context.Context, id int64) (*store.Account, error)
+	ActivityByID(ctx context.Context, id int64) (*starling.Activity, error)
+	// SigningKey returns the key id and private key (PEM) of a local
+	// account; ENOTFOUND when it has none.
+	SigningKey(ctx context.Context, accountID int64) (keyID, pem string, err error)
 	StatusGone(ctx context.Context, uri string) (bool, error)
-	AppendEvents(ctx context.Context, events ...store.Event) error
-	InsertDeadLetter(ctx context.Context, d *store.DeadLetter) error
+	AppendEvents(ctx context.Context, events ...starling.Event) error
+	InsertDeadLetter(ctx context.Context, d *starling.DeadLetter) error
 	RecordHostFailure(ctx context.Context, host, lastError string, unavailableAfter int) (bool, error)
 	RecordHostSuccess(ctx context.Context, host string) error
-	FailingHosts(ctx context.Context) ([]store.HostHealth, error)
+	FailingHosts(ctx context.Context) ([]starling.HostHealth, error)
 	MarkInboxGone(ctx context.Context, inbox string) error
 	ClearInboxGone(ctx context.Context, inbox string) error
 }
@@ -148,7 +150,7 @@ func (d *Deliverer) HandleDelivery(ctx context.Context, msg jetstream.Msg) error
 	}
 
 	act, err := d.activity(ctx, m.ActivityID, m.ActorID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		log().Info("activity or actor gone; nothing to deliver")
 		d.Metrics.outcome("gone")
 		return nil
@@ -233,7 +235,7 @@ func (d *Deliverer) schedule(ctx context.Context, m queue.DeliveryMessage, host 
 	if err != nil {
 		return fmt.Errorf("encode retry: %w", err)
 	}
-	return d.Store.AppendEvents(ctx, store.Event{
+	return d.Store.AppendEvents(ctx, starling.Event{
 		MsgID:   deliveryMsgID(m.ActivityID, m.Inbox) + "-" + suffix,
 		Subject: d.Topology.DeliverySubject(host),
 		Payload: payload,
@@ -244,7 +246,7 @@ func (d *Deliverer) schedule(ctx context.Context, m queue.DeliveryMessage, host 
 
 func (d *Deliverer) deadLetter(ctx context.Context, m queue.DeliveryMessage, host string, aerr *attemptError, reason string) error {
 	now := d.now()
-	dl := &store.DeadLetter{
+	dl := &starling.DeadLetter{
 		ActivityID: m.ActivityID, ActorID: m.ActorID, Inbox: m.Inbox, Host: host,
 		Attempts: m.Attempt + 1, FirstError: m.FirstError, LastError: aerr.Error(),
 		FirstFailedAt: m.FirstFailedAt, LastFailedAt: now,
@@ -273,15 +275,15 @@ func (d *Deliverer) activity(ctx context.Context, activityID, actorID int64) (*c
 		if err != nil {
 			return nil, err
 		}
-		actor, err := d.Store.AccountByID(ctx, actorID)
+		keyID, pem, err := d.Store.SigningKey(ctx, actorID)
 		if err != nil {
 			return nil, err
 		}
-		key, err := activitypub.ParsePrivateKey(actor.PrivateKeyPEM)
+		key, err := activitypub.ParsePrivateKey(pem)
 		if err != nil {
-			return nil, fmt.Errorf("key of %s: %w: %w", actor.URI, err, store.ErrNotFound)
+			return nil, fmt.Errorf("key of account %d: %w: %w", actorID, err, starling.ErrNotFound)
 		}
-		ca := &cachedActivity{payload: act.Payload, typ: act.Type, objectURI: act.ObjectURI, keyID: actor.KeyID, key: key,
+		ca := &cachedActivity{payload: act.Payload, typ: act.Type, objectURI: act.ObjectURI, keyID: keyID, key: key,
 			checked: d.now()}
 		d.cache.Add(activityID, ca)
 		return ca, nil

@@ -19,16 +19,16 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
 )
 
 // AudienceStore is what fanout needs to find an activity's audience.
 type AudienceStore interface {
-	AccountByID(ctx context.Context, id int64) (*store.Account, error)
-	ActivityByID(ctx context.Context, id int64) (*store.Activity, error)
+	AccountByID(ctx context.Context, id int64) (*starling.Account, error)
+	ActivityByID(ctx context.Context, id int64) (*starling.Activity, error)
 	FollowerInboxes(ctx context.Context, accountID int64, asOf time.Time) ([]string, error)
-	FailingHosts(ctx context.Context) ([]store.HostHealth, error)
+	FailingHosts(ctx context.Context) ([]starling.HostHealth, error)
 	SetActivityAudience(ctx context.Context, activityID int64, inboxes []string) error
 	AudienceOf(ctx context.Context, typ, objectURI string) ([]string, error)
 }
@@ -57,7 +57,7 @@ func (f *Fanout) HandleOutbox(ctx context.Context, msg jetstream.Msg) error {
 		return queue.Permanent(fmt.Errorf("decode outbox event: %w", err))
 	}
 	act, err := f.Store.ActivityByID(ctx, ev.ActivityID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		return queue.Permanent(fmt.Errorf("fan out activity %d: %w", ev.ActivityID, err))
 	}
 	if err != nil {
@@ -117,7 +117,7 @@ func (f *Fanout) skipUnavailable(ctx context.Context, inboxes []string) ([]strin
 }
 
 // audience returns the distinct inboxes of an event's recipients.
-func (f *Fanout) audience(ctx context.Context, ev queue.OutboxEvent, act *store.Activity) ([]string, error) {
+func (f *Fanout) audience(ctx context.Context, ev queue.OutboxEvent, act *starling.Activity) ([]string, error) {
 	seen := map[string]bool{}
 	var inboxes []string
 	add := func(inbox string) {
@@ -137,7 +137,7 @@ func (f *Fanout) audience(ctx context.Context, ev queue.OutboxEvent, act *store.
 	}
 	for _, id := range ev.AccountIDs {
 		a, err := f.Store.AccountByID(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, starling.ErrNotFound) {
 			continue // gone since: nobody to tell
 		}
 		if err != nil {
@@ -155,13 +155,13 @@ func (f *Fanout) audience(ctx context.Context, ev queue.OutboxEvent, act *store.
 // a copy.
 // Followers are those the actor had when the activity was made: a post
 // waiting in the queue must not reach someone who followed afterwards.
-func (f *Fanout) followersAudience(ctx context.Context, ev queue.OutboxEvent, act *store.Activity) ([]string, error) {
+func (f *Fanout) followersAudience(ctx context.Context, ev queue.OutboxEvent, act *starling.Activity) ([]string, error) {
 	if (act.Type == "Delete" || act.Type == "Update") && act.ObjectURI != "" {
 		list, err := f.Store.AudienceOf(ctx, "Create", act.ObjectURI)
 		if err == nil {
 			return list, nil
 		}
-		if !errors.Is(err, store.ErrNotFound) {
+		if !errors.Is(err, starling.ErrNotFound) {
 			return nil, err
 		}
 	}

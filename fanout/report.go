@@ -5,15 +5,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
 )
 
 // ReportStore is what the delivery report reads of the store.
 type ReportStore interface {
-	FailingHosts(ctx context.Context) ([]store.HostHealth, error)
-	DeadLetters(ctx context.Context, f store.DeadLetterFilter) ([]store.DeadLetter, error)
-	FailedMessages(ctx context.Context, limit int) ([]store.FailedMessage, error)
+	FailingHosts(ctx context.Context) ([]starling.HostHealth, error)
+	DeadLetters(ctx context.Context, f starling.DeadLetterFilter) ([]starling.DeadLetter, error)
+	FailedMessages(ctx context.Context, limit int) ([]starling.FailedMessage, error)
 }
 
 // Reporter assembles what an admin needs to see about deliveries: which
@@ -103,7 +103,7 @@ func (r *Reporter) DeliveryReport(ctx context.Context) (any, error) {
 		hr.Advice = advice(hr)
 		rep.Hosts = append(rep.Hosts, hr)
 	}
-	dead, err := r.Store.DeadLetters(ctx, store.DeadLetterFilter{Limit: 100})
+	dead, err := r.Store.DeadLetters(ctx, starling.DeadLetterFilter{Limit: 100})
 	if err != nil {
 		return nil, err
 	}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"testing"
 
-	"github.com/starling-social/starling/store/storetest"
+	"github.com/starling-social/starling/store/postgres/pgtest"
 )
 
 // TestReportShowsFailedMessages: a message a consumer gave up on is in the
 // admin report, with its consumer, subject, attempts and error.
 func TestReportShowsFailedMessages(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := pgtest.NewDB(t)
 	ctx := context.Background()
 	if err := db.RecordFailedMessage(ctx, "fanout", "starling.outbox.create", []byte(`{"activity_id":1}`), 10, "boom"); err != nil {
 		t.Fatal(err)

@@ -14,10 +14,11 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/inbox"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling/store/postgres"
 )
 
 // Tests of issue 9, the receiving side of federation: each goes through the
@@ -27,7 +28,7 @@ import (
 // reader creates a local account that follows author (accepted) and
 // returns it with an access token. uri, when set, is its actor id (the
 // addressee of a sample's direct message).
-func (rig *samplesRig) reader(t *testing.T, author *store.Account, uri string) (*store.Account, string) {
+func (rig *samplesRig) reader(t *testing.T, author *starling.Account, uri string) (*starling.Account, string) {
 	t.Helper()
 	if uri == "" {
 		uri = fmt.Sprintf("https://starling.test/users/reader%d", rig.seeded+1)
@@ -263,7 +264,7 @@ func TestActorMustOwnTheKey(t *testing.T) {
 		if err := rig.deliverAndProcess(t, mallory, create(t, alice, obj), inbox.ForwardedURI(id+"/activity", mallory)); err != nil && !queue.IsPermanent(err) {
 			t.Fatalf("process: %v (want a permanent refusal or nothing)", err)
 		}
-		if st, err := rig.db.StatusByURI(t.Context(), id); !errors.Is(err, store.ErrNotFound) {
+		if st, err := rig.db.StatusByURI(t.Context(), id); !errors.Is(err, starling.ErrNotFound) {
 			t.Fatalf("mallory's Create as alice stored a status (%+v, %v)", st, err)
 		}
 		if rig.origin.fetches(id) != 1 {
@@ -412,9 +413,9 @@ func TestUnstorableTextRefused(t *testing.T) {
 // nulStore is the real store, except that it appends a NUL to every remote
 // status's content: what reached PostgreSQL before the edge refused such
 // text (activities stored by older versions), so the refusal is real.
-type nulStore struct{ *store.DB }
+type nulStore struct{ *postgres.DB }
 
-func (s nulStore) InsertRemoteStatus(ctx context.Context, st *store.Status, events ...store.Event) (bool, error) {
+func (s nulStore) InsertRemoteStatus(ctx context.Context, st *starling.Status, events ...starling.Event) (bool, error) {
 	bad := *st
 	bad.Content += "\x00"
 	return s.DB.InsertRemoteStatus(ctx, &bad, events...)
@@ -555,7 +556,7 @@ func TestBoostOfUnknownStatus(t *testing.T) {
 	if st.AccountID != a.ID || !strings.Contains(st.Content, "boost me") {
 		t.Errorf("stored %+v, want author's post", st)
 	}
-	for _, who := range []*store.Account{b, o} {
+	for _, who := range []*starling.Account{b, o} {
 		if _, err := rig.db.LiveReblog(t.Context(), who.ID, st.ID); err != nil {
 			t.Errorf("boost by %s not recorded: %v", who.URI, err)
 		}
@@ -628,8 +629,8 @@ func TestReactionsCountAsFavourites(t *testing.T) {
 			rig.reset(t)
 			a := rig.seedRemote(t, author)
 			who := rig.seedRemote(t, tc.actor)
-			st := &store.Status{ID: store.NewID(time.Now()), URI: author + "/statuses/1", URL: author + "/statuses/1",
-				AccountID: a.ID, Content: "<p>x</p>", Visibility: store.VisibilityPublic, CreatedAt: time.Now()}
+			st := &starling.Status{ID: starling.NewID(time.Now()), URI: author + "/statuses/1", URL: author + "/statuses/1",
+				AccountID: a.ID, Content: "<p>x</p>", Visibility: starling.VisibilityPublic, CreatedAt: time.Now()}
 			if _, err := rig.db.InsertRemoteStatus(t.Context(), st); err != nil {
 				t.Fatal(err)
 			}
@@ -652,7 +653,7 @@ func TestReactionsCountAsFavourites(t *testing.T) {
 			if err := rig.deliverAndProcess(t, tc.actor, undo, tc.actor+"/undo/1"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := rig.db.FavouriteOf(t.Context(), who.ID, st.ID); !errors.Is(err, store.ErrNotFound) {
+			if _, err := rig.db.FavouriteOf(t.Context(), who.ID, st.ID); !errors.Is(err, starling.ErrNotFound) {
 				t.Errorf("favourite still there after Undo (%v)", err)
 			}
 		})

@@ -9,9 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
 )
 
 // Fetcher fetches an ActivityPub document from its origin with a signed
@@ -89,18 +89,18 @@ func (p *Processor) refetch(ctx context.Context, act *activitypub.Activity) erro
 // storing it (as a status of its attributedTo author) when it is not known
 // yet; depth more of its ancestors are fetched the same way. Concurrent
 // calls for one uri (a post boosted by many at once) share one fetch.
-func (p *Processor) fetchStatus(ctx context.Context, uri string, depth int) (*store.Status, error) {
-	if st, err := p.Store.StatusByURI(ctx, uri); err == nil || !errors.Is(err, store.ErrNotFound) {
+func (p *Processor) fetchStatus(ctx context.Context, uri string, depth int) (*starling.Status, error) {
+	if st, err := p.Store.StatusByURI(ctx, uri); err == nil || !errors.Is(err, starling.ErrNotFound) {
 		return st, err
 	}
 	v, err, _ := p.flight.Do(uri, func() (any, error) { return p.fetchNewStatus(ctx, uri, depth) })
 	if err != nil {
 		return nil, err
 	}
-	return v.(*store.Status), nil
+	return v.(*starling.Status), nil
 }
 
-func (p *Processor) fetchNewStatus(ctx context.Context, uri string, depth int) (*store.Status, error) {
+func (p *Processor) fetchNewStatus(ctx context.Context, uri string, depth int) (*starling.Status, error) {
 	if _, err := p.Store.StatusIDByURI(ctx, uri); err == nil {
 		return nil, queue.Permanent(fmt.Errorf("status %s was deleted", uri))
 	}

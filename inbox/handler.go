@@ -22,14 +22,14 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
 )
 
 // ReceiveStore is what the HTTP side of the inbox needs of the store.
 type ReceiveStore interface {
-	InsertInboxActivity(ctx context.Context, a *store.InboxActivity, events ...store.Event) (bool, error)
+	InsertInboxActivity(ctx context.Context, a *starling.InboxActivity, events ...starling.Event) (bool, error)
 }
 
 // Handler serves personal inboxes and the shared inbox.
@@ -141,7 +141,7 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 			h.Standards.Learn(ctx, u.Host, v.Standard)
 		}
 	}
-	id := store.NewID(now())
+	id := starling.NewID(now())
 	headers := tr.Headers()
 	if host, err := activitypub.HostOf(v.Owner); err == nil {
 		// The processor's consumer shares its workers out by sender, so
@@ -153,9 +153,9 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 	if err != nil {
 		return "error", http.StatusInternalServerError, "internal error"
 	}
-	inserted, err := h.Store.InsertInboxActivity(ctx, &store.InboxActivity{
+	inserted, err := h.Store.InsertInboxActivity(ctx, &starling.InboxActivity{
 		ID: id, URI: uri, Type: act.Type, ActorURI: act.Actor.ID, Payload: body, ForwardedBy: forwardedBy,
-	}, store.Event{
+	}, starling.Event{
 		MsgID:   "inbox-" + strconv.FormatInt(id, 10),
 		Subject: h.Topology.Subject(queue.Inbox, "received"),
 		Payload: ev,

@@ -15,38 +15,38 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/queue"
 	"github.com/starling-social/starling/sanitize"
-	"github.com/starling-social/starling/store"
 )
 
 // ProcessStore is what the processor needs of the store.
 type ProcessStore interface {
-	InboxActivityByID(ctx context.Context, id int64) (*store.InboxActivity, error)
+	InboxActivityByID(ctx context.Context, id int64) (*starling.InboxActivity, error)
 	MarkInboxProcessed(ctx context.Context, id int64) error
-	InsertRemoteStatus(ctx context.Context, s *store.Status, events ...store.Event) (bool, error)
-	DeleteRemoteStatus(ctx context.Context, uri string, accountID int64, events ...store.Event) (bool, error)
+	InsertRemoteStatus(ctx context.Context, s *starling.Status, events ...starling.Event) (bool, error)
+	DeleteRemoteStatus(ctx context.Context, uri string, accountID int64, events ...starling.Event) (bool, error)
 	StatusIDByURI(ctx context.Context, uri string) (int64, error)
-	AccountByURI(ctx context.Context, uri string) (*store.Account, error)
-	UpsertRemoteFollow(ctx context.Context, f *store.Follow) (*store.Follow, error)
-	FollowByURI(ctx context.Context, uri string) (*store.Follow, error)
-	FollowBetween(ctx context.Context, followerID, followeeID int64) (*store.Follow, error)
+	AccountByURI(ctx context.Context, uri string) (*starling.Account, error)
+	UpsertRemoteFollow(ctx context.Context, f *starling.Follow) (*starling.Follow, error)
+	FollowByURI(ctx context.Context, uri string) (*starling.Follow, error)
+	FollowBetween(ctx context.Context, followerID, followeeID int64) (*starling.Follow, error)
 	AcceptFollow(ctx context.Context, id int64) (bool, error)
-	DeleteFollow(ctx context.Context, id int64, act *store.Activity, events ...store.Event) (bool, error)
+	DeleteFollow(ctx context.Context, id int64, act *starling.Activity, events ...starling.Event) (bool, error)
 	TimelineStore // process_timeline.go
 }
 
 // Actors resolves remote actors.
 type Actors interface {
-	Actor(ctx context.Context, uri string, refresh bool) (*store.Account, error)
+	Actor(ctx context.Context, uri string, refresh bool) (*starling.Account, error)
 	// UpdateActor stores an actor's own document, from an Update it sent.
-	UpdateActor(ctx context.Context, actorURI string, raw []byte) (*store.Account, error)
+	UpdateActor(ctx context.Context, actorURI string, raw []byte) (*starling.Account, error)
 }
 
 // Accepter sends a local account's Accept of a follow; the outbox does it.
 type Accepter interface {
-	AcceptFollow(ctx context.Context, followee, follower *store.Account, f *store.Follow) error
+	AcceptFollow(ctx context.Context, followee, follower *starling.Account, f *starling.Follow) error
 }
 
 // Processor applies stored remote activities.
@@ -103,7 +103,7 @@ func (p *Processor) HandleInbox(ctx context.Context, msg jetstream.Msg) error {
 // processed is skipped. Errors marked queue.Permanent will never succeed.
 func (p *Processor) Process(ctx context.Context, id int64) error {
 	stored, err := p.Store.InboxActivityByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		return queue.Permanent(err)
 	}
 	if err != nil {
@@ -142,7 +142,7 @@ func (p *Processor) Process(ctx context.Context, id int64) error {
 		}
 	}
 	if err := p.apply(ctx, &act, relay); err != nil {
-		if store.IsDataError(err) {
+		if starling.IsDataError(err) {
 			// The store refuses this input and always will: retrying it
 			// forever would hold up the stream.
 			err = queue.Permanent(err)
@@ -204,7 +204,7 @@ func groupAnnounced(act *activitypub.Activity) *activitypub.Activity {
 	return inner
 }
 
-func (p *Processor) actor(ctx context.Context, act *activitypub.Activity) (*store.Account, error) {
+func (p *Processor) actor(ctx context.Context, act *activitypub.Activity) (*starling.Account, error) {
 	a, err := p.Actors.Actor(ctx, act.Actor.ID, false)
 	if err != nil {
 		return nil, fmt.Errorf("resolve actor %s: %w", act.Actor.ID, err)
@@ -263,7 +263,7 @@ func (p *Processor) create(ctx context.Context, act *activitypub.Activity, relay
 // Everything that reaches clients is cleaned here, before it is stored:
 // content with the HTML policy Mastodon applies, the content warning as
 // plain text, and links that are not http(s) dropped.
-func (p *Processor) statusOf(obj *activitypub.Object, author *store.Account, act, relay *activitypub.Activity) *store.Status {
+func (p *Processor) statusOf(obj *activitypub.Object, author *starling.Account, act, relay *activitypub.Activity) *starling.Status {
 	created, err := time.Parse(time.RFC3339, obj.Published)
 	if err != nil || created.After(time.Now().Add(time.Hour)) {
 		created = time.Now()
@@ -305,8 +305,8 @@ func (p *Processor) statusOf(obj *activitypub.Object, author *store.Account, act
 			hashtags = append(hashtags, h)
 		}
 	}
-	return &store.Status{
-		ID:           store.NewID(created),
+	return &starling.Status{
+		ID:           starling.NewID(created),
 		URI:          obj.ID,
 		URL:          url,
 		AccountID:    author.ID,
@@ -337,15 +337,15 @@ func language(l string) string {
 
 // emojis keeps the custom emojis whose images are http(s) links; the
 // decoder already held shortcodes to Mastodon's rule.
-func emojis(list []activitypub.Emoji) []store.Emoji {
-	var out []store.Emoji
+func emojis(list []activitypub.Emoji) []starling.Emoji {
+	var out []starling.Emoji
 	for _, e := range list {
 		if isHTTPURL(e.URL) && (e.StaticURL == "" || isHTTPURL(e.StaticURL)) {
 			static := e.StaticURL
 			if static == "" {
 				static = e.URL
 			}
-			out = append(out, store.Emoji{Shortcode: e.Shortcode, URL: e.URL, StaticURL: static})
+			out = append(out, starling.Emoji{Shortcode: e.Shortcode, URL: e.URL, StaticURL: static})
 		}
 	}
 	return out
@@ -368,7 +368,7 @@ const maxAddressees = 20
 // mentions, as Mastodon does (silent mentions): a message addressed to
 // someone here without a Mention tag (Lemmy's private messages) reaches
 // them, and a direct status's audience is its addressees.
-func (p *Processor) addAddressees(ctx context.Context, st *store.Status, obj *activitypub.Object, act *activitypub.Activity) error {
+func (p *Processor) addAddressees(ctx context.Context, st *starling.Status, obj *activitypub.Object, act *activitypub.Activity) error {
 	to, cc := audience(obj, act)
 	n := 0
 	for _, iri := range append(slices.Clone(to), cc...) {
@@ -379,7 +379,7 @@ func (p *Processor) addAddressees(ctx context.Context, st *store.Status, obj *ac
 			break
 		}
 		a, err := p.Store.AccountByURI(ctx, iri)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, starling.ErrNotFound) {
 			continue // a collection, or someone elsewhere
 		}
 		if err != nil {
@@ -395,11 +395,11 @@ func (p *Processor) addAddressees(ctx context.Context, st *store.Status, obj *ac
 // rank orders visibilities from the widest audience (0) to the narrowest.
 func rank(visibility string) int {
 	switch visibility {
-	case store.VisibilityPublic:
+	case starling.VisibilityPublic:
 		return 0
-	case store.VisibilityUnlisted:
+	case starling.VisibilityUnlisted:
 		return 1
-	case store.VisibilityPrivate:
+	case starling.VisibilityPrivate:
 		return 2
 	}
 	return 3
@@ -413,13 +413,13 @@ func isHTTPURL(s string) bool {
 }
 
 // insertStatus stores a remote status once, with its timeline event.
-func (p *Processor) insertStatus(ctx context.Context, st *store.Status) error {
+func (p *Processor) insertStatus(ctx context.Context, st *starling.Status) error {
 	ev, err := p.timelineEvent(ctx, queue.StatusCreated, st.ID)
 	if err != nil {
 		return err
 	}
 	if _, err := p.Store.InsertRemoteStatus(ctx, st, ev); err != nil {
-		if store.IsDataError(err) {
+		if starling.IsDataError(err) {
 			return queue.Permanent(err)
 		}
 		return err
@@ -435,7 +435,7 @@ func (p *Processor) delete(ctx context.Context, act *activitypub.Activity) error
 		return p.deleteAccount(ctx, act)
 	}
 	author, err := p.Store.AccountByURI(ctx, act.Actor.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		return nil // never heard of them, so nothing of theirs to delete
 	}
 	if err != nil {
@@ -449,7 +449,7 @@ func (p *Processor) delete(ctx context.Context, act *activitypub.Activity) error
 // Create or Announce cannot bring it back.
 func (p *Processor) tombstone(ctx context.Context, uri string, accountID int64) error {
 	id, err := p.Store.StatusIDByURI(ctx, uri)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errors.Is(err, starling.ErrNotFound) {
 		return err
 	}
 	ev, err := p.timelineEvent(ctx, queue.StatusDeleted, id)
@@ -462,7 +462,7 @@ func (p *Processor) tombstone(ctx context.Context, uri string, accountID int64) 
 
 func (p *Processor) follow(ctx context.Context, act *activitypub.Activity) error {
 	target, err := p.Store.AccountByURI(ctx, act.Object.ID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !target.Local()) {
+	if errors.Is(err, starling.ErrNotFound) || (err == nil && !target.Local()) {
 		return nil // not one of ours
 	}
 	if err != nil {
@@ -472,8 +472,8 @@ func (p *Processor) follow(ctx context.Context, act *activitypub.Activity) error
 	if err != nil {
 		return err
 	}
-	f, err := p.Store.UpsertRemoteFollow(ctx, &store.Follow{
-		ID: store.NewID(time.Now()), FollowerID: follower.ID, FolloweeID: target.ID, URI: act.ID, Accepted: !target.Locked,
+	f, err := p.Store.UpsertRemoteFollow(ctx, &starling.Follow{
+		ID: starling.NewID(time.Now()), FollowerID: follower.ID, FolloweeID: target.ID, URI: act.ID, Accepted: !target.Locked,
 	})
 	if err != nil {
 		return err
@@ -487,7 +487,7 @@ func (p *Processor) follow(ctx context.Context, act *activitypub.Activity) error
 	// A redelivered Follow appends the same notification again; its
 	// message id (and the notification's uniqueness) make that a no-op.
 	ev, err := p.change(ctx, queue.Notify, "follow-"+strconv.FormatInt(f.ID, 10), queue.TimelineChange{
-		AccountID: target.ID, Type: store.NotifyFollow, FromAccountID: follower.ID})
+		AccountID: target.ID, Type: starling.NotifyFollow, FromAccountID: follower.ID})
 	if err != nil {
 		return err
 	}
@@ -497,19 +497,19 @@ func (p *Processor) follow(ctx context.Context, act *activitypub.Activity) error
 // followOf finds the follow an Accept, Reject or Undo refers to: by the
 // Follow's id, or by its actor and object when the remote embedded a Follow
 // without an id we know.
-func (p *Processor) followOf(ctx context.Context, obj activitypub.Ref) (*store.Follow, error) {
+func (p *Processor) followOf(ctx context.Context, obj activitypub.Ref) (*starling.Follow, error) {
 	if obj.ID != "" {
 		f, err := p.Store.FollowByURI(ctx, obj.ID)
-		if err == nil || !errors.Is(err, store.ErrNotFound) {
+		if err == nil || !errors.Is(err, starling.ErrNotFound) {
 			return f, err
 		}
 	}
 	if len(obj.Raw) == 0 {
-		return nil, store.ErrNotFound
+		return nil, starling.ErrNotFound
 	}
 	var inner activitypub.Object
 	if err := json.Unmarshal(obj.Raw, &inner); err != nil || inner.Type != "Follow" {
-		return nil, store.ErrNotFound
+		return nil, starling.ErrNotFound
 	}
 	follower, err := p.Store.AccountByURI(ctx, inner.Actor.ID)
 	if err != nil {
@@ -524,7 +524,7 @@ func (p *Processor) followOf(ctx context.Context, obj activitypub.Ref) (*store.F
 
 func (p *Processor) accept(ctx context.Context, act *activitypub.Activity) error {
 	f, err := p.followOf(ctx, act.Object)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -543,7 +543,7 @@ func (p *Processor) accept(ctx context.Context, act *activitypub.Activity) error
 // so a crash between the two cannot keep one without the other.
 func (p *Processor) reject(ctx context.Context, act *activitypub.Activity) error {
 	f, err := p.followOf(ctx, act.Object)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -574,7 +574,7 @@ func (p *Processor) undo(ctx context.Context, act *activitypub.Activity) error {
 		return p.undoFollow(ctx, act)
 	}
 	who, err := p.Store.AccountByURI(ctx, act.Actor.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -598,7 +598,7 @@ func (p *Processor) undo(ctx context.Context, act *activitypub.Activity) error {
 
 func (p *Processor) undoFollow(ctx context.Context, act *activitypub.Activity) error {
 	f, err := p.followOf(ctx, act.Object)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		return nil // an Undo of something else, or of a follow already gone
 	}
 	if err != nil {
@@ -616,9 +616,9 @@ func (p *Processor) undoFollow(ctx context.Context, act *activitypub.Activity) e
 // (edits) are acknowledged for now.
 // statusEditor is what applying a remote edit needs of the store. It is
 // declared apart from ProcessStore because only update uses it (issue 9
-// added it without touching the rest of the processor); *store.DB is one.
+// added it without touching the rest of the processor); *postgres.DB is one.
 type statusEditor interface {
-	EditRemoteStatus(ctx context.Context, uri string, accountID int64, s *store.Status, events ...store.Event) (bool, error)
+	EditRemoteStatus(ctx context.Context, uri string, accountID int64, s *starling.Status, events ...starling.Event) (bool, error)
 }
 
 // update applies an actor's Update of itself (a profile change) or of one
@@ -649,7 +649,7 @@ func (p *Processor) update(ctx context.Context, act *activitypub.Activity) error
 		return nil
 	}
 	author, err := p.Store.AccountByURI(ctx, act.Actor.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		return nil // never heard of them, so nothing of theirs to edit
 	}
 	if err != nil {
@@ -669,7 +669,7 @@ func (p *Processor) update(ctx context.Context, act *activitypub.Activity) error
 	// The same cleaning as a Create's: an edit is new content.
 	edit := p.statusOf(&obj, author, nil, nil)
 	id, err := p.Store.StatusIDByURI(ctx, obj.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		return nil // an edit of a status we never had
 	}
 	if err != nil {
@@ -685,7 +685,7 @@ func (p *Processor) update(ctx context.Context, act *activitypub.Activity) error
 	// the status up by URI and account, so another actor's Update of it
 	// finds nothing, and an older version than the stored one changes
 	// nothing (nor appends the event).
-	changed, err := editor.EditRemoteStatus(ctx, obj.ID, author.ID, &store.Status{
+	changed, err := editor.EditRemoteStatus(ctx, obj.ID, author.ID, &starling.Status{
 		Content: edit.Content, SpoilerText: edit.SpoilerText, Sensitive: edit.Sensitive,
 		Mentions: edit.Mentions, Hashtags: edit.Hashtags, Language: edit.Language, Emojis: edit.Emojis,
 		EditedAt: edited.UTC().Truncate(time.Microsecond)}, ev)
@@ -698,12 +698,12 @@ func (p *Processor) update(ctx context.Context, act *activitypub.Activity) error
 	return nil
 }
 
-func (p *Processor) timelineEvent(ctx context.Context, kind string, statusID int64) (store.Event, error) {
+func (p *Processor) timelineEvent(ctx context.Context, kind string, statusID int64) (starling.Event, error) {
 	payload, err := json.Marshal(queue.TimelineEvent{StatusID: statusID})
 	if err != nil {
-		return store.Event{}, fmt.Errorf("encode timeline event: %w", err)
+		return starling.Event{}, fmt.Errorf("encode timeline event: %w", err)
 	}
-	return store.Event{
+	return starling.Event{
 		MsgID:   "timeline-" + kind + "-" + strconv.FormatInt(statusID, 10),
 		Subject: p.Topology.Subject(queue.Timeline, kind),
 		Payload: payload,

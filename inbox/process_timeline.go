@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
 )
 
 // This file applies the activities that concern timelines: boosts, likes,
@@ -20,14 +20,14 @@ import (
 
 // TimelineStore is what these activities need of the store.
 type TimelineStore interface {
-	StatusByURI(ctx context.Context, uri string) (*store.Status, error)
-	CreateReblog(ctx context.Context, s *store.Status, reblogOfID int64, act *store.Activity, events ...store.Event) (*store.Status, bool, error)
-	CreateFavourite(ctx context.Context, f *store.Favourite, act *store.Activity, events ...store.Event) (bool, error)
-	DeleteFavourite(ctx context.Context, id int64, uri string, accountID int64, act *store.Activity, events ...store.Event) (bool, error)
-	CreateBlock(ctx context.Context, b *store.Block, act *store.Activity, events ...store.Event) (bool, error)
-	DeleteBlock(ctx context.Context, accountID, targetID int64, act *store.Activity, events ...store.Event) (bool, error)
-	DeleteRemoteAccount(ctx context.Context, uri string, events func(accountID int64) ([]store.Event, error)) (bool, error)
-	AppendEvents(ctx context.Context, events ...store.Event) error
+	StatusByURI(ctx context.Context, uri string) (*starling.Status, error)
+	CreateReblog(ctx context.Context, s *starling.Status, reblogOfID int64, act *starling.Activity, events ...starling.Event) (*starling.Status, bool, error)
+	CreateFavourite(ctx context.Context, f *starling.Favourite, act *starling.Activity, events ...starling.Event) (bool, error)
+	DeleteFavourite(ctx context.Context, id int64, uri string, accountID int64, act *starling.Activity, events ...starling.Event) (bool, error)
+	CreateBlock(ctx context.Context, b *starling.Block, act *starling.Activity, events ...starling.Event) (bool, error)
+	DeleteBlock(ctx context.Context, accountID, targetID int64, act *starling.Activity, events ...starling.Event) (bool, error)
+	DeleteRemoteAccount(ctx context.Context, uri string, events func(accountID int64) ([]starling.Event, error)) (bool, error)
+	AppendEvents(ctx context.Context, events ...starling.Event) error
 }
 
 // announce stores a boost. A boost of a status we do not know yet fetches
@@ -45,7 +45,7 @@ func (p *Processor) announce(ctx context.Context, act *activitypub.Activity) err
 		return nil
 	}
 	orig, err := p.Store.StatusByURI(ctx, act.Object.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		if _, err := p.Store.StatusIDByURI(ctx, act.Object.ID); err == nil {
 			return nil // deleted: its tombstone stays
 		}
@@ -60,14 +60,14 @@ func (p *Processor) announce(ctx context.Context, act *activitypub.Activity) err
 	if err != nil {
 		return err
 	}
-	if orig.Visibility != store.VisibilityPublic && orig.Visibility != store.VisibilityUnlisted {
+	if orig.Visibility != starling.VisibilityPublic && orig.Visibility != starling.VisibilityUnlisted {
 		return nil
 	}
 	at, err := time.Parse(time.RFC3339, act.Published)
 	if err != nil || at.After(time.Now().Add(time.Hour)) {
 		at = time.Now()
 	}
-	boost := store.NewReblog(store.NewID(at), act.ID, booster.ID, false, at)
+	boost := starling.NewReblog(starling.NewID(at), act.ID, booster.ID, false, at)
 	ev, err := p.timelineEvent(ctx, queue.StatusCreated, boost.ID)
 	if err != nil {
 		return err
@@ -82,7 +82,7 @@ func (p *Processor) announce(ctx context.Context, act *activitypub.Activity) err
 // emoji.
 func (p *Processor) like(ctx context.Context, act *activitypub.Activity) error {
 	st, err := p.Store.StatusByURI(ctx, act.Object.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -92,10 +92,10 @@ func (p *Processor) like(ctx context.Context, act *activitypub.Activity) error {
 	if err != nil {
 		return err
 	}
-	fav := &store.Favourite{ID: store.NewID(time.Now()), AccountID: who.ID, StatusID: st.ID, URI: act.ID,
+	fav := &starling.Favourite{ID: starling.NewID(time.Now()), AccountID: who.ID, StatusID: st.ID, URI: act.ID,
 		Emoji: p.reaction(act.Content)}
 	ev, err := p.change(ctx, queue.Notify, "like-"+act.ID, queue.TimelineChange{
-		AccountID: st.AccountID, Type: store.NotifyFavourite, FromAccountID: who.ID, StatusID: st.ID})
+		AccountID: st.AccountID, Type: starling.NotifyFavourite, FromAccountID: who.ID, StatusID: st.ID})
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,7 @@ func (p *Processor) reaction(content string) string {
 // between them end and the blocker leaves the local account's feed.
 func (p *Processor) block(ctx context.Context, act *activitypub.Activity) error {
 	target, err := p.Store.AccountByURI(ctx, act.Object.ID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !target.Local()) {
+	if errors.Is(err, starling.ErrNotFound) || (err == nil && !target.Local()) {
 		return nil
 	}
 	if err != nil {
@@ -132,27 +132,27 @@ func (p *Processor) block(ctx context.Context, act *activitypub.Activity) error 
 	if err != nil {
 		return err
 	}
-	_, err = p.Store.CreateBlock(ctx, &store.Block{AccountID: who.ID, TargetAccountID: target.ID, URI: act.ID}, nil, ev)
+	_, err = p.Store.CreateBlock(ctx, &starling.Block{AccountID: who.ID, TargetAccountID: target.ID, URI: act.ID}, nil, ev)
 	return err
 }
 
 // deleteAccount applies an actor's Delete of itself: its statuses are
 // tombstoned and leave every feed.
 func (p *Processor) deleteAccount(ctx context.Context, act *activitypub.Activity) error {
-	_, err := p.Store.DeleteRemoteAccount(ctx, act.Actor.ID, func(accountID int64) ([]store.Event, error) {
+	_, err := p.Store.DeleteRemoteAccount(ctx, act.Actor.ID, func(accountID int64) ([]starling.Event, error) {
 		ev, err := p.change(ctx, queue.AccountDeleted, strconv.FormatInt(accountID, 10)+"-"+act.ID,
 			queue.TimelineChange{AccountID: accountID})
-		return []store.Event{ev}, err
+		return []starling.Event{ev}, err
 	})
 	return err
 }
 
-func (p *Processor) change(ctx context.Context, kind, key string, ch queue.TimelineChange) (store.Event, error) {
+func (p *Processor) change(ctx context.Context, kind, key string, ch queue.TimelineChange) (starling.Event, error) {
 	payload, err := json.Marshal(ch)
 	if err != nil {
-		return store.Event{}, fmt.Errorf("encode timeline change: %w", err)
+		return starling.Event{}, fmt.Errorf("encode timeline change: %w", err)
 	}
-	return store.Event{
+	return starling.Event{
 		MsgID:   "timeline-" + kind + "-" + key,
 		Subject: p.Topology.Subject(queue.Timeline, kind),
 		Payload: payload,

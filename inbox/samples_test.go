@@ -22,12 +22,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
 	"github.com/starling-social/starling/inbox"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
-	"github.com/starling-social/starling/store/storetest"
+	"github.com/starling-social/starling/store/postgres"
+	"github.com/starling-social/starling/store/postgres/pgtest"
 	"github.com/starling-social/starling/timeline"
 )
 
@@ -60,7 +61,7 @@ type recordingAccepter struct {
 	accepted []string // follow URIs
 }
 
-func (a *recordingAccepter) AcceptFollow(ctx context.Context, followee, follower *store.Account, f *store.Follow) error {
+func (a *recordingAccepter) AcceptFollow(ctx context.Context, followee, follower *starling.Account, f *starling.Follow) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.accepted = append(a.accepted, f.URI)
@@ -73,7 +74,7 @@ func (a *recordingAccepter) AcceptFollow(ctx context.Context, followee, follower
 // store. Every sample's actor is seeded as a remote account whose key the
 // rig signs with.
 type samplesRig struct {
-	db        *store.DB
+	db        *postgres.DB
 	handler   *inbox.Handler
 	processor *inbox.Processor
 	builder   *timeline.Builder
@@ -153,7 +154,7 @@ func (o *origin) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func newSamplesRig(t *testing.T) *samplesRig {
 	t.Helper()
-	db := storetest.NewDB(t)
+	db := pgtest.NewDB(t)
 	pub, priv, err := activitypub.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +208,7 @@ func (rig *samplesRig) reset(t *testing.T) {
 
 // seedRemote stores the remote actor uri with the rig's key, unless it is
 // already there.
-func (rig *samplesRig) seedRemote(t *testing.T, uri string) *store.Account {
+func (rig *samplesRig) seedRemote(t *testing.T, uri string) *starling.Account {
 	t.Helper()
 	if a, err := rig.db.AccountByURI(t.Context(), uri); err == nil {
 		return a
@@ -217,7 +218,7 @@ func (rig *samplesRig) seedRemote(t *testing.T, uri string) *store.Account {
 		t.Fatalf("actor %q: %v", uri, err)
 	}
 	rig.seeded++
-	a, err := rig.db.UpsertRemoteAccount(t.Context(), &store.Account{
+	a, err := rig.db.UpsertRemoteAccount(t.Context(), &starling.Account{
 		Username: fmt.Sprintf("remote%d", rig.seeded), Domain: host, URI: uri, URL: uri,
 		InboxURL: uri + "/inbox", FollowersURL: uri + "/followers",
 		KeyID: uri + "#main-key", PublicKeyPEM: rig.keyPEM,
@@ -230,13 +231,13 @@ func (rig *samplesRig) seedRemote(t *testing.T, uri string) *store.Account {
 
 // seedLocal stores a local account whose id is uri, as if this server were
 // the sample's addressee.
-func (rig *samplesRig) seedLocal(t *testing.T, uri string) *store.Account {
+func (rig *samplesRig) seedLocal(t *testing.T, uri string) *starling.Account {
 	t.Helper()
 	if a, err := rig.db.AccountByURI(t.Context(), uri); err == nil {
 		return a
 	}
 	rig.seeded++
-	a := &store.Account{Username: fmt.Sprintf("local%d", rig.seeded), URI: uri, URL: uri, InboxURL: uri + "/inbox"}
+	a := &starling.Account{Username: fmt.Sprintf("local%d", rig.seeded), URI: uri, URL: uri, InboxURL: uri + "/inbox"}
 	if err := rig.db.CreateLocalAccount(t.Context(), a, "", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +454,7 @@ func testActivity(t *testing.T, rig *samplesRig, s sample, raw []byte) {
 		checkStatus(t, rig, s, obj)
 	case act.Type == "Create" && obj != nil:
 		// ChatMessage, Audio: acknowledged, not shown.
-		if _, err := rig.db.StatusIDByURI(t.Context(), obj.ID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := rig.db.StatusIDByURI(t.Context(), obj.ID); !errors.Is(err, starling.ErrNotFound) {
 			t.Errorf("a %s became a status (err %v)", obj.Type, err)
 		}
 	case act.Type == "Update" && obj != nil && slices.Contains(actorTypes, obj.Type):
@@ -483,7 +484,7 @@ func testActivity(t *testing.T, rig *samplesRig, s sample, raw []byte) {
 			if err != nil || !f.Accepted {
 				t.Errorf("follow not accepted after Accept (%+v, %v)", f, err)
 			}
-		} else if !errors.Is(err, store.ErrNotFound) {
+		} else if !errors.Is(err, starling.ErrNotFound) {
 			t.Errorf("follow still there after %s (%+v, %v)", act.Type, f, err)
 		}
 	}
@@ -511,10 +512,10 @@ func seedPreconditions(t *testing.T, rig *samplesRig, act *activitypub.Activity)
 	}
 }
 
-func seedFollow(t *testing.T, rig *samplesRig, follower, followee *store.Account, uri string) {
+func seedFollow(t *testing.T, rig *samplesRig, follower, followee *starling.Account, uri string) {
 	t.Helper()
-	if _, err := rig.db.UpsertRemoteFollow(t.Context(), &store.Follow{
-		ID: store.NewID(time.Now()), FollowerID: follower.ID, FolloweeID: followee.ID, URI: uri,
+	if _, err := rig.db.UpsertRemoteFollow(t.Context(), &starling.Follow{
+		ID: starling.NewID(time.Now()), FollowerID: follower.ID, FolloweeID: followee.ID, URI: uri,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -579,7 +580,7 @@ func htmlEscape(s string) string { return html.EscapeString(s) }
 // addressee returns the one person a status is addressed to, when it is
 // addressed to people only (a direct message): the reader must be them.
 // It returns "" for statuses addressed to the public or to followers.
-func addressee(obj *activitypub.Object, act *activitypub.Activity, author *store.Account) string {
+func addressee(obj *activitypub.Object, act *activitypub.Activity, author *starling.Account) string {
 	to, cc := obj.To, obj.Cc
 	if len(to) == 0 && len(cc) == 0 {
 		to, cc = act.To, act.Cc
@@ -694,7 +695,7 @@ func testSpoofedObject(t *testing.T, rig *samplesRig, raw []byte) {
 	if n, _ := rig.db.CountInboxActivities(t.Context(), attacker+"/create/1"); n != 0 {
 		t.Fatal("spoofing Create stored")
 	}
-	if _, err := rig.db.StatusIDByURI(t.Context(), "https://patch.cx/objects/spoof"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := rig.db.StatusIDByURI(t.Context(), "https://patch.cx/objects/spoof"); !errors.Is(err, starling.ErrNotFound) {
 		t.Fatalf("spoofed status stored (%v)", err)
 	}
 }
@@ -726,7 +727,7 @@ func testActor(t *testing.T, rig *samplesRig, raw []byte) {
 
 // resolveServed runs a resolver whose network serves raw at uri (and
 // nothing else), and returns the account it stores.
-func resolveServed(t *testing.T, rig *samplesRig, uri string, raw []byte) *store.Account {
+func resolveServed(t *testing.T, rig *samplesRig, uri string, raw []byte) *starling.Account {
 	t.Helper()
 	r := &activitypub.Resolver{
 		Store: rig.db,

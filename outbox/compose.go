@@ -8,23 +8,23 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
-	"github.com/starling-social/starling/store"
 )
 
 // Accounts finds remote accounts by acct (WebFinger, with the store as its
-// cache); *activitypub.Resolver is one. It returns store.ErrNotFound, or
+// cache); *activitypub.Resolver is one. It returns starling.ErrNotFound, or
 // another error, when the account cannot be found.
 type Accounts interface {
-	WebFinger(ctx context.Context, username, host string) (*store.Account, error)
+	WebFinger(ctx context.Context, username, host string) (*starling.Account, error)
 }
 
 // composed is a status's text made ready to store and send.
 type composed struct {
-	text      string           // the source, normalized
-	html      string           // the content
-	mentioned []*store.Account // each once, in order of first mention
-	tags      []string         // lower case, without '#', each once
+	text      string              // the source, normalized
+	html      string              // the content
+	mentioned []*starling.Account // each once, in order of first mention
+	tags      []string            // lower case, without '#', each once
 	tagNames  map[string]string
 }
 
@@ -34,7 +34,7 @@ type composed struct {
 func (o *Outbox) compose(ctx context.Context, text string) (*composed, error) {
 	c := &composed{text: normalizeText(text), tagNames: map[string]string{}}
 	entities := scanText(c.text)
-	byAcct := map[string]*store.Account{}
+	byAcct := map[string]*starling.Account{}
 	seen := map[int64]bool{}
 	usernames := map[string]int{} // lower username → distinct accounts mentioned with it
 	for _, e := range entities {
@@ -92,11 +92,11 @@ func (o *Outbox) compose(ctx context.Context, text string) (*composed, error) {
 // not an error, so that a typo or a server that is down leaves the mention
 // as text instead of failing the post (as Mastodon does); only the
 // request's own end (context) is an error.
-func (o *Outbox) findAccount(ctx context.Context, username, host string) (*store.Account, error) {
+func (o *Outbox) findAccount(ctx context.Context, username, host string) (*starling.Account, error) {
 	if host == strings.ToLower(o.Site.Host) {
 		host = ""
 	}
-	var a *store.Account
+	var a *starling.Account
 	var err error
 	if host == "" || o.Accounts == nil {
 		a, err = o.Store.AccountByAcct(ctx, username, host)
@@ -108,7 +108,7 @@ func (o *Outbox) findAccount(ctx context.Context, username, host string) (*store
 		return a, nil
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("find @%s@%s: %w", username, host, ctx.Err())
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, starling.ErrNotFound):
 		return nil, nil
 	default:
 		o.logger().Info("mention not resolved", "username", username, "host", host, "error", err)
@@ -117,7 +117,7 @@ func (o *Outbox) findAccount(ctx context.Context, username, host string) (*store
 }
 
 // acct is an account's user@host, the local host included.
-func (o *Outbox) acct(a *store.Account) string {
+func (o *Outbox) acct(a *starling.Account) string {
 	if a.Local() {
 		return a.Username + "@" + o.Site.Host
 	}
@@ -130,7 +130,7 @@ func (o *Outbox) tagURL(tag string) string {
 }
 
 // profileURL is where a mention links: the profile page, else the actor.
-func profileURL(a *store.Account) string {
+func profileURL(a *starling.Account) string {
 	if a.URL != "" {
 		return a.URL
 	}
@@ -152,11 +152,11 @@ func addressing(visibility, followers string, mentioned []string, extra string) 
 		}
 	}
 	switch visibility {
-	case store.VisibilityPublic:
+	case starling.VisibilityPublic:
 		return []string{activitypub.Public}, append([]string{followers}, others...)
-	case store.VisibilityUnlisted:
+	case starling.VisibilityUnlisted:
 		return []string{followers}, append([]string{activitypub.Public}, others...)
-	case store.VisibilityPrivate:
+	case starling.VisibilityPrivate:
 		return []string{followers}, others
 	default:
 		return others, []string{}

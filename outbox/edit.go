@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
 )
 
 // EditedStatus is what a client sends to edit a status (Mastodon's PUT
@@ -25,14 +25,14 @@ type EditedStatus struct {
 // EditStatus applies author's edit to their status id, parsed as a new
 // status is (mentions, hashtags, links), keeps the history, and federates
 // an Update(Note) to whoever got the Create, plus anyone newly mentioned.
-// store.ErrNotFound when author has no such live local status.
-func (o *Outbox) EditStatus(ctx context.Context, author *store.Account, id int64, p EditedStatus) (*store.Status, error) {
+// starling.ErrNotFound when author has no such live local status.
+func (o *Outbox) EditStatus(ctx context.Context, author *starling.Account, id int64, p EditedStatus) (*starling.Status, error) {
 	if err := checkText(p.Text, p.SpoilerText); err != nil {
 		return nil, err
 	}
 	old, err := o.Store.StatusByID(ctx, id)
 	if err == nil && (old.AccountID != author.ID || !old.Local) {
-		err = store.ErrNotFound
+		err = starling.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("edit status %d: %w", id, err)
@@ -46,10 +46,10 @@ func (o *Outbox) EditStatus(ctx context.Context, author *store.Account, id int64
 	st.SourceText, st.Hashtags = c.text, c.tags
 	st.EditedAt = o.now().UTC().Truncate(time.Millisecond)
 	c.setMentions(&st)
-	var parent *store.Status
+	var parent *starling.Status
 	if st.InReplyToURI != "" {
 		// Only to address the replied-to author again; gone is fine.
-		if parent, err = o.Store.StatusByURI(ctx, st.InReplyToURI); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if parent, err = o.Store.StatusByURI(ctx, st.InReplyToURI); err != nil && !errors.Is(err, starling.ErrNotFound) {
 			return nil, fmt.Errorf("edit status %d: %w", id, err)
 		}
 	}
@@ -85,7 +85,7 @@ func (o *Outbox) EditStatus(ctx context.Context, author *store.Account, id int64
 	// Followers: fanout sends an Update to the audience recorded for the
 	// Create (which, for a direct status, is its mentioned accounts).
 	events, err := o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: author.ID,
-		Followers: st.Visibility != store.VisibilityDirect, AccountIDs: recipients}, queue.StatusUpdated, st.ID)
+		Followers: st.Visibility != starling.VisibilityDirect, AccountIDs: recipients}, queue.StatusUpdated, st.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -7,42 +7,43 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
 )
 
 // InteractionStore is what boosts, favourites, blocks and mutes need of
 // the store.
 type InteractionStore interface {
-	CreateReblog(ctx context.Context, s *store.Status, reblogOfID int64, act *store.Activity, events ...store.Event) (*store.Status, bool, error)
-	LiveReblog(ctx context.Context, accountID, statusID int64) (*store.Status, error)
-	DeleteReblog(ctx context.Context, id, accountID int64, act *store.Activity, events ...store.Event) (bool, error)
-	CreateFavourite(ctx context.Context, f *store.Favourite, act *store.Activity, events ...store.Event) (bool, error)
-	FavouriteOf(ctx context.Context, accountID, statusID int64) (*store.Favourite, error)
-	DeleteFavourite(ctx context.Context, id int64, uri string, accountID int64, act *store.Activity, events ...store.Event) (bool, error)
-	CreateBlock(ctx context.Context, b *store.Block, act *store.Activity, events ...store.Event) (bool, error)
-	BlockBetween(ctx context.Context, accountID, targetID int64) (*store.Block, error)
-	DeleteBlock(ctx context.Context, accountID, targetID int64, act *store.Activity, events ...store.Event) (bool, error)
-	CreateMute(ctx context.Context, accountID, targetID int64, events ...store.Event) (bool, error)
+	CreateReblog(ctx context.Context, s *starling.Status, reblogOfID int64, act *starling.Activity, events ...starling.Event) (*starling.Status, bool, error)
+	LiveReblog(ctx context.Context, accountID, statusID int64) (*starling.Status, error)
+	DeleteReblog(ctx context.Context, id, accountID int64, act *starling.Activity, events ...starling.Event) (bool, error)
+	CreateFavourite(ctx context.Context, f *starling.Favourite, act *starling.Activity, events ...starling.Event) (bool, error)
+	FavouriteOf(ctx context.Context, accountID, statusID int64) (*starling.Favourite, error)
+	DeleteFavourite(ctx context.Context, id int64, uri string, accountID int64, act *starling.Activity, events ...starling.Event) (bool, error)
+	CreateBlock(ctx context.Context, b *starling.Block, act *starling.Activity, events ...starling.Event) (bool, error)
+	BlockBetween(ctx context.Context, accountID, targetID int64) (*starling.Block, error)
+	DeleteBlock(ctx context.Context, accountID, targetID int64, act *starling.Activity, events ...starling.Event) (bool, error)
+	CreateMute(ctx context.Context, accountID, targetID int64, events ...starling.Event) (bool, error)
 	DeleteMute(ctx context.Context, accountID, targetID int64) (bool, error)
-	CreateDomainBlock(ctx context.Context, accountID int64, domain string, events ...store.Event) (bool, error)
+	CreateDomainBlock(ctx context.Context, accountID int64, domain string, events ...starling.Event) (bool, error)
 	DeleteDomainBlock(ctx context.Context, accountID int64, domain string) error
 }
 
-// ErrCannotReblog is returned for a boost of a followers-only or direct status.
-var ErrCannotReblog = errors.New("this status can't be boosted")
+// ErrCannotReblog is returned for a boost of a followers-only or direct
+// status (EINVALID).
+var ErrCannotReblog = starling.Errorf(starling.EINVALID, "this status can't be boosted")
 
 // Reblog boosts st (a live status with its author) as booster: a boost
 // status row and an Announce to booster's followers and to st's remote
 // author. Boosting twice returns the first boost.
-func (o *Outbox) Reblog(ctx context.Context, booster *store.Account, st *store.Status) (*store.Status, error) {
-	if st.Visibility != store.VisibilityPublic && st.Visibility != store.VisibilityUnlisted {
+func (o *Outbox) Reblog(ctx context.Context, booster *starling.Account, st *starling.Status) (*starling.Status, error) {
+	if st.Visibility != starling.VisibilityPublic && st.Visibility != starling.VisibilityUnlisted {
 		return nil, ErrCannotReblog
 	}
 	now := o.now().UTC()
-	id := store.NewID(now)
-	boost := store.NewReblog(id, o.Site.StatusURI(booster.Username, id)+"/activity", booster.ID, true, now)
+	id := starling.NewID(now)
+	boost := starling.NewReblog(id, o.Site.StatusURI(booster.Username, id)+"/activity", booster.ID, true, now)
 	announce := map[string]any{
 		"@context":  activitypub.ActivityStreamsNS,
 		"id":        boost.URI,
@@ -71,9 +72,9 @@ func (o *Outbox) Reblog(ctx context.Context, booster *store.Account, st *store.S
 
 // Unreblog withdraws booster's boost of statusID, sending Undo(Announce).
 // Without a boost it does nothing.
-func (o *Outbox) Unreblog(ctx context.Context, booster *store.Account, st *store.Status) error {
+func (o *Outbox) Unreblog(ctx context.Context, booster *starling.Account, st *starling.Status) error {
 	boost, err := o.Store.LiveReblog(ctx, booster.ID, st.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -102,9 +103,9 @@ func (o *Outbox) Unreblog(ctx context.Context, booster *store.Account, st *store
 
 // Favourite records who's favourite of st, sends a Like to a remote
 // author and notifies a local one. Favouriting twice changes nothing.
-func (o *Outbox) Favourite(ctx context.Context, who *store.Account, st *store.Status) error {
-	id := store.NewID(o.now())
-	fav := &store.Favourite{ID: id, AccountID: who.ID, StatusID: st.ID, URI: who.URI + "#likes/" + strconv.FormatInt(id, 10)}
+func (o *Outbox) Favourite(ctx context.Context, who *starling.Account, st *starling.Status) error {
+	id := starling.NewID(o.now())
+	fav := &starling.Favourite{ID: id, AccountID: who.ID, StatusID: st.ID, URI: who.URI + "#likes/" + strconv.FormatInt(id, 10)}
 	like := map[string]any{
 		"@context": activitypub.ActivityStreamsNS,
 		"id":       fav.URI,
@@ -112,8 +113,8 @@ func (o *Outbox) Favourite(ctx context.Context, who *store.Account, st *store.St
 		"actor":    who.URI,
 		"object":   st.URI,
 	}
-	var events []store.Event
-	var act *store.Activity
+	var events []starling.Event
+	var act *starling.Activity
 	if !st.Account.Local() {
 		var err error
 		if act, err = o.activity(who, like, "Like", st.URI); err != nil {
@@ -125,7 +126,7 @@ func (o *Outbox) Favourite(ctx context.Context, who *store.Account, st *store.St
 		}
 	} else {
 		ev, err := o.change(ctx, queue.Notify, "favourite-"+strconv.FormatInt(id, 10), queue.TimelineChange{
-			AccountID: st.AccountID, Type: store.NotifyFavourite, FromAccountID: who.ID, StatusID: st.ID})
+			AccountID: st.AccountID, Type: starling.NotifyFavourite, FromAccountID: who.ID, StatusID: st.ID})
 		if err != nil {
 			return err
 		}
@@ -137,16 +138,16 @@ func (o *Outbox) Favourite(ctx context.Context, who *store.Account, st *store.St
 
 // Unfavourite removes who's favourite of st, sending Undo(Like) to a
 // remote author.
-func (o *Outbox) Unfavourite(ctx context.Context, who *store.Account, st *store.Status) error {
+func (o *Outbox) Unfavourite(ctx context.Context, who *starling.Account, st *starling.Status) error {
 	fav, err := o.Store.FavouriteOf(ctx, who.ID, st.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("unfavourite: %w", err)
 	}
-	var act *store.Activity
-	var events []store.Event
+	var act *starling.Activity
+	var events []starling.Event
 	if !st.Account.Local() {
 		undo := map[string]any{
 			"@context": activitypub.ActivityStreamsNS,
@@ -170,12 +171,12 @@ func (o *Outbox) Unfavourite(ctx context.Context, who *store.Account, st *store.
 // Block makes who block target: follows between them end, target's
 // statuses and boosts of them leave who's feed, and a remote target gets a
 // Block.
-func (o *Outbox) Block(ctx context.Context, who, target *store.Account) error {
+func (o *Outbox) Block(ctx context.Context, who, target *starling.Account) error {
 	if who.ID == target.ID {
 		return ErrFollowSelf
 	}
-	id := store.NewID(o.now())
-	b := &store.Block{AccountID: who.ID, TargetAccountID: target.ID, URI: o.Site.ActivityURI(id)}
+	id := starling.NewID(o.now())
+	b := &starling.Block{AccountID: who.ID, TargetAccountID: target.ID, URI: o.Site.ActivityURI(id)}
 	events, act, err := o.relationEvents(ctx, who, target, map[string]any{
 		"@context": activitypub.ActivityStreamsNS, "id": b.URI, "type": "Block", "actor": who.URI, "object": target.URI,
 	}, "Block")
@@ -187,16 +188,16 @@ func (o *Outbox) Block(ctx context.Context, who, target *store.Account) error {
 }
 
 // Unblock ends who's block of target, sending Undo(Block) to a remote one.
-func (o *Outbox) Unblock(ctx context.Context, who, target *store.Account) error {
+func (o *Outbox) Unblock(ctx context.Context, who, target *starling.Account) error {
 	b, err := o.Store.BlockBetween(ctx, who.ID, target.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("unblock: %w", err)
 	}
-	var act *store.Activity
-	var events []store.Event
+	var act *starling.Activity
+	var events []starling.Event
 	if !target.Local() {
 		undo := map[string]any{
 			"@context": activitypub.ActivityStreamsNS, "id": b.URI + "#undo", "type": "Undo", "actor": who.URI,
@@ -215,7 +216,7 @@ func (o *Outbox) Unblock(ctx context.Context, who, target *store.Account) error 
 }
 
 // Mute hides target from who's feed and notifications. Nothing federates.
-func (o *Outbox) Mute(ctx context.Context, who, target *store.Account) error {
+func (o *Outbox) Mute(ctx context.Context, who, target *starling.Account) error {
 	if who.ID == target.ID {
 		return ErrFollowSelf
 	}
@@ -229,13 +230,13 @@ func (o *Outbox) Mute(ctx context.Context, who, target *store.Account) error {
 
 // Unmute ends who's mute of target; what was hidden does not come back
 // into the feed (as on Mastodon), later statuses do.
-func (o *Outbox) Unmute(ctx context.Context, who, target *store.Account) error {
+func (o *Outbox) Unmute(ctx context.Context, who, target *starling.Account) error {
 	_, err := o.Store.DeleteMute(ctx, who.ID, target.ID)
 	return err
 }
 
 // BlockDomain hides everything from domain from who. Nothing federates.
-func (o *Outbox) BlockDomain(ctx context.Context, who *store.Account, domain string) error {
+func (o *Outbox) BlockDomain(ctx context.Context, who *starling.Account, domain string) error {
 	ev, err := o.unmerge(ctx, who.ID, 0, domain, true)
 	if err != nil {
 		return err
@@ -245,18 +246,18 @@ func (o *Outbox) BlockDomain(ctx context.Context, who *store.Account, domain str
 }
 
 // UnblockDomain ends who's block of domain.
-func (o *Outbox) UnblockDomain(ctx context.Context, who *store.Account, domain string) error {
+func (o *Outbox) UnblockDomain(ctx context.Context, who *starling.Account, domain string) error {
 	return o.Store.DeleteDomainBlock(ctx, who.ID, domain)
 }
 
 // relationEvents returns the unmerge event for who's feed and, for a
 // remote target, the activity doc and its outbox event.
-func (o *Outbox) relationEvents(ctx context.Context, who, target *store.Account, doc map[string]any, typ string) ([]store.Event, *store.Activity, error) {
+func (o *Outbox) relationEvents(ctx context.Context, who, target *starling.Account, doc map[string]any, typ string) ([]starling.Event, *starling.Activity, error) {
 	ev, err := o.unmerge(ctx, who.ID, target.ID, "", true)
 	if err != nil {
 		return nil, nil, err
 	}
-	events := []store.Event{ev}
+	events := []starling.Event{ev}
 	if target.Local() {
 		return events, nil, nil
 	}
@@ -273,34 +274,34 @@ func (o *Outbox) relationEvents(ctx context.Context, who, target *store.Account,
 
 // unmerge is the timeline event that takes target's (or domain's) entries
 // out of accountID's feed.
-func (o *Outbox) unmerge(ctx context.Context, accountID, targetID int64, domain string, reblogs bool) (store.Event, error) {
-	key := strconv.FormatInt(store.NewID(o.now()), 10)
+func (o *Outbox) unmerge(ctx context.Context, accountID, targetID int64, domain string, reblogs bool) (starling.Event, error) {
+	key := strconv.FormatInt(starling.NewID(o.now()), 10)
 	return o.change(ctx, queue.FeedUnmerge, key, queue.TimelineChange{
 		AccountID: accountID, TargetAccountID: targetID, Domain: domain, Reblogs: reblogs})
 }
 
 // followEvents are the timeline events of a new follow of a local account:
 // a notification when it is accepted at once.
-func (o *Outbox) followEvents(ctx context.Context, f *store.Follow) ([]store.Event, error) {
+func (o *Outbox) followEvents(ctx context.Context, f *starling.Follow) ([]starling.Event, error) {
 	if !f.Accepted {
 		return nil, nil
 	}
 	ev, err := o.change(ctx, queue.Notify, "follow-"+strconv.FormatInt(f.ID, 10), queue.TimelineChange{
-		AccountID: f.FolloweeID, Type: store.NotifyFollow, FromAccountID: f.FollowerID})
+		AccountID: f.FolloweeID, Type: starling.NotifyFollow, FromAccountID: f.FollowerID})
 	if err != nil {
 		return nil, err
 	}
-	return []store.Event{ev}, nil
+	return []starling.Event{ev}, nil
 }
 
 // change returns a timeline event carrying ch; key makes its message id
 // stable for one logical change.
-func (o *Outbox) change(ctx context.Context, kind, key string, ch queue.TimelineChange) (store.Event, error) {
+func (o *Outbox) change(ctx context.Context, kind, key string, ch queue.TimelineChange) (starling.Event, error) {
 	payload, err := json.Marshal(ch)
 	if err != nil {
-		return store.Event{}, fmt.Errorf("encode timeline change: %w", err)
+		return starling.Event{}, fmt.Errorf("encode timeline change: %w", err)
 	}
-	return store.Event{
+	return starling.Event{
 		MsgID:   "timeline-" + kind + "-" + key,
 		Subject: o.Topology.Subject(queue.Timeline, kind),
 		Payload: payload,
@@ -308,7 +309,7 @@ func (o *Outbox) change(ctx context.Context, kind, key string, ch queue.Timeline
 	}, nil
 }
 
-func remoteOnly(a *store.Account) []int64 {
+func remoteOnly(a *starling.Account) []int64 {
 	if a == nil || a.Local() {
 		return nil
 	}

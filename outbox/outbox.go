@@ -16,24 +16,24 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
 )
 
 // Store is what the outbox needs of the store.
 type Store interface {
-	CreateLocalStatus(ctx context.Context, s *store.Status, act *store.Activity, events ...store.Event) error
-	DeleteLocalStatus(ctx context.Context, id, accountID int64, act *store.Activity, events ...store.Event) (*store.Status, error)
-	CreateFollow(ctx context.Context, f *store.Follow, act *store.Activity, events ...store.Event) (*store.Follow, bool, error)
-	FollowBetween(ctx context.Context, followerID, followeeID int64) (*store.Follow, error)
-	DeleteFollow(ctx context.Context, id int64, act *store.Activity, events ...store.Event) (bool, error)
-	InsertActivity(ctx context.Context, a *store.Activity, events ...store.Event) (bool, error)
-	AccountByAcct(ctx context.Context, username, domain string) (*store.Account, error)
-	AccountByID(ctx context.Context, id int64) (*store.Account, error)
-	StatusByID(ctx context.Context, id int64) (*store.Status, error)
-	StatusByURI(ctx context.Context, uri string) (*store.Status, error)
-	EditLocalStatus(ctx context.Context, s *store.Status, act *store.Activity, events ...store.Event) error
+	CreateLocalStatus(ctx context.Context, s *starling.Status, act *starling.Activity, events ...starling.Event) error
+	DeleteLocalStatus(ctx context.Context, id, accountID int64, act *starling.Activity, events ...starling.Event) (*starling.Status, error)
+	CreateFollow(ctx context.Context, f *starling.Follow, act *starling.Activity, events ...starling.Event) (*starling.Follow, bool, error)
+	FollowBetween(ctx context.Context, followerID, followeeID int64) (*starling.Follow, error)
+	DeleteFollow(ctx context.Context, id int64, act *starling.Activity, events ...starling.Event) (bool, error)
+	InsertActivity(ctx context.Context, a *starling.Activity, events ...starling.Event) (bool, error)
+	AccountByAcct(ctx context.Context, username, domain string) (*starling.Account, error)
+	AccountByID(ctx context.Context, id int64) (*starling.Account, error)
+	StatusByID(ctx context.Context, id int64) (*starling.Status, error)
+	StatusByURI(ctx context.Context, uri string) (*starling.Status, error)
+	EditLocalStatus(ctx context.Context, s *starling.Status, act *starling.Activity, events ...starling.Event) error
 	StatusMentionIDs(ctx context.Context, statusID int64) ([]int64, error)
 	InteractionStore // interactions.go
 }
@@ -60,13 +60,13 @@ func (o *Outbox) logger() *slog.Logger {
 // MaxStatusLength is the longest status text accepted, in characters, as on Mastodon.
 const MaxStatusLength = 500
 
-// Errors the API maps to client errors.
+// Errors for what a client asked that cannot be done (EINVALID).
 var (
-	ErrEmptyStatus       = errors.New("text can't be blank")
-	ErrStatusTooLong     = fmt.Errorf("text is longer than %d characters", MaxStatusLength)
-	ErrInvalidVisibility = errors.New("visibility must be public, unlisted, private or direct")
-	ErrFollowSelf        = errors.New("you can't follow yourself")
-	ErrInvalidText       = errors.New("text must be valid UTF-8 without NUL characters")
+	ErrEmptyStatus       = starling.Errorf(starling.EINVALID, "text can't be blank")
+	ErrStatusTooLong     = starling.Errorf(starling.EINVALID, "text is longer than %d characters", MaxStatusLength)
+	ErrInvalidVisibility = starling.Errorf(starling.EINVALID, "visibility must be public, unlisted, private or direct")
+	ErrFollowSelf        = starling.Errorf(starling.EINVALID, "you can't follow yourself")
+	ErrInvalidText       = starling.Errorf(starling.EINVALID, "text must be valid UTF-8 without NUL characters")
 )
 
 func (o *Outbox) now() time.Time {
@@ -88,20 +88,18 @@ type NewStatus struct {
 // CreateStatus stores a status by author with its Create activity, and
 // announces it to fanout (followers, the mentioned, the replied-to author)
 // and timeline (local feeds). A reply to a status the author may not see,
-// or that does not exist, is store.ErrNotFound, as on Mastodon.
-func (o *Outbox) CreateStatus(ctx context.Context, author *store.Account, p NewStatus) (*store.Status, error) {
+// or that does not exist, is starling.ErrNotFound, as on Mastodon.
+func (o *Outbox) CreateStatus(ctx context.Context, author *starling.Account, p NewStatus) (*starling.Status, error) {
 	if p.Visibility == "" {
-		p.Visibility = store.VisibilityPublic
+		p.Visibility = starling.VisibilityPublic
 	}
-	switch p.Visibility {
-	case store.VisibilityPublic, store.VisibilityUnlisted, store.VisibilityPrivate, store.VisibilityDirect:
-	default:
+	if !starling.ValidVisibility(p.Visibility) {
 		return nil, ErrInvalidVisibility
 	}
 	if err := checkText(p.Text, p.SpoilerText); err != nil {
 		return nil, err
 	}
-	var parent *store.Status
+	var parent *starling.Status
 	if p.InReplyToID != 0 {
 		var err error
 		if parent, err = o.visibleParent(ctx, author, p.InReplyToID); err != nil {
@@ -113,8 +111,8 @@ func (o *Outbox) CreateStatus(ctx context.Context, author *store.Account, p NewS
 		return nil, err
 	}
 	now := o.now().UTC().Truncate(time.Millisecond)
-	id := store.NewID(now)
-	st := &store.Status{
+	id := starling.NewID(now)
+	st := &starling.Status{
 		ID:          id,
 		URI:         o.Site.StatusURI(author.Username, id),
 		URL:         o.Site.StatusURL(author.Username, id),
@@ -146,7 +144,7 @@ func (o *Outbox) CreateStatus(ctx context.Context, author *store.Account, p NewS
 		return nil, err
 	}
 	events, err := o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: author.ID,
-		Followers: st.Visibility != store.VisibilityDirect, AccountIDs: recipients},
+		Followers: st.Visibility != starling.VisibilityDirect, AccountIDs: recipients},
 		queue.StatusCreated, st.ID)
 	if err != nil {
 		return nil, err
@@ -159,12 +157,12 @@ func (o *Outbox) CreateStatus(ctx context.Context, author *store.Account, p NewS
 }
 
 // setMentions records c's mentioned accounts on st.
-func (c *composed) setMentions(st *store.Status) {
+func (c *composed) setMentions(st *starling.Status) {
 	st.Mentions, st.MentionIDs, st.MentionedAccounts = nil, nil, nil
 	for _, a := range c.mentioned {
 		st.Mentions = append(st.Mentions, a.URI)
 		st.MentionIDs = append(st.MentionIDs, a.ID)
-		st.MentionedAccounts = append(st.MentionedAccounts, store.MentionedAccount{ID: a.ID, Username: a.Username,
+		st.MentionedAccounts = append(st.MentionedAccounts, starling.MentionedAccount{ID: a.ID, Username: a.Username,
 			Domain: a.Domain, URL: a.URL, URI: a.URI})
 	}
 }
@@ -185,7 +183,7 @@ func addressed(doc map[string]any, to, cc []string) map[string]any {
 // it in text) and invalid UTF-8, then applies Mastodon's length rules.
 func checkText(text, spoiler string) error {
 	for _, s := range []string{text, spoiler} {
-		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		if !starling.ValidText(s) {
 			return ErrInvalidText
 		}
 	}
@@ -219,20 +217,20 @@ func countableLength(text string) int {
 // visibleParent returns the status id if author may see it (Mastodon's
 // StatusPolicy#show?): public and unlisted to all, private to the author
 // and accepted followers, direct to the author and the mentioned.
-func (o *Outbox) visibleParent(ctx context.Context, author *store.Account, id int64) (*store.Status, error) {
+func (o *Outbox) visibleParent(ctx context.Context, author *starling.Account, id int64) (*starling.Status, error) {
 	st, err := o.Store.StatusByID(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("status replied to: %w", err)
 	}
-	if st.AccountID == author.ID || st.Visibility == store.VisibilityPublic || st.Visibility == store.VisibilityUnlisted {
+	if st.AccountID == author.ID || st.Visibility == starling.VisibilityPublic || st.Visibility == starling.VisibilityUnlisted {
 		return st, nil
 	}
-	if st.Visibility == store.VisibilityPrivate {
+	if st.Visibility == starling.VisibilityPrivate {
 		f, err := o.Store.FollowBetween(ctx, author.ID, st.AccountID)
 		if err == nil && f.Accepted {
 			return st, nil
 		}
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err != nil && !errors.Is(err, starling.ErrNotFound) {
 			return nil, fmt.Errorf("status replied to: %w", err)
 		}
 	}
@@ -245,7 +243,7 @@ func (o *Outbox) visibleParent(ctx context.Context, author *store.Account, id in
 			return st, nil
 		}
 	}
-	return nil, fmt.Errorf("status replied to %d: %w", id, store.ErrNotFound)
+	return nil, fmt.Errorf("status replied to %d: %w", id, starling.ErrNotFound)
 }
 
 // note renders st as the Note it is sent as, with its tags and Mastodon's
@@ -254,7 +252,7 @@ func (o *Outbox) visibleParent(ctx context.Context, author *store.Account, id in
 // replied-to author. Mastodon reaches the replied-to author only when the
 // reply is public or unlisted (StatusReachFinder); a private or direct
 // reply reaches whom it mentions, which clients fill in.
-func (o *Outbox) note(st *store.Status, author *store.Account, c *composed, parent *store.Status) (*activitypub.Object, []int64) {
+func (o *Outbox) note(st *starling.Status, author *starling.Account, c *composed, parent *starling.Status) (*activitypub.Object, []int64) {
 	var ids []int64
 	var uris []string
 	for _, a := range c.mentioned {
@@ -265,7 +263,7 @@ func (o *Outbox) note(st *store.Status, author *store.Account, c *composed, pare
 	}
 	var extra string
 	if parent != nil && parent.AccountID != author.ID && parent.Account != nil &&
-		(st.Visibility == store.VisibilityPublic || st.Visibility == store.VisibilityUnlisted) {
+		(st.Visibility == starling.VisibilityPublic || st.Visibility == starling.VisibilityUnlisted) {
 		extra = parent.Account.URI
 		if !slices.Contains(ids, parent.AccountID) {
 			ids = append(ids, parent.AccountID)
@@ -278,8 +276,8 @@ func (o *Outbox) note(st *store.Status, author *store.Account, c *composed, pare
 }
 
 // DeleteStatus deletes author's status id and federates a Delete. It
-// returns the status as it was; store.ErrNotFound if author has no such status.
-func (o *Outbox) DeleteStatus(ctx context.Context, author *store.Account, id int64) (*store.Status, error) {
+// returns the status as it was; starling.ErrNotFound if author has no such status.
+func (o *Outbox) DeleteStatus(ctx context.Context, author *starling.Account, id int64) (*starling.Status, error) {
 	uri := o.Site.StatusURI(author.Username, id)
 	del := map[string]any{
 		"@context": activitypub.DefaultContext(),
@@ -308,12 +306,12 @@ func (o *Outbox) DeleteStatus(ctx context.Context, author *store.Account, id int
 // Follow makes follower follow followee. A remote followee gets a Follow
 // and the follow stays requested until its Accept arrives; a local one that
 // is not locked is followed at once. Following twice changes nothing.
-func (o *Outbox) Follow(ctx context.Context, follower, followee *store.Account) (*store.Follow, error) {
+func (o *Outbox) Follow(ctx context.Context, follower, followee *starling.Account) (*starling.Follow, error) {
 	if follower.ID == followee.ID {
 		return nil, ErrFollowSelf
 	}
-	id := store.NewID(o.now())
-	f := &store.Follow{ID: id, FollowerID: follower.ID, FolloweeID: followee.ID, URI: o.Site.ActivityURI(id)}
+	id := starling.NewID(o.now())
+	f := &starling.Follow{ID: id, FollowerID: follower.ID, FolloweeID: followee.ID, URI: o.Site.ActivityURI(id)}
 	if followee.Local() {
 		f.Accepted = !followee.Locked
 		events, err := o.followEvents(ctx, f)
@@ -345,9 +343,9 @@ func (o *Outbox) Follow(ctx context.Context, follower, followee *store.Account) 
 
 // Unfollow ends follower's follow of followee (or withdraws the request),
 // sending Undo(Follow) to a remote followee. With no follow it does nothing.
-func (o *Outbox) Unfollow(ctx context.Context, follower, followee *store.Account) error {
+func (o *Outbox) Unfollow(ctx context.Context, follower, followee *starling.Account) error {
 	f, err := o.Store.FollowBetween(ctx, follower.ID, followee.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -386,7 +384,7 @@ func (o *Outbox) Unfollow(ctx context.Context, follower, followee *store.Account
 // Accept's id is derived from the follow, so asking twice (a redelivered
 // Follow, a process that died between the follow and the Accept) sends
 // one Accept.
-func (o *Outbox) AcceptFollow(ctx context.Context, followee, follower *store.Account, f *store.Follow) error {
+func (o *Outbox) AcceptFollow(ctx context.Context, followee, follower *starling.Account, f *starling.Follow) error {
 	accept := map[string]any{
 		"@context": activitypub.ActivityStreamsNS,
 		"id":       followee.URI + "#accepts/follows/" + strconv.FormatInt(f.ID, 10),
@@ -410,13 +408,13 @@ func (o *Outbox) AcceptFollow(ctx context.Context, followee, follower *store.Acc
 	return nil
 }
 
-func (o *Outbox) activity(actor *store.Account, doc map[string]any, typ, object string) (*store.Activity, error) {
+func (o *Outbox) activity(actor *starling.Account, doc map[string]any, typ, object string) (*starling.Activity, error) {
 	payload, err := json.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", typ, err)
 	}
-	return &store.Activity{
-		ID:        store.NewID(o.now()),
+	return &starling.Activity{
+		ID:        starling.NewID(o.now()),
 		URI:       doc["id"].(string),
 		Type:      typ,
 		ActorID:   actor.ID,
@@ -428,13 +426,13 @@ func (o *Outbox) activity(actor *store.Account, doc map[string]any, typ, object 
 // events returns the outbox event for fanout and, when timelineKind is set,
 // the timeline event for statusID. Message ids derive from the activity, so
 // a relay that publishes twice publishes once.
-func (o *Outbox) events(ctx context.Context, act *store.Activity, ev queue.OutboxEvent, timelineKind string, statusID int64) ([]store.Event, error) {
+func (o *Outbox) events(ctx context.Context, act *starling.Activity, ev queue.OutboxEvent, timelineKind string, statusID int64) ([]starling.Event, error) {
 	headers := queue.TraceFrom(ctx).Headers()
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		return nil, fmt.Errorf("encode outbox event: %w", err)
 	}
-	events := []store.Event{{
+	events := []starling.Event{{
 		MsgID:   "outbox-" + strconv.FormatInt(act.ID, 10),
 		Subject: o.Topology.Subject(queue.Outbox, strings.ToLower(act.Type)),
 		Payload: payload,
@@ -449,7 +447,7 @@ func (o *Outbox) events(ctx context.Context, act *store.Activity, ev queue.Outbo
 		if timelineKind == queue.StatusUpdated {
 			msgID += "-" + strconv.FormatInt(act.ID, 10) // a status is edited many times
 		}
-		events = append(events, store.Event{
+		events = append(events, starling.Event{
 			MsgID:   msgID,
 			Subject: o.Topology.Subject(queue.Timeline, timelineKind),
 			Payload: payload,

@@ -10,11 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/outbox"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
-	"github.com/starling-social/starling/store/storetest"
+	"github.com/starling-social/starling/store/postgres"
+	"github.com/starling-social/starling/store/postgres/pgtest"
 )
 
 const localHost = "local.test"
@@ -23,12 +24,12 @@ const localHost = "local.test"
 // stores (and a new status's events), so a test can read them as they
 // were committed.
 type recorder struct {
-	*store.DB
-	acts   []*store.Activity
-	events [][]store.Event
+	*postgres.DB
+	acts   []*starling.Activity
+	events [][]starling.Event
 }
 
-func (r *recorder) CreateLocalStatus(ctx context.Context, s *store.Status, act *store.Activity, events ...store.Event) error {
+func (r *recorder) CreateLocalStatus(ctx context.Context, s *starling.Status, act *starling.Activity, events ...starling.Event) error {
 	r.acts, r.events = append(r.acts, act), append(r.events, events)
 	return r.DB.CreateLocalStatus(ctx, s, act, events...)
 }
@@ -36,47 +37,47 @@ func (r *recorder) CreateLocalStatus(ctx context.Context, s *store.Status, act *
 // webfinger stands for the resolver: it knows the accounts it was given
 // and stores them on first use, as the resolver does.
 type webfinger struct {
-	db    *store.DB
-	known map[string]*store.Account // "user@host"
+	db    *postgres.DB
+	known map[string]*starling.Account // "user@host"
 	asked []string
 }
 
-func (w *webfinger) WebFinger(ctx context.Context, username, host string) (*store.Account, error) {
+func (w *webfinger) WebFinger(ctx context.Context, username, host string) (*starling.Account, error) {
 	w.asked = append(w.asked, username+"@"+host)
 	a, ok := w.known[username+"@"+host]
 	if !ok {
-		return nil, fmt.Errorf("webfinger %s@%s: %w", username, host, store.ErrNotFound)
+		return nil, fmt.Errorf("webfinger %s@%s: %w", username, host, starling.ErrNotFound)
 	}
 	return w.db.UpsertRemoteAccount(ctx, a)
 }
 
 type rig struct {
-	db              *store.DB
+	db              *postgres.DB
 	rec             *recorder
 	ob              *outbox.Outbox
 	wf              *webfinger
-	alice, bob      *store.Account // local
-	remote, farAway *store.Account // remote: remote is stored, farAway only known to WebFinger
-	otherBob        *store.Account // remote, same username as bob
+	alice, bob      *starling.Account // local
+	remote, farAway *starling.Account // remote: remote is stored, farAway only known to WebFinger
+	otherBob        *starling.Account // remote, same username as bob
 	site            activitypub.Site
 }
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	ctx := context.Background()
-	db := storetest.NewDB(t)
+	db := pgtest.NewDB(t)
 	site := activitypub.Site{Scheme: "https", Host: localHost}
 	r := &rig{db: db, rec: &recorder{DB: db}, site: site}
-	local := func(name string) *store.Account {
+	local := func(name string) *starling.Account {
 		a := site.NewLocalAccount(name, "pem", "key")
 		if err := db.CreateLocalAccount(ctx, a, name+"@mail.test", "hash"); err != nil {
 			t.Fatal(err)
 		}
 		return a
 	}
-	remote := func(name, host string) *store.Account {
+	remote := func(name, host string) *starling.Account {
 		uri := "https://" + host + "/users/" + name
-		return &store.Account{Username: name, Domain: host, URI: uri, URL: "https://" + host + "/@" + name,
+		return &starling.Account{Username: name, Domain: host, URI: uri, URL: "https://" + host + "/@" + name,
 			InboxURL: uri + "/inbox", SharedInboxURL: "https://" + host + "/inbox", PublicKeyPEM: "pem"}
 	}
 	r.alice, r.bob = local("alice"), local("bob")
@@ -86,7 +87,7 @@ func newRig(t *testing.T) *rig {
 	}
 	r.farAway = remote("far", "far.test")
 	r.otherBob = remote("bob", "b.test")
-	r.wf = &webfinger{db: db, known: map[string]*store.Account{"far@far.test": r.farAway, "bob@b.test": r.otherBob,
+	r.wf = &webfinger{db: db, known: map[string]*starling.Account{"far@far.test": r.farAway, "bob@b.test": r.otherBob,
 		"rem@remote.test": r.remote}}
 	topo, err := queue.NewTopology("starling")
 	if err != nil {
@@ -97,7 +98,7 @@ func newRig(t *testing.T) *rig {
 }
 
 // create posts and returns the status with its Create and outbox event.
-func (r *rig) create(t *testing.T, author *store.Account, p outbox.NewStatus) (*store.Status, map[string]any, queue.OutboxEvent) {
+func (r *rig) create(t *testing.T, author *starling.Account, p outbox.NewStatus) (*starling.Status, map[string]any, queue.OutboxEvent) {
 	t.Helper()
 	st, err := r.ob.CreateStatus(context.Background(), author, p)
 	if err != nil {
@@ -205,8 +206,8 @@ func TestAddressing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	remoteParent := &store.Status{ID: store.NewID(time.Now()), URI: "https://remote.test/s/1", AccountID: r.remote.ID,
-		Visibility: store.VisibilityPublic, Content: "hello", CreatedAt: time.Now()}
+	remoteParent := &starling.Status{ID: starling.NewID(time.Now()), URI: "https://remote.test/s/1", AccountID: r.remote.ID,
+		Visibility: starling.VisibilityPublic, Content: "hello", CreatedAt: time.Now()}
 	if _, err := r.db.InsertRemoteStatus(ctx, remoteParent); err != nil {
 		t.Fatal(err)
 	}
@@ -280,12 +281,12 @@ func TestReplyToInvisibleStatus(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		author  *store.Account
+		author  *starling.Account
 		replyTo int64
 		wantErr error
 	}{
-		{"unknown", r.alice, 12345, store.ErrNotFound},
-		{"private, not a follower", r.alice, priv.ID, store.ErrNotFound},
+		{"unknown", r.alice, 12345, starling.ErrNotFound},
+		{"private, not a follower", r.alice, priv.ID, starling.ErrNotFound},
 		{"private, own", r.bob, priv.ID, nil},
 		{"direct, mentioned", r.alice, dm.ID, nil},
 	}

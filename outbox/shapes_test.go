@@ -11,64 +11,64 @@ import (
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/outbox"
-	"github.com/starling-social/starling/store"
 )
 
 // The recorder keeps every activity the outbox stores, whichever store
 // method stores it.
-func (r *recorder) keep(act *store.Activity) {
+func (r *recorder) keep(act *starling.Activity) {
 	if act != nil {
 		r.acts = append(r.acts, act)
 	}
 }
 
-func (r *recorder) DeleteLocalStatus(ctx context.Context, id, accountID int64, act *store.Activity, events ...store.Event) (*store.Status, error) {
+func (r *recorder) DeleteLocalStatus(ctx context.Context, id, accountID int64, act *starling.Activity, events ...starling.Event) (*starling.Status, error) {
 	r.keep(act)
 	return r.DB.DeleteLocalStatus(ctx, id, accountID, act, events...)
 }
 
-func (r *recorder) EditLocalStatus(ctx context.Context, s *store.Status, act *store.Activity, events ...store.Event) error {
+func (r *recorder) EditLocalStatus(ctx context.Context, s *starling.Status, act *starling.Activity, events ...starling.Event) error {
 	r.keep(act)
 	return r.DB.EditLocalStatus(ctx, s, act, events...)
 }
 
-func (r *recorder) CreateFollow(ctx context.Context, f *store.Follow, act *store.Activity, events ...store.Event) (*store.Follow, bool, error) {
+func (r *recorder) CreateFollow(ctx context.Context, f *starling.Follow, act *starling.Activity, events ...starling.Event) (*starling.Follow, bool, error) {
 	r.keep(act)
 	return r.DB.CreateFollow(ctx, f, act, events...)
 }
 
-func (r *recorder) DeleteFollow(ctx context.Context, id int64, act *store.Activity, events ...store.Event) (bool, error) {
+func (r *recorder) DeleteFollow(ctx context.Context, id int64, act *starling.Activity, events ...starling.Event) (bool, error) {
 	r.keep(act)
 	return r.DB.DeleteFollow(ctx, id, act, events...)
 }
 
-func (r *recorder) InsertActivity(ctx context.Context, act *store.Activity, events ...store.Event) (bool, error) {
+func (r *recorder) InsertActivity(ctx context.Context, act *starling.Activity, events ...starling.Event) (bool, error) {
 	r.keep(act)
 	return r.DB.InsertActivity(ctx, act, events...)
 }
 
-func (r *recorder) CreateReblog(ctx context.Context, s *store.Status, reblogOfID int64, act *store.Activity, events ...store.Event) (*store.Status, bool, error) {
+func (r *recorder) CreateReblog(ctx context.Context, s *starling.Status, reblogOfID int64, act *starling.Activity, events ...starling.Event) (*starling.Status, bool, error) {
 	r.keep(act)
 	return r.DB.CreateReblog(ctx, s, reblogOfID, act, events...)
 }
 
-func (r *recorder) CreateFavourite(ctx context.Context, f *store.Favourite, act *store.Activity, events ...store.Event) (bool, error) {
+func (r *recorder) CreateFavourite(ctx context.Context, f *starling.Favourite, act *starling.Activity, events ...starling.Event) (bool, error) {
 	r.keep(act)
 	return r.DB.CreateFavourite(ctx, f, act, events...)
 }
 
-func (r *recorder) DeleteFavourite(ctx context.Context, id int64, uri string, accountID int64, act *store.Activity, events ...store.Event) (bool, error) {
+func (r *recorder) DeleteFavourite(ctx context.Context, id int64, uri string, accountID int64, act *starling.Activity, events ...starling.Event) (bool, error) {
 	r.keep(act)
 	return r.DB.DeleteFavourite(ctx, id, uri, accountID, act, events...)
 }
 
-func (r *recorder) DeleteReblog(ctx context.Context, id, accountID int64, act *store.Activity, events ...store.Event) (bool, error) {
+func (r *recorder) DeleteReblog(ctx context.Context, id, accountID int64, act *starling.Activity, events ...starling.Event) (bool, error) {
 	r.keep(act)
 	return r.DB.DeleteReblog(ctx, id, accountID, act, events...)
 }
 
-func (r *recorder) CreateBlock(ctx context.Context, b *store.Block, act *store.Activity, events ...store.Event) (bool, error) {
+func (r *recorder) CreateBlock(ctx context.Context, b *starling.Block, act *starling.Activity, events ...starling.Event) (bool, error) {
 	r.keep(act)
 	return r.DB.CreateBlock(ctx, b, act, events...)
 }
@@ -230,8 +230,8 @@ func TestShapesMatchMastodon(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	o := r.ob
-	remoteStatus := &store.Status{ID: store.NewID(mustNow()), URI: "https://remote.test/users/rem/statuses/1",
-		URL: "https://remote.test/@rem/1", AccountID: r.remote.ID, Visibility: store.VisibilityPublic, Content: "<p>hi</p>", CreatedAt: mustNow()}
+	remoteStatus := &starling.Status{ID: starling.NewID(mustNow()), URI: "https://remote.test/users/rem/statuses/1",
+		URL: "https://remote.test/@rem/1", AccountID: r.remote.ID, Visibility: starling.VisibilityPublic, Content: "<p>hi</p>", CreatedAt: mustNow()}
 	if _, err := r.db.InsertRemoteStatus(ctx, remoteStatus); err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func TestShapesMatchMastodon(t *testing.T) {
 			return doc
 		}},
 		{name: "Accept", sample: "reject-follow.json", do: func(t *testing.T) map[string]any {
-			f := &store.Follow{ID: store.NewID(mustNow()), FollowerID: r.remote.ID, FolloweeID: r.alice.ID,
+			f := &starling.Follow{ID: starling.NewID(mustNow()), FollowerID: r.remote.ID, FolloweeID: r.alice.ID,
 				URI: "https://remote.test/follows/1", Accepted: true}
 			if err := o.AcceptFollow(ctx, r.alice, r.remote, f); err != nil {
 				t.Fatal(err)

@@ -65,7 +65,7 @@ func Backoff(n uint64) time.Duration {
 const DefaultMaxAttempts = 10
 
 // FailureRecorder keeps the messages a consumer gave up on, for the admin
-// (a *store.DB is one). An error leaves the message in the stream, to be
+// (a *postgres.DB is one). An error leaves the message in the stream, to be
 // recorded on a later attempt: nothing leaves unrecorded.
 type FailureRecorder interface {
 	RecordFailedMessage(ctx context.Context, consumer, subject string, payload []byte, attempts int, errText string) error

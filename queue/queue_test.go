@@ -16,9 +16,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/starling-social/starling/store"
-	"github.com/starling-social/starling/store/storetest"
+	"github.com/starling-social/starling"
+	"github.com/starling-social/starling/store/postgres/pgtest"
 )
 
 // natsURL is the NATS server queue tests use: a real one, never a mock.
@@ -170,16 +169,16 @@ func TestConsume(t *testing.T) {
 // drop a second publication of the same event.
 func TestRelay(t *testing.T) {
 	js, topo := testJetStream(t)
-	db := storetest.NewDB(t)
+	db := pgtest.NewDB(t)
 	ctx := context.Background()
-	actor := &store.Account{Username: "alice", URI: "http://a.test/users/alice", PublicKeyPEM: "x"}
+	actor := &starling.Account{Username: "alice", URI: "http://a.test/users/alice", PublicKeyPEM: "x"}
 	if err := db.CreateLocalAccount(ctx, actor, "alice@a.test", "x"); err != nil {
 		t.Fatal(err)
 	}
-	ev := store.Event{MsgID: "event-1", Subject: topo.Subject(Outbox, "create"), Payload: []byte(`{}`),
+	ev := starling.Event{MsgID: "event-1", Subject: topo.Subject(Outbox, "create"), Payload: []byte(`{}`),
 		Headers: map[string]string{HeaderCorrelation: "c1"}}
 	for i, uri := range []string{"http://a.test/1", "http://a.test/2"} {
-		act := &store.Activity{ID: int64(i + 1), URI: uri, Type: "Create", ActorID: actor.ID, Payload: []byte(`{}`)}
+		act := &starling.Activity{ID: int64(i + 1), URI: uri, Type: "Create", ActorID: actor.ID, Payload: []byte(`{}`)}
 		// The same event twice, as after a relay that died between publish and delete.
 		if _, err := db.InsertActivity(ctx, act, ev); err != nil {
 			t.Fatal(err)
@@ -253,7 +252,7 @@ func (b *logBuffer) count(sub string) int {
 // warnings are rate-limited; a RetryAfter never makes a message fail.
 func TestPoisonMessages(t *testing.T) {
 	js, topo := testJetStream(t)
-	db := storetest.NewDB(t)
+	db := pgtest.NewDB(t)
 	ctx := context.Background()
 	logs := &logBuffer{}
 	var mu sync.Mutex
@@ -378,7 +377,7 @@ func (l *laterFunc) Reschedule(ctx context.Context, subject, msgID string, data 
 // across the reschedules, and it is recorded as failed after MaxAttempts.
 func TestFailuresDoNotHoldTheWindow(t *testing.T) {
 	js, topo := testJetStream(t)
-	db := storetest.NewDB(t)
+	db := pgtest.NewDB(t)
 	ctx := context.Background()
 	later := &laterFunc{js: js}
 	good := make(chan struct{}, 1)

@@ -9,13 +9,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling"
 )
 
 // EventSource is the store's transactional outbox, as the relay needs it.
 type EventSource interface {
-	RelayEvents(ctx context.Context, limit int, publish func(context.Context, []store.Event) error) (int, error)
+	RelayEvents(ctx context.Context, limit int, publish func(context.Context, []starling.Event) error) (int, error)
 	ListenEvents(ctx context.Context) <-chan struct{}
 	NextEventDue(ctx context.Context) (time.Time, bool, error)
 }
@@ -94,7 +93,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-func (r *Relay) publish(ctx context.Context, events []store.Event) error {
+func (r *Relay) publish(ctx context.Context, events []starling.Event) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	futures := make([]jetstream.PubAckFuture, 0, len(events))

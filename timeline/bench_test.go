@@ -16,9 +16,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
-	"github.com/starling-social/starling/store/storetest"
+	"github.com/starling-social/starling/store/postgres/pgtest"
 	"github.com/starling-social/starling/timeline"
 )
 
@@ -44,7 +44,7 @@ func BenchmarkFanout(b *testing.B) {
 
 func benchFanout(b *testing.B, followers int) {
 	ctx := context.Background()
-	db := storetest.NewDB(b)
+	db := pgtest.NewDB(b)
 	pool := db.Pool()
 	start := time.Now()
 	// The author, followers and a few relations the rules must consult.
@@ -107,7 +107,7 @@ func benchFanout(b *testing.B, followers int) {
 	var rows int64
 	b.ResetTimer()
 	for range b.N * runs {
-		id := store.NewID(time.Now())
+		id := starling.NewID(time.Now())
 		if _, err := pool.Exec(ctx, `INSERT INTO statuses (id, uri, account_id, local, content, visibility, created_at)
 			VALUES ($1, $2, 1, true, '<p>hello #bench</p>', 'public', now())`, id, fmt.Sprintf("https://local.test/s/%d", id)); err != nil {
 			b.Fatal(err)

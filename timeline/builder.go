@@ -17,20 +17,20 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
 )
 
 // Store is what the builder needs of the store.
 type Store interface {
-	StatusMeta(ctx context.Context, id int64) (*store.StatusMeta, error)
+	StatusMeta(ctx context.Context, id int64) (*starling.StatusMeta, error)
 	IndexStatus(ctx context.Context, statusID int64, tags []string, mentions []int64) error
 	AccountIDsByMention(ctx context.Context, usernames, domains, uris []string) ([]int64, error)
 	AddStatusToFeeds(ctx context.Context, statusID int64) (int64, error)
 	RemoveStatusFromFeeds(ctx context.Context, statusID int64) (int64, error)
 	Unmerge(ctx context.Context, accountID, targetID int64, domain string, reblogs bool) (int64, error)
 	RemoveAccountFromFeeds(ctx context.Context, accountID int64) (int64, error)
-	InsertNotification(ctx context.Context, n *store.Notification) (bool, error)
+	InsertNotification(ctx context.Context, n *starling.Notification) (bool, error)
 }
 
 // Publisher sends a core NATS message; *nats.Conn is one.
@@ -97,7 +97,7 @@ func (b *Builder) Apply(ctx context.Context, kind string, data []byte) error {
 		}
 		b.Logger.Debug("unmerged", "account_id", ch.AccountID, "target", ch.TargetAccountID, "domain", ch.Domain, "rows", n)
 	case queue.Notify:
-		return b.notify(ctx, &store.Notification{AccountID: ch.AccountID, Type: ch.Type,
+		return b.notify(ctx, &starling.Notification{AccountID: ch.AccountID, Type: ch.Type,
 			FromAccountID: ch.FromAccountID, StatusID: ch.StatusID})
 	case queue.AccountDeleted:
 		n, err := b.Store.RemoveAccountFromFeeds(ctx, ch.AccountID)
@@ -113,7 +113,7 @@ func (b *Builder) Apply(ctx context.Context, kind string, data []byte) error {
 
 func (b *Builder) statusCreated(ctx context.Context, id int64) error {
 	meta, err := b.Store.StatusMeta(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		return nil // deleted before we got to it: nothing to show
 	}
 	if err != nil {
@@ -129,15 +129,15 @@ func (b *Builder) statusCreated(ctx context.Context, id int64) error {
 	}
 	b.Logger.Debug("status added to feeds", "status_id", id, "feeds", n)
 	b.publish(queue.StreamMessage{Event: "update", StatusID: id, Tags: tags, Local: meta.Local,
-		Public: meta.Visibility == store.VisibilityPublic && meta.ReblogOfID == 0})
+		Public: meta.Visibility == starling.VisibilityPublic && meta.ReblogOfID == 0})
 	for _, acct := range mentioned {
-		if err := b.notify(ctx, &store.Notification{AccountID: acct, Type: store.NotifyMention,
+		if err := b.notify(ctx, &starling.Notification{AccountID: acct, Type: starling.NotifyMention,
 			FromAccountID: meta.AccountID, StatusID: id}); err != nil {
 			return err
 		}
 	}
 	if meta.ReblogOfID != 0 {
-		return b.notify(ctx, &store.Notification{AccountID: meta.ReblogAccountID, Type: store.NotifyReblog,
+		return b.notify(ctx, &starling.Notification{AccountID: meta.ReblogAccountID, Type: starling.NotifyReblog,
 			FromAccountID: meta.AccountID, StatusID: meta.ReblogOfID})
 	}
 	return nil
@@ -145,7 +145,7 @@ func (b *Builder) statusCreated(ctx context.Context, id int64) error {
 
 // index records a status's hashtags and the local accounts it mentions,
 // and returns them; a boost has neither.
-func (b *Builder) index(ctx context.Context, meta *store.StatusMeta) (tags []string, mentioned []int64, err error) {
+func (b *Builder) index(ctx context.Context, meta *starling.StatusMeta) (tags []string, mentioned []int64, err error) {
 	if meta.ReblogOfID != 0 {
 		return nil, nil, nil
 	}
@@ -179,7 +179,7 @@ func (b *Builder) index(ctx context.Context, meta *store.StatusMeta) (tags []str
 // status.update event does.
 func (b *Builder) statusUpdated(ctx context.Context, id int64) error {
 	meta, err := b.Store.StatusMeta(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, starling.ErrNotFound) {
 		return nil // deleted since: nothing to show
 	}
 	if err != nil {
@@ -190,9 +190,9 @@ func (b *Builder) statusUpdated(ctx context.Context, id int64) error {
 		return err
 	}
 	b.publish(queue.StreamMessage{Event: "status.update", StatusID: id, Tags: tags, Local: meta.Local,
-		Public: meta.Visibility == store.VisibilityPublic})
+		Public: meta.Visibility == starling.VisibilityPublic})
 	for _, acct := range mentioned {
-		if err := b.notify(ctx, &store.Notification{AccountID: acct, Type: store.NotifyMention,
+		if err := b.notify(ctx, &starling.Notification{AccountID: acct, Type: starling.NotifyMention,
 			FromAccountID: meta.AccountID, StatusID: id}); err != nil {
 			return err
 		}
@@ -201,8 +201,8 @@ func (b *Builder) statusUpdated(ctx context.Context, id int64) error {
 }
 
 // notify stores a notification once and streams it when it is new.
-func (b *Builder) notify(ctx context.Context, n *store.Notification) error {
-	n.ID = store.NewID(time.Now())
+func (b *Builder) notify(ctx context.Context, n *starling.Notification) error {
+	n.ID = starling.NewID(time.Now())
 	added, err := b.Store.InsertNotification(ctx, n)
 	if err != nil || !added {
 		return err

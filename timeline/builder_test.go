@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
-	"github.com/starling-social/starling/store/storetest"
+	"github.com/starling-social/starling/store/postgres"
+	"github.com/starling-social/starling/store/postgres/pgtest"
 	"github.com/starling-social/starling/timeline"
 )
 
@@ -22,10 +23,10 @@ import (
 // cmd/starling).
 type world struct {
 	t        *testing.T
-	db       *store.DB
+	db       *postgres.DB
 	b        *timeline.Builder
 	pub      *recorder
-	accounts map[string]*store.Account
+	accounts map[string]*starling.Account
 	seq      int64
 }
 
@@ -48,23 +49,23 @@ func (r *recorder) Publish(_ string, data []byte) error {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	db := storetest.NewDB(t)
+	db := pgtest.NewDB(t)
 	topo, _ := queue.NewTopology("")
 	pub := &recorder{}
-	return &world{t: t, db: db, pub: pub, accounts: map[string]*store.Account{},
+	return &world{t: t, db: db, pub: pub, accounts: map[string]*starling.Account{},
 		b: &timeline.Builder{Store: db, Publisher: pub, Topology: topo, LocalDomain: "local.test",
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
 }
 
 // account creates name, local when domain is empty.
-func (w *world) account(name, domain string) *store.Account {
+func (w *world) account(name, domain string) *starling.Account {
 	w.t.Helper()
 	ctx := context.Background()
 	host := "local.test"
 	if domain != "" {
 		host = domain
 	}
-	a := &store.Account{Username: name, Domain: domain, URI: "https://" + host + "/users/" + name,
+	a := &starling.Account{Username: name, Domain: domain, URI: "https://" + host + "/users/" + name,
 		URL: "https://" + host + "/@" + name, InboxURL: "https://" + host + "/users/" + name + "/inbox"}
 	var err error
 	if domain == "" {
@@ -81,7 +82,7 @@ func (w *world) account(name, domain string) *store.Account {
 
 func (w *world) follow(follower, followee string) {
 	w.t.Helper()
-	f := &store.Follow{ID: w.id(), FollowerID: w.accounts[follower].ID, FolloweeID: w.accounts[followee].ID,
+	f := &starling.Follow{ID: w.id(), FollowerID: w.accounts[follower].ID, FolloweeID: w.accounts[followee].ID,
 		URI: fmt.Sprintf("https://local.test/follows/%d", w.seq), Accepted: true}
 	if _, _, err := w.db.CreateFollow(context.Background(), f, nil); err != nil {
 		w.t.Fatal(err)
@@ -90,15 +91,15 @@ func (w *world) follow(follower, followee string) {
 
 func (w *world) id() int64 {
 	w.seq++
-	return store.NewID(time.Now()) + w.seq
+	return starling.NewID(time.Now()) + w.seq
 }
 
 // post stores a status by author and applies its created event.
-func (w *world) post(author, visibility, content, replyTo string) *store.Status {
+func (w *world) post(author, visibility, content, replyTo string) *starling.Status {
 	w.t.Helper()
 	a := w.accounts[author]
 	id := w.id()
-	st := &store.Status{ID: id, URI: fmt.Sprintf("%s/statuses/%d", a.URI, id), AccountID: a.ID, Local: a.Local(),
+	st := &starling.Status{ID: id, URI: fmt.Sprintf("%s/statuses/%d", a.URI, id), AccountID: a.ID, Local: a.Local(),
 		Content: content, Visibility: visibility, InReplyToURI: replyTo, CreatedAt: time.Now()}
 	if ok, err := w.db.InsertRemoteStatus(context.Background(), st); err != nil || !ok {
 		w.t.Fatalf("insert status: %v %v", ok, err)
@@ -108,11 +109,11 @@ func (w *world) post(author, visibility, content, replyTo string) *store.Status 
 }
 
 // boost stores booster's boost of st and applies its created event.
-func (w *world) boost(booster string, st *store.Status) *store.Status {
+func (w *world) boost(booster string, st *starling.Status) *starling.Status {
 	w.t.Helper()
 	a := w.accounts[booster]
 	id := w.id()
-	boost := store.NewReblog(id, fmt.Sprintf("%s/statuses/%d/activity", a.URI, id), a.ID, a.Local(), time.Now())
+	boost := starling.NewReblog(id, fmt.Sprintf("%s/statuses/%d/activity", a.URI, id), a.ID, a.Local(), time.Now())
 	got, created, err := w.db.CreateReblog(context.Background(), boost, st.ID, nil)
 	if err != nil || !created {
 		w.t.Fatalf("boost: %v %v", created, err)
@@ -129,7 +130,7 @@ func (w *world) apply(kind string, ev any) {
 	}
 }
 
-func (w *world) inFeed(reader string, st *store.Status) int {
+func (w *world) inFeed(reader string, st *starling.Status) int {
 	w.t.Helper()
 	n, err := w.db.CountFeedEntries(context.Background(), w.accounts[reader].ID, st.ID)
 	if err != nil {
@@ -159,7 +160,7 @@ func social(t *testing.T) *world {
 	if _, err := w.db.CreateDomainBlock(ctx, alice, "Blocked.test"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.db.CreateBlock(ctx, &store.Block{AccountID: alice, TargetAccountID: w.accounts["mallory"].ID,
+	if _, err := w.db.CreateBlock(ctx, &starling.Block{AccountID: alice, TargetAccountID: w.accounts["mallory"].ID,
 		URI: "https://local.test/blocks/1"}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -177,44 +178,44 @@ func TestHomeFeedInclusion(t *testing.T) {
 
 	for _, tc := range []struct {
 		name string
-		make func() *store.Status
+		make func() *starling.Status
 		want int
 	}{
-		{"own post", func() *store.Status { return w.post("alice", "private", "<p>mine</p>", "") }, 1},
-		{"followed public", func() *store.Status { return w.post("bob", "public", "<p>hi</p>", "") }, 1},
-		{"followed unlisted", func() *store.Status { return w.post("bob", "unlisted", "<p>hi</p>", "") }, 1},
-		{"followed followers-only", func() *store.Status { return w.post("bob", "private", "<p>hi</p>", "") }, 1},
-		{"followed remote public", func() *store.Status { return w.post("dave", "public", "<p>hi</p>", "") }, 1},
-		{"direct to someone else", func() *store.Status { return w.post("bob", "direct", "<p>@carol psst</p>", "") }, 0},
-		{"direct to the reader", func() *store.Status { return w.post("bob", "direct", "<p>@alice psst</p>", "") }, 1},
-		{"direct to the reader, from a stranger", func() *store.Status {
+		{"own post", func() *starling.Status { return w.post("alice", "private", "<p>mine</p>", "") }, 1},
+		{"followed public", func() *starling.Status { return w.post("bob", "public", "<p>hi</p>", "") }, 1},
+		{"followed unlisted", func() *starling.Status { return w.post("bob", "unlisted", "<p>hi</p>", "") }, 1},
+		{"followed followers-only", func() *starling.Status { return w.post("bob", "private", "<p>hi</p>", "") }, 1},
+		{"followed remote public", func() *starling.Status { return w.post("dave", "public", "<p>hi</p>", "") }, 1},
+		{"direct to someone else", func() *starling.Status { return w.post("bob", "direct", "<p>@carol psst</p>", "") }, 0},
+		{"direct to the reader", func() *starling.Status { return w.post("bob", "direct", "<p>@alice psst</p>", "") }, 1},
+		{"direct to the reader, from a stranger", func() *starling.Status {
 			return w.post("carol", "direct", "<p>@alice@local.test psst</p>", "")
 		}, 1},
-		{"not followed", func() *store.Status { return w.post("carol", "public", "<p>hi</p>", "") }, 0},
-		{"muted", func() *store.Status { return w.post("mike", "public", "<p>hi</p>", "") }, 0},
-		{"blocked domain", func() *store.Status { return w.post("eve", "public", "<p>hi</p>", "") }, 0},
-		{"reply to an account the reader does not follow", func() *store.Status {
+		{"not followed", func() *starling.Status { return w.post("carol", "public", "<p>hi</p>", "") }, 0},
+		{"muted", func() *starling.Status { return w.post("mike", "public", "<p>hi</p>", "") }, 0},
+		{"blocked domain", func() *starling.Status { return w.post("eve", "public", "<p>hi</p>", "") }, 0},
+		{"reply to an account the reader does not follow", func() *starling.Status {
 			return w.post("bob", "public", "<p>@carol yes</p>", carols.URI)
 		}, 0},
-		{"reply to an account the reader follows", func() *store.Status {
+		{"reply to an account the reader follows", func() *starling.Status {
 			return w.post("bob", "public", "<p>@dave yes</p>", daves.URI)
 		}, 1},
-		{"reply to the reader", func() *store.Status { return w.post("bob", "public", "<p>@alice yes</p>", alices.URI) }, 1},
-		{"reply to oneself (a thread)", func() *store.Status { return w.post("bob", "public", "<p>and</p>", bobs.URI) }, 1},
-		{"reply to a status we do not know", func() *store.Status {
+		{"reply to the reader", func() *starling.Status { return w.post("bob", "public", "<p>@alice yes</p>", alices.URI) }, 1},
+		{"reply to oneself (a thread)", func() *starling.Status { return w.post("bob", "public", "<p>and</p>", bobs.URI) }, 1},
+		{"reply to a status we do not know", func() *starling.Status {
 			return w.post("bob", "public", "<p>yes</p>", "https://elsewhere.test/notes/1")
 		}, 0},
-		{"direct to the reader, in a thread we do not know", func() *store.Status {
+		{"direct to the reader, in a thread we do not know", func() *starling.Status {
 			// A message addressed to the reader is theirs, whatever it replies to.
 			return w.post("bob", "direct", "<p>@alice psst</p>", "https://elsewhere.test/notes/2")
 		}, 1},
-		{"boost by a followed account", func() *store.Status { return w.boost("bob", carols) }, 1},
-		{"boost of a status already boosted into the feed", func() *store.Status { return w.boost("dave", carols) }, 0},
-		{"boost of a status already in the feed", func() *store.Status { return w.boost("bob", daves) }, 0},
-		{"boost of the reader's own status", func() *store.Status { return w.boost("bob", alices) }, 0},
-		{"boost of a blocked account's status", func() *store.Status { return w.boost("bob", mallorys) }, 0},
-		{"boost by a muted account", func() *store.Status { return w.boost("mike", w.post("carol", "public", "<p>x</p>", "")) }, 0},
-		{"boost of a followers-only status", func() *store.Status { return w.boost("bob", carolsPrivate) }, 0},
+		{"boost by a followed account", func() *starling.Status { return w.boost("bob", carols) }, 1},
+		{"boost of a status already boosted into the feed", func() *starling.Status { return w.boost("dave", carols) }, 0},
+		{"boost of a status already in the feed", func() *starling.Status { return w.boost("bob", daves) }, 0},
+		{"boost of the reader's own status", func() *starling.Status { return w.boost("bob", alices) }, 0},
+		{"boost of a blocked account's status", func() *starling.Status { return w.boost("bob", mallorys) }, 0},
+		{"boost by a muted account", func() *starling.Status { return w.boost("mike", w.post("carol", "public", "<p>x</p>", "")) }, 0},
+		{"boost of a followers-only status", func() *starling.Status { return w.boost("bob", carolsPrivate) }, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := tc.make()
@@ -238,31 +239,31 @@ func TestHomeFeedRemoval(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		// act removes something; gone and kept are checked in alice's feed.
-		act        func(w *world, sts map[string]*store.Status)
+		act        func(w *world, sts map[string]*starling.Status)
 		gone, kept []string
 	}{
-		{"delete of a status takes its boosts too", func(w *world, sts map[string]*store.Status) {
+		{"delete of a status takes its boosts too", func(w *world, sts map[string]*starling.Status) {
 			mustTombstone(t, w, sts["carols"])
 			w.apply(queue.StatusDeleted, queue.TimelineEvent{StatusID: sts["carols"].ID})
 		}, []string{"carols", "bobsBoost"}, []string{"bobs", "daves"}},
-		{"undo of a boost", func(w *world, sts map[string]*store.Status) {
+		{"undo of a boost", func(w *world, sts map[string]*starling.Status) {
 			if ok, err := w.db.DeleteReblog(ctx, sts["bobsBoost"].ID, w.accounts["bob"].ID, nil); err != nil || !ok {
 				t.Fatalf("delete reblog: %v %v", ok, err)
 			}
 			w.apply(queue.StatusDeleted, queue.TimelineEvent{StatusID: sts["bobsBoost"].ID})
 		}, []string{"bobsBoost"}, []string{"bobs", "daves"}},
-		{"unfollow", func(w *world, sts map[string]*store.Status) {
+		{"unfollow", func(w *world, sts map[string]*starling.Status) {
 			w.apply(queue.FeedUnmerge, queue.TimelineChange{AccountID: w.accounts["alice"].ID, TargetAccountID: w.accounts["bob"].ID})
 		}, []string{"bobs", "bobsBoost"}, []string{"daves"}},
-		{"block or mute also takes others' boosts of the account", func(w *world, sts map[string]*store.Status) {
+		{"block or mute also takes others' boosts of the account", func(w *world, sts map[string]*starling.Status) {
 			w.apply(queue.FeedUnmerge, queue.TimelineChange{AccountID: w.accounts["alice"].ID,
 				TargetAccountID: w.accounts["carol"].ID, Reblogs: true})
 		}, []string{"bobsBoost"}, []string{"bobs", "daves"}},
-		{"domain block", func(w *world, sts map[string]*store.Status) {
+		{"domain block", func(w *world, sts map[string]*starling.Status) {
 			w.apply(queue.FeedUnmerge, queue.TimelineChange{AccountID: w.accounts["alice"].ID, Domain: "remote.test", Reblogs: true})
 		}, []string{"daves"}, []string{"bobs", "bobsBoost"}},
-		{"account deleted", func(w *world, sts map[string]*store.Status) {
-			if _, err := w.db.DeleteRemoteAccount(ctx, w.accounts["dave"].URI, func(int64) ([]store.Event, error) { return nil, nil }); err != nil {
+		{"account deleted", func(w *world, sts map[string]*starling.Status) {
+			if _, err := w.db.DeleteRemoteAccount(ctx, w.accounts["dave"].URI, func(int64) ([]starling.Event, error) { return nil, nil }); err != nil {
 				t.Fatal(err)
 			}
 			w.apply(queue.AccountDeleted, queue.TimelineChange{AccountID: w.accounts["dave"].ID})
@@ -271,7 +272,7 @@ func TestHomeFeedRemoval(t *testing.T) {
 			}
 			// The trimmer's sweep removes the rows.
 			tr := &timeline.Trimmer{Store: w.db, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-			if _, err := tr.Sweep(ctx, store.DefaultFeedCap, 100); err != nil {
+			if _, err := tr.Sweep(ctx, starling.DefaultFeedCap, 100); err != nil {
 				t.Fatal(err)
 			}
 		}, []string{"daves"}, []string{"bobs", "bobsBoost"}},
@@ -285,7 +286,7 @@ func TestHomeFeedRemoval(t *testing.T) {
 			w.follow("alice", "bob")
 			w.follow("alice", "dave")
 			carols := w.post("carol", "public", "<p>c</p>", "")
-			sts := map[string]*store.Status{
+			sts := map[string]*starling.Status{
 				"carols":    carols,
 				"bobs":      w.post("bob", "public", "<p>b</p>", ""),
 				"bobsBoost": w.boost("bob", carols),
@@ -316,7 +317,7 @@ func TestHomeFeedRemoval(t *testing.T) {
 func (w *world) read(reader string) []int64 {
 	w.t.Helper()
 	ctx := context.Background()
-	refs, err := w.db.HomeFeedRefs(ctx, w.accounts[reader].ID, store.Page{Limit: 40})
+	refs, err := w.db.HomeFeedRefs(ctx, w.accounts[reader].ID, starling.Page{Limit: 40})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -337,7 +338,7 @@ func (w *world) read(reader string) []int64 {
 	return out
 }
 
-func mustTombstone(t *testing.T, w *world, st *store.Status) {
+func mustTombstone(t *testing.T, w *world, st *starling.Status) {
 	t.Helper()
 	if _, err := w.db.Pool().Exec(context.Background(), `UPDATE statuses SET deleted_at = now() WHERE id = $1`, st.ID); err != nil {
 		t.Fatal(err)
@@ -364,14 +365,14 @@ func TestReplayAddsNothing(t *testing.T) {
 	if n := w.inFeed("bob", st); n != 1 {
 		t.Errorf("in bob's feed %d times, want 1", n)
 	}
-	ns, err := w.db.Notifications(context.Background(), w.accounts["alice"].ID, store.Page{Limit: 40}, store.NotificationFilter{})
+	ns, err := w.db.Notifications(context.Background(), w.accounts["alice"].ID, starling.Page{Limit: 40}, starling.NotificationFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ns) != 1 || ns[0].Type != store.NotifyMention {
+	if len(ns) != 1 || ns[0].Type != starling.NotifyMention {
 		t.Errorf("alice has %d notifications, want one mention", len(ns))
 	}
-	tagged, err := w.db.TagTimeline(context.Background(), "replays", false, store.Page{Limit: 40})
+	tagged, err := w.db.TagTimeline(context.Background(), "replays", false, starling.Page{Limit: 40})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,14 +398,14 @@ func TestNotifications(t *testing.T) {
 	w.post("dave", "public", `<p>@bob is not ours to read as local</p>`, "")
 	w.post("mike", "public", "<p>@alice muted</p>", "")
 	w.boost("bob", alices)
-	for _, kind := range []string{store.NotifyFavourite, store.NotifyFavourite, store.NotifyFollow} {
+	for _, kind := range []string{starling.NotifyFavourite, starling.NotifyFavourite, starling.NotifyFollow} {
 		ch := queue.TimelineChange{AccountID: alice, Type: kind, FromAccountID: w.accounts["dave"].ID}
-		if kind == store.NotifyFavourite {
+		if kind == starling.NotifyFavourite {
 			ch.StatusID = alices.ID
 		}
 		w.apply(queue.Notify, ch)
 	}
-	ns, err := w.db.Notifications(ctx, alice, store.Page{Limit: 40}, store.NotificationFilter{})
+	ns, err := w.db.Notifications(ctx, alice, starling.Page{Limit: 40}, starling.NotificationFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,12 +418,12 @@ func TestNotifications(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("notifications %v, want %v", got, want)
 	}
-	bobs, _ := w.db.Notifications(ctx, w.accounts["bob"].ID, store.Page{Limit: 40}, store.NotificationFilter{})
+	bobs, _ := w.db.Notifications(ctx, w.accounts["bob"].ID, starling.Page{Limit: 40}, starling.NotificationFilter{})
 	if len(bobs) != 0 {
 		t.Errorf("bob has %d notifications; a remote @bob is not him", len(bobs))
 	}
-	only, _ := w.db.Notifications(ctx, alice, store.Page{Limit: 40}, store.NotificationFilter{Types: []string{"mention"}})
-	excl, _ := w.db.Notifications(ctx, alice, store.Page{Limit: 40}, store.NotificationFilter{ExcludeTypes: []string{"mention"}})
+	only, _ := w.db.Notifications(ctx, alice, starling.Page{Limit: 40}, starling.NotificationFilter{Types: []string{"mention"}})
+	excl, _ := w.db.Notifications(ctx, alice, starling.Page{Limit: 40}, starling.NotificationFilter{ExcludeTypes: []string{"mention"}})
 	if len(only) != 2 || len(excl) != 3 {
 		t.Errorf("types=mention gave %d, exclude_types=mention %d; want 2 and 3", len(only), len(excl))
 	}
@@ -442,7 +443,7 @@ func TestTrimKeepsNewest(t *testing.T) {
 	w := newWorld(t)
 	w.account("alice", "")
 	w.account("bob", "")
-	var posts []*store.Status
+	var posts []*starling.Status
 	for range 12 {
 		posts = append(posts, w.post("alice", "public", "<p>x</p>", ""))
 	}
@@ -485,20 +486,28 @@ func TestPublicAndTagTimelines(t *testing.T) {
 	w.boost("alice", remote)
 	for _, tc := range []struct {
 		name string
-		read func() ([]*store.Item, error)
+		read func() ([]*starling.Item, error)
 		want []int64
 	}{
-		{"federated", func() ([]*store.Item, error) { return w.db.PublicTimeline(ctx, false, false, store.Page{Limit: 40}) }, []int64{remote.ID, local.ID}},
-		{"local", func() ([]*store.Item, error) { return w.db.PublicTimeline(ctx, true, false, store.Page{Limit: 40}) }, []int64{local.ID}},
-		{"remote", func() ([]*store.Item, error) { return w.db.PublicTimeline(ctx, false, true, store.Page{Limit: 40}) }, []int64{remote.ID}},
-		{"tag", func() ([]*store.Item, error) { return w.db.TagTimeline(ctx, "go", false, store.Page{Limit: 40}) }, []int64{remote.ID, local.ID}},
-		{"local tag", func() ([]*store.Item, error) { return w.db.TagTimeline(ctx, "go", true, store.Page{Limit: 40}) }, []int64{local.ID}},
-		{"other tag", func() ([]*store.Item, error) { return w.db.TagTimeline(ctx, "golang", false, store.Page{Limit: 40}) }, []int64{local.ID}},
-		{"federated, for a viewer who blocks the remote domain", func() ([]*store.Item, error) {
-			return w.db.PublicTimeline(store.WithViewer(ctx, w.accounts["carol"].ID), false, false, store.Page{Limit: 40})
+		{"federated", func() ([]*starling.Item, error) {
+			return w.db.PublicTimeline(ctx, false, false, starling.Page{Limit: 40})
+		}, []int64{remote.ID, local.ID}},
+		{"local", func() ([]*starling.Item, error) {
+			return w.db.PublicTimeline(ctx, true, false, starling.Page{Limit: 40})
 		}, []int64{local.ID}},
-		{"tag, for a viewer who mutes the local author", func() ([]*store.Item, error) {
-			return w.db.TagTimeline(store.WithViewer(ctx, w.accounts["mute"].ID), "go", false, store.Page{Limit: 40})
+		{"remote", func() ([]*starling.Item, error) {
+			return w.db.PublicTimeline(ctx, false, true, starling.Page{Limit: 40})
+		}, []int64{remote.ID}},
+		{"tag", func() ([]*starling.Item, error) { return w.db.TagTimeline(ctx, "go", false, starling.Page{Limit: 40}) }, []int64{remote.ID, local.ID}},
+		{"local tag", func() ([]*starling.Item, error) { return w.db.TagTimeline(ctx, "go", true, starling.Page{Limit: 40}) }, []int64{local.ID}},
+		{"other tag", func() ([]*starling.Item, error) {
+			return w.db.TagTimeline(ctx, "golang", false, starling.Page{Limit: 40})
+		}, []int64{local.ID}},
+		{"federated, for a viewer who blocks the remote domain", func() ([]*starling.Item, error) {
+			return w.db.PublicTimeline(starling.WithViewer(ctx, w.accounts["carol"].ID), false, false, starling.Page{Limit: 40})
+		}, []int64{local.ID}},
+		{"tag, for a viewer who mutes the local author", func() ([]*starling.Item, error) {
+			return w.db.TagTimeline(starling.WithViewer(ctx, w.accounts["mute"].ID), "go", false, starling.Page{Limit: 40})
 		}, []int64{remote.ID}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -528,22 +537,22 @@ func TestRemoteTagsFromTagProperty(t *testing.T) {
 	w.account("dave", "remote.test")
 	dave := w.accounts["dave"]
 	id := w.id()
-	st := &store.Status{ID: id, URI: fmt.Sprintf("%s/statuses/%d", dave.URI, id), AccountID: dave.ID,
-		Content: "<p>hello there</p>", Visibility: store.VisibilityPublic, CreatedAt: time.Now(),
+	st := &starling.Status{ID: id, URI: fmt.Sprintf("%s/statuses/%d", dave.URI, id), AccountID: dave.ID,
+		Content: "<p>hello there</p>", Visibility: starling.VisibilityPublic, CreatedAt: time.Now(),
 		Mentions: []string{alice.URI}, Hashtags: []string{"fediverse"}}
 	if ok, err := w.db.InsertRemoteStatus(ctx, st); err != nil || !ok {
 		t.Fatalf("insert status: %v %v", ok, err)
 	}
 	w.apply(queue.StatusCreated, queue.TimelineEvent{StatusID: id})
 
-	ns, err := w.db.Notifications(ctx, alice.ID, store.Page{Limit: 40}, store.NotificationFilter{})
+	ns, err := w.db.Notifications(ctx, alice.ID, starling.Page{Limit: 40}, starling.NotificationFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ns) != 1 || ns[0].Type != store.NotifyMention || ns[0].From.ID != dave.ID {
+	if len(ns) != 1 || ns[0].Type != starling.NotifyMention || ns[0].From.ID != dave.ID {
 		t.Errorf("alice has %d notifications (%+v), want one mention from dave", len(ns), ns)
 	}
-	items, err := w.db.TagTimeline(ctx, "fediverse", false, store.Page{Limit: 40})
+	items, err := w.db.TagTimeline(ctx, "fediverse", false, starling.Page{Limit: 40})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling"
 )
 
 // TrimStore is what the trimmer needs of the store.
@@ -21,7 +21,7 @@ type TrimStore interface {
 // idempotent).
 type Trimmer struct {
 	Store    TrimStore
-	Keep     int           // entries kept per feed; default store.DefaultFeedCap
+	Keep     int           // entries kept per feed; default starling.DefaultFeedCap
 	Batch    int           // accounts per statement; default 500
 	Interval time.Duration // pause between sweeps; default five minutes
 	// Pause is the rest between two batches of a sweep; default 50 ms. A
@@ -35,7 +35,7 @@ type Trimmer struct {
 func (t *Trimmer) Run(ctx context.Context) {
 	keep, batch, interval := t.Keep, t.Batch, t.Interval
 	if keep <= 0 {
-		keep = store.DefaultFeedCap
+		keep = starling.DefaultFeedCap
 	}
 	if batch <= 0 {
 		batch = 500

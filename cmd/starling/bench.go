@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -22,11 +20,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling/store/postgres"
 )
 
 // benchDeliver is `starling bench deliver`: it starts `starling serve` as a
@@ -71,7 +67,7 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stdout, "starling bench deliver: %d followers on %d hosts\n", *followers, *hosts)
 
-	dsn, drop, err := scratchDatabase(ctx, *adminURL)
+	dsn, drop, err := postgres.ScratchDatabase(ctx, "starling_bench_", *adminURL)
 	if err != nil {
 		return err
 	}
@@ -144,7 +140,7 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stdout, "server signs with: %s\n", info)
 	}
 
-	db, err := store.Open(ctx, dsn)
+	db, err := postgres.Open(ctx, dsn)
 	if err != nil {
 		return err
 	}
@@ -341,32 +337,6 @@ func waitHTTP(ctx context.Context, u string, d time.Duration) error {
 		}
 	}
 	return fmt.Errorf("%s did not answer within %s", u, d)
-}
-
-// scratchDatabase creates a database for one run and returns its URL and a
-// function that drops it.
-func scratchDatabase(ctx context.Context, adminURL string) (string, func(), error) {
-	conn, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		return "", nil, fmt.Errorf("connect to %s: %w", store.RedactURL(adminURL), err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "starling_bench_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		conn.Close(ctx)
-		return "", nil, fmt.Errorf("create scratch database: %w", err)
-	}
-	u, err := url.Parse(adminURL)
-	if err != nil {
-		conn.Close(ctx)
-		return "", nil, err
-	}
-	u.Path = "/" + name
-	return u.String(), func() {
-		_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		conn.Close(context.Background())
-	}, nil
 }
 
 func decodeJSON(resp *http.Response, v any) error {

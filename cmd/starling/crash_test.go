@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/starling-social/starling/api"
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling/store/postgres"
 )
 
 // process is the starling command running as a child process, configured
@@ -164,7 +164,7 @@ func TestCrashWithDeliveriesInFlight(t *testing.T) {
 		h.Set(Behaviour{Delay: 200 * time.Millisecond}) // keep deliveries in flight
 	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling"
+	"github.com/starling-social/starling/store/postgres"
 )
 
 // idList is a repeatable --id flag.
@@ -36,7 +37,7 @@ func (l *idList) Set(s string) error {
 // store, with what to do about them. The live view of the queues (stream
 // fill, breakers, backlog per host) is GET /api/v1/admin/deliveries on a
 // running server.
-func showDeliveries(ctx context.Context, db *store.DB, host string, w io.Writer) error {
+func showDeliveries(ctx context.Context, db *postgres.DB, host string, w io.Writer) error {
 	hosts, err := db.FailingHosts(ctx)
 	if err != nil {
 		return err
@@ -64,7 +65,7 @@ func showDeliveries(ctx context.Context, db *store.DB, host string, w io.Writer)
 	if n == 0 {
 		fmt.Fprintln(w, "(no failing hosts)")
 	}
-	dead, err := db.DeadLetters(ctx, store.DeadLetterFilter{Host: host, Limit: 50})
+	dead, err := db.DeadLetters(ctx, starling.DeadLetterFilter{Host: host, Limit: 50})
 	if err != nil {
 		return err
 	}

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/api"
 	"github.com/starling-social/starling/fanout"
-	"github.com/starling-social/starling/store"
 )
 
 // deliveryRig is one Starling with alice, and a simulated fleet whose
@@ -22,7 +22,7 @@ type deliveryRig struct {
 	t     *testing.T
 	in    *instance
 	alice string // token
-	acct  *store.Account
+	acct  *starling.Account
 	fleet *Fleet
 }
 
@@ -93,9 +93,9 @@ func TestDeliveryDeadLetterAndReplay(t *testing.T) {
 	create := r.post("not wanted, yet")
 	ctx := context.Background()
 	db := r.in.srv.DB
-	var dead []store.DeadLetter
+	var dead []starling.DeadLetter
 	waitFor(t, 10*time.Second, "a dead letter", func() bool {
-		dead = must(db.DeadLetters(ctx, store.DeadLetterFilter{Host: h.Addr}))
+		dead = must(db.DeadLetters(ctx, starling.DeadLetterFilter{Host: h.Addr}))
 		return len(dead) == 1
 	})
 	time.Sleep(time.Second) // room for a retry that must not happen
@@ -108,12 +108,12 @@ func TestDeliveryDeadLetterAndReplay(t *testing.T) {
 	}
 
 	h.Set(Behaviour{}) // the host recovers
-	n, err := fanout.ReplayDeadLetters(ctx, db, r.in.srv.Topology, store.DeadLetterFilter{Host: h.Addr})
+	n, err := fanout.ReplayDeadLetters(ctx, db, r.in.srv.Topology, starling.DeadLetterFilter{Host: h.Addr})
 	if err != nil || n != 1 {
 		t.Fatalf("replay: %d, %v", n, err)
 	}
 	waitFor(t, 10*time.Second, "the replayed delivery", func() bool { return len(h.Received(create)) == 1 })
-	if again := must(db.DeadLetters(ctx, store.DeadLetterFilter{Host: h.Addr})); len(again) != 0 {
+	if again := must(db.DeadLetters(ctx, starling.DeadLetterFilter{Host: h.Addr})); len(again) != 0 {
 		t.Errorf("%d dead letters still pending after replay", len(again))
 	}
 }
@@ -296,7 +296,7 @@ func TestDeliveryGoneInbox(t *testing.T) {
 	r.post("first")
 	ctx := context.Background()
 	waitFor(t, 10*time.Second, "the 410 to be dead-lettered", func() bool {
-		return len(must(r.in.srv.DB.DeadLetters(ctx, store.DeadLetterFilter{Host: gone.Addr}))) == 1
+		return len(must(r.in.srv.DB.DeadLetters(ctx, starling.DeadLetterFilter{Host: gone.Addr}))) == 1
 	})
 	second := r.post("second")
 	waitFor(t, 10*time.Second, "the second post at the other host", func() bool { return len(r.fleet.Hosts[1].Received(second)) == 1 })

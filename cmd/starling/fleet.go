@@ -12,8 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling/store/postgres"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -235,7 +236,7 @@ func (f *Fleet) fetchKey(ctx context.Context, keyID string) (crypto.PublicKey, s
 // FollowFrom makes perHost accounts on each of hosts accepted followers of
 // followee, writing them straight into the store as if each had been
 // fetched and had sent a Follow.
-func FollowFrom(ctx context.Context, db *store.DB, followee *store.Account, hosts []*FleetHost, perHost int) error {
+func FollowFrom(ctx context.Context, db *postgres.DB, followee *starling.Account, hosts []*FleetHost, perHost int) error {
 	type job struct {
 		h *FleetHost
 		j int
@@ -249,13 +250,13 @@ func FollowFrom(ctx context.Context, db *store.DB, followee *store.Account, host
 			defer wg.Done()
 			for jb := range jobs {
 				user := "u" + strconv.Itoa(jb.j)
-				a, err := db.UpsertRemoteAccount(ctx, &store.Account{
+				a, err := db.UpsertRemoteAccount(ctx, &starling.Account{
 					Username: user, Domain: jb.h.Addr, URI: jb.h.ActorURI(user),
 					InboxURL: jb.h.ActorURI(user) + "/inbox", SharedInboxURL: jb.h.SharedInbox(),
 					KeyID: jb.h.ActorURI(user) + "#main-key", PublicKeyPEM: "simulated",
 				})
 				if err == nil {
-					_, err = db.UpsertRemoteFollow(ctx, &store.Follow{ID: store.NewID(time.Now()), FollowerID: a.ID,
+					_, err = db.UpsertRemoteFollow(ctx, &starling.Follow{ID: starling.NewID(time.Now()), FollowerID: a.ID,
 						FolloweeID: followee.ID, URI: jb.h.ActorURI(user) + "/follows/" + strconv.FormatInt(followee.ID, 10), Accepted: true})
 				}
 				if err != nil {

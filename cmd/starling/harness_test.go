@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -18,8 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
-	"github.com/starling-social/starling/store/storetest"
+	"github.com/starling-social/starling/store/postgres"
+	"github.com/starling-social/starling/store/postgres/pgtest"
 )
 
 // TestMain lets a test run this binary as the real starling command in a
@@ -126,7 +129,7 @@ func newConfig(t testing.TB, addr string) Config {
 		Listen:                 addr,
 		Domain:                 addr,
 		Protocol:               "http",
-		DatabaseURL:            storetest.NewDatabaseURL(t),
+		DatabaseURL:            pgtest.NewDatabaseURL(t),
 		NATSPrefix:             "starling",
 		DataDir:                t.TempDir(),
 		AllowPrivateAddresses:  true,
@@ -283,6 +286,17 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
+}
+
+// signingKey returns the private key of the local account id, read as the
+// deliverer reads it.
+func signingKey(t *testing.T, db *postgres.DB, id int64) crypto.PrivateKey {
+	t.Helper()
+	_, pem, err := db.SigningKey(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return must(activitypub.ParsePrivateKey(pem))
 }
 
 func must[T any](v T, err error) T {

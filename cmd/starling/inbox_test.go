@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
-	"github.com/starling-social/starling/store"
 )
 
 // signedPost builds a POST of body to inbox, signed by keyID/key at now.
@@ -44,7 +44,7 @@ func TestInboxRejectsBadSignatures(t *testing.T) {
 
 	ctx := context.Background()
 	alice := must(a.srv.DB.AccountByAcct(ctx, "alice", ""))
-	aliceKey := must(activitypub.ParsePrivateKey(alice.PrivateKeyPEM))
+	aliceKey := signingKey(t, a.srv.DB, alice.ID)
 	otherKey := must(rsa.GenerateKey(rand.Reader, 2048))
 	inbox := b.base + "/inbox"
 
@@ -158,7 +158,7 @@ func TestInboxRejectsBadSignatures(t *testing.T) {
 		c := startInstance(t, "C")
 		c.user("carol")
 		carol := must(c.srv.DB.AccountByAcct(ctx, "carol", ""))
-		carolKey := must(activitypub.ParsePrivateKey(carol.PrivateKeyPEM))
+		carolKey := signingKey(t, c.srv.DB, carol.ID)
 		dora := a.user("dora")
 		doraAcct := must(a.srv.DB.AccountByAcct(ctx, "dora", ""))
 		var posted api.Status
@@ -174,7 +174,7 @@ func TestInboxRejectsBadSignatures(t *testing.T) {
 		if resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("status %d, want 202", resp.StatusCode)
 		}
-		var st *store.Status
+		var st *starling.Status
 		waitFor(t, 10*time.Second, "the forwarded post on B", func() bool {
 			s, err := b.srv.DB.StatusByURI(ctx, posted.URI)
 			st = s
@@ -215,7 +215,7 @@ func TestRejectEndsFollowAndUnmerges(t *testing.T) {
 		"actor":    alice.URI,
 		"object":   map[string]any{"id": f.URI, "type": "Follow", "actor": bobAcct.URI, "object": alice.URI},
 	}))
-	key := must(activitypub.ParsePrivateKey(alice.PrivateKeyPEM))
+	key := signingKey(t, a.srv.DB, alice.ID)
 	resp := must(http.DefaultClient.Do(signedPost(t, b.base+"/inbox", alice.KeyID, key, body, time.Now())))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {

@@ -22,11 +22,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
 	"github.com/starling-social/starling/fanout"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling/store/postgres"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".
@@ -141,9 +142,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve":
 		err = serve(ctx, &cfg, logger)
 	case "migrate":
-		err = withStore(ctx, &cfg, logger, func(*store.DB) error { return nil })
+		err = withStore(ctx, &cfg, logger, func(*postgres.DB) error { return nil })
 	case "admin account create":
-		err = withStore(ctx, &cfg, logger, func(db *store.DB) error {
+		err = withStore(ctx, &cfg, logger, func(db *postgres.DB) error {
 			a, err := admin(&cfg, db).CreateAccount(ctx, username, email, password)
 			if err == nil {
 				fmt.Fprintf(stdout, "created %s (id %d)\n", a.URI, a.ID)
@@ -151,11 +152,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		})
 	case "admin deliveries show":
-		err = withStore(ctx, &cfg, logger, func(db *store.DB) error {
+		err = withStore(ctx, &cfg, logger, func(db *postgres.DB) error {
 			return showDeliveries(ctx, db, host, stdout)
 		})
 	case "admin deliveries replay":
-		err = withStore(ctx, &cfg, logger, func(db *store.DB) error {
+		err = withStore(ctx, &cfg, logger, func(db *postgres.DB) error {
 			topo, err := queue.NewTopology(cfg.NATSPrefix)
 			if err != nil {
 				return err
@@ -163,14 +164,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			if host == "" && len(ids) == 0 {
 				return &api.ValidationError{Msg: "name what to replay: --host H or --id N"}
 			}
-			n, err := fanout.ReplayDeadLetters(ctx, db, topo, store.DeadLetterFilter{Host: host, IDs: ids, Limit: 100_000})
+			n, err := fanout.ReplayDeadLetters(ctx, db, topo, starling.DeadLetterFilter{Host: host, IDs: ids, Limit: 100_000})
 			if err == nil {
 				fmt.Fprintf(stdout, "queued %d dead letters again\n", n)
 			}
 			return err
 		})
 	case "admin token create":
-		err = withStore(ctx, &cfg, logger, func(db *store.DB) error {
+		err = withStore(ctx, &cfg, logger, func(db *postgres.DB) error {
 			token, err := admin(&cfg, db).CreateToken(ctx, username, scopes)
 			if err == nil {
 				fmt.Fprintln(stdout, token)
@@ -205,15 +206,15 @@ func site(cfg *Config) activitypub.Site {
 	return activitypub.Site{Scheme: cfg.Protocol, Host: strings.ToLower(cfg.Domain)}
 }
 
-func admin(cfg *Config, db *store.DB) *api.Admin {
+func admin(cfg *Config, db *postgres.DB) *api.Admin {
 	return &api.Admin{Store: db, Site: site(cfg)}
 }
 
 // withStore opens and migrates the database, runs fn, and closes it.
-func withStore(ctx context.Context, cfg *Config, logger *slog.Logger, fn func(*store.DB) error) error {
+func withStore(ctx context.Context, cfg *Config, logger *slog.Logger, fn func(*postgres.DB) error) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}

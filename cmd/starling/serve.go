@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
 	"github.com/starling-social/starling/fanout"
@@ -29,7 +30,7 @@ import (
 	"github.com/starling-social/starling/outbox"
 	"github.com/starling-social/starling/queue"
 	"github.com/starling-social/starling/sanitize"
-	"github.com/starling-social/starling/store"
+	"github.com/starling-social/starling/store/postgres"
 	"github.com/starling-social/starling/timeline"
 )
 
@@ -79,7 +80,7 @@ type Server struct {
 	// WrapHandler, if set, wraps the HTTP handler (tests count requests).
 	WrapHandler func(http.Handler) http.Handler
 
-	DB        *store.DB
+	DB        *postgres.DB
 	Deliverer *fanout.Deliverer
 	Topology  queue.Topology
 	embedded  *server.Server
@@ -110,7 +111,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if s.DB, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+	if s.DB, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
 	if err := s.DB.Migrate(ctx, logger); err != nil {
@@ -374,7 +375,7 @@ func (s *Server) Close(ctx context.Context) error {
 }
 
 // instanceKey returns the instance actor's key, loaded once.
-func instanceKey(db *store.DB) func(context.Context) (string, crypto.PrivateKey, error) {
+func instanceKey(db *postgres.DB) func(context.Context) (string, crypto.PrivateKey, error) {
 	var mu sync.Mutex
 	var keyID string
 	var key crypto.PrivateKey
@@ -388,11 +389,15 @@ func instanceKey(db *store.DB) func(context.Context) (string, crypto.PrivateKey,
 		if err != nil {
 			return "", nil, fmt.Errorf("instance actor: %w", err)
 		}
-		k, err := activitypub.ParsePrivateKey(a.PrivateKeyPEM)
+		id, pem, err := db.SigningKey(ctx, a.ID)
 		if err != nil {
 			return "", nil, fmt.Errorf("instance actor key: %w", err)
 		}
-		keyID, key = a.KeyID, k
+		k, err := activitypub.ParsePrivateKey(pem)
+		if err != nil {
+			return "", nil, fmt.Errorf("instance actor key: %w", err)
+		}
+		keyID, key = id, k
 		return keyID, key, nil
 	}
 }
@@ -414,8 +419,8 @@ func streamSubscriber(nc *nats.Conn, topo queue.Topology) func(func([]byte)) (fu
 
 // laterEvents holds a failed message's next attempt as an events row due
 // later, which the relay publishes then: see queue.ConsumerConfig.Later.
-type laterEvents struct{ db *store.DB }
+type laterEvents struct{ db *postgres.DB }
 
 func (l laterEvents) Reschedule(ctx context.Context, subject, msgID string, data []byte, headers map[string]string, due time.Time) error {
-	return l.db.AppendEvents(ctx, store.Event{MsgID: msgID, Subject: subject, Payload: data, Headers: headers, DueAt: due})
+	return l.db.AppendEvents(ctx, starling.Event{MsgID: msgID, Subject: subject, Payload: data, Headers: headers, DueAt: due})
 }

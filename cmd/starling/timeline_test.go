@@ -15,9 +15,9 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/api"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store"
 )
 
 // accountID looks a local account up by username.
@@ -527,7 +527,7 @@ func TestDuplicateDeliveryAndReplay(t *testing.T) {
 	}
 	topo := must(queue.NewTopology(a.cfg.NATSPrefix))
 	delivery := must(json.Marshal(queue.DeliveryMessage{ActivityID: activityID, ActorID: actorID, Inbox: b.base + "/inbox"}))
-	if err := a.srv.DB.AppendEvents(ctx, store.Event{MsgID: "test-redeliver", Subject: topo.DeliverySubject(b.cfg.Domain),
+	if err := a.srv.DB.AppendEvents(ctx, starling.Event{MsgID: "test-redeliver", Subject: topo.DeliverySubject(b.cfg.Domain),
 		Payload: delivery}); err != nil {
 		t.Fatal(err)
 	}
@@ -539,7 +539,7 @@ func TestDuplicateDeliveryAndReplay(t *testing.T) {
 	}
 	replay := must(json.Marshal(queue.TimelineEvent{StatusID: statusID}))
 	for i := range 2 {
-		if err := b.srv.DB.AppendEvents(ctx, store.Event{MsgID: fmt.Sprintf("test-replay-%d", i),
+		if err := b.srv.DB.AppendEvents(ctx, starling.Event{MsgID: fmt.Sprintf("test-replay-%d", i),
 			Subject: topo.Subject(queue.Timeline, queue.StatusCreated), Payload: replay}); err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package store
+package postgres
 
 import (
 	"context"
@@ -7,69 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/starling-social/starling"
 )
-
-// Visibility values, as Mastodon names them.
-const (
-	VisibilityPublic   = "public"
-	VisibilityUnlisted = "unlisted"
-	VisibilityPrivate  = "private"
-	VisibilityDirect   = "direct"
-)
-
-// Status is a post, local or remote.
-type Status struct {
-	ID           int64
-	URI          string
-	URL          string
-	AccountID    int64
-	Local        bool
-	Content      string
-	SpoilerText  string
-	Sensitive    bool
-	Visibility   string
-	InReplyToURI string
-	// InReplyToID and InReplyToAccountID are the replied-to status and its
-	// author when that status is known here (0 otherwise); read only.
-	InReplyToID, InReplyToAccountID int64
-	CreatedAt                       time.Time
-	DeletedAt                       time.Time // zero unless deleted
-	EditedAt                        time.Time // zero unless edited
-	// SourceText is the plain text a local status was written as
-	// (Mastodon's StatusSource), empty for others; written by
-	// CreateLocalStatus and EditLocalStatus.
-	SourceText string
-
-	// Written by InsertRemoteStatus and CreateLocalStatus, read with
-	// StatusExtrasByURI.
-	QuoteURI string
-	Language string   // BCP 47, from contentMap; empty when unknown
-	Emojis   []Emoji  // custom emojis of the content and content warning
-	Mentions []string // actor IRIs
-	Hashtags []string // lower case, without '#'
-	// Counts of live replies, boosts and favourites known here; read only,
-	// as of the query (a render cache may hold them a few seconds).
-	RepliesCount, ReblogsCount, FavouritesCount int
-
-	// MentionedAccounts are the known accounts among Mentions; read only.
-	MentionedAccounts []MentionedAccount
-	// MentionIDs are the accounts a local status mentions; CreateLocalStatus
-	// indexes them (status_mentions) with its hashtags (status_tags), so
-	// mention notifications and tag timelines need not read them back
-	// from the HTML.
-	MentionIDs []int64
-
-	Account *Account // filled by queries that join the author
-}
-
-// MentionedAccount is an account a status mentions, as the API shows it.
-type MentionedAccount struct {
-	ID       int64  `json:"id"`
-	Username string `json:"username"`
-	Domain   string `json:"domain"` // empty for a local account
-	URL      string `json:"url"`
-	URI      string `json:"uri"`
-}
 
 const statusColumns = `s.id, s.uri, s.url, s.account_id, s.local, s.content, s.spoiler_text, s.sensitive,
 	s.visibility, coalesce(s.in_reply_to_uri, ''), s.created_at, coalesce(s.deleted_at, 'epoch'::timestamptz),
@@ -84,14 +23,14 @@ const statusColumns = `s.id, s.uri, s.url, s.account_id, s.local, s.content, s.s
 	(SELECT count(*) FROM favourites f WHERE f.status_id = s.id),
 	coalesce(s.language, ''), s.emojis`
 
-func scanStatusWithAccount(row pgx.Row) (*Status, error) {
-	var s Status
-	var a Account
+func scanStatusWithAccount(row pgx.Row) (*starling.Status, error) {
+	var s starling.Status
+	var a starling.Account
 	err := row.Scan(append([]any{&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
 		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &s.EditedAt, &s.InReplyToID, &s.InReplyToAccountID,
-		&s.Hashtags, &s.SourceText, &s.MentionedAccounts, &s.RepliesCount, &s.ReblogsCount, &s.FavouritesCount, &s.Language, &s.Emojis}, a.dest()...)...)
+		&s.Hashtags, &s.SourceText, &s.MentionedAccounts, &s.RepliesCount, &s.ReblogsCount, &s.FavouritesCount, &s.Language, &s.Emojis}, accountDest(&a)...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, starling.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
@@ -100,15 +39,14 @@ func scanStatusWithAccount(row pgx.Row) (*Status, error) {
 		s.DeletedAt = time.Time{}
 	}
 	s.EditedAt = zeroEpoch(s.EditedAt)
-	a.scanned()
-	a.PrivateKeyPEM = "" // never let a key travel with a rendered status
+	accountScanned(&a)
 	s.Account = &a
 	return &s, nil
 }
 
 const statusJoin = `SELECT ` + statusColumns + `, ` + accountColumns + ` FROM statuses s JOIN accounts a ON a.id = s.account_id`
 
-func (db *DB) statusWhere(ctx context.Context, what, where string, args ...any) (*Status, error) {
+func (db *DB) statusWhere(ctx context.Context, what, where string, args ...any) (*starling.Status, error) {
 	s, err := scanStatusWithAccount(db.pool.QueryRow(ctx, statusJoin+` WHERE `+where, args...))
 	if err != nil {
 		return nil, fmt.Errorf("status by %s: %w", what, err)
@@ -117,16 +55,16 @@ func (db *DB) statusWhere(ctx context.Context, what, where string, args ...any) 
 }
 
 // StatusByID returns a status that is not deleted, with its author.
-func (db *DB) StatusByID(ctx context.Context, id int64) (*Status, error) {
+func (db *DB) StatusByID(ctx context.Context, id int64) (*starling.Status, error) {
 	return db.statusWhere(ctx, "id", `s.id = $1 AND s.deleted_at IS NULL`, id)
 }
 
 // StatusByURI returns a status that is not deleted, with its author.
-func (db *DB) StatusByURI(ctx context.Context, uri string) (*Status, error) {
+func (db *DB) StatusByURI(ctx context.Context, uri string) (*starling.Status, error) {
 	return db.statusWhere(ctx, "uri", `s.uri = $1 AND s.deleted_at IS NULL`, uri)
 }
 
-func insertStatus(ctx context.Context, tx pgx.Tx, s *Status) (bool, error) {
+func insertStatus(ctx context.Context, tx pgx.Tx, s *starling.Status) (bool, error) {
 	var replyTo, source any
 	if s.InReplyToURI != "" {
 		replyTo = s.InReplyToURI
@@ -155,12 +93,12 @@ func insertStatus(ctx context.Context, tx pgx.Tx, s *Status) (bool, error) {
 // CreateLocalStatus stores a local status, the activity that announces it,
 // and the events that tell fanout and timeline, in one transaction: either
 // all of them exist or none does.
-func (db *DB) CreateLocalStatus(ctx context.Context, s *Status, act *Activity, events ...Event) error {
+func (db *DB) CreateLocalStatus(ctx context.Context, s *starling.Status, act *starling.Activity, events ...starling.Event) error {
 	return db.inTx(ctx, func(tx pgx.Tx) error {
 		if ok, err := insertStatus(ctx, tx, s); err != nil {
 			return err
 		} else if !ok {
-			return fmt.Errorf("create status %s: %w", s.URI, ErrConflict)
+			return fmt.Errorf("create status %s: %w", s.URI, starling.ErrConflict)
 		}
 		if err := indexStatus(ctx, tx, s.ID, s.Hashtags, s.MentionIDs); err != nil {
 			return err
@@ -172,8 +110,8 @@ func (db *DB) CreateLocalStatus(ctx context.Context, s *Status, act *Activity, e
 // DeleteLocalStatus tombstones a local status of accountID and stores its
 // Delete activity and events in one transaction. It returns the status as
 // it was, or ErrNotFound when there is no such live status of that account.
-func (db *DB) DeleteLocalStatus(ctx context.Context, id, accountID int64, act *Activity, events ...Event) (*Status, error) {
-	var before *Status
+func (db *DB) DeleteLocalStatus(ctx context.Context, id, accountID int64, act *starling.Activity, events ...starling.Event) (*starling.Status, error) {
+	var before *starling.Status
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		before, err = scanStatusWithAccount(tx.QueryRow(ctx, statusJoin+
@@ -200,7 +138,7 @@ func tombstone(ctx context.Context, tx pgx.Tx, id int64) error {
 // InsertRemoteStatus stores a status received from another server, once:
 // when its URI is already known (even as a tombstone) it changes nothing
 // and reports false. The events are appended only for a new status.
-func (db *DB) InsertRemoteStatus(ctx context.Context, s *Status, events ...Event) (bool, error) {
+func (db *DB) InsertRemoteStatus(ctx context.Context, s *starling.Status, events ...starling.Event) (bool, error) {
 	var inserted bool
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -219,7 +157,7 @@ func (db *DB) InsertRemoteStatus(ctx context.Context, s *Status, events ...Event
 // is not known yet it stores a tombstone, so a late or replayed Create cannot
 // bring it back. It reports whether a live status was deleted, and appends
 // the events only then.
-func (db *DB) DeleteRemoteStatus(ctx context.Context, uri string, accountID int64, events ...Event) (bool, error) {
+func (db *DB) DeleteRemoteStatus(ctx context.Context, uri string, accountID int64, events ...starling.Event) (bool, error) {
 	var deleted bool
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var id int64
@@ -229,7 +167,7 @@ func (db *DB) DeleteRemoteStatus(ctx context.Context, uri string, accountID int6
 		if errors.Is(err, pgx.ErrNoRows) {
 			_, err = tx.Exec(ctx, `INSERT INTO statuses (id, uri, account_id, local, visibility, created_at, deleted_at)
 				VALUES ($1, $2, $3, false, 'direct', now(), now()) ON CONFLICT (uri) DO NOTHING`,
-				NewID(time.Now()), uri, accountID)
+				starling.NewID(time.Now()), uri, accountID)
 			return err
 		}
 		if err != nil || gone {
@@ -252,7 +190,7 @@ func (db *DB) StatusIDByURI(ctx context.Context, uri string) (int64, error) {
 	var id int64
 	err := db.pool.QueryRow(ctx, `SELECT id FROM statuses WHERE uri = $1`, uri).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, fmt.Errorf("status id by uri: %w", ErrNotFound)
+		return 0, fmt.Errorf("status id by uri: %w", starling.ErrNotFound)
 	}
 	return id, err
 }
@@ -275,7 +213,7 @@ func (db *DB) StatusMentionIDs(ctx context.Context, statusID int64) ([]int64, er
 func (db *DB) StatusReach(ctx context.Context, id int64) (accountID int64, visibility string, err error) {
 	err = db.pool.QueryRow(ctx, `SELECT account_id, visibility FROM statuses WHERE id = $1`, id).Scan(&accountID, &visibility)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, "", fmt.Errorf("reach of status %d: %w", id, ErrNotFound)
+		return 0, "", fmt.Errorf("reach of status %d: %w", id, starling.ErrNotFound)
 	}
 	if err != nil {
 		return 0, "", fmt.Errorf("reach of status %d: %w", id, err)

@@ -1,4 +1,4 @@
-package store
+package postgres
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/starling-social/starling"
 )
 
 // RelayEvents hands up to limit unpublished events that are due, oldest first, to
@@ -14,7 +15,7 @@ import (
 // process) share the table without publishing a row twice at once; a relay
 // that dies mid-publish leaves its rows for the next, and the stable msg_id
 // lets JetStream drop the duplicate. It returns how many were published.
-func (db *DB) RelayEvents(ctx context.Context, limit int, publish func(context.Context, []Event) error) (int, error) {
+func (db *DB) RelayEvents(ctx context.Context, limit int, publish func(context.Context, []starling.Event) error) (int, error) {
 	var n int
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT seq, msg_id, subject, payload, headers FROM events
@@ -23,10 +24,10 @@ func (db *DB) RelayEvents(ctx context.Context, limit int, publish func(context.C
 			return err
 		}
 		var seqs []int64
-		var events []Event
+		var events []starling.Event
 		for rows.Next() {
 			var seq int64
-			var ev Event
+			var ev starling.Event
 			if err := rows.Scan(&seq, &ev.MsgID, &ev.Subject, &ev.Payload, &ev.Headers); err != nil {
 				rows.Close()
 				return err
@@ -94,7 +95,7 @@ func (db *DB) NextEventDue(ctx context.Context) (time.Time, bool, error) {
 
 // AppendEvents stores events on their own, outside any other change: a
 // delivery retry scheduled for later, say.
-func (db *DB) AppendEvents(ctx context.Context, events ...Event) error {
+func (db *DB) AppendEvents(ctx context.Context, events ...starling.Event) error {
 	return db.inTx(ctx, func(tx pgx.Tx) error { return appendEvents(ctx, tx, events...) })
 }
 

@@ -1,4 +1,4 @@
-package store
+package postgres
 
 import (
 	"context"
@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"html"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/starling-social/starling"
 )
 
 // This file holds the interactions between accounts and statuses that
@@ -21,7 +21,7 @@ import (
 // When the booster already boosts that status (or, for a remote boost, the
 // URI is known), it changes nothing and returns the existing boost with
 // created false.
-func (db *DB) CreateReblog(ctx context.Context, s *Status, reblogOfID int64, act *Activity, events ...Event) (got *Status, created bool, err error) {
+func (db *DB) CreateReblog(ctx context.Context, s *starling.Status, reblogOfID int64, act *starling.Activity, events ...starling.Event) (got *starling.Status, created bool, err error) {
 	err = db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO statuses (id, uri, url, account_id, local, visibility, reblog_of_id, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
@@ -37,7 +37,7 @@ func (db *DB) CreateReblog(ctx context.Context, s *Status, reblogOfID int64, act
 			if err != nil {
 				return err
 			}
-			got = &Status{ID: id}
+			got = &starling.Status{ID: id}
 			return nil
 		}
 		got, created = s, true
@@ -50,13 +50,13 @@ func (db *DB) CreateReblog(ctx context.Context, s *Status, reblogOfID int64, act
 }
 
 // LiveReblog returns accountID's live boost of statusID.
-func (db *DB) LiveReblog(ctx context.Context, accountID, statusID int64) (*Status, error) {
+func (db *DB) LiveReblog(ctx context.Context, accountID, statusID int64) (*starling.Status, error) {
 	return db.statusWhere(ctx, "reblog", `s.account_id = $1 AND s.reblog_of_id = $2 AND s.deleted_at IS NULL`, accountID, statusID)
 }
 
 // DeleteReblog tombstones the boost id (a status of accountID) and stores
 // the activity and events with it. It reports whether a live boost went.
-func (db *DB) DeleteReblog(ctx context.Context, id, accountID int64, act *Activity, events ...Event) (bool, error) {
+func (db *DB) DeleteReblog(ctx context.Context, id, accountID int64, act *starling.Activity, events ...starling.Event) (bool, error) {
 	var deleted bool
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE statuses SET deleted_at = now()
@@ -73,21 +73,10 @@ func (db *DB) DeleteReblog(ctx context.Context, id, accountID int64, act *Activi
 	return deleted, nil
 }
 
-// Favourite is an account's like of a status.
-type Favourite struct {
-	ID        int64
-	AccountID int64
-	StatusID  int64
-	URI       string // the Like activity's id
-	// Emoji is the reaction a remote Like or EmojiReact carried (a
-	// Unicode emoji or a custom ":shortcode:"); empty for a plain favourite.
-	Emoji string
-}
-
 // CreateFavourite stores a favourite once, with its activity (nil for a
 // remote Like) and events; a second favourite of the same status, or a
 // replayed Like, changes nothing and reports false.
-func (db *DB) CreateFavourite(ctx context.Context, f *Favourite, act *Activity, events ...Event) (bool, error) {
+func (db *DB) CreateFavourite(ctx context.Context, f *starling.Favourite, act *starling.Activity, events ...starling.Event) (bool, error) {
 	var created bool
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var emoji any
@@ -114,12 +103,12 @@ func (db *DB) CreateFavourite(ctx context.Context, f *Favourite, act *Activity, 
 }
 
 // FavouriteOf returns accountID's favourite of statusID.
-func (db *DB) FavouriteOf(ctx context.Context, accountID, statusID int64) (*Favourite, error) {
-	var f Favourite
+func (db *DB) FavouriteOf(ctx context.Context, accountID, statusID int64) (*starling.Favourite, error) {
+	var f starling.Favourite
 	err := db.pool.QueryRow(ctx, `SELECT id, account_id, status_id, uri, coalesce(emoji, '') FROM favourites
 		WHERE account_id = $1 AND status_id = $2`, accountID, statusID).Scan(&f.ID, &f.AccountID, &f.StatusID, &f.URI, &f.Emoji)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("favourite: %w", ErrNotFound)
+		return nil, fmt.Errorf("favourite: %w", starling.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("favourite: %w", err)
@@ -130,7 +119,7 @@ func (db *DB) FavouriteOf(ctx context.Context, accountID, statusID int64) (*Favo
 // DeleteFavourite removes a favourite by its id (or by its URI, for a
 // remote Undo, when id is 0) made by accountID, storing act and events with
 // it. It reports whether one was removed.
-func (db *DB) DeleteFavourite(ctx context.Context, id int64, uri string, accountID int64, act *Activity, events ...Event) (bool, error) {
+func (db *DB) DeleteFavourite(ctx context.Context, id int64, uri string, accountID int64, act *starling.Activity, events ...starling.Event) (bool, error) {
 	var deleted bool
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM favourites WHERE (id = $1 OR ($1 = 0 AND uri = $2)) AND account_id = $3`,
@@ -147,17 +136,10 @@ func (db *DB) DeleteFavourite(ctx context.Context, id int64, uri string, account
 	return deleted, nil
 }
 
-// Block is an account's block of another.
-type Block struct {
-	AccountID       int64
-	TargetAccountID int64
-	URI             string // the Block activity's id
-}
-
 // CreateBlock stores a block and ends the follows between the two accounts
 // in both directions, as Mastodon does, with act (nil when none is sent)
 // and events. A repeated block changes nothing and reports false.
-func (db *DB) CreateBlock(ctx context.Context, b *Block, act *Activity, events ...Event) (bool, error) {
+func (db *DB) CreateBlock(ctx context.Context, b *starling.Block, act *starling.Activity, events ...starling.Event) (bool, error) {
 	var created bool
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO blocks (account_id, target_account_id, uri) VALUES ($1, $2, $3)
@@ -184,12 +166,12 @@ func (db *DB) CreateBlock(ctx context.Context, b *Block, act *Activity, events .
 }
 
 // BlockBetween returns accountID's block of targetID.
-func (db *DB) BlockBetween(ctx context.Context, accountID, targetID int64) (*Block, error) {
-	b := Block{AccountID: accountID, TargetAccountID: targetID}
+func (db *DB) BlockBetween(ctx context.Context, accountID, targetID int64) (*starling.Block, error) {
+	b := starling.Block{AccountID: accountID, TargetAccountID: targetID}
 	err := db.pool.QueryRow(ctx, `SELECT uri FROM blocks WHERE account_id = $1 AND target_account_id = $2`,
 		accountID, targetID).Scan(&b.URI)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("block: %w", ErrNotFound)
+		return nil, fmt.Errorf("block: %w", starling.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("block: %w", err)
@@ -199,13 +181,13 @@ func (db *DB) BlockBetween(ctx context.Context, accountID, targetID int64) (*Blo
 
 // DeleteBlock removes accountID's block of targetID (by uri too when uri is
 // not empty: a remote Undo names its Block), with act and events.
-func (db *DB) DeleteBlock(ctx context.Context, accountID, targetID int64, act *Activity, events ...Event) (bool, error) {
+func (db *DB) DeleteBlock(ctx context.Context, accountID, targetID int64, act *starling.Activity, events ...starling.Event) (bool, error) {
 	return db.deleteRelation(ctx, "blocks", accountID, targetID, act, events...)
 }
 
 // CreateMute stores accountID's mute of targetID with events; a repeated
 // mute changes nothing and reports false.
-func (db *DB) CreateMute(ctx context.Context, accountID, targetID int64, events ...Event) (bool, error) {
+func (db *DB) CreateMute(ctx context.Context, accountID, targetID int64, events ...starling.Event) (bool, error) {
 	var created bool
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO mutes (account_id, target_account_id) VALUES ($1, $2)
@@ -227,7 +209,7 @@ func (db *DB) DeleteMute(ctx context.Context, accountID, targetID int64) (bool, 
 	return db.deleteRelation(ctx, "mutes", accountID, targetID, nil)
 }
 
-func (db *DB) deleteRelation(ctx context.Context, table string, accountID, targetID int64, act *Activity, events ...Event) (bool, error) {
+func (db *DB) deleteRelation(ctx context.Context, table string, accountID, targetID int64, act *starling.Activity, events ...starling.Event) (bool, error) {
 	var deleted bool
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE account_id = $1 AND target_account_id = $2`, accountID, targetID)
@@ -244,7 +226,7 @@ func (db *DB) deleteRelation(ctx context.Context, table string, accountID, targe
 }
 
 // CreateDomainBlock stores accountID's block of a whole domain, with events.
-func (db *DB) CreateDomainBlock(ctx context.Context, accountID int64, domain string, events ...Event) (bool, error) {
+func (db *DB) CreateDomainBlock(ctx context.Context, accountID int64, domain string, events ...starling.Event) (bool, error) {
 	var created bool
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO domain_blocks (account_id, domain) VALUES ($1, lower($2))
@@ -282,14 +264,9 @@ func (db *DB) DomainBlocks(ctx context.Context, accountID int64) ([]string, erro
 	return out, nil
 }
 
-// Filters are the block and mute flags of viewer toward one account.
-type Filters struct {
-	Blocking, BlockedBy, Muting, DomainBlocking bool
-}
-
 // FiltersOf returns viewer's block and mute flags toward target.
-func (db *DB) FiltersOf(ctx context.Context, viewer int64, target *Account) (Filters, error) {
-	var f Filters
+func (db *DB) FiltersOf(ctx context.Context, viewer int64, target *starling.Account) (starling.Filters, error) {
+	var f starling.Filters
 	err := db.pool.QueryRow(ctx, `SELECT
 		EXISTS (SELECT 1 FROM blocks WHERE account_id = $1 AND target_account_id = $2),
 		EXISTS (SELECT 1 FROM blocks WHERE account_id = $2 AND target_account_id = $1),
@@ -302,26 +279,9 @@ func (db *DB) FiltersOf(ctx context.Context, viewer int64, target *Account) (Fil
 	return f, nil
 }
 
-// StatusMeta is what the timeline builder reads of a status to index it.
-type StatusMeta struct {
-	ID, AccountID, ReblogOfID int64
-	ReblogAccountID           int64 // author of the boosted status
-	Local                     bool
-	// Content is what mentions and hashtags are read from: a remote
-	// status's HTML, and for a local one the text it was written as. A
-	// local status's HTML shows a remote mention as "@bob" alone (as
-	// Mastodon's does), which the builder would read as the local bob;
-	// its source says "@bob@host".
-	Content    string
-	Visibility string
-	// Mentions (actor IRIs) and Hashtags (lower case) of a remote status,
-	// from its tag property, as the inbox stored them.
-	Mentions, Hashtags []string
-}
-
 // StatusMeta returns a live status's indexing data.
-func (db *DB) StatusMeta(ctx context.Context, id int64) (*StatusMeta, error) {
-	var m StatusMeta
+func (db *DB) StatusMeta(ctx context.Context, id int64) (*starling.StatusMeta, error) {
+	var m starling.StatusMeta
 	var source *string
 	err := db.pool.QueryRow(ctx, `SELECT s.id, s.account_id, coalesce(s.reblog_of_id, 0), coalesce(o.account_id, 0),
 		s.local, s.content, s.visibility, s.source_text, s.mentions, s.hashtags
@@ -329,7 +289,7 @@ func (db *DB) StatusMeta(ctx context.Context, id int64) (*StatusMeta, error) {
 		WHERE s.id = $1 AND s.deleted_at IS NULL`, id).
 		Scan(&m.ID, &m.AccountID, &m.ReblogOfID, &m.ReblogAccountID, &m.Local, &m.Content, &m.Visibility, &source, &m.Mentions, &m.Hashtags)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("status meta %d: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("status meta %d: %w", id, starling.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("status meta %d: %w", id, err)
@@ -400,7 +360,7 @@ func (db *DB) AccountIDsByMention(ctx context.Context, usernames, domains, uris 
 // DeleteRemoteAccount tombstones every status of a remote account and ends
 // its follows, appending events with it (an actor's Delete of itself). It
 // reports whether the account was known.
-func (db *DB) DeleteRemoteAccount(ctx context.Context, uri string, events func(accountID int64) ([]Event, error)) (bool, error) {
+func (db *DB) DeleteRemoteAccount(ctx context.Context, uri string, events func(accountID int64) ([]starling.Event, error)) (bool, error) {
 	var found bool
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var id int64
@@ -429,10 +389,4 @@ func (db *DB) DeleteRemoteAccount(ctx context.Context, uri string, events func(a
 		return false, fmt.Errorf("delete remote account %s: %w", uri, err)
 	}
 	return found, nil
-}
-
-// NewReblog returns the status row of a boost. A boost is public, as
-// Mastodon's are: only public and unlisted statuses can be boosted.
-func NewReblog(id int64, uri string, accountID int64, local bool, at time.Time) *Status {
-	return &Status{ID: id, URI: uri, AccountID: accountID, Local: local, Visibility: VisibilityPublic, CreatedAt: at}
 }

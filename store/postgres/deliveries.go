@@ -1,4 +1,4 @@
-package store
+package postgres
 
 import (
 	"context"
@@ -7,26 +7,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/starling-social/starling"
 )
 
-// DeadLetter is a delivery given up on.
-type DeadLetter struct {
-	ID            int64
-	ActivityID    int64
-	ActorID       int64
-	Inbox         string
-	Host          string
-	Attempts      int
-	FirstError    string
-	LastError     string
-	FirstFailedAt time.Time
-	LastFailedAt  time.Time
-	CreatedAt     time.Time
-	ReplayedAt    time.Time // zero until replayed
-}
-
 // InsertDeadLetter records a delivery that will not be tried again.
-func (db *DB) InsertDeadLetter(ctx context.Context, d *DeadLetter) error {
+func (db *DB) InsertDeadLetter(ctx context.Context, d *starling.DeadLetter) error {
 	err := db.pool.QueryRow(ctx, `INSERT INTO dead_letters (activity_id, actor_id, inbox, host, attempts,
 		first_error, last_error, first_failed_at, last_failed_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, created_at`,
@@ -38,16 +23,8 @@ func (db *DB) InsertDeadLetter(ctx context.Context, d *DeadLetter) error {
 	return nil
 }
 
-// DeadLetterFilter selects dead letters: by host, by ids, replayed or not.
-type DeadLetterFilter struct {
-	Host     string
-	IDs      []int64
-	Replayed bool
-	Limit    int
-}
-
 // DeadLetters lists dead letters, newest first.
-func (db *DB) DeadLetters(ctx context.Context, f DeadLetterFilter) ([]DeadLetter, error) {
+func (db *DB) DeadLetters(ctx context.Context, f starling.DeadLetterFilter) ([]starling.DeadLetter, error) {
 	return db.deadLetters(ctx, db.pool, f, "")
 }
 
@@ -55,7 +32,7 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-func (db *DB) deadLetters(ctx context.Context, q querier, f DeadLetterFilter, lock string) ([]DeadLetter, error) {
+func (db *DB) deadLetters(ctx context.Context, q querier, f starling.DeadLetterFilter, lock string) ([]starling.DeadLetter, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
@@ -68,8 +45,8 @@ func (db *DB) deadLetters(ctx context.Context, q querier, f DeadLetterFilter, lo
 	if err != nil {
 		return nil, fmt.Errorf("dead letters: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (DeadLetter, error) {
-		var d DeadLetter
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (starling.DeadLetter, error) {
+		var d starling.DeadLetter
 		err := row.Scan(&d.ID, &d.ActivityID, &d.ActorID, &d.Inbox, &d.Host, &d.Attempts, &d.FirstError, &d.LastError,
 			&d.FirstFailedAt, &d.LastFailedAt, &d.CreatedAt, &d.ReplayedAt)
 		if d.ReplayedAt.Unix() == 0 {
@@ -86,7 +63,7 @@ func (db *DB) deadLetters(ctx context.Context, q querier, f DeadLetterFilter, lo
 // ReplayDeadLetters queues again the dead letters f selects (not yet
 // replayed), with the events event builds for each, and marks them
 // replayed, in one transaction. It returns how many were replayed.
-func (db *DB) ReplayDeadLetters(ctx context.Context, f DeadLetterFilter, event func(DeadLetter) (Event, error)) (int, error) {
+func (db *DB) ReplayDeadLetters(ctx context.Context, f starling.DeadLetterFilter, event func(starling.DeadLetter) (starling.Event, error)) (int, error) {
 	f.Replayed = false
 	var n int
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
@@ -113,17 +90,6 @@ func (db *DB) ReplayDeadLetters(ctx context.Context, f DeadLetterFilter, event f
 		return 0, fmt.Errorf("replay dead letters: %w", err)
 	}
 	return n, nil
-}
-
-// HostHealth is what is known of a destination host.
-type HostHealth struct {
-	Host          string
-	FailureDays   int
-	FirstFailedAt time.Time
-	LastFailedAt  time.Time
-	LastError     string
-	LastSuccessAt time.Time
-	Unavailable   bool
 }
 
 // RecordHostFailure notes a failed delivery to host. A new calendar day
@@ -162,7 +128,7 @@ func (db *DB) RecordHostSuccess(ctx context.Context, host string) error {
 }
 
 // FailingHosts returns the hosts with failures on record.
-func (db *DB) FailingHosts(ctx context.Context) ([]HostHealth, error) {
+func (db *DB) FailingHosts(ctx context.Context) ([]starling.HostHealth, error) {
 	rows, err := db.pool.Query(ctx, `SELECT host, failure_days, coalesce(first_failed_at, 'epoch'::timestamptz),
 		coalesce(last_failed_at, 'epoch'::timestamptz), last_error,
 		coalesce(last_success_at, 'epoch'::timestamptz), unavailable
@@ -170,8 +136,8 @@ func (db *DB) FailingHosts(ctx context.Context) ([]HostHealth, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failing hosts: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (HostHealth, error) {
-		var h HostHealth
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (starling.HostHealth, error) {
+		var h starling.HostHealth
 		err := row.Scan(&h.Host, &h.FailureDays, &h.FirstFailedAt, &h.LastFailedAt, &h.LastError, &h.LastSuccessAt, &h.Unavailable)
 		return h, err
 	})
@@ -202,7 +168,7 @@ func (db *DB) AudienceOf(ctx context.Context, typ, objectURI string) ([]string, 
 	err := db.pool.QueryRow(ctx, `SELECT au.inboxes FROM activities a JOIN activity_audiences au ON au.activity_id = a.id
 		WHERE a.type = $1 AND a.object_uri = $2 ORDER BY a.id DESC LIMIT 1`, typ, objectURI).Scan(&inboxes)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("audience of %s %s: %w", typ, objectURI, ErrNotFound)
+		return nil, fmt.Errorf("audience of %s %s: %w", typ, objectURI, starling.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("audience of %s %s: %w", typ, objectURI, err)

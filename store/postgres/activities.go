@@ -1,27 +1,15 @@
-package store
+package postgres
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/starling-social/starling"
 )
 
-// Activity is an activity this server sends, stored once whatever the
-// number of inboxes it goes to.
-type Activity struct {
-	ID        int64
-	URI       string
-	Type      string
-	ActorID   int64
-	ObjectURI string
-	Payload   []byte // the JSON document sent, byte for byte
-	CreatedAt time.Time
-}
-
-func insertActivity(ctx context.Context, tx pgx.Tx, a *Activity) (bool, error) {
+func insertActivity(ctx context.Context, tx pgx.Tx, a *starling.Activity) (bool, error) {
 	tag, err := tx.Exec(ctx, `INSERT INTO activities (id, uri, type, actor_id, object_uri, payload)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (uri) DO NOTHING`,
 		a.ID, a.URI, a.Type, a.ActorID, a.ObjectURI, a.Payload)
@@ -33,7 +21,7 @@ func insertActivity(ctx context.Context, tx pgx.Tx, a *Activity) (bool, error) {
 
 // recordActivity stores act, if any (a change that federates), and the
 // events announcing the change within tx.
-func recordActivity(ctx context.Context, tx pgx.Tx, act *Activity, events []Event) error {
+func recordActivity(ctx context.Context, tx pgx.Tx, act *starling.Activity, events []starling.Event) error {
 	if act != nil {
 		if _, err := insertActivity(ctx, tx, act); err != nil {
 			return err
@@ -45,7 +33,7 @@ func recordActivity(ctx context.Context, tx pgx.Tx, act *Activity, events []Even
 // InsertActivity stores an activity with its events, once: when an activity
 // with that URI exists it changes nothing and reports false, which is what
 // makes a deterministic URI (an Accept of a given Follow) idempotent.
-func (db *DB) InsertActivity(ctx context.Context, a *Activity, events ...Event) (bool, error) {
+func (db *DB) InsertActivity(ctx context.Context, a *starling.Activity, events ...starling.Event) (bool, error) {
 	var inserted bool
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -58,13 +46,13 @@ func (db *DB) InsertActivity(ctx context.Context, a *Activity, events ...Event) 
 }
 
 // ActivityByID returns ErrNotFound when there is no such activity.
-func (db *DB) ActivityByID(ctx context.Context, id int64) (*Activity, error) {
-	var a Activity
+func (db *DB) ActivityByID(ctx context.Context, id int64) (*starling.Activity, error) {
+	var a starling.Activity
 	err := db.pool.QueryRow(ctx, `SELECT id, uri, type, actor_id, object_uri, payload, created_at
 		FROM activities WHERE id = $1`, id).
 		Scan(&a.ID, &a.URI, &a.Type, &a.ActorID, &a.ObjectURI, &a.Payload, &a.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("activity %d: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("activity %d: %w", id, starling.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("activity %d: %w", id, err)

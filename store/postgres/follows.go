@@ -1,4 +1,4 @@
-package store
+package postgres
 
 import (
 	"context"
@@ -7,31 +7,22 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/starling-social/starling"
 )
-
-// Follow is a follow relation, pending until Accepted.
-type Follow struct {
-	ID         int64
-	FollowerID int64
-	FolloweeID int64
-	URI        string // the Follow activity's id
-	Accepted   bool
-	CreatedAt  time.Time
-}
 
 const followColumns = `id, follower_id, followee_id, uri, accepted, created_at`
 
-func scanFollow(row pgx.Row) (*Follow, error) {
-	var f Follow
+func scanFollow(row pgx.Row) (*starling.Follow, error) {
+	var f starling.Follow
 	err := row.Scan(&f.ID, &f.FollowerID, &f.FolloweeID, &f.URI, &f.Accepted, &f.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, starling.ErrNotFound
 	}
 	return &f, err
 }
 
 // FollowBetween returns the follow of follower to followee, pending or accepted.
-func (db *DB) FollowBetween(ctx context.Context, followerID, followeeID int64) (*Follow, error) {
+func (db *DB) FollowBetween(ctx context.Context, followerID, followeeID int64) (*starling.Follow, error) {
 	f, err := scanFollow(db.pool.QueryRow(ctx, `SELECT `+followColumns+` FROM follows
 		WHERE follower_id = $1 AND followee_id = $2`, followerID, followeeID))
 	if err != nil {
@@ -41,7 +32,7 @@ func (db *DB) FollowBetween(ctx context.Context, followerID, followeeID int64) (
 }
 
 // FollowByURI returns the follow made by the Follow activity uri.
-func (db *DB) FollowByURI(ctx context.Context, uri string) (*Follow, error) {
+func (db *DB) FollowByURI(ctx context.Context, uri string) (*starling.Follow, error) {
 	f, err := scanFollow(db.pool.QueryRow(ctx, `SELECT `+followColumns+` FROM follows WHERE uri = $1`, uri))
 	if err != nil {
 		return nil, fmt.Errorf("follow by uri: %w", err)
@@ -54,7 +45,7 @@ func (db *DB) FollowByURI(ctx context.Context, uri string) (*Follow, error) {
 // events, in one transaction. When the two accounts already have a follow
 // it changes nothing, appends no event, and returns the existing one with
 // created false.
-func (db *DB) CreateFollow(ctx context.Context, f *Follow, act *Activity, events ...Event) (got *Follow, created bool, err error) {
+func (db *DB) CreateFollow(ctx context.Context, f *starling.Follow, act *starling.Activity, events ...starling.Event) (got *starling.Follow, created bool, err error) {
 	err = db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO follows (id, follower_id, followee_id, uri, accepted)
 			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (follower_id, followee_id) DO NOTHING`,
@@ -79,7 +70,7 @@ func (db *DB) CreateFollow(ctx context.Context, f *Follow, act *Activity, events
 // DeleteFollow removes the follow id and, if it existed, stores the Undo
 // activity (if any) and the events with it. It reports whether a follow
 // was removed.
-func (db *DB) DeleteFollow(ctx context.Context, id int64, act *Activity, events ...Event) (bool, error) {
+func (db *DB) DeleteFollow(ctx context.Context, id int64, act *starling.Activity, events ...starling.Event) (bool, error) {
 	var deleted bool
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM follows WHERE id = $1`, id)
@@ -98,7 +89,7 @@ func (db *DB) DeleteFollow(ctx context.Context, id int64, act *Activity, events 
 // UpsertRemoteFollow records a Follow received from another server. A
 // repeated Follow between the same accounts keeps the row and takes the new
 // activity id, since the remote will refer to it in a later Undo.
-func (db *DB) UpsertRemoteFollow(ctx context.Context, f *Follow) (*Follow, error) {
+func (db *DB) UpsertRemoteFollow(ctx context.Context, f *starling.Follow) (*starling.Follow, error) {
 	got, err := scanFollow(db.pool.QueryRow(ctx, `INSERT INTO follows (id, follower_id, followee_id, uri, accepted)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (follower_id, followee_id) DO UPDATE SET uri = EXCLUDED.uri
@@ -146,17 +137,9 @@ func (db *DB) FollowerInboxes(ctx context.Context, accountID int64, asOf time.Ti
 	return inboxes, nil
 }
 
-// Relationship is one account's view of another.
-type Relationship struct {
-	ID         int64
-	Following  bool // accepted follow from the viewer
-	Requested  bool // pending follow from the viewer
-	FollowedBy bool // accepted follow to the viewer
-}
-
 // Relationships returns viewer's relationship to each of ids, in order.
-func (db *DB) Relationships(ctx context.Context, viewer int64, ids []int64) ([]Relationship, error) {
-	out := make([]Relationship, len(ids))
+func (db *DB) Relationships(ctx context.Context, viewer int64, ids []int64) ([]starling.Relationship, error) {
+	out := make([]starling.Relationship, len(ids))
 	index := make(map[int64][]int, len(ids))
 	for i, id := range ids {
 		out[i].ID = id

@@ -1,4 +1,4 @@
-package store
+package postgres
 
 import (
 	"context"
@@ -7,26 +7,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/starling-social/starling"
 )
-
-// StatusEdit is one version of an edited status (Mastodon's StatusEdit).
-type StatusEdit struct {
-	ID          int64
-	StatusID    int64
-	AccountID   int64
-	Content     string
-	SpoilerText string
-	Sensitive   bool
-	CreatedAt   time.Time
-}
-
-// ErrStaleEdit is an edit older than the status's current version.
-var ErrStaleEdit = errors.New("a newer version is stored")
 
 // editStatus applies an edit to the locked status id: the first edit also
 // records the original version, so the history starts with what was
 // posted; then the new version is written and recorded.
-func editStatus(ctx context.Context, tx pgx.Tx, id int64, s *Status) error {
+func editStatus(ctx context.Context, tx pgx.Tx, id int64, s *starling.Status) error {
 	var accountID int64
 	var createdAt time.Time
 	var editedAt *time.Time
@@ -38,11 +25,11 @@ func editStatus(ctx context.Context, tx pgx.Tx, id int64, s *Status) error {
 		return err
 	}
 	if editedAt != nil && !s.EditedAt.After(*editedAt) {
-		return ErrStaleEdit
+		return starling.ErrStaleEdit
 	}
 	if editedAt == nil {
 		if _, err := tx.Exec(ctx, `INSERT INTO status_edits (id, status_id, account_id, content, spoiler_text, sensitive, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, NewID(createdAt), id, accountID, content, spoiler, sensitive, createdAt); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, starling.NewID(createdAt), id, accountID, content, spoiler, sensitive, createdAt); err != nil {
 			return fmt.Errorf("record original of %d: %w", id, err)
 		}
 	}
@@ -51,7 +38,7 @@ func editStatus(ctx context.Context, tx pgx.Tx, id int64, s *Status) error {
 		return fmt.Errorf("edit status %d: %w", id, err)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO status_edits (id, status_id, account_id, content, spoiler_text, sensitive, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, NewID(s.EditedAt), id, accountID, s.Content, s.SpoilerText, s.Sensitive, s.EditedAt); err != nil {
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, starling.NewID(s.EditedAt), id, accountID, s.Content, s.SpoilerText, s.Sensitive, s.EditedAt); err != nil {
 		return fmt.Errorf("record edit of %d: %w", id, err)
 	}
 	return nil
@@ -64,13 +51,13 @@ func editStatus(ctx context.Context, tx pgx.Tx, id int64, s *Status) error {
 // are replaced; mentions are added to (whoever was mentioned keeps access,
 // as Mastodon keeps a removed mention silently). ErrNotFound when author
 // has no such live status.
-func (db *DB) EditLocalStatus(ctx context.Context, s *Status, act *Activity, events ...Event) error {
+func (db *DB) EditLocalStatus(ctx context.Context, s *starling.Status, act *starling.Activity, events ...starling.Event) error {
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var id int64
 		err := tx.QueryRow(ctx, `SELECT id FROM statuses WHERE id = $1 AND account_id = $2 AND local
 			AND deleted_at IS NULL AND reblog_of_id IS NULL FOR UPDATE`, s.ID, s.AccountID).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
+			return starling.ErrNotFound
 		}
 		if err != nil {
 			return err
@@ -110,7 +97,7 @@ func (db *DB) EditLocalStatus(ctx context.Context, s *Status, act *Activity, eve
 // with it. It reports false,
 // changing nothing, when there is no such live status or the edit is not
 // newer than the stored version (a replayed or reordered Update).
-func (db *DB) EditRemoteStatus(ctx context.Context, uri string, accountID int64, s *Status, events ...Event) (bool, error) {
+func (db *DB) EditRemoteStatus(ctx context.Context, uri string, accountID int64, s *starling.Status, events ...starling.Event) (bool, error) {
 	var edited bool
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var id int64
@@ -122,7 +109,7 @@ func (db *DB) EditRemoteStatus(ctx context.Context, uri string, accountID int64,
 		if err != nil {
 			return err
 		}
-		if err := editStatus(ctx, tx, id, s); errors.Is(err, ErrStaleEdit) {
+		if err := editStatus(ctx, tx, id, s); errors.Is(err, starling.ErrStaleEdit) {
 			return nil
 		} else if err != nil {
 			return err
@@ -154,14 +141,14 @@ func (db *DB) EditRemoteStatus(ctx context.Context, uri string, accountID int64,
 
 // StatusEdits returns a status's versions, oldest (the original) first;
 // none when it was never edited.
-func (db *DB) StatusEdits(ctx context.Context, statusID int64) ([]StatusEdit, error) {
+func (db *DB) StatusEdits(ctx context.Context, statusID int64) ([]starling.StatusEdit, error) {
 	rows, err := db.pool.Query(ctx, `SELECT id, status_id, account_id, content, spoiler_text, sensitive, created_at
 		FROM status_edits WHERE status_id = $1 ORDER BY created_at, id`, statusID)
 	if err != nil {
 		return nil, fmt.Errorf("edits of %d: %w", statusID, err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (StatusEdit, error) {
-		var e StatusEdit
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (starling.StatusEdit, error) {
+		var e starling.StatusEdit
 		err := row.Scan(&e.ID, &e.StatusID, &e.AccountID, &e.Content, &e.SpoilerText, &e.Sensitive, &e.CreatedAt)
 		return e, err
 	})
@@ -177,7 +164,7 @@ func (db *DB) StatusSource(ctx context.Context, id int64) (text, spoiler string,
 	err = db.pool.QueryRow(ctx, `SELECT coalesce(source_text, content), spoiler_text FROM statuses
 		WHERE id = $1 AND deleted_at IS NULL`, id).Scan(&text, &spoiler)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", "", fmt.Errorf("source of %d: %w", id, ErrNotFound)
+		return "", "", fmt.Errorf("source of %d: %w", id, starling.ErrNotFound)
 	}
 	if err != nil {
 		return "", "", fmt.Errorf("source of %d: %w", id, err)

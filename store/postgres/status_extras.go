@@ -1,4 +1,4 @@
-package store
+package postgres
 
 import (
 	"context"
@@ -6,29 +6,14 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/starling-social/starling"
 )
-
-// StatusExtras are the fields of a remote status beyond its text: the post
-// it quotes, and the actors and hashtags it mentions.
-type StatusExtras struct {
-	QuoteURI string
-	Mentions []string // actor IRIs
-	Hashtags []string // lower case, without '#'
-}
-
-// Emoji is a custom emoji a status uses, as Mastodon's CustomEmoji entity
-// names its fields.
-type Emoji struct {
-	Shortcode string `json:"shortcode"`
-	URL       string `json:"url"`
-	StaticURL string `json:"static_url"`
-}
 
 // insertStatusExtras writes what only remote statuses carry (the quoted
 // post, the language, custom emojis) on the freshly inserted row; it is
 // kept apart from insertStatus so the columns stay additive. insertStatus
 // writes the mentions and hashtags.
-func insertStatusExtras(ctx context.Context, tx pgx.Tx, s *Status) error {
+func insertStatusExtras(ctx context.Context, tx pgx.Tx, s *starling.Status) error {
 	if s.QuoteURI == "" && s.Language == "" && len(s.Emojis) == 0 {
 		return nil
 	}
@@ -47,20 +32,20 @@ func nullIfEmpty(s string) any {
 	return s
 }
 
-func emojisOrEmpty(e []Emoji) []Emoji {
+func emojisOrEmpty(e []starling.Emoji) []starling.Emoji {
 	if e == nil {
-		return []Emoji{}
+		return []starling.Emoji{}
 	}
 	return e
 }
 
 // StatusExtrasByURI returns the extras of a status, deleted or not.
-func (db *DB) StatusExtrasByURI(ctx context.Context, uri string) (*StatusExtras, error) {
-	var e StatusExtras
+func (db *DB) StatusExtrasByURI(ctx context.Context, uri string) (*starling.StatusExtras, error) {
+	var e starling.StatusExtras
 	err := db.pool.QueryRow(ctx, `SELECT coalesce(quote_uri, ''), mentions, hashtags FROM statuses WHERE uri = $1`, uri).
 		Scan(&e.QuoteURI, &e.Mentions, &e.Hashtags)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("status extras %s: %w", uri, ErrNotFound)
+		return nil, fmt.Errorf("status extras %s: %w", uri, starling.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("status extras %s: %w", uri, err)
@@ -73,7 +58,7 @@ func (db *DB) InboxActivityIDByURI(ctx context.Context, uri string) (int64, erro
 	var id int64
 	err := db.pool.QueryRow(ctx, `SELECT id FROM inbox_activities WHERE uri = $1`, uri).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, fmt.Errorf("inbox activity %s: %w", uri, ErrNotFound)
+		return 0, fmt.Errorf("inbox activity %s: %w", uri, starling.ErrNotFound)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("inbox activity %s: %w", uri, err)

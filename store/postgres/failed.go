@@ -1,23 +1,12 @@
-package store
+package postgres
 
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/starling-social/starling"
 )
-
-// FailedMessage is a queue message a consumer gave up on.
-type FailedMessage struct {
-	ID       int64
-	Consumer string
-	Subject  string
-	Payload  []byte
-	Attempts int
-	Error    string
-	FailedAt time.Time
-}
 
 // RecordFailedMessage keeps a message a consumer gave up on, for the admin.
 func (db *DB) RecordFailedMessage(ctx context.Context, consumer, subject string, payload []byte, attempts int, errText string) error {
@@ -33,14 +22,14 @@ func (db *DB) RecordFailedMessage(ctx context.Context, consumer, subject string,
 }
 
 // FailedMessages returns the most recent failed messages, newest first.
-func (db *DB) FailedMessages(ctx context.Context, limit int) ([]FailedMessage, error) {
+func (db *DB) FailedMessages(ctx context.Context, limit int) ([]starling.FailedMessage, error) {
 	rows, err := db.pool.Query(ctx, `SELECT id, consumer, subject, payload, attempts, error, failed_at
 		FROM failed_messages ORDER BY id DESC LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("failed messages: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (FailedMessage, error) {
-		var m FailedMessage
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (starling.FailedMessage, error) {
+		var m starling.FailedMessage
 		err := row.Scan(&m.ID, &m.Consumer, &m.Subject, &m.Payload, &m.Attempts, &m.Error, &m.FailedAt)
 		return m, err
 	})

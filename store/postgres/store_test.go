@@ -1,4 +1,4 @@
-package store_test
+package postgres_test
 
 import (
 	"context"
@@ -8,14 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/starling-social/starling/store"
-	"github.com/starling-social/starling/store/storetest"
+	"github.com/starling-social/starling"
+	"github.com/starling-social/starling/store/postgres"
+	"github.com/starling-social/starling/store/postgres/pgtest"
 )
 
-func mustAccount(t *testing.T, db *store.DB, username, domain string) *store.Account {
+func mustAccount(t *testing.T, db *postgres.DB, username, domain string) *starling.Account {
 	t.Helper()
 	ctx := context.Background()
-	a := &store.Account{Username: username, Domain: domain, PublicKeyPEM: "pem"}
+	a := &starling.Account{Username: username, Domain: domain, PublicKeyPEM: "pem"}
 	host := domain
 	if host == "" {
 		host = "local.test"
@@ -36,28 +37,28 @@ func mustAccount(t *testing.T, db *store.DB, username, domain string) *store.Acc
 	return got
 }
 
-func accept(t *testing.T, db *store.DB, follower, followee *store.Account) {
+func accept(t *testing.T, db *postgres.DB, follower, followee *starling.Account) {
 	t.Helper()
-	id := store.NewID(time.Now())
-	f := &store.Follow{ID: id, FollowerID: follower.ID, FolloweeID: followee.ID, URI: fmt.Sprintf("https://x.test/follows/%d", id), Accepted: true}
+	id := starling.NewID(time.Now())
+	f := &starling.Follow{ID: id, FollowerID: follower.ID, FolloweeID: followee.ID, URI: fmt.Sprintf("https://x.test/follows/%d", id), Accepted: true}
 	if _, err := db.UpsertRemoteFollow(context.Background(), f); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestAccounts(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := pgtest.NewDB(t)
 	ctx := context.Background()
 	alice := mustAccount(t, db, "alice", "")
 	t.Run("ErrConflict on a taken username", func(t *testing.T) {
-		dup := &store.Account{Username: "ALICE", URI: "https://local.test/users/ALICE"}
-		if err := db.CreateLocalAccount(ctx, dup, "other@local.test", "h"); !errors.Is(err, store.ErrConflict) {
+		dup := &starling.Account{Username: "ALICE", URI: "https://local.test/users/ALICE"}
+		if err := db.CreateLocalAccount(ctx, dup, "other@local.test", "h"); !errors.Is(err, starling.ErrConflict) {
 			t.Errorf("got %v, want ErrConflict", err)
 		}
 	})
 	t.Run("a remote document cannot take over a local account", func(t *testing.T) {
-		evil := &store.Account{Username: "alice", Domain: "evil.test", URI: alice.URI, PublicKeyPEM: "x"}
-		if _, err := db.UpsertRemoteAccount(ctx, evil); !errors.Is(err, store.ErrConflict) {
+		evil := &starling.Account{Username: "alice", Domain: "evil.test", URI: alice.URI, PublicKeyPEM: "x"}
+		if _, err := db.UpsertRemoteAccount(ctx, evil); !errors.Is(err, starling.ErrConflict) {
 			t.Errorf("got %v, want ErrConflict", err)
 		}
 	})
@@ -74,7 +75,7 @@ func TestAccounts(t *testing.T) {
 		if carol.Fields == nil || len(carol.Fields) != 0 {
 			t.Fatalf("an account without fields has %#v, want an empty list", carol.Fields)
 		}
-		for _, want := range [][]store.Field{
+		for _, want := range [][]starling.Field{
 			{{Name: "Pronouns", Value: "she/her"}, {Name: "Site", Value: `<a href="https://c.test">c.test</a>`}},
 			{{Name: "Only", Value: "one"}},
 			{},
@@ -96,20 +97,20 @@ func TestAccounts(t *testing.T) {
 		if a, err := db.AccountByAcct(ctx, "BOB", "B.TEST"); err != nil || a.Username != "bob" {
 			t.Errorf("got %v, %v", a, err)
 		}
-		if _, err := db.AccountByAcct(ctx, "nobody", ""); !errors.Is(err, store.ErrNotFound) {
+		if _, err := db.AccountByAcct(ctx, "nobody", ""); !errors.Is(err, starling.ErrNotFound) {
 			t.Errorf("got %v, want ErrNotFound", err)
 		}
 	})
 }
 
 func TestFollowerInboxesCollapse(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := pgtest.NewDB(t)
 	ctx := context.Background()
 	alice := mustAccount(t, db, "alice", "")
 	for i := range 5 {
 		accept(t, db, mustAccount(t, db, fmt.Sprintf("u%d", i), "b.test"), alice)
 	}
-	noShared := &store.Account{Username: "solo", Domain: "c.test", URI: "https://c.test/solo", InboxURL: "https://c.test/solo/inbox", PublicKeyPEM: "x"}
+	noShared := &starling.Account{Username: "solo", Domain: "c.test", URI: "https://c.test/solo", InboxURL: "https://c.test/solo/inbox", PublicKeyPEM: "x"}
 	noShared, err := db.UpsertRemoteAccount(ctx, noShared)
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +118,7 @@ func TestFollowerInboxesCollapse(t *testing.T) {
 	accept(t, db, noShared, alice)
 	accept(t, db, mustAccount(t, db, "carol", ""), alice) // local: not an inbox
 	pending := mustAccount(t, db, "pending", "d.test")
-	if _, _, err := db.CreateFollow(ctx, &store.Follow{ID: 1, FollowerID: pending.ID, FolloweeID: alice.ID, URI: "https://d.test/f"}, nil); err != nil {
+	if _, _, err := db.CreateFollow(ctx, &starling.Follow{ID: 1, FollowerID: pending.ID, FolloweeID: alice.ID, URI: "https://d.test/f"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := db.FollowerInboxes(ctx, alice.ID, time.Time{})
@@ -136,12 +137,12 @@ func TestFollowerInboxesCollapse(t *testing.T) {
 }
 
 func TestRemoteStatusIdempotence(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := pgtest.NewDB(t)
 	ctx := context.Background()
 	bob := mustAccount(t, db, "bob", "b.test")
-	status := func(uri string) *store.Status {
-		return &store.Status{ID: store.NewID(time.Now()), URI: uri, AccountID: bob.ID, Content: "hi",
-			Visibility: store.VisibilityPublic, CreatedAt: time.Now()}
+	status := func(uri string) *starling.Status {
+		return &starling.Status{ID: starling.NewID(time.Now()), URI: uri, AccountID: bob.ID, Content: "hi",
+			Visibility: starling.VisibilityPublic, CreatedAt: time.Now()}
 	}
 	tests := []struct {
 		name  string
@@ -182,7 +183,7 @@ func TestRemoteStatusIdempotence(t *testing.T) {
 }
 
 func TestHomeFeed(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := pgtest.NewDB(t)
 	ctx := context.Background()
 	alice := mustAccount(t, db, "alice", "")
 	bob := mustAccount(t, db, "bob", "b.test")
@@ -191,8 +192,8 @@ func TestHomeFeed(t *testing.T) {
 	base := time.Now().Add(-time.Hour)
 	for i := range 5 {
 		created := base.Add(time.Duration(i) * time.Minute)
-		st := &store.Status{ID: store.NewID(created), URI: fmt.Sprintf("https://b.test/s/%d", i), AccountID: bob.ID,
-			Visibility: store.VisibilityPublic, CreatedAt: created}
+		st := &starling.Status{ID: starling.NewID(created), URI: fmt.Sprintf("https://b.test/s/%d", i), AccountID: bob.ID,
+			Visibility: starling.VisibilityPublic, CreatedAt: created}
 		if _, err := db.InsertRemoteStatus(ctx, st); err != nil {
 			t.Fatal(err)
 		}
@@ -203,15 +204,15 @@ func TestHomeFeed(t *testing.T) {
 		}
 		ids = append(ids, st.ID)
 	}
-	direct := &store.Status{ID: store.NewID(time.Now()), URI: "https://b.test/s/direct", AccountID: bob.ID,
-		Visibility: store.VisibilityDirect, CreatedAt: time.Now()}
+	direct := &starling.Status{ID: starling.NewID(time.Now()), URI: "https://b.test/s/direct", AccountID: bob.ID,
+		Visibility: starling.VisibilityDirect, CreatedAt: time.Now()}
 	if _, err := db.InsertRemoteStatus(ctx, direct); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := db.AddStatusToFeeds(ctx, direct.ID); n != 0 {
 		t.Errorf("a direct status not addressed to alice entered %d feeds", n)
 	}
-	page := func(p store.Page) []int64 {
+	page := func(p starling.Page) []int64 {
 		t.Helper()
 		sts, err := db.HomeFeedRefs(ctx, alice.ID, p)
 		if err != nil {
@@ -225,14 +226,14 @@ func TestHomeFeed(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		p    store.Page
+		p    starling.Page
 		want []int64
 	}{
-		{"newest first", store.Page{Limit: 3}, []int64{ids[4], ids[3], ids[2]}},
-		{"max_id", store.Page{MaxID: ids[2], Limit: 3}, []int64{ids[1], ids[0]}},
-		{"since_id takes the newest", store.Page{SinceID: ids[0], Limit: 2}, []int64{ids[4], ids[3]}},
-		{"min_id takes the ones just above", store.Page{MinID: ids[0], Limit: 2}, []int64{ids[2], ids[1]}},
-		{"empty", store.Page{MaxID: ids[0], Limit: 3}, nil},
+		{"newest first", starling.Page{Limit: 3}, []int64{ids[4], ids[3], ids[2]}},
+		{"max_id", starling.Page{MaxID: ids[2], Limit: 3}, []int64{ids[1], ids[0]}},
+		{"since_id takes the newest", starling.Page{SinceID: ids[0], Limit: 2}, []int64{ids[4], ids[3]}},
+		{"min_id takes the ones just above", starling.Page{MinID: ids[0], Limit: 2}, []int64{ids[2], ids[1]}},
+		{"empty", starling.Page{MaxID: ids[0], Limit: 3}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -247,7 +248,7 @@ func TestHomeFeed(t *testing.T) {
 }
 
 func TestHostHealth(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := pgtest.NewDB(t)
 	ctx := context.Background()
 	const host = "down.test"
 	// Failures on one day count once.
@@ -294,7 +295,7 @@ func must[T any](v T, err error) T {
 // TestFollowerInboxesAsOf: an activity goes to the followers its author had
 // when it was made; a follow made later is not in its audience.
 func TestFollowerInboxesAsOf(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := pgtest.NewDB(t)
 	ctx := context.Background()
 	alice := mustAccount(t, db, "alice", "")
 	accept(t, db, mustAccount(t, db, "early", "early.test"), alice)
@@ -326,10 +327,10 @@ func TestFollowerInboxesAsOf(t *testing.T) {
 
 // TestEmptyAudience: an activity sent to nobody is recorded as sent to nobody.
 func TestEmptyAudience(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := pgtest.NewDB(t)
 	ctx := context.Background()
 	alice := mustAccount(t, db, "alice", "")
-	act := &store.Activity{ID: 7, URI: "https://local.test/a/7", Type: "Create", ActorID: alice.ID, ObjectURI: "https://local.test/s/7", Payload: []byte("{}")}
+	act := &starling.Activity{ID: 7, URI: "https://local.test/a/7", Type: "Create", ActorID: alice.ID, ObjectURI: "https://local.test/s/7", Payload: []byte("{}")}
 	if _, err := db.InsertActivity(ctx, act); err != nil {
 		t.Fatal(err)
 	}
@@ -351,13 +352,13 @@ func sorted(s []string) []string {
 // TestEditRemoteStatus: only the status's own account edits it, an older
 // or replayed edit changes nothing, and the history starts with the original.
 func TestEditRemoteStatus(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := pgtest.NewDB(t)
 	ctx := context.Background()
 	author := mustAccount(t, db, "author", "a.test")
 	other := mustAccount(t, db, "other", "a.test")
 	created := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
-	st := &store.Status{ID: store.NewID(created), URI: "https://a.test/s/1", AccountID: author.ID,
-		Content: "<p>v1</p>", Visibility: store.VisibilityPublic, CreatedAt: created}
+	st := &starling.Status{ID: starling.NewID(created), URI: "https://a.test/s/1", AccountID: author.ID,
+		Content: "<p>v1</p>", Visibility: starling.VisibilityPublic, CreatedAt: created}
 	if _, err := db.InsertRemoteStatus(ctx, st); err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +378,7 @@ func TestEditRemoteStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := db.EditRemoteStatus(ctx, st.URI, tt.account, &store.Status{Content: tt.content, EditedAt: tt.at})
+			got, err := db.EditRemoteStatus(ctx, st.URI, tt.account, &starling.Status{Content: tt.content, EditedAt: tt.at})
 			if err != nil || got != tt.want {
 				t.Errorf("edited %v, %v; want %v", got, err, tt.want)
 			}

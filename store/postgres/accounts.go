@@ -1,4 +1,4 @@
-package store
+package postgres
 
 import (
 	"context"
@@ -7,113 +7,58 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/starling-social/starling"
 )
-
-// ErrConflict is returned when a unique value (username, email, uri) is taken.
-var ErrConflict = errors.New("already exists")
-
-// Account is a local or remote actor.
-type Account struct {
-	ID             int64
-	Username       string
-	Domain         string // empty for local accounts
-	DisplayName    string
-	Note           string
-	URI            string
-	URL            string
-	InboxURL       string
-	SharedInboxURL string
-	OutboxURL      string
-	FollowersURL   string
-	FollowingURL   string
-	KeyID          string
-	PublicKeyPEM   string
-	PrivateKeyPEM  string // local accounts only
-	Locked         bool
-	Bot            bool
-	Fields         []Field // profile fields, in order; never nil once scanned
-	CreatedAt      time.Time
-	FetchedAt      time.Time // zero for local accounts
-}
-
-// Field is a profile field: a label and a value, as Mastodon shows them
-// under an account's bio. A remote account's are stored cleaned: Name is
-// plain text and Value is HTML.
-type Field struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
-// Local reports whether the account lives on this server.
-func (a *Account) Local() bool { return a.Domain == "" }
-
-// Acct is the Mastodon acct: username for local accounts, user@domain for remote.
-func (a *Account) Acct() string {
-	if a.Local() {
-		return a.Username
-	}
-	return a.Username + "@" + a.Domain
-}
-
-// DeliveryInbox is where activities for this account go: its server's
-// shared inbox when it has one, so that followers on one server collapse
-// onto one delivery.
-func (a *Account) DeliveryInbox() string {
-	if a.SharedInboxURL != "" {
-		return a.SharedInboxURL
-	}
-	return a.InboxURL
-}
 
 const accountColumns = `a.id, a.username, coalesce(a.domain, ''), a.display_name, a.note, a.uri, a.url,
 	a.inbox_url, a.shared_inbox_url, a.outbox_url, a.followers_url, a.following_url,
-	a.key_id, a.public_key_pem, coalesce(a.private_key_pem, ''), a.locked, a.bot, a.fields, a.created_at,
+	a.key_id, a.public_key_pem, a.locked, a.bot, a.fields, a.created_at,
 	coalesce(a.fetched_at, 'epoch'::timestamptz)`
 
-// dest returns the scan destinations of accountColumns, in order.
-func (a *Account) dest() []any {
+// accountDest returns the scan destinations of accountColumns, in order.
+func accountDest(a *starling.Account) []any {
 	return []any{&a.ID, &a.Username, &a.Domain, &a.DisplayName, &a.Note, &a.URI, &a.URL,
 		&a.InboxURL, &a.SharedInboxURL, &a.OutboxURL, &a.FollowersURL, &a.FollowingURL,
-		&a.KeyID, &a.PublicKeyPEM, &a.PrivateKeyPEM, &a.Locked, &a.Bot, &a.Fields, &a.CreatedAt, &a.FetchedAt}
+		&a.KeyID, &a.PublicKeyPEM, &a.Locked, &a.Bot, &a.Fields, &a.CreatedAt, &a.FetchedAt}
 }
 
-// scanned fixes up what SQL cannot say directly.
-func (a *Account) scanned() {
+// accountScanned fixes up what SQL cannot say directly.
+func accountScanned(a *starling.Account) {
 	if a.FetchedAt.Unix() == 0 {
 		a.FetchedAt = time.Time{}
 	}
 	if a.Fields == nil {
-		a.Fields = []Field{}
+		a.Fields = []starling.Field{}
 	}
 }
 
 // fieldsArg is a.Fields as the fields column takes it: a nil slice would
 // be encoded as SQL NULL, which the column refuses.
-func (a *Account) fieldsArg() []Field {
+func fieldsArg(a *starling.Account) []starling.Field {
 	if a.Fields == nil {
-		return []Field{}
+		return []starling.Field{}
 	}
 	return a.Fields
 }
 
-func scanAccount(row pgx.Row) (*Account, error) {
-	var a Account
-	err := row.Scan(a.dest()...)
+func scanAccount(row pgx.Row) (*starling.Account, error) {
+	var a starling.Account
+	err := row.Scan(accountDest(&a)...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, starling.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	a.scanned()
+	accountScanned(&a)
 	return &a, nil
 }
 
 // CreateLocalAccount stores a new local account and its user credentials.
 // It returns ErrConflict when the username or email is taken.
-func (db *DB) CreateLocalAccount(ctx context.Context, a *Account, email, passwordHash string) error {
+func (db *DB) CreateLocalAccount(ctx context.Context, a *starling.Account, email, passwordHash string) error {
 	if a.ID == 0 {
-		a.ID = NewID(time.Now())
+		a.ID = starling.NewID(time.Now())
 	}
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		if err := insertAccount(ctx, tx, a); err != nil {
@@ -127,7 +72,7 @@ func (db *DB) CreateLocalAccount(ctx context.Context, a *Account, email, passwor
 		return err
 	})
 	if isUniqueViolation(err) {
-		return fmt.Errorf("create account %q: %w", a.Username, ErrConflict)
+		return fmt.Errorf("create account %q: %w", a.Username, starling.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("create account %q: %w", a.Username, err)
@@ -135,7 +80,7 @@ func (db *DB) CreateLocalAccount(ctx context.Context, a *Account, email, passwor
 	return nil
 }
 
-func insertAccount(ctx context.Context, tx pgx.Tx, a *Account) error {
+func insertAccount(ctx context.Context, tx pgx.Tx, a *starling.Account) error {
 	var domain, priv any
 	if a.Domain != "" {
 		domain = a.Domain
@@ -149,13 +94,13 @@ func insertAccount(ctx context.Context, tx pgx.Tx, a *Account) error {
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
 		a.ID, a.Username, domain, a.DisplayName, a.Note, a.URI, a.URL,
 		a.InboxURL, a.SharedInboxURL, a.OutboxURL, a.FollowersURL, a.FollowingURL, a.KeyID,
-		a.PublicKeyPEM, priv, a.Locked, a.Bot, a.fieldsArg())
+		a.PublicKeyPEM, priv, a.Locked, a.Bot, fieldsArg(a))
 	return err
 }
 
 // UpsertRemoteAccount stores a freshly fetched remote actor, keyed by its
 // URI, and returns the stored row (with the id of an earlier fetch).
-func (db *DB) UpsertRemoteAccount(ctx context.Context, a *Account) (*Account, error) {
+func (db *DB) UpsertRemoteAccount(ctx context.Context, a *starling.Account) (*starling.Account, error) {
 	if a.Domain == "" {
 		return nil, fmt.Errorf("upsert remote account %s: no domain", a.URI)
 	}
@@ -171,14 +116,14 @@ func (db *DB) UpsertRemoteAccount(ctx context.Context, a *Account) (*Account, er
 			locked = EXCLUDED.locked, bot = EXCLUDED.bot, fields = EXCLUDED.fields, fetched_at = now()
 		WHERE a.domain IS NOT NULL
 		RETURNING `+accountColumns,
-		NewID(time.Now()), a.Username, a.Domain, a.DisplayName, a.Note, a.URI, a.URL,
+		starling.NewID(time.Now()), a.Username, a.Domain, a.DisplayName, a.Note, a.URI, a.URL,
 		a.InboxURL, a.SharedInboxURL, a.OutboxURL, a.FollowersURL, a.FollowingURL, a.KeyID,
-		a.PublicKeyPEM, a.Locked, a.Bot, a.fieldsArg())
+		a.PublicKeyPEM, a.Locked, a.Bot, fieldsArg(a))
 	got, err := scanAccount(row)
-	if errors.Is(err, ErrNotFound) || isUniqueViolation(err) {
+	if errors.Is(err, starling.ErrNotFound) || isUniqueViolation(err) {
 		// A local account with that URI, or another actor already holding
 		// user@domain: a remote document may not take either over.
-		return nil, fmt.Errorf("upsert remote account %s: %w", a.URI, ErrConflict)
+		return nil, fmt.Errorf("upsert remote account %s: %w", a.URI, starling.ErrConflict)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("upsert remote account %s: %w", a.URI, err)
@@ -186,7 +131,7 @@ func (db *DB) UpsertRemoteAccount(ctx context.Context, a *Account) (*Account, er
 	return got, nil
 }
 
-func (db *DB) accountWhere(ctx context.Context, what, where string, args ...any) (*Account, error) {
+func (db *DB) accountWhere(ctx context.Context, what, where string, args ...any) (*starling.Account, error) {
 	a, err := scanAccount(db.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts a WHERE `+where, args...))
 	if err != nil {
 		return nil, fmt.Errorf("account by %s: %w", what, err)
@@ -194,35 +139,45 @@ func (db *DB) accountWhere(ctx context.Context, what, where string, args ...any)
 	return a, nil
 }
 
+// SigningKey returns the key id and private key (PEM) a local account signs
+// with. It is the one read of private_key_pem: account reads leave the key
+// out, so it is loaded only where something is signed. It returns
+// ENOTFOUND when there is no such account or it has no key (a remote one).
+func (db *DB) SigningKey(ctx context.Context, accountID int64) (keyID, pem string, err error) {
+	var priv *string
+	err = db.pool.QueryRow(ctx, `SELECT key_id, private_key_pem FROM accounts WHERE id = $1`, accountID).Scan(&keyID, &priv)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (priv == nil || *priv == "")) {
+		return "", "", fmt.Errorf("signing key of %d: %w", accountID, starling.ErrNotFound)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("signing key of %d: %w", accountID, err)
+	}
+	return keyID, *priv, nil
+}
+
 // AccountByID returns ErrNotFound when there is no such account.
-func (db *DB) AccountByID(ctx context.Context, id int64) (*Account, error) {
+func (db *DB) AccountByID(ctx context.Context, id int64) (*starling.Account, error) {
 	return db.accountWhere(ctx, "id", `a.id = $1`, id)
 }
 
 // AccountByURI returns ErrNotFound when no account has that ActivityPub id.
-func (db *DB) AccountByURI(ctx context.Context, uri string) (*Account, error) {
+func (db *DB) AccountByURI(ctx context.Context, uri string) (*starling.Account, error) {
 	return db.accountWhere(ctx, "uri", `a.uri = $1`, uri)
 }
 
 // AccountByKeyID returns the account whose public key has that id.
-func (db *DB) AccountByKeyID(ctx context.Context, keyID string) (*Account, error) {
+func (db *DB) AccountByKeyID(ctx context.Context, keyID string) (*starling.Account, error) {
 	return db.accountWhere(ctx, "key id", `a.key_id = $1`, keyID)
 }
 
 // AccountByAcct finds user (domain empty) or user@domain, case-insensitively.
-func (db *DB) AccountByAcct(ctx context.Context, username, domain string) (*Account, error) {
+func (db *DB) AccountByAcct(ctx context.Context, username, domain string) (*starling.Account, error) {
 	return db.accountWhere(ctx, "acct", `lower(a.username) = lower($1) AND lower(coalesce(a.domain, '')) = lower($2)`, username, domain)
 }
 
-// AccountStats are the counts shown on a profile.
-type AccountStats struct {
-	Followers, Following, Statuses int64
-	LastStatusAt                   time.Time
-}
-
 // AccountStats counts an account's accepted followers and follows and its statuses.
-func (db *DB) AccountStats(ctx context.Context, id int64) (AccountStats, error) {
-	var s AccountStats
+func (db *DB) AccountStats(ctx context.Context, id int64) (starling.AccountStats, error) {
+	var s starling.AccountStats
 	var last *time.Time
 	err := db.pool.QueryRow(ctx, `SELECT
 		(SELECT count(*) FROM follows WHERE followee_id = $1 AND accepted),
@@ -250,13 +205,13 @@ func (db *DB) CreateAccessToken(ctx context.Context, tokenSHA256 []byte, account
 }
 
 // AccountByToken returns the account and scopes of an unrevoked token.
-func (db *DB) AccountByToken(ctx context.Context, tokenSHA256 []byte) (*Account, string, error) {
+func (db *DB) AccountByToken(ctx context.Context, tokenSHA256 []byte) (*starling.Account, string, error) {
 	var scopes string
 	var id int64
 	err := db.pool.QueryRow(ctx, `SELECT account_id, scopes FROM access_tokens
 		WHERE token_sha256 = $1 AND revoked_at IS NULL`, tokenSHA256).Scan(&id, &scopes)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, "", fmt.Errorf("account by token: %w", ErrNotFound)
+		return nil, "", fmt.Errorf("account by token: %w", starling.ErrNotFound)
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("account by token: %w", err)

@@ -1,4 +1,4 @@
-package store
+package postgres
 
 import (
 	"context"
@@ -7,10 +7,8 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/starling-social/starling"
 )
-
-// DefaultFeedCap is how many entries a home feed keeps, as on Mastodon.
-const DefaultFeedCap = 800
 
 // fanoutSQL materialises one status into every home feed that should show
 // it, in one statement, whatever the number of readers. The rules are
@@ -226,19 +224,10 @@ func (db *DB) TrimFeeds(ctx context.Context, after int64, batch, keep int) (last
 	return last, tag.RowsAffected() + dead.RowsAffected(), nil
 }
 
-// Page selects a window of a timeline the way Mastodon does: MaxID and
-// SinceID bound it from above and below, newest first; MinID returns the
-// statuses just above it, oldest of them first, then reversed so the page
-// still reads newest first.
-type Page struct {
-	MaxID, SinceID, MinID int64
-	Limit                 int
-}
-
-// bounds turns p into a query's order and exclusive id bounds: with
+// pageBounds turns p into a query's order and exclusive id bounds: with
 // min_id the page is read upwards from it (and reversed for display),
 // otherwise downwards from max_id.
-func (p Page) bounds() (order string, upper, lower int64) {
+func pageBounds(p starling.Page) (order string, upper, lower int64) {
 	order, lower = "DESC", p.SinceID
 	if p.MinID > 0 {
 		order, lower = "ASC", p.MinID
@@ -250,34 +239,23 @@ func (p Page) bounds() (order string, upper, lower int64) {
 	return order, upper, lower
 }
 
-// Item is one entry of a timeline as a viewer sees it: a status, or a boost
-// together with the status it boosts.
-type Item struct {
-	*Status
-	ReblogOfID int64
-	Reblog     *Status // the boosted status, with its author, when this is a boost
-	// Favourited and Reblogged say whether the viewer has favourited or
-	// boosted the status (the boosted one, for a boost).
-	Favourited, Reblogged bool
-}
-
 const itemColumns = statusColumns + `, coalesce(s.reblog_of_id, 0),
 	EXISTS (SELECT 1 FROM favourites fv WHERE fv.account_id = $1 AND fv.status_id = coalesce(s.reblog_of_id, s.id)),
 	EXISTS (SELECT 1 FROM statuses rb WHERE rb.account_id = $1 AND rb.reblog_of_id = coalesce(s.reblog_of_id, s.id)
 	        AND rb.deleted_at IS NULL), ` + accountColumns
 
-func scanItem(row pgx.CollectableRow) (*Item, error) {
-	var s Status
-	var a Account
-	var it Item
+func scanItem(row pgx.CollectableRow) (*starling.Item, error) {
+	var s starling.Status
+	var a starling.Account
+	var it starling.Item
 	err := row.Scan(append([]any{&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
 		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &s.EditedAt,
 		&s.InReplyToID, &s.InReplyToAccountID, &s.Hashtags, &s.SourceText, &s.MentionedAccounts, &s.RepliesCount, &s.ReblogsCount, &s.FavouritesCount, &s.Language, &s.Emojis, &it.ReblogOfID, &it.Favourited, &it.Reblogged},
-		a.dest()...)...)
+		accountDest(&a)...)...)
 	if err != nil {
 		return nil, err
 	}
-	a.scanned()
+	accountScanned(&a)
 	a.PrivateKeyPEM = ""
 	s.DeletedAt = zeroEpoch(s.DeletedAt)
 	s.EditedAt = zeroEpoch(s.EditedAt)
@@ -289,15 +267,15 @@ func scanItem(row pgx.CollectableRow) (*Item, error) {
 // timeline runs one page query. from and where select the entries with $1
 // the viewer (0 for none); key is the column that orders them (the one its
 // index is on, so the bounds reach the index). args continue from $2.
-func (db *DB) timeline(ctx context.Context, what, from, where, key string, p Page, args ...any) ([]*Item, error) {
-	order, upper, lower := p.bounds()
+func (db *DB) timeline(ctx context.Context, what, from, where, key string, p starling.Page, args ...any) ([]*starling.Item, error) {
+	order, upper, lower := pageBounds(p)
 	n := len(args) + 2
 	q := `SELECT ` + itemColumns + ` FROM ` + from + ` JOIN accounts a ON a.id = s.account_id
 		WHERE ` + where + ` AND ` + key + ` < $` + strconv.Itoa(n) + ` AND ` + key + ` > $` + strconv.Itoa(n+1) + `
 		ORDER BY ` + key + ` ` + order + ` LIMIT $` + strconv.Itoa(n+2)
 	all := append([]any{0}, args...)
 	all = append(all, upper, lower, p.Limit)
-	all[0] = viewerOf(ctx)
+	all[0] = starling.ViewerFromContext(ctx)
 	rows, err := db.pool.Query(ctx, q, all...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -316,7 +294,7 @@ func (db *DB) timeline(ctx context.Context, what, from, where, key string, p Pag
 }
 
 // loadReblogs fills the boosted statuses of a page's boosts in one query.
-func (db *DB) loadReblogs(ctx context.Context, items []*Item) error {
+func (db *DB) loadReblogs(ctx context.Context, items []*starling.Item) error {
 	var ids []int64
 	for _, it := range items {
 		if it.ReblogOfID != 0 {
@@ -330,11 +308,11 @@ func (db *DB) loadReblogs(ctx context.Context, items []*Item) error {
 	if err != nil {
 		return fmt.Errorf("load boosted statuses: %w", err)
 	}
-	got, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Status, error) { return scanStatusWithAccount(row) })
+	got, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*starling.Status, error) { return scanStatusWithAccount(row) })
 	if err != nil {
 		return fmt.Errorf("load boosted statuses: %w", err)
 	}
-	byID := make(map[int64]*Status, len(got))
+	byID := make(map[int64]*starling.Status, len(got))
 	for _, s := range got {
 		byID[s.ID] = s
 	}
@@ -344,18 +322,6 @@ func (db *DB) loadReblogs(ctx context.Context, items []*Item) error {
 		}
 	}
 	return nil
-}
-
-type viewerKey struct{}
-
-// WithViewer tells timeline queries whose favourites and boosts to mark.
-func WithViewer(ctx context.Context, accountID int64) context.Context {
-	return context.WithValue(ctx, viewerKey{}, accountID)
-}
-
-func viewerOf(ctx context.Context) int64 {
-	id, _ := ctx.Value(viewerKey{}).(int64)
-	return id
 }
 
 // viewerFilter leaves out, for the viewer $1 (0: nobody), statuses of
@@ -370,7 +336,7 @@ const viewerFilter = ` AND ($1 = 0 OR (
 // PublicTimeline reads public statuses (no boosts), newest first: local
 // ones only, remote ones only, or both; without what the viewer (see
 // WithViewer) blocks or mutes.
-func (db *DB) PublicTimeline(ctx context.Context, local, remote bool, p Page) ([]*Item, error) {
+func (db *DB) PublicTimeline(ctx context.Context, local, remote bool, p starling.Page) ([]*starling.Item, error) {
 	where := `s.visibility = 'public' AND s.deleted_at IS NULL AND s.reblog_of_id IS NULL` + viewerFilter
 	switch {
 	case local && !remote:
@@ -383,7 +349,7 @@ func (db *DB) PublicTimeline(ctx context.Context, local, remote bool, p Page) ([
 
 // TagTimeline reads public statuses carrying tag (lower case, no '#'),
 // without what the viewer blocks or mutes.
-func (db *DB) TagTimeline(ctx context.Context, tag string, local bool, p Page) ([]*Item, error) {
+func (db *DB) TagTimeline(ctx context.Context, tag string, local bool, p starling.Page) ([]*starling.Item, error) {
 	where := `t.tag = $2 AND s.visibility = 'public' AND s.deleted_at IS NULL` + viewerFilter
 	if local {
 		where += ` AND s.local`
@@ -394,8 +360,8 @@ func (db *DB) TagTimeline(ctx context.Context, tag string, local bool, p Page) (
 // AccountStatuses reads accountID's statuses and boosts as viewer may see
 // them: public and unlisted to anyone, followers-only to accepted
 // followers and the author, direct to the author and addressees.
-func (db *DB) AccountStatuses(ctx context.Context, viewer, accountID int64, p Page) ([]*Item, error) {
-	return db.timeline(WithViewer(ctx, viewer), "account statuses", `statuses s`,
+func (db *DB) AccountStatuses(ctx context.Context, viewer, accountID int64, p starling.Page) ([]*starling.Item, error) {
+	return db.timeline(starling.WithViewer(ctx, viewer), "account statuses", `statuses s`,
 		`s.account_id = $2 AND s.deleted_at IS NULL AND (
 			s.visibility IN ('public', 'unlisted') OR s.account_id = $1
 			OR (s.visibility = 'private' AND EXISTS (SELECT 1 FROM follows f
@@ -406,14 +372,14 @@ func (db *DB) AccountStatuses(ctx context.Context, viewer, accountID int64, p Pa
 
 // ItemByID returns one status as viewer sees it in a timeline (for
 // streaming), with its boosted status.
-func (db *DB) ItemByID(ctx context.Context, viewer, statusID int64) (*Item, error) {
-	items, err := db.timeline(WithViewer(ctx, viewer), "status item", `statuses s`,
-		`s.id = $2 AND s.deleted_at IS NULL`, "s.id", Page{Limit: 1}, statusID)
+func (db *DB) ItemByID(ctx context.Context, viewer, statusID int64) (*starling.Item, error) {
+	items, err := db.timeline(starling.WithViewer(ctx, viewer), "status item", `statuses s`,
+		`s.id = $2 AND s.deleted_at IS NULL`, "s.id", starling.Page{Limit: 1}, statusID)
 	if err != nil {
 		return nil, err
 	}
 	if len(items) == 0 || (items[0].ReblogOfID != 0 && items[0].Reblog == nil) {
-		return nil, fmt.Errorf("status item %d: %w", statusID, ErrNotFound)
+		return nil, fmt.Errorf("status item %d: %w", statusID, starling.ErrNotFound)
 	}
 	return items[0], nil
 }
@@ -437,13 +403,6 @@ func zeroEpoch[T interface{ Unix() int64 }](t T) T {
 	return t
 }
 
-// FeedRef is one entry of a home feed page before rendering: the status
-// (or boost) id, the boosted status's id, and the viewer's flags.
-type FeedRef struct {
-	ID, ReblogOfID        int64
-	Favourited, Reblogged bool
-}
-
 // HomeFeedRefs reads a page of accountID's home feed as ids and the
 // viewer's flags only: a backward scan of the feed's primary key and
 // nothing else, the cheapest read there is (about 60% of one that also
@@ -451,8 +410,8 @@ type FeedRef struct {
 // the others with StatusesByIDs, which leaves deleted ones out; removal
 // takes deleted statuses out of feeds, and the API's cache forgets them on
 // the delete event.
-func (db *DB) HomeFeedRefs(ctx context.Context, accountID int64, p Page) ([]FeedRef, error) {
-	order, upper, lower := p.bounds()
+func (db *DB) HomeFeedRefs(ctx context.Context, accountID int64, p starling.Page) ([]starling.FeedRef, error) {
+	order, upper, lower := pageBounds(p)
 	rows, err := db.pool.Query(ctx, `SELECT h.status_id, coalesce(h.reblog_of_id, 0),
 		EXISTS (SELECT 1 FROM favourites fv WHERE fv.account_id = $1 AND fv.status_id = coalesce(h.reblog_of_id, h.status_id)),
 		EXISTS (SELECT 1 FROM statuses rb WHERE rb.account_id = $1 AND rb.reblog_of_id = coalesce(h.reblog_of_id, h.status_id)
@@ -463,8 +422,8 @@ func (db *DB) HomeFeedRefs(ctx context.Context, accountID int64, p Page) ([]Feed
 	if err != nil {
 		return nil, fmt.Errorf("home feed of %d: %w", accountID, err)
 	}
-	refs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (FeedRef, error) {
-		var r FeedRef
+	refs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (starling.FeedRef, error) {
+		var r starling.FeedRef
 		err := row.Scan(&r.ID, &r.ReblogOfID, &r.Favourited, &r.Reblogged)
 		return r, err
 	})
@@ -478,16 +437,16 @@ func (db *DB) HomeFeedRefs(ctx context.Context, accountID int64, p Page) ([]Feed
 }
 
 // StatusesByIDs loads the live ones of statuses by id, with their authors.
-func (db *DB) StatusesByIDs(ctx context.Context, ids []int64) (map[int64]*Status, error) {
+func (db *DB) StatusesByIDs(ctx context.Context, ids []int64) (map[int64]*starling.Status, error) {
 	rows, err := db.pool.Query(ctx, statusJoin+` WHERE s.id = ANY($1) AND s.deleted_at IS NULL`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("statuses by ids: %w", err)
 	}
-	got, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Status, error) { return scanStatusWithAccount(row) })
+	got, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*starling.Status, error) { return scanStatusWithAccount(row) })
 	if err != nil {
 		return nil, fmt.Errorf("statuses by ids: %w", err)
 	}
-	out := make(map[int64]*Status, len(got))
+	out := make(map[int64]*starling.Status, len(got))
 	for _, s := range got {
 		out[s.ID] = s
 	}

@@ -1,4 +1,4 @@
-package store
+package postgres
 
 import (
 	"context"
@@ -7,26 +7,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/starling-social/starling"
 )
-
-// InboxActivity is an activity received from another server.
-type InboxActivity struct {
-	ID       int64
-	URI      string
-	Type     string
-	ActorURI string
-	Payload  []byte
-	// ForwardedBy is the key owner that delivered the activity when it is
-	// not its actor (a forward); empty when the actor signed it.
-	ForwardedBy string
-	ReceivedAt  time.Time
-	ProcessedAt time.Time
-}
 
 // InsertInboxActivity stores a received activity once, keyed by its id, with
 // the event that hands it to processing. A second delivery of the same
 // activity changes nothing and reports false.
-func (db *DB) InsertInboxActivity(ctx context.Context, a *InboxActivity, events ...Event) (bool, error) {
+func (db *DB) InsertInboxActivity(ctx context.Context, a *starling.InboxActivity, events ...starling.Event) (bool, error) {
 	var inserted bool
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var forwardedBy any
@@ -49,14 +36,14 @@ func (db *DB) InsertInboxActivity(ctx context.Context, a *InboxActivity, events 
 }
 
 // InboxActivityByID returns ErrNotFound when there is no such activity.
-func (db *DB) InboxActivityByID(ctx context.Context, id int64) (*InboxActivity, error) {
-	var a InboxActivity
+func (db *DB) InboxActivityByID(ctx context.Context, id int64) (*starling.InboxActivity, error) {
+	var a starling.InboxActivity
 	var processed *time.Time
 	err := db.pool.QueryRow(ctx, `SELECT id, uri, type, actor_uri, payload, coalesce(forwarded_by, ''), received_at, processed_at
 		FROM inbox_activities WHERE id = $1`, id).
 		Scan(&a.ID, &a.URI, &a.Type, &a.ActorURI, &a.Payload, &a.ForwardedBy, &a.ReceivedAt, &processed)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("inbox activity %d: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("inbox activity %d: %w", id, starling.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("inbox activity %d: %w", id, err)

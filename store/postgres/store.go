@@ -1,4 +1,4 @@
-// Package store is Starling's PostgreSQL store of truth: the schema and its
+// Package postgres is Starling's PostgreSQL store of truth: the schema and its
 // migrations, the connection pool, and one file of queries per domain.
 //
 // The store knows nothing of the components that use it. Each consumer
@@ -6,21 +6,17 @@
 // needs and *DB satisfies it; ARCHITECTURE.md says which package owns which
 // table. Methods that change state and must tell another component about it
 // take the event to append, so the change and its event commit together.
-package store
+package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"embed"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/url"
-	"sync/atomic"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -28,13 +24,11 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"github.com/starling-social/starling"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
-
-// ErrNotFound is returned when the row asked for does not exist.
-var ErrNotFound = errors.New("not found")
 
 // DB is a pool of connections to one Starling database. It is safe for
 // concurrent use.
@@ -145,37 +139,8 @@ func RedactURL(dsn string) string {
 	return u.String()
 }
 
-// NewID returns a time-ordered 64-bit id, as Mastodon's are: milliseconds
-// since the epoch in the high 48 bits and a 16-bit sequence below, so ids
-// sort by creation time and pagination by id is pagination by time. The
-// sequence starts at a random point in each process and counts up, so ids
-// made in one process never collide (up to 65,536 a millisecond) and ids
-// made in two processes in the same millisecond rarely do.
-func NewID(t time.Time) int64 {
-	return t.UnixMilli()<<16 | int64(idSeq.Add(1)&0xffff)
-}
-
-// idSeq is the process-wide sequence of NewID: ids must be unique across
-// every goroutine of the process, so this one counter is shared on purpose.
-var idSeq = func() *atomic.Uint64 {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	var n atomic.Uint64
-	n.Store(binary.BigEndian.Uint64(b[:]))
-	return &n
-}()
-
-// Event is a message to publish once the transaction that wrote it commits.
-type Event struct {
-	MsgID   string            // Nats-Msg-Id: the same logical event always has the same id
-	Subject string            // NATS subject
-	Payload []byte            // JSON
-	Headers map[string]string // correlation id, trace context
-	DueAt   time.Time         // publish no earlier than this; zero means now
-}
-
 // appendEvents writes events into the transactional outbox within tx.
-func appendEvents(ctx context.Context, tx pgx.Tx, events ...Event) error {
+func appendEvents(ctx context.Context, tx pgx.Tx, events ...starling.Event) error {
 	for _, ev := range events {
 		headers := ev.Headers
 		if headers == nil {

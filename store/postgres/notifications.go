@@ -1,41 +1,20 @@
-package store
+package postgres
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/starling-social/starling"
 )
-
-// Notification types, as Mastodon names them.
-const (
-	NotifyMention   = "mention"
-	NotifyFollow    = "follow"
-	NotifyFavourite = "favourite"
-	NotifyReblog    = "reblog"
-)
-
-// Notification tells an account that another did something concerning it.
-type Notification struct {
-	ID            int64
-	AccountID     int64
-	Type          string
-	FromAccountID int64
-	StatusID      int64 // 0 for a follow
-	CreatedAt     time.Time
-
-	From   *Account // filled by reads
-	Status *Item    // filled by reads when StatusID is set and the status is live
-}
 
 // InsertNotification stores n once: a replayed event finds the row (unique
 // on recipient, type, sender and status) and changes nothing. Nothing is
 // stored when the recipient is not local, or blocks, mutes or blocks the
 // domain of the sender. It reports whether a row was added and sets n.ID.
-func (db *DB) InsertNotification(ctx context.Context, n *Notification) (bool, error) {
+func (db *DB) InsertNotification(ctx context.Context, n *starling.Notification) (bool, error) {
 	var status any
 	if n.StatusID != 0 {
 		status = n.StatusID
@@ -58,16 +37,11 @@ func (db *DB) InsertNotification(ctx context.Context, n *Notification) (bool, er
 	return true, nil
 }
 
-// NotificationFilter narrows a page of notifications by type.
-type NotificationFilter struct {
-	Types, ExcludeTypes []string
-}
-
 // Notifications reads a page of accountID's notifications, newest first,
 // with senders and statuses. Notifications whose status was deleted are
 // not shown.
-func (db *DB) Notifications(ctx context.Context, accountID int64, p Page, f NotificationFilter) ([]*Notification, error) {
-	order, upper, lower := p.bounds()
+func (db *DB) Notifications(ctx context.Context, accountID int64, p starling.Page, f starling.NotificationFilter) ([]*starling.Notification, error) {
+	order, upper, lower := pageBounds(p)
 	rows, err := db.pool.Query(ctx, `SELECT n.id, n.account_id, n.type, n.from_account_id, coalesce(n.status_id, 0), n.created_at,
 		`+accountColumns+`
 		FROM notifications n JOIN accounts a ON a.id = n.from_account_id
@@ -90,27 +64,27 @@ func (db *DB) Notifications(ctx context.Context, accountID int64, p Page, f Noti
 	return out, db.loadNotificationStatuses(ctx, accountID, out)
 }
 
-func scanNotification(row pgx.CollectableRow) (*Notification, error) {
-	var n Notification
-	var a Account
+func scanNotification(row pgx.CollectableRow) (*starling.Notification, error) {
+	var n starling.Notification
+	var a starling.Account
 	err := row.Scan(append([]any{&n.ID, &n.AccountID, &n.Type, &n.FromAccountID, &n.StatusID, &n.CreatedAt},
-		a.dest()...)...)
+		accountDest(&a)...)...)
 	if err != nil {
 		return nil, err
 	}
-	a.scanned()
+	accountScanned(&a)
 	a.PrivateKeyPEM = ""
 	n.From = &a
 	return &n, nil
 }
 
-func (db *DB) loadNotificationStatuses(ctx context.Context, viewer int64, ns []*Notification) error {
+func (db *DB) loadNotificationStatuses(ctx context.Context, viewer int64, ns []*starling.Notification) error {
 	for _, n := range ns {
 		if n.StatusID == 0 {
 			continue
 		}
 		it, err := db.ItemByID(ctx, viewer, n.StatusID)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, starling.ErrNotFound) {
 			continue
 		}
 		if err != nil {
@@ -122,13 +96,13 @@ func (db *DB) loadNotificationStatuses(ctx context.Context, viewer int64, ns []*
 }
 
 // NotificationByID returns accountID's notification id.
-func (db *DB) NotificationByID(ctx context.Context, accountID, id int64) (*Notification, error) {
-	ns, err := db.Notifications(ctx, accountID, Page{MaxID: id + 1, SinceID: id - 1, Limit: 1}, NotificationFilter{})
+func (db *DB) NotificationByID(ctx context.Context, accountID, id int64) (*starling.Notification, error) {
+	ns, err := db.Notifications(ctx, accountID, starling.Page{MaxID: id + 1, SinceID: id - 1, Limit: 1}, starling.NotificationFilter{})
 	if err != nil {
 		return nil, err
 	}
 	if len(ns) == 0 {
-		return nil, fmt.Errorf("notification %d: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("notification %d: %w", id, starling.ErrNotFound)
 	}
 	return ns[0], nil
 }

@@ -1,0 +1,62 @@
+package starling
+
+import "time"
+
+// Account is a local or remote actor.
+type Account struct {
+	ID             int64
+	Username       string
+	Domain         string // empty for local accounts
+	DisplayName    string
+	Note           string
+	URI            string
+	URL            string
+	InboxURL       string
+	SharedInboxURL string
+	OutboxURL      string
+	FollowersURL   string
+	FollowingURL   string
+	KeyID          string
+	PublicKeyPEM   string
+	PrivateKeyPEM  string // local accounts only; stored on create, never read back with the account (see the store's SigningKey)
+	Locked         bool
+	Bot            bool
+	Fields         []Field // profile fields, in order; never nil once scanned
+	CreatedAt      time.Time
+	FetchedAt      time.Time // zero for local accounts
+}
+
+// Field is a profile field: a label and a value, as Mastodon shows them
+// under an account's bio. A remote account's are stored cleaned: Name is
+// plain text and Value is HTML.
+type Field struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Local reports whether the account lives on this server.
+func (a *Account) Local() bool { return a.Domain == "" }
+
+// Acct is the Mastodon acct: username for local accounts, user@domain for remote.
+func (a *Account) Acct() string {
+	if a.Local() {
+		return a.Username
+	}
+	return a.Username + "@" + a.Domain
+}
+
+// DeliveryInbox is where activities for this account go: its server's
+// shared inbox when it has one, so that followers on one server collapse
+// onto one delivery.
+func (a *Account) DeliveryInbox() string {
+	if a.SharedInboxURL != "" {
+		return a.SharedInboxURL
+	}
+	return a.InboxURL
+}
+
+// AccountStats are the counts shown on a profile.
+type AccountStats struct {
+	Followers, Following, Statuses int64
+	LastStatusAt                   time.Time
+}
