@@ -89,6 +89,11 @@ func (t Topology) Stream(kind string) string {
 // Subjects returns the subject filter covering a kind, e.g. starling.outbox.>.
 func (t Topology) Subjects(kind string) string { return t.prefix + "." + kind + ".>" }
 
+// EventStream names a kind's events in the store's outbox: the first two
+// tokens of their subjects, e.g. starling.outbox. The relay claims each
+// stream's events apart.
+func (t Topology) EventStream(kind string) string { return t.prefix + "." + kind }
+
 // Subject returns a subject within a kind, e.g. starling.outbox.create.
 func (t Topology) Subject(kind, rest string) string { return t.prefix + "." + kind + "." + rest }
 

@@ -160,7 +160,7 @@ func startInstance(t testing.TB, name string, opts ...func(*Config)) *instance {
 	in.srv = &Server{Config: &in.cfg, Logger: testLogger(t, name), Listener: ln, WrapHandler: in.inbox.wrap}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := in.srv.Open(ctx); err != nil {
+	if err := in.srv.Start(ctx); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
 	t.Cleanup(func() {

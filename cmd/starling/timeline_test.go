@@ -620,21 +620,26 @@ func TestStreamingFromAnotherProcess(t *testing.T) {
 	alice, bob := a.user("alice"), a.user("bob")
 	a.mustCall("POST", "/api/v1/accounts/"+a.accountID(bob, "alice")+"/follow", bob, url.Values{}, nil)
 
-	nc, err := queue.Connect("", a.srv.embedded, "second api process")
+	nc, err := a.srv.NATS.Clone("second api process")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	topo := must(queue.NewTopology(a.cfg.NATSPrefix))
 	second := &api.Server{Store: a.srv.DB, Site: site(&a.cfg), Logger: testLogger(t, "A2"),
-		Streaming: &api.Streaming{Subscribe: streamSubscriber(nc, topo)}}
-	if err := second.Streaming.Start(second); err != nil {
-		t.Fatal(err)
-	}
+		Streaming: &api.Streaming{Events: nc}}
+	second.Streaming.Server = second
+	ctx, cancel := context.WithCancel(context.Background())
+	streamed := make(chan error, 1)
+	go func() { streamed <- second.Streaming.Run(ctx) }()
 	srv := httptest.NewServer(second.Handler())
 	defer srv.Close()
 	// Runs first: dropping the streams lets srv.Close find no request open.
-	defer second.Streaming.Close()
+	defer func() {
+		cancel()
+		if err := <-streamed; err != nil {
+			t.Error(err)
+		}
+	}()
 
 	user := sse(t, srv.URL+"/api/v1/streaming/user", http.Header{"Authorization": {"Bearer " + bob}})
 	post := a.post(alice, "posted through the first process")
