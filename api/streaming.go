@@ -528,7 +528,12 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
+	// The reader ends when ctx does (Read returns then); the handler
+	// waits for it, so nothing of the connection outlives its request.
+	readDone := make(chan struct{})
+	defer func() { cancel(); <-readDone }()
 	go func() {
+		defer close(readDone)
 		defer cancel()
 		for {
 			_, data, err := conn.Read(ctx)
