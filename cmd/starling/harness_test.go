@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -257,6 +258,31 @@ func (in *instance) follow(token, accountID string) {
 }
 
 // home returns how often the status uri stands in the token's home timeline.
+// metric returns the value of one sample of the instance's /metrics
+// (name with its labels, as printed), or 0 when absent.
+func (in *instance) metric(sample string) int {
+	in.t.Helper()
+	resp, err := http.Get(in.base + "/metrics")
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				in.t.Fatalf("metric %s: %v", sample, err)
+			}
+			return int(f)
+		}
+	}
+	return 0
+}
+
 func (in *instance) home(token, uri string) int {
 	in.t.Helper()
 	var page []api.Status
