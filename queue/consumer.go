@@ -161,7 +161,7 @@ type Consumer struct {
 	stopping bool                   // set when draining starts
 }
 
-// NewConsumer creates (or updates) the durable consumer on c's stream of
+// NewConsumer creates (or updates) the durable consumer on conn's stream of
 // cfg.Kind; Run handles its messages. Acks are explicit and sent only
 // after h returns nil.
 func NewConsumer(ctx context.Context, conn *Conn, cfg ConsumerConfig, h Handler) (*Consumer, error) {
@@ -566,6 +566,13 @@ func (c *Consumer) stop(ctx context.Context) error {
 	c.stopping = true
 	c.mu.Unlock()
 	close(c.quit)
+	// The client's delivery goroutine may be in dispatch, which returns
+	// now that quit is closed: wait for it, so nothing of the consumer
+	// runs after Run returns.
+	select {
+	case <-c.cc.Closed():
+	case <-ctx.Done():
+	}
 	done := make(chan struct{})
 	go func() { c.wg.Wait(); close(done) }()
 	select {
