@@ -405,3 +405,69 @@ func TestPoisonMessages(t *testing.T) {
 		t.Errorf("%d retry warnings, want 1 (rate-limited)", n)
 	}
 }
+
+// TestConsumerDrain: when Run's context ends, an in-flight message
+// finishes and is acked before Run returns; past DrainTimeout the
+// handler's context is cancelled, Run says so, and the message stays.
+func TestConsumerDrain(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		hold    time.Duration // how long the handler takes, unless cancelled
+		drain   time.Duration
+		wantErr bool
+		left    uint64 // messages left in the stream
+	}{
+		{"OK", 300 * time.Millisecond, 5 * time.Second, false, 0},
+		{"ErrDrainTimeout", time.Minute, 200 * time.Millisecond, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, js, topo := testJetStream(t)
+			ctx := context.Background()
+			started := make(chan struct{}, 1)
+			var finished, cancelled bool
+			c, err := NewConsumer(ctx, conn, ConsumerConfig{
+				Kind: Inbox, Durable: "drain", Workers: 1, AckWait: 5 * time.Second,
+				DrainTimeout: tc.drain, Logger: discard(),
+			}, func(ctx context.Context, m Message) error {
+				if m.Delivered != 1 || m.Subject != topo.Subject(Inbox, "received") {
+					t.Errorf("message %+v", m)
+				}
+				started <- struct{}{}
+				select {
+				case <-time.After(tc.hold):
+					finished = true
+					return nil
+				case <-ctx.Done():
+					cancelled = true
+					return ctx.Err()
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rctx, cancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- c.Run(rctx) }()
+			if _, err := js.Publish(ctx, topo.Subject(Inbox, "received"), []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-started:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the message was not handled")
+			}
+			cancel()
+			err = <-done
+			if (err != nil) != tc.wantErr {
+				t.Errorf("Run: %v, want an error: %v", err, tc.wantErr)
+			}
+			if finished == tc.wantErr || cancelled != tc.wantErr {
+				t.Errorf("handler finished %v, cancelled %v", finished, cancelled)
+			}
+			waitUntil(t, 2*time.Second, func() bool { // the ack is sent, not awaited
+				info, err := js.Stream(ctx, topo.Stream(Inbox))
+				return err == nil && info.CachedInfo().State.Msgs == tc.left
+			})
+		})
+	}
+}
