@@ -26,7 +26,9 @@ var _ AudienceStore = (*audienceStore)(nil)
 func (s *audienceStore) AccountByID(context.Context, int64) (*store.Account, error) {
 	return nil, store.ErrNotFound
 }
-func (s *audienceStore) ActivityByID(context.Context, int64) (*store.Activity, error) { return s.act, nil }
+func (s *audienceStore) ActivityByID(context.Context, int64) (*store.Activity, error) {
+	return s.act, nil
+}
 func (s *audienceStore) FollowerInboxes(context.Context, int64, time.Time) ([]string, error) {
 	return s.followers, nil
 }
