@@ -28,9 +28,11 @@ import (
 // have it in their home feed. Each client has a bounded queue; a client
 // that does not keep up is disconnected rather than buffered without bound.
 type Streaming struct {
-	// Subscribe starts delivering the builder's events to handle, one at a
-	// time; stop ends it. Wired to a NATS subscription in cmd/starling.
-	Subscribe func(handle func(data []byte)) (stop func(), err error)
+	// Events delivers the builder's events; a *queue.Conn.
+	Events StreamSubscriber
+	// Server is the API server whose store and render cache the events
+	// are rendered with (the one whose Streaming this is).
+	Server *Server
 	// Heartbeat is the interval of SSE comments and WebSocket pings;
 	// default 15 s (Mastodon's).
 	Heartbeat time.Duration
@@ -40,7 +42,27 @@ type Streaming struct {
 
 	mu      sync.Mutex
 	clients map[*streamClient]struct{}
-	stop    func()
+}
+
+// StreamSubscriber delivers the timeline builder's streaming events (JSON
+// of queue.StreamMessage) to handle, one at a time, until stop is called.
+// *queue.Conn is one.
+type StreamSubscriber interface {
+	SubscribeStream(handle func(data []byte)) (stop func(), err error)
+}
+
+func (st *Streaming) heartbeat() time.Duration {
+	if st.Heartbeat <= 0 {
+		return 15 * time.Second
+	}
+	return st.Heartbeat
+}
+
+func (st *Streaming) buffer() int {
+	if st.Buffer <= 0 {
+		return 128
+	}
+	return st.Buffer
 }
 
 // streamClient is one connection, subscribed to one or more streams.
@@ -90,27 +112,24 @@ func (c *streamClient) send(ev streamEvent) {
 	}
 }
 
-// Start subscribes to the builder's events; s renders what is sent.
-func (st *Streaming) Start(s *Server) error {
-	if st.Heartbeat <= 0 {
-		st.Heartbeat = 15 * time.Second
-	}
-	if st.Buffer <= 0 {
-		st.Buffer = 128
-	}
-	stop, err := st.Subscribe(func(data []byte) { st.dispatch(s, data) })
+// Run receives the builder's events and sends them to the clients that
+// want them until ctx ends; then it stops receiving, drops every client
+// (Close) and returns nil.
+func (st *Streaming) Run(ctx context.Context) error {
+	stop, err := st.Events.SubscribeStream(func(data []byte) { st.dispatch(st.Server, data) })
 	if err != nil {
 		return fmt.Errorf("subscribe to streaming events: %w", err)
 	}
-	st.stop = stop
+	<-ctx.Done()
+	stop()
+	st.Close()
 	return nil
 }
 
-// Close stops receiving events and drops every client.
+// Close drops every client; their requests end. Run calls it when it
+// returns; an HTTP server calls it as shutdown begins (streams never go
+// idle, so a graceful shutdown would otherwise wait for them).
 func (st *Streaming) Close() {
-	if st.stop != nil {
-		st.stop()
-	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for c := range st.clients {
@@ -368,7 +387,7 @@ func (s *Server) streamAuth(r *http.Request) (a *starling.Account, token string,
 var errScope = errors.New("outside the authorized scopes")
 
 func (s *Server) newStreamClient(a *starling.Account) *streamClient {
-	return &streamClient{account: a, out: make(chan streamEvent, s.Streaming.Buffer),
+	return &streamClient{account: a, out: make(chan streamEvent, s.Streaming.buffer()),
 		gone: make(chan struct{}), streams: map[string]bool{}}
 }
 
@@ -430,7 +449,7 @@ func (s *Server) sse(stream string) http.HandlerFunc {
 		if !write(":)\n\n") {
 			return
 		}
-		tick := time.NewTicker(s.Streaming.Heartbeat)
+		tick := time.NewTicker(s.Streaming.heartbeat())
 		defer tick.Stop()
 		for {
 			select {
@@ -509,7 +528,12 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
+	// The reader ends when ctx does (Read returns then); the handler
+	// waits for it, so nothing of the connection outlives its request.
+	readDone := make(chan struct{})
+	defer func() { cancel(); <-readDone }()
 	go func() {
+		defer close(readDone)
 		defer cancel()
 		for {
 			_, data, err := conn.Read(ctx)
@@ -533,7 +557,7 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	tick := time.NewTicker(s.Streaming.Heartbeat)
+	tick := time.NewTicker(s.Streaming.heartbeat())
 	defer tick.Stop()
 	for {
 		select {

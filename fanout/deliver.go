@@ -19,7 +19,6 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/sync/singleflight"
 
@@ -66,7 +65,6 @@ type Deliverer struct {
 	// standard the remote accepts (activitypub.Knocker); else draft-cavage.
 	Knocker Knocker
 
-	once     sync.Once
 	loading  singleflight.Group
 	cache    *lru.Cache[int64, *cachedActivity]
 	breakers *lru.Cache[string, *gobreaker.TwoStepCircuitBreaker[struct{}]]
@@ -89,20 +87,24 @@ type cachedActivity struct {
 	gone    bool      // the Create's status was deleted: skip it
 }
 
-func (d *Deliverer) init(ctx context.Context) {
-	d.once.Do(func() {
-		d.Policy.fill()
-		d.cache, _ = lru.New[int64, *cachedActivity](4096)
-		d.breakers, _ = lru.New[string, *gobreaker.TwoStepCircuitBreaker[struct{}]](65536)
-		d.failing = map[string]bool{}
-		hosts, err := d.Store.FailingHosts(ctx)
-		if err != nil {
-			d.Logger.Warn("could not load failing hosts; successes will clear them as they come", "error", err)
-		}
-		for _, h := range hosts {
-			d.failing[h.Host] = true
-		}
-	})
+// Open fills the policy's defaults, makes the caches and reads which hosts
+// are failing (so that a success clears them). Call it once, before
+// HandleDelivery or BreakerState: nothing is loaded on the first message.
+// A store that is away is not an error: successes then clear hosts as
+// they come.
+func (d *Deliverer) Open(ctx context.Context) error {
+	d.Policy.fill()
+	d.cache, _ = lru.New[int64, *cachedActivity](4096)
+	d.breakers, _ = lru.New[string, *gobreaker.TwoStepCircuitBreaker[struct{}]](65536)
+	d.failing = map[string]bool{}
+	hosts, err := d.Store.FailingHosts(ctx)
+	if err != nil {
+		d.Logger.Warn("could not load failing hosts; successes will clear them as they come", "error", err)
+	}
+	for _, h := range hosts {
+		d.failing[h.Host] = true
+	}
+	return nil
 }
 
 func (d *Deliverer) now() time.Time {
@@ -115,7 +117,9 @@ func (d *Deliverer) now() time.Time {
 // BreakerState returns the state of host's circuit breaker in this
 // process: "closed", "open" or "half-open".
 func (d *Deliverer) BreakerState(host string) string {
-	d.init(context.Background())
+	if d.breakers == nil {
+		return gobreaker.StateClosed.String() // not opened: nothing tripped
+	}
 	if cb, ok := d.breakers.Peek(host); ok {
 		return cb.State().String()
 	}
@@ -125,14 +129,14 @@ func (d *Deliverer) BreakerState(host string) string {
 // HostOf is the consumer key of a delivery message: its destination host.
 // Deliveries to one host are capped by Policy.PerHost; the subject carries
 // the host already, so no decoding is needed.
-func HostOf(msg jetstream.Msg) string { return msg.Subject() }
+func HostOf(subject string) string { return subject }
 
-// HandleDelivery is the queue.Handler of the delivery stream.
-func (d *Deliverer) HandleDelivery(ctx context.Context, msg jetstream.Msg) error {
-	d.init(ctx)
+// HandleDelivery is the queue.Handler of the delivery stream. Open must
+// have been called.
+func (d *Deliverer) HandleDelivery(ctx context.Context, msg queue.Message) error {
 	var m queue.DeliveryMessage
-	if err := json.Unmarshal(msg.Data(), &m); err != nil {
-		d.Logger.Error("dropping undecodable delivery", "error", err, "subject", msg.Subject())
+	if err := json.Unmarshal(msg.Data, &m); err != nil {
+		d.Logger.Error("dropping undecodable delivery", "error", err, "subject", msg.Subject)
 		d.Metrics.outcome("undecodable")
 		return nil
 	}

@@ -16,9 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/queue"
 )
@@ -33,13 +30,20 @@ type AudienceStore interface {
 	AudienceOf(ctx context.Context, typ, objectURI string) ([]string, error)
 }
 
+// Publisher queues messages on a stream; *queue.Conn is one. PublishBatch
+// stores every message once (by its MsgID) or returns an error, which
+// wraps queue.ErrPublishTimeout when JetStream did not answer in time.
+type Publisher interface {
+	PublishBatch(ctx context.Context, msgs []queue.Outgoing) error
+}
+
 // Fanout turns outbox events into deliveries.
 type Fanout struct {
-	Store    AudienceStore
-	JS       jetstream.JetStream
-	Topology queue.Topology
-	Logger   *slog.Logger
-	Metrics  *DeliveryMetrics
+	Store     AudienceStore
+	Publisher Publisher
+	Topology  queue.Topology
+	Logger    *slog.Logger
+	Metrics   *DeliveryMetrics
 
 	mu          sync.Mutex
 	unavailable map[string]bool
@@ -51,9 +55,9 @@ type Fanout struct {
 // so a replayed event queues nothing new within JetStream's duplicate
 // window, and a later replay only repeats deliveries, which receiving
 // inboxes drop by activity id.
-func (f *Fanout) HandleOutbox(ctx context.Context, msg jetstream.Msg) error {
+func (f *Fanout) HandleOutbox(ctx context.Context, msg queue.Message) error {
 	var ev queue.OutboxEvent
-	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+	if err := json.Unmarshal(msg.Data, &ev); err != nil {
 		return queue.Permanent(fmt.Errorf("decode outbox event: %w", err))
 	}
 	act, err := f.Store.ActivityByID(ctx, ev.ActivityID)
@@ -169,12 +173,8 @@ func (f *Fanout) followersAudience(ctx context.Context, ev queue.OutboxEvent, ac
 }
 
 func (f *Fanout) enqueue(ctx context.Context, ev queue.OutboxEvent, inboxes []string) error {
-	headers := nats.Header{}
 	tr := queue.TraceFrom(ctx)
-	for k, v := range tr.Headers() {
-		headers.Set(k, v)
-	}
-	futures := make([]jetstream.PubAckFuture, 0, len(inboxes))
+	msgs := make([]queue.Outgoing, 0, len(inboxes))
 	for _, inbox := range inboxes {
 		u, err := url.Parse(inbox)
 		if err != nil || u.Host == "" {
@@ -185,30 +185,20 @@ func (f *Fanout) enqueue(ctx context.Context, ev queue.OutboxEvent, inboxes []st
 		if err != nil {
 			return queue.Permanent(fmt.Errorf("encode delivery: %w", err))
 		}
-		m := &nats.Msg{Subject: f.Topology.DeliverySubject(u.Host), Data: data, Header: headers}
-		fut, err := f.JS.PublishMsgAsync(m, jetstream.WithMsgID(deliveryMsgID(ev.ActivityID, inbox)))
-		if err != nil {
-			return retrySoon(fmt.Errorf("queue delivery to %s: %w", inbox, err))
-		}
-		futures = append(futures, fut)
+		msgs = append(msgs, queue.Outgoing{Subject: f.Topology.DeliverySubject(u.Host),
+			MsgID: deliveryMsgID(ev.ActivityID, inbox), Data: data})
 	}
-	timeout := time.After(30 * time.Second)
-	for _, fut := range futures {
-		select {
-		case <-fut.Ok():
-		case err := <-fut.Err():
-			// Usually the delivery stream is full: what was queued stays
-			// queued (message ids make the next try skip it), and the rest
-			// goes as soon as deliveries drain, not after a long backoff.
-			return retrySoon(fmt.Errorf("queue delivery to %s: %w", fut.Msg().Subject, err))
-		case <-timeout:
-			return errors.New("queue deliveries: no acknowledgement from JetStream within 30s")
-		case <-ctx.Done():
-			return ctx.Err()
+	if err := f.Publisher.PublishBatch(ctx, msgs); err != nil {
+		if ctx.Err() != nil || errors.Is(err, queue.ErrPublishTimeout) {
+			return fmt.Errorf("queue deliveries: %w", err)
 		}
+		// Usually the delivery stream is full: what was queued stays
+		// queued (message ids make the next try skip it), and the rest
+		// goes as soon as deliveries drain, not after a long backoff.
+		return retrySoon(fmt.Errorf("queue deliveries: %w", err))
 	}
-	f.Metrics.queued(len(futures))
-	f.Logger.Debug("fanned out", "activity_id", ev.ActivityID, "inboxes", len(futures), "correlation_id", tr.CorrelationID)
+	f.Metrics.queued(len(msgs))
+	f.Logger.Debug("fanned out", "activity_id", ev.ActivityID, "inboxes", len(msgs), "correlation_id", tr.CorrelationID)
 	return nil
 }
 

@@ -142,13 +142,6 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 		}
 	}
 	id := starling.NewID(now())
-	headers := tr.Headers()
-	if host, err := activitypub.HostOf(v.Owner); err == nil {
-		// The processor's consumer shares its workers out by sender, so
-		// one server's flood or slow activities wait behind each other,
-		// not in front of everyone else's.
-		headers[queue.HeaderSender] = host
-	}
 	ev, err := json.Marshal(queue.InboxEvent{InboxActivityID: id})
 	if err != nil {
 		return "error", http.StatusInternalServerError, "internal error"
@@ -156,10 +149,13 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 	inserted, err := h.Store.InsertInboxActivity(ctx, &starling.InboxActivity{
 		ID: id, URI: uri, Type: act.Type, ActorURI: act.Actor.ID, Payload: body, ForwardedBy: forwardedBy,
 	}, starling.Event{
-		MsgID:   "inbox-" + strconv.FormatInt(id, 10),
-		Subject: h.Topology.Subject(queue.Inbox, "received"),
+		MsgID: "inbox-" + strconv.FormatInt(id, 10),
+		// By sending host: the processor's consumer shares its workers out
+		// by it, so one server's flood or slow activities wait behind each
+		// other, not in front of everyone else's.
+		Subject: h.Topology.InboxSubject(senderHost(v.Owner)),
 		Payload: ev,
-		Headers: headers,
+		Headers: tr.Headers(),
 	})
 	if err != nil {
 		log.Error("store inbox activity", "error", err, "activity", act.ID)
@@ -217,3 +213,12 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 }
 
 var _ http.Handler = (*Handler)(nil)
+
+// senderHost is the host of the signing key's owner, which sent the request.
+func senderHost(owner string) string {
+	host, err := activitypub.HostOf(owner)
+	if err != nil {
+		return "unknown"
+	}
+	return host
+}

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/starling-social/starling"
@@ -91,9 +90,9 @@ func (p *Processor) sanitizer() *sanitize.Policy {
 
 // HandleInbox is the queue.Handler of the inbox stream. Every branch is
 // idempotent: a redelivered event finds its effects already in place.
-func (p *Processor) HandleInbox(ctx context.Context, msg jetstream.Msg) error {
+func (p *Processor) HandleInbox(ctx context.Context, msg queue.Message) error {
 	var ev queue.InboxEvent
-	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+	if err := json.Unmarshal(msg.Data, &ev); err != nil {
 		return queue.Permanent(fmt.Errorf("decode inbox event: %w", err))
 	}
 	return p.Process(ctx, ev.InboxActivityID)

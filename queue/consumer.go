@@ -15,10 +15,25 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// Message is one message off a stream, as a handler sees it.
+type Message struct {
+	Subject string
+	Data    []byte
+	// Trace is the message's correlation id and traceparent (a new
+	// correlation id when it carried none); the handler's context carries
+	// it too (TraceFrom).
+	Trace Trace
+	// Delivered is how many times JetStream delivered the message, this
+	// time included: 1 the first time. Deferrals behind a busy key and
+	// RetryAfter count too; the consumer's own failure count, which
+	// MaxAttempts bounds, does not show here.
+	Delivered uint64
+}
+
 // Handler processes one message. Returning nil acks it; the effect it had
 // must already be committed. Any other result leaves the message to be
 // delivered again, so a handler must be idempotent.
-type Handler func(ctx context.Context, msg jetstream.Msg) error
+type Handler func(ctx context.Context, m Message) error
 
 type retryError struct {
 	after time.Duration
@@ -89,6 +104,10 @@ type ConsumerConfig struct {
 	// delivers it again; default one minute. Handlers must finish well
 	// within it.
 	AckWait time.Duration
+	// DrainTimeout bounds how long Run, once its context ends, lets
+	// in-flight messages finish before cancelling their handlers' context;
+	// default 30 seconds.
+	DrainTimeout time.Duration
 	// Backoff overrides the delay after a failed attempt; default Backoff.
 	Backoff func(attempt uint64) time.Duration
 	Logger  *slog.Logger
@@ -100,7 +119,8 @@ type ConsumerConfig struct {
 	// slow key never starves the others. When MaxWaitingPerKey wait
 	// already, further messages of that key are handed back to JetStream
 	// for a second or two.
-	KeyOf            func(jetstream.Msg) string
+	// KeyOf is given the message's subject.
+	KeyOf            func(subject string) string
 	PerKey           int // default 4
 	MaxWaitingPerKey int // default 64
 	// MaxAckPending bounds the messages held (waiting or in progress); default Workers*64.
@@ -134,17 +154,19 @@ type keyState struct {
 }
 
 // Consumer runs a Handler over a durable consumer with a bounded number of
-// workers. It is started by Consume and stopped by Stop.
+// workers. NewConsumer creates it; Run handles messages until its context
+// ends, then drains.
 type Consumer struct {
 	cfg    ConsumerConfig
 	h      Handler
+	cons   jetstream.Consumer
 	cc     jetstream.ConsumeContext
 	work   chan work // to the worker goroutines; unbuffered, so a full pool blocks dispatch
 	wg     sync.WaitGroup
-	ctx    context.Context // the workers' context, cancelled only by Stop's deadline
+	ctx    context.Context // the workers' context, cancelled only by the drain deadline
 	cancel context.CancelFunc
 
-	quit chan struct{} // closed by Stop: take no more waiting messages
+	quit chan struct{} // closed when draining starts: take no more waiting messages
 
 	warn warnLimiter
 
@@ -155,12 +177,13 @@ type Consumer struct {
 	keys     map[string]*keyState
 	waiting  int                    // messages waiting across keys
 	inflight map[jetstream.Msg]bool // messages being handled
-	stopping bool                   // set by Stop
+	stopping bool                   // set when draining starts
 }
 
-// Consume creates (or updates) the durable consumer and starts handling
-// messages. Acks are explicit and sent only after h returns nil.
-func Consume(ctx context.Context, js jetstream.JetStream, t Topology, cfg ConsumerConfig, h Handler) (*Consumer, error) {
+// NewConsumer creates (or updates) the durable consumer on conn's stream of
+// cfg.Kind; Run handles its messages. Acks are explicit and sent only
+// after h returns nil.
+func NewConsumer(ctx context.Context, conn *Conn, cfg ConsumerConfig, h Handler) (*Consumer, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 4
 	}
@@ -188,9 +211,13 @@ func Consume(ctx context.Context, js jetstream.JetStream, t Topology, cfg Consum
 	if cfg.WarnEvery <= 0 {
 		cfg.WarnEvery = 10 * time.Second
 	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 30 * time.Second
+	}
+	t := conn.topo
 	cfg.Logger = cfg.Logger.With("consumer", cfg.Durable)
 	stream := t.Stream(cfg.Kind)
-	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
+	cons, err := conn.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
 		Durable:   cfg.Durable,
 		AckPolicy: jetstream.AckExplicitPolicy,
 		AckWait:   cfg.AckWait,
@@ -204,26 +231,39 @@ func Consume(ctx context.Context, js jetstream.JetStream, t Topology, cfg Consum
 	if err != nil {
 		return nil, fmt.Errorf("create consumer %s on %s: %w", cfg.Durable, stream, err)
 	}
-	c := &Consumer{cfg: cfg, h: h, work: make(chan work), keys: map[string]*keyState{}, quit: make(chan struct{}),
-		inflight: map[jetstream.Msg]bool{}, warn: warnLimiter{every: cfg.WarnEvery}}
+	return &Consumer{cfg: cfg, h: h, cons: cons, work: make(chan work), keys: map[string]*keyState{}, quit: make(chan struct{}),
+		inflight: map[jetstream.Msg]bool{}, warn: warnLimiter{every: cfg.WarnEvery}}, nil
+}
+
+// Run fetches and handles messages until ctx ends, then drains: it stops
+// fetching, hands waiting messages back at once, and lets in-flight ones
+// finish for up to DrainTimeout before cancelling their context (an
+// unfinished message is not acked and comes back). It returns nil after a
+// clean drain. Run is called once.
+func (c *Consumer) Run(ctx context.Context) error {
+	// Handlers run on past ctx's end, until the drain deadline.
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	c.cc, err = cons.Consume(c.dispatch,
-		jetstream.PullMaxMessages(cfg.Workers*2),
+	defer c.cancel()
+	var err error
+	c.cc, err = c.cons.Consume(c.dispatch,
+		jetstream.PullMaxMessages(c.cfg.Workers*2),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
-				cfg.Logger.Debug("consume", "error", err)
+				c.cfg.Logger.Debug("consume", "error", err)
 			}
 		}))
 	if err != nil {
-		c.cancel()
-		return nil, fmt.Errorf("consume %s: %w", cfg.Durable, err)
+		return fmt.Errorf("consume %s: %w", c.cfg.Durable, err)
 	}
-	c.wg.Add(1 + cfg.Workers)
+	c.wg.Add(1 + c.cfg.Workers)
 	go c.heartbeats()
-	for range cfg.Workers {
+	for range c.cfg.Workers {
 		go c.worker()
 	}
-	return c, nil
+	<-ctx.Done()
+	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.DrainTimeout)
+	defer cancel()
+	return c.stop(drain)
 }
 
 // dispatch runs on the client's delivery goroutine; blocking until a
@@ -231,7 +271,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, t Topology, cfg Consum
 func (c *Consumer) dispatch(msg jetstream.Msg) {
 	var key string
 	if c.cfg.KeyOf != nil {
-		key = c.cfg.KeyOf(msg)
+		key = c.cfg.KeyOf(msg.Subject())
 		c.mu.Lock()
 		ks := c.keys[key]
 		if ks == nil {
@@ -268,7 +308,7 @@ type work struct {
 	key string
 }
 
-// worker handles messages until Stop. Workers live as long as the
+// worker handles messages until draining starts. Workers live as long as the
 // consumer: a goroutine per message would grow a fresh stack for every
 // delivery's deep signing call.
 func (c *Consumer) worker() {
@@ -373,13 +413,19 @@ func (c *Consumer) Backlog(n int) (total int, top map[string]int) {
 }
 
 func (c *Consumer) handle(msg jetstream.Msg) {
-	tr := traceFromNATS(msg.Headers())
+	m := Message{Subject: msg.Subject(), Data: msg.Data(), Trace: traceFromNATS(msg.Headers())}
+	tr := m.Trace
 	ctx := WithTrace(c.ctx, tr)
 	start := time.Now()
 	c.mu.Lock()
 	c.inflight[msg] = true
 	c.mu.Unlock()
-	err := c.run(ctx, msg)
+	var seq, delivered uint64
+	if md, merr := msg.Metadata(); merr == nil {
+		seq, delivered = md.Sequence.Stream, md.NumDelivered
+	}
+	m.Delivered = delivered
+	err := c.run(ctx, m)
 	c.mu.Lock()
 	delete(c.inflight, msg)
 	c.mu.Unlock()
@@ -388,10 +434,6 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		return c.cfg.Logger.With("subject", msg.Subject(), "correlation_id", tr.CorrelationID)
 	}
 	outcome := "ack"
-	var seq, delivered uint64
-	if md, merr := msg.Metadata(); merr == nil {
-		seq, delivered = md.Sequence.Stream, md.NumDelivered
-	}
 	switch {
 	case err == nil:
 		c.forgetFailures(seq)
@@ -456,14 +498,14 @@ type panicError struct {
 
 func (e *panicError) Error() string { return fmt.Sprintf("panic: %v\n%s", e.value, e.stack) }
 
-func (c *Consumer) run(ctx context.Context, msg jetstream.Msg) (err error) {
+func (c *Consumer) run(ctx context.Context, msg Message) (err error) {
 	defer func() {
 		// A bug in one message must not take the whole role down; the
 		// message comes back later (until MaxAttempts) and the panic,
 		// with its stack, is in the logs.
 		if p := recover(); p != nil {
 			pe := &panicError{value: p, stack: string(debug.Stack())}
-			c.cfg.Logger.Error("handler panicked", "subject", msg.Subject(), "panic", fmt.Sprint(p), "stack", pe.stack)
+			c.cfg.Logger.Error("handler panicked", "subject", msg.Subject, "panic", fmt.Sprint(p), "stack", pe.stack)
 			err = pe
 		}
 	}()
@@ -574,14 +616,21 @@ func (l *warnLimiter) allow(key string, now time.Time) (int, bool) {
 	return n, true
 }
 
-// Stop stops fetching, lets in-flight messages finish until ctx is done,
+// stop stops fetching, lets in-flight messages finish until ctx is done,
 // then cancels them; unfinished messages are not acked and come back.
-func (c *Consumer) Stop(ctx context.Context) error {
+func (c *Consumer) stop(ctx context.Context) error {
 	c.cc.Stop()
 	c.mu.Lock()
 	c.stopping = true
 	c.mu.Unlock()
 	close(c.quit)
+	// The client's delivery goroutine may be in dispatch, which returns
+	// now that quit is closed: wait for it, so nothing of the consumer
+	// runs after Run returns.
+	select {
+	case <-c.cc.Closed():
+	case <-ctx.Done():
+	}
 	done := make(chan struct{})
 	go func() { c.wg.Wait(); close(done) }()
 	select {
@@ -591,6 +640,6 @@ func (c *Consumer) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		c.cancel()
 		<-done
-		return fmt.Errorf("stop consumer %s: %w", c.cfg.Durable, ctx.Err())
+		return fmt.Errorf("drain consumer %s: %w", c.cfg.Durable, ctx.Err())
 	}
 }

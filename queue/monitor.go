@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -39,10 +38,9 @@ type Backlog interface {
 // it, and so admins can see where work piles up. It polls once a second;
 // the answer it gives is at most that old.
 type Monitor struct {
-	JS       jetstream.JetStream
-	Topology Topology
-	Store    Backlog
-	Logger   *slog.Logger
+	Conn   *Conn
+	Store  Backlog
+	Logger *slog.Logger
 	// HighWater is the fill above which producers are told to back off (default 0.8).
 	HighWater float64
 	// MaxRelayAge is the age of the oldest unpublished event above which
@@ -56,8 +54,8 @@ type Monitor struct {
 	reason     string
 }
 
-// Run polls until ctx ends.
-func (m *Monitor) Run(ctx context.Context) {
+// Run polls until ctx ends, then returns nil.
+func (m *Monitor) Run(ctx context.Context) error {
 	if m.HighWater <= 0 {
 		m.HighWater = 0.8
 	}
@@ -70,7 +68,7 @@ func (m *Monitor) Run(ctx context.Context) {
 		m.poll(ctx)
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 	}
@@ -82,10 +80,10 @@ func (m *Monitor) poll(ctx context.Context) {
 	var streams []StreamState
 	reason := ""
 	for _, kind := range []string{Outbox, Delivery, Inbox, Timeline} {
-		s, err := m.JS.Stream(ctx, m.Topology.Stream(kind))
+		s, err := m.Conn.js.Stream(ctx, m.Conn.topo.Stream(kind))
 		if err != nil {
 			if ctx.Err() == nil {
-				reason = fmt.Sprintf("cannot read stream %s: %v", m.Topology.Stream(kind), err)
+				reason = fmt.Sprintf("cannot read stream %s: %v", m.Conn.topo.Stream(kind), err)
 			}
 			continue
 		}

@@ -29,8 +29,9 @@ func natsURL() string {
 }
 
 // testJetStream connects to the test NATS server and gives the test its own
-// topology (a random prefix), deleting its streams afterwards.
-func testJetStream(t *testing.T) (jetstream.JetStream, Topology) {
+// topology (a random prefix), deleting its streams afterwards. Streams
+// take the limits of override.
+func testJetStream(t *testing.T, override ...Limits) (*Conn, jetstream.JetStream, Topology) {
 	t.Helper()
 	nc, err := nats.Connect(natsURL(), nats.Timeout(3*time.Second))
 	if err != nil {
@@ -50,7 +51,11 @@ func testJetStream(t *testing.T) (jetstream.JetStream, Topology) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := EnsureStreams(ctx, js, topo, Limits{}); err != nil {
+	var lim Limits
+	if len(override) > 0 {
+		lim = override[0]
+	}
+	if err := EnsureStreams(ctx, js, topo, lim); err != nil {
 		t.Fatalf("ensure streams (is JetStream enabled on %s?): %v", natsURL(), err)
 	}
 	t.Cleanup(func() {
@@ -58,7 +63,7 @@ func testJetStream(t *testing.T) (jetstream.JetStream, Topology) {
 			_ = js.DeleteStream(context.Background(), topo.Stream(kind))
 		}
 	})
-	return js, topo
+	return &Conn{nc: nc, js: js, topo: topo}, js, topo
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -103,25 +108,25 @@ func TestBackoff(t *testing.T) {
 // TestConsume checks the ack rules on a real JetStream: nil acks, an
 // error brings the message back, Permanent ends it.
 func TestConsume(t *testing.T) {
-	js, topo := testJetStream(t)
+	conn, js, topo := testJetStream(t)
 	ctx := context.Background()
 	var mu sync.Mutex
 	seen := map[string]int{}
 	done := make(chan struct{}, 10)
-	c, err := Consume(ctx, js, topo, ConsumerConfig{
+	c, err := NewConsumer(ctx, conn, ConsumerConfig{
 		Kind: Inbox, Durable: "test", Workers: 2, AckWait: 2 * time.Second,
 		Backoff: func(uint64) time.Duration { return 50 * time.Millisecond },
 		Logger:  discard(),
-	}, func(ctx context.Context, msg jetstream.Msg) error {
+	}, func(ctx context.Context, msg Message) error {
 		mu.Lock()
-		seen[string(msg.Data())]++
-		n := seen[string(msg.Data())]
+		seen[string(msg.Data)]++
+		n := seen[string(msg.Data)]
 		mu.Unlock()
-		if TraceFrom(ctx).CorrelationID != "corr-"+string(msg.Data()) {
-			t.Errorf("message %s: correlation id %q", msg.Data(), TraceFrom(ctx).CorrelationID)
+		if TraceFrom(ctx).CorrelationID != "corr-"+string(msg.Data) {
+			t.Errorf("message %s: correlation id %q", msg.Data, TraceFrom(ctx).CorrelationID)
 		}
 		defer func() { done <- struct{}{} }()
-		switch string(msg.Data()) {
+		switch string(msg.Data) {
 		case "flaky":
 			if n < 3 {
 				return errors.New("not yet")
@@ -134,7 +139,7 @@ func TestConsume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Stop(ctx)
+	defer runConsumer(t, c)()
 	for _, body := range []string{"ok", "flaky", "poison"} {
 		m := nats.NewMsg(topo.Subject(Inbox, "received"))
 		m.Data = []byte(body)
@@ -168,7 +173,7 @@ func TestConsume(t *testing.T) {
 // TestRelay publishes committed events, deletes them, and lets JetStream
 // drop a second publication of the same event.
 func TestRelay(t *testing.T) {
-	js, topo := testJetStream(t)
+	conn, js, topo := testJetStream(t)
 	db := pgtest.NewDB(t)
 	ctx := context.Background()
 	actor := &starling.Account{Username: "alice", URI: "http://a.test/users/alice", PublicKeyPEM: "x"}
@@ -184,7 +189,7 @@ func TestRelay(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := &Relay{Source: db, JS: js, Logger: discard(), Interval: 50 * time.Millisecond}
+	r := &Relay{Source: db, Conn: conn, Logger: discard(), Interval: 50 * time.Millisecond}
 	rctx, cancel := context.WithCancel(ctx)
 	finished := make(chan struct{})
 	go func() { _ = r.Run(rctx); close(finished) }()
@@ -207,6 +212,63 @@ func TestRelay(t *testing.T) {
 	}
 	if msg.Header.Get(HeaderCorrelation) != "c1" {
 		t.Errorf("correlation header %q, want c1", msg.Header.Get(HeaderCorrelation))
+	}
+}
+
+// runConsumer runs c until the returned function is called, which drains
+// it and reports a failed drain.
+func runConsumer(t *testing.T, c *Consumer) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("consumer: %v", err)
+		}
+	}
+}
+
+// TestRelayStreamsApart: a full stream holds back its own events and no
+// other stream's, since each stream has its own relay loop.
+func TestRelayStreamsApart(t *testing.T) {
+	conn, js, topo := testJetStream(t, Limits{MaxMsgs: 2})
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	for i := range 3 {
+		if err := db.AppendEvents(ctx, starling.Event{MsgID: fmt.Sprintf("outbox-%d", i),
+			Subject: topo.Subject(Outbox, "create"), Payload: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Committed after the outbox's, so a relay taking events in one
+	// batch across streams would never get past the third outbox event.
+	if err := db.AppendEvents(ctx, starling.Event{MsgID: "timeline-1",
+		Subject: topo.Subject(Timeline, StatusCreated), Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	r := &Relay{Source: db, Conn: conn, Logger: discard(), Interval: 50 * time.Millisecond}
+	rctx, cancel := context.WithCancel(ctx)
+	finished := make(chan error, 1)
+	go func() { finished <- r.Run(rctx) }()
+	msgs := func(kind string) uint64 {
+		info, err := js.Stream(ctx, topo.Stream(kind))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.CachedInfo().State.Msgs
+	}
+	waitUntil(t, 5*time.Second, func() bool { return msgs(Timeline) == 1 && msgs(Outbox) == 2 })
+	// The outbox's batch keeps failing on its third event, so its rows
+	// stay (the two published are dropped as duplicates on each retry).
+	n, _, err := db.EventBacklog(ctx)
+	if err != nil || n != 3 {
+		t.Errorf("backlog %d (%v), want the three outbox events", n, err)
+	}
+	cancel()
+	if err := <-finished; err != nil {
+		t.Errorf("relay: %v", err)
 	}
 }
 
@@ -251,23 +313,23 @@ func (b *logBuffer) count(sub string) int {
 // its error (a panic with its stack), and leaves the stream; retry
 // warnings are rate-limited; a RetryAfter never makes a message fail.
 func TestPoisonMessages(t *testing.T) {
-	js, topo := testJetStream(t)
+	conn, js, topo := testJetStream(t)
 	db := pgtest.NewDB(t)
 	ctx := context.Background()
 	logs := &logBuffer{}
 	var mu sync.Mutex
 	seen := map[string]int{}
-	c, err := Consume(ctx, js, topo, ConsumerConfig{
+	c, err := NewConsumer(ctx, conn, ConsumerConfig{
 		Kind: Inbox, Durable: "poison", Workers: 2, AckWait: 2 * time.Second,
 		Backoff:     func(uint64) time.Duration { return 20 * time.Millisecond },
 		Logger:      slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		MaxAttempts: 4, Failures: db, WarnEvery: time.Hour,
-	}, func(ctx context.Context, msg jetstream.Msg) error {
+	}, func(ctx context.Context, msg Message) error {
 		mu.Lock()
-		seen[string(msg.Data())]++
-		n := seen[string(msg.Data())]
+		seen[string(msg.Data)]++
+		n := seen[string(msg.Data)]
 		mu.Unlock()
-		switch string(msg.Data()) {
+		switch string(msg.Data) {
 		case "error":
 			return errors.New("bad message")
 		case "panic":
@@ -290,7 +352,7 @@ func TestPoisonMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Stop(ctx)
+	defer runConsumer(t, c)()
 	for _, body := range []string{"error", "panic", "busy", "late"} {
 		if _, err := js.Publish(ctx, topo.Subject(Inbox, "received"), []byte(body)); err != nil {
 			t.Fatal(err)
@@ -376,20 +438,20 @@ func (l *laterFunc) Reschedule(ctx context.Context, subject, msgID string, data 
 // place in the window while it waits; its attempts are still counted
 // across the reschedules, and it is recorded as failed after MaxAttempts.
 func TestFailuresDoNotHoldTheWindow(t *testing.T) {
-	js, topo := testJetStream(t)
+	conn, js, topo := testJetStream(t)
 	db := pgtest.NewDB(t)
 	ctx := context.Background()
 	later := &laterFunc{js: js}
 	good := make(chan struct{}, 1)
-	c, err := Consume(ctx, js, topo, ConsumerConfig{
+	c, err := NewConsumer(ctx, conn, ConsumerConfig{
 		Kind: Inbox, Durable: "window", Workers: 4, AckWait: 5 * time.Second, MaxAckPending: 20,
 		// A long backoff: a failed message that waited in the window
 		// would hold it for the whole test.
 		Backoff:     func(uint64) time.Duration { return time.Minute },
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MaxAttempts: 3, Failures: db, Later: later,
-	}, func(ctx context.Context, msg jetstream.Msg) error {
-		if string(msg.Data()) == "good" {
+	}, func(ctx context.Context, msg Message) error {
+		if string(msg.Data) == "good" {
 			good <- struct{}{}
 			return nil
 		}
@@ -398,7 +460,7 @@ func TestFailuresDoNotHoldTheWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Stop(ctx)
+	defer runConsumer(t, c)()
 	for i := range 200 {
 		if _, err := js.Publish(ctx, topo.Subject(Inbox, "received"), []byte(fmt.Sprint("bad ", i)),
 			jetstream.WithMsgID(fmt.Sprint("bad-", i))); err != nil {
@@ -436,5 +498,71 @@ func TestFailuresDoNotHoldTheWindow(t *testing.T) {
 	defer later.mu.Unlock()
 	if later.held != 400 {
 		t.Errorf("%d messages rescheduled, want 400 (two retries each)", later.held)
+	}
+}
+
+// TestConsumerDrain: when Run's context ends, an in-flight message
+// finishes and is acked before Run returns; past DrainTimeout the
+// handler's context is cancelled, Run says so, and the message stays.
+func TestConsumerDrain(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		hold    time.Duration // how long the handler takes, unless cancelled
+		drain   time.Duration
+		wantErr bool
+		left    uint64 // messages left in the stream
+	}{
+		{"OK", 300 * time.Millisecond, 5 * time.Second, false, 0},
+		{"ErrDrainTimeout", time.Minute, 200 * time.Millisecond, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, js, topo := testJetStream(t)
+			ctx := context.Background()
+			started := make(chan struct{}, 1)
+			var finished, cancelled bool
+			c, err := NewConsumer(ctx, conn, ConsumerConfig{
+				Kind: Inbox, Durable: "drain", Workers: 1, AckWait: 5 * time.Second,
+				DrainTimeout: tc.drain, Logger: discard(),
+			}, func(ctx context.Context, m Message) error {
+				if m.Delivered != 1 || m.Subject != topo.Subject(Inbox, "received") {
+					t.Errorf("message %+v", m)
+				}
+				started <- struct{}{}
+				select {
+				case <-time.After(tc.hold):
+					finished = true
+					return nil
+				case <-ctx.Done():
+					cancelled = true
+					return ctx.Err()
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rctx, cancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- c.Run(rctx) }()
+			if _, err := js.Publish(ctx, topo.Subject(Inbox, "received"), []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-started:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the message was not handled")
+			}
+			cancel()
+			err = <-done
+			if (err != nil) != tc.wantErr {
+				t.Errorf("Run: %v, want an error: %v", err, tc.wantErr)
+			}
+			if finished == tc.wantErr || cancelled != tc.wantErr {
+				t.Errorf("handler finished %v, cancelled %v", finished, cancelled)
+			}
+			waitUntil(t, 2*time.Second, func() bool { // the ack is sent, not awaited
+				info, err := js.Stream(ctx, topo.Stream(Inbox))
+				return err == nil && info.CachedInfo().State.Msgs == tc.left
+			})
+		})
 	}
 }

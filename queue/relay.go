@@ -3,65 +3,107 @@ package queue
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/starling-social/starling"
+	"golang.org/x/sync/errgroup"
 )
 
 // EventSource is the store's transactional outbox, as the relay needs it.
+// A stream is named as Topology.EventStream names it: the first two tokens
+// of its events' subjects.
 type EventSource interface {
-	RelayEvents(ctx context.Context, limit int, publish func(context.Context, []starling.Event) error) (int, error)
-	ListenEvents(ctx context.Context) <-chan struct{}
-	NextEventDue(ctx context.Context) (time.Time, bool, error)
+	RelayEvents(ctx context.Context, stream string, limit int, publish func(context.Context, []starling.Event) error) (int, error)
+	// ListenEvents calls notify (which must not block) whenever events
+	// commit, until ctx ends.
+	ListenEvents(ctx context.Context, notify func()) error
+	NextEventDue(ctx context.Context, stream string) (time.Time, bool, error)
 }
 
 // Relay moves committed events from the store onto JetStream. It is a
 // reconciliation loop over one store of truth: it holds no state, any
 // number may run, and whatever one leaves undone the next one finds.
+//
+// Each stream has its own loop, claiming only that stream's events: a
+// stream that refuses messages (full) holds back its own events and no
+// one else's. One listener on the store wakes every loop.
 type Relay struct {
 	Source    EventSource
-	JS        jetstream.JetStream
+	Conn      *Conn
 	Logger    *slog.Logger
 	Metrics   *Metrics
-	BatchSize int           // default 256
+	BatchSize int           // events per batch and stream; default 256
 	Interval  time.Duration // poll even without a notification; default 1s
 }
 
-// Run publishes until ctx is done. It returns nil on cancellation.
+// Run publishes until ctx ends, then returns nil once every loop has
+// stopped. Unpublished events stay in the store for the next relay.
 func (r *Relay) Run(ctx context.Context) error {
-	if r.BatchSize <= 0 {
-		r.BatchSize = 256
+	kinds := []string{Outbox, Delivery, Inbox, Timeline}
+	wakes := make([]chan struct{}, len(kinds))
+	for i := range wakes {
+		wakes[i] = make(chan struct{}, 1)
 	}
-	if r.Interval <= 0 {
-		r.Interval = time.Second
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return r.Source.ListenEvents(ctx, func() {
+			for _, w := range wakes {
+				select {
+				case w <- struct{}{}:
+				default: // already woken: coalesce
+				}
+			}
+		})
+	})
+	for i, kind := range kinds {
+		l := &relayLoop{r: r, stream: r.Conn.topo.EventStream(kind), wake: wakes[i],
+			batch: r.BatchSize, interval: r.Interval, logger: r.Logger}
+		if l.batch <= 0 {
+			l.batch = 256
+		}
+		if l.interval <= 0 {
+			l.interval = time.Second
+		}
+		if l.logger == nil {
+			l.logger = slog.Default()
+		}
+		l.logger = l.logger.With("stream", r.Conn.topo.Stream(kind))
+		g.Go(func() error { return l.run(ctx) })
 	}
-	if r.Logger == nil {
-		r.Logger = slog.Default()
-	}
-	wake := r.Source.ListenEvents(ctx)
-	timer := time.NewTimer(r.Interval)
+	return g.Wait()
+}
+
+// relayLoop publishes one stream's events.
+type relayLoop struct {
+	r        *Relay
+	stream   string
+	wake     <-chan struct{}
+	batch    int
+	interval time.Duration
+	logger   *slog.Logger
+}
+
+func (l *relayLoop) run(ctx context.Context) error {
+	timer := time.NewTimer(l.interval)
 	defer timer.Stop()
 	failing := time.Duration(0)
 	for {
-		n, err := r.Source.RelayEvents(ctx, r.BatchSize, r.publish)
+		n, err := l.r.Source.RelayEvents(ctx, l.stream, l.batch, l.publish)
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
-			r.Metrics.relayFailed()
+			l.r.Metrics.relayFailed()
 			// Back off while NATS or PostgreSQL is away, log once per step,
 			// and say so when it comes back.
 			limit := 10 * time.Second
-			if isStreamFull(err) {
+			if errors.Is(err, ErrStreamFull) {
 				// A full stream drains message by message: look again soon.
 				limit = time.Second
 			}
 			failing = min(max(2*failing, 100*time.Millisecond), limit)
-			r.Logger.Warn("relay: events not published; will retry", "error", err, "retry_in", failing)
+			l.logger.Warn("relay: events not published; will retry", "error", err, "retry_in", failing)
 			select {
 			case <-ctx.Done():
 				return nil
@@ -70,60 +112,37 @@ func (r *Relay) Run(ctx context.Context) error {
 			continue
 		}
 		if failing > 0 {
-			r.Logger.Info("relay: publishing again")
+			l.logger.Info("relay: publishing again")
 			failing = 0
 		}
-		r.Metrics.relayedEvents(n)
-		if n == r.BatchSize {
+		l.r.Metrics.relayedEvents(n)
+		if n == l.batch {
 			continue // more are waiting
 		}
-		// Sleep until notified, until the next scheduled event (a delivery
-		// retry) is due, or for Interval, whichever comes first.
-		wait := r.Interval
-		if due, ok, err := r.Source.NextEventDue(ctx); err == nil && ok {
+		// Sleep until notified, until the stream's next scheduled event (a
+		// delivery retry) is due, or for the interval, whichever comes first.
+		wait := l.interval
+		if due, ok, err := l.r.Source.NextEventDue(ctx, l.stream); err == nil && ok {
 			wait = min(wait, max(time.Until(due), time.Millisecond))
 		}
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-wake:
+		case <-l.wake:
 		case <-timer.C:
 		}
 	}
 }
 
-func (r *Relay) publish(ctx context.Context, events []starling.Event) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	futures := make([]jetstream.PubAckFuture, 0, len(events))
-	for _, ev := range events {
-		msg := nats.NewMsg(ev.Subject)
-		msg.Data = ev.Payload
-		for k, v := range ev.Headers {
-			msg.Header.Set(k, v)
+func (l *relayLoop) publish(ctx context.Context, events []starling.Event) error {
+	msgs := make([]Outgoing, len(events))
+	for i, ev := range events {
+		h := ev.Headers
+		if h == nil {
+			h = map[string]string{}
 		}
-		f, err := r.JS.PublishMsgAsync(msg, jetstream.WithMsgID(ev.MsgID))
-		if err != nil {
-			return fmt.Errorf("publish %s: %w", ev.Subject, err)
-		}
-		futures = append(futures, f)
+		msgs[i] = Outgoing{Subject: ev.Subject, MsgID: ev.MsgID, Data: ev.Payload, Headers: h}
 	}
-	for i, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("publish %s: %w", events[i].Subject, err)
-		case <-ctx.Done():
-			return fmt.Errorf("publish %s: %w", events[i].Subject, ctx.Err())
-		}
-	}
-	return nil
-}
-
-// isStreamFull reports whether a publish failed because a stream is at its
-// limits (JetStream's "maximum messages/bytes exceeded", code 10077).
-func isStreamFull(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == 10077
+	return l.r.Conn.PublishBatch(ctx, msgs)
 }

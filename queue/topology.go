@@ -92,6 +92,11 @@ func (t Topology) Stream(kind string) string {
 // Subjects returns the subject filter covering a kind, e.g. starling.outbox.>.
 func (t Topology) Subjects(kind string) string { return t.prefix + "." + kind + ".>" }
 
+// EventStream names a kind's events in the store's outbox: the first two
+// tokens of their subjects, e.g. starling.outbox. The relay claims each
+// stream's events apart.
+func (t Topology) EventStream(kind string) string { return t.prefix + "." + kind }
+
 // Subject returns a subject within a kind, e.g. starling.outbox.create.
 func (t Topology) Subject(kind, rest string) string { return t.prefix + "." + kind + "." + rest }
 
@@ -100,6 +105,12 @@ func (t Topology) Subject(kind, rest string) string { return t.prefix + "." + ki
 // per-host consumers and per-host backlogs fall out of the subject.
 func (t Topology) DeliverySubject(host string) string {
 	return t.Subject(Delivery, HostToken(host))
+}
+
+// InboxSubject is the subject of an activity received from host: the inbox
+// consumer is keyed by it, as deliveries are by theirs.
+func (t Topology) InboxSubject(host string) string {
+	return t.Subject(Inbox, "received."+HostToken(host))
 }
 
 // HostToken turns a host (with optional port) into one subject token.

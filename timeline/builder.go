@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/queue"
 )
@@ -33,9 +31,10 @@ type Store interface {
 	InsertNotification(ctx context.Context, n *starling.Notification) (bool, error)
 }
 
-// Publisher sends a core NATS message; *nats.Conn is one.
+// Publisher announces a streaming event (the JSON of a
+// queue.StreamMessage) to every api process; *queue.Conn is one.
 type Publisher interface {
-	Publish(subject string, data []byte) error
+	PublishStream(data []byte) error
 }
 
 // Builder applies timeline events. It keeps no state: any number may run.
@@ -52,11 +51,11 @@ type Builder struct {
 // mentions per status, notifications per (recipient, type, sender,
 // status), and a deleted status is never added. A replay repeats at most a
 // streaming event, which clients key by id.
-func (b *Builder) HandleTimeline(ctx context.Context, msg jetstream.Msg) error {
-	subject := msg.Subject()
+func (b *Builder) HandleTimeline(ctx context.Context, msg queue.Message) error {
+	subject := msg.Subject
 	for _, kind := range []string{queue.StatusCreated, queue.StatusDeleted, queue.StatusUpdated, queue.FeedUnmerge, queue.Notify, queue.AccountDeleted} {
 		if strings.HasSuffix(subject, "."+kind) {
-			return b.Apply(ctx, kind, msg.Data())
+			return b.Apply(ctx, kind, msg.Data)
 		}
 	}
 	return queue.Permanent(fmt.Errorf("unknown timeline subject %s", subject))
@@ -219,7 +218,7 @@ func (b *Builder) publish(m queue.StreamMessage) {
 	}
 	data, err := json.Marshal(m)
 	if err == nil {
-		err = b.Publisher.Publish(b.Topology.StreamSubject(), data)
+		err = b.Publisher.PublishStream(data)
 	}
 	if err != nil {
 		b.Logger.Warn("publish streaming event", "event", m.Event, "error", err)

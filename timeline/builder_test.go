@@ -36,7 +36,7 @@ type recorder struct {
 	msgs []queue.StreamMessage
 }
 
-func (r *recorder) Publish(_ string, data []byte) error {
+func (r *recorder) PublishStream(data []byte) error {
 	var m queue.StreamMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		return err

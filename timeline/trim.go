@@ -31,8 +31,8 @@ type Trimmer struct {
 	Logger *slog.Logger
 }
 
-// Run sweeps until ctx ends.
-func (t *Trimmer) Run(ctx context.Context) {
+// Run sweeps until ctx ends, then returns nil.
+func (t *Trimmer) Run(ctx context.Context) error {
 	keep, batch, interval := t.Keep, t.Batch, t.Interval
 	if keep <= 0 {
 		keep = starling.DefaultFeedCap
@@ -55,7 +55,7 @@ func (t *Trimmer) Run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-time.After(interval):
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -29,9 +30,13 @@ type Config struct {
 	LogLevel              string
 	LogFormat             string
 
-	// Tuning.
+	// Tuning. A zero field (a Config built in a test) takes the flag's
+	// default (setDefaults).
 	AckWait                time.Duration
 	QueueMaxAttempts       int
+	TimelineWorkers        int
+	InboxWorkers           int
+	FanoutWorkers          int
 	DeliveryWorkers        int
 	DeliveryPerHost        int
 	DeliveryRetrySchedule  string
@@ -41,6 +46,61 @@ type Config struct {
 	CPUProfile             string
 	QueueMaxMessages       int
 	GCPercent              int
+	ShutdownTimeout        time.Duration
+	FetchTimeout           time.Duration
+	DeliveryTimeout        time.Duration
+	HTTPReadTimeout        time.Duration
+
+	// gogc is the GOGC environment variable, which wins over GCPercent.
+	gogc string
+}
+
+// Defaults of the tuning settings.
+const (
+	DefaultTimelineWorkers = 4
+	DefaultInboxWorkers    = 8
+	DefaultFanoutWorkers   = 4
+	DefaultDeliveryWorkers = 512
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultFetchTimeout    = 30 * time.Second
+	DefaultDeliveryTimeout = 30 * time.Second
+	DefaultHTTPReadTimeout = 30 * time.Second
+	// A delivery allocates a few KB and keeps none of it, and the live heap
+	// is small: collecting at 5x the live heap instead of Go's 2x cuts the
+	// collector's share of a fanout's CPU by three quarters (BENCHMARKS.md).
+	DefaultGCPercent = 400
+)
+
+// setDefaults gives the zero tuning fields their defaults, as the flags
+// do: tests build a Config without flags.
+func (cfg *Config) setDefaults() {
+	for _, f := range []struct {
+		p   *int
+		def int
+	}{{&cfg.TimelineWorkers, DefaultTimelineWorkers}, {&cfg.InboxWorkers, DefaultInboxWorkers},
+		{&cfg.FanoutWorkers, DefaultFanoutWorkers}, {&cfg.DeliveryWorkers, DefaultDeliveryWorkers},
+		{&cfg.GCPercent, DefaultGCPercent}, {&cfg.QueueMaxAttempts, queue.DefaultMaxAttempts}} {
+		if *f.p == 0 {
+			*f.p = f.def
+		}
+	}
+	for _, f := range []struct {
+		p   *time.Duration
+		def time.Duration
+	}{{&cfg.ShutdownTimeout, DefaultShutdownTimeout}, {&cfg.FetchTimeout, DefaultFetchTimeout},
+		{&cfg.DeliveryTimeout, DefaultDeliveryTimeout}, {&cfg.HTTPReadTimeout, DefaultHTTPReadTimeout}} {
+		if *f.p == 0 {
+			*f.p = f.def
+		}
+	}
+}
+
+// applyRuntime sets the Go runtime's tuning from cfg: the garbage
+// collector's target, unless GOGC is set. Only main's path calls it.
+func (cfg *Config) applyRuntime() {
+	if cfg.gogc == "" {
+		debug.SetGCPercent(cfg.GCPercent)
+	}
 }
 
 // DefaultDatabaseURL is the local PostgreSQL of a fresh machine; the
@@ -51,6 +111,7 @@ const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/starling?sslmode=
 // environment where set.
 func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envErrors {
 	errs := &envErrors{}
+	cfg.gogc = getenv("GOGC")
 	str := func(p *string, name, def, usage string) {
 		if v := getenv(envName(name)); v != "" {
 			def = v
@@ -99,17 +160,21 @@ func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envEr
 	str(&cfg.LogFormat, "log-format", "text", "`format`: text or json")
 	duration(&cfg.AckWait, "queue-ack-wait", 15*time.Second, "how soon a message held by a dead process is delivered again")
 	integer(&cfg.QueueMaxAttempts, "queue-max-attempts", queue.DefaultMaxAttempts, "tries of a message whose handler keeps failing before it is recorded as failed and dropped (see the admin deliveries report)")
-	integer(&cfg.DeliveryWorkers, "delivery-workers", 512, "deliveries in flight at once, across all hosts (most of them wait on the network)")
+	integer(&cfg.TimelineWorkers, "timeline-workers", DefaultTimelineWorkers, "timeline events applied at once")
+	integer(&cfg.InboxWorkers, "inbox-workers", DefaultInboxWorkers, "received activities processed at once")
+	integer(&cfg.FanoutWorkers, "fanout-workers", DefaultFanoutWorkers, "outbox events fanned out at once (three quarters of them at most for one activity type)")
+	integer(&cfg.DeliveryWorkers, "delivery-workers", DefaultDeliveryWorkers, "deliveries in flight at once, across all hosts (most of them wait on the network)")
+	duration(&cfg.DeliveryTimeout, "delivery-timeout", DefaultDeliveryTimeout, "bound of one delivery attempt (dial, TLS, request and answer)")
+	duration(&cfg.FetchTimeout, "fetch-timeout", DefaultFetchTimeout, "bound of one fetch of a remote actor, key or object")
+	duration(&cfg.HTTPReadTimeout, "http-read-timeout", DefaultHTTPReadTimeout, "bound of reading one request to this server, body included")
+	duration(&cfg.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "on SIGTERM, how long each phase of shutdown (consumers finishing in-flight work, then HTTP) may take")
 	integer(&cfg.DeliveryPerHost, "delivery-per-host", 4, "deliveries in flight at once to one host")
 	str(&cfg.DeliveryRetrySchedule, "delivery-retry-schedule", "30s,1m,2m,5m,10m,20m,40m,80m,160m,5h,8h,12h,12h,12h,12h",
 		"delays before each retry of a failed delivery (`list` of durations)")
 	integer(&cfg.DeliveryBreakerFails, "delivery-breaker-failures", 5, "consecutive failures that open a host's circuit breaker")
 	duration(&cfg.DeliveryBreakerTimeout, "delivery-breaker-timeout", time.Minute, "how long an open breaker holds a host's deliveries before probing")
 	integer(&cfg.QueueMaxMessages, "queue-max-messages", 0, "limit every stream to this many messages (0: per-stream defaults, 1M to 10M)")
-	// A delivery allocates a few KB and keeps none of it, and the live heap
-	// is small: collecting at 5x the live heap instead of Go's 2x cuts the
-	// collector's share of a fanout's CPU by three quarters (BENCHMARKS.md).
-	integer(&cfg.GCPercent, "gc-percent", 400, "heap growth between garbage collections, in `percent` of the live heap (Go's GOGC, which wins when set)")
+	integer(&cfg.GCPercent, "gc-percent", DefaultGCPercent, "heap growth between garbage collections, in `percent` of the live heap (Go's GOGC, which wins when set)")
 	str(&cfg.CPUProfile, "cpu-profile", "", "write a CPU profile of serve to `file` until shutdown")
 	integer(&cfg.UnavailableAfterDays, "unavailable-after-days", 7, "distinct days of failure, with no success, that mark a host unavailable")
 	return errs
@@ -154,6 +219,7 @@ func (cfg *Config) validate() error {
 		name string
 		n    int
 	}{{"delivery-workers", cfg.DeliveryWorkers}, {"delivery-per-host", cfg.DeliveryPerHost},
+		{"timeline-workers", cfg.TimelineWorkers}, {"inbox-workers", cfg.InboxWorkers}, {"fanout-workers", cfg.FanoutWorkers},
 		{"delivery-breaker-failures", cfg.DeliveryBreakerFails}, {"unavailable-after-days", cfg.UnavailableAfterDays},
 		{"gc-percent", cfg.GCPercent}} {
 		if v.n < 1 {
@@ -162,6 +228,15 @@ func (cfg *Config) validate() error {
 	}
 	if _, err := fanout.ParseSchedule(cfg.DeliveryRetrySchedule); err != nil {
 		errs = append(errs, fmt.Errorf("--delivery-retry-schedule: %w", err))
+	}
+	for _, v := range []struct {
+		name string
+		d    time.Duration
+	}{{"delivery-timeout", cfg.DeliveryTimeout}, {"fetch-timeout", cfg.FetchTimeout},
+		{"http-read-timeout", cfg.HTTPReadTimeout}, {"shutdown-timeout", cfg.ShutdownTimeout}} {
+		if v.d < time.Second {
+			errs = append(errs, fmt.Errorf("--%s %s: want at least 1s", v.name, v.d))
+		}
 	}
 	if cfg.DeliveryBreakerTimeout < time.Second/10 {
 		errs = append(errs, fmt.Errorf("--delivery-breaker-timeout %s: want at least 100ms", cfg.DeliveryBreakerTimeout))

@@ -306,20 +306,38 @@ func TestDeliveryGoneInbox(t *testing.T) {
 }
 
 // TestGracefulShutdownFinishesInFlight stops the server (as on SIGTERM)
-// while a delivery is in flight: the attempt completes before Close returns.
+// while a delivery is in flight: the attempt completes before Close
+// returns, and meanwhile HTTP still serves the key the remote would fetch
+// to verify it.
 func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	r := newDeliveryRig(t, 1)
 	h := r.fleet.Hosts[0]
-	h.Set(Behaviour{Delay: time.Second})
+	h.Set(Behaviour{Delay: 2 * time.Second})
 	r.follow(r.fleet.Hosts, 1)
 	create := r.post("last words")
 	waitFor(t, 5*time.Second, "the delivery to be in flight", func() bool { n, _ := h.Counts(); return n == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := r.in.srv.Close(ctx); err != nil {
+	closed := make(chan error, 1)
+	go func() { closed <- r.in.srv.Close(ctx) }()
+	time.Sleep(300 * time.Millisecond) // shutdown under way, the delivery still in flight
+	req := must(http.NewRequest("GET", r.acct.URI, nil))
+	req.Header.Set("Accept", "application/activity+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("fetching alice's key while consumers drain: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("fetching alice's key while consumers drain: status %d, want 200", resp.StatusCode)
+	}
+	if err := <-closed; err != nil {
 		t.Fatalf("close: %v", err)
 	}
 	if n := len(h.Received(create)); n != 1 {
 		t.Errorf("the in-flight delivery completed %d times before shutdown finished, want 1", n)
+	}
+	if _, err := http.Get(r.in.base + "/api/v1/instance"); err == nil {
+		t.Error("HTTP still answers after Close")
 	}
 }

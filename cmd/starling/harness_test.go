@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -163,7 +164,7 @@ func startInstance(t testing.TB, name string, opts ...func(*Config)) *instance {
 	in.srv = &Server{Config: &in.cfg, Logger: testLogger(t, name), Listener: ln, WrapHandler: in.inbox.wrap}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := in.srv.Open(ctx); err != nil {
+	if err := in.srv.Start(ctx); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
 	t.Cleanup(func() {
@@ -260,6 +261,31 @@ func (in *instance) follow(token, accountID string) {
 }
 
 // home returns how often the status uri stands in the token's home timeline.
+// metric returns the value of one sample of the instance's /metrics
+// (name with its labels, as printed), or 0 when absent.
+func (in *instance) metric(sample string) int {
+	in.t.Helper()
+	resp, err := http.Get(in.base + "/metrics")
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				in.t.Fatalf("metric %s: %v", sample, err)
+			}
+			return int(f)
+		}
+	}
+	return 0
+}
+
 func (in *instance) home(token, uri string) int {
 	in.t.Helper()
 	var page []api.Status

@@ -140,6 +140,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	switch cmd {
 	case "serve":
+		cfg.applyRuntime()
 		err = serve(ctx, &cfg, logger)
 	case "migrate":
 		err = withStore(ctx, &cfg, logger, func(*postgres.DB) error { return nil })

@@ -10,14 +10,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"runtime/pprof"
-	"sync"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -35,7 +30,7 @@ import (
 )
 
 // serve runs a Server until ctx is cancelled (SIGINT, SIGTERM), then shuts
-// it down within 30 seconds.
+// it down in order, each phase within --shutdown-timeout.
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	if cfg.CPUProfile != "" {
 		f, err := os.Create(cfg.CPUProfile)
@@ -46,9 +41,6 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 			return fmt.Errorf("cpu profile: %w", err)
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
-	}
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(cfg.GCPercent)
 	}
 	tuneLibcrypto(ctx, logger)
 	s := &Server{Config: cfg, Logger: logger}
@@ -62,16 +54,14 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	} else {
 		logger.Info("signing deliveries with " + backend)
 	}
-	<-ctx.Done()
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return s.Close(shutdownCtx)
+	return s.Run(ctx)
 }
 
 // Server is every role of Starling in one process: the HTTP API and inbox,
 // the relay, fanout and delivery, inbox processing, and the timeline
-// builder. Open starts it; Close stops it in order.
+// builder. Open connects and builds every part; Run runs them until its
+// context ends and shuts them down in order (see Run). Start and Close do
+// the same for tests, in the background.
 type Server struct {
 	Config *Config
 	Logger *slog.Logger
@@ -81,31 +71,28 @@ type Server struct {
 	WrapHandler func(http.Handler) http.Handler
 
 	DB        *postgres.DB
+	NATS      *queue.Conn
 	Deliverer *fanout.Deliverer
 	Topology  queue.Topology
-	embedded  *server.Server
-	nc        *nats.Conn
-	http      *http.Server
-	serveErr  chan error
-	// deliveries holds kept-alive connections to remote inboxes.
-	deliveries *activitypub.DeliveryClient
 
-	consumers []*queue.Consumer
-	cancel    context.CancelFunc // stops the relay and the feed trimmer
-	streaming *api.Streaming
-	relayDone sync.WaitGroup
+	phases []phase // built by Open, run by Run
+
+	// Set by Start, for Close.
+	cancel  context.CancelFunc
+	stopped chan struct{}
+	runErr  error
 }
 
-// Open connects to PostgreSQL and NATS, migrates, and starts every role.
-// On error everything already started is stopped.
+// Open connects to PostgreSQL and NATS, migrates, ensures the streams and
+// the durable consumers, and builds every long-running part. It starts
+// nothing: Run does. On error what was opened is closed.
 func (s *Server) Open(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
-			closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = s.Close(closeCtx)
+			s.closeResources()
 		}
 	}()
+	s.Config.setDefaults()
 	cfg, logger := s.Config, s.Logger
 	topo, err := queue.NewTopology(cfg.NATSPrefix)
 	if err != nil {
@@ -122,20 +109,15 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err := adm.EnsureInstanceActor(ctx); err != nil {
 		return fmt.Errorf("create instance actor: %w", err)
 	}
-
-	if cfg.NATSURL == "" {
-		if s.embedded, err = queue.StartEmbedded(filepath.Join(cfg.DataDir, "nats")); err != nil {
-			return err
-		}
-	}
-	if s.nc, err = queue.Connect(cfg.NATSURL, s.embedded, "starling "+cfg.Domain); err != nil {
+	signAs, err := instanceKey(ctx, s.DB)
+	if err != nil {
 		return err
 	}
-	js, err := jetstream.New(s.nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
+
+	if s.NATS, err = queue.Dial(cfg.NATSURL, filepath.Join(cfg.DataDir, "nats"), "starling "+cfg.Domain, topo); err != nil {
+		return err
 	}
-	if err := queue.EnsureStreams(ctx, js, topo, queue.Limits{MaxMsgs: int64(cfg.QueueMaxMessages)}); err != nil {
+	if err := s.NATS.EnsureStreams(ctx, queue.Limits{MaxMsgs: int64(cfg.QueueMaxMessages)}); err != nil {
 		return err
 	}
 
@@ -152,7 +134,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	qm := queue.NewMetrics(reg)
 	im := inbox.NewMetrics(reg)
 
-	client := activitypub.NewHTTPClient(30*time.Second, cfg.AllowPrivateAddresses)
+	client := activitypub.NewHTTPClient(cfg.FetchTimeout, cfg.AllowPrivateAddresses)
 	knocker := &activitypub.Knocker{Store: s.DB, Logger: logger.With("role", "signatures")}
 	// One sanitiser for every stage that stores what remotes send: a
 	// policy is costly to build and safe to share.
@@ -162,7 +144,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Client:    client,
 		Site:      st,
 		Scheme:    cfg.Protocol,
-		SignAs:    instanceKey(s.DB),
+		SignAs:    signAs,
 		Knocker:   knocker,
 		Sanitizer: policy,
 	}
@@ -181,9 +163,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		}
 		return delivery.Backlog(n)
 	})
-	fo := &fanout.Fanout{Store: s.DB, JS: js, Topology: topo, Logger: logger.With("role", "fanout"), Metrics: dm}
-	s.deliveries = activitypub.NewDeliveryClient(30*time.Second, cfg.AllowPrivateAddresses)
-	dl := &fanout.Deliverer{Store: s.DB, Client: s.deliveries, Topology: topo,
+	fo := &fanout.Fanout{Store: s.DB, Publisher: s.NATS, Topology: topo, Logger: logger.With("role", "fanout"), Metrics: dm}
+	deliveries := activitypub.NewDeliveryClient(cfg.DeliveryTimeout, cfg.AllowPrivateAddresses)
+	dl := &fanout.Deliverer{Store: s.DB, Client: deliveries, Topology: topo,
 		UserAgent: "Starling/" + Version + " (+" + st.Base() + "/)",
 		Policy: fanout.Policy{
 			Schedule: schedule, PerHost: cfg.DeliveryPerHost,
@@ -191,68 +173,56 @@ func (s *Server) Open(ctx context.Context) (err error) {
 			UnavailableAfterDays: cfg.UnavailableAfterDays,
 		},
 		Logger: logger.With("role", "delivery"), Metrics: dm, Knocker: knocker}
+	if err := dl.Open(ctx); err != nil {
+		return err
+	}
 	s.Deliverer, s.Topology = dl, topo
 	proc := &inbox.Processor{Store: s.DB, Actors: resolver, Accepter: ob, Topology: topo,
 		Logger: logger.With("role", "inbox"), Metrics: im, Fetcher: resolver, Sanitizer: sanitize.New()}
-	tb := &timeline.Builder{Store: s.DB, Publisher: s.nc, Topology: topo, LocalDomain: cfg.Domain,
+	tb := &timeline.Builder{Store: s.DB, Publisher: s.NATS, Topology: topo, LocalDomain: cfg.Domain,
 		Logger: logger.With("role", "timeline")}
+	var consumers []part
 	for _, c := range []struct {
 		cfg queue.ConsumerConfig
 		h   queue.Handler
 	}{
-		{queue.ConsumerConfig{Kind: queue.Timeline, Durable: "timeline", Workers: 4}, tb.HandleTimeline},
-		// Keyed by sending host: one server's flood of activities, or
-		// activities slow to apply (fetches from a slow origin), take at
-		// most half the workers, and everyone else's go past them.
-		{queue.ConsumerConfig{Kind: queue.Inbox, Durable: "inbox", Workers: 8,
-			KeyOf: func(m jetstream.Msg) string { return m.Headers().Get(queue.HeaderSender) }, PerKey: 4, MaxWaitingPerKey: 64},
+		{queue.ConsumerConfig{Kind: queue.Timeline, Durable: "timeline", Workers: cfg.TimelineWorkers}, tb.HandleTimeline},
+		// Keyed by sending host (the subject's last token): one server's
+		// flood of activities, or activities slow to apply (fetches from a
+		// slow origin), take at most half the workers, and everyone
+		// else's go past them.
+		{queue.ConsumerConfig{Kind: queue.Inbox, Durable: "inbox", Workers: cfg.InboxWorkers,
+			KeyOf: func(subject string) string { return subject }, PerKey: max(cfg.InboxWorkers/2, 1), MaxWaitingPerKey: 64},
 			proc.HandleInbox},
 		{queue.ConsumerConfig{Kind: queue.Delivery, Durable: "delivery", Workers: cfg.DeliveryWorkers,
 			KeyOf: fanout.HostOf, PerKey: cfg.DeliveryPerHost, MaxAckPending: 20_000}, dl.HandleDelivery},
 		// Partitioned by activity type, so that no one type (a burst of
 		// posts) can hold every worker or the whole ack window: a Follow
 		// behind 300 posts still gets a worker at once.
-		{queue.ConsumerConfig{Kind: queue.Outbox, Durable: "fanout", Workers: 4,
-			KeyOf: func(m jetstream.Msg) string { return m.Subject() }, PerKey: 3, MaxWaitingPerKey: 64}, fo.HandleOutbox},
+		{queue.ConsumerConfig{Kind: queue.Outbox, Durable: "fanout", Workers: cfg.FanoutWorkers,
+			KeyOf: func(subject string) string { return subject }, PerKey: max(cfg.FanoutWorkers*3/4, 1), MaxWaitingPerKey: 64}, fo.HandleOutbox},
 	} {
 		c.cfg.AckWait, c.cfg.Logger, c.cfg.Metrics = cfg.AckWait, logger, qm
-		c.cfg.MaxAttempts, c.cfg.Failures = cfg.QueueMaxAttempts, s.DB
+		c.cfg.MaxAttempts, c.cfg.Failures, c.cfg.DrainTimeout = cfg.QueueMaxAttempts, s.DB, cfg.ShutdownTimeout
 		if c.cfg.Kind != queue.Delivery { // deliveries schedule their own retries
 			c.cfg.Later = laterEvents{s.DB}
 		}
-		consumer, err := queue.Consume(ctx, js, topo, c.cfg, c.h)
+		consumer, err := queue.NewConsumer(ctx, s.NATS, c.cfg, c.h)
 		if err != nil {
 			return err
 		}
 		if c.cfg.Kind == queue.Delivery {
 			delivery = consumer
 		}
-		s.consumers = append(s.consumers, consumer)
+		consumers = append(consumers, part{"consumer " + c.cfg.Durable, consumer})
 	}
 
-	// The relay and the monitor are loops over the store and the streams,
-	// stopped together.
-	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cancel = cancel
-	relay := &queue.Relay{Source: s.DB, JS: js, Logger: logger.With("role", "relay"), Metrics: qm}
-	monitor := &queue.Monitor{JS: js, Topology: topo, Store: s.DB, Logger: logger.With("role", "monitor")}
+	relay := &queue.Relay{Source: s.DB, Conn: s.NATS, Logger: logger.With("role", "relay"), Metrics: qm}
+	monitor := &queue.Monitor{Conn: s.NATS, Store: s.DB, Logger: logger.With("role", "monitor")}
 	reg.MustRegister(monitor)
-	s.relayDone.Add(2)
-	go func() {
-		defer s.relayDone.Done()
-		_ = relay.Run(loopCtx)
-	}()
-	go func() {
-		defer s.relayDone.Done()
-		monitor.Run(loopCtx)
-	}()
 	trimmer := &timeline.Trimmer{Store: s.DB, Logger: logger.With("role", "trimmer")}
-	s.relayDone.Add(1)
-	go func() {
-		defer s.relayDone.Done()
-		trimmer.Run(loopCtx)
-	}()
 
+	streaming := &api.Streaming{Events: s.NATS}
 	srv := &api.Server{
 		Store:    s.DB,
 		Outbox:   ob,
@@ -268,12 +238,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Version: Version,
 
 		Interactions: ob,
-		Streaming:    &api.Streaming{Subscribe: streamSubscriber(s.nc, topo)},
+		Streaming:    streaming,
 	}
-	if err := srv.Streaming.Start(srv); err != nil {
-		return err
-	}
-	s.streaming = srv.Streaming
+	streaming.Server = srv
 	var handler http.Handler = srv.Handler()
 	if s.WrapHandler != nil {
 		handler = s.WrapHandler(handler)
@@ -284,19 +251,24 @@ func (s *Server) Open(ctx context.Context) (err error) {
 			return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 		}
 	}
-	s.http = &http.Server{
+	s.Listener = ln
+	hs := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadTimeout:       cfg.HTTPReadTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	// Streams never go idle: drop their clients when shutdown begins, or
 	// Shutdown would wait for them until its deadline.
-	s.http.RegisterOnShutdown(srv.Streaming.Close)
-	s.Listener = ln
-	s.serveErr = make(chan error, 1)
-	go func() { s.serveErr <- s.http.Serve(ln) }()
+	hs.RegisterOnShutdown(streaming.Close)
+
+	// The order of shutdown (see Run and ARCHITECTURE.md, Lifecycle).
+	s.phases = []phase{
+		{name: "consumers", parts: consumers, after: deliveries.CloseIdleConnections},
+		{name: "http", parts: []part{{"http", &httpServer{Server: hs, Listener: ln, Drain: cfg.ShutdownTimeout}}, {"streaming", streaming}}},
+		{name: "loops", parts: []part{{"relay", relay}, {"monitor", monitor}, {"trimmer", trimmer}}},
+	}
 	return nil
 }
 
@@ -308,64 +280,39 @@ func (s *Server) Addr() string {
 	return s.Listener.Addr().String()
 }
 
-// Close shuts down in the order that loses nothing: let consumers finish
-// what they hold (the rest stays queued), stop serving HTTP (requests
-// accepted meanwhile only add rows to the store), stop the relay
-// (unpublished events stay in the store), then NATS and PostgreSQL. It
-// returns every error.
-func (s *Server) Close(ctx context.Context) error {
-	var errs []error
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	for _, c := range s.consumers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.Stop(ctx); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	s.consumers = nil
-	if s.deliveries != nil {
-		s.deliveries.CloseIdleConnections()
-	}
-	// Streams end first: http.Server.Shutdown waits for open SSE requests
-	// and never closes hijacked WebSockets.
-	if s.streaming != nil {
-		s.streaming.Close()
-		s.streaming = nil
-	}
-	// HTTP stops after the consumers: a remote verifying an in-flight
-	// delivery fetches our actor's key, and must find it.
-	if s.http != nil {
-		if err := s.http.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+// Run runs every part Open built, all in one errgroup, until ctx ends or
+// a part fails. Then it shuts down in the order that loses nothing:
+//
+//  1. the consumers stop fetching and finish what they hold (for at most
+//     --shutdown-timeout; the rest stays queued), while HTTP still
+//     answers: a remote verifying an in-flight delivery fetches our
+//     actor's key, and must find it;
+//  2. HTTP stops (streaming clients are dropped; requests accepted
+//     meanwhile only added rows to the store);
+//  3. the relay, the monitor and the feed trimmer stop (unpublished
+//     events stay in the store);
+//  4. the NATS connection is drained and closed (and an embedded
+//     nats-server shut down), then the PostgreSQL pool.
+//
+// It returns every part's error, and the connections' closing errors.
+func (s *Server) Run(ctx context.Context) error {
+	err := runPhases(ctx, s.phases, func(cause error) {
+		if ctx.Err() != nil {
+			s.Logger.Info("shutting down")
+		} else {
+			s.Logger.Error("a part of the server failed; shutting down", "error", cause)
 		}
-		if err := <-s.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs = append(errs, err)
-		}
-		s.http = nil
-	}
+	})
+	return errors.Join(err, s.closeResources())
+}
 
-	if s.cancel != nil {
-		s.cancel()
-		s.relayDone.Wait()
-		s.cancel = nil
-	}
-	if s.nc != nil {
-		if err := s.nc.Drain(); err != nil {
-			errs = append(errs, err)
-		}
-		s.nc = nil
-	}
-	if s.embedded != nil {
-		s.embedded.Shutdown()
-		s.embedded.WaitForShutdown()
-		s.embedded = nil
+// closeResources closes NATS, then the store: after every part has
+// returned (or when Open failed).
+func (s *Server) closeResources() error {
+	var errs []error
+	if s.NATS != nil {
+		errs = append(errs, s.NATS.Close())
+		s.NATS = nil
 	}
 	if s.DB != nil {
 		s.DB.Close()
@@ -374,47 +321,51 @@ func (s *Server) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// instanceKey returns the instance actor's key, loaded once.
-func instanceKey(db *postgres.DB) func(context.Context) (string, crypto.PrivateKey, error) {
-	var mu sync.Mutex
-	var keyID string
-	var key crypto.PrivateKey
-	return func(ctx context.Context) (string, crypto.PrivateKey, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if key != nil {
-			return keyID, key, nil
-		}
-		a, err := db.AccountByAcct(ctx, activitypub.InstanceActorUsername, "")
-		if err != nil {
-			return "", nil, fmt.Errorf("instance actor: %w", err)
-		}
-		id, pem, err := db.SigningKey(ctx, a.ID)
-		if err != nil {
-			return "", nil, fmt.Errorf("instance actor key: %w", err)
-		}
-		k, err := activitypub.ParsePrivateKey(pem)
-		if err != nil {
-			return "", nil, fmt.Errorf("instance actor key: %w", err)
-		}
-		keyID, key = id, k
-		return keyID, key, nil
+// Start opens the server and runs it in the background until Close.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.Open(ctx); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel, s.stopped = cancel, make(chan struct{})
+	go func() { // awaited by Close
+		defer close(s.stopped)
+		s.runErr = s.Run(rctx)
+	}()
+	return nil
+}
+
+// Close stops a server started with Start, as a signal stops serve, and
+// waits for Run to return, or for ctx to end.
+func (s *Server) Close(ctx context.Context) error {
+	if s.cancel == nil {
+		return nil
+	}
+	s.cancel()
+	select {
+	case <-s.stopped:
+		return s.runErr
+	case <-ctx.Done():
+		return fmt.Errorf("close: %w", ctx.Err())
 	}
 }
 
-// streamSubscriber delivers the timeline builder's streaming events (core
-// NATS, every process gets every event) to the API's streaming hub.
-func streamSubscriber(nc *nats.Conn, topo queue.Topology) func(func([]byte)) (func(), error) {
-	return func(handle func([]byte)) (func(), error) {
-		sub, err := nc.Subscribe(topo.StreamSubject(), func(m *nats.Msg) { handle(m.Data) })
-		if err != nil {
-			return nil, err
-		}
-		// Streaming clients are dropped when slow; the subscription itself
-		// may hold a burst (a popular account's post) without being cut.
-		_ = sub.SetPendingLimits(1<<20, 256<<20)
-		return func() { _ = sub.Unsubscribe() }, nil
+// instanceKey loads the instance actor's key, which signs every fetch,
+// once at start: no query on the first fetch.
+func instanceKey(ctx context.Context, db *postgres.DB) (func(context.Context) (string, crypto.PrivateKey, error), error) {
+	a, err := db.AccountByAcct(ctx, activitypub.InstanceActorUsername, "")
+	if err != nil {
+		return nil, fmt.Errorf("instance actor: %w", err)
 	}
+	keyID, pem, err := db.SigningKey(ctx, a.ID)
+	if err != nil {
+		return nil, fmt.Errorf("instance actor key: %w", err)
+	}
+	key, err := activitypub.ParsePrivateKey(pem)
+	if err != nil {
+		return nil, fmt.Errorf("instance actor key: %w", err)
+	}
+	return func(context.Context) (string, crypto.PrivateKey, error) { return keyID, key, nil }, nil
 }
 
 // laterEvents holds a failed message's next attempt as an events row due

@@ -9,17 +9,22 @@ import (
 	"github.com/starling-social/starling"
 )
 
-// RelayEvents hands up to limit unpublished events that are due, oldest first, to
+// streamOf is the SQL of an event's stream: the first two tokens of its
+// subject, <prefix>.<kind> (index events_stream_due).
+const streamOf = `split_part(subject, '.', 1) || '.' || split_part(subject, '.', 2)`
+
+// RelayEvents hands up to limit unpublished events of stream (the first two
+// tokens of their subjects, e.g. "starling.outbox") that are due, oldest first, to
 // publish, and deletes them once publish returns nil, all in one
 // transaction. Rows are claimed with SKIP LOCKED, so several relays (one per
 // process) share the table without publishing a row twice at once; a relay
 // that dies mid-publish leaves its rows for the next, and the stable msg_id
 // lets JetStream drop the duplicate. It returns how many were published.
-func (db *DB) RelayEvents(ctx context.Context, limit int, publish func(context.Context, []starling.Event) error) (int, error) {
+func (db *DB) RelayEvents(ctx context.Context, stream string, limit int, publish func(context.Context, []starling.Event) error) (int, error) {
 	var n int
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT seq, msg_id, subject, payload, headers FROM events
-			WHERE due_at <= now() ORDER BY due_at, seq LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+			WHERE `+streamOf+` = $1 AND due_at <= now() ORDER BY due_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED`, stream, limit)
 		if err != nil {
 			return err
 		}
@@ -80,11 +85,11 @@ func (db *DB) ScheduledEvents(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// NextEventDue returns when the earliest event scheduled for later is due,
-// or false when none is.
-func (db *DB) NextEventDue(ctx context.Context) (time.Time, bool, error) {
+// NextEventDue returns when the earliest event of stream (as in
+// RelayEvents) scheduled for later is due, or false when none is.
+func (db *DB) NextEventDue(ctx context.Context, stream string) (time.Time, bool, error) {
 	var due *time.Time
-	if err := db.pool.QueryRow(ctx, `SELECT min(due_at) FROM events WHERE due_at > now()`).Scan(&due); err != nil {
+	if err := db.pool.QueryRow(ctx, `SELECT min(due_at) FROM events WHERE `+streamOf+` = $1 AND due_at > now()`, stream).Scan(&due); err != nil {
 		return time.Time{}, false, fmt.Errorf("next event due: %w", err)
 	}
 	if due == nil {
@@ -99,25 +104,23 @@ func (db *DB) AppendEvents(ctx context.Context, events ...starling.Event) error 
 	return db.inTx(ctx, func(tx pgx.Tx) error { return appendEvents(ctx, tx, events...) })
 }
 
-// ListenEvents sends on the returned channel (without blocking, coalescing)
-// each time a transaction that appended events commits, in any process. It
-// holds one connection until ctx ends. A broken connection is reopened; the
-// relay's periodic poll covers the gap.
-func (db *DB) ListenEvents(ctx context.Context) <-chan struct{} {
-	ch := make(chan struct{}, 1)
-	go func() {
-		for ctx.Err() == nil {
-			db.listen(ctx, ch)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
+// ListenEvents calls notify each time a transaction that appended events
+// commits, in any process, until ctx ends; then it returns nil. It holds
+// one connection meanwhile, in the caller's goroutine. A broken connection
+// is reopened a second later; the relay's periodic poll covers the gap.
+// notify must not block.
+func (db *DB) ListenEvents(ctx context.Context, notify func()) error {
+	for ctx.Err() == nil {
+		db.listen(ctx, notify)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
 		}
-	}()
-	return ch
+	}
+	return nil
 }
 
-func (db *DB) listen(ctx context.Context, ch chan<- struct{}) {
+func (db *DB) listen(ctx context.Context, notify func()) {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return
@@ -137,9 +140,6 @@ func (db *DB) listen(ctx context.Context, ch chan<- struct{}) {
 		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
 			return
 		}
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
+		notify()
 	}
 }

@@ -39,7 +39,7 @@ type Store interface {
 	TrimFeeds(ctx context.Context, after int64, batch, keep int) (last, deleted int64, err error)
 
 	AppendEvents(ctx context.Context, events ...starling.Event) error
-	RelayEvents(ctx context.Context, limit int, publish func(context.Context, []starling.Event) error) (int, error)
+	RelayEvents(ctx context.Context, stream string, limit int, publish func(context.Context, []starling.Event) error) (int, error)
 
 	InsertDeadLetter(ctx context.Context, d *starling.DeadLetter) error
 	DeadLetters(ctx context.Context, f starling.DeadLetterFilter) ([]starling.DeadLetter, error)
@@ -112,8 +112,12 @@ func remoteStatus(author *starling.Account, n int) *starling.Status {
 		Content: fmt.Sprintf("<p>post %d</p>", n), Visibility: starling.VisibilityPublic, CreatedAt: time.Now()}
 }
 
+// testStream is the stream of the suite's events: the first two tokens of
+// their subjects.
+const testStream = "test.events"
+
 func event(name string, due time.Time) starling.Event {
-	return starling.Event{MsgID: name, Subject: "test." + name, Payload: []byte(`{}`), DueAt: due}
+	return starling.Event{MsgID: name, Subject: testStream + "." + name, Payload: []byte(`{}`), DueAt: due}
 }
 
 // relayAll publishes every due event and returns their message ids in the
@@ -121,7 +125,7 @@ func event(name string, due time.Time) starling.Event {
 func relayAll(tb testing.TB, s Store) []string {
 	tb.Helper()
 	var ids []string
-	_, err := s.RelayEvents(context.Background(), 1000, func(_ context.Context, evs []starling.Event) error {
+	_, err := s.RelayEvents(context.Background(), testStream, 1000, func(_ context.Context, evs []starling.Event) error {
 		for _, ev := range evs {
 			ids = append(ids, ev.MsgID)
 		}
@@ -313,7 +317,7 @@ func testEventOrder(t *testing.T, s Store) {
 		t.Fatal(err)
 	}
 	var got []string
-	n, err := s.RelayEvents(ctx, 1, func(_ context.Context, evs []starling.Event) error {
+	n, err := s.RelayEvents(ctx, testStream, 1, func(_ context.Context, evs []starling.Event) error {
 		for _, ev := range evs {
 			got = append(got, ev.MsgID)
 		}
@@ -338,17 +342,17 @@ func testEventPublishFails(t *testing.T, s Store) {
 		t.Fatal(err)
 	}
 	boom := errors.New("nats away")
-	if _, err := s.RelayEvents(ctx, 10, func(context.Context, []starling.Event) error { return boom }); !errors.Is(err, boom) {
+	if _, err := s.RelayEvents(ctx, testStream, 10, func(context.Context, []starling.Event) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("got %v, want the publish error", err)
 	}
 	var got []starling.Event
-	if _, err := s.RelayEvents(ctx, 10, func(_ context.Context, evs []starling.Event) error {
+	if _, err := s.RelayEvents(ctx, testStream, 10, func(_ context.Context, evs []starling.Event) error {
 		got = append(got, evs...)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].MsgID != "one" || got[0].Subject != "test.one" || string(got[0].Payload) != `{}` ||
+	if len(got) != 1 || got[0].MsgID != "one" || got[0].Subject != testStream+".one" || string(got[0].Payload) != `{}` ||
 		got[0].Headers["Starling-Correlation-Id"] != "c1" {
 		t.Errorf("after a failed publish: %+v, want the event, whole", got)
 	}
