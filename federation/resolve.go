@@ -1,4 +1,4 @@
-package activitypub
+package federation
 
 import (
 	"cmp"
@@ -401,43 +401,4 @@ func WebFingerActor(body []byte) (string, error) {
 		}
 	}
 	return "", errors.New("no ActivityPub actor link")
-}
-
-// ParsePublicKey decodes a PEM public key (PKIX or PKCS#1).
-func ParsePublicKey(pemText string) (crypto.PublicKey, error) {
-	block, _ := pem.Decode([]byte(pemText))
-	if block == nil {
-		return nil, errors.New("public key is not PEM")
-	}
-	if key, err := x509.ParsePKIXPublicKey(block.Bytes); err == nil {
-		return key, nil
-	}
-	key, err := x509.ParsePKCS1PublicKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("parse public key: %w", err)
-	}
-	return key, nil
-}
-
-// ParsePrivateKey decodes a PEM private key (PKCS#8 or PKCS#1). An RSA key
-// comes back as an *RSAKey, which signs through libcrypto where it can
-// (SigningBackend says whether it does).
-func ParsePrivateKey(pemText string) (crypto.PrivateKey, error) {
-	block, _ := pem.Decode([]byte(pemText))
-	if block == nil {
-		return nil, errors.New("private key is not PEM")
-	}
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parse private key: %w", err)
-		}
-	}
-	if k, ok := key.(*rsa.PrivateKey); ok {
-		// Falling back to crypto/rsa is not an error: the key signs either way.
-		rk, _ := NewRSAKey(k)
-		return rk, nil
-	}
-	return key, nil
 }

@@ -21,7 +21,7 @@ func TestSignRequest_SigningString(t *testing.T) {
 	keyID := "https://example.org/users/alice#main-key"
 	tests := []struct {
 		name, method, url, target, host string
-		body                             []byte
+		body                            []byte
 	}{
 		{"POST", http.MethodPost, "https://remote.example/inbox", "post /inbox", "remote.example", []byte(`{"type":"Create"}`)},
 		{"Query", http.MethodPost, "https://remote.example/users/bob/inbox?x=1", "post /users/bob/inbox?x=1", "remote.example", []byte("{}")},
