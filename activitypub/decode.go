@@ -523,7 +523,7 @@ func DecodeFetchedObject(fetchedFrom string, body []byte) (*Object, error) {
 		return nil, &DecodeError{Msg: "object needs an id and a type"}
 	}
 	if obj.ID != fetchedFrom {
-		return nil, &DecodeError{Msg: fmt.Sprintf("object id %q is not the URL it was fetched from", clipForError(obj.ID))}
+		return nil, &DecodeError{Msg: fmt.Sprintf("object id %q is not the URL it was fetched from", ClipForError(obj.ID))}
 	}
 	return &obj, nil
 }

@@ -97,7 +97,7 @@ func (r *Ref) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	// Not json.UnmarshalTypeError: its Error method panics without a Type.
-	return fmt.Errorf("a reference must be an IRI, an object or an array, not %s", clipForError(string(b)))
+	return fmt.Errorf("a reference must be an IRI, an object or an array, not %s", ClipForError(string(b)))
 }
 
 // IsZero reports whether r refers to nothing. Ref fields are tagged

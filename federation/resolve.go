@@ -4,10 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/sanitize"
+	"github.com/starling-social/starling/signature"
 	"github.com/starling-social/starling/store"
 )
 
@@ -76,7 +75,7 @@ func (r *Resolver) now() time.Time {
 
 // Get fetches an ActivityPub document with a signed GET.
 func (r *Resolver) Get(ctx context.Context, rawURL string) ([]byte, error) {
-	return r.get(ctx, rawURL, ContentType+", "+LDContentType, true)
+	return r.get(ctx, rawURL, activitypub.ContentType+", "+activitypub.LDContentType, true)
 }
 
 func (r *Resolver) get(ctx context.Context, rawURL, accept string, sign bool) ([]byte, error) {
@@ -107,7 +106,7 @@ func (r *Resolver) get(ctx context.Context, rawURL, accept string, sign bool) ([
 		if err != nil {
 			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 		}
-		if err := SignRequest(req, keyID, key, nil, r.now()); err != nil {
+		if err := signature.SignRequest(req, keyID, key, nil, r.now()); err != nil {
 			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 		}
 		if resp, err = r.Client.Do(req); err != nil {
@@ -154,7 +153,7 @@ func (r *Resolver) Actor(ctx context.Context, uri string, refresh bool) (*store.
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return nil, fmt.Errorf("resolve actor: %w", err)
 	}
-	if SameHost(uri, r.Site.Base()) {
+	if activitypub.SameHost(uri, r.Site.Base()) {
 		return nil, fmt.Errorf("resolve actor %s: %w", uri, store.ErrNotFound)
 	}
 	return r.fetchActor(ctx, uri)
@@ -173,7 +172,7 @@ func (r *Resolver) fetchActor(ctx context.Context, uri string) (*store.Account, 
 	if err != nil {
 		return nil, err
 	}
-	var doc Actor
+	var doc activitypub.Actor
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("decode actor %s: %w", uri, err)
 	}
@@ -184,14 +183,14 @@ func (r *Resolver) fetchActor(ctx context.Context, uri string) (*store.Account, 
 // actorURI sent about itself (the inbox checked that the delivery was signed
 // by a key of actorURI's host). A document about anyone else is refused.
 func (r *Resolver) UpdateActor(ctx context.Context, actorURI string, raw []byte) (*store.Account, error) {
-	var doc Actor
+	var doc activitypub.Actor
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("decode actor %s: %w", actorURI, err)
 	}
 	if doc.ID != actorURI {
 		return nil, fmt.Errorf("update by %s of another actor %q", actorURI, doc.ID)
 	}
-	if SameHost(actorURI, r.Site.Base()) {
+	if activitypub.SameHost(actorURI, r.Site.Base()) {
 		return nil, fmt.Errorf("update of local actor %s: %w", actorURI, store.ErrNotFound)
 	}
 	return r.storeActor(ctx, actorURI, &doc)
@@ -199,10 +198,10 @@ func (r *Resolver) UpdateActor(ctx context.Context, actorURI string, raw []byte)
 
 // storeActor checks a fetched actor document against where it came from and
 // stores it.
-func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Actor) (*store.Account, error) {
+func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *activitypub.Actor) (*store.Account, error) {
 	// A document may only speak for its own host: an id on another host,
 	// or a key owned elsewhere, would let one server impersonate another.
-	if doc.ID == "" || !SameHost(doc.ID, fetchedFrom) {
+	if doc.ID == "" || !activitypub.SameHost(doc.ID, fetchedFrom) {
 		return nil, fmt.Errorf("actor document from %s has id %q on another host", fetchedFrom, doc.ID)
 	}
 	if doc.Inbox == "" || doc.PreferredUsername == "" {
@@ -218,17 +217,17 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 	// cleaned id or username would name someone else.
 	for _, v := range []string{doc.ID, doc.PreferredUsername, doc.Inbox, doc.PublicKey.ID} {
 		if !sanitize.Valid(v) {
-			return nil, fmt.Errorf("actor %s: NUL or invalid UTF-8 in its identifiers", clipForError(doc.ID))
+			return nil, fmt.Errorf("actor %s: NUL or invalid UTF-8 in its identifiers", activitypub.ClipForError(doc.ID))
 		}
 	}
 	keyID, keyPEM := doc.PublicKey.ID, doc.PublicKey.PublicKeyPEM
-	if _, err := ParsePublicKey(keyPEM); err != nil {
+	if _, err := signature.ParsePublicKey(keyPEM); err != nil {
 		// Keep the actor, as Mastodon does, but not a key nothing can
 		// verify with: its signatures will fail until it publishes a good
 		// one (KeyLookup refetches on failure).
 		keyID, keyPEM = "", ""
 	}
-	host, _ := HostOf(doc.ID)
+	host, _ := activitypub.HostOf(doc.ID)
 	// Clients render the note as HTML and the display name as text, both
 	// trusted: clean them as Mastodon does. (Profile fields are not kept:
 	// store.Account has nowhere to put them.)
@@ -249,7 +248,7 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 		Locked:       bool(doc.ManuallyApprovesFollowers),
 		Bot:          doc.Type == "Service" || doc.Type == "Application",
 	}
-	if doc.Endpoints != nil && SameHost(doc.Endpoints.SharedInbox, doc.ID) {
+	if doc.Endpoints != nil && activitypub.SameHost(doc.Endpoints.SharedInbox, doc.ID) {
 		a.SharedInboxURL = sanitize.Clean(doc.Endpoints.SharedInbox)
 	}
 	if a.URL == "" {
@@ -286,7 +285,7 @@ func (r *Resolver) KeyLookup(ctx context.Context, keyID string, refresh bool) (c
 	if a.KeyID != keyID {
 		return nil, "", fmt.Errorf("look up key %s: actor %s has key %s", keyID, a.URI, a.KeyID)
 	}
-	key, err := ParsePublicKey(a.PublicKeyPEM)
+	key, err := signature.ParsePublicKey(a.PublicKeyPEM)
 	if err != nil {
 		return nil, "", fmt.Errorf("look up key %s: %w", keyID, err)
 	}
@@ -308,7 +307,7 @@ func (r *Resolver) acctKey(ctx context.Context, acct string, refresh bool) (cryp
 	if err != nil {
 		return nil, "", fmt.Errorf("look up key acct:%s: %w", acct, err)
 	}
-	key, err := ParsePublicKey(a.PublicKeyPEM)
+	key, err := signature.ParsePublicKey(a.PublicKeyPEM)
 	if err != nil {
 		return nil, "", fmt.Errorf("look up key acct:%s: %w", acct, err)
 	}
@@ -322,7 +321,7 @@ func (r *Resolver) acctKey(ctx context.Context, acct string, refresh bool) (cryp
 // object) names the actor by its id, or the key's owner or controller,
 // which is fetched in turn. The caller checks that the actor lists keyID.
 func (r *Resolver) actorForKey(ctx context.Context, docURI, keyID string) (*store.Account, error) {
-	if SameHost(docURI, r.Site.Base()) {
+	if activitypub.SameHost(docURI, r.Site.Base()) {
 		return nil, fmt.Errorf("look up key %s: %w", keyID, store.ErrNotFound)
 	}
 	body, err := r.Get(ctx, docURI)
@@ -330,7 +329,7 @@ func (r *Resolver) actorForKey(ctx context.Context, docURI, keyID string) (*stor
 		return nil, fmt.Errorf("look up key %s: %w", keyID, err)
 	}
 	var doc struct {
-		Actor
+		activitypub.Actor
 		Owner      string `json:"owner"`
 		Controller string `json:"controller"` // FEP-521a keys
 	}
@@ -352,7 +351,7 @@ func (r *Resolver) actorForKey(ctx context.Context, docURI, keyID string) (*stor
 	case owner == docURI:
 		// Fetching it again would bring the same incomplete document.
 		return nil, fmt.Errorf("look up key %s: %s is an incomplete actor", keyID, docURI)
-	case !SameHost(owner, docURI):
+	case !activitypub.SameHost(owner, docURI):
 		return nil, fmt.Errorf("look up key %s: owner %s is on another host", keyID, owner)
 	}
 	return r.fetchActor(ctx, owner)
@@ -396,7 +395,7 @@ func WebFingerActor(body []byte) (string, error) {
 		return "", fmt.Errorf("decode: %w", err)
 	}
 	for _, l := range jrd.Links {
-		if l.Rel == "self" && IsActivityPubMediaType(l.Type) && l.Href != "" {
+		if l.Rel == "self" && activitypub.IsActivityPubMediaType(l.Type) && l.Href != "" {
 			return l.Href, nil
 		}
 	}
