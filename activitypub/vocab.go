@@ -1,8 +1,9 @@
-// Package activitypub is the ActivityPub vocabulary Starling speaks and the
-// federation transport every role shares: the JSON shapes of actors, notes
-// and activities (tolerant of the compacted forms real servers send), local
-// URL layout, HTTP signatures, the guarded HTTP client, and the resolver
-// that fetches and caches remote actors and their keys.
+// Package activitypub is the ActivityPub vocabulary Starling speaks: the
+// JSON shapes of actors, notes and activities (tolerant of the compacted
+// forms real servers send), decoding and encoding, and a few pure URL and
+// text helpers. It does no I/O and imports no other Starling package; the
+// signature package signs and verifies, the federation package fetches,
+// resolves and renders Starling's own documents.
 package activitypub
 
 import (

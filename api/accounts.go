@@ -8,7 +8,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/store"
 )
 
@@ -31,7 +31,7 @@ func (s *Server) accountParam(r *http.Request) (*store.Account, error) {
 		return nil, store.ErrNotFound
 	}
 	a, err := s.Store.AccountByID(r.Context(), n)
-	if err == nil && a.Username == activitypub.InstanceActorUsername && a.Local() {
+	if err == nil && a.Username == federation.InstanceActorUsername && a.Local() {
 		return nil, store.ErrNotFound
 	}
 	return a, err

@@ -17,6 +17,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/outbox"
 	"github.com/starling-social/starling/queue"
 	"github.com/starling-social/starling/store"
@@ -73,7 +74,7 @@ type Server struct {
 	Store    Store
 	Outbox   Outbox
 	Resolver Resolver
-	Site     activitypub.Site
+	Site     federation.Site
 	Inbox    http.Handler // mounted at /inbox and /users/{username}/inbox
 	Metrics  http.Handler // mounted at /metrics when set
 	// Pressure, when set, makes write endpoints answer 503 with

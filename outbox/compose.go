@@ -13,7 +13,7 @@ import (
 )
 
 // Accounts finds remote accounts by acct (WebFinger, with the store as its
-// cache); *activitypub.Resolver is one. It returns store.ErrNotFound, or
+// cache); *federation.Resolver is one. It returns store.ErrNotFound, or
 // another error, when the account cannot be found.
 type Accounts interface {
 	WebFinger(ctx context.Context, username, host string) (*store.Account, error)

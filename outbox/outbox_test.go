@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/outbox"
 	"github.com/starling-social/starling/queue"
 	"github.com/starling-social/starling/store"
@@ -58,14 +59,14 @@ type rig struct {
 	alice, bob      *store.Account // local
 	remote, farAway *store.Account // remote: remote is stored, farAway only known to WebFinger
 	otherBob        *store.Account // remote, same username as bob
-	site            activitypub.Site
+	site            federation.Site
 }
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	ctx := context.Background()
 	db := storetest.NewDB(t)
-	site := activitypub.Site{Scheme: "https", Host: localHost}
+	site := federation.Site{Scheme: "https", Host: localHost}
 	r := &rig{db: db, rec: &recorder{DB: db}, site: site}
 	local := func(name string) *store.Account {
 		a := site.NewLocalAccount(name, "pem", "key")

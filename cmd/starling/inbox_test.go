@@ -17,6 +17,8 @@ import (
 
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
+	"github.com/starling-social/starling/federation"
+	"github.com/starling-social/starling/signature"
 	"github.com/starling-social/starling/store"
 )
 
@@ -25,7 +27,7 @@ func signedPost(t *testing.T, inbox, keyID string, key crypto.PrivateKey, body [
 	t.Helper()
 	req := must(http.NewRequest("POST", inbox, bytes.NewReader(body)))
 	req.Header.Set("Content-Type", activitypub.ContentType)
-	if err := activitypub.SignRequest(req, keyID, key, body, now); err != nil {
+	if err := signature.SignRequest(req, keyID, key, body, now); err != nil {
 		t.Fatal(err)
 	}
 	return req
@@ -44,7 +46,7 @@ func TestInboxRejectsBadSignatures(t *testing.T) {
 
 	ctx := context.Background()
 	alice := must(a.srv.DB.AccountByAcct(ctx, "alice", ""))
-	aliceKey := must(activitypub.ParsePrivateKey(alice.PrivateKeyPEM))
+	aliceKey := must(signature.ParsePrivateKey(alice.PrivateKeyPEM))
 	otherKey := must(rsa.GenerateKey(rand.Reader, 2048))
 	inbox := b.base + "/inbox"
 
@@ -91,7 +93,7 @@ func TestInboxRejectsBadSignatures(t *testing.T) {
 			req := must(http.NewRequest("POST", inbox, bytes.NewReader(body)))
 			req.Header.Set("Content-Type", activitypub.ContentType)
 			// Sign as if there were no body, then add a correct but unsigned Digest.
-			if err := activitypub.SignRequest(req, alice.KeyID, aliceKey, nil, time.Now()); err != nil {
+			if err := signature.SignRequest(req, alice.KeyID, aliceKey, nil, time.Now()); err != nil {
 				t.Fatal(err)
 			}
 			req.Header.Set("Digest", "SHA-256="+sha256Base64(body))
@@ -119,7 +121,7 @@ func TestInboxRejectsBadSignatures(t *testing.T) {
 	}
 
 	t.Run("body over 1 MB", func(t *testing.T) {
-		body := bytes.Repeat([]byte("x"), activitypub.MaxDocumentSize+1)
+		body := bytes.Repeat([]byte("x"), federation.MaxDocumentSize+1)
 		resp := must(http.DefaultClient.Do(signedPost(t, inbox, alice.KeyID, aliceKey, body, time.Now())))
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusRequestEntityTooLarge {
@@ -158,7 +160,7 @@ func TestInboxRejectsBadSignatures(t *testing.T) {
 		c := startInstance(t, "C")
 		c.user("carol")
 		carol := must(c.srv.DB.AccountByAcct(ctx, "carol", ""))
-		carolKey := must(activitypub.ParsePrivateKey(carol.PrivateKeyPEM))
+		carolKey := must(signature.ParsePrivateKey(carol.PrivateKeyPEM))
 		dora := a.user("dora")
 		doraAcct := must(a.srv.DB.AccountByAcct(ctx, "dora", ""))
 		var posted api.Status
@@ -215,7 +217,7 @@ func TestRejectEndsFollowAndUnmerges(t *testing.T) {
 		"actor":    alice.URI,
 		"object":   map[string]any{"id": f.URI, "type": "Follow", "actor": bobAcct.URI, "object": alice.URI},
 	}))
-	key := must(activitypub.ParsePrivateKey(alice.PrivateKeyPEM))
+	key := must(signature.ParsePrivateKey(alice.PrivateKeyPEM))
 	resp := must(http.DefaultClient.Do(signedPost(t, b.base+"/inbox", alice.KeyID, key, body, time.Now())))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {

@@ -22,13 +22,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
 	"github.com/starling-social/starling/fanout"
+	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/inbox"
 	"github.com/starling-social/starling/outbox"
 	"github.com/starling-social/starling/queue"
 	"github.com/starling-social/starling/sanitize"
+	"github.com/starling-social/starling/signature"
 	"github.com/starling-social/starling/store"
 	"github.com/starling-social/starling/timeline"
 )
@@ -49,18 +50,11 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(cfg.GCPercent)
 	}
-	tuneLibcrypto(ctx, logger)
 	s := &Server{Config: cfg, Logger: logger}
 	if err := s.Open(ctx); err != nil {
 		return err
 	}
 	logger.Info("starling is serving", "listen", s.Addr(), "domain", cfg.Domain, "protocol", cfg.Protocol, "version", Version)
-	if backend, why := activitypub.SigningBackend(); why != nil {
-		// Not an error: deliveries are signed either way, at about half the rate.
-		logger.Info("signing deliveries with "+backend, "why_not_libcrypto", why.Error())
-	} else {
-		logger.Info("signing deliveries with " + backend)
-	}
 	<-ctx.Done()
 	logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -87,7 +81,7 @@ type Server struct {
 	http      *http.Server
 	serveErr  chan error
 	// deliveries holds kept-alive connections to remote inboxes.
-	deliveries *activitypub.DeliveryClient
+	deliveries *http.Client
 
 	consumers []*queue.Consumer
 	cancel    context.CancelFunc // stops the relay and the feed trimmer
@@ -140,20 +134,12 @@ func (s *Server) Open(ctx context.Context) (err error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	backend, _ := activitypub.SigningBackend()
-	signing := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name:        "starling_signing_info",
-		Help:        "What signs deliveries with RSA keys: libcrypto or crypto/rsa, and the OPENSSL_ia32cap libcrypto loaded with (serve's probe masks ADX where OpenSSL's AVX2 code is faster).",
-		ConstLabels: prometheus.Labels{"backend": backend, "openssl_ia32cap": os.Getenv("OPENSSL_ia32cap")},
-	})
-	signing.Set(1)
-	reg.MustRegister(signing)
 	qm := queue.NewMetrics(reg)
 	im := inbox.NewMetrics(reg)
 
-	client := activitypub.NewHTTPClient(30*time.Second, cfg.AllowPrivateAddresses)
-	knocker := &activitypub.Knocker{Store: s.DB, Logger: logger.With("role", "signatures")}
-	resolver := &activitypub.Resolver{
+	client := federation.NewHTTPClient(30*time.Second, cfg.AllowPrivateAddresses)
+	knocker := &federation.Knocker{Store: s.DB, Logger: logger.With("role", "signatures")}
+	resolver := &federation.Resolver{
 		Store:   s.DB,
 		Client:  client,
 		Site:    st,
@@ -177,7 +163,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return delivery.Backlog(n)
 	})
 	fo := &fanout.Fanout{Store: s.DB, JS: js, Topology: topo, Logger: logger.With("role", "fanout"), Metrics: dm}
-	s.deliveries = activitypub.NewDeliveryClient(30*time.Second, cfg.AllowPrivateAddresses)
+	s.deliveries = federation.NewDeliveryClient(30*time.Second, cfg.AllowPrivateAddresses)
 	dl := &fanout.Deliverer{Store: s.DB, Client: s.deliveries, Topology: topo,
 		UserAgent: "Starling/" + Version + " (+" + st.Base() + "/)",
 		Policy: fanout.Policy{
@@ -372,11 +358,11 @@ func instanceKey(db *store.DB) func(context.Context) (string, crypto.PrivateKey,
 		if key != nil {
 			return keyID, key, nil
 		}
-		a, err := db.AccountByAcct(ctx, activitypub.InstanceActorUsername, "")
+		a, err := db.AccountByAcct(ctx, federation.InstanceActorUsername, "")
 		if err != nil {
 			return "", nil, fmt.Errorf("instance actor: %w", err)
 		}
-		k, err := activitypub.ParsePrivateKey(a.PrivateKeyPEM)
+		k, err := signature.ParsePrivateKey(a.PrivateKeyPEM)
 		if err != nil {
 			return "", nil, fmt.Errorf("instance actor key: %w", err)
 		}
