@@ -318,7 +318,7 @@ func (o *Object) StatusFields() StatusFields {
 		b.WriteString("<p><strong>" + html.EscapeString(o.Name) + "</strong></p>")
 	}
 	body := o.bodyHTML()
-	if body == "" && o.URL.ID != "" && o.URL.ID != o.ID && isHTTPURL(o.URL.ID) {
+	if body == "" && o.URL.ID != "" && o.URL.ID != o.ID && IsHTTPURL(o.URL.ID) {
 		// A Lemmy link or image post: the link is the post.
 		body = `<p><a href="` + html.EscapeString(o.URL.ID) + `">` + html.EscapeString(o.URL.ID) + `</a></p>`
 	}
@@ -335,7 +335,7 @@ func (o *Object) StatusFields() StatusFields {
 	}
 	for _, a := range o.Attachment {
 		link := a.Link()
-		if link == "" || !isHTTPURL(link) {
+		if link == "" || !IsHTTPURL(link) {
 			continue
 		}
 		text := a.Name
@@ -356,7 +356,7 @@ func (o *Object) StatusFields() StatusFields {
 	for _, t := range o.Tag {
 		switch t.kind() {
 		case "Mention":
-			if isHTTPURL(t.Href) && !slices.Contains(f.Mentions, t.Href) {
+			if IsHTTPURL(t.Href) && !slices.Contains(f.Mentions, t.Href) {
 				f.Mentions = append(f.Mentions, t.Href)
 			}
 		case "Hashtag":
@@ -366,14 +366,14 @@ func (o *Object) StatusFields() StatusFields {
 			}
 		case "Emoji":
 			code, url := strings.ReplaceAll(t.Name, ":", ""), t.iconURL()
-			if emojiShortcode.MatchString(code) && isHTTPURL(url) &&
+			if emojiShortcode.MatchString(code) && IsHTTPURL(url) &&
 				!slices.ContainsFunc(f.Emojis, func(e Emoji) bool { return e.Shortcode == code }) {
 				f.Emojis = append(f.Emojis, Emoji{Shortcode: code, URL: url, StaticURL: url})
 			}
 		case "Link":
 			// FEP-e232: a link to an ActivityStreams object is a quote
 			// when no quote property says otherwise.
-			if quoteLink == "" && IsActivityPubMediaType(t.MediaType) && isHTTPURL(t.Href) && t.Href != o.ID {
+			if quoteLink == "" && IsActivityPubMediaType(t.MediaType) && IsHTTPURL(t.Href) && t.Href != o.ID {
 				quoteLink = t.Href
 			}
 		}
@@ -452,7 +452,8 @@ func (o *Object) bodyHTML() string {
 	return "<p>" + strings.ReplaceAll(html.EscapeString(text), "\n", "<br>") + "</p>"
 }
 
-func isHTTPURL(s string) bool {
+// IsHTTPURL reports whether s is an absolute http or https URL.
+func IsHTTPURL(s string) bool {
 	return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")
 }
 
@@ -471,7 +472,7 @@ func DecodeActivity(body []byte) (*Activity, error) {
 	if err := json.Unmarshal(body, &act); err != nil {
 		return nil, &DecodeError{Msg: "body is not a JSON activity", Err: err}
 	}
-	if act.ID == "" && act.Actor.ID != "" && isHTTPURL(act.Actor.ID) {
+	if act.ID == "" && act.Actor.ID != "" && IsHTTPURL(act.Actor.ID) {
 		// ActivityStreams allows transient activities without an id (GoToSocial
 		// sends such Deletes). Name it by its content, under its actor, so a
 		// replay is still stored once.
@@ -485,7 +486,7 @@ func DecodeActivity(body []byte) (*Activity, error) {
 		return nil, &DecodeError{Msg: "activity has no type"}
 	case act.Actor.ID == "":
 		return nil, &DecodeError{Msg: "activity has no actor"}
-	case !isHTTPURL(act.ID) || !isHTTPURL(act.Actor.ID):
+	case !IsHTTPURL(act.ID) || !IsHTTPURL(act.Actor.ID):
 		return nil, &DecodeError{Msg: "activity id and actor must be http(s) IRIs"}
 	}
 	if act.Type == "EmojiReact" && !isSingleEmoji(act.Content) {
@@ -523,7 +524,7 @@ func DecodeFetchedObject(fetchedFrom string, body []byte) (*Object, error) {
 		return nil, &DecodeError{Msg: "object needs an id and a type"}
 	}
 	if obj.ID != fetchedFrom {
-		return nil, &DecodeError{Msg: fmt.Sprintf("object id %q is not the URL it was fetched from", clipForError(obj.ID))}
+		return nil, &DecodeError{Msg: fmt.Sprintf("object id %q is not the URL it was fetched from", ClipForError(obj.ID))}
 	}
 	return &obj, nil
 }

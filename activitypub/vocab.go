@@ -1,8 +1,9 @@
-// Package activitypub is the ActivityPub vocabulary Starling speaks and the
-// federation transport every role shares: the JSON shapes of actors, notes
-// and activities (tolerant of the compacted forms real servers send), local
-// URL layout, HTTP signatures, the guarded HTTP client, and the resolver
-// that fetches and caches remote actors and their keys.
+// Package activitypub is the ActivityPub vocabulary Starling speaks: the
+// JSON shapes of actors, notes and activities (tolerant of the compacted
+// forms real servers send), decoding and encoding, and a few pure URL and
+// text helpers. It does no I/O and imports no other Starling package; the
+// signature package signs and verifies, the federation package fetches,
+// resolves and renders Starling's own documents.
 package activitypub
 
 import (
@@ -98,7 +99,7 @@ func (r *Ref) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	// Not json.UnmarshalTypeError: its Error method panics without a Type.
-	return fmt.Errorf("a reference must be an IRI, an object or an array, not %s", clipForError(string(b)))
+	return fmt.Errorf("a reference must be an IRI, an object or an array, not %s", ClipForError(string(b)))
 }
 
 // IsZero reports whether r refers to nothing. Ref fields are tagged

@@ -9,7 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/starling-social/starling"
-	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/federation"
 )
 
 func (s *Server) verifyCredentials(w http.ResponseWriter, r *http.Request, me *starling.Account) {
@@ -31,7 +31,7 @@ func (s *Server) accountParam(r *http.Request) (*starling.Account, error) {
 		return nil, starling.ErrNotFound
 	}
 	a, err := s.Store.AccountByID(r.Context(), n)
-	if err == nil && a.Username == activitypub.InstanceActorUsername && a.Local() {
+	if err == nil && a.Username == federation.InstanceActorUsername && a.Local() {
 		return nil, starling.ErrNotFound
 	}
 	return a, err

@@ -11,7 +11,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/starling-social/starling"
-	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/federation"
+	"github.com/starling-social/starling/signature"
 )
 
 // AdminStore is what admin operations need of the store.
@@ -24,7 +25,7 @@ type AdminStore interface {
 // Admin performs what `starling admin` asks for.
 type Admin struct {
 	Store AdminStore
-	Site  activitypub.Site
+	Site  federation.Site
 }
 
 // ValidationError names what is wrong with an admin request; the CLI prints it as is.
@@ -53,7 +54,7 @@ func (ad *Admin) CreateAccount(ctx context.Context, username, email, password st
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
-	pub, priv, err := activitypub.GenerateKey()
+	pub, priv, err := signature.GenerateKey()
 	if err != nil {
 		return nil, err
 	}
@@ -70,15 +71,15 @@ func (ad *Admin) CreateAccount(ctx context.Context, username, email, password st
 // EnsureInstanceActor creates the server's own actor, which signs fetches,
 // if it does not exist yet.
 func (ad *Admin) EnsureInstanceActor(ctx context.Context) error {
-	_, err := ad.Store.AccountByAcct(ctx, activitypub.InstanceActorUsername, "")
+	_, err := ad.Store.AccountByAcct(ctx, federation.InstanceActorUsername, "")
 	if err == nil || !errors.Is(err, starling.ErrNotFound) {
 		return err
 	}
-	pub, priv, err := activitypub.GenerateKey()
+	pub, priv, err := signature.GenerateKey()
 	if err != nil {
 		return err
 	}
-	err = ad.Store.CreateLocalAccount(ctx, ad.Site.NewLocalAccount(activitypub.InstanceActorUsername, pub, priv), "", "")
+	err = ad.Store.CreateLocalAccount(ctx, ad.Site.NewLocalAccount(federation.InstanceActorUsername, pub, priv), "", "")
 	if errors.Is(err, starling.ErrConflict) {
 		return nil // another process made it first
 	}
@@ -101,7 +102,7 @@ func (ad *Admin) CreateToken(ctx context.Context, username, scopes string) (stri
 		}
 	}
 	a, err := ad.Store.AccountByAcct(ctx, username, "")
-	if errors.Is(err, starling.ErrNotFound) || (err == nil && a.Username == activitypub.InstanceActorUsername) {
+	if errors.Is(err, starling.ErrNotFound) || (err == nil && a.Username == federation.InstanceActorUsername) {
 		return "", &ValidationError{fmt.Sprintf("no local account %q", username)}
 	}
 	if err != nil {

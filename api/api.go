@@ -18,6 +18,7 @@ import (
 
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/outbox"
 	"github.com/starling-social/starling/queue"
 )
@@ -73,7 +74,7 @@ type Server struct {
 	Store    Store
 	Outbox   Outbox
 	Resolver Resolver
-	Site     activitypub.Site
+	Site     federation.Site
 	Inbox    http.Handler // mounted at /inbox and /users/{username}/inbox
 	Metrics  http.Handler // mounted at /metrics when set
 	// Pressure, when set, makes write endpoints answer 503 with

@@ -11,6 +11,7 @@ import (
 
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/sanitize"
 )
 
@@ -32,19 +33,19 @@ func (s *Server) webfinger(w http.ResponseWriter, r *http.Request) {
 	var username string
 	switch {
 	case resource == s.Site.InstanceActorURI():
-		username = activitypub.InstanceActorUsername
+		username = federation.InstanceActorUsername
 	case strings.HasPrefix(resource, s.Site.Base()+"/users/"):
 		username = strings.TrimPrefix(resource, s.Site.Base()+"/users/")
-		if strings.EqualFold(username, activitypub.InstanceActorUsername) {
+		if strings.EqualFold(username, federation.InstanceActorUsername) {
 			username = ""
 		}
 	default:
 		user, host := splitAcct(resource)
 		switch {
-		case !strings.EqualFold(host, s.Site.Host), strings.EqualFold(user, activitypub.InstanceActorUsername):
+		case !strings.EqualFold(host, s.Site.Host), strings.EqualFold(user, federation.InstanceActorUsername):
 			// Not ours, or the store's name: no one.
 		case strings.EqualFold(user, s.Site.Host):
-			username = activitypub.InstanceActorUsername
+			username = federation.InstanceActorUsername
 		default:
 			username = user
 		}
@@ -59,7 +60,7 @@ func (s *Server) webfinger(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	aliases := []string{a.URI, a.URL}
-	if a.Username == activitypub.InstanceActorUsername {
+	if a.Username == federation.InstanceActorUsername {
 		aliases = []string{a.URI} // its URL is the about page, not a profile
 	}
 	w.Header().Set("Access-Control-Allow-Origin", "*")
@@ -136,7 +137,7 @@ func (s *Server) localAccount(w http.ResponseWriter, r *http.Request) (*starling
 		return nil, false
 	}
 	a, err := s.Store.AccountByAcct(r.Context(), username, "")
-	if err == nil && a.Username == activitypub.InstanceActorUsername {
+	if err == nil && a.Username == federation.InstanceActorUsername {
 		err = starling.ErrNotFound
 	}
 	if err != nil {
@@ -155,7 +156,7 @@ func (s *Server) actor(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) instanceActor(w http.ResponseWriter, r *http.Request) {
-	a, err := s.Store.AccountByAcct(r.Context(), activitypub.InstanceActorUsername, "")
+	a, err := s.Store.AccountByAcct(r.Context(), federation.InstanceActorUsername, "")
 	if err != nil {
 		s.fail(w, r, err)
 		return

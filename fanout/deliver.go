@@ -24,7 +24,9 @@ import (
 
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/queue"
+	"github.com/starling-social/starling/signature"
 )
 
 // DeliveryStore is what a delivery worker needs of the store.
@@ -44,9 +46,9 @@ type DeliveryStore interface {
 }
 
 // Knocker signs and sends one delivery attempt, retrying once with the
-// other signature standard on a 400 or 401; activitypub.Knocker is one.
+// other signature standard on a 400 or 401; federation.Knocker is one.
 type Knocker interface {
-	Do(ctx context.Context, client activitypub.Doer, build func() (*http.Request, error), keyID string, key crypto.PrivateKey, body []byte) (*http.Response, error)
+	Do(ctx context.Context, client federation.Doer, build func() (*http.Request, error), keyID string, key crypto.PrivateKey, body []byte) (*http.Response, error)
 }
 
 // Deliverer signs and POSTs deliveries. Every message is acked once its
@@ -54,7 +56,7 @@ type Knocker interface {
 // due later), or a dead letter. It is safe for concurrent use.
 type Deliverer struct {
 	Store     DeliveryStore
-	Client    activitypub.Doer // an *activitypub.DeliveryClient in serve
+	Client    federation.Doer // federation.NewDeliveryClient in serve
 	Topology  queue.Topology
 	Policy    Policy
 	UserAgent string
@@ -62,7 +64,7 @@ type Deliverer struct {
 	Metrics   *DeliveryMetrics
 	Now       func() time.Time // default time.Now
 	// Knocker, when set, signs and sends each attempt with the signature
-	// standard the remote accepts (activitypub.Knocker); else draft-cavage.
+	// standard the remote accepts (federation.Knocker); else draft-cavage.
 	Knocker Knocker
 
 	loading  singleflight.Group
@@ -283,7 +285,7 @@ func (d *Deliverer) activity(ctx context.Context, activityID, actorID int64) (*c
 		if err != nil {
 			return nil, err
 		}
-		key, err := activitypub.ParsePrivateKey(pem)
+		key, err := signature.ParsePrivateKey(pem)
 		if err != nil {
 			return nil, fmt.Errorf("key of account %d: %w: %w", actorID, err, starling.ErrNotFound)
 		}
@@ -392,6 +394,7 @@ func (d *Deliverer) attempt(ctx context.Context, inbox string, act *cachedActivi
 		req.Header.Set("Accept", activitypub.ContentType)
 		req.Header.Set("User-Agent", d.UserAgent)
 		queue.TraceFrom(ctx).SetHTTP(req.Header)
+		federation.MarkIdempotent(req)
 		return req, nil
 	}
 	var resp *http.Response
@@ -401,15 +404,15 @@ func (d *Deliverer) attempt(ctx context.Context, inbox string, act *cachedActivi
 	} else {
 		var req *http.Request
 		if req, err = build(); err == nil {
-			if err = activitypub.SignRequest(req, act.keyID, act.key, act.payload, d.now()); err != nil {
-				err = fmt.Errorf("%w: %w", activitypub.ErrSign, err)
+			if err = signature.SignRequest(req, act.keyID, act.key, act.payload, d.now()); err != nil {
+				err = fmt.Errorf("%w: %w", federation.ErrSign, err)
 			} else {
 				resp, err = d.Client.Do(req)
 			}
 		}
 	}
 	if err != nil {
-		if errors.Is(err, activitypub.ErrSign) || errors.Is(err, errBuild) {
+		if errors.Is(err, federation.ErrSign) || errors.Is(err, errBuild) {
 			return &attemptError{class: "request", permanent: true, err: err}
 		}
 		return classifyTransport(err)
@@ -463,7 +466,7 @@ func classifyTransport(err error) *attemptError {
 	var recErr tls.RecordHeaderError
 	var netErr net.Error
 	switch {
-	case errors.Is(err, activitypub.ErrPrivateAddress):
+	case errors.Is(err, federation.ErrPrivateAddress):
 		e.class, e.permanent = "refused_address", true
 	case errors.As(err, &dnsErr):
 		// A name that does not resolve rarely comes back within minutes:

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/federation"
 )
 
 func TestClassifyStatus(t *testing.T) {
@@ -71,7 +71,7 @@ func TestClassifyTransport(t *testing.T) {
 		permanent bool
 		step      int
 	}{
-		{"refused address", fmt.Errorf("dial: %w", activitypub.ErrPrivateAddress), "refused_address", true, 1},
+		{"refused address", fmt.Errorf("dial: %w", federation.ErrPrivateAddress), "refused_address", true, 1},
 		{"dns", &net.DNSError{Err: "no such host", Name: "gone.example", IsNotFound: true}, "dns", false, 3},
 		{"tls", &tls.CertificateVerificationError{Err: errors.New("expired")}, "tls", false, 3},
 		{"timeout", &net.OpError{Op: "dial", Err: timeoutErr{}}, "timeout", false, 1},

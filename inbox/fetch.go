@@ -11,11 +11,12 @@ import (
 
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/queue"
 )
 
 // Fetcher fetches an ActivityPub document from its origin with a signed
-// GET; *activitypub.Resolver is one (its Get also caps the size).
+// GET; *federation.Resolver is one (its Get also caps the size).
 type Fetcher interface {
 	Get(ctx context.Context, url string) ([]byte, error)
 }
@@ -53,7 +54,7 @@ func (p *Processor) fetchObject(ctx context.Context, uri string) (*activitypub.O
 	}
 	body, err := p.Fetcher.Get(ctx, uri)
 	release()
-	var fe *activitypub.FetchError
+	var fe *federation.FetchError
 	if errors.As(err, &fe) && fe.Status >= 400 && fe.Status < 500 && fe.Status != http.StatusTooManyRequests {
 		return nil, nil, queue.Permanent(err)
 	}

@@ -24,7 +24,9 @@ import (
 
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/queue"
+	"github.com/starling-social/starling/signature"
 )
 
 // ReceiveStore is what the HTTP side of the inbox needs of the store.
@@ -35,20 +37,20 @@ type ReceiveStore interface {
 // Handler serves personal inboxes and the shared inbox.
 type Handler struct {
 	Store    ReceiveStore
-	Keys     activitypub.KeyLookup
+	Keys     signature.KeyLookup
 	Topology queue.Topology
 	Logger   *slog.Logger
 	Now      func() time.Time // default time.Now
 	Metrics  *Metrics
 	// Standards, when set, learns which signature standard each remote
-	// signs with (activitypub.Knocker), so replies use it.
+	// signs with (federation.Knocker), so replies use it.
 	Standards StandardLearner
 }
 
 // StandardLearner records that a host signs with (so accepts) a signature
 // standard.
 type StandardLearner interface {
-	Learn(ctx context.Context, host string, std activitypub.Standard)
+	Learn(ctx context.Context, host string, std signature.Standard)
 }
 
 // ServeHTTP accepts a signed POST of one activity.
@@ -73,10 +75,10 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 	ctx = queue.WithTrace(ctx, tr)
 	log := h.Logger.With("correlation_id", tr.CorrelationID, "remote", r.RemoteAddr)
 
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, activitypub.MaxDocumentSize))
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, federation.MaxDocumentSize))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return "too_large", http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", activitypub.MaxDocumentSize)
+		return "too_large", http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", federation.MaxDocumentSize)
 	}
 	if err != nil {
 		return "bad_request", http.StatusBadRequest, "could not read body"
@@ -85,9 +87,9 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 	if h.Now != nil {
 		now = h.Now
 	}
-	v, err := activitypub.VerifyRequest(ctx, r, body, now(), h.Keys)
+	v, err := signature.VerifyRequest(ctx, r, body, now(), h.Keys)
 	if err != nil {
-		var se *activitypub.SignatureError
+		var se *signature.SignatureError
 		reason := "signature does not verify"
 		if errors.As(err, &se) {
 			reason = se.Reason
@@ -135,7 +137,7 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 		// duplicate (a forger could so silence a post before it exists).
 		uri = ForwardedURI(act.ID, v.Owner)
 	}
-	if h.Standards != nil && v.Standard == activitypub.StandardRFC9421 {
+	if h.Standards != nil && v.Standard == signature.StandardRFC9421 {
 		// The key owner's host, as addressed by URL (with its port).
 		if u, err := url.Parse(v.Owner); err == nil && u.Host != "" {
 			h.Standards.Learn(ctx, u.Host, v.Standard)

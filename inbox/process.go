@@ -16,6 +16,7 @@ import (
 
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/queue"
 	"github.com/starling-social/starling/sanitize"
 )
@@ -268,13 +269,13 @@ func (p *Processor) statusOf(obj *activitypub.Object, author *starling.Account, 
 		created = time.Now()
 	}
 	to, cc := audience(obj, act)
-	visibility := activitypub.VisibilityOf(to, cc, author.FollowersURL)
+	visibility := federation.VisibilityOf(to, cc, author.FollowersURL)
 	if relay != nil && (to.Contains(relay.Actor.ID) || cc.Contains(relay.Actor.ID)) {
 		// Addressed to a group (a Lemmy community) that relayed it: the
 		// group redistributes it to the addressees of its Announce, so it
 		// is as visible as that Announce (public, for Lemmy's communities,
 		// whose older posts address the community alone).
-		if v := activitypub.VisibilityOf(relay.To, relay.Cc, ""); rank(v) < rank(visibility) {
+		if v := federation.VisibilityOf(relay.To, relay.Cc, ""); rank(v) < rank(visibility) {
 			visibility = v
 		}
 	}

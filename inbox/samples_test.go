@@ -25,8 +25,10 @@ import (
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
+	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/inbox"
 	"github.com/starling-social/starling/queue"
+	"github.com/starling-social/starling/signature"
 	"github.com/starling-social/starling/store/postgres"
 	"github.com/starling-social/starling/store/postgres/pgtest"
 	"github.com/starling-social/starling/timeline"
@@ -155,11 +157,11 @@ func (o *origin) RoundTrip(r *http.Request) (*http.Response, error) {
 func newSamplesRig(t *testing.T) *samplesRig {
 	t.Helper()
 	db := pgtest.NewDB(t)
-	pub, priv, err := activitypub.GenerateKey()
+	pub, priv, err := signature.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := activitypub.ParsePrivateKey(priv)
+	key, err := signature.ParsePrivateKey(priv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +172,8 @@ func newSamplesRig(t *testing.T) *samplesRig {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	org := &origin{}
 	org.reset()
-	site := activitypub.Site{Scheme: "https", Host: "starling.test"}
-	resolver := &activitypub.Resolver{
+	site := federation.Site{Scheme: "https", Host: "starling.test"}
+	resolver := &federation.Resolver{
 		Store:  db,
 		Client: &http.Client{Transport: org},
 		Site:   site,
@@ -253,7 +255,7 @@ func (rig *samplesRig) deliver(t *testing.T, actor string, body []byte) (int, st
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", activitypub.ContentType)
-	if err := activitypub.SignRequest(req, actor+"#main-key", rig.key, body, time.Now()); err != nil {
+	if err := signature.SignRequest(req, actor+"#main-key", rig.key, body, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -711,7 +713,7 @@ func testActor(t *testing.T, rig *samplesRig, raw []byte) {
 	if a.URI != doc.ID || a.InboxURL != doc.Inbox {
 		t.Errorf("account %+v does not match the document", a)
 	}
-	if _, err := activitypub.ParsePublicKey(doc.PublicKey.PublicKeyPEM); err != nil {
+	if _, err := signature.ParsePublicKey(doc.PublicKey.PublicKeyPEM); err != nil {
 		// Akkoma's Mastodon Application fixture has a corrupted key.
 		if a.PublicKeyPEM != "" || a.KeyID != "" {
 			t.Errorf("unusable key stored: %v", err)
@@ -729,7 +731,7 @@ func testActor(t *testing.T, rig *samplesRig, raw []byte) {
 // nothing else), and returns the account it stores.
 func resolveServed(t *testing.T, rig *samplesRig, uri string, raw []byte) *starling.Account {
 	t.Helper()
-	r := &activitypub.Resolver{
+	r := &federation.Resolver{
 		Store: rig.db,
 		Client: &http.Client{Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
 			if req.URL.String() != uri {
@@ -738,7 +740,7 @@ func resolveServed(t *testing.T, rig *samplesRig, uri string, raw []byte) *starl
 			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {activitypub.ContentType}},
 				Body: io.NopCloser(bytes.NewReader(raw)), Request: req}, nil
 		})},
-		Site:   activitypub.Site{Scheme: "https", Host: "starling.test"},
+		Site:   federation.Site{Scheme: "https", Host: "starling.test"},
 		Scheme: "https",
 	}
 	a, err := r.Actor(t.Context(), uri, true)
@@ -753,7 +755,7 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func testWebFinger(t *testing.T, raw []byte) {
-	href, err := activitypub.WebFingerActor(raw)
+	href, err := federation.WebFingerActor(raw)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/queue"
 )
 
@@ -41,7 +42,7 @@ type Store interface {
 // Outbox is safe for concurrent use.
 type Outbox struct {
 	Store    Store
-	Site     activitypub.Site
+	Site     federation.Site
 	Topology queue.Topology
 	// Accounts resolves remote mentions; nil: only accounts already
 	// stored can be mentioned.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/outbox"
 	"github.com/starling-social/starling/queue"
 	"github.com/starling-social/starling/store/postgres"
@@ -59,14 +60,14 @@ type rig struct {
 	alice, bob      *starling.Account // local
 	remote, farAway *starling.Account // remote: remote is stored, farAway only known to WebFinger
 	otherBob        *starling.Account // remote, same username as bob
-	site            activitypub.Site
+	site            federation.Site
 }
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	ctx := context.Background()
 	db := pgtest.NewDB(t)
-	site := activitypub.Site{Scheme: "https", Host: localHost}
+	site := federation.Site{Scheme: "https", Host: localHost}
 	r := &rig{db: db, rec: &recorder{DB: db}, site: site}
 	local := func(name string) *starling.Account {
 		a := site.NewLocalAccount(name, "pem", "key")

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,8 +18,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
+	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/store/postgres"
 )
 
@@ -48,7 +46,7 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	schedule := fs.String("retry-schedule", "1s,2s,4s,8s,16s", "--delivery-retry-schedule of the server")
 	posts := fs.Int("posts", 2, "posts, one after another: the first meets new connections, the rest kept-alive ones")
 	var serverEnv []string
-	fs.Func("server-env", "`KEY=VALUE` in the server's environment only (repeatable), e.g. STARLING_LIBCRYPTO=off or GOGC=100", func(v string) error {
+	fs.Func("server-env", "`KEY=VALUE` in the server's environment only (repeatable), e.g. GOGC=100", func(v string) error {
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
 			return fmt.Errorf("want KEY=VALUE, got %q", v)
 		}
@@ -136,16 +134,13 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := waitHTTP(ctx, base+"/healthz", 60*time.Second); err != nil {
 		return err
 	}
-	if info := serverSigning(ctx, base); info != "" {
-		fmt.Fprintf(stdout, "server signs with: %s\n", info)
-	}
 
 	db, err := postgres.Open(ctx, dsn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	adm := &api.Admin{Store: db, Site: activitypub.Site{Scheme: "http", Host: addr}}
+	adm := &api.Admin{Store: db, Site: federation.Site{Scheme: "http", Host: addr}}
 	alice, err := adm.CreateAccount(ctx, "alice", "alice@bench.test", "bench password")
 	if err != nil {
 		return err
@@ -161,19 +156,9 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stdout, "followers: %d (%d per host) created in %s\n", perHost**hosts, perHost, time.Since(start).Round(time.Millisecond))
 
-	// As serve does, so that the signing measured here is the server's.
-	tuneLibcrypto(ctx, slog.New(slog.NewTextHandler(stderr, nil)))
-	backend, why := activitypub.SigningBackend()
-	if v := os.Getenv("OPENSSL_ia32cap"); v != "" && why == nil {
-		backend += " (OPENSSL_ia32cap=" + v + ")"
-	}
-	if why != nil {
-		backend += " (" + why.Error() + ")"
-	}
-	signPerOp, goPerOp := signingCost(300, true)
-	fmt.Fprintf(stdout, "RSA-2048 signing here, in this process with %s: %.3f ms per signature (one core); ceiling on 2 cores: %.0f signatures/s\n",
-		backend, signPerOp.Seconds()*1000, 2/signPerOp.Seconds())
-	fmt.Fprintf(stdout, "  (crypto/rsa alone: %.3f ms per signature)\n", goPerOp.Seconds()*1000)
+	signPerOp := signingCost(300)
+	fmt.Fprintf(stdout, "RSA-2048 signing here, in this process, as the server signs: %.3f ms per signature (one core); ceiling on 2 cores: %.0f signatures/s\n",
+		signPerOp.Seconds()*1000, 2/signPerOp.Seconds())
 	b := &benchPost{ctx: ctx, base: base, token: token, pid: child.Process.Pid, healthy: healthy, plain: plain, signPerOp: signPerOp}
 	for i := range *posts {
 		label := "post 1 (cold: every connection is new)"
@@ -346,22 +331,4 @@ func decodeJSON(resp *http.Response, v any) error {
 		return fmt.Errorf("status %d: %s", resp.StatusCode, b)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
-}
-
-// serverSigning reads what the server signs with from its metrics.
-func serverSigning(ctx context.Context, base string) string {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if line, ok := strings.CutPrefix(sc.Text(), "starling_signing_info{"); ok {
-			labels, _, _ := strings.Cut(line, "}")
-			return labels
-		}
-	}
-	return ""
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/federation"
+	"github.com/starling-social/starling/signature"
 	"github.com/starling-social/starling/store/postgres"
 	"golang.org/x/sync/singleflight"
 )
@@ -131,7 +133,7 @@ func (f *Fleet) serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, activitypub.MaxDocumentSize))
+	body, err := io.ReadAll(io.LimitReader(r.Body, federation.MaxDocumentSize))
 	h.mu.Lock()
 	h.requests++
 	if len(h.attempts) < 10_000 {
@@ -164,7 +166,7 @@ func (f *Fleet) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read body", http.StatusBadRequest)
 		return
 	}
-	if _, err := activitypub.VerifyRequest(r.Context(), r, body, time.Now(), f.lookup); err != nil {
+	if _, err := signature.VerifyRequest(r.Context(), r, body, time.Now(), f.lookup); err != nil {
 		h.mu.Lock()
 		h.rejected++
 		h.mu.Unlock()
@@ -226,7 +228,7 @@ func (f *Fleet) fetchKey(ctx context.Context, keyID string) (crypto.PublicKey, s
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || doc.PublicKey == nil {
 		return nil, "", fmt.Errorf("fetch key %s: status %d, %v", keyID, resp.StatusCode, err)
 	}
-	key, err := activitypub.ParsePublicKey(doc.PublicKey.PublicKeyPEM)
+	key, err := signature.ParsePublicKey(doc.PublicKey.PublicKeyPEM)
 	if err != nil {
 		return nil, "", err
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
+	"github.com/starling-social/starling/signature"
 )
 
 // gtsPeer is a small ActivityPub server on loopback that behaves as
@@ -62,11 +63,11 @@ type gtsReceived struct {
 
 func startGoToSocial(t *testing.T) *gtsPeer {
 	t.Helper()
-	pub, priv, err := activitypub.GenerateKey()
+	pub, priv, err := signature.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := activitypub.ParsePrivateKey(priv)
+	key, err := signature.ParsePrivateKey(priv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func (p *gtsPeer) verify(r *http.Request, body []byte) (string, error) {
 	if r.Header.Get("Signature") == "" {
 		return "", errors.New("only signed requests are answered")
 	}
-	v, err := activitypub.VerifyRequest(r.Context(), r, body, time.Now(), p.lookupKey)
+	v, err := signature.VerifyRequest(r.Context(), r, body, time.Now(), p.lookupKey)
 	if err != nil {
 		return "", err
 	}
@@ -229,7 +230,7 @@ func (p *gtsPeer) lookupKey(ctx context.Context, keyID string, refresh bool) (cr
 	if !strings.EqualFold(j.Subject, want) || j.self() != a.ID {
 		return nil, "", fmt.Errorf("webfinger %s: subject %q, self %q; the actor is %s", want, j.Subject, j.self(), a.ID)
 	}
-	pub, err := activitypub.ParsePublicKey(a.PublicKey.PublicKeyPEM)
+	pub, err := signature.ParsePublicKey(a.PublicKey.PublicKeyPEM)
 	if err != nil {
 		return nil, "", err
 	}
@@ -262,7 +263,7 @@ func (p *gtsPeer) get(ctx context.Context, rawURL, accept string, sign bool) ([]
 	}
 	req.Header.Set("Accept", accept)
 	if sign {
-		if err := activitypub.SignRequest(req, p.keyID(), p.key, nil, time.Now()); err != nil {
+		if err := signature.SignRequest(req, p.keyID(), p.key, nil, time.Now()); err != nil {
 			return nil, err
 		}
 	}
@@ -351,7 +352,7 @@ func (p *gtsPeer) deliver(ctx context.Context, inbox string, act any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", activitypub.ContentType)
-	if err := activitypub.SignRequest(req, p.keyID(), p.key, body, time.Now()); err != nil {
+	if err := signature.SignRequest(req, p.keyID(), p.key, body, time.Now()); err != nil {
 		return err
 	}
 	resp, err := p.client.Do(req)

@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
+	"github.com/starling-social/starling/signature"
 	"github.com/starling-social/starling/store/postgres"
 	"github.com/starling-social/starling/store/postgres/pgtest"
 )
@@ -322,7 +322,7 @@ func signingKey(t *testing.T, db *postgres.DB, id int64) crypto.PrivateKey {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return must(activitypub.ParsePrivateKey(pem))
+	return must(signature.ParsePrivateKey(pem))
 }
 
 func must[T any](v T, err error) T {

@@ -18,6 +18,8 @@ import (
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
+	"github.com/starling-social/starling/federation"
+	"github.com/starling-social/starling/signature"
 )
 
 // signedPost builds a POST of body to inbox, signed by keyID/key at now.
@@ -25,7 +27,7 @@ func signedPost(t *testing.T, inbox, keyID string, key crypto.PrivateKey, body [
 	t.Helper()
 	req := must(http.NewRequest("POST", inbox, bytes.NewReader(body)))
 	req.Header.Set("Content-Type", activitypub.ContentType)
-	if err := activitypub.SignRequest(req, keyID, key, body, now); err != nil {
+	if err := signature.SignRequest(req, keyID, key, body, now); err != nil {
 		t.Fatal(err)
 	}
 	return req
@@ -91,7 +93,7 @@ func TestInboxRejectsBadSignatures(t *testing.T) {
 			req := must(http.NewRequest("POST", inbox, bytes.NewReader(body)))
 			req.Header.Set("Content-Type", activitypub.ContentType)
 			// Sign as if there were no body, then add a correct but unsigned Digest.
-			if err := activitypub.SignRequest(req, alice.KeyID, aliceKey, nil, time.Now()); err != nil {
+			if err := signature.SignRequest(req, alice.KeyID, aliceKey, nil, time.Now()); err != nil {
 				t.Fatal(err)
 			}
 			req.Header.Set("Digest", "SHA-256="+sha256Base64(body))
@@ -119,7 +121,7 @@ func TestInboxRejectsBadSignatures(t *testing.T) {
 	}
 
 	t.Run("body over 1 MB", func(t *testing.T) {
-		body := bytes.Repeat([]byte("x"), activitypub.MaxDocumentSize+1)
+		body := bytes.Repeat([]byte("x"), federation.MaxDocumentSize+1)
 		resp := must(http.DefaultClient.Do(signedPost(t, inbox, alice.KeyID, aliceKey, body, time.Now())))
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusRequestEntityTooLarge {

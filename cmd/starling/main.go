@@ -23,9 +23,9 @@ import (
 	"time"
 
 	"github.com/starling-social/starling"
-	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
 	"github.com/starling-social/starling/fanout"
+	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/queue"
 	"github.com/starling-social/starling/store/postgres"
 )
@@ -203,8 +203,8 @@ func newLogger(cfg *Config, w io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
 
-func site(cfg *Config) activitypub.Site {
-	return activitypub.Site{Scheme: cfg.Protocol, Host: strings.ToLower(cfg.Domain)}
+func site(cfg *Config) federation.Site {
+	return federation.Site{Scheme: cfg.Protocol, Host: strings.ToLower(cfg.Domain)}
 }
 
 func admin(cfg *Config, db *postgres.DB) *api.Admin {

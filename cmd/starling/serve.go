@@ -18,13 +18,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/starling-social/starling"
-	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/api"
 	"github.com/starling-social/starling/fanout"
+	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/inbox"
 	"github.com/starling-social/starling/outbox"
 	"github.com/starling-social/starling/queue"
 	"github.com/starling-social/starling/sanitize"
+	"github.com/starling-social/starling/signature"
 	"github.com/starling-social/starling/store/postgres"
 	"github.com/starling-social/starling/timeline"
 )
@@ -42,18 +43,11 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	tuneLibcrypto(ctx, logger)
 	s := &Server{Config: cfg, Logger: logger}
 	if err := s.Open(ctx); err != nil {
 		return err
 	}
 	logger.Info("starling is serving", "listen", s.Addr(), "domain", cfg.Domain, "protocol", cfg.Protocol, "version", Version)
-	if backend, why := activitypub.SigningBackend(); why != nil {
-		// Not an error: deliveries are signed either way, at about half the rate.
-		logger.Info("signing deliveries with "+backend, "why_not_libcrypto", why.Error())
-	} else {
-		logger.Info("signing deliveries with " + backend)
-	}
 	return s.Run(ctx)
 }
 
@@ -123,23 +117,15 @@ func (s *Server) Open(ctx context.Context) (err error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	backend, _ := activitypub.SigningBackend()
-	signing := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name:        "starling_signing_info",
-		Help:        "What signs deliveries with RSA keys: libcrypto or crypto/rsa, and the OPENSSL_ia32cap libcrypto loaded with (serve's probe masks ADX where OpenSSL's AVX2 code is faster).",
-		ConstLabels: prometheus.Labels{"backend": backend, "openssl_ia32cap": os.Getenv("OPENSSL_ia32cap")},
-	})
-	signing.Set(1)
-	reg.MustRegister(signing)
 	qm := queue.NewMetrics(reg)
 	im := inbox.NewMetrics(reg)
 
-	client := activitypub.NewHTTPClient(cfg.FetchTimeout, cfg.AllowPrivateAddresses)
-	knocker := &activitypub.Knocker{Store: s.DB, Logger: logger.With("role", "signatures")}
+	client := federation.NewHTTPClient(cfg.FetchTimeout, cfg.AllowPrivateAddresses)
+	knocker := &federation.Knocker{Store: s.DB, Logger: logger.With("role", "signatures")}
 	// One sanitiser for every stage that stores what remotes send: a
 	// policy is costly to build and safe to share.
 	policy := sanitize.New()
-	resolver := &activitypub.Resolver{
+	resolver := &federation.Resolver{
 		Store:     s.DB,
 		Client:    client,
 		Site:      st,
@@ -164,7 +150,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return delivery.Backlog(n)
 	})
 	fo := &fanout.Fanout{Store: s.DB, Publisher: s.NATS, Topology: topo, Logger: logger.With("role", "fanout"), Metrics: dm}
-	deliveries := activitypub.NewDeliveryClient(cfg.DeliveryTimeout, cfg.AllowPrivateAddresses)
+	deliveries := federation.NewDeliveryClient(cfg.DeliveryTimeout, cfg.AllowPrivateAddresses)
 	dl := &fanout.Deliverer{Store: s.DB, Client: deliveries, Topology: topo,
 		UserAgent: "Starling/" + Version + " (+" + st.Base() + "/)",
 		Policy: fanout.Policy{
@@ -353,7 +339,7 @@ func (s *Server) Close(ctx context.Context) error {
 // instanceKey loads the instance actor's key, which signs every fetch,
 // once at start: no query on the first fetch.
 func instanceKey(ctx context.Context, db *postgres.DB) (func(context.Context) (string, crypto.PrivateKey, error), error) {
-	a, err := db.AccountByAcct(ctx, activitypub.InstanceActorUsername, "")
+	a, err := db.AccountByAcct(ctx, federation.InstanceActorUsername, "")
 	if err != nil {
 		return nil, fmt.Errorf("instance actor: %w", err)
 	}
@@ -361,7 +347,7 @@ func instanceKey(ctx context.Context, db *postgres.DB) (func(context.Context) (s
 	if err != nil {
 		return nil, fmt.Errorf("instance actor key: %w", err)
 	}
-	key, err := activitypub.ParsePrivateKey(pem)
+	key, err := signature.ParsePrivateKey(pem)
 	if err != nil {
 		return nil, fmt.Errorf("instance actor key: %w", err)
 	}

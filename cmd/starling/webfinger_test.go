@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/federation"
 )
 
 // getJSON GETs rawURL with accept and decodes a JSON answer into out; it
@@ -83,7 +84,7 @@ func TestFederationEndpoints(t *testing.T) {
 			}
 		}
 		// The store's reserved name is no address.
-		if code, _ := getJSON(t, a.base+"/.well-known/webfinger?resource="+url.QueryEscape("acct:"+activitypub.InstanceActorUsername+"@"+host), "", nil); code != http.StatusNotFound {
+		if code, _ := getJSON(t, a.base+"/.well-known/webfinger?resource="+url.QueryEscape("acct:"+federation.InstanceActorUsername+"@"+host), "", nil); code != http.StatusNotFound {
 			t.Errorf("WebFinger of the reserved name: %d, want 404", code)
 		}
 	})

@@ -1,11 +1,10 @@
-package activitypub
+package signature
 
 import (
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,10 +12,11 @@ import (
 	"time"
 
 	"github.com/dunglas/httpsfv"
+	"github.com/go-fed/httpsig"
 )
 
 // SignRequest signs r in place for delivery, draft-cavage style, with a fresh
-// Date set to now (RFC 1123 in GMT, http.TimeFormat).
+// Date set to now (RFC 1123 in GMT, http.TimeFormat), through go-fed/httpsig.
 //
 // A request with a body (body != nil, even if empty) gets a Digest header of
 // the form "SHA-256=<base64>" and is signed over
@@ -24,25 +24,20 @@ import (
 // "(request-target) host date". body must be exactly the bytes that will be
 // sent.
 //
-// The key is an RSA key (an *RSAKey or an *rsa.PrivateKey); the signature is
-// RSASSA-PKCS1-v1_5 with SHA-256, algorithm="rsa-sha256" as Mastodon sends
-// it, which every fediverse server accepts. Any Date, Digest or Signature
-// already on r is replaced, so a retry may sign the same request again.
+// The key is an *rsa.PrivateKey; the signature is RSASSA-PKCS1-v1_5 with
+// SHA-256. go-fed writes algorithm="hs2019", which Mastodon, GoToSocial,
+// Misskey and Fedify accept (and which VerifyRequest accepts). Any Date,
+// Digest or Signature already on r is replaced, so a retry may sign the
+// same request again.
 //
-// SignRequest is safe for concurrent use on different requests.
+// SignRequest is safe for concurrent use on different requests: each call
+// has its own httpsig.Signer, which holds hash state and is not.
 func SignRequest(r *http.Request, keyID string, key crypto.PrivateKey, body []byte, now time.Time) error {
-	// go-fed/httpsig signed here once; it only takes an *rsa.PrivateKey, so
-	// it cannot sign through libcrypto (signer.go). The signing string is
-	// the same one verify.go checks, and the tests hold the result to
-	// httpsig's byte for byte.
 	if r.URL == nil {
 		return errors.New("sign request: request has no URL")
 	}
-	s, err := signer(key)
-	if err != nil {
-		return fmt.Errorf("sign request: %w", err)
-	}
-	if _, ok := s.Public().(*rsa.PublicKey); !ok {
+	rsaKey, ok := key.(*rsa.PrivateKey)
+	if !ok {
 		return fmt.Errorf("sign request: draft-cavage signatures need an RSA key, not %T", key)
 	}
 	if strings.ContainsAny(keyID, "\"\r\n") {
@@ -51,46 +46,41 @@ func SignRequest(r *http.Request, keyID string, key crypto.PrivateKey, body []by
 	if r.Header == nil {
 		r.Header = make(http.Header)
 	}
-	method := r.Method
-	if method == "" {
-		method = http.MethodGet
-	}
-	// Go sends r.Host (falling back to r.URL.Host) and the escaped path ("/"
-	// for an empty one): sign what goes on the wire.
+	// Sign what goes on the wire: Go sends r.Host (falling back to
+	// r.URL.Host), the escaped path ("/" for an empty one), and GET for an
+	// empty method. go-fed reads host from the header (Go keeps it in
+	// r.Host) and writes r.URL.Path as it is, so it signs a copy whose
+	// header map is r's own.
 	host := r.Host
 	if host == "" {
 		host = r.URL.Host
 	}
-	date := now.UTC().Format(http.TimeFormat)
-
-	var b strings.Builder
-	b.Grow(256)
-	b.WriteString("(request-target): ")
-	b.WriteString(strings.ToLower(method))
-	b.WriteByte(' ')
-	b.WriteString(r.URL.RequestURI())
-	b.WriteString("\nhost: ")
-	b.WriteString(host)
-	b.WriteString("\ndate: ")
-	b.WriteString(date)
-	headers := "(request-target) host date"
-	r.Header.Del("Digest")
-	if body != nil {
-		sum := sha256.Sum256(body)
-		digest := "SHA-256=" + base64.StdEncoding.EncodeToString(sum[:])
-		r.Header.Set("Digest", digest)
-		b.WriteString("\ndigest: ")
-		b.WriteString(digest)
-		headers += " digest"
+	u := *r.URL
+	u.Path, u.RawPath = u.EscapedPath(), ""
+	if u.Path == "" {
+		u.Path = "/"
 	}
-	sum := sha256.Sum256([]byte(b.String()))
-	sig, err := s.Sign(nil, sum[:], crypto.SHA256)
+	c := *r
+	c.URL = &u
+	if c.Method == "" {
+		c.Method = http.MethodGet
+	}
+	headers := []string{httpsig.RequestTarget, "host", "date"}
+	if body != nil {
+		headers = append(headers, "digest")
+	}
+	for _, h := range []string{"Digest", "Signature", "Signature-Input", "Content-Digest", "Authorization"} {
+		r.Header.Del(h)
+	}
+	r.Header.Set("Host", host)
+	r.Header.Set("Date", now.UTC().Format(http.TimeFormat))
+	s, _, err := httpsig.NewSigner([]httpsig.Algorithm{httpsig.RSA_SHA256}, httpsig.DigestSha256, headers, httpsig.Signature, 0)
 	if err != nil {
 		return fmt.Errorf("sign request: %w", err)
 	}
-	r.Header.Set("Host", host)
-	r.Header.Set("Date", date)
-	r.Header.Set("Signature", `keyId="`+keyID+`",algorithm="rsa-sha256",headers="`+headers+`",signature="`+base64.StdEncoding.EncodeToString(sig)+`"`)
+	if err := s.SignRequest(rsaKey, keyID, &c, body); err != nil {
+		return fmt.Errorf("sign request: %w", err)
+	}
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package activitypub
+package federation
 
 import (
 	"errors"
@@ -26,9 +26,8 @@ const (
 	clientMaxRedirects          = 3
 )
 
-// NewHTTPClient returns an http.Client for fetching from and delivering to
-// remote servers. timeout bounds a whole exchange, redirects and reading the
-// body included.
+// NewHTTPClient returns an http.Client for fetching from remote servers.
+// timeout bounds a whole exchange, redirects and reading the body included.
 //
 // Unless allowPrivate, the client refuses to connect to non-public IP
 // addresses (ErrPrivateAddress). Every remote URL comes from someone else's
@@ -41,19 +40,8 @@ const (
 //
 // At most 3 redirects are followed.
 func NewHTTPClient(timeout time.Duration, allowPrivate bool) *http.Client {
-	transport := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           newDialer(allowPrivate).DialContext,
-		ForceAttemptHTTP2:     true, // a custom DialContext turns HTTP/2 off otherwise
-		TLSHandshakeTimeout:   clientTLSHandshakeTimeout,
-		ResponseHeaderTimeout: clientResponseHeaderTimeout,
-		ExpectContinueTimeout: time.Second,
-		IdleConnTimeout:       clientIdleConnTimeout,
-		MaxIdleConns:          0, // no global cap: thousands of hosts each keep their own few connections
-		MaxIdleConnsPerHost:   clientMaxIdleConnsPerHost,
-	}
 	return &http.Client{
-		Transport: transport,
+		Transport: NewTransport(allowPrivate),
 		Timeout:   timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) > clientMaxRedirects {
@@ -61,6 +49,52 @@ func NewHTTPClient(timeout time.Duration, allowPrivate bool) *http.Client {
 			}
 			return nil
 		},
+	}
+}
+
+// NewDeliveryClient returns an http.Client for deliveries: the same guarded
+// Transport as NewHTTPClient, kept-alive connections per host, and no
+// redirects (a signature names its target; a 3xx is the answer). timeout
+// bounds a whole attempt.
+//
+// net/http resends a request on a new connection when a kept-alive one
+// turns out closed only if the request is idempotent; a delivery is (a
+// receiver stores an activity once), so callers mark it with an empty
+// Idempotency-Key entry, which is not sent (see MarkIdempotent).
+func NewDeliveryClient(timeout time.Duration, allowPrivate bool) *http.Client {
+	return &http.Client{
+		Transport: NewTransport(allowPrivate),
+		Timeout:   timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// MarkIdempotent lets net/http retry r once on a fresh connection when a
+// kept-alive one was closed by the remote before answering, without
+// sending any header (net/http treats a present but empty Idempotency-Key
+// as idempotent). r must have a GetBody, as http.NewRequest gives a
+// request over a bytes.Reader.
+func MarkIdempotent(r *http.Request) {
+	r.Header["Idempotency-Key"] = nil
+}
+
+// NewTransport returns the Transport of both clients: the dial guard
+// (unless allowPrivate), no proxy, dial, TLS and response-header timeouts,
+// and a few idle connections per host with no global cap, since thousands
+// of hosts each keep their own.
+func NewTransport(allowPrivate bool) *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           newDialer(allowPrivate).DialContext,
+		ForceAttemptHTTP2:     true, // a custom DialContext turns HTTP/2 off otherwise
+		TLSHandshakeTimeout:   clientTLSHandshakeTimeout,
+		ResponseHeaderTimeout: clientResponseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       clientIdleConnTimeout,
+		MaxIdleConns:          0, // no global cap
+		MaxIdleConnsPerHost:   clientMaxIdleConnsPerHost,
 	}
 }
 

@@ -1,4 +1,4 @@
-package activitypub
+package signature
 
 import (
 	"bytes"
@@ -174,12 +174,13 @@ func TestVerifyRequest(t *testing.T) {
 			wantCalls: []bool{false},
 		},
 		{
-			// SignRequest writes algorithm="rsa-sha256", so the cases above
-			// cover it; the algorithm is not part of the signing string.
-			name: "OK/AlgorithmHS2019",
+			// SignRequest (go-fed) writes algorithm="hs2019", so the cases
+			// above cover it; Mastodon writes rsa-sha256. The algorithm is
+			// not part of the signing string.
+			name: "OK/AlgorithmRSASHA256",
 			req: func(t *testing.T) *http.Request {
 				r := signed(t, "POST", "https://example.com/inbox", body, now)
-				r.Header.Set("Signature", mustReplace(t, r.Header.Get("Signature"), `algorithm="rsa-sha256"`, `algorithm="hs2019"`))
+				r.Header.Set("Signature", mustReplace(t, r.Header.Get("Signature"), `algorithm="hs2019"`, `algorithm="rsa-sha256"`))
 				return r
 			},
 			body:      body,
@@ -189,7 +190,7 @@ func TestVerifyRequest(t *testing.T) {
 			name: "OK/AlgorithmAbsent",
 			req: func(t *testing.T) *http.Request {
 				r := signed(t, "POST", "https://example.com/inbox", body, now)
-				r.Header.Set("Signature", mustReplace(t, r.Header.Get("Signature"), `algorithm="rsa-sha256",`, ""))
+				r.Header.Set("Signature", mustReplace(t, r.Header.Get("Signature"), `algorithm="hs2019",`, ""))
 				return r
 			},
 			body:      body,
@@ -199,7 +200,7 @@ func TestVerifyRequest(t *testing.T) {
 			name: "ErrAlgorithmHMAC",
 			req: func(t *testing.T) *http.Request {
 				r := signed(t, "POST", "https://example.com/inbox", body, now)
-				r.Header.Set("Signature", mustReplace(t, r.Header.Get("Signature"), `algorithm="rsa-sha256"`, `algorithm="hmac-sha256"`))
+				r.Header.Set("Signature", mustReplace(t, r.Header.Get("Signature"), `algorithm="hs2019"`, `algorithm="hmac-sha256"`))
 				return r
 			},
 			body:       body,

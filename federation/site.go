@@ -1,15 +1,12 @@
-package activitypub
+package federation
 
 import (
-	"fmt"
-	"html"
 	"maps"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/starling-social/starling"
+	"github.com/starling-social/starling/activitypub"
 )
 
 // Site is this server's public origin and the layout of its URLs.
@@ -101,7 +98,7 @@ func (s Site) NewLocalAccount(username, publicKeyPEM, privateKeyPEM string) *sta
 }
 
 // ActorDocument renders a local account as an actor.
-func (s Site) ActorDocument(a *starling.Account) *Actor {
+func (s Site) ActorDocument(a *starling.Account) *activitypub.Actor {
 	typ := "Person"
 	if a.Bot {
 		typ = "Application"
@@ -110,27 +107,27 @@ func (s Site) ActorDocument(a *starling.Account) *Actor {
 		typ = "Application"
 	}
 	name := a.DisplayName
-	var fields List[PropertyValue]
+	var fields activitypub.List[activitypub.PropertyValue]
 	for _, f := range a.Fields {
-		fields = append(fields, PropertyValue{Type: "PropertyValue", Name: f.Name, Value: f.Value})
+		fields = append(fields, activitypub.PropertyValue{Type: "PropertyValue", Name: f.Name, Value: f.Value})
 	}
-	return &Actor{
+	return &activitypub.Actor{
 		Context:                   actorContext(),
 		ID:                        a.URI,
-		Type:                      TypeName(typ),
+		Type:                      activitypub.TypeName(typ),
 		PreferredUsername:         s.WebFingerUsername(a),
 		Name:                      name,
 		Summary:                   a.Note,
-		URL:                       Ref{ID: a.URL},
+		URL:                       activitypub.Ref{ID: a.URL},
 		Inbox:                     a.InboxURL,
 		Outbox:                    a.OutboxURL,
 		Followers:                 a.FollowersURL,
 		Following:                 a.FollowingURL,
-		ManuallyApprovesFollowers: Bool(a.Locked),
-		Discoverable:              Bool(!a.Bot),
+		ManuallyApprovesFollowers: activitypub.Bool(a.Locked),
+		Discoverable:              activitypub.Bool(!a.Bot),
 		Published:                 a.CreatedAt.UTC().Format(time.RFC3339),
-		Endpoints:                 &Endpoints{SharedInbox: s.SharedInbox()},
-		PublicKey:                 &PublicKey{ID: a.KeyID, Owner: a.URI, PublicKeyPEM: a.PublicKeyPEM},
+		Endpoints:                 &activitypub.Endpoints{SharedInbox: s.SharedInbox()},
+		PublicKey:                 &activitypub.PublicKey{ID: a.KeyID, Owner: a.URI, PublicKeyPEM: a.PublicKeyPEM},
 		Attachment:                fields,
 	}
 }
@@ -145,7 +142,7 @@ func actorContext() []any {
 		"PropertyValue": "schema:PropertyValue",
 		"value":         "schema:value",
 	}
-	ctx := DefaultContext()
+	ctx := activitypub.DefaultContext()
 	for i, c := range ctx {
 		if m, ok := c.(map[string]any); ok {
 			maps.Copy(terms, m)
@@ -157,15 +154,15 @@ func actorContext() []any {
 
 // OutboxCollection renders a local account's outbox: its size, without
 // items (Starling serves no outbox pages).
-func (s Site) OutboxCollection(a *starling.Account, total int64) *Collection {
-	return &Collection{Context: ActivityStreamsNS, ID: a.OutboxURL, Type: "OrderedCollection", TotalItems: total}
+func (s Site) OutboxCollection(a *starling.Account, total int64) *activitypub.Collection {
+	return &activitypub.Collection{Context: activitypub.ActivityStreamsNS, ID: a.OutboxURL, Type: "OrderedCollection", TotalItems: total}
 }
 
 // FollowCollection renders a local account's followers (or, when
 // followers is false, the accounts it follows) with items, actor ids,
 // inline.
-func (s Site) FollowCollection(a *starling.Account, followers bool, total int64, items []string) *Collection {
-	c := &Collection{Context: ActivityStreamsNS, ID: a.FollowersURL, Type: "OrderedCollection", TotalItems: total}
+func (s Site) FollowCollection(a *starling.Account, followers bool, total int64, items []string) *activitypub.Collection {
+	c := &activitypub.Collection{Context: activitypub.ActivityStreamsNS, ID: a.FollowersURL, Type: "OrderedCollection", TotalItems: total}
 	if !followers {
 		c.ID = a.FollowingURL
 	}
@@ -180,9 +177,9 @@ func (s Site) FollowCollection(a *starling.Account, followers bool, total int64,
 func Addressing(visibility, followers string) (to, cc []string) {
 	switch visibility {
 	case starling.VisibilityPublic:
-		return []string{Public}, []string{followers}
+		return []string{activitypub.Public}, []string{followers}
 	case starling.VisibilityUnlisted:
-		return []string{followers}, []string{Public}
+		return []string{followers}, []string{activitypub.Public}
 	case starling.VisibilityPrivate:
 		return []string{followers}, nil
 	default:
@@ -191,7 +188,7 @@ func Addressing(visibility, followers string) (to, cc []string) {
 }
 
 // VisibilityOf infers a remote status's visibility from its addressing.
-func VisibilityOf(to, cc IRIs, followers string) string {
+func VisibilityOf(to, cc activitypub.IRIs, followers string) string {
 	switch {
 	case to.HasPublic():
 		return starling.VisibilityPublic
@@ -205,61 +202,22 @@ func VisibilityOf(to, cc IRIs, followers string) string {
 }
 
 // Note renders a local status as a Note; author is its account.
-func (s Site) Note(st *starling.Status, author *starling.Account) *Object {
+func (s Site) Note(st *starling.Status, author *starling.Account) *activitypub.Object {
 	to, cc := Addressing(st.Visibility, author.FollowersURL)
-	n := &Object{
+	n := &activitypub.Object{
 		ID:           st.URI,
 		Type:         "Note",
-		AttributedTo: Ref{ID: author.URI},
+		AttributedTo: activitypub.Ref{ID: author.URI},
 		Content:      st.Content,
 		Summary:      st.SpoilerText,
 		Sensitive:    st.Sensitive,
 		Published:    st.CreatedAt.UTC().Format(time.RFC3339),
-		URL:          Ref{ID: st.URL},
+		URL:          activitypub.Ref{ID: st.URL},
 		To:           to,
 		Cc:           cc,
 	}
 	if st.InReplyToURI != "" {
-		n.InReplyTo = Ref{ID: st.InReplyToURI}
+		n.InReplyTo = activitypub.Ref{ID: st.InReplyToURI}
 	}
 	return n
-}
-
-// TextToHTML turns plain text typed in a client into the HTML a status
-// carries: escaped, paragraphs on blank lines, <br> on single newlines.
-func TextToHTML(text string) string {
-	text = strings.ReplaceAll(strings.TrimSpace(text), "\r\n", "\n")
-	if text == "" {
-		return ""
-	}
-	var b strings.Builder
-	for _, para := range strings.Split(text, "\n\n") {
-		para = strings.TrimSpace(para)
-		if para == "" {
-			continue
-		}
-		b.WriteString("<p>")
-		b.WriteString(strings.ReplaceAll(html.EscapeString(para), "\n", "<br />"))
-		b.WriteString("</p>")
-	}
-	return b.String()
-}
-
-// HostOf returns the host (with port) of an absolute URL, lower-cased.
-func HostOf(raw string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", fmt.Errorf("parse %q: %w", raw, err)
-	}
-	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return "", fmt.Errorf("%q is not an absolute http(s) URL", raw)
-	}
-	return strings.ToLower(u.Host), nil
-}
-
-// SameHost reports whether two absolute URLs share a host.
-func SameHost(a, b string) bool {
-	ha, err1 := HostOf(a)
-	hb, err2 := HostOf(b)
-	return err1 == nil && err2 == nil && ha == hb
 }

@@ -1,13 +1,10 @@
-package activitypub
+package federation
 
 import (
 	"cmp"
 	"context"
 	"crypto"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +16,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/starling-social/starling"
+	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/sanitize"
+	"github.com/starling-social/starling/signature"
 )
 
 // MaxDocumentSize bounds every document fetched from or posted by a remote.
@@ -75,7 +74,7 @@ func (r *Resolver) now() time.Time {
 
 // Get fetches an ActivityPub document with a signed GET.
 func (r *Resolver) Get(ctx context.Context, rawURL string) ([]byte, error) {
-	return r.get(ctx, rawURL, ContentType+", "+LDContentType, true)
+	return r.get(ctx, rawURL, activitypub.ContentType+", "+activitypub.LDContentType, true)
 }
 
 func (r *Resolver) get(ctx context.Context, rawURL, accept string, sign bool) ([]byte, error) {
@@ -106,7 +105,7 @@ func (r *Resolver) get(ctx context.Context, rawURL, accept string, sign bool) ([
 		if err != nil {
 			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 		}
-		if err := SignRequest(req, keyID, key, nil, r.now()); err != nil {
+		if err := signature.SignRequest(req, keyID, key, nil, r.now()); err != nil {
 			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 		}
 		if resp, err = r.Client.Do(req); err != nil {
@@ -153,7 +152,7 @@ func (r *Resolver) Actor(ctx context.Context, uri string, refresh bool) (*starli
 	case err != nil && !errors.Is(err, starling.ErrNotFound):
 		return nil, fmt.Errorf("resolve actor: %w", err)
 	}
-	if SameHost(uri, r.Site.Base()) {
+	if activitypub.SameHost(uri, r.Site.Base()) {
 		return nil, fmt.Errorf("resolve actor %s: %w", uri, starling.ErrNotFound)
 	}
 	return r.fetchActor(ctx, uri)
@@ -172,7 +171,7 @@ func (r *Resolver) fetchActor(ctx context.Context, uri string) (*starling.Accoun
 	if err != nil {
 		return nil, err
 	}
-	var doc Actor
+	var doc activitypub.Actor
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("decode actor %s: %w", uri, err)
 	}
@@ -183,14 +182,14 @@ func (r *Resolver) fetchActor(ctx context.Context, uri string) (*starling.Accoun
 // actorURI sent about itself (the inbox checked that the delivery was signed
 // by a key of actorURI's host). A document about anyone else is refused.
 func (r *Resolver) UpdateActor(ctx context.Context, actorURI string, raw []byte) (*starling.Account, error) {
-	var doc Actor
+	var doc activitypub.Actor
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("decode actor %s: %w", actorURI, err)
 	}
 	if doc.ID != actorURI {
 		return nil, fmt.Errorf("update by %s of another actor %q", actorURI, doc.ID)
 	}
-	if SameHost(actorURI, r.Site.Base()) {
+	if activitypub.SameHost(actorURI, r.Site.Base()) {
 		return nil, fmt.Errorf("update of local actor %s: %w", actorURI, starling.ErrNotFound)
 	}
 	return r.storeActor(ctx, actorURI, &doc)
@@ -198,10 +197,10 @@ func (r *Resolver) UpdateActor(ctx context.Context, actorURI string, raw []byte)
 
 // storeActor checks a fetched actor document against where it came from and
 // stores it.
-func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Actor) (*starling.Account, error) {
+func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *activitypub.Actor) (*starling.Account, error) {
 	// A document may only speak for its own host: an id on another host,
 	// or a key owned elsewhere, would let one server impersonate another.
-	if doc.ID == "" || !SameHost(doc.ID, fetchedFrom) {
+	if doc.ID == "" || !activitypub.SameHost(doc.ID, fetchedFrom) {
 		return nil, fmt.Errorf("actor document from %s has id %q on another host", fetchedFrom, doc.ID)
 	}
 	if doc.Inbox == "" || doc.PreferredUsername == "" {
@@ -217,23 +216,23 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 	// cleaned id or username would name someone else.
 	for _, v := range []string{doc.ID, doc.PreferredUsername, doc.Inbox, doc.PublicKey.ID} {
 		if !sanitize.Valid(v) {
-			return nil, fmt.Errorf("actor %s: NUL or invalid UTF-8 in its identifiers", clipForError(doc.ID))
+			return nil, fmt.Errorf("actor %s: NUL or invalid UTF-8 in its identifiers", activitypub.ClipForError(doc.ID))
 		}
 	}
 	if !plainUsername(doc.PreferredUsername) {
-		return nil, fmt.Errorf("actor %s: preferredUsername %q is not a name", clipForError(doc.ID), clipForError(doc.PreferredUsername))
+		return nil, fmt.Errorf("actor %s: preferredUsername %q is not a name", activitypub.ClipForError(doc.ID), activitypub.ClipForError(doc.PreferredUsername))
 	}
 	keyID, keyPEM := doc.PublicKey.ID, doc.PublicKey.PublicKeyPEM
-	if _, err := ParsePublicKey(keyPEM); err != nil {
+	if _, err := signature.ParsePublicKey(keyPEM); err != nil {
 		// Keep the actor, as Mastodon does, but not a key nothing can
 		// verify with: its signatures will fail until it publishes a good
 		// one (KeyLookup refetches on failure).
 		keyID, keyPEM = "", ""
 	}
-	host, _ := HostOf(doc.ID)
-	// Clients render the note and field values as HTML and the display
-	// name and field names as text, all trusted: clean them as Mastodon
-	// does.
+	host, _ := activitypub.HostOf(doc.ID)
+	// Clients render the note as HTML and the display name as text, both
+	// trusted: clean them as Mastodon does. (Profile fields are not kept:
+	// starling.Account has nowhere to put them.)
 	p := r.sanitizer()
 	a := &starling.Account{
 		Username:     doc.PreferredUsername,
@@ -252,7 +251,7 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *Acto
 		Bot:          doc.Type == "Service" || doc.Type == "Application",
 		Fields:       profileFields(p, doc.Attachment),
 	}
-	if doc.Endpoints != nil && SameHost(doc.Endpoints.SharedInbox, doc.ID) {
+	if doc.Endpoints != nil && activitypub.SameHost(doc.Endpoints.SharedInbox, doc.ID) {
 		a.SharedInboxURL = sanitize.Clean(doc.Endpoints.SharedInbox)
 	}
 	got, err := r.Store.UpsertRemoteAccount(ctx, a)
@@ -286,7 +285,7 @@ func plainUsername(s string) bool {
 // data: url would run in the client's origin; one on another host would
 // let an object pass for a page of someone else's.
 func PageURL(url, id string) string {
-	if isHTTPURL(url) && SameHost(url, id) && sanitize.Valid(url) {
+	if activitypub.IsHTTPURL(url) && activitypub.SameHost(url, id) && sanitize.Valid(url) {
 		return url
 	}
 	return id
@@ -310,7 +309,7 @@ const (
 // open (an element cut off from its end tag stays unclosed, which clients,
 // parsing the value as a fragment, close). Entries left with neither name
 // nor value are dropped.
-func profileFields(p *sanitize.Policy, attachments []PropertyValue) []starling.Field {
+func profileFields(p *sanitize.Policy, attachments []activitypub.PropertyValue) []starling.Field {
 	fields := []starling.Field{}
 	for _, pv := range attachments {
 		if len(fields) == MaxProfileFields {
@@ -365,7 +364,7 @@ func (r *Resolver) KeyLookup(ctx context.Context, keyID string, refresh bool) (c
 	if a.KeyID != keyID {
 		return nil, "", fmt.Errorf("look up key %s: actor %s has key %s", keyID, a.URI, a.KeyID)
 	}
-	key, err := ParsePublicKey(a.PublicKeyPEM)
+	key, err := signature.ParsePublicKey(a.PublicKeyPEM)
 	if err != nil {
 		return nil, "", fmt.Errorf("look up key %s: %w", keyID, err)
 	}
@@ -387,7 +386,7 @@ func (r *Resolver) acctKey(ctx context.Context, acct string, refresh bool) (cryp
 	if err != nil {
 		return nil, "", fmt.Errorf("look up key acct:%s: %w", acct, err)
 	}
-	key, err := ParsePublicKey(a.PublicKeyPEM)
+	key, err := signature.ParsePublicKey(a.PublicKeyPEM)
 	if err != nil {
 		return nil, "", fmt.Errorf("look up key acct:%s: %w", acct, err)
 	}
@@ -401,7 +400,7 @@ func (r *Resolver) acctKey(ctx context.Context, acct string, refresh bool) (cryp
 // object) names the actor by its id, or the key's owner or controller,
 // which is fetched in turn. The caller checks that the actor lists keyID.
 func (r *Resolver) actorForKey(ctx context.Context, docURI, keyID string) (*starling.Account, error) {
-	if SameHost(docURI, r.Site.Base()) {
+	if activitypub.SameHost(docURI, r.Site.Base()) {
 		return nil, fmt.Errorf("look up key %s: %w", keyID, starling.ErrNotFound)
 	}
 	body, err := r.Get(ctx, docURI)
@@ -409,7 +408,7 @@ func (r *Resolver) actorForKey(ctx context.Context, docURI, keyID string) (*star
 		return nil, fmt.Errorf("look up key %s: %w", keyID, err)
 	}
 	var doc struct {
-		Actor
+		activitypub.Actor
 		Owner      string `json:"owner"`
 		Controller string `json:"controller"` // FEP-521a keys
 	}
@@ -431,7 +430,7 @@ func (r *Resolver) actorForKey(ctx context.Context, docURI, keyID string) (*star
 	case owner == docURI:
 		// Fetching it again would bring the same incomplete document.
 		return nil, fmt.Errorf("look up key %s: %s is an incomplete actor", keyID, docURI)
-	case !SameHost(owner, docURI):
+	case !activitypub.SameHost(owner, docURI):
 		return nil, fmt.Errorf("look up key %s: owner %s is on another host", keyID, owner)
 	}
 	return r.fetchActor(ctx, owner)
@@ -475,48 +474,9 @@ func WebFingerActor(body []byte) (string, error) {
 		return "", fmt.Errorf("decode: %w", err)
 	}
 	for _, l := range jrd.Links {
-		if l.Rel == "self" && IsActivityPubMediaType(l.Type) && l.Href != "" {
+		if l.Rel == "self" && activitypub.IsActivityPubMediaType(l.Type) && l.Href != "" {
 			return l.Href, nil
 		}
 	}
 	return "", errors.New("no ActivityPub actor link")
-}
-
-// ParsePublicKey decodes a PEM public key (PKIX or PKCS#1).
-func ParsePublicKey(pemText string) (crypto.PublicKey, error) {
-	block, _ := pem.Decode([]byte(pemText))
-	if block == nil {
-		return nil, errors.New("public key is not PEM")
-	}
-	if key, err := x509.ParsePKIXPublicKey(block.Bytes); err == nil {
-		return key, nil
-	}
-	key, err := x509.ParsePKCS1PublicKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("parse public key: %w", err)
-	}
-	return key, nil
-}
-
-// ParsePrivateKey decodes a PEM private key (PKCS#8 or PKCS#1). An RSA key
-// comes back as an *RSAKey, which signs through libcrypto where it can
-// (SigningBackend says whether it does).
-func ParsePrivateKey(pemText string) (crypto.PrivateKey, error) {
-	block, _ := pem.Decode([]byte(pemText))
-	if block == nil {
-		return nil, errors.New("private key is not PEM")
-	}
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parse private key: %w", err)
-		}
-	}
-	if k, ok := key.(*rsa.PrivateKey); ok {
-		// Falling back to crypto/rsa is not an error: the key signs either way.
-		rk, _ := NewRSAKey(k)
-		return rk, nil
-	}
-	return key, nil
 }

@@ -1,4 +1,4 @@
-package activitypub
+package federation
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/starling-social/starling/signature"
 )
 
 // memStandards is a StandardStore in memory.
@@ -44,12 +46,12 @@ func TestKnocker_LearnBeatsFirstKnock(t *testing.T) {
 	store := &memStandards{m: map[string]string{}}
 	k := &Knocker{Store: store}
 	host := "peer.example"
-	if got := k.Preferred(t.Context(), host); got != StandardCavage {
+	if got := k.Preferred(t.Context(), host); got != signature.StandardCavage {
 		t.Fatalf("Preferred = %q for an unknown host", got)
 	}
-	k.Learn(t.Context(), host, StandardRFC9421)
-	k.remember(t.Context(), host, StandardCavage, false)
-	if got := k.Preferred(t.Context(), host); got != StandardRFC9421 || store.m[host] != string(StandardRFC9421) {
+	k.Learn(t.Context(), host, signature.StandardRFC9421)
+	k.remember(t.Context(), host, signature.StandardCavage, false)
+	if got := k.Preferred(t.Context(), host); got != signature.StandardRFC9421 || store.m[host] != string(signature.StandardRFC9421) {
 		t.Fatalf("Preferred = %q, stored %q; want rfc9421", got, store.m[host])
 	}
 }
@@ -59,16 +61,16 @@ func TestKnocker_LearnBeatsFirstKnock(t *testing.T) {
 func TestKnocker_DoubleKnock(t *testing.T) {
 	key := sigTestPrivateKey(t, bobKeyPath)
 	lookup := &fakeKeyLookup{cached: &key.PublicKey, owner: "https://remote.example/users/bob"}
-	for _, accepts := range []Standard{StandardRFC9421, StandardCavage} {
+	for _, accepts := range []signature.Standard{signature.StandardRFC9421, signature.StandardCavage} {
 		t.Run(string(accepts), func(t *testing.T) {
 			var mu sync.Mutex
-			var seen []Standard
+			var seen []signature.Standard
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				body, _ := io.ReadAll(r.Body)
-				v, err := VerifyRequest(r.Context(), r, body, time.Now(), lookup.lookup)
-				std := StandardCavage
+				v, err := signature.VerifyRequest(r.Context(), r, body, time.Now(), lookup.lookup)
+				std := signature.StandardCavage
 				if r.Header.Get("Signature-Input") != "" {
-					std = StandardRFC9421
+					std = signature.StandardRFC9421
 				}
 				mu.Lock()
 				seen = append(seen, std)
@@ -97,16 +99,16 @@ func TestKnocker_DoubleKnock(t *testing.T) {
 				}
 			}
 			host := strings.TrimPrefix(srv.URL, "http://")
-			want := []Standard{StandardCavage, StandardRFC9421, StandardRFC9421}
-			if accepts == StandardCavage {
-				want = []Standard{StandardCavage, StandardCavage}
+			want := []signature.Standard{signature.StandardCavage, signature.StandardRFC9421, signature.StandardRFC9421}
+			if accepts == signature.StandardCavage {
+				want = []signature.Standard{signature.StandardCavage, signature.StandardCavage}
 			}
 			if strings.Join(stds(seen), ",") != strings.Join(stds(want), ",") {
 				t.Errorf("knocks %v, want %v", seen, want)
 			}
 			// Only a second knock is worth remembering: unknown means cavage.
 			wantStored := string(accepts)
-			if accepts == StandardCavage {
+			if accepts == signature.StandardCavage {
 				wantStored = ""
 			}
 			if got := store.m[host]; got != wantStored {
@@ -120,7 +122,7 @@ func TestKnocker_DoubleKnock(t *testing.T) {
 	}
 }
 
-func stds(s []Standard) []string {
+func stds(s []signature.Standard) []string {
 	out := make([]string, len(s))
 	for i, v := range s {
 		out[i] = string(v)

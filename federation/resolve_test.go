@@ -1,4 +1,4 @@
-package activitypub
+package federation
 
 import (
 	"encoding/json"
@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/starling-social/starling"
+	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/sanitize"
+	"github.com/starling-social/starling/signature"
 	"github.com/starling-social/starling/store/postgres/pgtest"
 )
 
@@ -19,7 +21,7 @@ import (
 // by WebFinger, and the request verifies with Mastodon's verdict.
 func TestResolver_AcctKeyID(t *testing.T) {
 	var vectors mastodonVectors
-	sigTestJSON(t, "testdata/mastodon-signatures/vectors.json", &vectors)
+	sigTestJSON(t, mastodonVectorsPath, &vectors)
 	pubPEM := string(sigTestReadFile(t, bobPubPath))
 
 	var base string
@@ -31,11 +33,11 @@ func TestResolver_AcctKeyID(t *testing.T) {
 				return
 			}
 			_ = json.NewEncoder(w).Encode(map[string]any{"links": []map[string]string{
-				{"rel": "self", "type": ContentType, "href": base + "/users/bob"}}})
+				{"rel": "self", "type": activitypub.ContentType, "href": base + "/users/bob"}}})
 		case "/users/bob":
-			_ = json.NewEncoder(w).Encode(Actor{ID: base + "/users/bob", Type: "Person", PreferredUsername: "bob",
+			_ = json.NewEncoder(w).Encode(activitypub.Actor{ID: base + "/users/bob", Type: "Person", PreferredUsername: "bob",
 				Inbox:     base + "/users/bob/inbox",
-				PublicKey: &PublicKey{ID: base + "/users/bob#main-key", Owner: base + "/users/bob", PublicKeyPEM: pubPEM}})
+				PublicKey: &activitypub.PublicKey{ID: base + "/users/bob#main-key", Owner: base + "/users/bob", PublicKeyPEM: pubPEM}})
 		default:
 			http.NotFound(w, r)
 		}
@@ -61,7 +63,7 @@ func TestResolver_AcctKeyID(t *testing.T) {
 			// The signature does not cover the keyId, so pointing it at
 			// the test server keeps it valid.
 			now, _ := time.Parse(time.RFC3339, strings.Fields(vectors.Clock)[0])
-			v, err := VerifyRequest(t.Context(), r, nil, now, res.KeyLookup)
+			v, err := signature.VerifyRequest(t.Context(), r, nil, now, res.KeyLookup)
 			if err != nil || !strings.HasPrefix(c.MastodonExpects, "valid") {
 				t.Fatalf("err %v; Mastodon expects %q", err, c.MastodonExpects)
 			}
@@ -91,15 +93,15 @@ func TestResolver_KeyStub(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
-		w.Header().Set("Content-Type", ContentType)
+		w.Header().Set("Content-Type", activitypub.ContentType)
 		_ = json.NewEncoder(w).Encode(doc())
 	}))
 	defer srv.Close()
 	base = srv.URL
 	actor := func(name, keyID string) func() any {
 		return func() any {
-			return Actor{ID: base + "/users/" + name, Type: "Person", PreferredUsername: name, Inbox: base + "/users/" + name + "/inbox",
-				PublicKey: &PublicKey{ID: base + keyID, Owner: base + "/users/" + name, PublicKeyPEM: pubPEM}}
+			return activitypub.Actor{ID: base + "/users/" + name, Type: "Person", PreferredUsername: name, Inbox: base + "/users/" + name + "/inbox",
+				PublicKey: &activitypub.PublicKey{ID: base + keyID, Owner: base + "/users/" + name, PublicKeyPEM: pubPEM}}
 		}
 	}
 	stub := func(id, keyID string) func() any {
@@ -173,7 +175,7 @@ func TestResolver_SanitisesActor(t *testing.T) {
 	pubPEM := string(sigTestReadFile(t, bobPubPath))
 	var base string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", ContentType)
+		w.Header().Set("Content-Type", activitypub.ContentType)
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"id": base + "/users/eve", "type": "Person", "preferredUsername": "eve", "inbox": base + "/users/eve/inbox",
 			"name":      "<b>Eve</b> <script>alert(1)</script>&amp; co\x00",
@@ -221,7 +223,7 @@ func TestResolver_ProfileFields(t *testing.T) {
 		return doc
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", ContentType)
+		w.Header().Set("Content-Type", activitypub.ContentType)
 		_ = json.NewEncoder(w).Encode(actor(strings.TrimPrefix(r.URL.Path, "/users/")))
 	}))
 	defer srv.Close()
@@ -314,7 +316,7 @@ func TestResolver_ProfileURL(t *testing.T) {
 		if u, ok := urls[name]; ok {
 			doc["url"] = u
 		}
-		w.Header().Set("Content-Type", ContentType)
+		w.Header().Set("Content-Type", activitypub.ContentType)
 		_ = json.NewEncoder(w).Encode(doc)
 	}))
 	defer srv.Close()
@@ -387,7 +389,7 @@ func TestResolver_Usernames(t *testing.T) {
 	var base string
 	names := map[string]string{} // path → preferredUsername
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", ContentType)
+		w.Header().Set("Content-Type", activitypub.ContentType)
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"id": base + r.URL.Path, "type": "Person", "preferredUsername": names[r.URL.Path], "inbox": base + r.URL.Path + "/inbox",
 			"publicKey": map[string]string{"id": base + r.URL.Path + "#main-key", "owner": base + r.URL.Path, "publicKeyPem": pubPEM},

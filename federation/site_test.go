@@ -1,4 +1,4 @@
-package activitypub
+package federation
 
 import (
 	"encoding/json"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/starling-social/starling"
+	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/sanitize"
 )
 
@@ -181,7 +182,7 @@ func TestActorDocument_ProfileFields(t *testing.T) {
 					t.Errorf("context defines %s as %v, want %s", term, terms[term], iri)
 				}
 			}
-			var back Actor
+			var back activitypub.Actor
 			if err := json.Unmarshal(b, &back); err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package activitypub
+package federation
 
 import (
 	"context"
@@ -11,7 +11,15 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/starling-social/starling/signature"
 )
+
+// Doer sends one HTTP request: an *http.Client (NewHTTPClient) or a test
+// double.
+type Doer interface {
+	Do(*http.Request) (*http.Response, error)
+}
 
 // StandardStore remembers, per host, the signature standard it accepts.
 type StandardStore interface {
@@ -34,8 +42,8 @@ type Knocker struct {
 	Now    func() time.Time // default time.Now
 
 	mu     sync.RWMutex
-	known  map[string]Standard // host → standard on record
-	loaded time.Time           // when known was read from Store
+	known  map[string]signature.Standard // host → standard on record
+	loaded time.Time                     // when known was read from Store
 }
 
 func (k *Knocker) now() time.Time {
@@ -51,16 +59,16 @@ const knownRefresh = time.Minute
 
 // Preferred returns the standard to try first with host: the one on record,
 // else draft-cavage.
-func (k *Knocker) Preferred(ctx context.Context, host string) Standard {
+func (k *Knocker) Preferred(ctx context.Context, host string) signature.Standard {
 	host = strings.ToLower(host)
 	k.refresh(ctx)
 	k.mu.RLock()
 	std := k.known[host]
 	k.mu.RUnlock()
-	if std == StandardRFC9421 {
-		return StandardRFC9421
+	if std == signature.StandardRFC9421 {
+		return signature.StandardRFC9421
 	}
-	return StandardCavage
+	return signature.StandardCavage
 }
 
 // refresh reads the record from the store when it is older than
@@ -77,7 +85,7 @@ func (k *Knocker) refresh(ctx context.Context) {
 	if k.known != nil && k.now().Sub(k.loaded) < knownRefresh {
 		return // another goroutine did it
 	}
-	known := map[string]Standard{}
+	known := map[string]signature.Standard{}
 	if k.Store != nil {
 		all, err := k.Store.HostSignatureStandards(ctx)
 		if err != nil {
@@ -89,7 +97,7 @@ func (k *Knocker) refresh(ctx context.Context) {
 			return
 		}
 		for h, std := range all {
-			known[h] = Standard(std)
+			known[h] = signature.Standard(std)
 		}
 	}
 	k.known, k.loaded = known, k.now()
@@ -97,11 +105,11 @@ func (k *Knocker) refresh(ctx context.Context) {
 
 // Learn records that host accepts std, as seen from a request it signed
 // to us: a server that signs with a standard verifies it too.
-func (k *Knocker) Learn(ctx context.Context, host string, std Standard) {
+func (k *Knocker) Learn(ctx context.Context, host string, std signature.Standard) {
 	k.remember(ctx, host, std, true)
 }
 
-func (k *Knocker) remember(ctx context.Context, host string, std Standard, overwrite bool) {
+func (k *Knocker) remember(ctx context.Context, host string, std signature.Standard, overwrite bool) {
 	host = strings.ToLower(host)
 	k.refresh(ctx)
 	k.mu.RLock()
@@ -134,12 +142,12 @@ func (k *Knocker) logger() *slog.Logger {
 var ErrSign = errors.New("cannot sign request")
 
 // Sign signs r with std, at the Knocker's now. Errors wrap ErrSign.
-func (k *Knocker) Sign(r *http.Request, std Standard, keyID string, key crypto.PrivateKey, body []byte) error {
+func (k *Knocker) Sign(r *http.Request, std signature.Standard, keyID string, key crypto.PrivateKey, body []byte) error {
 	var err error
-	if std == StandardRFC9421 {
-		err = SignRequestRFC9421(r, keyID, key, body, k.now())
+	if std == signature.StandardRFC9421 {
+		err = signature.SignRequestRFC9421(r, keyID, key, body, k.now())
 	} else {
-		err = SignRequest(r, keyID, key, body, k.now())
+		err = signature.SignRequest(r, keyID, key, body, k.now())
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrSign, err)
@@ -178,9 +186,9 @@ func (k *Knocker) Do(ctx context.Context, client Doer, build func() (*http.Reque
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 
-	second := StandardRFC9421
-	if first == StandardRFC9421 {
-		second = StandardCavage
+	second := signature.StandardRFC9421
+	if first == signature.StandardRFC9421 {
+		second = signature.StandardCavage
 	}
 	req, err = build()
 	if err != nil {
