@@ -41,6 +41,7 @@ type Store interface {
 	StatusEdits(ctx context.Context, statusID int64) ([]store.StatusEdit, error)
 	StatusSource(ctx context.Context, id int64) (text, spoiler string, err error)
 	TimelineStore // timelines.go
+	OAuthStore    // oauth.go
 }
 
 // Outbox performs what local people do.
@@ -88,12 +89,13 @@ type Server struct {
 	accountCache accountCache
 	tokens       tokenCache
 	rendered     renderCache
+	logins       loginLimiter // oauth_pages.go
 }
 
 // Handler returns the router for everything Starling serves over HTTP.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.trace, s.recoverer)
+	r.Use(s.trace, s.recoverer, cors)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, http.StatusNotFound, "Record not found") })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
@@ -122,6 +124,8 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+
+	s.oauthRoutes(r) // oauth.go
 
 	// Mastodon client API.
 	r.Route("/api", func(r chi.Router) {

@@ -1,0 +1,234 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrCodeUsed is returned when an authorization code is exchanged a second
+// time. The tokens the first exchange issued are revoked by then.
+var ErrCodeUsed = errors.New("authorization code already used")
+
+// OAuthApplication is a client registered with POST /api/v1/apps.
+type OAuthApplication struct {
+	ID                 int64
+	Name               string
+	Website            string
+	RedirectURIs       []string
+	Scopes             string // space-separated
+	ClientID           string
+	ClientSecretSHA256 []byte
+	CreatedAt          time.Time
+}
+
+// OAuthCode is an authorization code, known by its SHA-256.
+type OAuthCode struct {
+	CodeSHA256          []byte
+	ApplicationID       int64
+	AccountID           int64
+	RedirectURI         string
+	Scopes              string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	ExpiresAt           time.Time
+}
+
+const applicationColumns = `a.id, a.name, a.website, a.redirect_uris, a.scopes, a.client_id, a.client_secret_sha256, a.created_at`
+
+func scanApplication(row pgx.Row) (*OAuthApplication, error) {
+	var app OAuthApplication
+	var uris string
+	err := row.Scan(&app.ID, &app.Name, &app.Website, &uris, &app.Scopes, &app.ClientID, &app.ClientSecretSHA256, &app.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	app.RedirectURIs = splitLines(uris)
+	return &app, nil
+}
+
+func splitLines(s string) []string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// CreateOAuthApplication stores app, setting its ID and CreatedAt.
+func (db *DB) CreateOAuthApplication(ctx context.Context, app *OAuthApplication) error {
+	if app.ID == 0 {
+		app.ID = NewID(time.Now())
+	}
+	err := db.pool.QueryRow(ctx, `INSERT INTO oauth_applications
+		(id, name, website, redirect_uris, scopes, client_id, client_secret_sha256)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at`,
+		app.ID, app.Name, app.Website, strings.Join(app.RedirectURIs, "\n"), app.Scopes, app.ClientID, app.ClientSecretSHA256).
+		Scan(&app.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("create oauth application: %w", err)
+	}
+	return nil
+}
+
+// OAuthApplicationByClientID returns ErrNotFound for an unknown client_id.
+func (db *DB) OAuthApplicationByClientID(ctx context.Context, clientID string) (*OAuthApplication, error) {
+	app, err := scanApplication(db.pool.QueryRow(ctx,
+		`SELECT `+applicationColumns+` FROM oauth_applications a WHERE a.client_id = $1`, clientID))
+	if err != nil {
+		return nil, fmt.Errorf("oauth application by client id: %w", err)
+	}
+	return app, nil
+}
+
+// OAuthApplicationByToken returns the application an unrevoked token was
+// issued to, user token or client_credentials token. It returns
+// ErrNotFound for an unknown or revoked token and for a token made by
+// `starling admin token`, which belongs to no application.
+func (db *DB) OAuthApplicationByToken(ctx context.Context, tokenSHA256 []byte) (*OAuthApplication, error) {
+	app, err := scanApplication(db.pool.QueryRow(ctx, `SELECT `+applicationColumns+` FROM oauth_applications a
+		WHERE a.id = (SELECT application_id FROM access_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL)
+		   OR a.id = (SELECT application_id FROM oauth_app_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL)
+		LIMIT 1`, tokenSHA256))
+	if err != nil {
+		return nil, fmt.Errorf("oauth application by token: %w", err)
+	}
+	return app, nil
+}
+
+// CreateAuthorizationCode stores a code the authorize step issued.
+func (db *DB) CreateAuthorizationCode(ctx context.Context, c *OAuthCode) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO oauth_codes (code_sha256, application_id, account_id, redirect_uri,
+		scopes, code_challenge, code_challenge_method, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		c.CodeSHA256, c.ApplicationID, c.AccountID, c.RedirectURI, c.Scopes, c.CodeChallenge, c.CodeChallengeMethod, c.ExpiresAt)
+	if err != nil {
+		return fmt.Errorf("create authorization code: %w", err)
+	}
+	return nil
+}
+
+// ExchangeAuthorizationCode redeems a code for the access token whose
+// SHA-256 is tokenSHA256, in one transaction: check (client, redirect URI,
+// PKCE) sees the code first and its error is returned as is, with the code
+// left unused. It returns ErrNotFound for an unknown or expired code and
+// ErrCodeUsed for one already exchanged, after revoking the tokens that
+// exchange issued (RFC 6749 section 4.1.2).
+func (db *DB) ExchangeAuthorizationCode(ctx context.Context, codeSHA256 []byte, check func(*OAuthCode) error, tokenSHA256 []byte) (*OAuthCode, error) {
+	var c OAuthCode
+	var used bool
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var usedAt *time.Time
+		err := tx.QueryRow(ctx, `SELECT code_sha256, application_id, account_id, redirect_uri, scopes,
+			code_challenge, code_challenge_method, expires_at, used_at
+			FROM oauth_codes WHERE code_sha256 = $1 FOR UPDATE`, codeSHA256).
+			Scan(&c.CodeSHA256, &c.ApplicationID, &c.AccountID, &c.RedirectURI, &c.Scopes,
+				&c.CodeChallenge, &c.CodeChallengeMethod, &c.ExpiresAt, &usedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if usedAt != nil {
+			used = true
+			_, err := tx.Exec(ctx, `UPDATE access_tokens SET revoked_at = now()
+				WHERE code_sha256 = $1 AND revoked_at IS NULL`, codeSHA256)
+			return err // commit the revocation
+		}
+		if time.Now().After(c.ExpiresAt) {
+			return ErrNotFound
+		}
+		if err := check(&c); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE oauth_codes SET used_at = now() WHERE code_sha256 = $1`, codeSHA256); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO access_tokens (token_sha256, account_id, scopes, application_id, code_sha256)
+			VALUES ($1, $2, $3, $4, $5)`, tokenSHA256, c.AccountID, c.Scopes, c.ApplicationID, codeSHA256)
+		return err
+	})
+	if used {
+		return nil, fmt.Errorf("exchange authorization code: %w", ErrCodeUsed)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("exchange authorization code: %w", err)
+	}
+	return &c, nil
+}
+
+// CreateAppToken stores a client_credentials token, which acts for the
+// application and no account.
+func (db *DB) CreateAppToken(ctx context.Context, tokenSHA256 []byte, applicationID int64, scopes string) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO oauth_app_tokens (token_sha256, application_id, scopes) VALUES ($1, $2, $3)`,
+		tokenSHA256, applicationID, scopes)
+	if err != nil {
+		return fmt.Errorf("create app token: %w", err)
+	}
+	return nil
+}
+
+// RevokeOAuthToken revokes a token issued to the application, user or
+// client_credentials token. A token that is unknown, already revoked or
+// issued to another application is left alone without an error (RFC 7009).
+func (db *DB) RevokeOAuthToken(ctx context.Context, tokenSHA256 []byte, applicationID int64) error {
+	_, err := db.pool.Exec(ctx, `WITH u AS (UPDATE access_tokens SET revoked_at = now()
+			WHERE token_sha256 = $1 AND application_id = $2 AND revoked_at IS NULL)
+		UPDATE oauth_app_tokens SET revoked_at = now()
+			WHERE token_sha256 = $1 AND application_id = $2 AND revoked_at IS NULL`, tokenSHA256, applicationID)
+	if err != nil {
+		return fmt.Errorf("revoke oauth token: %w", err)
+	}
+	return nil
+}
+
+// UserLogin returns the account id and bcrypt password hash of the local
+// user whose username or e-mail address is login (case-insensitively). It
+// returns ErrNotFound when there is none.
+func (db *DB) UserLogin(ctx context.Context, login string) (accountID int64, passwordHash string, err error) {
+	err = db.pool.QueryRow(ctx, `SELECT u.account_id, u.password_hash FROM users u
+		JOIN accounts a ON a.id = u.account_id
+		WHERE a.domain IS NULL AND (lower(a.username) = lower($1) OR lower(u.email) = lower($1))
+		LIMIT 1`, login).Scan(&accountID, &passwordHash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, "", fmt.Errorf("user login: %w", ErrNotFound)
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("user login: %w", err)
+	}
+	return accountID, passwordHash, nil
+}
+
+// CreateWebSession stores a signed-in browser session.
+func (db *DB) CreateWebSession(ctx context.Context, idSHA256 []byte, accountID int64, expires time.Time) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO web_sessions (id_sha256, account_id, expires_at) VALUES ($1, $2, $3)`,
+		idSHA256, accountID, expires)
+	if err != nil {
+		return fmt.Errorf("create web session: %w", err)
+	}
+	return nil
+}
+
+// WebSessionAccount returns the account of an unexpired session, or
+// ErrNotFound.
+func (db *DB) WebSessionAccount(ctx context.Context, idSHA256 []byte) (int64, error) {
+	var id int64
+	err := db.pool.QueryRow(ctx, `SELECT account_id FROM web_sessions WHERE id_sha256 = $1 AND expires_at > now()`,
+		idSHA256).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("web session: %w", ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("web session: %w", err)
+	}
+	return id, nil
+}
