@@ -82,7 +82,7 @@ func (s *Server) scoped(scope string, h func(http.ResponseWriter, *http.Request,
 }
 
 func hasScope(granted []string, want string) bool {
-	top, _, _ := strings.Cut(want, ":")
+	top := want[:max(strings.LastIndexByte(want, ':'), 0)] // read:statuses → read, admin:read:accounts → admin:read
 	for _, g := range granted {
 		switch {
 		case g == want, g == top:

@@ -31,7 +31,7 @@ type OAuthStore interface {
 	CreateAuthorizationCode(ctx context.Context, c *store.OAuthCode) error
 	ExchangeAuthorizationCode(ctx context.Context, codeSHA256 []byte, check func(*store.OAuthCode) error, tokenSHA256 []byte) (*store.OAuthCode, error)
 	CreateAppToken(ctx context.Context, tokenSHA256 []byte, applicationID int64, scopes string) error
-	RevokeOAuthToken(ctx context.Context, tokenSHA256 []byte, applicationID int64) error
+	RevokeOAuthToken(ctx context.Context, tokenSHA256 []byte, applicationID int64) (owner int64, err error)
 	UserLogin(ctx context.Context, login string) (accountID int64, passwordHash string, err error)
 	CreateWebSession(ctx context.Context, idSHA256 []byte, accountID int64, expires time.Time) error
 	WebSessionAccount(ctx context.Context, idSHA256 []byte) (int64, error)
@@ -89,7 +89,7 @@ type Application struct {
 	Scopes       []string `json:"scopes"`
 	RedirectURI  string   `json:"redirect_uri"`
 	RedirectURIs []string `json:"redirect_uris"`
-	VapidKey     string   `json:"vapid_key"`
+	VapidKey     string   `json:"vapid_key,omitempty"`
 
 	ClientID              string `json:"client_id,omitempty"`
 	ClientSecret          string `json:"client_secret,omitempty"`
@@ -364,7 +364,8 @@ func pkceMatches(challenge, verifier string) bool {
 }
 
 // oauthRevoke revokes a token the client holds: POST /oauth/revoke. As
-// RFC 7009 asks, an unknown token is answered like a revoked one.
+// RFC 7009 asks, an unknown token is answered like a revoked one; a token
+// of another application is refused with 403, as Doorkeeper does.
 func (s *Server) oauthRevoke(w http.ResponseWriter, r *http.Request) {
 	v, err := oauthParams(r)
 	if err != nil {
@@ -380,8 +381,13 @@ func (s *Server) oauthRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sum := sha256.Sum256([]byte(v.Get("token")))
-	if err := s.Store.RevokeOAuthToken(r.Context(), sum[:], app.ID); err != nil {
+	owner, err := s.Store.RevokeOAuthToken(r.Context(), sum[:], app.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.fail(w, r, err)
+		return
+	}
+	if err == nil && owner != app.ID {
+		oauthError(w, http.StatusForbidden, "unauthorized_client", "You are not authorized to revoke this token")
 		return
 	}
 	writeJSON(w, http.StatusOK, struct{}{})

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -339,8 +340,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.render(w, status, "login.html", page{Title: "Sign in", CSRF: b.csrf(), Login: login,
 			Error: msg, ReturnTo: returnTo})
 	}
-	ip := clientIP(r)
-	if !s.logins.allow(ip, strings.ToLower(login)) {
+	if !s.logins.allow(clientIP(r)) {
 		w.Header().Set("Retry-After", "300")
 		again(http.StatusTooManyRequests, "Too many attempts. Wait a few minutes, then try again.")
 		return
@@ -350,11 +350,21 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// Failures count per account, whichever of its names was typed.
+	key := "login:" + strings.ToLower(login)
+	if id != 0 {
+		key = "account:" + strconv.FormatInt(id, 10)
+	}
+	if !s.logins.allowFailures(key) {
+		w.Header().Set("Retry-After", "300")
+		again(http.StatusTooManyRequests, "Too many failed attempts for this account. Wait a few minutes, then try again.")
+		return
+	}
 	if hash == "" {
 		hash = dummyHash() // spend the same time as for a real account
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(r.PostForm.Get("password"))) != nil || id == 0 {
-		s.logins.failed(strings.ToLower(login))
+		s.logins.failed(key)
 		again(http.StatusUnauthorized, "Invalid username, e-mail address or password.")
 		return
 	}
@@ -390,9 +400,9 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// Sign-in limits, as Mastodon's rack-attack configuration sets them: per
-// IP address, every attempt counts; per account (the login typed), only
-// failures. The counters live in this process's memory: they reset on
+// Sign-in limits, after Mastodon's rack-attack configuration: per IP
+// address every attempt counts; per account (or per login typed, when it
+// names none) only failures. The counters live in this process's memory: they reset on
 // restart and are not shared between processes.
 const (
 	loginWindow        = 5 * time.Minute
@@ -426,20 +436,25 @@ func (l *loginLimiter) count(key string, now time.Time) *loginWindowCount {
 	return c
 }
 
-// allow counts an attempt from ip and reports whether both ip and login
-// are under their limits.
-func (l *loginLimiter) allow(ip, login string) bool {
-	now := time.Now()
+// allow counts an attempt from ip and reports whether ip is under its limit.
+func (l *loginLimiter) allow(ip string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	byIP := l.count("ip:"+ip, now)
-	byIP.n++
-	return byIP.n <= loginAttemptsPerIP && l.count("login:"+login, now).n < loginFailsPerLogin
+	c := l.count("ip:"+ip, time.Now())
+	c.n++
+	return c.n <= loginAttemptsPerIP
 }
 
-// failed counts a failed attempt for login.
-func (l *loginLimiter) failed(login string) {
+// allowFailures reports whether the account key is under its limit of failures.
+func (l *loginLimiter) allowFailures(key string) bool {
 	l.mu.Lock()
-	l.count("login:"+login, time.Now()).n++
+	defer l.mu.Unlock()
+	return l.count(key, time.Now()).n < loginFailsPerLogin
+}
+
+// failed counts a failed attempt for the account key.
+func (l *loginLimiter) failed(key string) {
+	l.mu.Lock()
+	l.count(key, time.Now()).n++
 	l.mu.Unlock()
 }

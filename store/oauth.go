@@ -177,18 +177,26 @@ func (db *DB) CreateAppToken(ctx context.Context, tokenSHA256 []byte, applicatio
 	return nil
 }
 
-// RevokeOAuthToken revokes a token issued to the application, user or
-// client_credentials token. A token that is unknown, already revoked or
-// issued to another application is left alone without an error (RFC 7009).
-func (db *DB) RevokeOAuthToken(ctx context.Context, tokenSHA256 []byte, applicationID int64) error {
-	_, err := db.pool.Exec(ctx, `WITH u AS (UPDATE access_tokens SET revoked_at = now()
+// RevokeOAuthToken revokes a token, user or client_credentials, if the
+// application was the one it was issued to. It returns the id of the
+// application the token was issued to (0 for a token of `starling admin
+// token`), revoked or not, or ErrNotFound for an unknown token.
+func (db *DB) RevokeOAuthToken(ctx context.Context, tokenSHA256 []byte, applicationID int64) (owner int64, err error) {
+	err = db.pool.QueryRow(ctx, `WITH t AS (
+			SELECT coalesce(application_id, 0) AS app FROM access_tokens WHERE token_sha256 = $1
+			UNION ALL SELECT application_id FROM oauth_app_tokens WHERE token_sha256 = $1),
+		u AS (UPDATE access_tokens SET revoked_at = now()
+			WHERE token_sha256 = $1 AND application_id = $2 AND revoked_at IS NULL),
+		v AS (UPDATE oauth_app_tokens SET revoked_at = now()
 			WHERE token_sha256 = $1 AND application_id = $2 AND revoked_at IS NULL)
-		UPDATE oauth_app_tokens SET revoked_at = now()
-			WHERE token_sha256 = $1 AND application_id = $2 AND revoked_at IS NULL`, tokenSHA256, applicationID)
-	if err != nil {
-		return fmt.Errorf("revoke oauth token: %w", err)
+		SELECT app FROM t LIMIT 1`, tokenSHA256, applicationID).Scan(&owner)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("revoke oauth token: %w", ErrNotFound)
 	}
-	return nil
+	if err != nil {
+		return 0, fmt.Errorf("revoke oauth token: %w", err)
+	}
+	return owner, nil
 }
 
 // UserLogin returns the account id and bcrypt password hash of the local
