@@ -89,7 +89,7 @@ type Application struct {
 	Scopes       []string `json:"scopes"`
 	RedirectURI  string   `json:"redirect_uri"`
 	RedirectURIs []string `json:"redirect_uris"`
-	VapidKey     string   `json:"vapid_key,omitempty"`
+	VapidKey     string   `json:"vapid_key"`
 
 	ClientID              string `json:"client_id,omitempty"`
 	ClientSecret          string `json:"client_secret,omitempty"`

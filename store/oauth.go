@@ -105,9 +105,11 @@ func (db *DB) OAuthApplicationByToken(ctx context.Context, tokenSHA256 []byte) (
 	return app, nil
 }
 
-// CreateAuthorizationCode stores a code the authorize step issued.
+// CreateAuthorizationCode stores a code the authorize step issued, and
+// forgets codes expired for an hour (a replay of one is refused as unknown).
 func (db *DB) CreateAuthorizationCode(ctx context.Context, c *OAuthCode) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO oauth_codes (code_sha256, application_id, account_id, redirect_uri,
+	_, err := db.pool.Exec(ctx, `WITH gone AS (DELETE FROM oauth_codes WHERE expires_at < now() - interval '1 hour')
+		INSERT INTO oauth_codes (code_sha256, application_id, account_id, redirect_uri,
 		scopes, code_challenge, code_challenge_method, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		c.CodeSHA256, c.ApplicationID, c.AccountID, c.RedirectURI, c.Scopes, c.CodeChallenge, c.CodeChallengeMethod, c.ExpiresAt)
 	if err != nil {
@@ -216,9 +218,11 @@ func (db *DB) UserLogin(ctx context.Context, login string) (accountID int64, pas
 	return accountID, passwordHash, nil
 }
 
-// CreateWebSession stores a signed-in browser session.
+// CreateWebSession stores a signed-in browser session, and forgets
+// expired ones.
 func (db *DB) CreateWebSession(ctx context.Context, idSHA256 []byte, accountID int64, expires time.Time) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO web_sessions (id_sha256, account_id, expires_at) VALUES ($1, $2, $3)`,
+	_, err := db.pool.Exec(ctx, `WITH gone AS (DELETE FROM web_sessions WHERE expires_at < now())
+		INSERT INTO web_sessions (id_sha256, account_id, expires_at) VALUES ($1, $2, $3)`,
 		idSHA256, accountID, expires)
 	if err != nil {
 		return fmt.Errorf("create web session: %w", err)

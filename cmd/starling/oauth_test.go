@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -262,6 +263,33 @@ func TestOAuth(t *testing.T) {
 			authQuery("code_challenge", "abc", "code_challenge_method", "plain").Encode(), nil, "")
 		if u := must(url.Parse(hdr.Get("Location"))); code != http.StatusFound || u.Query().Get("error") != "invalid_request" {
 			t.Fatalf("plain PKCE: %d %s", code, u)
+		}
+	})
+
+	t.Run("ConcurrentExchange", func(t *testing.T) {
+		loc := authorize(t, browser, in, authQuery(), "alice")
+		codes := make(chan int, 8)
+		var wg sync.WaitGroup
+		for range cap(codes) {
+			wg.Go(func() {
+				status, _ := exchange(t, in, codeGrant(loc.Query().Get("code"), ""))
+				codes <- status
+			})
+		}
+		wg.Wait()
+		close(codes)
+		ok := 0
+		for status := range codes {
+			switch status {
+			case http.StatusOK:
+				ok++
+			case http.StatusBadRequest:
+			default:
+				t.Errorf("status %d", status)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d of %d concurrent exchanges of one code succeeded, want 1", ok, cap(codes))
 		}
 	})
 

@@ -31,6 +31,7 @@ CREATE TABLE oauth_codes (
     expires_at            timestamptz NOT NULL,
     used_at               timestamptz
 );
+CREATE INDEX oauth_codes_expires ON oauth_codes (expires_at);
 
 -- Tokens issued through OAuth name their application and, for the
 -- authorization_code grant, the code they came from.
@@ -56,6 +57,7 @@ CREATE TABLE web_sessions (
     created_at timestamptz NOT NULL DEFAULT now(),
     expires_at timestamptz NOT NULL
 );
+CREATE INDEX web_sessions_expires ON web_sessions (expires_at);
 
 -- +goose Down
 DROP TABLE web_sessions;
