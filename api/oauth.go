@@ -115,13 +115,9 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(v.Get("client_name"))
 	var uris []string
 	for _, raw := range append(v["redirect_uris"], v["redirect_uris[]"]...) {
-		for _, u := range strings.Split(raw, "\n") {
-			if u = strings.TrimSpace(u); u != "" {
-				uris = append(uris, u)
-			}
-		}
+		uris = append(uris, strings.Fields(raw)...) // newline- or space-separated, as Doorkeeper reads them
 	}
-	scopes := strings.Fields(v.Get("scopes"))
+	scopes := strings.Fields(strings.Join(append(v["scopes"], v["scopes[]"]...), " "))
 	if len(scopes) == 0 {
 		scopes = []string{defaultScopes}
 	}

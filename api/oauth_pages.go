@@ -153,8 +153,8 @@ func (ar *authRequest) values() url.Values {
 	return v
 }
 
-// redirect sends the browser back to the client with params (and state),
-// or, for the out-of-band URI, shows them.
+// redirect sends the browser back to the client's redirect URI with params
+// (and state) added to its query. Callers handle the out-of-band URI.
 func (ar *authRequest) redirect(w http.ResponseWriter, r *http.Request, params url.Values) {
 	if ar.state != "" {
 		params.Set("state", ar.state)

@@ -176,7 +176,12 @@ func TestOAuth(t *testing.T) {
 			strings.Join(got.Scopes, " ") != "read write:statuses" {
 			t.Fatalf("app %+v", got)
 		}
-		def := createApp(t, in, url.Values{"client_name": {"Defaults"}, "redirect_uris[]": {"urn:ietf:wg:oauth:2.0:oob"}})
+		form := createApp(t, in, url.Values{"client_name": {"Form"}, "redirect_uris[]": {"https://a.example/1", "https://a.example/2"},
+			"scopes": {"read push"}})
+		if len(form.RedirectURIs) != 2 || strings.Join(form.Scopes, " ") != "read push" {
+			t.Fatalf("form app %+v", form)
+		}
+		def := createApp(t, in, url.Values{"client_name": {"Defaults"}, "redirect_uris": {"urn:ietf:wg:oauth:2.0:oob"}})
 		if strings.Join(def.Scopes, " ") != "read" {
 			t.Fatalf("default scopes %v, want read", def.Scopes)
 		}
