@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/starling-social/starling/api"
 )
@@ -295,6 +298,21 @@ func TestOAuth(t *testing.T) {
 		}
 		if ok != 1 {
 			t.Fatalf("%d of %d concurrent exchanges of one code succeeded, want 1", ok, cap(codes))
+		}
+	})
+
+	t.Run("ExpiredCode", func(t *testing.T) {
+		loc := authorize(t, browser, in, authQuery(), "alice")
+		conn := must(pgx.Connect(context.Background(), in.cfg.DatabaseURL))
+		defer conn.Close(context.Background())
+		sum := sha256.Sum256([]byte(loc.Query().Get("code")))
+		tag := must(conn.Exec(context.Background(),
+			`UPDATE oauth_codes SET expires_at = now() - interval '1 second' WHERE code_sha256 = $1`, sum[:]))
+		if tag.RowsAffected() != 1 {
+			t.Fatal("code not stored by its SHA-256")
+		}
+		if status, out := exchange(t, in, codeGrant(loc.Query().Get("code"), "")); status != http.StatusBadRequest || out["error"] != "invalid_grant" {
+			t.Fatalf("expired code: %d %v", status, out)
 		}
 	})
 
