@@ -46,9 +46,14 @@ func (s *Server) authenticateWith(lookup func(ctx context.Context, sum [32]byte)
 	})
 }
 
-// lookupToken reads a token's account and scopes from the store.
+// lookupToken reads a token's account and scopes from the store. The
+// account is nil for an application's own token.
 func (s *Server) lookupToken(ctx context.Context, sum [32]byte) (*auth, error) {
 	a, scopes, err := s.Store.AccountByToken(ctx, sum[:])
+	if errors.Is(err, store.ErrNotFound) {
+		// A client_credentials token: an app, no account (oauth.go).
+		scopes, err = s.Store.AppTokenScopes(ctx, sum[:])
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +80,10 @@ func (s *Server) scoped(scope string, h func(http.ResponseWriter, *http.Request,
 		}
 		if !hasScope(a.scopes, scope) {
 			writeError(w, http.StatusForbidden, "This action is outside the authorized scopes")
+			return
+		}
+		if a.account == nil {
+			writeError(w, http.StatusUnprocessableEntity, "This method requires an authenticated user")
 			return
 		}
 		h(w, r, a.account)

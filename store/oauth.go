@@ -179,6 +179,21 @@ func (db *DB) CreateAppToken(ctx context.Context, tokenSHA256 []byte, applicatio
 	return nil
 }
 
+// AppTokenScopes returns the scopes of an unrevoked client_credentials
+// token, or ErrNotFound.
+func (db *DB) AppTokenScopes(ctx context.Context, tokenSHA256 []byte) (string, error) {
+	var scopes string
+	err := db.pool.QueryRow(ctx, `SELECT scopes FROM oauth_app_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL`,
+		tokenSHA256).Scan(&scopes)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("app token: %w", ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("app token: %w", err)
+	}
+	return scopes, nil
+}
+
 // RevokeOAuthToken revokes a token, user or client_credentials, if the
 // application was the one it was issued to. It returns the id of the
 // application the token was issued to (0 for a token of `starling admin

@@ -434,8 +434,11 @@ func TestOAuth(t *testing.T) {
 		}
 		tok := out["access_token"].(string)
 		in.mustCall("GET", "/api/v1/apps/verify_credentials", tok, nil, nil)
-		if code := in.call("GET", "/api/v1/accounts/verify_credentials", tok, nil, nil); code != http.StatusUnauthorized {
-			t.Fatalf("app token on a user endpoint: %d", code)
+		// As on Mastodon: an app token reads public timelines, and user
+		// endpoints answer 422.
+		in.mustCall("GET", "/api/v1/timelines/public", tok, nil, nil)
+		if code := in.call("GET", "/api/v1/accounts/verify_credentials", tok, nil, nil); code != http.StatusUnprocessableEntity {
+			t.Fatalf("app token on a user endpoint: %d, want 422", code)
 		}
 		// JSON body, HTTP Basic client authentication, a scope beyond the app's.
 		req := must(http.NewRequest("POST", in.base+"/oauth/token", strings.NewReader(`{"grant_type":"client_credentials","scope":"admin:read"}`)))
