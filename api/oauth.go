@@ -130,8 +130,11 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
 	case len([]rune(name)) > 60:
 		problems = append(problems, "Application name is too long (maximum is 60 characters)")
 	}
-	if len(uris) == 0 {
+	switch {
+	case len(uris) == 0:
 		problems = append(problems, "Redirect URI can't be blank")
+	case len(strings.Join(uris, "\n")) > 2000 || len(uris) > 20:
+		problems = append(problems, "Redirect URI is too long (maximum is 2000 characters)")
 	}
 	for _, u := range uris {
 		if msg := checkRedirectURI(u); msg != "" {
@@ -145,7 +148,9 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	if website != "" {
+	if len(website) > 2000 {
+		problems = append(problems, "Website is too long (maximum is 2000 characters)")
+	} else if website != "" {
 		if u, err := url.Parse(website); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			problems = append(problems, "Website is not a valid URL")
 		}

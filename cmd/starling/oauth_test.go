@@ -197,6 +197,9 @@ func TestOAuth(t *testing.T) {
 			{"client_name": {"x"}, "redirect_uris": {"/relative"}},
 			{"client_name": {"x"}, "redirect_uris": {"https://a.example/#frag"}},
 			{"client_name": {"x"}, "redirect_uris": {cb}, "scopes": {"read everything"}},
+			{"client_name": {strings.Repeat("x", 61)}, "redirect_uris": {cb}},
+			{"client_name": {"x"}, "redirect_uris": {"https://a.example/" + strings.Repeat("x", 2000)}},
+			{"client_name": {"x"}, "redirect_uris": {cb}, "website": {"javascript:alert(1)"}},
 		} {
 			if code := in.call("POST", "/api/v1/apps", "", form, nil); code != http.StatusUnprocessableEntity {
 				t.Errorf("%v: status %d, want 422", form, code)
@@ -497,12 +500,13 @@ func TestOAuth(t *testing.T) {
 	})
 
 	t.Run("CORS", func(t *testing.T) {
-		for _, path := range []string{"/api/v1/statuses", "/oauth/token", "/api/v1/apps"} {
+		for _, path := range []string{"/api/v1/statuses", "/oauth/token", "/oauth/revoke", "/api/v1/apps",
+			"/api/v1/streaming/public", "/.well-known/oauth-authorization-server"} {
 			code, hdr, _ := send(t, in.client, "OPTIONS", in.base+path, http.Header{"Origin": {"https://elk.zone"},
 				"Access-Control-Request-Method": {"POST"}, "Access-Control-Request-Headers": {"authorization,content-type"}}, "")
 			if code != http.StatusOK || hdr.Get("Access-Control-Allow-Origin") != "*" ||
 				hdr.Get("Access-Control-Allow-Headers") != "authorization,content-type" ||
-				!strings.Contains(hdr.Get("Access-Control-Allow-Methods"), "POST") {
+				hdr.Get("Access-Control-Allow-Methods") == "" {
 				t.Fatalf("preflight %s: %d %v", path, code, hdr)
 			}
 		}
