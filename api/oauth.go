@@ -32,6 +32,7 @@ type OAuthStore interface {
 	ExchangeAuthorizationCode(ctx context.Context, codeSHA256 []byte, check func(*store.OAuthCode) error, tokenSHA256 []byte) (*store.OAuthCode, error)
 	CreateAppToken(ctx context.Context, tokenSHA256 []byte, applicationID int64, scopes string) error
 	AppTokenScopes(ctx context.Context, tokenSHA256 []byte) (string, error)
+	HasMatchingToken(ctx context.Context, applicationID, accountID int64, scopes string) (bool, error)
 	RevokeOAuthToken(ctx context.Context, tokenSHA256 []byte, applicationID int64) (owner int64, err error)
 	UserLogin(ctx context.Context, login string) (accountID int64, passwordHash string, err error)
 	CreateWebSession(ctx context.Context, idSHA256 []byte, accountID int64, expires time.Time) error

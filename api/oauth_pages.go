@@ -252,6 +252,17 @@ func (s *Server) authorizePage(w http.ResponseWriter, r *http.Request) {
 			ReturnTo: "/oauth/authorize?" + ar.values().Encode()})
 		return
 	}
+	// Asked again for what they already granted, as Mastodon does (a
+	// matching token, and no force_login), the person is not asked again.
+	granted, err := s.Store.HasMatchingToken(r.Context(), ar.app.ID, acct.ID, ar.scope)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if granted {
+		s.issueCode(w, r, ar, acct.ID)
+		return
+	}
 	var lines []scopeLine
 	for _, sc := range strings.Fields(ar.scope) {
 		lines = append(lines, scopeLine{Name: sc, Description: scopeDescriptions[sc]})
@@ -297,13 +308,19 @@ func (s *Server) authorizeDecision(w http.ResponseWriter, r *http.Request) {
 			"error_description": {"The resource owner or authorization server denied the request."}})
 		return
 	}
+	s.issueCode(w, r, ar, b.accountID)
+}
+
+// issueCode stores a new authorization code for accountID and sends it to
+// the client, or shows it for the out-of-band URI.
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authRequest, accountID int64) {
 	code, codeSum, err := NewToken()
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	err = s.Store.CreateAuthorizationCode(r.Context(), &store.OAuthCode{CodeSHA256: codeSum,
-		ApplicationID: ar.app.ID, AccountID: b.accountID, RedirectURI: ar.redirectURI, Scopes: ar.scope,
+		ApplicationID: ar.app.ID, AccountID: accountID, RedirectURI: ar.redirectURI, Scopes: ar.scope,
 		CodeChallenge: ar.challenge, CodeChallengeMethod: ar.challengeMeth, ExpiresAt: time.Now().Add(codeTTL)})
 	if err != nil {
 		s.fail(w, r, err)

@@ -194,6 +194,22 @@ func (db *DB) AppTokenScopes(ctx context.Context, tokenSHA256 []byte) (string, e
 	return scopes, nil
 }
 
+// HasMatchingToken reports whether the account holds an unrevoked token of
+// the application with exactly these scopes (in any order), as Doorkeeper's
+// matching_token_for.
+func (db *DB) HasMatchingToken(ctx context.Context, applicationID, accountID int64, scopes string) (bool, error) {
+	var ok bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM access_tokens
+		WHERE application_id = $1 AND account_id = $2 AND revoked_at IS NULL
+		  AND (SELECT array_agg(s ORDER BY s) FROM unnest(string_to_array(scopes, ' ')) s)
+		    = (SELECT array_agg(s ORDER BY s) FROM unnest(string_to_array($3, ' ')) s))`,
+		applicationID, accountID, scopes).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("matching token: %w", err)
+	}
+	return ok, nil
+}
+
 // RevokeOAuthToken revokes a token, user or client_credentials, if the
 // application was the one it was issued to. It returns the id of the
 // application the token was issued to (0 for a token of `starling admin

@@ -106,28 +106,30 @@ func signIn(t *testing.T, c *http.Client, in *instance, loginPage, username, pas
 }
 
 // authorize walks the browser through /oauth/authorize (signing in when
-// asked) and approves; it returns the URL the server redirects to.
+// asked) and approves (unless the server remembers an earlier approval);
+// it returns the URL the server redirects to.
 func authorize(t *testing.T, c *http.Client, in *instance, q url.Values, username string) *url.URL {
 	t.Helper()
-	code, _, body := send(t, c, "GET", in.base+"/oauth/authorize?"+q.Encode(), nil, "")
-	if code != http.StatusOK {
-		t.Fatalf("authorize: status %d: %s", code, body)
-	}
+	code, hdr, body := send(t, c, "GET", in.base+"/oauth/authorize?"+q.Encode(), nil, "")
 	if strings.Contains(body, `action="/auth/sign_in"`) {
 		status, loc := signIn(t, c, in, body, username, "correct horse battery")
 		if status != http.StatusSeeOther || !strings.HasPrefix(loc, "/oauth/authorize?") {
 			t.Fatalf("sign in: status %d, location %q", status, loc)
 		}
-		if code, _, body = send(t, c, "GET", in.base+loc, nil, ""); code != http.StatusOK {
-			t.Fatalf("authorize after sign-in: status %d", code)
-		}
+		code, hdr, body = send(t, c, "GET", in.base+loc, nil, "")
+	}
+	if code == http.StatusFound {
+		return must(url.Parse(hdr.Get("Location"))) // approved before
+	}
+	if code != http.StatusOK {
+		t.Fatalf("authorize: status %d: %s", code, body)
 	}
 	if !strings.Contains(body, `action="/oauth/authorize"`) {
 		t.Fatalf("no consent form in %s", body)
 	}
 	f := formFields(body)
 	f.Set("decision", "approve")
-	code, hdr, body := send(t, c, "POST", in.base+"/oauth/authorize", nil, f.Encode())
+	code, hdr, body = send(t, c, "POST", in.base+"/oauth/authorize", nil, f.Encode())
 	if code != http.StatusFound {
 		t.Fatalf("approve: status %d: %s", code, body)
 	}
@@ -355,8 +357,24 @@ func TestOAuth(t *testing.T) {
 		}
 	})
 
+	t.Run("ConsentRemembered", func(t *testing.T) {
+		// alice holds a token of this app for "read write" (PKCEMismatch):
+		// asked again, the server does not ask her again, as Mastodon.
+		code, hdr, _ := send(t, browser, "GET", in.base+"/oauth/authorize?"+authQuery().Encode(), nil, "")
+		if u := must(url.Parse(hdr.Get("Location"))); code != http.StatusFound || u.Query().Get("code") == "" {
+			t.Fatalf("remembered consent: %d %s", code, u)
+		}
+		// Unless the app forces a sign-in, or asks for other scopes.
+		if _, _, page := send(t, browser, "GET", in.base+"/oauth/authorize?"+authQuery("force_login", "true").Encode(), nil, ""); !strings.Contains(page, `name="password"`) {
+			t.Fatal("force_login did not ask to sign in")
+		}
+		if code, _, page := send(t, browser, "GET", in.base+"/oauth/authorize?"+authQuery("scope", "read").Encode(), nil, ""); code != http.StatusOK || !strings.Contains(page, `value="approve"`) {
+			t.Fatalf("other scopes: %d, no consent form", code)
+		}
+	})
+
 	t.Run("Deny", func(t *testing.T) {
-		_, _, body := send(t, browser, "GET", in.base+"/oauth/authorize?"+authQuery().Encode(), nil, "")
+		_, _, body := send(t, browser, "GET", in.base+"/oauth/authorize?"+authQuery("scope", "follow").Encode(), nil, "")
 		f := formFields(body)
 		f.Set("decision", "deny")
 		code, hdr, _ := send(t, browser, "POST", in.base+"/oauth/authorize", nil, f.Encode())
@@ -367,7 +385,7 @@ func TestOAuth(t *testing.T) {
 
 	t.Run("OutOfBand", func(t *testing.T) {
 		_, _, body := send(t, browser, "GET", in.base+"/oauth/authorize?"+
-			authQuery("redirect_uri", "urn:ietf:wg:oauth:2.0:oob").Encode(), nil, "")
+			authQuery("redirect_uri", "urn:ietf:wg:oauth:2.0:oob", "scope", "read follow").Encode(), nil, "")
 		f := formFields(body)
 		f.Set("decision", "approve")
 		code, _, body := send(t, browser, "POST", in.base+"/oauth/authorize", nil, f.Encode())
@@ -394,7 +412,7 @@ func TestOAuth(t *testing.T) {
 		}
 		// The signed-in browser's consent form, posted without its token
 		// or with another session's token (a forged cross-site post).
-		_, _, consent := send(t, browser, "GET", in.base+"/oauth/authorize?"+authQuery().Encode(), nil, "")
+		_, _, consent := send(t, browser, "GET", in.base+"/oauth/authorize?"+authQuery("scope", "write follow").Encode(), nil, "")
 		f = formFields(consent)
 		f.Set("decision", "approve")
 		for _, tok := range []string{"", formFields(loginPage).Get("authenticity_token")} {

@@ -39,6 +39,7 @@ ALTER TABLE access_tokens
     ADD COLUMN application_id bigint REFERENCES oauth_applications (id) ON DELETE CASCADE,
     ADD COLUMN code_sha256    bytea;
 CREATE INDEX access_tokens_code ON access_tokens (code_sha256) WHERE code_sha256 IS NOT NULL;
+CREATE INDEX access_tokens_application ON access_tokens (application_id, account_id) WHERE application_id IS NOT NULL;
 
 -- oauth_app_tokens: client_credentials tokens, which act for an
 -- application and no account.
@@ -62,6 +63,7 @@ CREATE INDEX web_sessions_expires ON web_sessions (expires_at);
 -- +goose Down
 DROP TABLE web_sessions;
 DROP TABLE oauth_app_tokens;
+DROP INDEX access_tokens_application;
 DROP INDEX access_tokens_code;
 ALTER TABLE access_tokens DROP COLUMN code_sha256, DROP COLUMN application_id;
 DROP TABLE oauth_codes;
