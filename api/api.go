@@ -140,7 +140,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticate)
-			r.Get("/v1/accounts/verify_credentials", s.scoped("read:accounts", s.verifyCredentials))
+			r.Get("/v1/accounts/verify_credentials", s.scoped("profile", s.verifyCredentials))
 			r.Get("/v1/accounts/lookup", s.scoped("read:accounts", s.lookupAccount))
 			r.Get("/v1/accounts/relationships", s.scoped("read:follows", s.relationships))
 			r.Get("/v1/accounts/{id}", s.scoped("read:accounts", s.getAccount))

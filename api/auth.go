@@ -96,6 +96,8 @@ func hasScope(granted []string, want string) bool {
 		switch {
 		case g == want, g == top:
 			return true
+		case want == "profile" && (g == "read" || g == "read:accounts"): // verify_credentials, as Mastodon 4.4
+			return true
 		case g == "follow" && (want == "read:follows" || want == "write:follows" ||
 			want == "read:blocks" || want == "write:blocks" || want == "read:mutes" || want == "write:mutes"):
 			return true

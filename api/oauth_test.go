@@ -23,6 +23,11 @@ func TestHasScope(t *testing.T) {
 		{"admin:read", "admin:write:accounts", false},
 		{"read", "admin:read", false},
 		{"", "read", false},
+		{"profile", "profile", true},
+		{"read", "profile", true},
+		{"read:accounts", "profile", true},
+		{"read:statuses", "profile", false},
+		{"profile", "read:accounts", false},
 	}
 	for _, tt := range tests {
 		if got := hasScope(strings.Fields(tt.granted), tt.want); got != tt.ok {

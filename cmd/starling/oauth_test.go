@@ -486,6 +486,12 @@ func TestOAuth(t *testing.T) {
 			}
 			return out["access_token"].(string)
 		}
+		profile := tokenFor("profile")
+		var me api.Account
+		in.mustCall("GET", "/api/v1/accounts/verify_credentials", profile, nil, &me)
+		if code := in.call("GET", "/api/v1/accounts/"+me.ID, profile, nil, nil); code != http.StatusForbidden {
+			t.Fatalf("an account with profile: %d, want 403", code)
+		}
 		narrow := tokenFor("read:accounts")
 		in.mustCall("GET", "/api/v1/accounts/verify_credentials", narrow, nil, nil)
 		if code := in.call("GET", "/api/v1/timelines/home", narrow, nil, nil); code != http.StatusForbidden {
