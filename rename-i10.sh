@@ -11,7 +11,7 @@ for id in Account AccountStats Activity DeadLetter DeadLetterFilter HostHealth F
 	VisibilityPublic VisibilityUnlisted VisibilityPrivate VisibilityDirect \
 	Status MentionedAccount StatusExtras NewReblog Favourite Block Filters StatusMeta \
 	Follow Relationship InboxActivity NotifyMention NotifyFollow NotifyFavourite NotifyReblog \
-	Notification NotificationFilter DefaultFeedCap Page Item FeedRef WithViewer Event NewID Emoji Field; do
+	Notification NotificationFilter DefaultFeedCap Page Item FeedRef WithViewer Event NewID Emoji Field OAuthApplication OAuthCode ErrCodeUsed; do
 	gofmt -r "store.$id -> starling.$id" -w $files
 done
 for id in DB Open RedactURL; do

@@ -42,6 +42,7 @@ type Store interface {
 	StatusEdits(ctx context.Context, statusID int64) ([]starling.StatusEdit, error)
 	StatusSource(ctx context.Context, id int64) (text, spoiler string, err error)
 	TimelineStore // timelines.go
+	OAuthStore    // oauth.go
 }
 
 // Outbox performs what local people do.
@@ -89,12 +90,13 @@ type Server struct {
 	accountCache accountCache
 	tokens       tokenCache
 	rendered     renderCache
+	logins       loginLimiter // oauth_pages.go
 }
 
 // Handler returns the router for everything Starling serves over HTTP.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.trace, s.recoverer)
+	r.Use(s.trace, s.recoverer, cors)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, http.StatusNotFound, "Record not found") })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
@@ -124,6 +126,8 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 
+	s.oauthRoutes(r) // oauth.go
+
 	// Mastodon client API.
 	r.Route("/api", func(r chi.Router) {
 		r.Use(saneURL)
@@ -137,7 +141,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticate)
-			r.Get("/v1/accounts/verify_credentials", s.scoped("read:accounts", s.verifyCredentials))
+			r.Get("/v1/accounts/verify_credentials", s.scoped("profile", s.verifyCredentials))
 			r.Get("/v1/accounts/lookup", s.scoped("read:accounts", s.lookupAccount))
 			r.Get("/v1/accounts/relationships", s.scoped("read:follows", s.relationships))
 			r.Get("/v1/accounts/{id}", s.scoped("read:accounts", s.getAccount))

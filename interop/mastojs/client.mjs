@@ -1,0 +1,117 @@
+// A Mastodon client built on masto.js, unchanged, logging in to Starling
+// the way apps do: register an app, authorize in the browser (here: fetch
+// posting the sign-in and consent forms, with their CSRF tokens), exchange
+// the code with PKCE, then use the API. It prints one JSON object of
+// results on stdout; cmd/starling/mastojs_test.go checks them.
+//
+//   node client.mjs http://127.0.0.1:8080 alice 'password'
+
+import { createHash, randomBytes } from "node:crypto";
+import { createOAuthAPIClient, createRestAPIClient } from "masto";
+
+const [base, username, password] = process.argv.slice(2);
+if (!base || !username || !password) {
+  console.error("usage: node client.mjs BASE_URL USERNAME PASSWORD");
+  process.exit(2);
+}
+const redirectUri = "https://mastojs.invalid/callback"; // never followed
+const scopes = "read write follow";
+const out = {};
+process.on("uncaughtException", (err) => {
+  console.error("failed after", JSON.stringify(out), err?.message ?? err);
+  process.exit(1);
+});
+
+// 1. Register the app.
+const anon = createRestAPIClient({ url: base });
+const app = await anon.v1.apps.create({
+  clientName: "masto.js interop",
+  redirectUris: redirectUri,
+  scopes,
+  website: "https://github.com/neet/masto.js",
+});
+out.app = { name: app.name, scopes: app.scopes, clientId: Boolean(app.clientId), clientSecret: Boolean(app.clientSecret) };
+
+// 2. Authorize, as a browser would.
+const b64url = (buf) => buf.toString("base64url");
+const verifier = b64url(randomBytes(32));
+const challenge = b64url(createHash("sha256").update(verifier).digest());
+const state = b64url(randomBytes(8));
+const cookies = new Map();
+
+async function browse(path, form) {
+  const init = { redirect: "manual", headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join("; ") } };
+  if (form) {
+    init.method = "POST";
+    init.headers["content-type"] = "application/x-www-form-urlencoded";
+    init.body = new URLSearchParams(form).toString();
+  }
+  const res = await fetch(new URL(path, base), init);
+  for (const c of res.headers.getSetCookie()) {
+    const [pair] = c.split(";");
+    const i = pair.indexOf("=");
+    cookies.set(pair.slice(0, i), pair.slice(i + 1));
+  }
+  return { status: res.status, location: res.headers.get("location"), body: await res.text() };
+}
+
+const entities = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+const unescape = (s) =>
+  s.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (m, e) =>
+    e[0] !== "#" ? (entities[e] ?? m) : String.fromCodePoint(e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : Number(e.slice(1))));
+function hiddenFields(html) {
+  const fields = {};
+  for (const m of html.matchAll(/<input type="hidden" name="([a-z_]+)" value="([^"]*)">/g)) fields[m[1]] = unescape(m[2]);
+  if (!fields.authenticity_token) throw new Error("no CSRF token in page: " + html.slice(0, 500));
+  return fields;
+}
+
+const authorizeQuery = new URLSearchParams({
+  response_type: "code", client_id: app.clientId, redirect_uri: redirectUri, scope: scopes, state,
+  code_challenge: challenge, code_challenge_method: "S256",
+});
+let page = await browse("/oauth/authorize?" + authorizeQuery);
+if (page.status !== 200) throw new Error(`authorize: ${page.status} ${page.body}`);
+const signedIn = await browse("/auth/sign_in", { ...hiddenFields(page.body), username, password });
+if (signedIn.status !== 303) throw new Error(`sign in: ${signedIn.status} ${signedIn.body}`);
+page = await browse(signedIn.location);
+if (page.status !== 200) throw new Error(`consent page: ${page.status} ${page.body}`);
+const approved = await browse("/oauth/authorize", { ...hiddenFields(page.body), decision: "approve" });
+if (approved.status !== 302) throw new Error(`approve: ${approved.status} ${approved.body}`);
+const callback = new URL(approved.location);
+out.authorize = { redirect: callback.origin + callback.pathname, stateKept: callback.searchParams.get("state") === state };
+const code = callback.searchParams.get("code");
+
+// 3. Exchange the code (masto.js posts multipart form data).
+const oauth = createOAuthAPIClient({ url: base });
+const token = await oauth.token.create({
+  grantType: "authorization_code", clientId: app.clientId, clientSecret: app.clientSecret,
+  redirectUri, code, codeVerifier: verifier, scope: scopes,
+});
+out.token = { tokenType: token.tokenType, scope: token.scope, createdAt: typeof token.createdAt };
+
+// 4. Use the API.
+const masto = createRestAPIClient({ url: base, accessToken: token.accessToken });
+const me = await masto.v1.accounts.verifyCredentials();
+out.account = { username: me.username, acct: me.acct };
+const appSeen = await masto.v1.apps.verifyCredentials();
+out.appVerified = appSeen.name;
+const status = await masto.v1.statuses.create({ status: "Hello from masto.js", visibility: "public" });
+out.status = { id: status.id, content: status.content, visibility: status.visibility };
+let home = [];
+for (let i = 0; i < 100 && !home.some((s) => s.id === status.id); i++) {
+  if (i > 0) await new Promise((r) => setTimeout(r, 100));
+  home = await masto.v1.timelines.home.list({ limit: 20 });
+}
+out.home = home.map((s) => s.id);
+
+// 5. Revoke, and see the token refused.
+await oauth.revoke({ clientId: app.clientId, clientSecret: app.clientSecret, token: token.accessToken });
+try {
+  await masto.v1.accounts.verifyCredentials();
+  out.afterRevoke = 200;
+} catch (err) {
+  out.afterRevoke = err.statusCode ?? String(err);
+}
+
+console.log(JSON.stringify(out));
