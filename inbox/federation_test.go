@@ -57,7 +57,7 @@ func (rig *samplesRig) reader(t *testing.T, author *starling.Account, uri string
 func (rig *samplesRig) newProcessor() *inbox.Processor {
 	p := rig.processor
 	return &inbox.Processor{Store: p.Store, Actors: p.Actors, Accepter: p.Accepter, Topology: p.Topology,
-		Logger: p.Logger, Fetcher: p.Fetcher}
+		Logger: p.Logger, Fetcher: p.Fetcher, Sanitizer: p.Sanitizer}
 }
 
 // apiGet GETs path from the Mastodon API as token's holder and decodes the

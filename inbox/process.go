@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -61,8 +60,8 @@ type Processor struct {
 	// object, a boosted status, a reply's parent. nil: nothing is fetched
 	// (forwards and boosts of unknown statuses are dropped).
 	Fetcher Fetcher
-	// Sanitizer cleans remote HTML and text before it is stored; nil:
-	// sanitize.New(), built once.
+	// Sanitizer cleans remote HTML and text before it is stored; required
+	// (one policy, built once by the caller and shared).
 	Sanitizer *sanitize.Policy
 
 	// FetchesPerHost caps fetches per host per minute (default
@@ -73,21 +72,11 @@ type Processor struct {
 	ContextDepth   int
 	ContextTimeout time.Duration
 
-	limiter    hostLimiter
-	flight     singleflight.Group // fetches of statuses, by uri
-	policyOnce sync.Once
-	policy     *sanitize.Policy
+	limiter hostLimiter
+	flight  singleflight.Group // fetches of statuses, by uri
 }
 
-func (p *Processor) sanitizer() *sanitize.Policy {
-	p.policyOnce.Do(func() {
-		p.policy = p.Sanitizer
-		if p.policy == nil {
-			p.policy = sanitize.New()
-		}
-	})
-	return p.policy
-}
+func (p *Processor) sanitizer() *sanitize.Policy { return p.Sanitizer }
 
 // HandleInbox is the queue.Handler of the inbox stream. Every branch is
 // idempotent: a redelivered event finds its effects already in place.

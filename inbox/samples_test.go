@@ -28,6 +28,7 @@ import (
 	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/inbox"
 	"github.com/starling-social/starling/queue"
+	"github.com/starling-social/starling/sanitize"
 	"github.com/starling-social/starling/signature"
 	"github.com/starling-social/starling/store/postgres"
 	"github.com/starling-social/starling/store/postgres/pgtest"
@@ -186,7 +187,7 @@ func newSamplesRig(t *testing.T) *samplesRig {
 	rig := &samplesRig{db: db, keyPEM: pub, key: key, accepter: &recordingAccepter{}, origin: org}
 	rig.handler = &inbox.Handler{Store: db, Keys: resolver.KeyLookup, Topology: top, Logger: logger}
 	rig.processor = &inbox.Processor{Store: db, Actors: resolver, Accepter: rig.accepter, Topology: top, Logger: logger,
-		Fetcher: resolver}
+		Fetcher: resolver, Sanitizer: sanitize.New()}
 	rig.builder = &timeline.Builder{Store: db, Topology: top, LocalDomain: site.Host, Logger: logger}
 	rig.srv = httptest.NewServer(rig.handler)
 	t.Cleanup(rig.srv.Close)

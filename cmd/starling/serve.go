@@ -164,7 +164,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 	s.Deliverer, s.Topology = dl, topo
 	proc := &inbox.Processor{Store: s.DB, Actors: resolver, Accepter: ob, Topology: topo,
-		Logger: logger.With("role", "inbox"), Metrics: im, Fetcher: resolver, Sanitizer: sanitize.New()}
+		Logger: logger.With("role", "inbox"), Metrics: im, Fetcher: resolver, Sanitizer: policy}
 	tb := &timeline.Builder{Store: s.DB, Publisher: s.NATS, Topology: topo, LocalDomain: cfg.Domain,
 		Logger: logger.With("role", "timeline")}
 	var consumers []part
