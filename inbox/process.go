@@ -216,7 +216,7 @@ func (p *Processor) create(ctx context.Context, act *activitypub.Activity, relay
 		return queue.Permanent(fmt.Errorf("decode object: %w", err))
 	}
 	if !activitypub.IsStatusType(obj.Type) || obj.IsPollVote() {
-		return nil // stored and acknowledged: ChatMessage, Audio, poll votes (a later issue counts them)
+		return nil // stored and acknowledged: ChatMessage, poll votes (a later issue counts them)
 	}
 	author, err := p.actor(ctx, act)
 	if err != nil {
