@@ -13,7 +13,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"strconv"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/starling-social/starling"
@@ -45,9 +45,48 @@ type Fanout struct {
 	Logger    *slog.Logger
 	Metrics   *DeliveryMetrics
 
-	mu          sync.Mutex
-	unavailable map[string]bool
-	loadedAt    time.Time
+	// Refresh is how often Run rereads the unavailable hosts; default 30s.
+	Refresh time.Duration
+
+	unavailable atomic.Pointer[map[string]bool] // read by every fan-out, replaced by Run
+}
+
+// Load reads the hosts marked unavailable; Open and Run call it.
+func (f *Fanout) Load(ctx context.Context) error {
+	hosts, err := f.Store.FailingHosts(ctx)
+	if err != nil {
+		return fmt.Errorf("load unavailable hosts: %w", err)
+	}
+	set := map[string]bool{}
+	for _, h := range hosts {
+		if h.Unavailable {
+			set[h.Host] = true
+		}
+	}
+	f.unavailable.Store(&set)
+	return nil
+}
+
+// Run keeps the set of unavailable hosts current until ctx ends: a
+// reconciliation loop over delivery_hosts, so no fan-out waits on the
+// query. A failed read keeps the last set and is logged.
+func (f *Fanout) Run(ctx context.Context) error {
+	every := f.Refresh
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := f.Load(ctx); err != nil && ctx.Err() == nil {
+				f.Logger.Warn("keeping the last set of unavailable hosts", "error", err)
+			}
+		}
+	}
 }
 
 // HandleOutbox is the queue.Handler of the outbox stream. It is idempotent:
@@ -71,10 +110,7 @@ func (f *Fanout) HandleOutbox(ctx context.Context, msg queue.Message) error {
 	if err != nil {
 		return err
 	}
-	inboxes, skipped, err := f.skipUnavailable(ctx, inboxes)
-	if err != nil {
-		return err
-	}
+	inboxes, skipped := f.skipUnavailable(inboxes)
 	if skipped > 0 {
 		f.Metrics.skippedUnavailable(skipped)
 		f.Logger.Debug("skipped unavailable hosts", "activity_id", ev.ActivityID, "inboxes", skipped)
@@ -89,35 +125,24 @@ func (f *Fanout) HandleOutbox(ctx context.Context, msg queue.Message) error {
 	return f.enqueue(ctx, ev, inboxes)
 }
 
-// skipUnavailable drops inboxes on hosts marked unavailable. The set is
-// read from the store at most every 30 seconds.
-func (f *Fanout) skipUnavailable(ctx context.Context, inboxes []string) ([]string, int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.unavailable == nil || time.Since(f.loadedAt) > 30*time.Second {
-		hosts, err := f.Store.FailingHosts(ctx)
-		if err != nil {
-			return nil, 0, err
-		}
-		f.unavailable = map[string]bool{}
-		for _, h := range hosts {
-			if h.Unavailable {
-				f.unavailable[h.Host] = true
-			}
-		}
-		f.loadedAt = time.Now()
+// skipUnavailable drops inboxes on hosts marked unavailable, as of the
+// set Run last read (none before Load).
+func (f *Fanout) skipUnavailable(inboxes []string) ([]string, int) {
+	var unavailable map[string]bool
+	if p := f.unavailable.Load(); p != nil {
+		unavailable = *p
 	}
-	if len(f.unavailable) == 0 {
-		return inboxes, 0, nil
+	if len(unavailable) == 0 {
+		return inboxes, 0
 	}
 	kept := inboxes[:0]
 	for _, inbox := range inboxes {
-		if u, err := url.Parse(inbox); err == nil && f.unavailable[u.Host] {
+		if u, err := url.Parse(inbox); err == nil && unavailable[u.Host] {
 			continue
 		}
 		kept = append(kept, inbox)
 	}
-	return kept, len(inboxes) - len(kept), nil
+	return kept, len(inboxes) - len(kept)
 }
 
 // audience returns the distinct inboxes of an event's recipients.

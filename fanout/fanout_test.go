@@ -16,6 +16,7 @@ import (
 
 // audienceStore is an AudienceStore of one activity and its followers.
 type audienceStore struct {
+	failing   []starling.HostHealth
 	act       *starling.Activity
 	followers []string
 	audience  []string // recorded by SetActivityAudience
@@ -32,7 +33,9 @@ func (s *audienceStore) ActivityByID(context.Context, int64) (*starling.Activity
 func (s *audienceStore) FollowerInboxes(context.Context, int64, time.Time) ([]string, error) {
 	return s.followers, nil
 }
-func (s *audienceStore) FailingHosts(context.Context) ([]starling.HostHealth, error) { return nil, nil }
+func (s *audienceStore) FailingHosts(context.Context) ([]starling.HostHealth, error) {
+	return s.failing, nil
+}
 func (s *audienceStore) SetActivityAudience(_ context.Context, _ int64, inboxes []string) error {
 	s.audience = inboxes
 	return nil
@@ -94,6 +97,20 @@ func TestHandleOutbox(t *testing.T) {
 		}
 		if len(st.audience) != 3 {
 			t.Errorf("audience recorded %v", st.audience)
+		}
+	})
+	t.Run("SkipsUnavailableHosts", func(t *testing.T) {
+		pub := &publisher{}
+		f, st := newFanout(pub)
+		st.failing = []starling.HostHealth{{Host: "a.example", Unavailable: true}, {Host: "b.example:8443"}}
+		if err := f.Load(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.HandleOutbox(context.Background(), msg); err != nil {
+			t.Fatal(err)
+		}
+		if len(pub.batches) != 1 || len(pub.batches[0]) != 1 || pub.batches[0][0].Subject != "starling.delivery.b_example~8443" {
+			t.Errorf("published %v, want b.example alone (a.example is unavailable, b only failing)", pub.batches)
 		}
 	})
 	t.Run("ErrStreamFull", func(t *testing.T) {

@@ -159,6 +159,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 			UnavailableAfterDays: cfg.UnavailableAfterDays,
 		},
 		Logger: logger.With("role", "delivery"), Metrics: dm, Knocker: knocker}
+	if err := fo.Load(ctx); err != nil {
+		return err
+	}
 	if err := dl.Open(ctx); err != nil {
 		return err
 	}
@@ -253,7 +256,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.phases = []phase{
 		{name: "consumers", parts: consumers, after: deliveries.CloseIdleConnections},
 		{name: "http", parts: []part{{"http", &httpServer{Server: hs, Listener: ln, Drain: cfg.ShutdownTimeout}}, {"streaming", streaming}}},
-		{name: "loops", parts: []part{{"relay", relay}, {"monitor", monitor}, {"trimmer", trimmer}}},
+		{name: "loops", parts: []part{{"relay", relay}, {"monitor", monitor}, {"trimmer", trimmer}, {"unavailable-hosts", fo}}},
 	}
 	return nil
 }
