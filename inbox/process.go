@@ -270,10 +270,9 @@ func (p *Processor) statusOf(obj *activitypub.Object, author *starling.Account, 
 	}
 	pol := p.sanitizer()
 	fields := obj.StatusFields()
-	url := obj.URL.ID
-	if !isHTTPURL(url) {
-		url = obj.ID
-	}
+	// An http(s) page on the object's own host, else the object itself,
+	// as a profile's url is held (Mastodon's rule).
+	url := federation.PageURL(obj.URL.ID, obj.ID)
 	replyTo := obj.InReplyTo.ID
 	if !isHTTPURL(replyTo) {
 		replyTo = ""
