@@ -477,13 +477,13 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 				"suppressed_since_last", suppressed)
 		}
 		if !isRetryAfter && c.cfg.Later != nil {
-			if rerr := c.reschedule(ctx, msg, n, delay); rerr == nil {
+			rerr := c.reschedule(ctx, msg, n, delay)
+			if rerr == nil {
 				c.forgetFailures(seq)
 				outcome = "rescheduled"
 				break
-			} else {
-				log().Warn("could not reschedule a failed message; it waits in the stream", "error", rerr)
 			}
+			log().Warn("could not reschedule a failed message; it waits in the stream", "error", rerr)
 		}
 		_ = msg.NakWithDelay(delay)
 	}
