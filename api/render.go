@@ -67,6 +67,7 @@ type Status struct {
 	Reblogged          bool     `json:"reblogged"`
 	Muted              bool     `json:"muted"`
 	Bookmarked         bool     `json:"bookmarked"`
+	Pinned             *bool    `json:"pinned,omitempty"` // for the viewer's own statuses only
 	MediaAttachments   []any    `json:"media_attachments"`
 	Mentions           []any    `json:"mentions"`
 	Tags               []any    `json:"tags"`

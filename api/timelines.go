@@ -75,6 +75,7 @@ func (s *Server) timelinePage(w http.ResponseWriter, r *http.Request, read func(
 	for _, it := range page {
 		out = append(out, s.item(r.Context(), it))
 	}
+	s.markViewer(r.Context(), viewer(r), out...)
 	if len(page) > 0 {
 		setLink(w, s.Site.Base()+r.URL.Path, r.URL.Query(), page[len(page)-1].ID, page[0].ID)
 	}
