@@ -14,3 +14,29 @@ type Marker struct {
 type ViewerFlags struct {
 	Favourited, Reblogged, Bookmarked, Pinned bool
 }
+
+// ListedAccount is one entry of a paged list of accounts (followers,
+// blocks, …): Cursor is what the next page is bounded by.
+type ListedAccount struct {
+	Cursor  int64
+	Account *Account
+}
+
+// AccountList names a list of accounts related to one account.
+type AccountList string
+
+// The lists of accounts.
+const (
+	ListFollowers      AccountList = "followers"
+	ListFollowing      AccountList = "following"
+	ListBlocks         AccountList = "blocks"
+	ListMutes          AccountList = "mutes"
+	ListFollowRequests AccountList = "follow_requests"
+)
+
+// StatusFilter narrows an account's statuses, as Mastodon's
+// /api/v1/accounts/:id/statuses parameters.
+type StatusFilter struct {
+	ExcludeReplies, ExcludeReblogs, OnlyMedia, Pinned bool
+	Tagged                                            string // lower case, no '#'
+}

@@ -13,6 +13,7 @@ import (
 // markers, bookmarks, pins, and the reads of threads and lists.
 type ClientStore interface {
 	InstanceStore
+	AccountListStore // account_lists.go
 	Markers(ctx context.Context, accountID int64) (map[string]starling.Marker, error)
 	SaveMarker(ctx context.Context, accountID int64, timeline string, lastReadID int64) (starling.Marker, error)
 	SetBookmark(ctx context.Context, accountID, statusID int64, on bool) error
@@ -42,7 +43,8 @@ func (s *Server) clientRoutes(r chi.Router) {
 	r.Post("/v1/statuses/{id}/unpin", s.scoped("write:accounts", s.pin(false)))
 	r.Get("/v1/bookmarks", s.scoped("read:bookmarks", s.bookmarks))
 	r.Get("/v1/favourites", s.scoped("read:favourites", s.favourites))
-	s.emptyRoutes(r) // empty.go
+	s.accountListRoutes(r) // account_lists.go
+	s.emptyRoutes(r)       // empty.go
 }
 
 var markerTimelines = []string{"home", "notifications"}

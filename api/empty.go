@@ -23,7 +23,6 @@ func (s *Server) emptyRoutes(r chi.Router) {
 		"/v1/featured_tags":      "read:accounts",
 		"/v1/followed_tags":      "read:follows",
 		"/v1/scheduled_statuses": "read:statuses",
-		"/v1/follow_requests":    "read:follows",
 	} {
 		r.Get(path, s.scoped(scope, emptyList))
 	}

@@ -127,8 +127,12 @@ func (s *Server) accountStatuses(w http.ResponseWriter, r *http.Request) {
 	if me := viewer(r); me != nil {
 		viewerID = me.ID
 	}
+	f := statusFilter(r) // account_lists.go
 	s.timelinePage(w, r, func(ctx context.Context, p starling.Page) ([]*starling.Item, error) {
-		return s.Store.AccountStatuses(ctx, viewerID, a.ID, p)
+		if f == (starling.StatusFilter{}) {
+			return s.Store.AccountStatuses(ctx, viewerID, a.ID, p)
+		}
+		return s.Store.FilteredAccountStatuses(ctx, viewerID, a.ID, f, p)
 	})
 }
 
