@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -300,6 +301,26 @@ func TestClientEndpoints(t *testing.T) {
 		get(t, "GET", "/api/v1/bookmarks", "/api/v1/bookmarks", alice, nil, &list)
 		if st.Bookmarked || len(list) != 0 {
 			t.Errorf("after unbookmark: %v, %d listed", st.Bookmarked, len(list))
+		}
+		// The home timeline shows the flag too, past its render cache.
+		seenInHome := func(bookmarked bool) bool {
+			var home []status
+			get(t, "GET", "/api/v1/timelines/home", "/api/v1/timelines/home", alice, nil, &home)
+			for _, h := range home {
+				if h.ID == answer.ID {
+					return h.Bookmarked == bookmarked
+				}
+			}
+			return false
+		}
+		waitFor(t, 10*time.Second, "the answer in alice's home, not bookmarked", func() bool { return seenInHome(false) })
+		a.mustCall("POST", "/api/v1/statuses/"+answer.ID+"/bookmark", alice, url.Values{}, nil)
+		if !seenInHome(true) {
+			t.Error("home timeline does not show the bookmark")
+		}
+		a.mustCall("POST", "/api/v1/statuses/"+answer.ID+"/unbookmark", alice, url.Values{}, nil)
+		if !seenInHome(false) {
+			t.Error("home timeline still shows the bookmark")
 		}
 	})
 
