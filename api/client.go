@@ -244,30 +244,43 @@ func (s *Server) bookmark(on bool) func(http.ResponseWriter, *http.Request, *sta
 	}
 }
 
-// pin serves POST /api/v1/statuses/:id/(un)pin: one's own public or
-// unlisted statuses, at most maxPinnedStatuses.
+// pin serves POST /api/v1/statuses/:id/(un)pin. As Mastodon's
+// StatusPinValidator, only one's own statuses that are not boosts or
+// direct, at most maxPinnedStatuses; unpinning what is not pinned is no
+// error.
 func (s *Server) pin(on bool) func(http.ResponseWriter, *http.Request, *starling.Account) {
 	return func(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 		st, err := s.visibleStatus(r, me)
-		if err == nil && st.AccountID != me.ID {
-			err = starling.ErrNotFound
+		if err != nil {
+			s.fail(w, r, err)
+			return
 		}
-		if err == nil && on {
-			if st.Visibility != starling.VisibilityPublic && st.Visibility != starling.VisibilityUnlisted {
-				writeError(w, http.StatusUnprocessableEntity, "Validation failed: Only public and unlisted posts can be pinned")
-				return
-			}
-			var n int
-			if n, err = s.Store.PinCount(r.Context(), me.ID); err == nil && n >= maxPinnedStatuses {
-				writeError(w, http.StatusUnprocessableEntity, "Validation failed: You have already pinned the maximum number of posts")
+		if on {
+			if why := s.pinRefusal(r, me, st); why != "" {
+				writeError(w, http.StatusUnprocessableEntity, "Validation failed: "+why)
 				return
 			}
 		}
-		if err == nil {
-			err = s.Store.SetPin(r.Context(), me.ID, st.ID, on)
-		}
+		err = s.Store.SetPin(r.Context(), me.ID, st.ID, on)
 		s.answerStatus(w, r, me, st, err)
 	}
+}
+
+// pinRefusal says why me may not pin st, in Mastodon's words, or "".
+func (s *Server) pinRefusal(r *http.Request, me *starling.Account, st *starling.Status) string {
+	if st.AccountID != me.ID {
+		return "Someone else's post cannot be pinned"
+	}
+	if st.Visibility == starling.VisibilityDirect {
+		return "Posts that are only visible to mentioned users cannot be pinned"
+	}
+	if it, err := s.Store.ItemByID(r.Context(), me.ID, st.ID); err == nil && it.ReblogOfID != 0 {
+		return "A boost cannot be pinned"
+	}
+	if n, err := s.Store.PinCount(r.Context(), me.ID); err == nil && n >= maxPinnedStatuses {
+		return "You have already pinned the maximum number of posts"
+	}
+	return ""
 }
 
 // answerStatus writes st as me now sees it, or err.

@@ -330,9 +330,15 @@ func TestClientEndpoints(t *testing.T) {
 		if st.Pinned == nil || !*st.Pinned {
 			t.Errorf("pin answered pinned %v", st.Pinned)
 		}
-		if code := a.call("POST", "/api/v1/statuses/"+reply.ID+"/pin", alice, url.Values{}, nil); code != http.StatusNotFound {
-			t.Errorf("pinning another's status: %d, want 404", code)
+		if code := a.call("POST", "/api/v1/statuses/"+reply.ID+"/pin", alice, url.Values{}, nil); code != http.StatusUnprocessableEntity {
+			t.Errorf("pinning another's status: %d, want 422", code)
 		}
+		var boost status
+		a.mustCall("POST", "/api/v1/statuses/"+reply.ID+"/reblog", alice, url.Values{}, &boost)
+		if code := a.call("POST", "/api/v1/statuses/"+boost.ID+"/pin", alice, url.Values{}, nil); code != http.StatusUnprocessableEntity {
+			t.Errorf("pinning a boost: %d, want 422", code)
+		}
+		a.mustCall("POST", "/api/v1/statuses/"+reply.ID+"/unreblog", alice, url.Values{}, nil)
 		var list []status
 		get(t, "GET", "/api/v1/accounts/"+me.ID+"/statuses?pinned=true", "/api/v1/accounts/{id}/statuses", bob, nil, &list)
 		if len(list) != 1 || list[0].ID != root.ID {
