@@ -40,3 +40,11 @@ type StatusFilter struct {
 	ExcludeReplies, ExcludeReblogs, OnlyMedia, Pinned bool
 	Tagged                                            string // lower case, no '#'
 }
+
+// MarkedItem is a status in a list the viewer made (bookmarks,
+// favourites), with the cursor of its mark: such lists are ordered by when
+// the mark was made, not by the status.
+type MarkedItem struct {
+	Cursor int64
+	*Item
+}

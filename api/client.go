@@ -20,8 +20,8 @@ type ClientStore interface {
 	SetPin(ctx context.Context, accountID, statusID int64, on bool) error
 	PinCount(ctx context.Context, accountID int64) (int, error)
 	ViewerFlags(ctx context.Context, viewer int64, ids []int64) (map[int64]starling.ViewerFlags, error)
-	Bookmarks(ctx context.Context, viewer int64, p starling.Page) ([]*starling.Item, error)
-	FavouritedStatuses(ctx context.Context, viewer int64, p starling.Page) ([]*starling.Item, error)
+	Bookmarks(ctx context.Context, viewer int64, p starling.Page) ([]starling.MarkedItem, error)
+	FavouritedStatuses(ctx context.Context, viewer int64, p starling.Page) ([]starling.MarkedItem, error)
 	PinnedStatuses(ctx context.Context, viewer, accountID int64) ([]*starling.Item, error)
 	StatusAncestors(ctx context.Context, statusID int64, limit int) ([]int64, error)
 	StatusDescendants(ctx context.Context, statusID int64, limit int) ([]int64, error)
@@ -296,20 +296,21 @@ func (s *Server) answerStatus(w http.ResponseWriter, r *http.Request, me *starli
 
 // bookmarks is GET /api/v1/bookmarks.
 func (s *Server) bookmarks(w http.ResponseWriter, r *http.Request, me *starling.Account) {
-	s.viewerPage(w, r, me, func(ctx context.Context, p starling.Page) ([]*starling.Item, error) {
+	s.markedPage(w, r, me, func(ctx context.Context, p starling.Page) ([]starling.MarkedItem, error) {
 		return s.Store.Bookmarks(ctx, me.ID, p)
 	})
 }
 
 // favourites is GET /api/v1/favourites.
 func (s *Server) favourites(w http.ResponseWriter, r *http.Request, me *starling.Account) {
-	s.viewerPage(w, r, me, func(ctx context.Context, p starling.Page) ([]*starling.Item, error) {
+	s.markedPage(w, r, me, func(ctx context.Context, p starling.Page) ([]starling.MarkedItem, error) {
 		return s.Store.FavouritedStatuses(ctx, me.ID, p)
 	})
 }
 
-// viewerPage answers a paged list of statuses with the viewer's flags.
-func (s *Server) viewerPage(w http.ResponseWriter, r *http.Request, me *starling.Account, read func(context.Context, starling.Page) ([]*starling.Item, error)) {
+// markedPage answers a page of the statuses me marked, with me's flags
+// and Link headers over the marks.
+func (s *Server) markedPage(w http.ResponseWriter, r *http.Request, me *starling.Account, read func(context.Context, starling.Page) ([]starling.MarkedItem, error)) {
 	p, err := pageParams(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -322,11 +323,11 @@ func (s *Server) viewerPage(w http.ResponseWriter, r *http.Request, me *starling
 	}
 	out := make([]*Status, 0, len(page))
 	for _, it := range page {
-		out = append(out, s.item(r.Context(), it))
+		out = append(out, s.item(r.Context(), it.Item))
 	}
 	s.markViewer(r.Context(), me, out...)
 	if len(page) > 0 {
-		setLink(w, s.Site.Base()+r.URL.Path, r.URL.Query(), page[len(page)-1].ID, page[0].ID)
+		setLink(w, s.Site.Base()+r.URL.Path, r.URL.Query(), page[len(page)-1].Cursor, page[0].Cursor)
 	}
 	writeJSONOnce(w, out)
 }

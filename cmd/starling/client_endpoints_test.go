@@ -322,6 +322,26 @@ func TestClientEndpoints(t *testing.T) {
 		if !seenInHome(false) {
 			t.Error("home timeline still shows the bookmark")
 		}
+		// Bookmarks are listed as they were made, and paged so: the
+		// older status bookmarked last comes first.
+		a.mustCall("POST", "/api/v1/statuses/"+answer.ID+"/bookmark", alice, url.Values{}, nil)
+		a.mustCall("POST", "/api/v1/statuses/"+root.ID+"/bookmark", alice, url.Values{}, nil)
+		hdr = get(t, "GET", "/api/v1/bookmarks?limit=1", "/api/v1/bookmarks", alice, nil, &list)
+		if len(list) != 1 || list[0].ID != root.ID {
+			t.Fatalf("first page of bookmarks %+v, want the root", list)
+		}
+		next := linkURL(hdr.Get("Link"), "next")
+		get(t, "GET", must(url.Parse(next)).RequestURI(), "/api/v1/bookmarks", alice, nil, &list)
+		if len(list) != 1 || list[0].ID != answer.ID {
+			t.Errorf("second page of bookmarks (%s) %+v, want the answer", next, list)
+		}
+		prev := linkURL(hdr.Get("Link"), "prev")
+		get(t, "GET", must(url.Parse(prev)).RequestURI(), "/api/v1/bookmarks", alice, nil, &list)
+		if len(list) != 0 {
+			t.Errorf("page before the first (%s): %+v", prev, list)
+		}
+		a.mustCall("POST", "/api/v1/statuses/"+answer.ID+"/unbookmark", alice, url.Values{}, nil)
+		a.mustCall("POST", "/api/v1/statuses/"+root.ID+"/unbookmark", alice, url.Values{}, nil)
 	})
 
 	t.Run("Pins", func(t *testing.T) {

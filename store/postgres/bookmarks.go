@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/starling-social/starling"
@@ -101,16 +102,64 @@ func (db *DB) ViewerFlags(ctx context.Context, viewer int64, ids []int64) (map[i
 	return out, nil
 }
 
-// Bookmarks reads viewer's bookmarked live statuses, paged by status id.
-func (db *DB) Bookmarks(ctx context.Context, viewer int64, p starling.Page) ([]*starling.Item, error) {
-	return db.timeline(starling.WithViewer(ctx, viewer), "bookmarks", `bookmarks bm JOIN statuses s ON s.id = bm.status_id`,
-		`bm.account_id = $1 AND s.deleted_at IS NULL`, "bm.status_id", p)
+// Bookmarks reads viewer's bookmarked live statuses, the latest
+// bookmarked first, paged by bookmark.
+func (db *DB) Bookmarks(ctx context.Context, viewer int64, p starling.Page) ([]starling.MarkedItem, error) {
+	return db.markedPage(ctx, "bookmarks", "bookmarks", viewer, p)
 }
 
-// FavouritedStatuses reads viewer's favourited live statuses, paged by status id.
-func (db *DB) FavouritedStatuses(ctx context.Context, viewer int64, p starling.Page) ([]*starling.Item, error) {
-	return db.timeline(starling.WithViewer(ctx, viewer), "favourites", `favourites fv0 JOIN statuses s ON s.id = fv0.status_id`,
-		`fv0.account_id = $1 AND s.deleted_at IS NULL`, "fv0.status_id", p)
+// FavouritedStatuses reads viewer's favourited live statuses, the latest
+// favourited first, paged by favourite.
+func (db *DB) FavouritedStatuses(ctx context.Context, viewer int64, p starling.Page) ([]starling.MarkedItem, error) {
+	return db.markedPage(ctx, "favourites", "favourites", viewer, p)
+}
+
+// markedPage reads a page of viewer's marks in table (ordered by its id
+// column) and the statuses they mark.
+func (db *DB) markedPage(ctx context.Context, what, table string, viewer int64, p starling.Page) ([]starling.MarkedItem, error) {
+	order, upper, lower := pageBounds(p)
+	rows, err := db.pool.Query(ctx, `SELECT x.id, x.status_id FROM `+table+` x
+		JOIN statuses s ON s.id = x.status_id AND s.deleted_at IS NULL
+		WHERE x.account_id = $1 AND x.id < $2 AND x.id > $3 ORDER BY x.id `+order+` LIMIT $4`,
+		viewer, upper, lower, p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	type mark struct{ cursor, status int64 }
+	marks, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (mark, error) {
+		var m mark
+		err := row.Scan(&m.cursor, &m.status)
+		return m, err
+	})
+	if err != nil || len(marks) == 0 {
+		if err != nil {
+			err = fmt.Errorf("%s: %w", what, err)
+		}
+		return nil, err
+	}
+	if order == "ASC" {
+		slices.Reverse(marks)
+	}
+	ids := make([]int64, len(marks))
+	for i, m := range marks {
+		ids[i] = m.status
+	}
+	items, err := db.timeline(starling.WithViewer(ctx, viewer), what, `statuses s`,
+		`s.id = ANY($2) AND s.deleted_at IS NULL`, "s.id", starling.Page{Limit: len(ids)}, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]*starling.Item, len(items))
+	for _, it := range items {
+		byID[it.ID] = it
+	}
+	out := make([]starling.MarkedItem, 0, len(marks))
+	for _, m := range marks {
+		if it := byID[m.status]; it != nil {
+			out = append(out, starling.MarkedItem{Cursor: m.cursor, Item: it})
+		}
+	}
+	return out, nil
 }
 
 // PinnedStatuses reads accountID's pinned live statuses, newest first.

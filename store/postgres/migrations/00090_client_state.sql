@@ -14,8 +14,10 @@ CREATE TABLE markers (
     PRIMARY KEY (account_id, timeline)
 );
 
--- bookmarks: private to their owner, never federated.
+-- bookmarks: private to their owner, never federated. id orders them as
+-- they were made, which is how /api/v1/bookmarks pages.
 CREATE TABLE bookmarks (
+    id         bigserial UNIQUE,
     account_id bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     status_id  bigint NOT NULL REFERENCES statuses (id) ON DELETE CASCADE,
     created_at timestamptz NOT NULL DEFAULT now(),
