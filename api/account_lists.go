@@ -37,23 +37,29 @@ func (s *Server) accountRelations(list starling.AccountList) func(http.ResponseW
 			s.fail(w, r, err)
 			return
 		}
-		s.accountPage(w, r, list, a.ID)
+		s.accountPage(w, r, func(ctx context.Context, p starling.Page) ([]starling.ListedAccount, error) {
+			return s.Store.AccountList(ctx, list, a.ID, p)
+		})
 	}
 }
 
 // ownList serves the viewer's own lists: mutes, blocks, follow requests.
 func (s *Server) ownList(list starling.AccountList) func(http.ResponseWriter, *http.Request, *starling.Account) {
-	return func(w http.ResponseWriter, r *http.Request, me *starling.Account) { s.accountPage(w, r, list, me.ID) }
+	return func(w http.ResponseWriter, r *http.Request, me *starling.Account) {
+		s.accountPage(w, r, func(ctx context.Context, p starling.Page) ([]starling.ListedAccount, error) {
+			return s.Store.AccountList(ctx, list, me.ID, p)
+		})
+	}
 }
 
 // accountPage answers a page of accounts with Link headers over the list's cursor.
-func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, list starling.AccountList, owner int64) {
+func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, read func(context.Context, starling.Page) ([]starling.ListedAccount, error)) {
 	p, err := pageParams(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	page, err := s.Store.AccountList(r.Context(), list, owner, p)
+	page, err := read(r.Context(), p)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -25,7 +25,7 @@ type ClientStore interface {
 	PinnedStatuses(ctx context.Context, viewer, accountID int64) ([]*starling.Item, error)
 	StatusAncestors(ctx context.Context, statusID int64, limit int) ([]int64, error)
 	StatusDescendants(ctx context.Context, statusID int64, limit int) ([]int64, error)
-	StatusActors(ctx context.Context, statusID int64, favourites bool, limit int) ([]*starling.Account, error)
+	StatusActors(ctx context.Context, statusID int64, favourites bool, p starling.Page) ([]starling.ListedAccount, error)
 }
 
 // clientRoutes are the endpoints clients call right after login (issue
@@ -215,21 +215,9 @@ func (s *Server) statusActors(favourites bool) func(http.ResponseWriter, *http.R
 			s.fail(w, r, err)
 			return
 		}
-		p, err := pageParams(r.URL.Query())
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		list, err := s.Store.StatusActors(r.Context(), st.ID, favourites, p.Limit)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		out := make([]*Account, 0, len(list))
-		for _, a := range list {
-			out = append(out, s.accountCache.get(r.Context(), s, a))
-		}
-		writeJSON(w, http.StatusOK, out)
+		s.accountPage(w, r, func(ctx context.Context, p starling.Page) ([]starling.ListedAccount, error) {
+			return s.Store.StatusActors(ctx, st.ID, favourites, p)
+		})
 	}
 }
 

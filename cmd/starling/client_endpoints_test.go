@@ -254,6 +254,16 @@ func TestClientEndpoints(t *testing.T) {
 		if len(favs) != 1 || favs[0].ID != root.ID || !favs[0].Favourited {
 			t.Errorf("favourites %+v", favs)
 		}
+		// Paged, the latest first.
+		a.mustCall("POST", "/api/v1/statuses/"+root.ID+"/favourite", carol, url.Values{}, nil)
+		hdr := get(t, "GET", "/api/v1/statuses/"+root.ID+"/favourited_by?limit=1", "/api/v1/statuses/{id}/favourited_by", alice, nil, &by)
+		if len(by) != 1 || by[0].ID != carolAcc.ID {
+			t.Fatalf("first page of favourited_by %v, want carol", by)
+		}
+		get(t, "GET", must(url.Parse(linkURL(hdr.Get("Link"), "next"))).RequestURI(), "/api/v1/statuses/{id}/favourited_by", alice, nil, &by)
+		if len(by) != 1 || by[0].ID != bobAcc.ID {
+			t.Errorf("second page of favourited_by %v, want bob", by)
+		}
 	})
 
 	t.Run("Context", func(t *testing.T) {

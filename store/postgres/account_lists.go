@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -27,12 +28,18 @@ func (db *DB) AccountList(ctx context.Context, list starling.AccountList, accoun
 	if !ok {
 		return nil, fmt.Errorf("account list %q: %w", list, starling.ErrNotFound)
 	}
+	return db.listedAccounts(ctx, "account list "+string(list), l.cursor, l.from, accountID, p)
+}
+
+// listedAccounts reads a page of the accounts from selects (with $1 arg),
+// ordered by the cursor column, newest first.
+func (db *DB) listedAccounts(ctx context.Context, what, cursor, from string, arg int64, p starling.Page) ([]starling.ListedAccount, error) {
 	order, upper, lower := pageBounds(p)
-	rows, err := db.pool.Query(ctx, `SELECT `+l.cursor+`, `+accountColumns+` FROM `+l.from+`
-		AND `+l.cursor+` < $2 AND `+l.cursor+` > $3 ORDER BY `+l.cursor+` `+order+` LIMIT $4`,
-		accountID, upper, lower, p.Limit)
+	rows, err := db.pool.Query(ctx, `SELECT `+cursor+`, `+accountColumns+` FROM `+from+`
+		AND `+cursor+` < $2 AND `+cursor+` > $3 ORDER BY `+cursor+` `+order+` LIMIT $4`,
+		arg, upper, lower, p.Limit)
 	if err != nil {
-		return nil, fmt.Errorf("account list %s: %w", list, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (starling.ListedAccount, error) {
 		var a starling.Account
@@ -45,12 +52,10 @@ func (db *DB) AccountList(ctx context.Context, list starling.AccountList, accoun
 		return e, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("account list %s: %w", list, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if order == "ASC" {
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
-		}
+		slices.Reverse(out)
 	}
 	return out, nil
 }

@@ -203,16 +203,14 @@ func collectIDs(rows pgx.Rows, err error, what string) ([]int64, error) {
 	return ids, nil
 }
 
-// StatusActors returns, newest first, up to limit accounts that favourited
-// (favourites) or boosted statusID.
-func (db *DB) StatusActors(ctx context.Context, statusID int64, favourites bool, limit int) ([]*starling.Account, error) {
-	q := `SELECT ` + accountColumns + ` FROM favourites x JOIN accounts a ON a.id = x.account_id
-		WHERE x.status_id = $1 ORDER BY x.id DESC LIMIT $2`
+// StatusActors reads a page of the accounts that favourited (favourites)
+// or boosted statusID, the latest first, paged by favourite or boost.
+func (db *DB) StatusActors(ctx context.Context, statusID int64, favourites bool, p starling.Page) ([]starling.ListedAccount, error) {
+	from := `favourites x JOIN accounts a ON a.id = x.account_id WHERE x.status_id = $1`
 	if !favourites {
-		q = `SELECT ` + accountColumns + ` FROM statuses x JOIN accounts a ON a.id = x.account_id
-		WHERE x.reblog_of_id = $1 AND x.deleted_at IS NULL ORDER BY x.id DESC LIMIT $2`
+		from = `statuses x JOIN accounts a ON a.id = x.account_id WHERE x.reblog_of_id = $1 AND x.deleted_at IS NULL`
 	}
-	return db.accountList(ctx, "status actors", q, statusID, limit)
+	return db.listedAccounts(ctx, "status actors", "x.id", from, statusID, p)
 }
 
 func (db *DB) accountList(ctx context.Context, what, q string, args ...any) ([]*starling.Account, error) {
