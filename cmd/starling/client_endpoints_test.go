@@ -456,6 +456,24 @@ func TestClientEndpoints(t *testing.T) {
 		}
 	})
 
+	t.Run("NotificationFlags", func(t *testing.T) {
+		a.mustCall("POST", "/api/v1/statuses/"+root.ID+"/bookmark", alice, url.Values{}, nil)
+		defer a.mustCall("POST", "/api/v1/statuses/"+root.ID+"/unbookmark", alice, url.Values{}, nil)
+		waitFor(t, 10*time.Second, "bob's favourite notified, with alice's flags on the status", func() bool {
+			var ns []struct {
+				Type   string
+				Status *status
+			}
+			get(t, "GET", "/api/v1/notifications", "/api/v1/notifications", alice, nil, &ns)
+			for _, n := range ns {
+				if n.Type == "favourite" && n.Status != nil && n.Status.ID == root.ID {
+					return n.Status.Bookmarked && n.Status.Pinned != nil
+				}
+			}
+			return false
+		})
+	})
+
 	t.Run("Empty", func(t *testing.T) {
 		for _, p := range []string{"/api/v1/filters", "/api/v2/filters", "/api/v1/lists", "/api/v1/conversations",
 			"/api/v2/suggestions", "/api/v1/trends/tags", "/api/v1/trends/statuses", "/api/v1/trends/links",
