@@ -474,6 +474,30 @@ func TestClientEndpoints(t *testing.T) {
 		})
 	})
 
+	// What clients call besides, built before issue 11, held to the same description.
+	t.Run("Earlier", func(t *testing.T) {
+		for _, c := range []struct{ method, path, spec string }{
+			{"GET", "/api/v1/accounts/verify_credentials", "/api/v1/accounts/verify_credentials"},
+			{"GET", "/api/v1/accounts/" + bobAcc.ID, "/api/v1/accounts/{id}"},
+			{"GET", "/api/v1/accounts/lookup?acct=bob", "/api/v1/accounts/lookup"},
+			{"GET", "/api/v1/accounts/relationships?id[]=" + bobAcc.ID, "/api/v1/accounts/relationships"},
+			{"GET", "/api/v2/search?q=bob", "/api/v2/search"},
+			{"GET", "/api/v1/timelines/public", "/api/v1/timelines/public"},
+			{"GET", "/api/v1/timelines/tag/birds", "/api/v1/timelines/tag/{hashtag}"},
+			{"GET", "/api/v1/statuses/" + root.ID, "/api/v1/statuses/{id}"},
+			{"GET", "/api/v1/statuses/" + root.ID + "/history", "/api/v1/statuses/{id}/history"},
+			{"GET", "/api/v1/statuses/" + root.ID + "/source", "/api/v1/statuses/{id}/source"},
+			{"POST", "/api/v1/statuses/" + root.ID + "/unfavourite", "/api/v1/statuses/{id}/unfavourite"},
+			{"POST", "/api/v1/accounts/" + bobAcc.ID + "/mute", "/api/v1/accounts/{id}/mute"},
+		} {
+			var form url.Values
+			if c.method == "POST" {
+				form = url.Values{}
+			}
+			get(t, c.method, c.path, c.spec, alice, form, nil)
+		}
+	})
+
 	t.Run("Empty", func(t *testing.T) {
 		for _, p := range []string{"/api/v1/filters", "/api/v2/filters", "/api/v1/lists", "/api/v1/conversations",
 			"/api/v2/suggestions", "/api/v1/trends/tags", "/api/v1/trends/statuses", "/api/v1/trends/links",
