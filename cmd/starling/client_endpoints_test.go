@@ -517,6 +517,19 @@ func TestClientEndpoints(t *testing.T) {
 				t.Errorf("%s: %v", p, list)
 			}
 		}
+		for _, c := range []struct{ path, spec string }{
+			{"/api/v1/instance/rules", "/api/v1/instance/rules"},
+			{"/api/v1/instance/peers", "/api/v1/instance/peers"},
+			{"/api/v1/instance/activity", "/api/v1/instance/activity"},
+			{"/api/v1/instance/domain_blocks", "/api/v1/instance/domain_blocks"},
+			{"/api/v1/instance/extended_description", "/api/v1/instance/extended_description"},
+			{"/api/v1/accounts/" + me.ID + "/featured_tags", "/api/v1/accounts/{id}/featured_tags"},
+			{"/api/v1/accounts/" + me.ID + "/lists", "/api/v1/accounts/{id}/lists"},
+			{"/api/v1/accounts/familiar_followers?id[]=" + bobAcc.ID, "/api/v1/accounts/familiar_followers"},
+			{"/api/v1/tags/Birds", "/api/v1/tags/{name}"},
+		} {
+			get(t, "GET", c.path, c.spec, alice, nil, nil)
+		}
 	})
 
 	t.Run("BadInput", func(t *testing.T) {
@@ -546,6 +559,8 @@ func TestClientEndpoints(t *testing.T) {
 			{"bad marker id", "POST", "/api/v1/markers?home[last_read_id]=abc", alice, 422, ""},
 			{"bad followers limit", "GET", "/api/v1/accounts/" + me.ID + "/followers?limit=x", alice, 400, ""},
 			{"search without q", "GET", "/api/v1/accounts/search", alice, 400, ""},
+			{"featured tags of unknown", "GET", "/api/v1/accounts/999999/featured_tags", alice, 404, "Record not found"},
+			{"familiar followers bad id", "GET", "/api/v1/accounts/familiar_followers?id[]=x", alice, 400, ""},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
