@@ -29,8 +29,8 @@ type Item struct {
 // (or boost) id, the boosted status's id, and the viewer's flags (on the
 // boosted status, for a boost).
 type FeedRef struct {
-	ID, ReblogOfID                    int64
-	Favourited, Reblogged, Bookmarked bool
+	ID, ReblogOfID                            int64
+	Favourited, Reblogged, Bookmarked, Pinned bool
 }
 
 type viewerKey struct{}

@@ -85,7 +85,7 @@ func (s *Server) homeTimeline(w http.ResponseWriter, r *http.Request, me *starli
 	parts := make([][]byte, len(refs))
 	var missing []int64
 	for i, ref := range refs {
-		if ref.Favourited || ref.Reblogged || ref.Bookmarked {
+		if ref.Favourited || ref.Reblogged || ref.Bookmarked || ref.Pinned {
 			missing = append(missing, ref.ID, ref.ReblogOfID) // rendered for this viewer, not cached
 			continue
 		}
@@ -115,9 +115,13 @@ func (s *Server) homeTimeline(w http.ResponseWriter, r *http.Request, me *starli
 				continue
 			}
 			out := s.item(ctx, it)
-			out.Bookmarked = ref.Bookmarked
+			target := out
 			if out.Reblog != nil {
-				out.Reblog.Bookmarked = ref.Bookmarked
+				target = out.Reblog
+			}
+			out.Bookmarked, target.Bookmarked = ref.Bookmarked, ref.Bookmarked // as item does the other flags
+			if ref.Pinned { // pins are the viewer's own statuses; others have no pinned flag
+				target.Pinned = &ref.Pinned
 			}
 			b, err := json.Marshal(out)
 			if err != nil {
@@ -125,7 +129,7 @@ func (s *Server) homeTimeline(w http.ResponseWriter, r *http.Request, me *starli
 				return
 			}
 			parts[i] = b
-			if !ref.Favourited && !ref.Reblogged && !ref.Bookmarked {
+			if !ref.Favourited && !ref.Reblogged && !ref.Bookmarked && !ref.Pinned {
 				s.rendered.put(ref.ID, b, now)
 			}
 		}

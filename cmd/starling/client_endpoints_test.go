@@ -374,6 +374,16 @@ func TestClientEndpoints(t *testing.T) {
 		if len(list) != 1 || list[0].ID != root.ID {
 			t.Errorf("pinned statuses %+v", list)
 		}
+		waitFor(t, 10*time.Second, "the pinned root marked so in alice's home", func() bool {
+			var home []status
+			get(t, "GET", "/api/v1/timelines/home", "/api/v1/timelines/home", alice, nil, &home)
+			for _, h := range home {
+				if h.ID == root.ID {
+					return h.Pinned != nil && *h.Pinned
+				}
+			}
+			return false
+		})
 		get(t, "POST", "/api/v1/statuses/"+root.ID+"/unpin", "/api/v1/statuses/{id}/unpin", alice, url.Values{}, &st)
 		get(t, "GET", "/api/v1/accounts/"+me.ID+"/statuses?pinned=true", "/api/v1/accounts/{id}/statuses", bob, nil, &list)
 		if st.Pinned == nil || *st.Pinned || len(list) != 0 {
