@@ -114,20 +114,22 @@ func (s *Server) saveMarkers(w http.ResponseWriter, r *http.Request, me *starlin
 	writeJSON(w, http.StatusOK, renderMarkers(saved, func(string) bool { return true }))
 }
 
-// markViewer sets me's favourited, reblogged, bookmarked and pinned flags
-// on rendered statuses (and the statuses they boost). A failure leaves the
-// flags as they are.
+// markViewer sets me's favourited, reblogged and bookmarked flags on
+// rendered statuses, from the status a boost boosts onto both (as item
+// does), and pinned on me's own. A failure leaves the flags as they are.
 func (s *Server) markViewer(ctx context.Context, me *starling.Account, list ...*Status) {
 	if me == nil || len(list) == 0 {
 		return
 	}
-	var want []int64
-	for _, st := range list {
-		target := st
+	target := func(st *Status) *Status {
 		if st.Reblog != nil {
-			target = st.Reblog
+			return st.Reblog
 		}
-		if n, ok := idParam(target.ID); ok {
+		return st
+	}
+	want := make([]int64, 0, len(list))
+	for _, st := range list {
+		if n, ok := idParam(target(st).ID); ok {
 			want = append(want, n)
 		}
 	}
@@ -137,22 +139,14 @@ func (s *Server) markViewer(ctx context.Context, me *starling.Account, list ...*
 		return
 	}
 	for _, st := range list {
-		targets := []*Status{st}
-		if st.Reblog != nil {
-			targets = append(targets, st.Reblog)
-		}
-		for _, t := range targets {
-			src := st
-			if st.Reblog != nil {
-				src = st.Reblog
-			}
-			n, _ := idParam(src.ID)
-			f := flags[n]
-			t.Favourited, t.Reblogged, t.Bookmarked = f.Favourited, f.Reblogged, f.Bookmarked
-			if src.Account != nil && src.Account.ID == id(me.ID) {
-				pinned := f.Pinned
-				t.Pinned = &pinned
-			}
+		t := target(st)
+		n, _ := idParam(t.ID)
+		f := flags[n]
+		st.Favourited, st.Reblogged, st.Bookmarked = f.Favourited, f.Reblogged, f.Bookmarked
+		t.Favourited, t.Reblogged, t.Bookmarked = f.Favourited, f.Reblogged, f.Bookmarked
+		if t.Account != nil && t.Account.ID == id(me.ID) {
+			pinned := f.Pinned
+			t.Pinned = &pinned
 		}
 	}
 }
