@@ -26,10 +26,11 @@ type Item struct {
 }
 
 // FeedRef is one entry of a home feed page before rendering: the status
-// (or boost) id, the boosted status's id, and the viewer's flags.
+// (or boost) id, the boosted status's id, and the viewer's flags (on the
+// boosted status, for a boost).
 type FeedRef struct {
-	ID, ReblogOfID        int64
-	Favourited, Reblogged bool
+	ID, ReblogOfID                            int64
+	Favourited, Reblogged, Bookmarked, Pinned bool
 }
 
 type viewerKey struct{}

@@ -12,10 +12,6 @@ import (
 	"github.com/starling-social/starling/federation"
 )
 
-func (s *Server) verifyCredentials(w http.ResponseWriter, r *http.Request, me *starling.Account) {
-	writeJSON(w, http.StatusOK, s.account(r.Context(), me))
-}
-
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, _ *starling.Account) {
 	a, err := s.accountParam(r)
 	if err != nil {

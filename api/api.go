@@ -43,6 +43,7 @@ type Store interface {
 	StatusSource(ctx context.Context, id int64) (text, spoiler string, err error)
 	TimelineStore // timelines.go
 	OAuthStore    // oauth.go
+	ClientStore   // client.go
 }
 
 // Outbox performs what local people do.
@@ -122,6 +123,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Metrics != nil {
 		r.Handle("/metrics", s.Metrics)
 	}
+	r.Get(thumbnailPath, s.thumbnail)
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -131,7 +133,10 @@ func (s *Server) Handler() http.Handler {
 	// Mastodon client API.
 	r.Route("/api", func(r chi.Router) {
 		r.Use(saneURL)
-		r.Get("/v1/instance", s.instance)
+		r.Get("/v1/instance", s.instanceV1)
+		r.Get("/v2/instance", s.instanceV2) // instance.go
+		r.Get("/v1/custom_emojis", s.customEmojis)
+		publicEmptyRoutes(r) // empty.go
 		// Streaming authenticates itself: the token may come in Sec-WebSocket-Protocol (streaming.go).
 		r.Get("/v1/streaming", s.websocket)
 		r.Get("/v1/streaming/health", s.streamingHealth)
@@ -170,6 +175,7 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/v1/domain_blocks", s.scoped("write:blocks", s.changeDomainBlock(true)))
 			r.Delete("/v1/domain_blocks", s.scoped("write:blocks", s.changeDomainBlock(false)))
 			r.Get("/v2/search", s.scoped("read:search", s.search))
+			s.clientRoutes(r) // client.go
 		})
 		// The hot read paths, with a short token cache (timelines.go, authcache.go).
 		r.Group(func(r chi.Router) {

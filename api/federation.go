@@ -110,25 +110,6 @@ func (s *Server) nodeinfo(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) instance(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"uri":               s.Site.Host,
-		"title":             "Starling",
-		"short_description": "",
-		"description":       "",
-		"email":             "",
-		"version":           "4.3.0 (compatible; Starling " + s.Version + ")",
-		"urls":              map[string]string{"streaming_api": strings.Replace(s.Site.Base(), "http", "ws", 1)},
-		"languages":         []string{"en"},
-		"registrations":     false,
-		"approval_required": false,
-		"invites_enabled":   false,
-		"configuration": map[string]any{
-			"statuses": map[string]any{"max_characters": 500, "max_media_attachments": 0},
-		},
-	})
-}
-
 // localAccount returns the local account named in the path, or writes 404.
 func (s *Server) localAccount(w http.ResponseWriter, r *http.Request) (*starling.Account, bool) {
 	username := chi.URLParam(r, "username")

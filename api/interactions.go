@@ -41,7 +41,9 @@ func (s *Server) statusAction(act func(i Interactions, ctx context.Context, me *
 			s.fail(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, s.item(r.Context(), it))
+		out := s.item(r.Context(), it)
+		s.markViewer(r.Context(), me, out)
+		writeJSON(w, http.StatusOK, out)
 	}
 }
 
@@ -59,7 +61,9 @@ func (s *Server) reblog(w http.ResponseWriter, r *http.Request, me *starling.Acc
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.item(r.Context(), it))
+	out := s.item(r.Context(), it)
+	s.markViewer(r.Context(), me, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 // accountAction serves POST /api/v1/accounts/{id}/<action> and answers with

@@ -12,6 +12,7 @@ import (
 type Notification struct {
 	ID        string   `json:"id"`
 	Type      string   `json:"type"`
+	GroupKey  string   `json:"group_key"` // Starling does not group: "ungrouped-<id>", as Mastodon
 	CreatedAt string   `json:"created_at"`
 	Account   *Account `json:"account"`
 	Status    *Status  `json:"status,omitempty"`
@@ -21,6 +22,7 @@ func (s *Server) notification(ctx context.Context, n *starling.Notification) *No
 	out := &Notification{
 		ID:        id(n.ID),
 		Type:      n.Type,
+		GroupKey:  "ungrouped-" + id(n.ID),
 		CreatedAt: formatTime(n.CreatedAt),
 		Account:   s.accountCache.get(ctx, s, n.From),
 	}
@@ -49,9 +51,15 @@ func (s *Server) notifications(w http.ResponseWriter, r *http.Request, me *starl
 		return
 	}
 	out := make([]*Notification, 0, len(page))
+	var statuses []*Status
 	for _, n := range page {
-		out = append(out, s.notification(r.Context(), n))
+		rendered := s.notification(r.Context(), n)
+		if rendered.Status != nil {
+			statuses = append(statuses, rendered.Status)
+		}
+		out = append(out, rendered)
 	}
+	s.markViewer(r.Context(), me, statuses...) // client.go
 	if len(page) > 0 {
 		setLink(w, s.Site.Base()+r.URL.Path, q, page[len(page)-1].ID, page[0].ID)
 	}
@@ -69,7 +77,11 @@ func (s *Server) getNotification(w http.ResponseWriter, r *http.Request, me *sta
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.notification(r.Context(), got))
+	out := s.notification(r.Context(), got)
+	if out.Status != nil {
+		s.markViewer(r.Context(), me, out.Status)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) dismissNotification(w http.ResponseWriter, r *http.Request, me *starling.Account) {

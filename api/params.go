@@ -72,6 +72,12 @@ func readParams(r *http.Request) (url.Values, error) {
 				for _, e := range x {
 					v.Add(k+"[]", fmt.Sprint(e))
 				}
+			case map[string]any: // markers: {"home": {"last_read_id": "1"}}
+				for kk, e := range x {
+					if e != nil {
+						v.Set(k+"["+kk+"]", fmt.Sprint(e))
+					}
+				}
 			case nil:
 			default:
 				v.Set(k, fmt.Sprint(x))

@@ -18,6 +18,8 @@ type Account struct {
 	Locked         bool    `json:"locked"`
 	Bot            bool    `json:"bot"`
 	Discoverable   bool    `json:"discoverable"`
+	Indexable      bool    `json:"indexable"`
+	HideCollection bool    `json:"hide_collections"`
 	Group          bool    `json:"group"`
 	CreatedAt      string  `json:"created_at"`
 	Note           string  `json:"note"`
@@ -67,6 +69,7 @@ type Status struct {
 	Reblogged          bool     `json:"reblogged"`
 	Muted              bool     `json:"muted"`
 	Bookmarked         bool     `json:"bookmarked"`
+	Pinned             *bool    `json:"pinned,omitempty"` // for the viewer's own statuses only
 	MediaAttachments   []any    `json:"media_attachments"`
 	Mentions           []any    `json:"mentions"`
 	Tags               []any    `json:"tags"`
@@ -109,6 +112,7 @@ func (s *Server) account(ctx context.Context, a *starling.Account) *Account {
 		Locked:       a.Locked,
 		Bot:          a.Bot,
 		Discoverable: !a.Bot,
+		Indexable:    !a.Bot,
 		CreatedAt:    formatTime(a.CreatedAt.Truncate(24 * time.Hour)),
 		Note:         a.Note,
 		URL:          a.URL,

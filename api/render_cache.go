@@ -85,7 +85,7 @@ func (s *Server) homeTimeline(w http.ResponseWriter, r *http.Request, me *starli
 	parts := make([][]byte, len(refs))
 	var missing []int64
 	for i, ref := range refs {
-		if ref.Favourited || ref.Reblogged {
+		if ref.Favourited || ref.Reblogged || ref.Bookmarked || ref.Pinned {
 			missing = append(missing, ref.ID, ref.ReblogOfID) // rendered for this viewer, not cached
 			continue
 		}
@@ -114,13 +114,22 @@ func (s *Server) homeTimeline(w http.ResponseWriter, r *http.Request, me *starli
 			if ref.ReblogOfID != 0 && it.Reblog == nil {
 				continue
 			}
-			b, err := json.Marshal(s.item(ctx, it))
+			out := s.item(ctx, it)
+			target := out
+			if out.Reblog != nil {
+				target = out.Reblog
+			}
+			out.Bookmarked, target.Bookmarked = ref.Bookmarked, ref.Bookmarked // as item does the other flags
+			if ref.Pinned { // pins are the viewer's own statuses; others have no pinned flag
+				target.Pinned = &ref.Pinned
+			}
+			b, err := json.Marshal(out)
 			if err != nil {
 				s.fail(w, r, err)
 				return
 			}
 			parts[i] = b
-			if !ref.Favourited && !ref.Reblogged {
+			if !ref.Favourited && !ref.Reblogged && !ref.Bookmarked && !ref.Pinned {
 				s.rendered.put(ref.ID, b, now)
 			}
 		}

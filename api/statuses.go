@@ -49,11 +49,7 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request, me *starling
 
 func (s *Server) getStatus(w http.ResponseWriter, r *http.Request, me *starling.Account) {
 	st, err := s.visibleStatus(r, me)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.status(r.Context(), st, nil))
+	s.answerStatus(w, r, me, st, err) // client.go
 }
 
 // visibleStatus returns the status named in the path if me may see it,

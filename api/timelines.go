@@ -75,6 +75,7 @@ func (s *Server) timelinePage(w http.ResponseWriter, r *http.Request, read func(
 	for _, it := range page {
 		out = append(out, s.item(r.Context(), it))
 	}
+	s.markViewer(r.Context(), viewer(r), out...)
 	if len(page) > 0 {
 		setLink(w, s.Site.Base()+r.URL.Path, r.URL.Query(), page[len(page)-1].ID, page[0].ID)
 	}
@@ -126,8 +127,12 @@ func (s *Server) accountStatuses(w http.ResponseWriter, r *http.Request) {
 	if me := viewer(r); me != nil {
 		viewerID = me.ID
 	}
+	f := statusFilter(r) // account_lists.go
 	s.timelinePage(w, r, func(ctx context.Context, p starling.Page) ([]*starling.Item, error) {
-		return s.Store.AccountStatuses(ctx, viewerID, a.ID, p)
+		if f == (starling.StatusFilter{}) {
+			return s.Store.AccountStatuses(ctx, viewerID, a.ID, p)
+		}
+		return s.Store.FilteredAccountStatuses(ctx, viewerID, a.ID, f, p)
 	})
 }
 

@@ -415,7 +415,9 @@ func (db *DB) HomeFeedRefs(ctx context.Context, accountID int64, p starling.Page
 	rows, err := db.pool.Query(ctx, `SELECT h.status_id, coalesce(h.reblog_of_id, 0),
 		EXISTS (SELECT 1 FROM favourites fv WHERE fv.account_id = $1 AND fv.status_id = coalesce(h.reblog_of_id, h.status_id)),
 		EXISTS (SELECT 1 FROM statuses rb WHERE rb.account_id = $1 AND rb.reblog_of_id = coalesce(h.reblog_of_id, h.status_id)
-		        AND rb.deleted_at IS NULL)
+		        AND rb.deleted_at IS NULL),
+		EXISTS (SELECT 1 FROM bookmarks bm WHERE bm.account_id = $1 AND bm.status_id = coalesce(h.reblog_of_id, h.status_id)),
+		EXISTS (SELECT 1 FROM status_pins sp WHERE sp.account_id = $1 AND sp.status_id = coalesce(h.reblog_of_id, h.status_id))
 		FROM home_feed h
 		WHERE h.account_id = $1 AND h.status_id < $2 AND h.status_id > $3
 		ORDER BY h.status_id `+order+` LIMIT $4`, accountID, upper, lower, p.Limit)
@@ -424,7 +426,7 @@ func (db *DB) HomeFeedRefs(ctx context.Context, accountID int64, p starling.Page
 	}
 	refs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (starling.FeedRef, error) {
 		var r starling.FeedRef
-		err := row.Scan(&r.ID, &r.ReblogOfID, &r.Favourited, &r.Reblogged)
+		err := row.Scan(&r.ID, &r.ReblogOfID, &r.Favourited, &r.Reblogged, &r.Bookmarked, &r.Pinned)
 		return r, err
 	})
 	if err != nil {
