@@ -4,12 +4,19 @@
 // the code with PKCE, then use the API. It prints one JSON object of
 // results on stdout; cmd/starling/mastojs_test.go checks them.
 //
-//   node client.mjs http://127.0.0.1:8080 alice 'password'
+//   node client.mjs http://127.0.0.1:8080 alice 'password' [bob@host]
+//
+// With a remote account (on another server), it also holds a conversation
+// through masto.js: follows it, waits on stdin for a line (the test posts
+// as the remote account meanwhile, after the "followed" line), sees the
+// post in home, replies, reads notifications and
+// the context, favourites, boosts and bookmarks, edits and deletes.
 
 import { createHash, randomBytes } from "node:crypto";
+import { createInterface } from "node:readline";
 import { createOAuthAPIClient, createRestAPIClient } from "masto";
 
-const [base, username, password] = process.argv.slice(2);
+const [base, username, password, remote] = process.argv.slice(2);
 if (!base || !username || !password) {
   console.error("usage: node client.mjs BASE_URL USERNAME PASSWORD");
   process.exit(2);
@@ -105,7 +112,54 @@ for (let i = 0; i < 100 && !home.some((s) => s.id === status.id); i++) {
 }
 out.home = home.map((s) => s.id);
 
-// 5. Revoke, and see the token refused.
+// 5. A conversation with a remote account, through masto.js alone.
+if (remote) {
+  const until = async (what, cond) => {
+    for (let i = 0; i < 200; i++) {
+      const v = await cond();
+      if (v) return v;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error("timed out waiting for " + what);
+  };
+  const conv = (out.conversation = {});
+  const instance = await masto.v2.instance.fetch();
+  conv.streamingUrl = instance.configuration.urls.streaming;
+  const found = await masto.v2.search.list({ q: remote, resolve: true, type: "accounts" });
+  const them = found.accounts[0];
+  await masto.v1.accounts.$select(them.id).follow();
+  await until("the follow to be accepted", async () =>
+    (await masto.v1.accounts.relationships.fetch({ id: [them.id] }))[0]?.following);
+  console.log(JSON.stringify({ step: "followed" }));
+  const lines = createInterface({ input: process.stdin });
+  const theirURI = (await lines[Symbol.asyncIterator]().next()).value.trim();
+  const theirs = await until("their post in home", async () =>
+    (await masto.v1.timelines.home.list({ limit: 40 })).find((s) => s.uri === theirURI));
+  conv.theirs = { acct: theirs.account.acct, content: theirs.content };
+
+  const reply = await masto.v1.statuses.create({ status: `@${remote} indeed`, inReplyToId: theirs.id });
+  conv.reply = { inReplyToId: reply.inReplyToId === theirs.id, mentions: reply.mentions.map((m) => m.acct) };
+  const context = await masto.v1.statuses.$select(reply.id).context.fetch();
+  conv.contextAncestors = context.ancestors.map((s) => s.uri);
+  const notifications = await masto.v1.notifications.list({ limit: 20 });
+  conv.notifications = notifications.map((n) => n.type);
+
+  const faved = await masto.v1.statuses.$select(theirs.id).favourite();
+  const boosted = await masto.v1.statuses.$select(theirs.id).reblog();
+  const marked = await masto.v1.statuses.$select(theirs.id).bookmark();
+  conv.flags = { favourited: faved.favourited, reblogged: boosted.reblog?.reblogged ?? boosted.reblogged, bookmarked: marked.bookmarked };
+  const bookmarks = await masto.v1.bookmarks.list();
+  conv.bookmarks = bookmarks.map((s) => s.id).includes(theirs.id);
+
+  const edited = await masto.v1.statuses.$select(status.id).update({ status: "Hello from masto.js, edited" });
+  conv.edited = { content: edited.content, editedAt: edited.editedAt != null };
+  await masto.v1.statuses.$select(reply.id).remove();
+  conv.deleted = await masto.v1.statuses.$select(reply.id).fetch().then(() => false, (err) => err.statusCode === 404);
+
+  lines.close();
+}
+
+// 6. Revoke, and see the token refused.
 await oauth.revoke({ clientId: app.clientId, clientSecret: app.clientSecret, token: token.accessToken });
 try {
   await masto.v1.accounts.verifyCredentials();
