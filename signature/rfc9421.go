@@ -442,7 +442,8 @@ func verifyRFC9421One(ctx context.Context, r *http.Request, body []byte, now tim
 	if owner == "" {
 		return Verification{}, &SignatureError{Reason: reasonKeyFetch, Err: fmt.Errorf("key %q has no owner", s.keyID)}
 	}
-	return Verification{KeyID: s.keyID, Owner: owner, Standard: StandardRFC9421}, nil
+	_, isEd25519 := key.(ed25519.PublicKey)
+	return Verification{KeyID: s.keyID, Owner: owner, Standard: StandardRFC9421, Ed25519: isEd25519}, nil
 }
 
 func verifyRFC9421Any(key any, alg string, candidates []string, sig []byte) error {
