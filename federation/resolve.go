@@ -95,7 +95,7 @@ func (r *Resolver) get(ctx context.Context, rawURL, accept string, sign bool) ([
 			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 		}
 		if r.Knocker != nil {
-			resp, err = r.Knocker.Do(ctx, r.Client, build, keyID, key, nil)
+			resp, err = r.Knocker.Do(ctx, r.Client, build, Keys{KeyID: keyID, Key: key}, nil)
 			if err != nil {
 				return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 			}

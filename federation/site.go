@@ -24,6 +24,10 @@ func (s Site) ActorURI(username string) string { return s.Base() + "/users/" + u
 // KeyID is the id of a local account's public key.
 func (s Site) KeyID(username string) string { return s.ActorURI(username) + "#main-key" }
 
+// Ed25519KeyID is the id of a local actor's Ed25519 key (FEP-521a), as
+// Mastodon names it.
+func Ed25519KeyID(actorURI string) string { return actorURI + "#ed25519-key" }
+
 // StatusURI is a local status's ActivityPub id.
 func (s Site) StatusURI(username string, id int64) string {
 	return s.ActorURI(username) + "/statuses/" + strconv.FormatInt(id, 10)

@@ -103,6 +103,11 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err := adm.EnsureInstanceActor(ctx); err != nil {
 		return fmt.Errorf("create instance actor: %w", err)
 	}
+	if n, err := adm.EnsureEd25519Keys(ctx); err != nil {
+		return fmt.Errorf("ed25519 keys: %w", err)
+	} else if n > 0 {
+		logger.Info("generated ed25519 keys", "accounts", n)
+	}
 	signAs, err := instanceKey(ctx, s.DB)
 	if err != nil {
 		return err
