@@ -228,6 +228,12 @@ func (k *Knocker) Do(ctx context.Context, client Doer, build func() (*http.Reque
 		// Nothing to record: the first knock used what is known, or
 		// draft-cavage for an unknown host, which is what unknown means.
 		// Writing it would cost a query per new host on the delivery path.
+		// Unless the host asks for a newer standard (RFC 9421's
+		// Accept-Signature, which Starling's inbox sends): that is
+		// learnt, once, and used from the next request on.
+		if std, ok := signature.AcceptedStandard(resp.Header); ok && resp.StatusCode < 300 && rank(std) > rank(first) {
+			k.Learn(ctx, host, std)
+		}
 		return resp, nil
 	}
 	// Drain a little so the connection can be reused.

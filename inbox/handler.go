@@ -66,6 +66,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, msg)
 		return
 	}
+	// Ask for RFC 9421 with Ed25519 from now on: a Knocker learns it
+	// from this answer (signature.AcceptedStandard).
+	w.Header().Set("Accept-Signature", signature.AcceptSignatureEd25519)
 	w.WriteHeader(status)
 }
 

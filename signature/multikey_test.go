@@ -130,3 +130,30 @@ func TestSignRequestRFC9421_Ed25519(t *testing.T) {
 		t.Fatalf("verification %+v", v)
 	}
 }
+
+func TestAcceptedStandard(t *testing.T) {
+	for _, c := range []struct {
+		name, value string
+		want        Standard
+		ok          bool
+	}{
+		{"Ed25519", AcceptSignatureEd25519, StandardRFC9421Ed25519, true},
+		{"RSA", `sig1=("@method" "@target-uri");alg="rsa-v1_5-sha256"`, StandardRFC9421, true},
+		{"AnyKey", `sig1=("@method" "@target-uri");keyid="x"`, StandardRFC9421, true},
+		{"Both", `a=("@method");alg="rsa-pss-sha512", b=("@method");alg="ed25519"`, StandardRFC9421Ed25519, true},
+		{"HMACOnly", `sig1=("@method");alg="hmac-sha256"`, "", false},
+		{"Junk", `(((`, "", false},
+		{"None", "", "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := http.Header{}
+			if c.value != "" {
+				h.Set("Accept-Signature", c.value)
+			}
+			std, ok := AcceptedStandard(h)
+			if std != c.want || ok != c.ok {
+				t.Fatalf("AcceptedStandard = %q, %v; want %q, %v", std, ok, c.want, c.ok)
+			}
+		})
+	}
+}
