@@ -219,3 +219,86 @@ func stds(s []signature.Standard) []string {
 	}
 	return out
 }
+
+// A host known to verify RFC 9421 that refuses it (its software changed,
+// say) gets draft-cavage after one knock, and first from then on.
+func TestKnocker_RFC9421RefusedOnce(t *testing.T) {
+	key := sigTestPrivateKey(t, bobKeyPath)
+	lookup := &fakeKeyLookup{cached: &key.PublicKey, owner: "https://remote.example/users/bob"}
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		v, err := signature.VerifyRequest(r.Context(), r, body, time.Now(), lookup.lookup)
+		mu.Lock()
+		seen = append(seen, string(v.Standard))
+		mu.Unlock()
+		if err != nil || v.Standard != signature.StandardCavage {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	store := &memStandards{m: map[string]string{host: string(signature.StandardRFC9421)}}
+	k := &Knocker{Store: store}
+	body := []byte(`{"type":"Create"}`)
+	build := func() (*http.Request, error) {
+		return http.NewRequest(http.MethodPost, srv.URL+"/inbox", bytes.NewReader(body))
+	}
+	for i := 0; i < 3; i++ {
+		resp, err := k.Do(t.Context(), srv.Client(), build, Keys{KeyID: "https://remote.example/users/bob#main-key", Key: key}, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("attempt %d: status %d", i, resp.StatusCode)
+		}
+	}
+	if got, want := strings.Join(seen, ","), "rfc9421,draft-cavage,draft-cavage,draft-cavage"; got != want {
+		t.Errorf("knocks %s, want %s", got, want)
+	}
+	if store.m[host] != string(signature.StandardCavage) {
+		t.Errorf("remembered %q", store.m[host])
+	}
+}
+
+// A host answering a draft-cavage delivery with Accept-Signature asking
+// for Ed25519 gets RFC 9421 with Ed25519 from the next delivery on, with
+// no knock of the Knocker's own.
+func TestKnocker_AcceptSignature(t *testing.T) {
+	key := sigTestPrivateKey(t, bobKeyPath)
+	_, edPriv, _ := ed25519.GenerateKey(rand.Reader)
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		std := "draft-cavage"
+		if in := r.Header.Get("Signature-Input"); strings.Contains(in, `alg="ed25519"`) {
+			std = "rfc9421-ed25519"
+		} else if in != "" {
+			std = "rfc9421"
+		}
+		mu.Lock()
+		seen = append(seen, std)
+		mu.Unlock()
+		w.Header().Set("Accept-Signature", signature.AcceptSignatureEd25519)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	store := &memStandards{m: map[string]string{}}
+	k := &Knocker{Store: store}
+	keys := Keys{KeyID: "https://remote.example/users/bob#main-key", Key: key, Ed25519KeyID: "https://remote.example/users/bob#ed25519-key", Ed25519: edPriv}
+	build := func() (*http.Request, error) { return http.NewRequest(http.MethodPost, srv.URL+"/inbox", strings.NewReader("{}")) }
+	for i := 0; i < 3; i++ {
+		resp, err := k.Do(t.Context(), srv.Client(), build, keys, []byte("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if got, want := strings.Join(seen, ","), "draft-cavage,rfc9421-ed25519,rfc9421-ed25519"; got != want {
+		t.Errorf("knocks %s, want %s", got, want)
+	}
+}
