@@ -290,7 +290,9 @@ func TestKnocker_AcceptSignature(t *testing.T) {
 	store := &memStandards{m: map[string]string{}}
 	k := &Knocker{Store: store}
 	keys := Keys{KeyID: "https://remote.example/users/bob#main-key", Key: key, Ed25519KeyID: "https://remote.example/users/bob#ed25519-key", Ed25519: edPriv}
-	build := func() (*http.Request, error) { return http.NewRequest(http.MethodPost, srv.URL+"/inbox", strings.NewReader("{}")) }
+	build := func() (*http.Request, error) {
+		return http.NewRequest(http.MethodPost, srv.URL+"/inbox", strings.NewReader("{}"))
+	}
 	for i := 0; i < 3; i++ {
 		resp, err := k.Do(t.Context(), srv.Client(), build, keys, []byte("{}"))
 		if err != nil {
