@@ -13,8 +13,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,8 +67,8 @@ func testLogger(t testing.TB, name string) *slog.Logger {
 // activity id in the body, and can make them answer 503 for a while.
 type inboxRecorder struct {
 	mu      sync.Mutex
-	posts   map[string]int // activity id → accepted POSTs
-	refused map[string]int // activity id → POSTs answered 503 while blocked
+	posts   map[string]int      // activity id → accepted POSTs
+	refused map[string]int      // activity id → POSTs answered 503 while blocked
 	signed  map[string][]string // activity id → how each POST was signed (signedWith)
 	blocked bool
 }
