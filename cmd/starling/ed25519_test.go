@@ -131,3 +131,63 @@ func TestEnsureEd25519Keys(t *testing.T) {
 		t.Fatalf("second EnsureEd25519Keys = %d, %v; want 0", n, err)
 	}
 }
+
+// TestFedifyEd25519: Starling stores the Ed25519 Multikey Fedify 2.3
+// publishes in assertionMethod. Fedify verifies HTTP signatures only with
+// keys listed in publicKey (CryptographicKey; fetchKey with
+// CryptographicKey), so it refuses an RFC 9421 signature made with
+// Starling's Ed25519 key, published as a Multikey only: the Knocker, told
+// Fedify verifies Ed25519 (as a request signed with one would tell it),
+// falls back to RFC 9421 with RSA after one 401, remembers it, and the
+// next delivery goes out with RSA on the first knock.
+func TestFedifyEd25519(t *testing.T) {
+	peer := startFedify(t)
+	a := startInstance(t, "A")
+	alice := a.user("alice")
+	aliceURI := a.base + "/users/alice"
+	host := strings.TrimPrefix(peer.base, "http://")
+	if err := a.srv.DB.SetHostSignatureStandard(t.Context(), host, string(signature.StandardRFC9421Ed25519), true); err != nil {
+		t.Fatal(err)
+	}
+
+	fedi := a.resolve(alice, peer.acct())
+	got, err := a.srv.DB.AccountByURI(t.Context(), peer.actor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Ed25519KeyID == "" {
+		t.Errorf("Fedify's Ed25519 Multikey was not stored: %+v", got)
+	} else if _, err := signature.DecodeMultikey(got.Ed25519PublicKey); err != nil {
+		t.Error(err)
+	}
+
+	rsaSigned := func(r fedifyReceived) bool { return r.Alg == signature.AlgRSAv15SHA256 }
+	a.follow(alice, fedi)
+	peer.waitReceived("Follow", aliceURI, "rfc9421", rsaSigned)
+	waitFor(t, 20*time.Second, "alice to follow Fedify", func() bool {
+		var me api.Account
+		a.mustCall("GET", "/api/v1/accounts/verify_credentials", alice, nil, &me)
+		return me.FollowingCount == 1
+	})
+	all, err := a.srv.DB.HostSignatureStandards(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all[host] != string(signature.StandardRFC9421) {
+		t.Errorf("remembered %q for Fedify, want rfc9421", all[host])
+	}
+	// Fedify follows alice, so her post goes to it.
+	peer.control("POST", "/control/follow", url.Values{"target": {aliceURI}, "knock": {"rfc9421"}}, nil)
+	peer.waitReceived("Accept", aliceURI, "rfc9421", rsaSigned)
+	var post api.Status
+	a.mustCall("POST", "/api/v1/statuses", alice, url.Values{"status": {"Hello, Fedify"}}, &post)
+	note := peer.waitReceived("Create", aliceURI, "rfc9421", func(r fedifyReceived) bool {
+		return rsaSigned(r) && strings.Contains(r.Content, "Hello, Fedify")
+	})
+	for _, r := range peer.received() {
+		if r.Alg == signature.AlgEd25519 {
+			t.Errorf("Fedify accepted an Ed25519 signature: %+v", r)
+		}
+	}
+	t.Logf("Fedify accepted %s (%s, %s)", note.ID, note.Standard, note.Alg)
+}
