@@ -6,6 +6,8 @@
 -- Multikey their actor publishes in assertionMethod, if any.
 -- public_key is the publicKeyMultibase. Keys cannot be generated in SQL:
 -- serve generates them at startup for local accounts that lack one.
+-- host_signatures.standard may now also be 'rfc9421-ed25519': the host
+-- verifies RFC 9421 signatures made with an Ed25519 key.
 ALTER TABLE accounts
     ADD COLUMN ed25519_key_id          text,
     ADD COLUMN ed25519_public_key      text,
