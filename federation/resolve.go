@@ -43,8 +43,10 @@ type Resolver struct {
 	// Scheme is used for WebFinger on remote hosts: "https", or "http" for
 	// local federation.
 	Scheme string
-	// SignAs returns the key that signs fetches.
-	SignAs func(ctx context.Context) (keyID string, key crypto.PrivateKey, err error)
+	// SignAs returns the keys that sign fetches: the instance actor's RSA
+	// key and, if it has one, its Ed25519 key (used where the Knocker
+	// knows the host verifies it).
+	SignAs func(ctx context.Context) (Keys, error)
 	MaxAge time.Duration // default 24h
 	Now    func() time.Time
 	// Knocker, when set, signs fetches with the standard each host accepts
@@ -90,12 +92,12 @@ func (r *Resolver) get(ctx context.Context, rawURL, accept string, sign bool) ([
 	var resp *http.Response
 	switch {
 	case sign && r.SignAs != nil:
-		keyID, key, err := r.SignAs(ctx)
+		keys, err := r.SignAs(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 		}
 		if r.Knocker != nil {
-			resp, err = r.Knocker.Do(ctx, r.Client, build, Keys{KeyID: keyID, Key: key}, nil)
+			resp, err = r.Knocker.Do(ctx, r.Client, build, keys, nil)
 			if err != nil {
 				return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 			}
@@ -105,7 +107,7 @@ func (r *Resolver) get(ctx context.Context, rawURL, accept string, sign bool) ([
 		if err != nil {
 			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 		}
-		if err := signature.SignRequest(req, keyID, key, nil, r.now()); err != nil {
+		if err := signature.SignRequest(req, keys.KeyID, keys.Key, nil, r.now()); err != nil {
 			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 		}
 		if resp, err = r.Client.Do(req); err != nil {
