@@ -2,6 +2,7 @@ package federation
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -138,5 +139,37 @@ func TestResolver_Ed25519Multikey(t *testing.T) {
 	}
 	if _, _, err := res.KeyLookup(t.Context(), base+"/users/bob#theirs", false); err == nil || !strings.Contains(err.Error(), "has key") {
 		t.Fatalf("a key the actor does not control was found: %v", err)
+	}
+}
+
+// The resolver's signed fetches use the instance actor's Ed25519 key with
+// a host known to verify it, and its RSA key with one that is not.
+func TestResolver_FetchSignedEd25519(t *testing.T) {
+	key := sigTestPrivateKey(t, bobKeyPath)
+	_, edPriv, _ := ed25519.GenerateKey(rand.Reader)
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in := r.Header.Get("Signature-Input")
+		got = append(got, in[strings.Index(in, "keyid="):])
+		w.Header().Set("Content-Type", activitypub.ContentType)
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	store := &memStandards{m: map[string]string{host: string(signature.StandardRFC9421Ed25519)}}
+	keys := Keys{KeyID: "https://starling.test/actor#main-key", Key: key, Ed25519KeyID: "https://starling.test/actor#ed25519-key", Ed25519: edPriv}
+	res := &Resolver{Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"}, Scheme: "http",
+		Knocker: &Knocker{Store: store}, SignAs: func(context.Context) (Keys, error) { return keys, nil }}
+	if _, err := res.Get(t.Context(), srv.URL+"/users/x"); err != nil {
+		t.Fatal(err)
+	}
+	store.m[host] = string(signature.StandardRFC9421)
+	res.Knocker = &Knocker{Store: store}
+	if _, err := res.Get(t.Context(), srv.URL+"/users/x"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`keyid="https://starling.test/actor#ed25519-key";alg="ed25519"`, `keyid="https://starling.test/actor#main-key";alg="rsa-v1_5-sha256"`}
+	if len(got) != 2 || !strings.HasPrefix(got[0], want[0]) || !strings.HasPrefix(got[1], want[1]) {
+		t.Errorf("fetches signed %q, want %q", got, want)
 	}
 }
