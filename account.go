@@ -19,11 +19,24 @@ type Account struct {
 	KeyID          string
 	PublicKeyPEM   string
 	PrivateKeyPEM  string // local accounts only; stored on create, never read back with the account (see the store's SigningKey)
-	Locked         bool
-	Bot            bool
-	Fields         []Field // profile fields, in order; never nil once scanned
-	CreatedAt      time.Time
-	FetchedAt      time.Time // zero for local accounts
+	// Ed25519KeyID and Ed25519PublicKey (a FEP-521a publicKeyMultibase)
+	// are the actor's Ed25519 key, if it has one; Ed25519PrivateKeyPEM
+	// is, like PrivateKeyPEM, stored on create and never read back.
+	Ed25519KeyID         string
+	Ed25519PublicKey     string
+	Ed25519PrivateKeyPEM string
+	Locked               bool
+	Bot                  bool
+	Fields               []Field // profile fields, in order; never nil once scanned
+	CreatedAt            time.Time
+	FetchedAt            time.Time // zero for local accounts
+}
+
+// SigningKeys are what a local account signs with: its RSA key and, when
+// it has one, its Ed25519 key; the private keys as PEM.
+type SigningKeys struct {
+	KeyID, PEM               string
+	Ed25519KeyID, Ed25519PEM string // empty when the account has no Ed25519 key
 }
 
 // Field is a profile field: a label and a value, as Mastodon shows them

@@ -21,7 +21,11 @@ const (
 	LDContentType     = `application/ld+json; profile="https://www.w3.org/ns/activitystreams"`
 	ActivityStreamsNS = "https://www.w3.org/ns/activitystreams"
 	SecurityNS        = "https://w3id.org/security/v1"
-	Public            = "https://www.w3.org/ns/activitystreams#Public"
+	// MultikeyNS and DataIntegrityNS define FEP-521a's Multikey and
+	// assertionMethod, as Mastodon and Fedify write them.
+	MultikeyNS      = "https://w3id.org/security/multikey/v1"
+	DataIntegrityNS = "https://w3id.org/security/data-integrity/v1"
+	Public          = "https://www.w3.org/ns/activitystreams#Public"
 )
 
 // IsPublic reports whether iri addresses the public collection, in any of
@@ -231,6 +235,9 @@ type Actor struct {
 	Published                 string     `json:"published,omitempty"`
 	Endpoints                 *Endpoints `json:"endpoints,omitempty"`
 	PublicKey                 *PublicKey `json:"publicKey,omitempty"`
+	// AssertionMethod holds FEP-521a keys (Multikey); entries that are
+	// bare IRIs or do not decode are dropped.
+	AssertionMethod List[Multikey] `json:"assertionMethod,omitempty"`
 	// Attachment holds the profile fields. Entries of other types (links,
 	// identity proofs) decode with their own type and are ignored.
 	Attachment List[PropertyValue] `json:"attachment,omitempty"`
@@ -320,6 +327,16 @@ func (k *PublicKey) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	return json.Unmarshal(b, (*plain)(k))
+}
+
+// Multikey is a FEP-521a key: an entry of an actor's assertionMethod.
+// PublicKeyMultibase is "z" and the base58btc of a multicodec-prefixed key
+// (signature.DecodeMultikey).
+type Multikey struct {
+	ID                 string `json:"id"`
+	Type               string `json:"type"`
+	Controller         string `json:"controller"`
+	PublicKeyMultibase string `json:"publicKeyMultibase"`
 }
 
 // Collection is an OrderedCollection, with its items inline.

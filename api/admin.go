@@ -20,6 +20,8 @@ type AdminStore interface {
 	AccountByAcct(ctx context.Context, username, domain string) (*starling.Account, error)
 	CreateLocalAccount(ctx context.Context, a *starling.Account, email, passwordHash string) error
 	CreateAccessToken(ctx context.Context, tokenSHA256 []byte, accountID int64, scopes string) error
+	LocalAccountsWithoutEd25519Key(ctx context.Context) ([]*starling.Account, error)
+	SetEd25519Key(ctx context.Context, accountID int64, keyID, publicKey, privatePEM string) error
 }
 
 // Admin performs what `starling admin` asks for.
@@ -35,7 +37,8 @@ func (e *ValidationError) Error() string { return e.Msg }
 
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_]{1,30}$`)
 
-// CreateAccount creates a local account with an RSA-2048 key pair.
+// CreateAccount creates a local account with an RSA-2048 key pair and an
+// Ed25519 one.
 func (ad *Admin) CreateAccount(ctx context.Context, username, email, password string) (*starling.Account, error) {
 	switch {
 	case !usernamePattern.MatchString(username):
@@ -59,6 +62,9 @@ func (ad *Admin) CreateAccount(ctx context.Context, username, email, password st
 		return nil, err
 	}
 	a := ad.Site.NewLocalAccount(username, pub, priv)
+	if err := addEd25519Key(a); err != nil {
+		return nil, err
+	}
 	if err := ad.Store.CreateLocalAccount(ctx, a, email, string(hash)); err != nil {
 		if errors.Is(err, starling.ErrConflict) {
 			return nil, &ValidationError{fmt.Sprintf("username %q or email %q is already taken", username, email)}
@@ -79,11 +85,45 @@ func (ad *Admin) EnsureInstanceActor(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	err = ad.Store.CreateLocalAccount(ctx, ad.Site.NewLocalAccount(federation.InstanceActorUsername, pub, priv), "", "")
+	a := ad.Site.NewLocalAccount(federation.InstanceActorUsername, pub, priv)
+	if err := addEd25519Key(a); err != nil {
+		return err
+	}
+	err = ad.Store.CreateLocalAccount(ctx, a, "", "")
 	if errors.Is(err, starling.ErrConflict) {
 		return nil // another process made it first
 	}
 	return err
+}
+
+// addEd25519Key gives a new local account an Ed25519 key pair.
+func addEd25519Key(a *starling.Account) error {
+	pub, priv, err := signature.GenerateEd25519Key()
+	if err != nil {
+		return err
+	}
+	a.Ed25519KeyID, a.Ed25519PublicKey, a.Ed25519PrivateKeyPEM = federation.Ed25519KeyID(a.URI), pub, priv
+	return nil
+}
+
+// EnsureEd25519Keys gives every local account that has no Ed25519 key
+// one (accounts made before migration 00080), and returns how many it
+// gave. Keys cannot be made in SQL, so serve calls it at startup; two
+// processes doing it at once keep the first key stored.
+func (ad *Admin) EnsureEd25519Keys(ctx context.Context) (int, error) {
+	accounts, err := ad.Store.LocalAccountsWithoutEd25519Key(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for i, a := range accounts {
+		if err := addEd25519Key(a); err != nil {
+			return i, err
+		}
+		if err := ad.Store.SetEd25519Key(ctx, a.ID, a.Ed25519KeyID, a.Ed25519PublicKey, a.Ed25519PrivateKeyPEM); err != nil {
+			return i, err
+		}
+	}
+	return len(accounts), nil
 }
 
 // knownScopes are the Mastodon scopes a token may carry.

@@ -3,7 +3,6 @@ package fanout
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -32,9 +31,10 @@ import (
 // DeliveryStore is what a delivery worker needs of the store.
 type DeliveryStore interface {
 	ActivityByID(ctx context.Context, id int64) (*starling.Activity, error)
-	// SigningKey returns the key id and private key (PEM) of a local
-	// account; ENOTFOUND when it has none.
-	SigningKey(ctx context.Context, accountID int64) (keyID, pem string, err error)
+	// SigningKeys returns the key ids and private keys (PEM) of a local
+	// account, its RSA key and its Ed25519 key if any; ENOTFOUND when it
+	// has no RSA key.
+	SigningKeys(ctx context.Context, accountID int64) (starling.SigningKeys, error)
 	StatusGone(ctx context.Context, uri string) (bool, error)
 	AppendEvents(ctx context.Context, events ...starling.Event) error
 	InsertDeadLetter(ctx context.Context, d *starling.DeadLetter) error
@@ -48,7 +48,7 @@ type DeliveryStore interface {
 // Knocker signs and sends one delivery attempt, retrying once with the
 // other signature standard on a 400 or 401; federation.Knocker is one.
 type Knocker interface {
-	Do(ctx context.Context, client federation.Doer, build func() (*http.Request, error), keyID string, key crypto.PrivateKey, body []byte) (*http.Response, error)
+	Do(ctx context.Context, client federation.Doer, build func() (*http.Request, error), keys federation.Keys, body []byte) (*http.Response, error)
 }
 
 // Deliverer signs and POSTs deliveries. Every message is acked once its
@@ -81,8 +81,7 @@ type cachedActivity struct {
 	payload   []byte
 	typ       string
 	objectURI string
-	keyID     string
-	key       crypto.PrivateKey
+	keys      federation.Keys
 
 	mu      sync.Mutex
 	checked time.Time // when gone was last read from the store
@@ -281,15 +280,23 @@ func (d *Deliverer) activity(ctx context.Context, activityID, actorID int64) (*c
 		if err != nil {
 			return nil, err
 		}
-		keyID, pem, err := d.Store.SigningKey(ctx, actorID)
+		sk, err := d.Store.SigningKeys(ctx, actorID)
 		if err != nil {
 			return nil, err
 		}
-		key, err := signature.ParsePrivateKey(pem)
-		if err != nil {
+		keys := federation.Keys{KeyID: sk.KeyID}
+		if keys.Key, err = signature.ParsePrivateKey(sk.PEM); err != nil {
 			return nil, fmt.Errorf("key of account %d: %w: %w", actorID, err, starling.ErrNotFound)
 		}
-		ca := &cachedActivity{payload: act.Payload, typ: act.Type, objectURI: act.ObjectURI, keyID: keyID, key: key,
+		if sk.Ed25519PEM != "" {
+			// A bad Ed25519 key costs only the newest standard: RSA signs.
+			if key, err := signature.ParsePrivateKey(sk.Ed25519PEM); err == nil {
+				keys.Ed25519KeyID, keys.Ed25519 = sk.Ed25519KeyID, key
+			} else {
+				d.Logger.Warn("bad ed25519 key", "account", actorID, "error", err)
+			}
+		}
+		ca := &cachedActivity{payload: act.Payload, typ: act.Type, objectURI: act.ObjectURI, keys: keys,
 			checked: d.now()}
 		d.cache.Add(activityID, ca)
 		return ca, nil
@@ -400,11 +407,11 @@ func (d *Deliverer) attempt(ctx context.Context, inbox string, act *cachedActivi
 	var resp *http.Response
 	var err error
 	if d.Knocker != nil {
-		resp, err = d.Knocker.Do(ctx, d.Client, build, act.keyID, act.key, act.payload)
+		resp, err = d.Knocker.Do(ctx, d.Client, build, act.keys, act.payload)
 	} else {
 		var req *http.Request
 		if req, err = build(); err == nil {
-			if err = signature.SignRequest(req, act.keyID, act.key, act.payload, d.now()); err != nil {
+			if err = signature.SignRequest(req, act.keys.KeyID, act.keys.Key, act.payload, d.now()); err != nil {
 				err = fmt.Errorf("%w: %w", federation.ErrSign, err)
 			} else {
 				resp, err = d.Client.Do(req)

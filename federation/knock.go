@@ -30,8 +30,21 @@ type StandardStore interface {
 	SetHostSignatureStandard(ctx context.Context, host, standard string, overwrite bool) error
 }
 
+// Keys are what an actor signs with: its RSA key, which every standard
+// can use, and its Ed25519 key (FEP-521a), for RFC 9421 where the host is
+// known to verify it.
+type Keys struct {
+	KeyID        string
+	Key          crypto.PrivateKey // RSA
+	Ed25519KeyID string
+	Ed25519      crypto.PrivateKey // nil when the actor has no Ed25519 key
+}
+
 // Knocker signs outbound requests with the standard each host accepts and
-// double-knocks where it does not know. What it learns is kept in the
+// double-knocks where it does not know. Three choices, newest first: RFC
+// 9421 with the actor's Ed25519 key, for a host known to verify it (it
+// signed to us with an Ed25519 key); RFC 9421 with the RSA key, for a host
+// known to verify RFC 9421; draft-cavage otherwise. What it learns is kept in the
 // store, so other processes and restarts know it too. The whole record is
 // read at first use and every minute after, so picking a standard never
 // costs a query on the delivery path: a host not on record gets
@@ -65,10 +78,23 @@ func (k *Knocker) Preferred(ctx context.Context, host string) signature.Standard
 	k.mu.RLock()
 	std := k.known[host]
 	k.mu.RUnlock()
-	if std == signature.StandardRFC9421 {
-		return signature.StandardRFC9421
+	switch std {
+	case signature.StandardRFC9421, signature.StandardRFC9421Ed25519:
+		return std
 	}
 	return signature.StandardCavage
+}
+
+// rank orders the standards, oldest first: what a host signs with only
+// ever raises what it is known to verify.
+func rank(std signature.Standard) int {
+	switch std {
+	case signature.StandardRFC9421:
+		return 1
+	case signature.StandardRFC9421Ed25519:
+		return 2
+	}
+	return 0
 }
 
 // refresh reads the record from the store when it is older than
@@ -104,22 +130,28 @@ func (k *Knocker) refresh(ctx context.Context) {
 }
 
 // Learn records that host accepts std, as seen from a request it signed
-// to us: a server that signs with a standard verifies it too.
+// to us: a server that signs with a standard verifies it too. It only
+// raises what is on record (draft-cavage, then RFC 9421, then RFC 9421
+// with Ed25519): Fedify signs with either of its keys, and a request
+// signed the older way does not unlearn the newer. A knock refused with
+// the newer standard lowers it (Do).
 func (k *Knocker) Learn(ctx context.Context, host string, std signature.Standard) {
-	k.remember(ctx, host, std, true)
+	k.remember(ctx, host, std, false)
 }
 
-func (k *Knocker) remember(ctx context.Context, host string, std signature.Standard, overwrite bool) {
+// remember records std for host: only when it ranks above what is on
+// record, or whatever is on record when lower is set.
+func (k *Knocker) remember(ctx context.Context, host string, std signature.Standard, lower bool) {
 	host = strings.ToLower(host)
 	k.refresh(ctx)
 	k.mu.RLock()
 	cur, ok := k.known[host]
 	k.mu.RUnlock()
-	if ok && (cur == std || !overwrite) {
+	if ok && (cur == std || (!lower && rank(cur) >= rank(std))) {
 		return
 	}
 	if k.Store != nil {
-		if err := k.Store.SetHostSignatureStandard(ctx, host, string(std), overwrite); err != nil {
+		if err := k.Store.SetHostSignatureStandard(ctx, host, string(std), true); err != nil {
 			k.logger().Warn("remember host signature standard", "host", host, "error", err)
 			return // try again next time rather than keep what is not stored
 		}
@@ -141,13 +173,26 @@ func (k *Knocker) logger() *slog.Logger {
 // network or the remote: retrying will not help.
 var ErrSign = errors.New("cannot sign request")
 
-// Sign signs r with std, at the Knocker's now. Errors wrap ErrSign.
-func (k *Knocker) Sign(r *http.Request, std signature.Standard, keyID string, key crypto.PrivateKey, body []byte) error {
+// usable is std, or RFC 9421 with RSA for RFC 9421 with Ed25519 when
+// keys hold no Ed25519 key.
+func usable(std signature.Standard, keys Keys) signature.Standard {
+	if std == signature.StandardRFC9421Ed25519 && (keys.Ed25519 == nil || keys.Ed25519KeyID == "") {
+		return signature.StandardRFC9421
+	}
+	return std
+}
+
+// Sign signs r with std and the key std calls for, at the Knocker's now.
+// Errors wrap ErrSign.
+func (k *Knocker) Sign(r *http.Request, std signature.Standard, keys Keys, body []byte) error {
 	var err error
-	if std == signature.StandardRFC9421 {
-		err = signature.SignRequestRFC9421(r, keyID, key, body, k.now())
-	} else {
-		err = signature.SignRequest(r, keyID, key, body, k.now())
+	switch usable(std, keys) {
+	case signature.StandardRFC9421Ed25519:
+		err = signature.SignRequestRFC9421(r, keys.Ed25519KeyID, keys.Ed25519, body, k.now())
+	case signature.StandardRFC9421:
+		err = signature.SignRequestRFC9421(r, keys.KeyID, keys.Key, body, k.now())
+	default:
+		err = signature.SignRequest(r, keys.KeyID, keys.Key, body, k.now())
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrSign, err)
@@ -156,20 +201,23 @@ func (k *Knocker) Sign(r *http.Request, std signature.Standard, keyID string, ke
 }
 
 // Do builds a request with build, signs it with the host's preferred
-// standard and sends it with client. On a 400 or 401 it builds, signs with
-// the other standard and sends once more, and answers with that second
-// response. body must be the bytes build puts in the request. Errors from
-// build are returned as they are, signing errors wrap ErrSign. The caller
-// closes the returned body.
-func (k *Knocker) Do(ctx context.Context, client Doer, build func() (*http.Request, error), keyID string, key crypto.PrivateKey, body []byte) (*http.Response, error) {
+// standard (RFC 9421 with Ed25519 only when keys hold an Ed25519 key) and
+// sends it with client. On a 400 or 401 it builds, signs once more and
+// sends, and answers with that second response: with RFC 9421 (RSA) after
+// draft-cavage, with draft-cavage after RFC 9421, and with RFC 9421 (RSA)
+// after RFC 9421 with Ed25519. A second knock that succeeds is remembered
+// for the host, so the next request costs one. body must be the bytes
+// build puts in the request. Errors from build are returned as they are,
+// signing errors wrap ErrSign. The caller closes the returned body.
+func (k *Knocker) Do(ctx context.Context, client Doer, build func() (*http.Request, error), keys Keys, body []byte) (*http.Response, error) {
 	req, err := build()
 	if err != nil {
 		return nil, err
 	}
 	host := req.URL.Host
-	first := k.Preferred(ctx, host)
+	first := usable(k.Preferred(ctx, host), keys)
 	k.logger().Debug("signing", "host", host, "standard", first)
-	if err := k.Sign(req, first, keyID, key, body); err != nil {
+	if err := k.Sign(req, first, keys, body); err != nil {
 		return nil, err
 	}
 	resp, err := client.Do(req)
@@ -180,6 +228,12 @@ func (k *Knocker) Do(ctx context.Context, client Doer, build func() (*http.Reque
 		// Nothing to record: the first knock used what is known, or
 		// draft-cavage for an unknown host, which is what unknown means.
 		// Writing it would cost a query per new host on the delivery path.
+		// Unless the host asks for a newer standard (RFC 9421's
+		// Accept-Signature, which Starling's inbox sends): that is
+		// learnt, once, and used from the next request on.
+		if std, ok := signature.AcceptedStandard(resp.Header); ok && resp.StatusCode < 300 && rank(std) > rank(first) {
+			k.Learn(ctx, host, std)
+		}
 		return resp, nil
 	}
 	// Drain a little so the connection can be reused.
@@ -194,7 +248,7 @@ func (k *Knocker) Do(ctx context.Context, client Doer, build func() (*http.Reque
 	if err != nil {
 		return nil, err
 	}
-	if err := k.Sign(req, second, keyID, key, body); err != nil {
+	if err := k.Sign(req, second, keys, body); err != nil {
 		return nil, err
 	}
 	resp2, err := client.Do(req)
@@ -202,8 +256,8 @@ func (k *Knocker) Do(ctx context.Context, client Doer, build func() (*http.Reque
 		return nil, fmt.Errorf("second knock (%s): %w", second, err)
 	}
 	if resp2.StatusCode < 300 {
-		k.logger().Info("host accepts the other signature standard", "host", host, "standard", second)
-		k.Learn(ctx, host, second)
+		k.logger().Info("host accepts the other signature standard", "host", host, "standard", second, "refused", first)
+		k.remember(ctx, host, second, true)
 	}
 	return resp2, nil
 }

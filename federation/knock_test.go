@@ -3,6 +3,10 @@ package federation
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -89,7 +93,7 @@ func TestKnocker_DoubleKnock(t *testing.T) {
 				return http.NewRequest(http.MethodPost, srv.URL+"/inbox", bytes.NewReader(body))
 			}
 			for i := 0; i < 2; i++ {
-				resp, err := k.Do(t.Context(), srv.Client(), build, "https://remote.example/users/bob#main-key", key, body)
+				resp, err := k.Do(t.Context(), srv.Client(), build, Keys{KeyID: "https://remote.example/users/bob#main-key", Key: key}, body)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -122,10 +126,181 @@ func TestKnocker_DoubleKnock(t *testing.T) {
 	}
 }
 
+// A host that signed to us with RFC 9421 and an Ed25519 key gets RFC
+// 9421 with the actor's Ed25519 key, on the first knock; one that then
+// refuses it gets RFC 9421 with RSA after one knock, and from then on
+// first.
+func TestKnocker_Ed25519(t *testing.T) {
+	key := sigTestPrivateKey(t, bobKeyPath)
+	edPub, edPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rsaKeyID, edKeyID = "https://remote.example/users/bob#main-key", "https://remote.example/users/bob#ed25519-key"
+	keys := Keys{KeyID: rsaKeyID, Key: key, Ed25519KeyID: edKeyID, Ed25519: edPriv}
+	lookup := func(ctx context.Context, keyID string, refresh bool) (crypto.PublicKey, string, error) {
+		if keyID == edKeyID {
+			return edPub, "https://remote.example/users/bob", nil
+		}
+		return &key.PublicKey, "https://remote.example/users/bob", nil
+	}
+	for _, verifiesEd25519 := range []bool{true, false} {
+		t.Run(fmt.Sprint("verifiesEd25519=", verifiesEd25519), func(t *testing.T) {
+			var mu sync.Mutex
+			var seen []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				v, err := signature.VerifyRequest(r.Context(), r, body, time.Now(), lookup)
+				mu.Lock()
+				seen = append(seen, fmt.Sprintf("%s ed25519=%v", v.Standard, v.Ed25519))
+				mu.Unlock()
+				if err != nil || v.Standard != signature.StandardRFC9421 || (v.Ed25519 && !verifiesEd25519) {
+					http.Error(w, "no", http.StatusUnauthorized)
+					return
+				}
+				w.WriteHeader(http.StatusAccepted)
+			}))
+			defer srv.Close()
+			host := strings.TrimPrefix(srv.URL, "http://")
+			store := &memStandards{m: map[string]string{}}
+			k := &Knocker{Store: store}
+			// It signed to us with RFC 9421, RSA then Ed25519, then RSA
+			// again: what it verifies only rises.
+			k.Learn(t.Context(), host, signature.StandardRFC9421)
+			k.Learn(t.Context(), host, signature.StandardRFC9421Ed25519)
+			k.Learn(t.Context(), host, signature.StandardRFC9421)
+			if got := k.Preferred(t.Context(), host); got != signature.StandardRFC9421Ed25519 {
+				t.Fatalf("Preferred = %q", got)
+			}
+			body := []byte(`{"type":"Create"}`)
+			build := func() (*http.Request, error) {
+				return http.NewRequest(http.MethodPost, srv.URL+"/inbox", bytes.NewReader(body))
+			}
+			for i := 0; i < 3; i++ {
+				resp, err := k.Do(t.Context(), srv.Client(), build, keys, body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusAccepted {
+					t.Fatalf("attempt %d: status %d", i, resp.StatusCode)
+				}
+			}
+			want := "rfc9421 ed25519=true,rfc9421 ed25519=true,rfc9421 ed25519=true"
+			wantStored := signature.StandardRFC9421Ed25519
+			if !verifiesEd25519 {
+				want = "rfc9421 ed25519=true,rfc9421 ed25519=false,rfc9421 ed25519=false,rfc9421 ed25519=false"
+				wantStored = signature.StandardRFC9421
+			}
+			if got := strings.Join(seen, ","); got != want {
+				t.Errorf("knocks %s, want %s", got, want)
+			}
+			if got := store.m[host]; got != string(wantStored) {
+				t.Errorf("remembered %q, want %q", got, wantStored)
+			}
+		})
+	}
+	// Without an Ed25519 key, a host known to verify it gets RFC 9421
+	// with RSA.
+	req, _ := http.NewRequest(http.MethodPost, "http://x.example/inbox", nil)
+	k := &Knocker{}
+	if err := k.Sign(req, signature.StandardRFC9421Ed25519, Keys{KeyID: rsaKeyID, Key: key}, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if in := req.Header.Get("Signature-Input"); !strings.Contains(in, `alg="rsa-v1_5-sha256"`) {
+		t.Errorf("Signature-Input %s", in)
+	}
+}
+
 func stds(s []signature.Standard) []string {
 	out := make([]string, len(s))
 	for i, v := range s {
 		out[i] = string(v)
 	}
 	return out
+}
+
+// A host known to verify RFC 9421 that refuses it (its software changed,
+// say) gets draft-cavage after one knock, and first from then on.
+func TestKnocker_RFC9421RefusedOnce(t *testing.T) {
+	key := sigTestPrivateKey(t, bobKeyPath)
+	lookup := &fakeKeyLookup{cached: &key.PublicKey, owner: "https://remote.example/users/bob"}
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		v, err := signature.VerifyRequest(r.Context(), r, body, time.Now(), lookup.lookup)
+		mu.Lock()
+		seen = append(seen, string(v.Standard))
+		mu.Unlock()
+		if err != nil || v.Standard != signature.StandardCavage {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	store := &memStandards{m: map[string]string{host: string(signature.StandardRFC9421)}}
+	k := &Knocker{Store: store}
+	body := []byte(`{"type":"Create"}`)
+	build := func() (*http.Request, error) {
+		return http.NewRequest(http.MethodPost, srv.URL+"/inbox", bytes.NewReader(body))
+	}
+	for i := 0; i < 3; i++ {
+		resp, err := k.Do(t.Context(), srv.Client(), build, Keys{KeyID: "https://remote.example/users/bob#main-key", Key: key}, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("attempt %d: status %d", i, resp.StatusCode)
+		}
+	}
+	if got, want := strings.Join(seen, ","), "rfc9421,draft-cavage,draft-cavage,draft-cavage"; got != want {
+		t.Errorf("knocks %s, want %s", got, want)
+	}
+	if store.m[host] != string(signature.StandardCavage) {
+		t.Errorf("remembered %q", store.m[host])
+	}
+}
+
+// A host answering a draft-cavage delivery with Accept-Signature asking
+// for Ed25519 gets RFC 9421 with Ed25519 from the next delivery on, with
+// no knock of the Knocker's own.
+func TestKnocker_AcceptSignature(t *testing.T) {
+	key := sigTestPrivateKey(t, bobKeyPath)
+	_, edPriv, _ := ed25519.GenerateKey(rand.Reader)
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		std := "draft-cavage"
+		if in := r.Header.Get("Signature-Input"); strings.Contains(in, `alg="ed25519"`) {
+			std = "rfc9421-ed25519"
+		} else if in != "" {
+			std = "rfc9421"
+		}
+		mu.Lock()
+		seen = append(seen, std)
+		mu.Unlock()
+		w.Header().Set("Accept-Signature", signature.AcceptSignatureEd25519)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	store := &memStandards{m: map[string]string{}}
+	k := &Knocker{Store: store}
+	keys := Keys{KeyID: "https://remote.example/users/bob#main-key", Key: key, Ed25519KeyID: "https://remote.example/users/bob#ed25519-key", Ed25519: edPriv}
+	build := func() (*http.Request, error) {
+		return http.NewRequest(http.MethodPost, srv.URL+"/inbox", strings.NewReader("{}"))
+	}
+	for i := 0; i < 3; i++ {
+		resp, err := k.Do(t.Context(), srv.Client(), build, keys, []byte("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if got, want := strings.Join(seen, ","), "draft-cavage,rfc9421-ed25519,rfc9421-ed25519"; got != want {
+		t.Errorf("knocks %s, want %s", got, want)
+	}
 }

@@ -43,8 +43,10 @@ type Resolver struct {
 	// Scheme is used for WebFinger on remote hosts: "https", or "http" for
 	// local federation.
 	Scheme string
-	// SignAs returns the key that signs fetches.
-	SignAs func(ctx context.Context) (keyID string, key crypto.PrivateKey, err error)
+	// SignAs returns the keys that sign fetches: the instance actor's RSA
+	// key and, if it has one, its Ed25519 key (used where the Knocker
+	// knows the host verifies it).
+	SignAs func(ctx context.Context) (Keys, error)
 	MaxAge time.Duration // default 24h
 	Now    func() time.Time
 	// Knocker, when set, signs fetches with the standard each host accepts
@@ -90,12 +92,12 @@ func (r *Resolver) get(ctx context.Context, rawURL, accept string, sign bool) ([
 	var resp *http.Response
 	switch {
 	case sign && r.SignAs != nil:
-		keyID, key, err := r.SignAs(ctx)
+		keys, err := r.SignAs(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 		}
 		if r.Knocker != nil {
-			resp, err = r.Knocker.Do(ctx, r.Client, build, keyID, key, nil)
+			resp, err = r.Knocker.Do(ctx, r.Client, build, keys, nil)
 			if err != nil {
 				return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 			}
@@ -105,7 +107,7 @@ func (r *Resolver) get(ctx context.Context, rawURL, accept string, sign bool) ([
 		if err != nil {
 			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 		}
-		if err := signature.SignRequest(req, keyID, key, nil, r.now()); err != nil {
+		if err := signature.SignRequest(req, keys.KeyID, keys.Key, nil, r.now()); err != nil {
 			return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 		}
 		if resp, err = r.Client.Do(req); err != nil {
@@ -251,6 +253,7 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *acti
 		Bot:          doc.Type == "Service" || doc.Type == "Application",
 		Fields:       profileFields(p, doc.Attachment),
 	}
+	a.Ed25519KeyID, a.Ed25519PublicKey = ed25519Key(doc)
 	if doc.Endpoints != nil && activitypub.SameHost(doc.Endpoints.SharedInbox, doc.ID) {
 		a.SharedInboxURL = sanitize.Clean(doc.Endpoints.SharedInbox)
 	}
@@ -340,6 +343,25 @@ func clip(s string, n int) string {
 	return s[:n]
 }
 
+// ed25519Key returns the first FEP-521a Ed25519 Multikey of an actor's
+// assertionMethod that the actor controls, with an id on its host: its id
+// and publicKeyMultibase, or "" and "".
+func ed25519Key(doc *activitypub.Actor) (keyID, multibase string) {
+	for _, k := range doc.AssertionMethod {
+		if k.Type != "Multikey" && k.Type != "sec:Multikey" {
+			continue
+		}
+		if k.ID == "" || !sanitize.Valid(k.ID) || !activitypub.SameHost(k.ID, doc.ID) || (k.Controller != "" && k.Controller != doc.ID) {
+			continue
+		}
+		if _, err := signature.DecodeMultikey(k.PublicKeyMultibase); err != nil {
+			continue
+		}
+		return k.ID, k.PublicKeyMultibase
+	}
+	return "", ""
+}
+
 // KeyLookup finds the public key keyID for signature verification: from the
 // store, or by fetching the key's actor. It has the KeyLookup signature.
 func (r *Resolver) KeyLookup(ctx context.Context, keyID string, refresh bool) (crypto.PublicKey, string, error) {
@@ -360,6 +382,13 @@ func (r *Resolver) KeyLookup(ctx context.Context, keyID string, refresh bool) (c
 		if a, err = r.actorForKey(ctx, actorURI, keyID); err != nil {
 			return nil, "", err
 		}
+	}
+	if a.Ed25519KeyID != "" && a.Ed25519KeyID == keyID {
+		key, err := signature.DecodeMultikey(a.Ed25519PublicKey)
+		if err != nil {
+			return nil, "", fmt.Errorf("look up key %s: %w", keyID, err)
+		}
+		return key, a.URI, nil
 	}
 	if a.KeyID != keyID {
 		return nil, "", fmt.Errorf("look up key %s: actor %s has key %s", keyID, a.URI, a.KeyID)

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -23,6 +24,10 @@ func (s Site) ActorURI(username string) string { return s.Base() + "/users/" + u
 
 // KeyID is the id of a local account's public key.
 func (s Site) KeyID(username string) string { return s.ActorURI(username) + "#main-key" }
+
+// Ed25519KeyID is the id of a local actor's Ed25519 key (FEP-521a), as
+// Mastodon names it.
+func Ed25519KeyID(actorURI string) string { return actorURI + "#ed25519-key" }
 
 // StatusURI is a local status's ActivityPub id.
 func (s Site) StatusURI(username string, id int64) string {
@@ -111,8 +116,16 @@ func (s Site) ActorDocument(a *starling.Account) *activitypub.Actor {
 	for _, f := range a.Fields {
 		fields = append(fields, activitypub.PropertyValue{Type: "PropertyValue", Name: f.Name, Value: f.Value})
 	}
+	ctx := actorContext()
+	var keys activitypub.List[activitypub.Multikey]
+	if a.Ed25519KeyID != "" && a.Ed25519PublicKey != "" {
+		// FEP-521a: the Ed25519 key, with the contexts that define it,
+		// after the security vocabulary.
+		ctx = slices.Insert(ctx, 2, any(activitypub.DataIntegrityNS), any(activitypub.MultikeyNS))
+		keys = append(keys, activitypub.Multikey{ID: a.Ed25519KeyID, Type: "Multikey", Controller: a.URI, PublicKeyMultibase: a.Ed25519PublicKey})
+	}
 	return &activitypub.Actor{
-		Context:                   actorContext(),
+		Context:                   ctx,
 		ID:                        a.URI,
 		Type:                      activitypub.TypeName(typ),
 		PreferredUsername:         s.WebFingerUsername(a),
@@ -128,6 +141,7 @@ func (s Site) ActorDocument(a *starling.Account) *activitypub.Actor {
 		Published:                 a.CreatedAt.UTC().Format(time.RFC3339),
 		Endpoints:                 &activitypub.Endpoints{SharedInbox: s.SharedInbox()},
 		PublicKey:                 &activitypub.PublicKey{ID: a.KeyID, Owner: a.URI, PublicKeyPEM: a.PublicKeyPEM},
+		AssertionMethod:           keys,
 		Attachment:                fields,
 	}
 }

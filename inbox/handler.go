@@ -66,6 +66,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, msg)
 		return
 	}
+	// Ask for RFC 9421 with Ed25519 from now on: a Knocker learns it
+	// from this answer (signature.AcceptedStandard).
+	w.Header().Set("Accept-Signature", signature.AcceptSignatureEd25519)
 	w.WriteHeader(status)
 }
 
@@ -139,8 +142,13 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 	}
 	if h.Standards != nil && v.Standard == signature.StandardRFC9421 {
 		// The key owner's host, as addressed by URL (with its port).
+		// Signed with an Ed25519 key: it verifies those too.
+		std := v.Standard
+		if v.Ed25519 {
+			std = signature.StandardRFC9421Ed25519
+		}
 		if u, err := url.Parse(v.Owner); err == nil && u.Host != "" {
-			h.Standards.Learn(ctx, u.Host, v.Standard)
+			h.Standards.Learn(ctx, u.Host, std)
 		}
 	}
 	id := starling.NewID(now())

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -180,8 +179,8 @@ func newSamplesRig(t *testing.T) *samplesRig {
 		Site:   site,
 		Scheme: "https",
 		MaxAge: 1000 * time.Hour,
-		SignAs: func(context.Context) (string, crypto.PrivateKey, error) {
-			return "https://starling.test/actor#main-key", key, nil
+		SignAs: func(context.Context) (federation.Keys, error) {
+			return federation.Keys{KeyID: "https://starling.test/actor#main-key", Key: key}, nil
 		},
 	}
 	rig := &samplesRig{db: db, keyPEM: pub, key: key, accepter: &recordingAccepter{}, origin: org}

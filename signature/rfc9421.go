@@ -442,7 +442,8 @@ func verifyRFC9421One(ctx context.Context, r *http.Request, body []byte, now tim
 	if owner == "" {
 		return Verification{}, &SignatureError{Reason: reasonKeyFetch, Err: fmt.Errorf("key %q has no owner", s.keyID)}
 	}
-	return Verification{KeyID: s.keyID, Owner: owner, Standard: StandardRFC9421}, nil
+	_, isEd25519 := key.(ed25519.PublicKey)
+	return Verification{KeyID: s.keyID, Owner: owner, Standard: StandardRFC9421, Ed25519: isEd25519}, nil
 }
 
 func verifyRFC9421Any(key any, alg string, candidates []string, sig []byte) error {
@@ -576,4 +577,42 @@ func checkContentDigest(h http.Header, body []byte) error {
 		return &SignatureError{Reason: reasonNoSHA256, Err: errors.New("Content-Digest has no sha-256 or sha-512 entry")}
 	}
 	return nil
+}
+
+// AcceptSignatureEd25519 is the Accept-Signature field (RFC 9421 section
+// 5.1) Starling's inbox answers a signed delivery with: it asks for RFC 9421
+// signatures made with an Ed25519 key over what SignRequestRFC9421 covers.
+// A sender's Knocker reads it with AcceptedStandard, so two servers learn
+// each other's newest standard from deliveries they make anyway, without a
+// knock of their own.
+const AcceptSignatureEd25519 = `sig1=("@method" "@target-uri" "@authority" "content-digest");alg="ed25519"`
+
+// AcceptedStandard reads a response's Accept-Signature field: RFC 9421
+// with Ed25519 when a member asks for alg ed25519, RFC 9421 when a member
+// asks for another algorithm or none (a key of the receiver's choosing);
+// ok is false when there is no such field or it does not parse.
+func AcceptedStandard(h http.Header) (std Standard, ok bool) {
+	values := h.Values("Accept-Signature")
+	if len(values) == 0 {
+		return "", false
+	}
+	d, err := httpsfv.UnmarshalDictionary(values)
+	if err != nil {
+		return "", false
+	}
+	for _, name := range d.Names() {
+		m, _ := d.Get(name)
+		il, isList := m.(httpsfv.InnerList)
+		if !isList {
+			continue
+		}
+		alg, _ := il.Params.Get("alg")
+		switch alg {
+		case AlgEd25519:
+			return StandardRFC9421Ed25519, true
+		case nil, AlgRSAv15SHA256, AlgRSAPSSSHA512:
+			std, ok = StandardRFC9421, true
+		}
+	}
+	return std, ok
 }

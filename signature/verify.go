@@ -36,6 +36,10 @@ const (
 	// StandardRFC9421 is RFC 9421 HTTP Message Signatures (Mastodon 4.5+,
 	// Fedify).
 	StandardRFC9421 Standard = "rfc9421"
+	// StandardRFC9421Ed25519 is RFC 9421 signed with the actor's Ed25519
+	// key (FEP-521a) rather than its RSA key: what a host is known to
+	// verify once it has signed to us that way.
+	StandardRFC9421Ed25519 Standard = "rfc9421-ed25519"
 )
 
 // Verification is the result of a good signature.
@@ -43,6 +47,7 @@ type Verification struct {
 	KeyID    string
 	Owner    string   // actor URI owning the key, from KeyLookup
 	Standard Standard // which standard the request was signed with
+	Ed25519  bool     // signed with an Ed25519 key
 }
 
 // SignatureError is returned for every rejected request.

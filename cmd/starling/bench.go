@@ -45,6 +45,7 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	profile := fs.String("cpu-profile", "", "write the server's CPU profile to `file`")
 	schedule := fs.String("retry-schedule", "1s,2s,4s,8s,16s", "--delivery-retry-schedule of the server")
 	posts := fs.Int("posts", 2, "posts, one after another: the first meets new connections, the rest kept-alive ones")
+	ed := fs.Bool("fleet-ed25519", false, "hosts answer with Accept-Signature asking for RFC 9421 with Ed25519: the first post is signed draft-cavage, the rest with the Ed25519 key")
 	var serverEnv []string
 	fs.Func("server-env", "`KEY=VALUE` in the server's environment only (repeatable), e.g. GOGC=100", func(v string) error {
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
@@ -81,6 +82,7 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer fleet.Close()
+	fleet.AcceptEd25519 = *ed
 	healthy := fleet.Hosts
 	for i, h := range fleet.Hosts {
 		switch {

@@ -163,6 +163,7 @@ type fedifyReceived struct {
 	Object   string         `json:"object"` // the object's id
 	Content  string         `json:"content"`
 	Standard string         `json:"standard"`
+	Alg      string         `json:"alg"`   // RFC 9421's alg parameter, if any
 	Inbox    string         `json:"inbox"` // the path it was posted to
 	Raw      map[string]any `json:"raw"`   // the activity as posted
 }

@@ -44,6 +44,11 @@ type Fleet struct {
 	// a key once, as a remote that already follows us would have it.
 	fetching singleflight.Group
 	byHost   map[string]*FleetHost
+	// AcceptEd25519 makes every host answer a delivery it accepts with
+	// Accept-Signature asking for RFC 9421 with Ed25519, as Starling's
+	// inbox does, so the sender signs with its Ed25519 key from then on.
+	// Set it before the first delivery.
+	AcceptEd25519 bool
 }
 
 // FleetHost is one simulated server.
@@ -182,6 +187,9 @@ func (f *Fleet) serve(w http.ResponseWriter, r *http.Request) {
 	h.received[act.ID] = append(h.received[act.ID], now)
 	h.bodies = append(h.bodies[:0], body)
 	h.mu.Unlock()
+	if f.AcceptEd25519 {
+		w.Header().Set("Accept-Signature", signature.AcceptSignatureEd25519)
+	}
 	w.WriteHeader(http.StatusAccepted)
 }
 
@@ -227,6 +235,12 @@ func (f *Fleet) fetchKey(ctx context.Context, keyID string) (crypto.PublicKey, s
 	var doc activitypub.Actor
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || doc.PublicKey == nil {
 		return nil, "", fmt.Errorf("fetch key %s: status %d, %v", keyID, resp.StatusCode, err)
+	}
+	for _, k := range doc.AssertionMethod {
+		if k.ID == keyID {
+			key, err := signature.DecodeMultikey(k.PublicKeyMultibase)
+			return key, doc.ID, err
+		}
 	}
 	key, err := signature.ParsePublicKey(doc.PublicKey.PublicKeyPEM)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,9 +67,24 @@ func testLogger(t testing.TB, name string) *slog.Logger {
 // activity id in the body, and can make them answer 503 for a while.
 type inboxRecorder struct {
 	mu      sync.Mutex
-	posts   map[string]int // activity id → accepted POSTs
-	refused map[string]int // activity id → POSTs answered 503 while blocked
+	posts   map[string]int      // activity id → accepted POSTs
+	refused map[string]int      // activity id → POSTs answered 503 while blocked
+	signed  map[string][]string // activity id → how each POST was signed (signedWith)
 	blocked bool
+}
+
+// signedWith names how a request is signed: "draft-cavage", or "rfc9421"
+// and the alg of its Signature-Input ("rfc9421 ed25519").
+func signedWith(r *http.Request) string {
+	in := r.Header.Get("Signature-Input")
+	if in == "" {
+		return "draft-cavage"
+	}
+	if _, alg, ok := strings.Cut(in, `alg="`); ok {
+		alg, _, _ = strings.Cut(alg, `"`)
+		return "rfc9421 " + alg
+	}
+	return "rfc9421"
 }
 
 func (rec *inboxRecorder) wrap(next http.Handler) http.Handler {
@@ -90,6 +106,9 @@ func (rec *inboxRecorder) wrap(next http.Handler) http.Handler {
 		} else {
 			rec.posts[act.ID]++
 		}
+		if rec.signed != nil {
+			rec.signed[act.ID] = append(rec.signed[act.ID], signedWith(r))
+		}
 		rec.mu.Unlock()
 		if blocked {
 			w.Header().Set("Retry-After", "1")
@@ -104,6 +123,25 @@ func (rec *inboxRecorder) count(id string) (posts, refused int) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	return rec.posts[id], rec.refused[id]
+}
+
+// signatures returns how each POST of activity id was signed, in order.
+func (rec *inboxRecorder) signatures(id string) []string {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return slices.Clone(rec.signed[id])
+}
+
+// allSignatures returns how every POST was signed, in no particular order
+// across activities.
+func (rec *inboxRecorder) allSignatures() []string {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var out []string
+	for _, s := range rec.signed {
+		out = append(out, s...)
+	}
+	return out
 }
 
 func (rec *inboxRecorder) block(b bool) {
@@ -158,7 +196,7 @@ func startInstance(t testing.TB, name string, opts ...func(*Config)) *instance {
 		o(&cfg)
 	}
 	in := &instance{t: t, name: name, cfg: cfg,
-		inbox:  &inboxRecorder{posts: map[string]int{}, refused: map[string]int{}},
+		inbox:  &inboxRecorder{posts: map[string]int{}, refused: map[string]int{}, signed: map[string][]string{}},
 		client: &http.Client{Timeout: 10 * time.Second}}
 	in.base = "http://" + in.cfg.Domain
 	in.srv = &Server{Config: &in.cfg, Logger: testLogger(t, name), Listener: ln, WrapHandler: in.inbox.wrap}

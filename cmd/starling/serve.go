@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -102,6 +101,11 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	adm := &api.Admin{Store: s.DB, Site: st}
 	if err := adm.EnsureInstanceActor(ctx); err != nil {
 		return fmt.Errorf("create instance actor: %w", err)
+	}
+	if n, err := adm.EnsureEd25519Keys(ctx); err != nil {
+		return fmt.Errorf("ed25519 keys: %w", err)
+	} else if n > 0 {
+		logger.Info("generated ed25519 keys", "accounts", n)
 	}
 	signAs, err := instanceKey(ctx, s.DB)
 	if err != nil {
@@ -339,22 +343,28 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 }
 
-// instanceKey loads the instance actor's key, which signs every fetch,
+// instanceKey loads the instance actor's keys, which sign every fetch,
 // once at start: no query on the first fetch.
-func instanceKey(ctx context.Context, db *postgres.DB) (func(context.Context) (string, crypto.PrivateKey, error), error) {
+func instanceKey(ctx context.Context, db *postgres.DB) (func(context.Context) (federation.Keys, error), error) {
 	a, err := db.AccountByAcct(ctx, federation.InstanceActorUsername, "")
 	if err != nil {
 		return nil, fmt.Errorf("instance actor: %w", err)
 	}
-	keyID, pem, err := db.SigningKey(ctx, a.ID)
+	sk, err := db.SigningKeys(ctx, a.ID)
 	if err != nil {
 		return nil, fmt.Errorf("instance actor key: %w", err)
 	}
-	key, err := signature.ParsePrivateKey(pem)
-	if err != nil {
+	keys := federation.Keys{KeyID: sk.KeyID}
+	if keys.Key, err = signature.ParsePrivateKey(sk.PEM); err != nil {
 		return nil, fmt.Errorf("instance actor key: %w", err)
 	}
-	return func(context.Context) (string, crypto.PrivateKey, error) { return keyID, key, nil }, nil
+	if sk.Ed25519PEM != "" {
+		if keys.Ed25519, err = signature.ParsePrivateKey(sk.Ed25519PEM); err != nil {
+			return nil, fmt.Errorf("instance actor ed25519 key: %w", err)
+		}
+		keys.Ed25519KeyID = sk.Ed25519KeyID
+	}
+	return func(context.Context) (federation.Keys, error) { return keys, nil }, nil
 }
 
 // laterEvents holds a failed message's next attempt as an events row due

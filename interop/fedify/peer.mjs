@@ -72,10 +72,16 @@ globalThis.fetch = async (input, init) => {
   return response;
 };
 const identifier = "fedi";
-const keyPairs = [await generateCryptoKeyPair("RSASSA-PKCS1-v1_5")];
+// RSA signs HTTP requests (Fedify signs them with an RSA key only); the
+// Ed25519 key is published as a Multikey in assertionMethod (FEP-521a) and
+// signs Object Integrity Proofs.
+const keyPairs = [
+  await generateCryptoKeyPair("RSASSA-PKCS1-v1_5"),
+  await generateCryptoKeyPair("Ed25519"),
+];
 
 // What the inboxes accepted: { type, id, actor, object, content, standard,
-// inbox, raw } where raw is the activity as it was posted.
+// alg (RFC 9421's, or null), inbox, raw } where raw is the activity as it was posted.
 const received = [];
 // Followers, as Fedify recipients, by actor id.
 const followers = new Map();
@@ -314,7 +320,7 @@ async function control(url, origin) {
 }
 
 // record keeps an activity an inbox accepted, as it was posted.
-function record(raw, inbox, standard) {
+function record(raw, inbox, standard, alg) {
   const object = typeof raw.object === "string" ? { id: raw.object } : (raw.object ?? {});
   received.push({
     type: raw.type ?? null,
@@ -323,6 +329,7 @@ function record(raw, inbox, standard) {
     object: object.id ?? null,
     content: object.content ?? null,
     standard,
+    alg,
     inbox,
     raw,
   });
@@ -356,7 +363,9 @@ const server = http.createServer(async (req, res) => {
           // Fedify answered 2xx only after verifying the signature.
           let raw = null;
           try { raw = JSON.parse(body.toString("utf8")); } catch { /* Fedify refused it already */ }
-          if (raw != null) record(raw, url.pathname, headers.has("signature-input") ? "rfc9421" : "draft-cavage");
+          const input = headers.get("signature-input");
+          const alg = input?.match(/;alg="([^"]*)"/)?.[1] ?? null;
+          if (raw != null) record(raw, url.pathname, input != null ? "rfc9421" : "draft-cavage", alg);
         }
       }
     }

@@ -13,13 +13,14 @@ import (
 const accountColumns = `a.id, a.username, coalesce(a.domain, ''), a.display_name, a.note, a.uri, a.url,
 	a.inbox_url, a.shared_inbox_url, a.outbox_url, a.followers_url, a.following_url,
 	a.key_id, a.public_key_pem, a.locked, a.bot, a.fields, a.created_at,
-	coalesce(a.fetched_at, 'epoch'::timestamptz)`
+	coalesce(a.fetched_at, 'epoch'::timestamptz), coalesce(a.ed25519_key_id, ''), coalesce(a.ed25519_public_key, '')`
 
 // accountDest returns the scan destinations of accountColumns, in order.
 func accountDest(a *starling.Account) []any {
 	return []any{&a.ID, &a.Username, &a.Domain, &a.DisplayName, &a.Note, &a.URI, &a.URL,
 		&a.InboxURL, &a.SharedInboxURL, &a.OutboxURL, &a.FollowersURL, &a.FollowingURL,
-		&a.KeyID, &a.PublicKeyPEM, &a.Locked, &a.Bot, &a.Fields, &a.CreatedAt, &a.FetchedAt}
+		&a.KeyID, &a.PublicKeyPEM, &a.Locked, &a.Bot, &a.Fields, &a.CreatedAt, &a.FetchedAt,
+		&a.Ed25519KeyID, &a.Ed25519PublicKey}
 }
 
 // accountScanned fixes up what SQL cannot say directly.
@@ -81,20 +82,19 @@ func (db *DB) CreateLocalAccount(ctx context.Context, a *starling.Account, email
 }
 
 func insertAccount(ctx context.Context, tx pgx.Tx, a *starling.Account) error {
-	var domain, priv any
+	var domain any
 	if a.Domain != "" {
 		domain = a.Domain
 	}
-	if a.PrivateKeyPEM != "" {
-		priv = a.PrivateKeyPEM
-	}
 	_, err := tx.Exec(ctx, `INSERT INTO accounts (id, username, domain, display_name, note, uri, url,
 		inbox_url, shared_inbox_url, outbox_url, followers_url, following_url, key_id,
-		public_key_pem, private_key_pem, locked, bot, fields)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
+		public_key_pem, private_key_pem, locked, bot, fields,
+		ed25519_key_id, ed25519_public_key, ed25519_private_key_pem)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)`,
 		a.ID, a.Username, domain, a.DisplayName, a.Note, a.URI, a.URL,
 		a.InboxURL, a.SharedInboxURL, a.OutboxURL, a.FollowersURL, a.FollowingURL, a.KeyID,
-		a.PublicKeyPEM, priv, a.Locked, a.Bot, fieldsArg(a))
+		a.PublicKeyPEM, nullIfEmpty(a.PrivateKeyPEM), a.Locked, a.Bot, fieldsArg(a),
+		nullIfEmpty(a.Ed25519KeyID), nullIfEmpty(a.Ed25519PublicKey), nullIfEmpty(a.Ed25519PrivateKeyPEM))
 	return err
 }
 
@@ -106,19 +106,20 @@ func (db *DB) UpsertRemoteAccount(ctx context.Context, a *starling.Account) (*st
 	}
 	row := db.pool.QueryRow(ctx, `INSERT INTO accounts AS a (id, username, domain, display_name, note, uri, url,
 		inbox_url, shared_inbox_url, outbox_url, followers_url, following_url, key_id,
-		public_key_pem, locked, bot, fields, fetched_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17, now())
+		public_key_pem, locked, bot, fields, fetched_at, ed25519_key_id, ed25519_public_key)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17, now(), $18, $19)
 		ON CONFLICT (uri) DO UPDATE SET username = EXCLUDED.username, display_name = EXCLUDED.display_name,
 			note = EXCLUDED.note, url = EXCLUDED.url, inbox_url = EXCLUDED.inbox_url,
 			shared_inbox_url = EXCLUDED.shared_inbox_url, outbox_url = EXCLUDED.outbox_url,
 			followers_url = EXCLUDED.followers_url, following_url = EXCLUDED.following_url,
 			key_id = EXCLUDED.key_id, public_key_pem = EXCLUDED.public_key_pem,
-			locked = EXCLUDED.locked, bot = EXCLUDED.bot, fields = EXCLUDED.fields, fetched_at = now()
+			locked = EXCLUDED.locked, bot = EXCLUDED.bot, fields = EXCLUDED.fields, fetched_at = now(),
+			ed25519_key_id = EXCLUDED.ed25519_key_id, ed25519_public_key = EXCLUDED.ed25519_public_key
 		WHERE a.domain IS NOT NULL
 		RETURNING `+accountColumns,
 		starling.NewID(time.Now()), a.Username, a.Domain, a.DisplayName, a.Note, a.URI, a.URL,
 		a.InboxURL, a.SharedInboxURL, a.OutboxURL, a.FollowersURL, a.FollowingURL, a.KeyID,
-		a.PublicKeyPEM, a.Locked, a.Bot, fieldsArg(a))
+		a.PublicKeyPEM, a.Locked, a.Bot, fieldsArg(a), nullIfEmpty(a.Ed25519KeyID), nullIfEmpty(a.Ed25519PublicKey))
 	got, err := scanAccount(row)
 	if errors.Is(err, starling.ErrNotFound) || isUniqueViolation(err) {
 		// A local account with that URI, or another actor already holding
@@ -155,6 +156,57 @@ func (db *DB) SigningKey(ctx context.Context, accountID int64) (keyID, pem strin
 	return keyID, *priv, nil
 }
 
+// SigningKeys returns the keys a local account signs with, in one read:
+// its RSA key and, when it has one, its Ed25519 key. Like SigningKey, it is
+// a read of the private keys only where something is signed. It returns
+// ENOTFOUND when there is no such account or it has no RSA key.
+func (db *DB) SigningKeys(ctx context.Context, accountID int64) (starling.SigningKeys, error) {
+	var k starling.SigningKeys
+	var priv, edID, edPriv *string
+	err := db.pool.QueryRow(ctx, `SELECT key_id, private_key_pem, ed25519_key_id, ed25519_private_key_pem
+		FROM accounts WHERE id = $1`, accountID).Scan(&k.KeyID, &priv, &edID, &edPriv)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (priv == nil || *priv == "")) {
+		return k, fmt.Errorf("signing keys of %d: %w", accountID, starling.ErrNotFound)
+	}
+	if err != nil {
+		return k, fmt.Errorf("signing keys of %d: %w", accountID, err)
+	}
+	k.PEM = *priv
+	if edID != nil && edPriv != nil {
+		k.Ed25519KeyID, k.Ed25519PEM = *edID, *edPriv
+	}
+	return k, nil
+}
+
+// LocalAccountsWithoutEd25519Key returns the local accounts (the instance
+// actor among them) that have no Ed25519 key yet.
+func (db *DB) LocalAccountsWithoutEd25519Key(ctx context.Context) ([]*starling.Account, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+accountColumns+` FROM accounts a
+		WHERE a.domain IS NULL AND a.ed25519_private_key_pem IS NULL ORDER BY a.id`)
+	if err != nil {
+		return nil, fmt.Errorf("local accounts without ed25519 key: %w", err)
+	}
+	accounts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*starling.Account, error) {
+		return scanAccount(row)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("local accounts without ed25519 key: %w", err)
+	}
+	return accounts, nil
+}
+
+// SetEd25519Key gives a local account its Ed25519 key, unless it has one
+// already (another process may have been first; its key stands).
+func (db *DB) SetEd25519Key(ctx context.Context, accountID int64, keyID, publicKey, privatePEM string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE accounts SET ed25519_key_id = $2, ed25519_public_key = $3,
+		ed25519_private_key_pem = $4 WHERE id = $1 AND domain IS NULL AND ed25519_private_key_pem IS NULL`,
+		accountID, keyID, publicKey, privatePEM)
+	if err != nil {
+		return fmt.Errorf("set ed25519 key of %d: %w", accountID, err)
+	}
+	return nil
+}
+
 // AccountByID returns ErrNotFound when there is no such account.
 func (db *DB) AccountByID(ctx context.Context, id int64) (*starling.Account, error) {
 	return db.accountWhere(ctx, "id", `a.id = $1`, id)
@@ -165,9 +217,10 @@ func (db *DB) AccountByURI(ctx context.Context, uri string) (*starling.Account, 
 	return db.accountWhere(ctx, "uri", `a.uri = $1`, uri)
 }
 
-// AccountByKeyID returns the account whose public key has that id.
+// AccountByKeyID returns the account whose public key (RSA or Ed25519) has
+// that id.
 func (db *DB) AccountByKeyID(ctx context.Context, keyID string) (*starling.Account, error) {
-	return db.accountWhere(ctx, "key id", `a.key_id = $1`, keyID)
+	return db.accountWhere(ctx, "key id", `a.key_id = $1 OR a.ed25519_key_id = $1`, keyID)
 }
 
 // AccountByAcct finds user (domain empty) or user@domain, case-insensitively.

@@ -25,6 +25,8 @@ type Store interface {
 	UpsertRemoteAccount(ctx context.Context, a *starling.Account) (*starling.Account, error)
 	AccountByID(ctx context.Context, id int64) (*starling.Account, error)
 	SigningKey(ctx context.Context, accountID int64) (keyID, pem string, err error)
+	SigningKeys(ctx context.Context, accountID int64) (starling.SigningKeys, error)
+	AccountByKeyID(ctx context.Context, keyID string) (*starling.Account, error)
 
 	InsertInboxActivity(ctx context.Context, a *starling.InboxActivity, events ...starling.Event) (bool, error)
 	CountInboxActivities(ctx context.Context, uri string) (int, error)
@@ -175,6 +177,30 @@ func testSigningKey(t *testing.T, s Store) {
 	bob := MustAccount(t, s, "bob", "b.test")
 	if _, _, err := s.SigningKey(ctx, bob.ID); starling.ErrorCode(err) != starling.ENOTFOUND {
 		t.Errorf("a remote account's key: got %v, want ENOTFOUND", err)
+	}
+	if _, err := s.SigningKeys(ctx, bob.ID); starling.ErrorCode(err) != starling.ENOTFOUND {
+		t.Errorf("a remote account's keys: got %v, want ENOTFOUND", err)
+	}
+	// Without an Ed25519 key: the RSA key alone.
+	if k, err := s.SigningKeys(ctx, alice.ID); err != nil || k != (starling.SigningKeys{KeyID: alice.KeyID, PEM: "private of alice"}) {
+		t.Errorf("SigningKeys = %+v, %v", k, err)
+	}
+
+	// With one: the public key is read with the account and found by its
+	// id; the private key only through SigningKeys.
+	carol := &starling.Account{Username: "carol", URI: "https://local.test/users/carol", PublicKeyPEM: "public",
+		PrivateKeyPEM: "private of carol", Ed25519PublicKey: "z6Mk", Ed25519PrivateKeyPEM: "ed25519 private of carol"}
+	carol.InboxURL, carol.KeyID, carol.Ed25519KeyID = carol.URI+"/inbox", carol.URI+"#main-key", carol.URI+"#ed25519-key"
+	if err := s.CreateLocalAccount(ctx, carol, "carol@local.test", "hash"); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.AccountByKeyID(ctx, carol.Ed25519KeyID)
+	if err != nil || got.ID != carol.ID || got.Ed25519KeyID != carol.Ed25519KeyID || got.Ed25519PublicKey != "z6Mk" || got.Ed25519PrivateKeyPEM != "" {
+		t.Errorf("AccountByKeyID(ed25519) = %+v, %v", got, err)
+	}
+	want := starling.SigningKeys{KeyID: carol.KeyID, PEM: "private of carol", Ed25519KeyID: carol.Ed25519KeyID, Ed25519PEM: "ed25519 private of carol"}
+	if k, err := s.SigningKeys(ctx, carol.ID); err != nil || k != want {
+		t.Errorf("SigningKeys = %+v, %v; want %+v", k, err, want)
 	}
 }
 
