@@ -54,14 +54,8 @@ func (s *Server) ownList(list starling.AccountList) func(http.ResponseWriter, *h
 
 // accountPage answers a page of accounts with Link headers over the list's cursor.
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, read func(context.Context, starling.Page) ([]starling.ListedAccount, error)) {
-	p, err := pageParams(r.URL.Query())
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	page, err := read(r.Context(), p)
-	if err != nil {
-		s.fail(w, r, err)
+	page, ok := readPage(s, w, r, read)
+	if !ok {
 		return
 	}
 	out := make([]*Account, 0, len(page))

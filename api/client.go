@@ -293,14 +293,8 @@ func (s *Server) favourites(w http.ResponseWriter, r *http.Request, me *starling
 // markedPage answers a page of the statuses me marked, with me's flags
 // and Link headers over the marks.
 func (s *Server) markedPage(w http.ResponseWriter, r *http.Request, me *starling.Account, read func(context.Context, starling.Page) ([]starling.MarkedItem, error)) {
-	p, err := pageParams(r.URL.Query())
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	page, err := read(r.Context(), p)
-	if err != nil {
-		s.fail(w, r, err)
+	page, ok := readPage(s, w, r, read)
+	if !ok {
 		return
 	}
 	out := make([]*Status, 0, len(page))

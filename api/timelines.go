@@ -59,16 +59,26 @@ func pageParams(q url.Values) (starling.Page, error) {
 	return p, nil
 }
 
-// timelinePage answers a timeline request: read decides which entries.
-func (s *Server) timelinePage(w http.ResponseWriter, r *http.Request, read func(context.Context, starling.Page) ([]*starling.Item, error)) {
+// readPage reads the page a request's max_id, since_id, min_id and limit
+// ask for; on bad parameters or a failed read it has answered already.
+func readPage[T any](s *Server, w http.ResponseWriter, r *http.Request, read func(context.Context, starling.Page) ([]T, error)) ([]T, bool) {
 	p, err := pageParams(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
-		return
+		return nil, false
 	}
 	page, err := read(r.Context(), p)
 	if err != nil {
 		s.fail(w, r, err)
+		return nil, false
+	}
+	return page, true
+}
+
+// timelinePage answers a timeline request: read decides which entries.
+func (s *Server) timelinePage(w http.ResponseWriter, r *http.Request, read func(context.Context, starling.Page) ([]*starling.Item, error)) {
+	page, ok := readPage(s, w, r, read)
+	if !ok {
 		return
 	}
 	out := make([]*Status, 0, len(page))
