@@ -274,19 +274,26 @@ func (s *Server) authorizePage(w http.ResponseWriter, r *http.Request) {
 		CodeChallengeMethod: ar.challengeMeth, Scopes: lines, SwitchURL: "/oauth/authorize?" + switchQ.Encode()})
 }
 
-// authorizeDecision issues a code when the signed-in person approves, or
-// tells the client they denied: POST /oauth/authorize.
-func (s *Server) authorizeDecision(w http.ResponseWriter, r *http.Request) {
+// postedForm reads a form posted from one of the pages, with its session,
+// and checks its CSRF token; when it answers false it has answered.
+func (s *Server) postedForm(w http.ResponseWriter, r *http.Request) (browser, bool) {
 	if err := r.ParseForm(); err != nil || checkValues(r.PostForm) != nil {
 		s.renderError(w, http.StatusBadRequest, "invalid_request", "The form could not be read.")
-		return
+		return browser{}, false
 	}
 	b, err := s.browserSession(w, r)
 	if err != nil {
 		s.fail(w, r, err)
-		return
+		return browser{}, false
 	}
-	if !s.checkCSRF(w, r, b) {
+	return b, s.checkCSRF(w, r, b)
+}
+
+// authorizeDecision issues a code when the signed-in person approves, or
+// tells the client they denied: POST /oauth/authorize.
+func (s *Server) authorizeDecision(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.postedForm(w, r)
+	if !ok {
 		return
 	}
 	ar := s.parseAuthRequest(w, r, r.PostForm)
@@ -335,16 +342,8 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authReque
 // signIn checks a username (or e-mail address) and password and starts a
 // signed-in session: POST /auth/sign_in.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil || checkValues(r.PostForm) != nil {
-		s.renderError(w, http.StatusBadRequest, "invalid_request", "The form could not be read.")
-		return
-	}
-	b, err := s.browserSession(w, r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if !s.checkCSRF(w, r, b) {
+	b, ok := s.postedForm(w, r)
+	if !ok {
 		return
 	}
 	login := strings.TrimSpace(r.PostForm.Get("username"))
