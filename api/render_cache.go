@@ -120,7 +120,8 @@ func (s *Server) homeTimeline(w http.ResponseWriter, r *http.Request, me *starli
 				target = out.Reblog
 			}
 			out.Bookmarked, target.Bookmarked = ref.Bookmarked, ref.Bookmarked // as item does the other flags
-			if ref.Pinned {                                                    // pins are the viewer's own statuses; others have no pinned flag
+			// Pins are the viewer's own statuses; others have no pinned flag.
+			if ref.Pinned {
 				target.Pinned = &ref.Pinned
 			}
 			b, err := json.Marshal(out)
