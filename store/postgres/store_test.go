@@ -11,30 +11,14 @@ import (
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/store/postgres"
 	"github.com/starling-social/starling/store/postgres/pgtest"
+	"github.com/starling-social/starling/store/storetest"
 )
 
+// mustAccount makes a local account (domain "") or stores a remote one,
+// as the conformance suite does.
 func mustAccount(t *testing.T, db *postgres.DB, username, domain string) *starling.Account {
 	t.Helper()
-	ctx := context.Background()
-	a := &starling.Account{Username: username, Domain: domain, PublicKeyPEM: "pem"}
-	host := domain
-	if host == "" {
-		host = "local.test"
-	}
-	a.URI = fmt.Sprintf("https://%s/users/%s", host, username)
-	a.InboxURL = a.URI + "/inbox"
-	if domain == "" {
-		if err := db.CreateLocalAccount(ctx, a, username+"@local.test", "hash"); err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
-	a.SharedInboxURL = "https://" + domain + "/inbox"
-	got, err := db.UpsertRemoteAccount(ctx, a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
+	return storetest.MustAccount(t, db, username, domain)
 }
 
 func accept(t *testing.T, db *postgres.DB, follower, followee *starling.Account) {
