@@ -8,32 +8,18 @@ import (
 	"time"
 
 	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/api"
 )
 
-// fedStatus is the part of Mastodon's Status entity these tests read.
-type fedStatus struct {
-	ID              string  `json:"id"`
-	URI             string  `json:"uri"`
-	Content         string  `json:"content"`
-	Visibility      string  `json:"visibility"`
-	InReplyToID     *string `json:"in_reply_to_id"`
-	EditedAt        *string `json:"edited_at"`
-	FavouritesCount int     `json:"favourites_count"`
-	ReblogsCount    int     `json:"reblogs_count"`
-	Tags            []struct {
-		Name string `json:"name"`
-	} `json:"tags"`
-}
-
 type fedNotification struct {
-	Type   string     `json:"type"`
-	Status *fedStatus `json:"status"`
+	Type   string      `json:"type"`
+	Status *api.Status `json:"status"`
 }
 
 // homeStatus returns the status uri in token's home timeline, or nil.
-func (in *instance) homeStatus(token, uri string) *fedStatus {
+func (in *instance) homeStatus(token, uri string) *api.Status {
 	in.t.Helper()
-	var page []fedStatus
+	var page []api.Status
 	in.mustCall("GET", "/api/v1/timelines/home?limit=40", token, nil, &page)
 	for i := range page {
 		if page[i].URI == uri {
@@ -161,8 +147,8 @@ func TestFedifyConversation(t *testing.T) {
 		}
 		return out.ID
 	}
-	post := func(token string, form url.Values) fedStatus {
-		var st fedStatus
+	post := func(token string, form url.Values) api.Status {
+		var st api.Status
 		a.mustCall("POST", "/api/v1/statuses", token, form, &st)
 		return st
 	}
@@ -199,7 +185,7 @@ func TestFedifyConversation(t *testing.T) {
 		}
 		notes["direct"] = fedify("/control/post", url.Values{"content": {"<p>fedi direct to alice</p>"}, "visibility": {"direct"}, "mention": {aliceURI}})
 		for _, vis := range []string{"public", "unlisted", "private"} {
-			var st *fedStatus
+			var st *api.Status
 			waitFor(t, 20*time.Second, "the "+vis+" Fedify note in alice's home", func() bool {
 				st = a.homeStatus(alice, notes[vis])
 				return st != nil
@@ -224,7 +210,7 @@ func TestFedifyConversation(t *testing.T) {
 		if code := a.call("GET", "/api/v1/statuses/"+dm.Status.ID, carol, nil, nil); code != 404 {
 			t.Errorf("carol reading fedi's direct note to alice: %d, want 404", code)
 		}
-		var public []fedStatus
+		var public []api.Status
 		a.mustCall("GET", "/api/v1/timelines/public?limit=40", carol, nil, &public)
 		for _, st := range public {
 			if st.URI != notes["public"] && slices.Contains([]string{notes["unlisted"], notes["private"], notes["direct"]}, st.URI) {
@@ -280,7 +266,7 @@ func TestFedifyConversation(t *testing.T) {
 		}
 
 		note := fedify("/control/post", url.Values{"content": {"<p>a question from fedi</p>"}, "to": {aliceURI}})
-		var st *fedStatus
+		var st *api.Status
 		waitFor(t, 20*time.Second, "fedi's note in alice's home", func() bool {
 			st = a.homeStatus(alice, note)
 			return st != nil
@@ -306,9 +292,9 @@ func TestFedifyConversation(t *testing.T) {
 		}
 		note := fedify("/control/post", url.Values{"content": {`<p>hello <a href="#" class="mention hashtag" rel="tag">#<span>fedify</span></a></p>`}, "tag": {"fedify"}, "to": {aliceURI}})
 		waitFor(t, 20*time.Second, "fedi's note in the fedify tag timeline", func() bool {
-			var page []fedStatus
+			var page []api.Status
 			a.mustCall("GET", "/api/v1/timelines/tag/fedify", alice, nil, &page)
-			return slices.ContainsFunc(page, func(s fedStatus) bool { return s.URI == note })
+			return slices.ContainsFunc(page, func(s api.Status) bool { return s.URI == note })
 		})
 	})
 
@@ -340,7 +326,7 @@ func TestFedifyConversation(t *testing.T) {
 		peer.waitActivity("alice's Delete", func(r fedifyReceived) bool { return r.Type == "Delete" && r.Object == st.URI })
 
 		note := fedify("/control/post", url.Values{"content": {"<p>fedi soon gone</p>"}, "to": {aliceURI}})
-		var s *fedStatus
+		var s *api.Status
 		waitFor(t, 20*time.Second, "fedi's note", func() bool { s = a.homeStatus(alice, note); return s != nil })
 		fedify("/control/delete", url.Values{"id": {note}})
 		waitFor(t, 20*time.Second, "fedi's note gone", func() bool {
@@ -351,7 +337,7 @@ func TestFedifyConversation(t *testing.T) {
 	step("likes and boosts", func(t *testing.T) {
 		// Starling → Fedify.
 		note := fedify("/control/post", url.Values{"content": {"<p>like me</p>"}, "to": {aliceURI}})
-		var s *fedStatus
+		var s *api.Status
 		waitFor(t, 20*time.Second, "fedi's note", func() bool { s = a.homeStatus(alice, note); return s != nil })
 		for _, step := range []struct{ path, typ, inner string }{
 			{"favourite", "Like", ""}, {"unfavourite", "Undo", "Like"},
@@ -372,8 +358,8 @@ func TestFedifyConversation(t *testing.T) {
 
 		// Fedify → Starling.
 		mine := post(alice, url.Values{"status": {"like this, fedi"}})
-		counts := func() fedStatus {
-			var st fedStatus
+		counts := func() api.Status {
+			var st api.Status
 			a.mustCall("GET", "/api/v1/statuses/"+mine.ID, alice, nil, &st)
 			return st
 		}
