@@ -76,8 +76,6 @@ type Processor struct {
 	flight  singleflight.Group // fetches of statuses, by uri
 }
 
-func (p *Processor) sanitizer() *sanitize.Policy { return p.Sanitizer }
-
 // HandleInbox is the queue.Handler of the inbox stream. Every branch is
 // idempotent: a redelivered event finds its effects already in place.
 func (p *Processor) HandleInbox(ctx context.Context, msg queue.Message) error {
@@ -268,7 +266,7 @@ func (p *Processor) statusOf(obj *activitypub.Object, author *starling.Account, 
 			visibility = v
 		}
 	}
-	pol := p.sanitizer()
+	pol := p.Sanitizer
 	fields := obj.StatusFields()
 	// An http(s) page on the object's own host, else the object itself,
 	// as a profile's url is held (Mastodon's rule).

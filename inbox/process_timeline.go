@@ -106,7 +106,7 @@ func (p *Processor) like(ctx context.Context, act *activitypub.Activity) error {
 // reaction returns the emoji of a reaction as text that is safe to store
 // and show (a Unicode emoji or a ":shortcode:"), or "" for a plain like.
 func (p *Processor) reaction(content string) string {
-	e := p.sanitizer().Text(content)
+	e := p.Sanitizer.Text(content)
 	if len(e) > 128 {
 		return "" // not an emoji: a plain favourite
 	}
