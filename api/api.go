@@ -44,6 +44,7 @@ type Store interface {
 	TimelineStore // timelines.go
 	OAuthStore    // oauth.go
 	ClientStore   // client.go
+	ProfileStore  // profile.go
 }
 
 // Outbox performs what local people do.
@@ -53,6 +54,7 @@ type Outbox interface {
 	EditStatus(ctx context.Context, author *starling.Account, id int64, p outbox.EditedStatus) (*starling.Status, error)
 	Follow(ctx context.Context, follower, followee *starling.Account) (*starling.Follow, error)
 	Unfollow(ctx context.Context, follower, followee *starling.Account) error
+	UpdateProfile(ctx context.Context, a *starling.Account, p outbox.Profile) (*starling.Account, error)
 }
 
 // Resolver finds remote accounts.
@@ -147,6 +149,7 @@ func (s *Server) Handler() http.Handler {
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticate)
 			r.Get("/v1/accounts/verify_credentials", s.scoped("profile", s.verifyCredentials))
+			r.With(s.backpressure).Patch("/v1/accounts/update_credentials", s.scoped("write:accounts", s.updateCredentials))
 			r.Get("/v1/accounts/lookup", s.scoped("read:accounts", s.lookupAccount))
 			r.Get("/v1/accounts/relationships", s.scoped("read:follows", s.relationships))
 			r.Get("/v1/accounts/{id}", s.scoped("read:accounts", s.getAccount))

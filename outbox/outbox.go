@@ -36,6 +36,7 @@ type Store interface {
 	StatusByURI(ctx context.Context, uri string) (*starling.Status, error)
 	EditLocalStatus(ctx context.Context, s *starling.Status, act *starling.Activity, events ...starling.Event) error
 	StatusMentionIDs(ctx context.Context, statusID int64) ([]int64, error)
+	UpdateLocalProfile(ctx context.Context, a *starling.Account, prefs starling.Preferences, act *starling.Activity, events ...starling.Event) error
 	InteractionStore // interactions.go
 }
 

@@ -199,6 +199,14 @@ func TestClientEndpoints(t *testing.T) {
 		}
 	})
 
+	t.Run("UpdateCredentials", func(t *testing.T) {
+		get(t, "PATCH", "/api/v1/accounts/update_credentials", "#/components/schemas/CredentialAccount", carol,
+			url.Values{"display_name": {"Carol"}, "note": {"Hi #there"}, "fields_attributes[0][name]": {"Web"},
+				"fields_attributes[0][value]": {"https://carol.example"}, "source[privacy]": {"private"}}, nil)
+		get(t, "GET", "/api/v1/accounts/verify_credentials", "/api/v1/accounts/verify_credentials", carol, nil, nil)
+		get(t, "GET", "/api/v1/preferences", "#/components/schemas/Preferences", carol, nil, nil)
+	})
+
 	t.Run("Markers", func(t *testing.T) {
 		var got map[string]struct {
 			LastReadID string `json:"last_read_id"`

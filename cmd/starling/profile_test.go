@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/starling-social/starling/api"
+)
+
+// jsonCall sends body as JSON, as masto.js and Elk do, and decodes a 2xx
+// answer into out.
+func (in *instance) jsonCall(method, path, token string, body any, headers map[string]string, out any) int {
+	in.t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	req, err := http.NewRequest(method, in.base+path, bytes.NewReader(b))
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := in.client.Do(req)
+	if err != nil {
+		in.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(data, out); err != nil {
+			in.t.Fatalf("%s %s: decode %s: %v", method, path, data, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type credentials struct {
+	DisplayName  string      `json:"display_name"`
+	Note         string      `json:"note"`
+	Locked       bool        `json:"locked"`
+	Bot          bool        `json:"bot"`
+	Discoverable bool        `json:"discoverable"`
+	Fields       []api.Field `json:"fields"`
+	Source       struct {
+		Note      string      `json:"note"`
+		Privacy   string      `json:"privacy"`
+		Sensitive bool        `json:"sensitive"`
+		Fields    []api.Field `json:"fields"`
+	} `json:"source"`
+}
+
+// TestUpdateCredentials changes alice's profile the way clients do (JSON
+// with fields_attributes as a list, then a form with indexed keys) and
+// sees the change federated as an Update of the actor: the Fedify peer
+// receives and verifies it, and a second Starling shows the new profile.
+// Bad input is refused with Mastodon's 422 and changes nothing; the
+// posting preferences set with it are the defaults of new posts.
+func TestUpdateCredentials(t *testing.T) {
+	peer := startFedify(t)
+	a, b := startInstance(t, "A"), startInstance(t, "B")
+	alice, bob := a.user("alice"), b.user("bob")
+	aliceURI := a.base + "/users/alice"
+	b.follow(bob, b.resolve(bob, "alice@"+a.cfg.Domain))
+	peer.control("POST", "/control/follow", url.Values{"target": {aliceURI}}, nil)
+	waitFor(t, 20*time.Second, "alice to have two followers", func() bool {
+		var me struct {
+			FollowersCount int `json:"followers_count"`
+		}
+		a.mustCall("GET", "/api/v1/accounts/verify_credentials", alice, nil, &me)
+		return me.FollowersCount == 2
+	})
+
+	var got credentials
+	if code := a.jsonCall("PATCH", "/api/v1/accounts/update_credentials", alice, map[string]any{
+		"display_name": "Alice Liddell",
+		"note":         "Down the rabbit hole.\nhttps://example.com #wonderland",
+		"discoverable": false,
+		"fields_attributes": []map[string]string{
+			{"name": "Pronouns", "value": "she/her"}, {"name": "Home", "value": "<b>Wonderland</b>"},
+		},
+		"source": map[string]any{"privacy": "unlisted", "sensitive": true},
+	}, nil, &got); code != http.StatusOK {
+		t.Fatalf("update_credentials: %d", code)
+	}
+	switch {
+	case got.DisplayName != "Alice Liddell" || got.Discoverable:
+		t.Errorf("profile %+v", got)
+	case !strings.Contains(got.Note, `href="https://example.com"`) || !strings.Contains(got.Note, "#<span>wonderland</span>"):
+		t.Errorf("note not formatted: %q", got.Note)
+	case got.Source.Note != "Down the rabbit hole.\nhttps://example.com #wonderland":
+		t.Errorf("source note %q", got.Source.Note)
+	case len(got.Fields) != 2 || got.Fields[1].Value != "&lt;b&gt;Wonderland&lt;/b&gt;" || got.Source.Fields[1].Value != "<b>Wonderland</b>":
+		t.Errorf("fields %+v, source fields %+v", got.Fields, got.Source.Fields)
+	case got.Source.Privacy != "unlisted" || !got.Source.Sensitive:
+		t.Errorf("source %+v", got.Source)
+	}
+
+	// The Fedify peer gets an Update of the actor, signed by alice, and
+	// Fedify's inbox verified it before recording it.
+	up := peer.waitActivity("alice's profile Update", func(r fedifyReceived) bool {
+		return r.Type == "Update" && r.Object == aliceURI
+	})
+	obj := up.object()
+	if obj["type"] != "Person" || obj["name"] != "Alice Liddell" || obj["discoverable"] != false {
+		t.Errorf("Update's actor: type %v name %v discoverable %v", obj["type"], obj["name"], obj["discoverable"])
+	}
+	if att, _ := obj["attachment"].([]any); len(att) != 2 {
+		t.Errorf("Update's actor has %d fields, want 2", len(att))
+	}
+	// B shows the new profile.
+	waitFor(t, 20*time.Second, "B to show alice's new profile", func() bool {
+		var acct api.Account
+		b.mustCall("GET", "/api/v1/accounts/lookup?acct=alice@"+a.cfg.Domain, bob, nil, &acct)
+		return acct.DisplayName == "Alice Liddell" && len(acct.Fields) == 2 && acct.Fields[0].Value == "she/her"
+	})
+
+	// A form with indexed keys changes only what it names: the fields
+	// are replaced, the display name stays.
+	a.mustCall("PATCH", "/api/v1/accounts/update_credentials", alice, url.Values{
+		"fields_attributes[1][name]": {"Second"}, "fields_attributes[1][value]": {"2"},
+		"fields_attributes[0][name]": {"First"}, "fields_attributes[0][value]": {"1"},
+		"locked": {"true"},
+	}, &got)
+	if got.DisplayName != "Alice Liddell" || !got.Locked || len(got.Fields) != 2 || got.Fields[0].Name != "First" || got.Fields[1].Name != "Second" {
+		t.Errorf("after a form update: %+v", got)
+	}
+
+	// The preferences are the defaults of a new post.
+	var prefs map[string]any
+	a.mustCall("GET", "/api/v1/preferences", alice, nil, &prefs)
+	if prefs["posting:default:visibility"] != "unlisted" || prefs["posting:default:sensitive"] != true {
+		t.Errorf("preferences %v", prefs)
+	}
+	var st api.Status
+	a.mustCall("POST", "/api/v1/statuses", alice, url.Values{"status": {"no visibility given"}}, &st)
+	if st.Visibility != "unlisted" || !st.Sensitive {
+		t.Errorf("a post without visibility: %s, sensitive %v; want unlisted, sensitive", st.Visibility, st.Sensitive)
+	}
+
+	// Bad input: refused, nothing changed.
+	readOnly, err := adminOf(a).CreateToken(t.Context(), "alice", "read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		token string
+		form  url.Values
+		want  int
+	}{
+		{"display name too long", alice, url.Values{"display_name": {strings.Repeat("x", 31)}}, 422},
+		{"note too long", alice, url.Values{"note": {strings.Repeat("x", 501)}}, 422},
+		{"five fields", alice, url.Values{"fields_attributes[0][name]": {"a"}, "fields_attributes[1][name]": {"b"},
+			"fields_attributes[2][name]": {"c"}, "fields_attributes[3][name]": {"d"}, "fields_attributes[4][name]": {"e"}}, 422},
+		{"field too long", alice, url.Values{"fields_attributes[0][name]": {"a"}, "fields_attributes[0][value]": {strings.Repeat("v", 256)}}, 422},
+		{"unknown privacy", alice, url.Values{"source[privacy]": {"everyone"}}, 422},
+		{"bad language", alice, url.Values{"source[language]": {"english"}}, 422},
+		{"NUL in the name", alice, url.Values{"display_name": {"a\x00b"}}, 422},
+		{"read-only token", readOnly, url.Values{"display_name": {"Mallory"}}, 403},
+		{"no token", "", url.Values{"display_name": {"Mallory"}}, 401},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if code := a.call("PATCH", "/api/v1/accounts/update_credentials", tt.token, tt.form, nil); code != tt.want {
+				t.Errorf("status %d, want %d", code, tt.want)
+			}
+		})
+	}
+	var after credentials
+	a.mustCall("GET", "/api/v1/accounts/verify_credentials", alice, nil, &after)
+	if after.DisplayName != "Alice Liddell" || len(after.Fields) != 2 || after.Source.Privacy != "unlisted" {
+		t.Errorf("bad input changed the profile: %+v", after)
+	}
+}
+
+// TestIdempotencyKey: a post retried with the same Idempotency-Key gets
+// the first status back, as on Mastodon; another key posts anew; another
+// account's key is its own.
+func TestIdempotencyKey(t *testing.T) {
+	a := startInstance(t, "A")
+	alice, bob := a.user("alice"), a.user("bob")
+	post := func(token, key string) api.Status {
+		t.Helper()
+		var st api.Status
+		if code := a.jsonCall("POST", "/api/v1/statuses", token, map[string]any{"status": "once, " + key},
+			map[string]string{"Idempotency-Key": key}, &st); code != http.StatusOK {
+			t.Fatalf("post with key %q: %d", key, code)
+		}
+		return st
+	}
+	first, again, other := post(alice, "k1"), post(alice, "k1"), post(alice, "k2")
+	bobs := post(bob, "k1")
+	if first.ID != again.ID {
+		t.Errorf("a retried post made a second status: %s, %s", first.ID, again.ID)
+	}
+	if other.ID == first.ID || bobs.ID == first.ID {
+		t.Errorf("another key or account got the same status: %s %s %s", first.ID, other.ID, bobs.ID)
+	}
+	var statuses []api.Status
+	a.mustCall("GET", "/api/v1/accounts/"+first.Account.ID+"/statuses", alice, nil, &statuses)
+	if len(statuses) != 2 {
+		t.Errorf("alice has %d statuses, want 2", len(statuses))
+	}
+	if code := a.jsonCall("POST", "/api/v1/statuses", alice, map[string]any{"status": "x"},
+		map[string]string{"Idempotency-Key": strings.Repeat("k", 200)}, nil); code != 422 {
+		t.Errorf("an over-long key: %d, want 422", code)
+	}
+}
