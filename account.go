@@ -32,9 +32,9 @@ type Account struct {
 	// search (Mastodon's and FEP-5feb's flags, both federated).
 	Discoverable bool
 	Indexable    bool
-	Fields               []Field // profile fields, in order; never nil once scanned
-	CreatedAt            time.Time
-	FetchedAt            time.Time // zero for local accounts
+	Fields       []Field // profile fields, in order; never nil once scanned
+	CreatedAt    time.Time
+	FetchedAt    time.Time // zero for local accounts
 }
 
 // SigningKeys are what a local account signs with: its RSA key and, when
