@@ -126,6 +126,10 @@ func (s *Server) Handler() http.Handler {
 		r.Handle("/metrics", s.Metrics)
 	}
 	r.Get(thumbnailPath, s.thumbnail)
+	r.Get(missingAvatarPath, servePNG(defaultAvatar))
+	r.Get(missingHeaderPath, servePNG(defaultHeader))
+	r.Get("/@{username}", s.profilePage) // public_pages.go
+	r.Get("/@{username}/{id}", s.statusPage)
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -117,8 +117,8 @@ func (s *Server) account(ctx context.Context, a *starling.Account) *Account {
 		Note:         a.Note,
 		URL:          a.URL,
 		URI:          a.URI,
-		Avatar:       s.Site.Base() + "/avatars/original/missing.png",
-		Header:       s.Site.Base() + "/headers/original/missing.png",
+		Avatar:       s.Site.Base() + missingAvatarPath,
+		Header:       s.Site.Base() + missingHeaderPath,
 		Emojis:       []any{},
 		Fields:       make([]Field, 0, len(a.Fields)),
 	}

@@ -215,3 +215,90 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Errorf("an over-long key: %d, want 422", code)
 	}
 }
+
+// TestFollowRequests: alice locks her account; the Fedify peer, bob on a
+// second Starling and carol on hers ask to follow; each request waits,
+// notified as follow_request and listed, until alice answers: the peer
+// gets an Accept, bob's server a Reject, carol follows at once.
+func TestFollowRequests(t *testing.T) {
+	peer := startFedify(t)
+	a, b := startInstance(t, "A"), startInstance(t, "B")
+	alice, carol, bob := a.user("alice"), a.user("carol"), b.user("bob")
+	aliceURI := a.base + "/users/alice"
+	a.mustCall("PATCH", "/api/v1/accounts/update_credentials", alice, url.Values{"locked": {"true"}}, nil)
+
+	peer.control("POST", "/control/follow", url.Values{"target": {aliceURI}}, nil)
+	aliceOnB := b.resolve(bob, "alice@"+a.cfg.Domain)
+	b.mustCall("POST", "/api/v1/accounts/"+aliceOnB+"/follow", bob, url.Values{}, nil)
+	aliceID := a.accountID(carol, "alice")
+	var rel api.Relationship
+	a.mustCall("POST", "/api/v1/accounts/"+aliceID+"/follow", carol, url.Values{}, &rel)
+	if rel.Following || !rel.Requested {
+		t.Errorf("carol's follow of locked alice: %+v", rel)
+	}
+
+	var requests []api.Account
+	waitFor(t, 20*time.Second, "three follow requests for alice", func() bool {
+		a.mustCall("GET", "/api/v1/follow_requests", alice, nil, &requests)
+		return len(requests) == 3
+	})
+	byAcct := map[string]string{}
+	for _, r := range requests {
+		byAcct[r.Acct] = r.ID
+	}
+	fediID, bobID, carolID := byAcct[peer.acct()], byAcct["bob@"+b.cfg.Domain], byAcct["carol"]
+	if fediID == "" || bobID == "" || carolID == "" {
+		t.Fatalf("follow requests %v", byAcct)
+	}
+	var notes []struct {
+		Type    string
+		Account struct{ ID string }
+	}
+	a.mustCall("GET", "/api/v1/notifications?types[]=follow_request", alice, nil, &notes)
+	if len(notes) != 3 {
+		t.Errorf("%d follow_request notifications, want 3", len(notes))
+	}
+	var rels []api.Relationship
+	a.mustCall("GET", "/api/v1/accounts/relationships?id[]="+fediID, alice, nil, &rels)
+	if len(rels) != 1 || !rels[0].RequestedBy || rels[0].FollowedBy {
+		t.Errorf("alice's relationship to the peer before answering: %+v", rels)
+	}
+
+	a.mustCall("POST", "/api/v1/follow_requests/"+fediID+"/authorize", alice, url.Values{}, &rel)
+	if !rel.FollowedBy || rel.RequestedBy {
+		t.Errorf("after authorize: %+v", rel)
+	}
+	peer.waitActivity("alice's Accept", func(r fedifyReceived) bool { return r.Type == "Accept" && r.Actor == aliceURI })
+
+	a.mustCall("POST", "/api/v1/follow_requests/"+bobID+"/reject", alice, url.Values{}, &rel)
+	if rel.FollowedBy || rel.RequestedBy {
+		t.Errorf("after reject: %+v", rel)
+	}
+	waitFor(t, 20*time.Second, "B to see bob's request rejected", func() bool {
+		b.mustCall("GET", "/api/v1/accounts/relationships?id[]="+aliceOnB, bob, nil, &rels)
+		return len(rels) == 1 && !rels[0].Requested && !rels[0].Following
+	})
+
+	a.mustCall("POST", "/api/v1/follow_requests/"+carolID+"/authorize", alice, url.Values{}, nil)
+	a.mustCall("GET", "/api/v1/accounts/relationships?id[]="+aliceID, carol, nil, &rels)
+	if len(rels) != 1 || !rels[0].Following {
+		t.Errorf("carol after authorize: %+v", rels)
+	}
+
+	// Answered requests are gone; answering again, or an unknown id, is
+	// Mastodon's 404 and changes nothing.
+	a.mustCall("GET", "/api/v1/follow_requests", alice, nil, &requests)
+	if len(requests) != 0 {
+		t.Errorf("follow requests after answering all: %d", len(requests))
+	}
+	for _, path := range []string{"/api/v1/follow_requests/" + carolID + "/reject", "/api/v1/follow_requests/" + bobID + "/authorize",
+		"/api/v1/follow_requests/12345/authorize", "/api/v1/follow_requests/nope/reject"} {
+		if code := a.call("POST", path, alice, url.Values{}, nil); code != http.StatusNotFound {
+			t.Errorf("POST %s: %d, want 404", path, code)
+		}
+	}
+	a.mustCall("GET", "/api/v1/accounts/relationships?id[]="+aliceID, carol, nil, &rels)
+	if len(rels) != 1 || !rels[0].Following {
+		t.Errorf("carol's follow changed by a late reject: %+v", rels)
+	}
+}
