@@ -41,10 +41,11 @@ type Store interface {
 	// Edits (statuses.go).
 	StatusEdits(ctx context.Context, statusID int64) ([]starling.StatusEdit, error)
 	StatusSource(ctx context.Context, id int64) (text, spoiler string, err error)
-	TimelineStore // timelines.go
-	OAuthStore    // oauth.go
-	ClientStore   // client.go
-	ProfileStore  // profile.go
+	TimelineStore     // timelines.go
+	OAuthStore        // oauth.go
+	ClientStore       // client.go
+	ProfileStore      // profile.go
+	ConversationStore // conversations.go
 }
 
 // Outbox performs what local people do.

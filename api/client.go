@@ -43,8 +43,9 @@ func (s *Server) clientRoutes(r chi.Router) {
 	r.Post("/v1/statuses/{id}/unpin", s.scoped("write:accounts", s.pin(false)))
 	r.Get("/v1/bookmarks", s.scoped("read:bookmarks", s.bookmarks))
 	r.Get("/v1/favourites", s.scoped("read:favourites", s.favourites))
-	s.accountListRoutes(r) // account_lists.go
-	s.emptyRoutes(r)       // empty.go
+	s.accountListRoutes(r)  // account_lists.go
+	s.emptyRoutes(r)        // empty.go
+	s.conversationRoutes(r) // conversations.go
 }
 
 var markerTimelines = []string{"home", "notifications"}

@@ -18,7 +18,6 @@ func (s *Server) emptyRoutes(r chi.Router) {
 		"/v1/filters":            "read:filters",
 		"/v2/filters":            "read:filters",
 		"/v1/lists":              "read:lists",
-		"/v1/conversations":      "read:statuses",
 		"/v2/suggestions":        "read",
 		"/v1/announcements":      "read",
 		"/v1/endorsements":       "read:accounts",

@@ -207,6 +207,64 @@ func TestClientEndpoints(t *testing.T) {
 		get(t, "GET", "/api/v1/preferences", "#/components/schemas/Preferences", carol, nil, nil)
 	})
 
+	t.Run("Conversations", func(t *testing.T) {
+		type conversation struct {
+			ID         string    `json:"id"`
+			Unread     bool      `json:"unread"`
+			Accounts   []account `json:"accounts"`
+			LastStatus status    `json:"last_status"`
+		}
+		direct := func(token, text, replyTo string) status {
+			var st status
+			form := url.Values{"status": {text}, "visibility": {"direct"}}
+			if replyTo != "" {
+				form.Set("in_reply_to_id", replyTo)
+			}
+			get(t, "POST", "/api/v1/statuses", "#/components/schemas/Status", token, form, &st)
+			return st
+		}
+		first := direct(alice, "@bob @carol a secret", "")
+		a.mustCall("POST", "/api/v1/statuses", alice, url.Values{"status": {"@bob in public"}}, nil) // no conversation
+		var convs []conversation
+		waitFor(t, 10*time.Second, "bob's conversation", func() bool {
+			get(t, "GET", "/api/v1/conversations", "/api/v1/conversations", bob, nil, &convs)
+			return len(convs) == 1
+		})
+		c := convs[0]
+		if !c.Unread || c.LastStatus.ID != first.ID || len(c.Accounts) != 2 || c.Accounts[0].ID == bobAcc.ID || c.Accounts[1].ID == bobAcc.ID {
+			t.Errorf("bob's conversation %+v", c)
+		}
+		reply := direct(carol, "@alice @bob whispering back", first.ID)
+		waitFor(t, 10*time.Second, "alice's conversation to move to carol's reply, unread", func() bool {
+			get(t, "GET", "/api/v1/conversations", "/api/v1/conversations", alice, nil, &convs)
+			return len(convs) == 1 && convs[0].LastStatus.ID == reply.ID && convs[0].Unread
+		})
+		var read conversation
+		get(t, "POST", "/api/v1/conversations/"+convs[0].ID+"/read", "#/components/schemas/Conversation", alice, url.Values{}, &read)
+		if read.Unread || read.ID != convs[0].ID {
+			t.Errorf("after read: %+v", read)
+		}
+		var directs []status
+		get(t, "GET", "/api/v1/timelines/direct", "/api/v1/timelines/home", bob, nil, &directs) // a list of Status; Mastodon dropped the path from its description
+		if len(directs) != 2 || directs[0].ID != reply.ID || directs[1].ID != first.ID {
+			t.Errorf("bob's direct timeline %+v", directs)
+		}
+		// Another account's conversation, or none: 404, nothing changed.
+		for _, path := range []string{"/api/v1/conversations/" + convs[0].ID + "/read", "/api/v1/conversations/999/read"} {
+			if code := a.call("POST", path, carol, url.Values{}, nil); code != http.StatusNotFound {
+				t.Errorf("POST %s as carol: %d, want 404", path, code)
+			}
+		}
+		if code := a.call("DELETE", "/api/v1/conversations/"+convs[0].ID, bob, nil, nil); code != http.StatusNotFound {
+			t.Errorf("bob deleting alice's conversation: %d, want 404", code)
+		}
+		a.mustCall("DELETE", "/api/v1/conversations/"+convs[0].ID, alice, nil, nil)
+		get(t, "GET", "/api/v1/conversations", "/api/v1/conversations", alice, nil, &convs)
+		if len(convs) != 0 {
+			t.Errorf("alice's conversations after removing: %+v", convs)
+		}
+	})
+
 	t.Run("Markers", func(t *testing.T) {
 		var got map[string]struct {
 			LastReadID string `json:"last_read_id"`
@@ -517,7 +575,7 @@ func TestClientEndpoints(t *testing.T) {
 	})
 
 	t.Run("Empty", func(t *testing.T) {
-		for _, p := range []string{"/api/v1/filters", "/api/v2/filters", "/api/v1/lists", "/api/v1/conversations",
+		for _, p := range []string{"/api/v1/filters", "/api/v2/filters", "/api/v1/lists",
 			"/api/v2/suggestions", "/api/v1/trends/tags", "/api/v1/trends/statuses", "/api/v1/trends/links",
 			"/api/v1/announcements", "/api/v1/directory", "/api/v1/endorsements", "/api/v1/featured_tags",
 			"/api/v1/followed_tags", "/api/v1/scheduled_statuses"} {
