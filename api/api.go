@@ -169,6 +169,8 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/v1/admin/deliveries", s.scoped("admin:read", s.adminDeliveries))
 			// Interactions, notification changes (interactions.go, notifications.go).
 			r.Post("/v1/notifications/clear", s.scoped("write:notifications", s.clearNotifications))
+			r.Get("/v1/notifications/unread_count", s.scoped("read:notifications", s.unreadCount))
+			r.Get("/v2/notifications/unread_count", s.scoped("read:notifications", s.unreadCount))
 			r.Get("/v1/notifications/{id}", s.scoped("read:notifications", s.getNotification))
 			r.Post("/v1/notifications/{id}/dismiss", s.scoped("write:notifications", s.dismissNotification))
 			r.With(s.backpressure).Post("/v1/statuses/{id}/reblog", s.scoped("write:statuses", s.reblog))
@@ -183,6 +185,7 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/v1/domain_blocks", s.scoped("write:blocks", s.changeDomainBlock(true)))
 			r.Delete("/v1/domain_blocks", s.scoped("write:blocks", s.changeDomainBlock(false)))
 			r.Get("/v2/search", s.scoped("read:search", s.search))
+			r.Get("/v1/search", s.scoped("read:search", s.search)) // old clients; answered as v2
 			s.clientRoutes(r) // client.go
 		})
 		// The hot read paths, with a short token cache (timelines.go, authcache.go).
@@ -193,6 +196,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/v1/timelines/tag/{hashtag}", s.optional("read:statuses", s.tagTimeline))
 			r.Get("/v1/accounts/{id}/statuses", s.optional("read:statuses", s.accountStatuses))
 			r.Get("/v1/notifications", s.scoped("read:notifications", s.notifications))
+			r.Get("/v2/notifications", s.scoped("read:notifications", s.groupedNotifications))
 		})
 	})
 	return r

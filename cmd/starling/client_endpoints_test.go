@@ -550,6 +550,51 @@ func TestClientEndpoints(t *testing.T) {
 		})
 	})
 
+	t.Run("GroupedNotifications", func(t *testing.T) {
+		// bob and carol favourited the root: one group of two, with
+		// each account and the status given once.
+		type group struct {
+			GroupKey           string   `json:"group_key"`
+			Type               string   `json:"type"`
+			NotificationsCount int      `json:"notifications_count"`
+			SampleAccountIDs   []string `json:"sample_account_ids"`
+			StatusID           *string  `json:"status_id"`
+		}
+		var got struct {
+			Accounts           []account `json:"accounts"`
+			Statuses           []status  `json:"statuses"`
+			NotificationGroups []group   `json:"notification_groups"`
+		}
+		waitFor(t, 10*time.Second, "two favourites of the root, grouped", func() bool {
+			get(t, "GET", "/api/v2/notifications?types[]=favourite", "#/components/schemas/GroupedNotificationsResults", alice, nil, &got)
+			return len(got.NotificationGroups) == 1 && got.NotificationGroups[0].NotificationsCount == 2
+		})
+		g := got.NotificationGroups[0]
+		if g.Type != "favourite" || g.StatusID == nil || *g.StatusID != root.ID || len(g.SampleAccountIDs) != 2 ||
+			len(got.Accounts) != 2 || len(got.Statuses) != 1 || !strings.HasPrefix(g.GroupKey, "favourite-"+root.ID+"-") {
+			t.Errorf("grouped favourites %+v (accounts %d, statuses %d)", g, len(got.Accounts), len(got.Statuses))
+		}
+		// Everything, with mentions ungrouped.
+		get(t, "GET", "/api/v2/notifications", "#/components/schemas/GroupedNotificationsResults", alice, nil, &got)
+		for _, g := range got.NotificationGroups {
+			if g.Type == "mention" && (g.NotificationsCount != 1 || !strings.HasPrefix(g.GroupKey, "ungrouped-")) {
+				t.Errorf("a mention grouped: %+v", g)
+			}
+		}
+		var count struct{ Count int }
+		a.mustCall("GET", "/api/v1/notifications/unread_count", alice, nil, &count)
+		var all []struct{ ID string }
+		a.mustCall("GET", "/api/v1/notifications?limit=40", alice, nil, &all)
+		if count.Count != len(all) || count.Count == 0 {
+			t.Errorf("unread_count %d before any marker, %d notifications", count.Count, len(all))
+		}
+		a.mustCall("POST", "/api/v1/markers", alice, url.Values{"notifications[last_read_id]": {all[0].ID}}, nil)
+		a.mustCall("GET", "/api/v2/notifications/unread_count", alice, nil, &count)
+		if count.Count != 0 {
+			t.Errorf("unread_count %d after reading them all", count.Count)
+		}
+	})
+
 	// What clients call besides, built before issue 11, held to the same description.
 	t.Run("Earlier", func(t *testing.T) {
 		for _, c := range []struct{ method, path, spec string }{
@@ -558,6 +603,8 @@ func TestClientEndpoints(t *testing.T) {
 			{"GET", "/api/v1/accounts/lookup?acct=bob", "/api/v1/accounts/lookup"},
 			{"GET", "/api/v1/accounts/relationships?id[]=" + bobAcc.ID, "/api/v1/accounts/relationships"},
 			{"GET", "/api/v2/search?q=bob", "/api/v2/search"},
+			{"GET", "/api/v1/search?q=bob", "/api/v2/search"},
+			{"GET", "/api/v1/accounts/" + bobAcc.ID + "/statuses?exclude_replies=true", "/api/v1/accounts/{id}/statuses"},
 			{"GET", "/api/v1/timelines/public", "/api/v1/timelines/public"},
 			{"GET", "/api/v1/timelines/tag/birds", "/api/v1/timelines/tag/{hashtag}"},
 			{"GET", "/api/v1/statuses/" + root.ID, "/api/v1/statuses/{id}"},
