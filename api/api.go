@@ -186,7 +186,7 @@ func (s *Server) Handler() http.Handler {
 			r.Delete("/v1/domain_blocks", s.scoped("write:blocks", s.changeDomainBlock(false)))
 			r.Get("/v2/search", s.scoped("read:search", s.search))
 			r.Get("/v1/search", s.scoped("read:search", s.search)) // old clients; answered as v2
-			s.clientRoutes(r) // client.go
+			s.clientRoutes(r)                                      // client.go
 		})
 		// The hot read paths, with a short token cache (timelines.go, authcache.go).
 		r.Group(func(r chi.Router) {
