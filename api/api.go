@@ -56,6 +56,7 @@ type Outbox interface {
 	Follow(ctx context.Context, follower, followee *starling.Account) (*starling.Follow, error)
 	Unfollow(ctx context.Context, follower, followee *starling.Account) error
 	UpdateProfile(ctx context.Context, a *starling.Account, p outbox.Profile) (*starling.Account, error)
+	Report(ctx context.Context, reporter *starling.Account, p outbox.NewReport) (*starling.Report, error)
 }
 
 // Resolver finds remote accounts.
@@ -186,6 +187,7 @@ func (s *Server) Handler() http.Handler {
 			r.Delete("/v1/domain_blocks", s.scoped("write:blocks", s.changeDomainBlock(false)))
 			r.Get("/v2/search", s.scoped("read:search", s.search))
 			r.Get("/v1/search", s.scoped("read:search", s.search)) // old clients; answered as v2
+			r.Post("/v1/reports", s.scoped("write:reports", s.createReport))
 			s.clientRoutes(r)                                      // client.go
 		})
 		// The hot read paths, with a short token cache (timelines.go, authcache.go).

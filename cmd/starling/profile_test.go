@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -301,4 +302,102 @@ func TestFollowRequests(t *testing.T) {
 	if len(rels) != 1 || !rels[0].Following {
 		t.Errorf("carol's follow changed by a late reject: %+v", rels)
 	}
+}
+
+// TestReports: alice reports the Fedify peer's account and one of its
+// notes, forwarded: the peer receives a Flag from the instance actor (not
+// from alice) naming both. A local report stays here. Bad input is
+// refused and stores nothing; answers match Mastodon's Report entity.
+func TestReports(t *testing.T) {
+	spec := loadMastodonSpec(t)
+	peer := startFedify(t)
+	a := startInstance(t, "A")
+	alice, carol := a.user("alice"), a.user("carol")
+	aliceURI := a.base + "/users/alice"
+	fedi := a.resolve(alice, peer.acct())
+	a.follow(alice, fedi)
+	var note struct {
+		ID string `json:"id"`
+	}
+	peer.control("POST", "/control/post", url.Values{"content": {"<p>buy now</p>"}, "visibility": {"public"}, "to": {aliceURI}}, &note)
+	var st *api.Status
+	waitFor(t, 20*time.Second, "the peer's note in alice's home", func() bool {
+		st = a.homeStatus(alice, note.ID)
+		return st != nil
+	})
+
+	report := func(token string, form url.Values) (int, []byte) {
+		t.Helper()
+		code, _, body := a.raw("POST", "/api/v1/reports", token, form)
+		return code, body
+	}
+	code, body := report(alice, url.Values{"account_id": {fedi}, "status_ids[]": {st.ID}, "comment": {"spam, again"},
+		"category": {"spam"}, "forward": {"true"}})
+	if code != http.StatusOK {
+		t.Fatalf("report: %d %s", code, body)
+	}
+	spec.check(t, "POST", "#/components/schemas/Report", body)
+	var rep struct {
+		Forwarded bool     `json:"forwarded"`
+		Category  string   `json:"category"`
+		StatusIDs []string `json:"status_ids"`
+	}
+	_ = json.Unmarshal(body, &rep)
+	if !rep.Forwarded || rep.Category != "spam" || len(rep.StatusIDs) != 1 {
+		t.Errorf("report %s", body)
+	}
+	flag := peer.waitActivity("the forwarded Flag", func(r fedifyReceived) bool { return r.Type == "Flag" })
+	objects := iris(flag.Raw["object"])
+	if flag.Actor != a.base+"/actor" || len(objects) != 2 || objects[0] != peer.actor() || objects[1] != note.ID ||
+		flag.Raw["content"] != "spam, again" {
+		t.Errorf("Flag from %s: %v", flag.Actor, flag.Raw)
+	}
+
+	// A local account's report stays here.
+	carolID := a.accountID(alice, "carol")
+	code, body = report(alice, url.Values{"account_id": {carolID}, "forward": {"true"}})
+	if code != http.StatusOK || !strings.Contains(string(body), `"forwarded":false`) || !strings.Contains(string(body), `"category":"other"`) {
+		t.Errorf("local report: %d %s", code, body)
+	}
+
+	readOnly := must(adminOf(a).CreateToken(t.Context(), "alice", "read"))
+	for _, tt := range []struct {
+		name  string
+		token string
+		form  url.Values
+		want  int
+	}{
+		{"unknown account", alice, url.Values{"account_id": {"12345"}}, 404},
+		{"no account", alice, url.Values{"comment": {"x"}}, 404},
+		{"another's status", alice, url.Values{"account_id": {fedi}, "status_ids[]": {must(carolStatus(a, carol))}}, 404},
+		{"bad category", alice, url.Values{"account_id": {fedi}, "category": {"rude"}}, 422},
+		{"long comment", alice, url.Values{"account_id": {fedi}, "comment": {strings.Repeat("x", 1001)}}, 422},
+		{"a rule that does not exist", alice, url.Values{"account_id": {fedi}, "rule_ids[]": {"1"}}, 422},
+		{"oneself", alice, url.Values{"account_id": {a.accountID(alice, "alice")}}, 422},
+		{"read-only token", readOnly, url.Values{"account_id": {fedi}}, 403},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if code, body := report(tt.token, tt.form); code != tt.want || !strings.Contains(string(body), `"error"`) {
+				t.Errorf("%d %s, want %d with an error", code, body, tt.want)
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	flags := 0
+	for _, r := range peer.received() {
+		if r.Type == "Flag" {
+			flags++
+		}
+	}
+	if flags != 1 {
+		t.Errorf("the peer got %d Flags, want 1", flags)
+	}
+}
+
+func carolStatus(a *instance, token string) (string, error) {
+	var st api.Status
+	if code := a.call("POST", "/api/v1/statuses", token, url.Values{"status": {"carol's"}}, &st); code != http.StatusOK {
+		return "", fmt.Errorf("post: %d", code)
+	}
+	return st.ID, nil
 }
