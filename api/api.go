@@ -188,7 +188,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/v2/search", s.scoped("read:search", s.search))
 			r.Get("/v1/search", s.scoped("read:search", s.search)) // old clients; answered as v2
 			r.Post("/v1/reports", s.scoped("write:reports", s.createReport))
-			s.clientRoutes(r)                                      // client.go
+			s.clientRoutes(r) // client.go
 		})
 		// The hot read paths, with a short token cache (timelines.go, authcache.go).
 		r.Group(func(r chi.Router) {
