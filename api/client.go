@@ -14,6 +14,9 @@ import (
 type ClientStore interface {
 	InstanceStore
 	AccountListStore // account_lists.go
+	ListStore        // lists.go
+	FilterStore      // filters.go
+	TagStore         // tags.go
 	Markers(ctx context.Context, accountID int64) (map[string]starling.Marker, error)
 	SaveMarker(ctx context.Context, accountID int64, timeline string, lastReadID int64) (starling.Marker, error)
 	SetBookmark(ctx context.Context, accountID, statusID int64, on bool) error
@@ -44,6 +47,9 @@ func (s *Server) clientRoutes(r chi.Router) {
 	r.Get("/v1/bookmarks", s.scoped("read:bookmarks", s.bookmarks))
 	r.Get("/v1/favourites", s.scoped("read:favourites", s.favourites))
 	s.accountListRoutes(r) // account_lists.go
+	s.listRoutes(r)        // lists.go
+	s.filterRoutes(r)      // filters.go
+	s.tagRoutes(r)         // tags.go
 	s.emptyRoutes(r)       // empty.go
 }
 
@@ -197,6 +203,8 @@ func (s *Server) statusContext(w http.ResponseWriter, r *http.Request, me *starl
 		return list
 	}
 	out.Ancestors, out.Descendants = pick(up), pick(down)
+	out.Ancestors = s.applyFilters(ctx, me, starling.FilterThread, out.Ancestors) // filters.go
+	out.Descendants = s.applyFilters(ctx, me, starling.FilterThread, out.Descendants)
 	s.markViewer(ctx, me, append(append([]*Status{}, out.Ancestors...), out.Descendants...)...)
 	writeJSON(w, http.StatusOK, out)
 }
