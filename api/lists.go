@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -98,7 +99,7 @@ func (s *Server) getList(w http.ResponseWriter, r *http.Request, _ *starling.Acc
 // readList applies the title, replies_policy and exclusive parameters that
 // were sent to l; it returns Mastodon's validation message, or "".
 func readList(r *http.Request, l *starling.List) (string, error) {
-	v, err := params(r)
+	v, err := bodyParams(r)
 	if err != nil {
 		return "", err
 	}
@@ -173,7 +174,7 @@ func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, _ *starlin
 // Account.find); adding one the viewer does not follow is 422.
 func (s *Server) changeListAccounts(add bool) listHandler {
 	return func(w http.ResponseWriter, r *http.Request, me *starling.Account, l *starling.List) {
-		v, err := params(r)
+		v, err := bodyParams(r)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
@@ -302,4 +303,19 @@ func (c *streamClient) lists(inList map[int64]bool) []string {
 		}
 	}
 	return out
+}
+
+// bodyParams reads a request's parameters as params does, also from the
+// body of a DELETE (DELETE /api/v1/lists/:id/accounts sends account_ids
+// there), which net/http's form parsing leaves unread.
+func bodyParams(r *http.Request) (url.Values, error) {
+	pairs, err := orderedParams(r) // filters.go
+	if err != nil {
+		return nil, err
+	}
+	v := url.Values{}
+	for _, p := range pairs {
+		v[p[0]] = append(v[p[0]], p[1])
+	}
+	return v, checkValues(v)
 }
