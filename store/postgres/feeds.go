@@ -123,7 +123,7 @@ func (db *DB) AddStatusToFeeds(ctx context.Context, statusID int64) (int64, erro
 // home feeds that hold them. The feed has no index on status_id (it would
 // double the cost of fan-out), so the rows are found from their audience,
 // each by primary key: the local followers and the author of the status and
-// of each boost, and the addressees. A follower who left since had the
+// of each boost, the addressees, and the followers of its hashtags. A follower who left since had the
 // rows taken by the unmerge of the unfollow; reads skip deleted statuses
 // in any case, and the trimmer removes what is left.
 func (db *DB) RemoveStatusFromFeeds(ctx context.Context, statusID int64) (int64, error) {
@@ -133,6 +133,8 @@ func (db *DB) RemoveStatusFromFeeds(ctx context.Context, statusID int64) (int64,
 		SELECT g.id, f.follower_id AS reader FROM gone g JOIN follows f ON f.followee_id = g.account_id
 		UNION ALL SELECT g.id, g.account_id FROM gone g
 		UNION ALL SELECT m.status_id, m.account_id FROM status_mentions m WHERE m.status_id = $1
+		UNION ALL SELECT t.status_id, tf.account_id FROM status_tags t JOIN tag_follows tf ON tf.tag = t.tag
+		 WHERE t.status_id = $1
 	)
 	DELETE FROM home_feed h USING audience a WHERE h.account_id = a.reader AND h.status_id = a.id`, statusID)
 	if err != nil {

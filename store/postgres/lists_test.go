@@ -235,6 +235,9 @@ func TestTagFollowFanout(t *testing.T) {
 			t.Errorf("%s has status %d %d times, want %d", tt.reader.Username, tt.status, n, tt.want)
 		}
 	}
+	if n := must(db.RemoveStatusFromFeeds(ctx, muted)); n != 1 {
+		t.Errorf("removing the muted author's status took %d feed entries, want carol's", n)
+	}
 	must(0, db.UnfollowTag(ctx, alice.ID, "birds"))
 	if ok := must(db.FollowsTag(ctx, alice.ID, "birds")); ok {
 		t.Error("alice follows #birds after unfollowing")
