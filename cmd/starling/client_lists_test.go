@@ -231,6 +231,16 @@ func TestClientEndpointsListsFiltersTags(t *testing.T) {
 		if h := home(t); find(h, byBob.ID) != nil || find(h, byCarol.ID) == nil {
 			t.Errorf("home with an exclusive list: bob's %v, carol's %v", find(h, byBob.ID) != nil, find(h, byCarol.ID) != nil)
 		}
+		// So on the user stream: bob's next post reaches the list stream only.
+		user := sse(t, a.base+"/api/v1/streaming/user", http.Header{"Authorization": {"Bearer " + alice}})
+		bobAgain, carolAgain := a.post(bob, "exclusive"), a.post(carol, "not exclusive")
+		expect(t, stream, "bob's next post on the list stream", statusEvent("update", bobAgain.URI))
+		expect(t, user, "carol's post on the user stream", statusEvent("update", carolAgain.URI))
+		for _, ev := range drain(user) {
+			if statusEvent("update", bobAgain.URI)(ev) {
+				t.Error("an exclusive list member's post on the user stream")
+			}
+		}
 		do(t, "PUT", "/api/v1/lists/"+friends.ID, alice, "exclusive=false", "#/components/schemas/List", &friends)
 		if h := home(t); find(h, byBob.ID) == nil {
 			t.Error("bob's post not back in home once the list is not exclusive")
@@ -282,9 +292,26 @@ func TestClientEndpointsListsFiltersTags(t *testing.T) {
 			return s != nil && len(s.Filtered) == 1
 		})
 
-		// hide: gone from home and public, only marked in the account
-		// context the filter does not name.
+		// The user stream marks them too.
+		user := sse(t, a.base+"/api/v1/streaming/user", http.Header{"Authorization": {"Bearer " + alice}})
+		streamed := a.post(carol, "another film")
+		ev := expect(t, user, "carol's film post on the user stream", statusEvent("update", streamed.URI))
+		var got status
+		_ = json.Unmarshal([]byte(ev.Payload), &got)
+		if len(got.Filtered) != 1 {
+			t.Errorf("streamed %s", ev.Payload)
+		}
+
+		// hide: gone from home, public and the user stream, only marked in
+		// the account context the filter does not name.
 		do(t, "PUT", "/api/v2/filters/"+spoilers.ID, alice, `{"filter_action":"hide"}`, "#/components/schemas/Filter", &spoilers)
+		hidden, plain := a.post(carol, "film again"), a.post(carol, "plain")
+		expect(t, user, "carol's plain post on the user stream", statusEvent("update", plain.URI))
+		for _, ev := range drain(user) {
+			if statusEvent("update", hidden.URI)(ev) {
+				t.Error("a hidden post on the user stream")
+			}
+		}
 		if spoilers.FilterAction != "hide" || len(spoilers.Keywords) != 2 || spoilers.Title != "Spoilers" {
 			t.Errorf("after PUT %+v", spoilers)
 		}
