@@ -281,6 +281,7 @@ func (s *Server) answerStatus(w http.ResponseWriter, r *http.Request, me *starli
 	}
 	out := s.status(r.Context(), st, nil)
 	s.markViewer(r.Context(), me, out)
+	s.applyFilters(r.Context(), me, "", []*Status{out}) // filters.go: marked, never hidden when asked for by id
 	writeJSON(w, http.StatusOK, out)
 }
 

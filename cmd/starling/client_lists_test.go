@@ -322,6 +322,11 @@ func TestClientEndpointsListsFiltersTags(t *testing.T) {
 		if find(timeline(t, "/api/v1/timelines/public", alice, "/api/v1/timelines/public"), film.ID) != nil {
 			t.Error("the film post in the public timeline despite hide")
 		}
+		var one status
+		do(t, "GET", "/api/v1/statuses/"+film.ID, alice, "", "/api/v1/statuses/{id}", &one)
+		if len(one.Filtered) != 1 {
+			t.Errorf("a hidden status asked for by id: filtered %+v", one.Filtered)
+		}
 		acct := timeline(t, "/api/v1/accounts/"+carolID+"/statuses", alice, "/api/v1/accounts/{id}/statuses")
 		if s := find(acct, film.ID); s == nil || len(s.Filtered) != 1 {
 			t.Errorf("account statuses: the film post %+v", s)

@@ -122,6 +122,13 @@ func TestLists(t *testing.T) {
 	if got := must(db.ListAccounts(ctx, l.ID, starling.Page{Limit: 40})); len(got) != 2 {
 		t.Errorf("after removing carol: %d members", len(got))
 	}
+	// Unfollowed, bob leaves the list.
+	if _, err := db.Pool().Exec(ctx, `DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2`, alice.ID, bob.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := must(db.ListAccounts(ctx, l.ID, starling.Page{Limit: 40})); len(got) != 1 || got[0].Account.ID != alice.ID {
+		t.Errorf("after unfollowing bob: members %+v", got)
+	}
 	must(0, db.DeleteList(ctx, alice.ID, l.ID))
 	if got := must(db.Lists(ctx, alice.ID)); len(got) != 0 {
 		t.Errorf("lists after delete: %+v", got)

@@ -17,8 +17,7 @@ CREATE INDEX lists_account ON lists (account_id);
 
 -- list_accounts: the members; id orders them as they were added, which is
 -- how /api/v1/lists/:id/accounts pages. Members are accounts the owner
--- follows (or asked to): reads join follows, so an unfollowed member
--- drops out of the list's timeline.
+-- follows (or asked to), or the owner; an unfollowed member leaves (00101).
 CREATE TABLE list_accounts (
     id         bigserial UNIQUE,
     list_id    bigint NOT NULL REFERENCES lists (id) ON DELETE CASCADE,
