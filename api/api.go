@@ -92,7 +92,7 @@ type Server struct {
 	tokens       tokenCache
 	rendered     renderCache
 	logins       loginLimiter // oauth_pages.go
-	filters      filterCache  // filters.go
+	filters      filterCache  // filter_apply.go
 }
 
 // Handler returns the router for everything Starling serves over HTTP.

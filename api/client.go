@@ -203,7 +203,7 @@ func (s *Server) statusContext(w http.ResponseWriter, r *http.Request, me *starl
 		return list
 	}
 	out.Ancestors, out.Descendants = pick(up), pick(down)
-	out.Ancestors = s.applyFilters(ctx, me, starling.FilterThread, out.Ancestors) // filters.go
+	out.Ancestors = s.applyFilters(ctx, me, starling.FilterThread, out.Ancestors) // filter_apply.go
 	out.Descendants = s.applyFilters(ctx, me, starling.FilterThread, out.Descendants)
 	s.markViewer(ctx, me, append(append([]*Status{}, out.Ancestors...), out.Descendants...)...)
 	writeJSON(w, http.StatusOK, out)
@@ -281,7 +281,7 @@ func (s *Server) answerStatus(w http.ResponseWriter, r *http.Request, me *starli
 	}
 	out := s.status(r.Context(), st, nil)
 	s.markViewer(r.Context(), me, out)
-	s.applyFilters(r.Context(), me, "", []*Status{out}) // filters.go: marked, never hidden when asked for by id
+	s.applyFilters(r.Context(), me, "", []*Status{out}) // filter_apply.go: marked, never hidden when asked for by id
 	writeJSON(w, http.StatusOK, out)
 }
 

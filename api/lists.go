@@ -309,7 +309,7 @@ func (c *streamClient) lists(inList map[int64]bool) []string {
 // body of a DELETE (DELETE /api/v1/lists/:id/accounts sends account_ids
 // there), which net/http's form parsing leaves unread.
 func bodyParams(r *http.Request) (url.Values, error) {
-	pairs, err := orderedParams(r) // filters.go
+	pairs, err := orderedParams(r) // filter_params.go
 	if err != nil {
 		return nil, err
 	}

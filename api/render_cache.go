@@ -82,7 +82,7 @@ func (s *Server) homeTimeline(w http.ResponseWriter, r *http.Request, me *starli
 		return
 	}
 	if vf := s.viewerFilters(ctx, me); vf.home() {
-		s.filteredHome(w, r, me, refs, vf) // filters.go
+		s.filteredHome(w, r, me, refs, vf) // filter_apply.go
 		return
 	}
 	now := time.Now()

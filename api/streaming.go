@@ -342,7 +342,7 @@ func (st *Streaming) update(ctx context.Context, s *Server, m queue.StreamMessag
 		}
 		for _, name := range names {
 			if p := render(); p != "" {
-				if p = s.filteredPayload(ctx, c.account, name, base, p); p != "" { // filters.go
+				if p = s.filteredPayload(ctx, c.account, name, base, p); p != "" { // filter_apply.go
 					c.send(streamEvent{Stream: label(name), Event: m.Event, Payload: p})
 				}
 			}
