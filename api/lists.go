@@ -162,8 +162,23 @@ func (s *Server) deleteList(w http.ResponseWriter, r *http.Request, me *starling
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
-// listAccounts is GET /api/v1/lists/:id/accounts.
+// listAccounts is GET /api/v1/lists/:id/accounts, paged; limit=0 asks
+// for all the members at once, as on Mastodon (clients use it to edit a
+// list).
 func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, _ *starling.Account, l *starling.List) {
+	if r.URL.Query().Get("limit") == "0" {
+		all, err := s.Store.ListAccounts(r.Context(), l.ID, starling.Page{})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		out := make([]*Account, 0, len(all))
+		for _, e := range all {
+			out = append(out, s.accountCache.get(r.Context(), s, e.Account))
+		}
+		writeJSONOnce(w, out)
+		return
+	}
 	s.accountPage(w, r, func(ctx context.Context, p starling.Page) ([]starling.ListedAccount, error) {
 		return s.Store.ListAccounts(ctx, l.ID, p)
 	})

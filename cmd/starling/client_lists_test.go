@@ -183,6 +183,10 @@ func TestClientEndpointsListsFiltersTags(t *testing.T) {
 		if len(members) != 1 || members[0].ID != bobID {
 			t.Errorf("second page of members %+v, want bob", members)
 		}
+		do(t, "GET", "/api/v1/lists/"+friends.ID+"/accounts?limit=0", alice, "", "#/components/schemas/Account[]", &members)
+		if len(members) != 2 {
+			t.Errorf("all members (limit=0): %+v", members)
+		}
 		do(t, "DELETE", "/api/v1/lists/"+friends.ID+"/accounts", alice, "account_ids[]="+carolID, "", nil)
 		var lists []api.List
 		do(t, "GET", "/api/v1/accounts/"+bobID+"/lists", alice, "", "/api/v1/accounts/{id}/lists", &lists)

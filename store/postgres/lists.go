@@ -96,11 +96,16 @@ func (db *DB) DeleteList(ctx context.Context, owner, id int64) error {
 	return nil
 }
 
-// ListAccounts reads a page of a list's members, latest added first. The
-// caller has checked the list is the viewer's.
+// maxListAccounts bounds a list read whole (Mastodon's limit=0): far
+// more than anyone lists, few enough to answer at once.
+const maxListAccounts = 5000
+
+// ListAccounts reads a page of a list's members, latest added first; a
+// page without a limit reads them all (up to maxListAccounts). The caller
+// has checked the list is the viewer's.
 func (db *DB) ListAccounts(ctx context.Context, listID int64, p starling.Page) ([]starling.ListedAccount, error) {
-	if p.Limit <= 0 { // Mastodon's limit=0: all of them
-		p.Limit = maxLists * 100
+	if p.Limit <= 0 {
+		p.Limit = maxListAccounts
 	}
 	return db.listedAccounts(ctx, "list accounts", "x.id",
 		`list_accounts x JOIN accounts a ON a.id = x.account_id WHERE x.list_id = $1`, listID, p)
