@@ -123,13 +123,21 @@ func (s *Server) filterRoutes(r chi.Router) {
 	r.Delete("/v2/filters/{id}", s.scoped("write:filters", s.withFilter(s.deleteFilter)))
 	r.Get("/v2/filters/{id}/keywords", s.scoped("read:filters", s.withFilter(s.filterKeywords)))
 	r.Post("/v2/filters/{id}/keywords", s.scoped("write:filters", s.withFilter(s.addFilterKeyword)))
-	r.Get("/v2/filter_keywords/{id}", s.scoped("read:filters", s.getFilterKeyword))
-	r.Put("/v2/filter_keywords/{id}", s.scoped("write:filters", s.updateFilterKeyword))
-	r.Delete("/v2/filter_keywords/{id}", s.scoped("write:filters", s.deleteFilterKeyword))
 	r.Get("/v2/filters/{id}/statuses", s.scoped("read:filters", s.withFilter(s.filterStatuses)))
 	r.Post("/v2/filters/{id}/statuses", s.scoped("write:filters", s.withFilter(s.addFilterStatus)))
-	r.Get("/v2/filter_statuses/{id}", s.scoped("read:filters", s.getFilterStatus))
-	r.Delete("/v2/filter_statuses/{id}", s.scoped("write:filters", s.deleteFilterStatus))
+	// A keyword or status by its own id: Mastodon's routes are
+	// /api/v2/filters/keywords/:id and /api/v2/filters/statuses/:id (what
+	// masto.js calls); filter_keywords and filter_statuses, the controllers'
+	// names, answer too.
+	for _, prefix := range []string{"/v2/filters/keywords/", "/v2/filter_keywords/"} {
+		r.Get(prefix+"{id}", s.scoped("read:filters", s.getFilterKeyword))
+		r.Put(prefix+"{id}", s.scoped("write:filters", s.updateFilterKeyword))
+		r.Delete(prefix+"{id}", s.scoped("write:filters", s.deleteFilterKeyword))
+	}
+	for _, prefix := range []string{"/v2/filters/statuses/", "/v2/filter_statuses/"} {
+		r.Get(prefix+"{id}", s.scoped("read:filters", s.getFilterStatus))
+		r.Delete(prefix+"{id}", s.scoped("write:filters", s.deleteFilterStatus))
+	}
 	r.Get("/v1/filters", s.scoped("read:filters", s.filtersV1))
 	r.Post("/v1/filters", s.scoped("write:filters", s.createFilterV1))
 	r.Get("/v1/filters/{id}", s.scoped("read:filters", s.getFilterV1))

@@ -366,12 +366,13 @@ func TestClientEndpointsListsFiltersTags(t *testing.T) {
 		if kw.Keyword != "plot" || !kw.WholeWord {
 			t.Errorf("added keyword %+v", kw)
 		}
-		do(t, "PUT", "/api/v2/filter_keywords/"+kw.ID, alice, "whole_word=false", "#/components/schemas/FilterKeyword", &kw)
+		do(t, "PUT", "/api/v2/filters/keywords/"+kw.ID, alice, "whole_word=false", "#/components/schemas/FilterKeyword", &kw)
 		if kw.Keyword != "plot" || kw.WholeWord {
 			t.Errorf("changed keyword %+v", kw)
 		}
-		do(t, "GET", "/api/v2/filter_keywords/"+kw.ID, alice, "", "#/components/schemas/FilterKeyword", nil)
-		do(t, "DELETE", "/api/v2/filter_keywords/"+kw.ID, alice, "", "", nil)
+		do(t, "GET", "/api/v2/filters/keywords/"+kw.ID, alice, "", "#/components/schemas/FilterKeyword", nil)
+		do(t, "GET", "/api/v2/filter_keywords/"+kw.ID, alice, "", "#/components/schemas/FilterKeyword", nil) // the alias
+		do(t, "DELETE", "/api/v2/filters/keywords/"+kw.ID, alice, "", "", nil)
 		// keywords_attributes in a form: change one, destroy one, add one.
 		form := url.Values{"keywords_attributes[0][id]": {spoilers.Keywords[0].ID}, "keywords_attributes[0][keyword]": {"movie"},
 			"keywords_attributes[1][id]": {spoilers.Keywords[1].ID}, "keywords_attributes[1][_destroy]": {"true"},
@@ -392,11 +393,11 @@ func TestClientEndpointsListsFiltersTags(t *testing.T) {
 			t.Errorf("filter status %+v", fs)
 		}
 		do(t, "GET", "/api/v2/filters/"+spoilers.ID+"/statuses", alice, "", "#/components/schemas/FilterStatus[]", nil)
-		do(t, "GET", "/api/v2/filter_statuses/"+fs.ID, alice, "", "#/components/schemas/FilterStatus", nil)
+		do(t, "GET", "/api/v2/filters/statuses/"+fs.ID, alice, "", "#/components/schemas/FilterStatus", nil)
 		if s := find(home(t), filmography.ID); s == nil || len(s.Filtered) != 1 || fmt.Sprint(s.Filtered[0].StatusMatches) != "["+filmography.ID+"]" {
 			t.Errorf("a filtered status: %+v", s)
 		}
-		do(t, "DELETE", "/api/v2/filter_statuses/"+fs.ID, alice, "", "", nil)
+		do(t, "DELETE", "/api/v2/filters/statuses/"+fs.ID, alice, "", "", nil)
 
 		var all []api.Filter
 		do(t, "GET", "/api/v2/filters", alice, "", "/api/v2/filters", &all)
@@ -527,9 +528,11 @@ func TestClientEndpointsListsFiltersTags(t *testing.T) {
 			{"another's filter", "GET", "/api/v2/filters/" + bobFilter.ID, alice, "", 404, "Record not found"},
 			{"update another's filter", "PUT", "/api/v2/filters/" + bobFilter.ID, alice, "title=mine", 404, "Record not found"},
 			{"delete another's filter", "DELETE", "/api/v2/filters/" + bobFilter.ID, alice, "", 404, "Record not found"},
-			{"another's keyword", "GET", "/api/v2/filter_keywords/" + bobFilter.Keywords[0].ID, alice, "", 404, "Record not found"},
-			{"delete another's keyword", "DELETE", "/api/v2/filter_keywords/" + bobFilter.Keywords[0].ID, alice, "", 404, "Record not found"},
-			{"unknown filter status", "GET", "/api/v2/filter_statuses/999999", alice, "", 404, "Record not found"},
+			{"another's keyword", "GET", "/api/v2/filters/keywords/" + bobFilter.Keywords[0].ID, alice, "", 404, "Record not found"},
+			{"delete another's keyword", "DELETE", "/api/v2/filters/keywords/" + bobFilter.Keywords[0].ID, alice, "", 404, "Record not found"},
+			{"unknown filter status", "GET", "/api/v2/filters/statuses/999999", alice, "", 404, "Record not found"},
+			{"unknown filter status (alias)", "GET", "/api/v2/filter_statuses/999999", alice, "", 404, "Record not found"},
+			{"keyword route without id", "GET", "/api/v2/filters/keywords", alice, "", 404, "Record not found"},
 			{"unknown v1 filter", "GET", "/api/v1/filters/999999", alice, "", 404, "Record not found"},
 			{"another's v1 filter", "DELETE", "/api/v1/filters/" + bobFilter.Keywords[0].ID, alice, "", 404, "Record not found"},
 			{"filter without title", "POST", "/api/v2/filters", alice, `{"context":["home"]}`, 422, "Validation failed: Title can't be blank"},
@@ -540,14 +543,14 @@ func TestClientEndpointsListsFiltersTags(t *testing.T) {
 			{"filter with blank keyword", "POST", "/api/v2/filters", alice, `{"title":"x","context":["home"],"keywords_attributes":[{"keyword":" "}]}`, 422, ""},
 			{"filter editing another's keyword", "PUT", "/api/v2/filters/" + spoilers.ID, alice,
 				`{"title":"changed","keywords_attributes":[{"id":"` + bobFilter.Keywords[0].ID + `","keyword":"y"}]}`, 404, "Record not found"},
-			{"blank keyword", "PUT", "/api/v2/filter_keywords/" + kw, alice, "keyword=", 422, ""},
+			{"blank keyword", "PUT", "/api/v2/filters/keywords/" + kw, alice, "keyword=", 422, ""},
 			{"filter status unknown", "POST", "/api/v2/filters/" + spoilers.ID + "/statuses", alice, "status_id=999999", 404, "Record not found"},
 			{"v1 filter without phrase", "POST", "/api/v1/filters", alice, "context[]=home", 422, ""},
 			{"bad JSON", "POST", "/api/v2/filters", alice, `{"title":`, 400, ""},
 			{"filters without read", "GET", "/api/v2/filters", writeOnly, "", 403, ""},
 			{"v1 filters without read", "GET", "/api/v1/filters", writeOnly, "", 403, ""},
 			{"create filter without write", "POST", "/api/v2/filters", readOnly, "title=x&context[]=home", 403, ""},
-			{"delete keyword without write", "DELETE", "/api/v2/filter_keywords/" + kw, readOnly, "", 403, ""},
+			{"delete keyword without write", "DELETE", "/api/v2/filters/keywords/" + kw, readOnly, "", 403, ""},
 			{"follow a non-tag", "POST", "/api/v1/tags/no%20tag/follow", alice, "", 404, "Record not found"},
 			{"follow a tag without write", "POST", "/api/v1/tags/birds/follow", readOnly, "", 403, ""},
 			{"followed tags without read", "GET", "/api/v1/followed_tags", writeOnly, "", 403, ""},
