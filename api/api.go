@@ -96,6 +96,7 @@ type Server struct {
 	tokens       tokenCache
 	rendered     renderCache
 	logins       loginLimiter // oauth_pages.go
+	filters      filterCache  // filter_apply.go
 }
 
 // Handler returns the router for everything Starling serves over HTTP.
@@ -149,7 +150,7 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/v1/streaming", s.websocket)
 		r.Get("/v1/streaming/health", s.streamingHealth)
 		for _, name := range []string{"user", "user/notification", "public", "public/local", "public/remote",
-			"hashtag", "hashtag/local"} {
+			"hashtag", "hashtag/local", "list"} {
 			r.Get("/v1/streaming/"+name, s.sse(strings.ReplaceAll(name, "/", ":")))
 		}
 		r.Group(func(r chi.Router) {
@@ -194,9 +195,9 @@ func (s *Server) Handler() http.Handler {
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticateCached)
 			r.Get("/v1/timelines/home", s.scoped("read:statuses", s.homeTimeline))
-			r.Get("/v1/timelines/public", s.optional("read:statuses", s.publicTimeline))
-			r.Get("/v1/timelines/tag/{hashtag}", s.optional("read:statuses", s.tagTimeline))
-			r.Get("/v1/accounts/{id}/statuses", s.optional("read:statuses", s.accountStatuses))
+			r.Get("/v1/timelines/public", s.optional("read:statuses", filtering(starling.FilterPublic, s.publicTimeline)))
+			r.Get("/v1/timelines/tag/{hashtag}", s.optional("read:statuses", filtering(starling.FilterPublic, s.tagTimeline)))
+			r.Get("/v1/accounts/{id}/statuses", s.optional("read:statuses", filtering(starling.FilterAccount, s.accountStatuses)))
 			r.Get("/v1/notifications", s.scoped("read:notifications", s.notifications))
 			r.Get("/v2/notifications", s.scoped("read:notifications", s.groupedNotifications))
 		})

@@ -59,7 +59,8 @@ func (s *Server) notifications(w http.ResponseWriter, r *http.Request, me *starl
 		}
 		out = append(out, rendered)
 	}
-	s.markViewer(r.Context(), me, statuses...) // client.go
+	s.markViewer(r.Context(), me, statuses...)        // client.go
+	out = s.filterNotifications(r.Context(), me, out) // filter_apply.go
 	if len(page) > 0 {
 		setLink(w, s.Site.Base()+r.URL.Path, q, page[len(page)-1].ID, page[0].ID)
 	}

@@ -77,6 +77,8 @@ type Status struct {
 	Card               any      `json:"card"`
 	Poll               any      `json:"poll"`
 	Text               *string  `json:"text,omitempty"`
+	// Filtered lists the viewer's filters the status matches (filters.go).
+	Filtered []FilterResult `json:"filtered,omitempty"`
 }
 
 // Relationship is Mastodon's Relationship entity.

@@ -87,6 +87,7 @@ func (s *Server) timelinePage(w http.ResponseWriter, r *http.Request, read func(
 		out = append(out, s.item(r.Context(), it))
 	}
 	s.markViewer(r.Context(), viewer(r), out...)
+	out = s.applyFilters(r.Context(), viewer(r), filterContextOf(r.Context()), out) // filter_apply.go
 	if len(page) > 0 {
 		setLink(w, s.Site.Base()+r.URL.Path, r.URL.Query(), page[len(page)-1].ID, page[0].ID)
 	}
