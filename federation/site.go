@@ -44,6 +44,9 @@ func (s Site) ActivityURI(id int64) string {
 	return s.Base() + "/activities/" + strconv.FormatInt(id, 10)
 }
 
+// MediaURL is where the media file key is served.
+func (s Site) MediaURL(key string) string { return s.Base() + "/system/" + key }
+
 // SharedInbox is the server-wide inbox.
 func (s Site) SharedInbox() string { return s.Base() + "/inbox" }
 
@@ -234,6 +237,15 @@ func (s Site) Note(st *starling.Status, author *starling.Account) *activitypub.O
 	}
 	if st.InReplyToURI != "" {
 		n.InReplyTo = activitypub.Ref{ID: st.InReplyToURI}
+	}
+	for _, m := range st.Attachments {
+		// As Mastodon sends them (ActivityPub::NoteSerializer's MediaAttachmentSerializer).
+		a := activitypub.Attachment{Type: "Document", MediaType: m.MIME, URL: activitypub.Ref{ID: m.URL},
+			Name: m.Description, Blurhash: m.Blurhash, Width: m.Width, Height: m.Height}
+		if m.FocusX != 0 || m.FocusY != 0 {
+			a.FocalPoint = []float64{m.FocusX, m.FocusY}
+		}
+		n.Attachment = append(n.Attachment, a)
 	}
 	return n
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/starling-social/starling/media"
 	"log/slog"
 	"net"
 	"net/http"
@@ -216,6 +217,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	trimmer := &timeline.Trimmer{Store: s.DB, Logger: logger.With("role", "trimmer")}
 
 	streaming := &api.Streaming{Events: s.NATS}
+	files := &media.Files{Dir: filepath.Join(cfg.DataDir, "media")}
+	sweeper := &media.Sweeper{Store: s.DB, Files: files, Logger: logger.With("role", "media")}
 	srv := &api.Server{
 		Store:    s.DB,
 		Outbox:   ob,
@@ -232,6 +235,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 
 		Interactions: ob,
 		Streaming:    streaming,
+		Media:        &api.Media{Files: files, Workers: cfg.MediaWorkers},
 	}
 	streaming.Server = srv
 	var handler http.Handler = srv.Handler()
@@ -260,7 +264,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.phases = []phase{
 		{name: "consumers", parts: consumers, after: deliveries.CloseIdleConnections},
 		{name: "http", parts: []part{{"http", &httpServer{Server: hs, Listener: ln, Drain: cfg.ShutdownTimeout}}, {"streaming", streaming}}},
-		{name: "loops", parts: []part{{"relay", relay}, {"monitor", monitor}, {"trimmer", trimmer}, {"unavailable-hosts", fo}}},
+		{name: "loops", parts: []part{{"relay", relay}, {"monitor", monitor}, {"trimmer", trimmer}, {"unavailable-hosts", fo}, {"media-sweeper", sweeper}}},
 	}
 	return nil
 }
