@@ -107,6 +107,24 @@ func TestLists(t *testing.T) {
 	if got, want := read(), []int64{toCarol.ID, cpost.ID, self.ID, root.ID}; !slices.Equal(got, want) {
 		t.Errorf("with carol: %v, want %v", got, want)
 	}
+	// Paged: max_id, min_id (the ones just above, newest first).
+	cur := must(db.ListByID(ctx, alice.ID, l.ID))
+	ids := func(items []*starling.Item) []int64 {
+		var out []int64
+		for _, it := range items {
+			out = append(out, it.ID)
+		}
+		return out
+	}
+	if got, want := ids(must(db.ListTimeline(ctx, cur, starling.Page{MaxID: cpost.ID, Limit: 1}))), []int64{self.ID}; !slices.Equal(got, want) {
+		t.Errorf("max_id: %v, want %v", got, want)
+	}
+	if got, want := ids(must(db.ListTimeline(ctx, cur, starling.Page{MinID: root.ID, Limit: 2}))), []int64{cpost.ID, self.ID}; !slices.Equal(got, want) {
+		t.Errorf("min_id: %v, want %v", got, want)
+	}
+	if got, want := ids(must(db.ListTimeline(ctx, cur, starling.Page{SinceID: self.ID, Limit: 40}))), []int64{toCarol.ID, cpost.ID}; !slices.Equal(got, want) {
+		t.Errorf("since_id: %v, want %v", got, want)
+	}
 	if got := must(db.ListsShowing(ctx, toCarol.ID, []int64{l.ID})); len(got) != 1 {
 		t.Errorf("lists showing the reply to carol: %v", got)
 	}
