@@ -499,6 +499,9 @@ func TestClientEndpointsListsFiltersTags(t *testing.T) {
 		if tag.Following || len(tags) != 1 {
 			t.Errorf("after unfollow: %+v, %d followed", tag, len(tags))
 		}
+		if find(home(t), tagged.ID) != nil {
+			t.Error("what only the unfollowed tag brought is still in home")
+		}
 		later := a.post(dave, "more #birds")
 		a.post(carol, "a later post") // once carol's is home, dave's would be too
 		waitFor(t, 10*time.Second, "carol's later post in alice's home", func() bool {

@@ -260,8 +260,27 @@ func TestTagFollowFanout(t *testing.T) {
 			t.Errorf("%s has status %d %d times, want %d", tt.reader.Username, tt.status, n, tt.want)
 		}
 	}
-	if n := must(db.RemoveStatusFromFeeds(ctx, muted)); n != 1 {
-		t.Errorf("removing the muted author's status took %d feed entries, want carol's", n)
+	// A deleted status leaves the feeds of its tags' followers.
+	gone := post(dave, "gone", starling.VisibilityPublic, "birds")
+	if n := must(db.RemoveStatusFromFeeds(ctx, gone)); n != 1 {
+		t.Errorf("removing a tagged status took %d feed entries, want carol's", n)
+	}
+	// Unfollowing #cats leaves the status carol got by #birds too; then
+	// unfollowing #birds takes what only #birds brought, not what bob (whom
+	// carol follows) wrote.
+	byDave := post(dave, "dave-birds", starling.VisibilityPublic, "birds")
+	must(0, db.UnfollowTag(ctx, carol.ID, "cats"))
+	if n := must(db.CountFeedEntries(ctx, carol.ID, tagged)); n != 1 {
+		t.Errorf("unfollowing #cats took a status also tagged #birds")
+	}
+	must(0, db.UnfollowTag(ctx, carol.ID, "birds"))
+	for _, tt := range []struct {
+		status int64
+		want   int
+	}{{tagged, 1}, {unlisted, 1}, {byDave, 0}, {muted, 0}} {
+		if n := must(db.CountFeedEntries(ctx, carol.ID, tt.status)); n != tt.want {
+			t.Errorf("after unfollowing #birds carol has status %d %d times, want %d", tt.status, n, tt.want)
+		}
 	}
 	must(0, db.UnfollowTag(ctx, alice.ID, "birds"))
 	if ok := must(db.FollowsTag(ctx, alice.ID, "birds")); ok {
