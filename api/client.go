@@ -46,11 +46,12 @@ func (s *Server) clientRoutes(r chi.Router) {
 	r.Post("/v1/statuses/{id}/unpin", s.scoped("write:accounts", s.pin(false)))
 	r.Get("/v1/bookmarks", s.scoped("read:bookmarks", s.bookmarks))
 	r.Get("/v1/favourites", s.scoped("read:favourites", s.favourites))
-	s.accountListRoutes(r) // account_lists.go
-	s.listRoutes(r)        // lists.go
-	s.filterRoutes(r)      // filters.go
-	s.tagRoutes(r)         // tags.go
-	s.emptyRoutes(r)       // empty.go
+	s.accountListRoutes(r)  // account_lists.go
+	s.listRoutes(r)         // lists.go
+	s.filterRoutes(r)       // filters.go
+	s.tagRoutes(r)          // tags.go
+	s.conversationRoutes(r) // conversations.go
+	s.emptyRoutes(r)        // empty.go
 }
 
 var markerTimelines = []string{"home", "notifications"}

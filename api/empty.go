@@ -13,7 +13,6 @@ import (
 // with none of them would, so a client shows nothing rather than an error.
 func (s *Server) emptyRoutes(r chi.Router) {
 	for path, scope := range map[string]string{
-		"/v1/conversations":      "read:statuses",
 		"/v2/suggestions":        "read",
 		"/v1/announcements":      "read",
 		"/v1/endorsements":       "read:accounts",

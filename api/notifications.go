@@ -12,7 +12,7 @@ import (
 type Notification struct {
 	ID        string   `json:"id"`
 	Type      string   `json:"type"`
-	GroupKey  string   `json:"group_key"` // Starling does not group: "ungrouped-<id>", as Mastodon
+	GroupKey  string   `json:"group_key"` // notification_groups.go
 	CreatedAt string   `json:"created_at"`
 	Account   *Account `json:"account"`
 	Status    *Status  `json:"status,omitempty"`
@@ -22,7 +22,7 @@ func (s *Server) notification(ctx context.Context, n *starling.Notification) *No
 	out := &Notification{
 		ID:        id(n.ID),
 		Type:      n.Type,
-		GroupKey:  "ungrouped-" + id(n.ID),
+		GroupKey:  groupKey(n),
 		CreatedAt: formatTime(n.CreatedAt),
 		Account:   s.accountCache.get(ctx, s, n.From),
 	}

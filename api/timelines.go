@@ -26,6 +26,7 @@ type TimelineStore interface {
 	NotificationByID(ctx context.Context, accountID, id int64) (*starling.Notification, error)
 	DismissNotification(ctx context.Context, accountID, id int64) error
 	ClearNotifications(ctx context.Context, accountID int64) error
+	UnreadNotifications(ctx context.Context, accountID int64, limit int) (int, error)
 	FiltersOf(ctx context.Context, viewer int64, target *starling.Account) (starling.Filters, error)
 	DomainBlocks(ctx context.Context, accountID int64) ([]string, error)
 	HomeFeedRefsStore // render_cache.go

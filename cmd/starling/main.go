@@ -223,5 +223,10 @@ func withStore(ctx context.Context, cfg *Config, logger *slog.Logger, fn func(*p
 	if err := db.Migrate(ctx, logger); err != nil {
 		return err
 	}
+	// Every subcommand checks (or, on a new database, records) the scheme
+	// and domain, so none mints an account with another address.
+	if err := admin(cfg, db).EnsureInstanceActor(ctx); err != nil {
+		return err
+	}
 	return fn(db)
 }
