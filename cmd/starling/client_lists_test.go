@@ -382,6 +382,13 @@ func TestClientEndpointsListsFiltersTags(t *testing.T) {
 				t.Error("a hidden mention among notifications")
 			}
 		}
+		var grouped struct {
+			Statuses []status
+		}
+		do(t, "GET", "/api/v2/notifications", alice, "", "", &grouped)
+		if find(grouped.Statuses, secret.ID) != nil || find(grouped.Statuses, hello.ID) == nil {
+			t.Errorf("grouped notifications' statuses %+v: the hidden mention, or not the other", grouped.Statuses)
+		}
 		do(t, "DELETE", "/api/v2/filters/"+quiet.ID, alice, "", "", nil)
 
 		// Keywords.
