@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"net/url"
 	"strconv"
@@ -119,8 +120,8 @@ func (s *Server) account(ctx context.Context, a *starling.Account) *Account {
 		Note:         a.Note,
 		URL:          a.URL,
 		URI:          a.URI,
-		Avatar:       s.Site.Base() + missingAvatarPath,
-		Header:       s.Site.Base() + missingHeaderPath,
+		Avatar:       cmp.Or(a.AvatarURL, s.Site.Base()+missingAvatarPath),
+		Header:       cmp.Or(a.HeaderURL, s.Site.Base()+missingHeaderPath),
 		Emojis:       []any{},
 		Fields:       make([]Field, 0, len(a.Fields)),
 	}

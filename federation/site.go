@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/starling-social/starling"
@@ -148,7 +149,21 @@ func (s Site) ActorDocument(a *starling.Account) *activitypub.Actor {
 		PublicKey:                 &activitypub.PublicKey{ID: a.KeyID, Owner: a.URI, PublicKeyPEM: a.PublicKeyPEM},
 		AssertionMethod:           keys,
 		Attachment:                fields,
+		Icon:                      imageOf(a.AvatarURL),
+		Image:                     imageOf(a.HeaderURL),
 	}
+}
+
+// imageOf is a profile picture as Mastodon sends it, or nil for none.
+func imageOf(u string) *activitypub.Image {
+	if u == "" {
+		return nil
+	}
+	mt := "image/jpeg"
+	if strings.HasSuffix(u, ".png") {
+		mt = "image/png"
+	}
+	return &activitypub.Image{Type: "Image", MediaType: mt, URL: activitypub.Ref{ID: u}}
 }
 
 // actorContext is the @context of actor documents: DefaultContext and the

@@ -226,3 +226,43 @@ func IsInvalid(err error) bool {
 	var e *starling.Error
 	return errors.As(err, &e) && e.Code == starling.EINVALID
 }
+
+// Profile picture sizes, as Mastodon makes them.
+const (
+	AvatarSize   = 400
+	HeaderWidth  = 1500
+	HeaderHeight = 500
+)
+
+// ProcessPicture makes a profile picture of an upload: cropped to fill
+// w×h (scaled down only), without metadata, as JPEG (PNG when it has
+// transparency). It refuses what Process refuses.
+func ProcessPicture(data []byte, w, h int) (encoded []byte, mimeType, ext string, err error) {
+	if len(data) > MaxImageBytes {
+		return nil, "", "", ErrTooLarge
+	}
+	mt, err := Sniff(data[:min(len(data), 512)])
+	if err != nil {
+		return nil, "", "", err
+	}
+	cfg, err := decodeConfig(mt, data)
+	if err != nil {
+		return nil, "", "", ErrBroken
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxSourcePixels {
+		return nil, "", "", ErrTooManyPx
+	}
+	img, err := decode(mt, data)
+	if err != nil {
+		return nil, "", "", ErrBroken
+	}
+	if img.Bounds().Dx() > w || img.Bounds().Dy() > h {
+		img = imaging.Fill(img, min(w, img.Bounds().Dx()), min(h, img.Bounds().Dy()), imaging.Center, imaging.Lanczos)
+	}
+	if hasAlpha(img) {
+		encoded, err = encodePNG(img)
+		return encoded, "image/png", ".png", err
+	}
+	encoded, err = encodeJPEG(img)
+	return encoded, "image/jpeg", ".jpg", err
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"hash/crc32"
 	"image"
+	_ "image/jpeg"
 	"image/png"
 	"io"
 	"mime/multipart"
@@ -182,6 +183,42 @@ func TestMedia(t *testing.T) {
 	if doc["type"] != "Document" || doc["mediaType"] != "image/jpeg" || doc["url"] != *m.URL || doc["name"] != "A gradient, sideways" ||
 		doc["blurhash"] != *m.Blurhash || doc["width"] != float64(200) || doc["height"] != float64(400) || len(fp) != 2 {
 		t.Errorf("attachment as sent: %v", doc)
+	}
+
+	// A new avatar (a multipart update_credentials, as apps send it)
+	// reaches B with the Update of alice's actor.
+	var body2 bytes.Buffer
+	mw := multipart.NewWriter(&body2)
+	fw, _ := mw.CreateFormFile("avatar", "me.jpg")
+	_, _ = fw.Write(mediatest.ExifJPEG(t, 800, 600))
+	_ = mw.WriteField("display_name", "Alice")
+	_ = mw.Close()
+	req, _ := http.NewRequest("PATCH", a.base+"/api/v1/accounts/update_credentials", &body2)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+alice)
+	resp, err := a.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var me struct{ Avatar, Header string }
+	_ = json.NewDecoder(resp.Body).Decode(&me)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(me.Avatar, "/system/accounts/") || !strings.HasSuffix(me.Header, "/headers/original/missing.png") {
+		t.Fatalf("avatar update: %d %+v", resp.StatusCode, me)
+	}
+	code, ctype, pic := fetch(t, a.client, me.Avatar)
+	if cfg, _, err := image.DecodeConfig(bytes.NewReader(pic)); code != 200 || ctype != "image/jpeg" || err != nil || cfg.Width != 400 || cfg.Height != 400 {
+		t.Errorf("avatar file: %d %s %+v %v", code, ctype, cfg, err)
+	}
+	waitFor(t, 20*time.Second, "B to show alice's new avatar", func() bool {
+		var acct struct{ Avatar string }
+		b.mustCall("GET", "/api/v1/accounts/lookup?acct=alice@"+a.cfg.Domain, bob, nil, &acct)
+		return acct.Avatar == me.Avatar
+	})
+	// A picture that is not one changes nothing.
+	code, body = a.upload("/api/v1/media", alice, "x.txt", []byte("text"), nil) // warm: a 422 as well
+	if code != 422 {
+		t.Errorf("text as media: %d %s", code, body)
 	}
 
 	// Bad uploads: a clear 4xx, nothing stored.
