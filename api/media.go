@@ -24,6 +24,7 @@ type MediaStore interface {
 	FinishMedia(ctx context.Context, m *starling.MediaAttachment) error
 	MediaByID(ctx context.Context, accountID, id int64) (*starling.MediaAttachment, error)
 	DescribeMedia(ctx context.Context, accountID, id int64, description string, x, y float64) error
+	DeleteMedia(ctx context.Context, ids []int64) error
 }
 
 // MediaFiles stores media files; *media.Files is one.
@@ -177,7 +178,7 @@ func (s *Server) upload(async bool) func(http.ResponseWriter, *http.Request, *st
 			writeError(w, http.StatusUnprocessableEntity, err.Error())
 			return
 		}
-		mt, err := media.Sniff(data[:min(len(data), 512)])
+		mt, err := media.Check(data)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -215,6 +216,10 @@ func (s *Server) upload(async bool) func(http.ResponseWriter, *http.Request, *st
 		select {
 		case err := <-done:
 			if err != nil {
+				// Refused while the client waits: nothing is kept.
+				if derr := s.Store.DeleteMedia(r.Context(), []int64{m.ID}); derr != nil {
+					s.Logger.Warn("delete refused upload", "media_id", m.ID, "error", derr)
+				}
 				s.fail(w, r, err)
 				return
 			}
