@@ -49,6 +49,7 @@ type Store interface {
 	ProfileStore      // profile.go
 	ConversationStore // conversations.go
 	MediaStore        // media.go
+	PostLimitStore    // ratelimit.go
 }
 
 // Outbox performs what local people do.
@@ -96,6 +97,9 @@ type Server struct {
 	Interactions Interactions // boosts, favourites, blocks, mutes (interactions.go)
 	Streaming    *Streaming   // nil: streaming answers 503 (streaming.go)
 	Media        *Media       // nil: uploads answer 503 (media.go)
+	// PostLimit is how many statuses an account may post in 3 hours;
+	// default DefaultPostLimit, Mastodon's (ratelimit.go).
+	PostLimit int
 	// Ready checks the store and the queue for /healthz; nil: always ready.
 	Ready        func(ctx context.Context) error
 	accountCache accountCache
@@ -103,6 +107,7 @@ type Server struct {
 	rendered     renderCache
 	logins       loginLimiter // oauth_pages.go
 	filters      filterCache  // filter_apply.go
+	anonymous    ipLimiter    // ratelimit.go
 }
 
 // Handler returns the router for everything Starling serves over HTTP.
@@ -149,7 +154,7 @@ func (s *Server) Handler() http.Handler {
 
 	// Mastodon client API.
 	r.Route("/api", func(r chi.Router) {
-		r.Use(saneURL)
+		r.Use(saneURL, s.anonymousLimit)
 		r.Get("/v1/instance", s.instanceV1)
 		r.Get("/v2/instance", s.instanceV2) // instance.go
 		r.Get("/v1/custom_emojis", s.customEmojis)

@@ -246,6 +246,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Streaming:    streaming,
 		Media:        &api.Media{Files: files, Workers: cfg.MediaWorkers},
 		Ready:        s.ready,
+		PostLimit:    cfg.PostLimit,
 	}
 	streaming.Server = srv
 	var handler http.Handler = srv.Handler()
