@@ -162,13 +162,21 @@ type instance struct {
 	client *http.Client
 }
 
-// newConfig returns the configuration of a local-federation instance on addr.
+// newConfig returns the configuration of a local-federation instance on
+// addr, on a fresh PostgreSQL database.
 func newConfig(t testing.TB, addr string) Config {
+	cfg := embeddedConfig(t, addr)
+	cfg.DatabaseURL = pgtest.NewDatabaseURL(t)
+	return cfg
+}
+
+// embeddedConfig is newConfig on the embedded store (no --database-url)
+// and embedded NATS, in a fresh data directory: nothing else is needed.
+func embeddedConfig(t testing.TB, addr string) Config {
 	return Config{
 		Listen:                 addr,
 		Domain:                 addr,
 		Protocol:               "http",
-		DatabaseURL:            pgtest.NewDatabaseURL(t),
 		NATSPrefix:             "starling",
 		DataDir:                t.TempDir(),
 		AllowPrivateAddresses:  true,
@@ -184,14 +192,26 @@ func newConfig(t testing.TB, addr string) Config {
 	}
 }
 
-// startInstance starts an instance; opts adjust its configuration first.
+// startInstance starts an instance on PostgreSQL; opts adjust its
+// configuration first.
 func startInstance(t testing.TB, name string, opts ...func(*Config)) *instance {
+	t.Helper()
+	return startWith(t, name, newConfig, opts...)
+}
+
+// startEmbedded starts an instance on the embedded store.
+func startEmbedded(t testing.TB, name string, opts ...func(*Config)) *instance {
+	t.Helper()
+	return startWith(t, name, embeddedConfig, opts...)
+}
+
+func startWith(t testing.TB, name string, config func(testing.TB, string) Config, opts ...func(*Config)) *instance {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := newConfig(t, ln.Addr().String())
+	cfg := config(t, ln.Addr().String())
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -375,4 +395,4 @@ func sha256Base64(b []byte) string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
-func adminOf(in *instance) *api.Admin { return &api.Admin{Store: in.srv.DB, Site: site(&in.cfg)} }
+func adminOf(in *instance) *api.Admin { return &api.Admin{Store: in.srv.Store, Site: site(&in.cfg)} }

@@ -20,14 +20,12 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/api"
 	"github.com/starling-social/starling/fanout"
 	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store/postgres"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".
@@ -143,9 +141,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cfg.applyRuntime()
 		err = serve(ctx, &cfg, logger)
 	case "migrate":
-		err = withStore(ctx, &cfg, logger, func(*postgres.DB) error { return nil })
+		err = withStore(ctx, &cfg, logger, func(Store) error { return nil })
 	case "admin account create":
-		err = withStore(ctx, &cfg, logger, func(db *postgres.DB) error {
+		err = withStore(ctx, &cfg, logger, func(db Store) error {
 			a, err := admin(&cfg, db).CreateAccount(ctx, username, email, password)
 			if err == nil {
 				fmt.Fprintf(stdout, "created %s (id %d)\n", a.URI, a.ID)
@@ -153,11 +151,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		})
 	case "admin deliveries show":
-		err = withStore(ctx, &cfg, logger, func(db *postgres.DB) error {
+		err = withStore(ctx, &cfg, logger, func(db Store) error {
 			return showDeliveries(ctx, db, host, stdout)
 		})
 	case "admin deliveries replay":
-		err = withStore(ctx, &cfg, logger, func(db *postgres.DB) error {
+		err = withStore(ctx, &cfg, logger, func(db Store) error {
 			topo, err := queue.NewTopology(cfg.NATSPrefix)
 			if err != nil {
 				return err
@@ -172,7 +170,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		})
 	case "admin token create":
-		err = withStore(ctx, &cfg, logger, func(db *postgres.DB) error {
+		err = withStore(ctx, &cfg, logger, func(db Store) error {
 			token, err := admin(&cfg, db).CreateToken(ctx, username, scopes)
 			if err == nil {
 				fmt.Fprintln(stdout, token)
@@ -207,21 +205,6 @@ func site(cfg *Config) federation.Site {
 	return federation.Site{Scheme: cfg.Protocol, Host: strings.ToLower(cfg.Domain)}
 }
 
-func admin(cfg *Config, db *postgres.DB) *api.Admin {
+func admin(cfg *Config, db Store) *api.Admin {
 	return &api.Admin{Store: db, Site: site(cfg)}
-}
-
-// withStore opens and migrates the database, runs fn, and closes it.
-func withStore(ctx context.Context, cfg *Config, logger *slog.Logger, fn func(*postgres.DB) error) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	db, err := postgres.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx, logger); err != nil {
-		return err
-	}
-	return fn(db)
 }
