@@ -102,6 +102,12 @@ func (db *DB) UpsertRemoteAccount(ctx context.Context, a *starling.Account) (*st
 	if a.Domain == "" {
 		return nil, fmt.Errorf("sqlite: upsert remote account %s: no domain", a.URI)
 	}
+	args := []any{starling.NewID(time.Now()), a.Username, a.Domain, a.DisplayName, a.Note, a.URI, a.URL,
+		a.InboxURL, a.SharedInboxURL, a.OutboxURL, a.FollowersURL, a.FollowingURL, a.KeyID,
+		a.PublicKeyPEM, a.Locked, a.Bot, fieldsArg(a), nullIfEmpty(a.Ed25519KeyID), nullIfEmpty(a.Ed25519PublicKey), nowMicro()}
+	if err := checkText(args); err != nil {
+		return nil, fmt.Errorf("sqlite: upsert remote account %s: %w", a.URI, err)
+	}
 	var got *starling.Account
 	err := db.inTx(ctx, func(t *tx) error {
 		var err error
@@ -117,10 +123,7 @@ func (db *DB) UpsertRemoteAccount(ctx context.Context, a *starling.Account) (*st
 			locked = excluded.locked, bot = excluded.bot, fields = excluded.fields, fetched_at = ?20,
 			ed25519_key_id = excluded.ed25519_key_id, ed25519_public_key = excluded.ed25519_public_key
 		WHERE a.domain IS NOT NULL
-		RETURNING `+accountCols(""),
-			starling.NewID(time.Now()), a.Username, a.Domain, a.DisplayName, a.Note, a.URI, a.URL,
-			a.InboxURL, a.SharedInboxURL, a.OutboxURL, a.FollowersURL, a.FollowingURL, a.KeyID,
-			a.PublicKeyPEM, a.Locked, a.Bot, fieldsArg(a), nullIfEmpty(a.Ed25519KeyID), nullIfEmpty(a.Ed25519PublicKey), nowMicro()))
+		RETURNING `+accountCols(""), args...))
 		return err
 	})
 	if starling.ErrorCode(err) == starling.ENOTFOUND || isUniqueViolation(err) {

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
@@ -204,10 +205,10 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *tx) error) error {
 	t := &tx{Tx: sqlTx}
 	defer sqlTx.Rollback() //nolint:errcheck // after Commit this is a no-op
 	if err := fn(t); err != nil {
-		return err
+		return classify(err)
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", classify(err))
 	}
 	if t.appended {
 		db.wake.notify()
@@ -215,13 +216,84 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *tx) error) error {
 	return nil
 }
 
+// ExecContext runs one statement of the transaction, refusing text that
+// PostgreSQL would refuse (see checkText) first.
+func (t *tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if err := checkText(args); err != nil {
+		return nil, err
+	}
+	return t.Tx.ExecContext(ctx, q, args...)
+}
+
 // exec runs one statement on the writer and returns the rows it changed.
 func (db *DB) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := db.write.ExecContext(ctx, q, args...)
-	if err != nil {
+	if err := checkText(args); err != nil {
 		return 0, err
 	}
+	res, err := db.write.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, classify(err)
+	}
 	return res.RowsAffected()
+}
+
+// sqlStateError is a refusal of a statement for what it was given, with
+// the SQLSTATE PostgreSQL gives the same refusal: starling.IsDataError
+// reads it through its SQLState method, as it reads pgconn's errors, so
+// that the consumers treat both stores' refusals alike (a data error is
+// permanent; a unique violation means the row is there).
+type sqlStateError struct {
+	state string
+	err   error
+}
+
+func (e *sqlStateError) Error() string    { return e.err.Error() }
+func (e *sqlStateError) Unwrap() error    { return e.err }
+func (e *sqlStateError) SQLState() string { return e.state }
+
+// classify gives SQLite's constraint and data errors their SQLSTATE.
+func classify(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	state := ""
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		state = "23505"
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		state = "23503"
+	case sqlite3.SQLITE_CONSTRAINT_NOTNULL:
+		state = "23502"
+	case sqlite3.SQLITE_CONSTRAINT_CHECK:
+		state = "23514"
+	case sqlite3.SQLITE_TOOBIG:
+		state = "22001"
+	case sqlite3.SQLITE_MISMATCH:
+		state = "22000"
+	default:
+		if se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT {
+			state = "23000"
+		}
+	}
+	if state == "" {
+		return err
+	}
+	return &sqlStateError{state: state, err: err}
+}
+
+// checkText refuses a NUL or invalid UTF-8 in a text argument, as
+// PostgreSQL does (SQLSTATE 22021), where SQLite would store either: the
+// stores must accept the same data, and a consumer drops such input
+// rather than retry it. Binary values are []byte and not checked.
+func checkText(args []any) error {
+	for _, a := range args {
+		s, ok := a.(string)
+		if ok && (strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s)) {
+			return &sqlStateError{state: "22021", err: errors.New("invalid byte sequence for encoding UTF8 (a NUL or invalid UTF-8 in text)")}
+		}
+	}
+	return nil
 }
 
 func affected(res sql.Result, err error) (int64, error) {
