@@ -2,9 +2,15 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,4 +119,99 @@ func TestEmbeddedFederation(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestEmbeddedBackup: a backup taken while posts are being written
+// restores to a server that starts and shows every post committed before
+// the backup began.
+func TestEmbeddedBackup(t *testing.T) {
+	a := startEmbedded(t, "A")
+	alice := a.user("alice")
+	var (
+		mu        sync.Mutex
+		committed []string // ids of posts whose POST had answered
+		postErr   error
+	)
+	stop, done := make(chan struct{}), make(chan struct{})
+	finish := sync.OnceFunc(func() { close(stop); <-done })
+	defer finish()
+	go func() { // awaited by finish
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			id, err := postStatus(a, alice, fmt.Sprintf("post %d", i))
+			mu.Lock()
+			if err != nil {
+				postErr = err
+			} else {
+				committed = append(committed, id)
+			}
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	mu.Lock()
+	before := slices.Clone(committed)
+	mu.Unlock()
+	file := filepath.Join(t.TempDir(), "backup.db")
+	var out, errOut bytes.Buffer
+	if code := run(t.Context(), []string{"admin", "backup", file, "--data-dir", a.cfg.DataDir, "--domain", a.cfg.Domain},
+		func(string) string { return "" }, &out, &errOut); code != 0 {
+		t.Fatalf("admin backup: exit %d: %s", code, errOut.String())
+	}
+	time.Sleep(100 * time.Millisecond) // posts go on meanwhile
+	finish()
+	if postErr != nil {
+		t.Fatal(postErr)
+	}
+	if len(before) == 0 {
+		t.Fatal("no post was committed before the backup")
+	}
+	if code := run(t.Context(), []string{"admin", "backup", file, "--data-dir", a.cfg.DataDir},
+		func(string) string { return "" }, &out, &errOut); code == 0 {
+		t.Error("a backup over an existing file succeeded")
+	}
+
+	restored := t.TempDir()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(restored, DefaultDatabaseFile), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := startEmbedded(t, "B", func(c *Config) { c.DataDir = restored })
+	for _, id := range before {
+		if code := b.call("GET", "/api/v1/statuses/"+id, alice, nil, nil); code != 200 {
+			t.Errorf("post %s, committed before the backup: status %d on the restored server", id, code)
+		}
+	}
+	t.Logf("%d posts committed before the backup, all restored", len(before))
+}
+
+// postStatus posts text as the token's account, from any goroutine.
+func postStatus(in *instance, token, text string) (string, error) {
+	req, err := http.NewRequest("POST", in.base+"/api/v1/statuses", strings.NewReader(url.Values{"status": {text}}.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := in.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var st api.Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("post %q: status %d, %v", text, resp.StatusCode, err)
+	}
+	return st.ID, nil
 }

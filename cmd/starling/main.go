@@ -4,6 +4,7 @@
 //	starling migrate                    apply database migrations
 //	starling admin account create ...   create a local account
 //	starling admin token create ...     print an API token for an account
+//	starling admin backup FILE          copy the embedded store while it serves
 //
 // Every subcommand reads the same configuration, from flags or from the
 // STARLING_* environment variables.
@@ -45,6 +46,7 @@ commands:
   migrate                 apply database migrations
   admin account create    create a local account: --username U --email E --password P
   admin token create      print an API token: --username U --scopes "read write follow push"
+  admin backup FILE       copy the embedded store to FILE while the server runs
   admin deliveries show   failing hosts and dead letters, and what to do [--host H]
   admin deliveries replay queue dead letters again: --host H or --id N
   bench deliver           load test: a simulated fleet of remote servers on loopback (see -h)
@@ -85,6 +87,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cmd == "admin" && len(rest) >= 2 && rest[0] == "deliveries" && strings.HasPrefix(rest[1], "-") {
 		rest = append([]string{"deliveries", "show"}, rest[1:]...)
 	}
+	if cmd == "admin" && len(rest) >= 1 && rest[0] == "backup" {
+		cmd, rest = "admin backup", rest[1:]
+	}
 	if cmd == "admin" {
 		if len(rest) < 2 {
 			fmt.Fprint(stderr, usage)
@@ -96,10 +101,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("starling "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	envErrs := cfg.register(fs, getenv)
-	var username, email, password, scopes, host string
+	var username, email, password, scopes, host, backupFile string
 	var ids idList
 	switch cmd {
 	case "serve", "migrate":
+	case "admin backup":
+		// The file comes before the flags or after them.
+		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+			backupFile, rest = rest[0], rest[1:]
+		}
 	case "admin deliveries show", "admin deliveries replay":
 		fs.StringVar(&host, "host", "", "only dead letters to this host")
 		fs.Var(&ids, "id", "only this dead letter (repeatable)")
@@ -121,6 +131,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 2
+	}
+	if cmd == "admin backup" && backupFile == "" && fs.NArg() == 1 {
+		backupFile = fs.Arg(0)
+		_ = fs.Parse(nil) // fs.Args is now empty
+	}
+	if cmd == "admin backup" && backupFile == "" {
+		fmt.Fprintf(stderr, "starling %s: name the file to write: starling admin backup FILE\n", cmd)
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -168,6 +186,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				fmt.Fprintf(stdout, "queued %d dead letters again\n", n)
 			}
 			return err
+		})
+	case "admin backup":
+		err = withStore(ctx, &cfg, logger, func(db Store) error {
+			b, ok := db.(interface {
+				Backup(ctx context.Context, path string) error
+			})
+			if !ok {
+				return &api.ValidationError{Msg: "admin backup copies the embedded store; back PostgreSQL up with pg_dump (see README, Backups)"}
+			}
+			if err := b.Backup(ctx, backupFile); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "wrote %s\n", backupFile)
+			return nil
 		})
 	case "admin token create":
 		err = withStore(ctx, &cfg, logger, func(db Store) error {

@@ -148,7 +148,15 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("sqlite: backup to %s: %w", path, starling.Errorf(starling.ECONFLICT, "%s exists", path))
 	}
-	if _, err := db.read.ExecContext(ctx, `VACUUM INTO ?1`, path); err != nil {
+	// A connection of its own: the readers are query_only, which refuses
+	// VACUUM INTO, and the writer must stay free for the server's writes
+	// while the copy is made.
+	conn, err := sql.Open("sqlite", "file:"+db.path+"?"+url.Values{"_pragma": {"busy_timeout(10000)"}}.Encode())
+	if err != nil {
+		return fmt.Errorf("sqlite: backup to %s: %w", path, err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `VACUUM INTO ?1`, path); err != nil {
 		return fmt.Errorf("sqlite: backup to %s: %w", path, err)
 	}
 	return nil
