@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -38,6 +39,36 @@ func TestParseDatabaseURL(t *testing.T) {
 		if (err != nil) != tt.wantErr || got.postgresURL != tt.postgres || got.sqlitePath != tt.file {
 			t.Errorf("parseDatabaseURL(%q) = %+v, %v; want postgres %q, file %q, error %v",
 				tt.raw, got, err, tt.postgres, tt.file, tt.wantErr)
+		}
+	}
+}
+
+// TestLocalProtocol: a server on this machine hands out http URLs unless
+// told otherwise; any other domain keeps the https default.
+func TestLocalProtocol(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, nil, "http"}, // --domain localhost:8080
+		{[]string{"--domain", "127.0.0.1:8081"}, nil, "http"},
+		{[]string{"--domain", "[::1]:8081"}, nil, "http"},
+		{[]string{"--domain", "social.example"}, nil, "https"},
+		{[]string{"--protocol", "https"}, nil, "https"},
+		{nil, map[string]string{"STARLING_PROTOCOL": "https"}, "https"},
+		{nil, map[string]string{"STARLING_DOMAIN": "social.example"}, "https"},
+	} {
+		var cfg Config
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		getenv := func(k string) string { return tt.env[k] }
+		cfg.register(fs, getenv)
+		if err := fs.Parse(tt.args); err != nil {
+			t.Fatal(err)
+		}
+		localProtocol(&cfg, fs, getenv)
+		if cfg.Protocol != tt.want {
+			t.Errorf("%v %v: protocol %q, want %q", tt.args, tt.env, cfg.Protocol, tt.want)
 		}
 	}
 }

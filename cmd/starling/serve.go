@@ -47,6 +47,12 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		return err
 	}
 	logger.Info("starling is serving", "listen", s.Addr(), "domain", cfg.Domain, "protocol", cfg.Protocol, "version", Version)
+	if st, err := s.Store.InstanceStats(ctx); err == nil && st.Users == 0 {
+		logger.Info("no accounts yet: create the first, then a token for a client (with the same --data-dir or --database-url)",
+			"account", "starling admin account create --username NAME --email EMAIL --password PASSWORD",
+			"token", "starling admin token create --username NAME",
+			"or", "sign in from a Mastodon client at "+cfg.Protocol+"://"+cfg.Domain)
+	}
 	return s.Run(ctx)
 }
 
