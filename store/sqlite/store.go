@@ -71,8 +71,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 			return nil, fmt.Errorf("sqlite: create directory of %s: %w", path, err)
 		}
 	}
+	// synchronous FULL: a commit is on disk when it returns, as with
+	// PostgreSQL's default; an inbox answers 202 only after its commit,
+	// and the sender will not send again. (NORMAL would keep the file
+	// consistent but lose the last commits on power loss.)
 	pragmas := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)"} {
 		pragmas.Add("_pragma", p)
 	}
 	wq := url.Values{"_txlock": {"immediate"}}
