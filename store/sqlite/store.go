@@ -83,7 +83,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	for k, v := range pragmas {
 		wq[k] = v
 	}
-	write, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
+	write, err := sql.Open("sqlite", fileURI(path)+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -102,7 +102,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		rq[k] = v
 	}
 	rq.Add("_pragma", "query_only(1)")
-	read, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
+	read, err := sql.Open("sqlite", fileURI(path)+"?"+rq.Encode())
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -111,6 +111,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	return &DB{write: write, read: read, path: path}, nil
+}
+
+// fileURI is path as a SQLite URI filename: the characters a URI gives a
+// meaning to are escaped, so that a path with '?', '#' or '%' names the
+// file it says.
+func fileURI(path string) string {
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 }
 
 // Close closes both pools.
@@ -155,7 +162,7 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 	// A connection of its own: the readers are query_only, which refuses
 	// VACUUM INTO, and the writer must stay free for the server's writes
 	// while the copy is made.
-	conn, err := sql.Open("sqlite", "file:"+db.path+"?"+url.Values{"_pragma": {"busy_timeout(10000)"}}.Encode())
+	conn, err := sql.Open("sqlite", fileURI(db.path)+"?"+url.Values{"_pragma": {"busy_timeout(10000)"}}.Encode())
 	if err != nil {
 		return fmt.Errorf("sqlite: backup to %s: %w", path, err)
 	}
