@@ -23,7 +23,6 @@ import (
 
 	"github.com/starling-social/starling/api"
 	"github.com/starling-social/starling/signature"
-	"github.com/starling-social/starling/store/postgres"
 	"github.com/starling-social/starling/store/postgres/pgtest"
 )
 
@@ -192,11 +191,24 @@ func embeddedConfig(t testing.TB, addr string) Config {
 	}
 }
 
-// startInstance starts an instance on PostgreSQL; opts adjust its
-// configuration first.
+// startInstance starts an instance on PostgreSQL, or on the embedded store
+// with STARLING_TEST_STORE=embedded (the whole suite runs on either);
+// opts adjust its configuration first.
 func startInstance(t testing.TB, name string, opts ...func(*Config)) *instance {
 	t.Helper()
+	if os.Getenv("STARLING_TEST_STORE") == "embedded" {
+		return startWith(t, name, embeddedConfig, opts...)
+	}
 	return startWith(t, name, newConfig, opts...)
+}
+
+// skipUnlessPostgres skips a test that reaches PostgreSQL directly (its
+// pool, or a connection of its own) when in runs on the embedded store.
+func skipUnlessPostgres(t testing.TB, in *instance) {
+	t.Helper()
+	if in.srv.DB == nil {
+		t.Skip("reaches PostgreSQL directly; the instance runs on the embedded store")
+	}
 }
 
 // startEmbedded starts an instance on the embedded store.
@@ -374,7 +386,7 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 
 // signingKey returns the private key of the local account id, read as the
 // deliverer reads it.
-func signingKey(t *testing.T, db *postgres.DB, id int64) crypto.PrivateKey {
+func signingKey(t *testing.T, db Store, id int64) crypto.PrivateKey {
 	t.Helper()
 	_, pem, err := db.SigningKey(context.Background(), id)
 	if err != nil {

@@ -21,8 +21,9 @@ import (
 )
 
 // Store is what this command wires into the components: the union of the
-// interfaces they declare, and what serve and admin use themselves. Both
-// stores implement it; --database-url chooses one (see openStore).
+// interfaces they declare, and what serve, admin and this command's tests
+// use themselves. Both stores implement it; --database-url chooses one
+// (see openStore).
 type Store interface {
 	api.Store
 	api.AdminStore
@@ -48,6 +49,11 @@ type Store interface {
 	DeadLetters(ctx context.Context, f starling.DeadLetterFilter) ([]starling.DeadLetter, error)
 	Migrate(ctx context.Context, logger *slog.Logger) error
 	Close()
+
+	// What this command's tests read of the store, on either store.
+	SigningKey(ctx context.Context, accountID int64) (keyID, pem string, err error)
+	CountInboxActivities(ctx context.Context, uri string) (int, error)
+	CountFeedEntries(ctx context.Context, accountID, statusID int64) (int, error)
 }
 
 // Both stores satisfy Store: checked when this command builds.
