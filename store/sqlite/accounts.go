@@ -105,9 +105,6 @@ func (db *DB) UpsertRemoteAccount(ctx context.Context, a *starling.Account) (*st
 	args := []any{starling.NewID(time.Now()), a.Username, a.Domain, a.DisplayName, a.Note, a.URI, a.URL,
 		a.InboxURL, a.SharedInboxURL, a.OutboxURL, a.FollowersURL, a.FollowingURL, a.KeyID,
 		a.PublicKeyPEM, a.Locked, a.Bot, fieldsArg(a), nullIfEmpty(a.Ed25519KeyID), nullIfEmpty(a.Ed25519PublicKey), nowMicro()}
-	if err := checkText(args); err != nil {
-		return nil, fmt.Errorf("sqlite: upsert remote account %s: %w", a.URI, err)
-	}
 	var got *starling.Account
 	err := db.inTx(ctx, func(t *tx) error {
 		var err error

@@ -49,7 +49,7 @@ func (db *DB) CreateReblog(ctx context.Context, s *starling.Status, reblogOfID i
 
 // LiveReblog returns accountID's live boost of statusID.
 func (db *DB) LiveReblog(ctx context.Context, accountID, statusID int64) (*starling.Status, error) {
-	return db.statusWhere(ctx, db.read, "reblog", `s.account_id = ?1 AND s.reblog_of_id = ?2 AND s.deleted_at IS NULL`, accountID, statusID)
+	return db.statusWhere(ctx, "reblog", `s.account_id = ?1 AND s.reblog_of_id = ?2 AND s.deleted_at IS NULL`, accountID, statusID)
 }
 
 // DeleteReblog tombstones the boost id (a status of accountID) and stores

@@ -54,8 +54,8 @@ func scanStatusWithAccount(row scanner) (*starling.Status, error) {
 
 const statusJoin = `SELECT ` + statusColumns + `, ` + accountColumns + ` FROM statuses s JOIN accounts a ON a.id = s.account_id`
 
-func (db *DB) statusWhere(ctx context.Context, q queryer, what, where string, args ...any) (*starling.Status, error) {
-	s, err := scanStatusWithAccount(q.QueryRowContext(ctx, statusJoin+` WHERE `+where, args...))
+func (db *DB) statusWhere(ctx context.Context, what, where string, args ...any) (*starling.Status, error) {
+	s, err := scanStatusWithAccount(db.read.QueryRowContext(ctx, statusJoin+` WHERE `+where, args...))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: status by %s: %w", what, err)
 	}
@@ -64,12 +64,12 @@ func (db *DB) statusWhere(ctx context.Context, q queryer, what, where string, ar
 
 // StatusByID returns a status that is not deleted, with its author.
 func (db *DB) StatusByID(ctx context.Context, id int64) (*starling.Status, error) {
-	return db.statusWhere(ctx, db.read, "id", `s.id = ?1 AND s.deleted_at IS NULL`, id)
+	return db.statusWhere(ctx, "id", `s.id = ?1 AND s.deleted_at IS NULL`, id)
 }
 
 // StatusByURI returns a status that is not deleted, with its author.
 func (db *DB) StatusByURI(ctx context.Context, uri string) (*starling.Status, error) {
-	return db.statusWhere(ctx, db.read, "uri", `s.uri = ?1 AND s.deleted_at IS NULL`, uri)
+	return db.statusWhere(ctx, "uri", `s.uri = ?1 AND s.deleted_at IS NULL`, uri)
 }
 
 func insertStatus(ctx context.Context, t *tx, s *starling.Status) (bool, error) {

@@ -244,6 +244,20 @@ func (t *tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result
 	return t.Tx.ExecContext(ctx, q, args...)
 }
 
+// QueryRowContext runs a statement of the transaction that returns a row
+// (a read, or a write with RETURNING), refusing text as ExecContext does.
+func (t *tx) QueryRowContext(ctx context.Context, q string, args ...any) scanner {
+	if err := checkText(args); err != nil {
+		return errRow{err}
+	}
+	return t.Tx.QueryRowContext(ctx, q, args...)
+}
+
+// errRow is a row whose statement was refused before it ran.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
 // exec runs one statement on the writer and returns the rows it changed.
 func (db *DB) exec(ctx context.Context, q string, args ...any) (int64, error) {
 	if err := checkText(args); err != nil {
@@ -370,10 +384,9 @@ func isUniqueViolation(err error) bool {
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
-// queryer is the pools and transactions alike.
+// queryer is the read pool and the write transactions alike.
 type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // collect scans every row of a query with scan.

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"log/slog"
 	"os"
@@ -40,7 +41,7 @@ func TestOpen(t *testing.T) {
 			ctx := context.Background()
 			for _, pool := range []struct {
 				name string
-				q    queryer
+				q    *sql.DB
 			}{{"writer", db.write}, {"reader", db.read}} {
 				var mode string
 				var fk, sync int

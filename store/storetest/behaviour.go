@@ -91,6 +91,18 @@ func testDataErrors(t *testing.T, s Store) {
 			}
 		})
 	}
+	t.Run("a NUL in a remote actor's name", func(t *testing.T) {
+		a := &starling.Account{Username: "nul", Domain: "b.test", URI: "https://b.test/users/nul", DisplayName: "a\x00b", PublicKeyPEM: "x"}
+		if _, err := s.UpsertRemoteAccount(ctx, a); !starling.IsDataError(err) {
+			t.Errorf("got %v, want a data error", err)
+		}
+	})
+	t.Run("invalid UTF-8 in a Follow's id", func(t *testing.T) {
+		f := &starling.Follow{ID: starling.NewID(time.Now()), FollowerID: bob.ID, FolloweeID: bob.ID, URI: "https://b.test/\xff"}
+		if _, err := s.UpsertRemoteFollow(ctx, f); !starling.IsDataError(err) {
+			t.Errorf("got %v, want a data error", err)
+		}
+	})
 }
 
 // testFeedRules: Mastodon's rules of who gets a status in their home feed,
