@@ -51,7 +51,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		logger.Info("no accounts yet: create the first, then a token for a client (with the same --data-dir or --database-url)",
 			"account", "starling admin account create --username NAME --email EMAIL --password PASSWORD",
 			"token", "starling admin token create --username NAME",
-			"or", "sign in from a Mastodon client at "+cfg.Protocol+"://"+cfg.Domain)
+			"client", "or sign in with the account from a Mastodon app at "+cfg.Protocol+"://"+cfg.Domain)
 	}
 	return s.Run(ctx)
 }
@@ -86,7 +86,7 @@ type Server struct {
 	runErr  error
 }
 
-// Open opens the store and connects to NATS, migrates, ensures the streams and
+// Open opens and migrates the store, connects to NATS, ensures the streams and
 // the durable consumers, and builds every long-running part. It starts
 // nothing: Run does. On error what was opened is closed.
 func (s *Server) Open(ctx context.Context) (err error) {
