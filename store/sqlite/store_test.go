@@ -3,10 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,4 +126,77 @@ func TestStreamOf(t *testing.T) {
 			t.Errorf("streamOf(%q) = %q, want %q", tt.subject, got, tt.want)
 		}
 	}
+}
+
+// TestConcurrentWriters: writers in many goroutines, a relay draining
+// events meanwhile, and a second process's store on the same file (an
+// admin command while the server runs) all succeed: the one writer
+// connection queues this process's writes, busy_timeout the other's.
+func TestConcurrentWriters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	db := openTest(t, path)
+	other := openTest(t, path)
+	ctx := context.Background()
+	author := storetestAccount(t, db)
+	const workers, each = 8, 40
+	errs := make(chan error, workers+2)
+	var published atomic.Int64
+	stop := make(chan struct{})
+	relayDone := make(chan struct{})
+	go func() { // awaited through relayDone
+		defer close(relayDone)
+		for {
+			n, err := db.RelayEvents(ctx, "test.events", 100, func(context.Context, []starling.Event) error { return nil })
+			if err != nil {
+				errs <- err
+				return
+			}
+			published.Add(int64(n))
+			select {
+			case <-stop:
+				if n == 0 {
+					return
+				}
+			default:
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := range workers {
+		store := db
+		if w%4 == 3 {
+			store = other // a quarter of the writes come from the other "process"
+		}
+		wg.Go(func() {
+			for i := range each {
+				st := &starling.Status{ID: starling.NewID(time.Now()), URI: fmt.Sprintf("https://b.test/s/%d/%d", w, i),
+					AccountID: author.ID, Content: "x", Visibility: starling.VisibilityPublic, CreatedAt: time.Now()}
+				ev := starling.Event{MsgID: st.URI, Subject: "test.events.created", Payload: []byte(`{}`)}
+				if _, err := store.InsertRemoteStatus(ctx, st, ev); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-relayDone
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := published.Load(); got != workers*each {
+		t.Errorf("published %d events, want %d", got, workers*each)
+	}
+}
+
+func storetestAccount(t *testing.T, db *DB) *starling.Account {
+	t.Helper()
+	a := &starling.Account{Username: "bob", Domain: "b.test", URI: "https://b.test/users/bob", PublicKeyPEM: "x"}
+	got, err := db.UpsertRemoteAccount(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
