@@ -27,9 +27,14 @@ type Account struct {
 	Ed25519PrivateKeyPEM string
 	Locked               bool
 	Bot                  bool
-	Fields               []Field // profile fields, in order; never nil once scanned
-	CreatedAt            time.Time
-	FetchedAt            time.Time // zero for local accounts
+	// Discoverable: the account may be featured in directories and
+	// suggestions; Indexable: its public posts may be found by full-text
+	// search (Mastodon's and FEP-5feb's flags, both federated).
+	Discoverable bool
+	Indexable    bool
+	Fields       []Field // profile fields, in order; never nil once scanned
+	CreatedAt    time.Time
+	FetchedAt    time.Time // zero for local accounts
 }
 
 // SigningKeys are what a local account signs with: its RSA key and, when
@@ -37,6 +42,16 @@ type Account struct {
 type SigningKeys struct {
 	KeyID, PEM               string
 	Ed25519KeyID, Ed25519PEM string // empty when the account has no Ed25519 key
+}
+
+// Preferences are a local user's posting defaults, set as Mastodon's
+// source[privacy], source[sensitive] and source[language] and read back
+// from /api/v1/preferences; a status posted without a visibility gets
+// Privacy.
+type Preferences struct {
+	Privacy   string `json:"privacy,omitempty"` // a visibility; empty means public
+	Sensitive bool   `json:"sensitive,omitempty"`
+	Language  string `json:"language,omitempty"` // ISO 639-1, or empty
 }
 
 // Field is a profile field: a label and a value, as Mastodon shows them

@@ -18,4 +18,7 @@ type Relationship struct {
 	Following  bool // accepted follow from the viewer
 	Requested  bool // pending follow from the viewer
 	FollowedBy bool // accepted follow to the viewer
+	// RequestedBy: a pending follow to the viewer (a request to answer).
+	RequestedBy bool
+	Filters     // blocks, mutes and domain blocks between the two
 }

@@ -8,6 +8,8 @@ const (
 	NotifyFollow    = "follow"
 	NotifyFavourite = "favourite"
 	NotifyReblog    = "reblog"
+	// NotifyFollowRequest: someone asks to follow a locked account.
+	NotifyFollowRequest = "follow_request"
 )
 
 // Notification tells an account that another did something concerning it.

@@ -45,3 +45,12 @@ func ViewerFromContext(ctx context.Context) int64 {
 	id, _ := ctx.Value(viewerKey{}).(int64)
 	return id
 }
+
+// Conversation is one of an account's direct conversations: the other
+// participants and the latest direct status among them.
+type Conversation struct {
+	ID           int64
+	Participants []int64 // the other accounts, sorted by id
+	LastStatusID int64
+	Unread       bool
+}

@@ -231,7 +231,8 @@ type Actor struct {
 	Followers                 string     `json:"followers,omitempty"`
 	Following                 string     `json:"following,omitempty"`
 	ManuallyApprovesFollowers Bool       `json:"manuallyApprovesFollowers"`
-	Discoverable              Bool       `json:"discoverable,omitempty"`
+	Discoverable              Bool       `json:"discoverable"`
+	Indexable                 Bool       `json:"indexable"` // FEP-5feb; sent false too, as Mastodon does
 	Published                 string     `json:"published,omitempty"`
 	Endpoints                 *Endpoints `json:"endpoints,omitempty"`
 	PublicKey                 *PublicKey `json:"publicKey,omitempty"`

@@ -27,6 +27,8 @@ func (s *Server) accountListRoutes(r chi.Router) {
 	r.Get("/v1/mutes", s.scoped("read:mutes", s.ownList(starling.ListMutes)))
 	r.Get("/v1/blocks", s.scoped("read:blocks", s.ownList(starling.ListBlocks)))
 	r.Get("/v1/follow_requests", s.scoped("read:follows", s.ownList(starling.ListFollowRequests)))
+	r.Post("/v1/follow_requests/{id}/authorize", s.scoped("write:follows", s.accountAction(Interactions.AuthorizeFollow)))
+	r.Post("/v1/follow_requests/{id}/reject", s.scoped("write:follows", s.accountAction(Interactions.RejectFollow)))
 }
 
 // accountRelations serves /api/v1/accounts/:id/followers and following.

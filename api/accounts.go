@@ -119,11 +119,17 @@ func (s *Server) relationshipsOf(ctx context.Context, me *starling.Account, list
 	out := make([]Relationship, len(rels))
 	for i, rel := range rels {
 		out[i] = Relationship{
-			ID:             id(rel.ID),
-			Following:      rel.Following,
-			ShowingReblogs: rel.Following || rel.Requested,
-			FollowedBy:     rel.FollowedBy,
-			Requested:      rel.Requested,
+			ID:                  id(rel.ID),
+			Following:           rel.Following,
+			ShowingReblogs:      rel.Following || rel.Requested,
+			FollowedBy:          rel.FollowedBy,
+			Requested:           rel.Requested,
+			RequestedBy:         rel.RequestedBy,
+			Blocking:            rel.Blocking,
+			BlockedBy:           rel.BlockedBy,
+			Muting:              rel.Muting,
+			MutingNotifications: rel.Muting,
+			DomainBlocking:      rel.DomainBlocking,
 		}
 	}
 	return out, nil

@@ -75,17 +75,28 @@ func (ad *Admin) CreateAccount(ctx context.Context, username, email, password st
 }
 
 // EnsureInstanceActor creates the server's own actor, which signs fetches,
-// if it does not exist yet.
+// if it does not exist yet. Its address is where the database records the
+// scheme and domain it was first used with: a *ValidationError when the
+// Site is another one, since every account would be minted (and every URL
+// handed out) with an address the rest of the fediverse does not know.
 func (ad *Admin) EnsureInstanceActor(ctx context.Context) error {
-	_, err := ad.Store.AccountByAcct(ctx, federation.InstanceActorUsername, "")
-	if err == nil || !errors.Is(err, starling.ErrNotFound) {
+	a, err := ad.Store.AccountByAcct(ctx, federation.InstanceActorUsername, "")
+	if err == nil {
+		if want := ad.Site.InstanceActorURI(); a.URI != want {
+			scheme, host, _ := strings.Cut(strings.TrimSuffix(a.URI, "/actor"), "://")
+			return &ValidationError{fmt.Sprintf("this database belongs to %s://%s, not %s: run with --protocol %s --domain %s, or use another database",
+				scheme, host, ad.Site.Base(), scheme, host)}
+		}
+		return nil
+	}
+	if !errors.Is(err, starling.ErrNotFound) {
 		return err
 	}
 	pub, priv, err := signature.GenerateKey()
 	if err != nil {
 		return err
 	}
-	a := ad.Site.NewLocalAccount(federation.InstanceActorUsername, pub, priv)
+	a = ad.Site.NewLocalAccount(federation.InstanceActorUsername, pub, priv)
 	if err := addEd25519Key(a); err != nil {
 		return err
 	}

@@ -41,9 +41,11 @@ type Store interface {
 	// Edits (statuses.go).
 	StatusEdits(ctx context.Context, statusID int64) ([]starling.StatusEdit, error)
 	StatusSource(ctx context.Context, id int64) (text, spoiler string, err error)
-	TimelineStore // timelines.go
-	OAuthStore    // oauth.go
-	ClientStore   // client.go
+	TimelineStore     // timelines.go
+	OAuthStore        // oauth.go
+	ClientStore       // client.go
+	ProfileStore      // profile.go
+	ConversationStore // conversations.go
 }
 
 // Outbox performs what local people do.
@@ -53,6 +55,8 @@ type Outbox interface {
 	EditStatus(ctx context.Context, author *starling.Account, id int64, p outbox.EditedStatus) (*starling.Status, error)
 	Follow(ctx context.Context, follower, followee *starling.Account) (*starling.Follow, error)
 	Unfollow(ctx context.Context, follower, followee *starling.Account) error
+	UpdateProfile(ctx context.Context, a *starling.Account, p outbox.Profile) (*starling.Account, error)
+	Report(ctx context.Context, reporter *starling.Account, p outbox.NewReport) (*starling.Report, error)
 }
 
 // Resolver finds remote accounts.
@@ -92,6 +96,7 @@ type Server struct {
 	tokens       tokenCache
 	rendered     renderCache
 	logins       loginLimiter // oauth_pages.go
+	filters      filterCache  // filter_apply.go
 }
 
 // Handler returns the router for everything Starling serves over HTTP.
@@ -124,6 +129,10 @@ func (s *Server) Handler() http.Handler {
 		r.Handle("/metrics", s.Metrics)
 	}
 	r.Get(thumbnailPath, s.thumbnail)
+	r.Get(missingAvatarPath, servePNG(defaultAvatar))
+	r.Get(missingHeaderPath, servePNG(defaultHeader))
+	r.Get("/@{username}", s.profilePage) // public_pages.go
+	r.Get("/@{username}/{id}", s.statusPage)
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -141,12 +150,13 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/v1/streaming", s.websocket)
 		r.Get("/v1/streaming/health", s.streamingHealth)
 		for _, name := range []string{"user", "user/notification", "public", "public/local", "public/remote",
-			"hashtag", "hashtag/local"} {
+			"hashtag", "hashtag/local", "list"} {
 			r.Get("/v1/streaming/"+name, s.sse(strings.ReplaceAll(name, "/", ":")))
 		}
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticate)
 			r.Get("/v1/accounts/verify_credentials", s.scoped("profile", s.verifyCredentials))
+			r.With(s.backpressure).Patch("/v1/accounts/update_credentials", s.scoped("write:accounts", s.updateCredentials))
 			r.Get("/v1/accounts/lookup", s.scoped("read:accounts", s.lookupAccount))
 			r.Get("/v1/accounts/relationships", s.scoped("read:follows", s.relationships))
 			r.Get("/v1/accounts/{id}", s.scoped("read:accounts", s.getAccount))
@@ -161,6 +171,8 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/v1/admin/deliveries", s.scoped("admin:read", s.adminDeliveries))
 			// Interactions, notification changes (interactions.go, notifications.go).
 			r.Post("/v1/notifications/clear", s.scoped("write:notifications", s.clearNotifications))
+			r.Get("/v1/notifications/unread_count", s.scoped("read:notifications", s.unreadCount))
+			r.Get("/v2/notifications/unread_count", s.scoped("read:notifications", s.unreadCount))
 			r.Get("/v1/notifications/{id}", s.scoped("read:notifications", s.getNotification))
 			r.Post("/v1/notifications/{id}/dismiss", s.scoped("write:notifications", s.dismissNotification))
 			r.With(s.backpressure).Post("/v1/statuses/{id}/reblog", s.scoped("write:statuses", s.reblog))
@@ -175,16 +187,19 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/v1/domain_blocks", s.scoped("write:blocks", s.changeDomainBlock(true)))
 			r.Delete("/v1/domain_blocks", s.scoped("write:blocks", s.changeDomainBlock(false)))
 			r.Get("/v2/search", s.scoped("read:search", s.search))
+			r.Get("/v1/search", s.scoped("read:search", s.search)) // old clients; answered as v2
+			r.Post("/v1/reports", s.scoped("write:reports", s.createReport))
 			s.clientRoutes(r) // client.go
 		})
 		// The hot read paths, with a short token cache (timelines.go, authcache.go).
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticateCached)
 			r.Get("/v1/timelines/home", s.scoped("read:statuses", s.homeTimeline))
-			r.Get("/v1/timelines/public", s.optional("read:statuses", s.publicTimeline))
-			r.Get("/v1/timelines/tag/{hashtag}", s.optional("read:statuses", s.tagTimeline))
-			r.Get("/v1/accounts/{id}/statuses", s.optional("read:statuses", s.accountStatuses))
+			r.Get("/v1/timelines/public", s.optional("read:statuses", filtering(starling.FilterPublic, s.publicTimeline)))
+			r.Get("/v1/timelines/tag/{hashtag}", s.optional("read:statuses", filtering(starling.FilterPublic, s.tagTimeline)))
+			r.Get("/v1/accounts/{id}/statuses", s.optional("read:statuses", filtering(starling.FilterAccount, s.accountStatuses)))
 			r.Get("/v1/notifications", s.scoped("read:notifications", s.notifications))
+			r.Get("/v2/notifications", s.scoped("read:notifications", s.groupedNotifications))
 		})
 	})
 	return r

@@ -14,6 +14,9 @@ import (
 type ClientStore interface {
 	InstanceStore
 	AccountListStore // account_lists.go
+	ListStore        // lists.go
+	FilterStore      // filters.go
+	TagStore         // tags.go
 	Markers(ctx context.Context, accountID int64) (map[string]starling.Marker, error)
 	SaveMarker(ctx context.Context, accountID int64, timeline string, lastReadID int64) (starling.Marker, error)
 	SetBookmark(ctx context.Context, accountID, statusID int64, on bool) error
@@ -43,8 +46,12 @@ func (s *Server) clientRoutes(r chi.Router) {
 	r.Post("/v1/statuses/{id}/unpin", s.scoped("write:accounts", s.pin(false)))
 	r.Get("/v1/bookmarks", s.scoped("read:bookmarks", s.bookmarks))
 	r.Get("/v1/favourites", s.scoped("read:favourites", s.favourites))
-	s.accountListRoutes(r) // account_lists.go
-	s.emptyRoutes(r)       // empty.go
+	s.accountListRoutes(r)  // account_lists.go
+	s.listRoutes(r)         // lists.go
+	s.filterRoutes(r)       // filters.go
+	s.tagRoutes(r)          // tags.go
+	s.conversationRoutes(r) // conversations.go
+	s.emptyRoutes(r)        // empty.go
 }
 
 var markerTimelines = []string{"home", "notifications"}
@@ -197,6 +204,8 @@ func (s *Server) statusContext(w http.ResponseWriter, r *http.Request, me *starl
 		return list
 	}
 	out.Ancestors, out.Descendants = pick(up), pick(down)
+	out.Ancestors = s.applyFilters(ctx, me, starling.FilterThread, out.Ancestors) // filter_apply.go
+	out.Descendants = s.applyFilters(ctx, me, starling.FilterThread, out.Descendants)
 	s.markViewer(ctx, me, append(append([]*Status{}, out.Ancestors...), out.Descendants...)...)
 	writeJSON(w, http.StatusOK, out)
 }
@@ -273,6 +282,7 @@ func (s *Server) answerStatus(w http.ResponseWriter, r *http.Request, me *starli
 	}
 	out := s.status(r.Context(), st, nil)
 	s.markViewer(r.Context(), me, out)
+	s.applyFilters(r.Context(), me, "", []*Status{out}) // filter_apply.go: marked, never hidden when asked for by id
 	writeJSON(w, http.StatusOK, out)
 }
 

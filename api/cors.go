@@ -48,6 +48,12 @@ func cors(next http.Handler) http.Handler {
 				h.Set("Access-Control-Allow-Headers", req)
 			}
 			h.Set("Access-Control-Max-Age", "7200")
+			// Private Network Access: Chromium asks before a public page
+			// (a hosted client such as elk.zone) may call a server on
+			// this machine or network, such as a Starling on localhost.
+			if r.Header.Get("Access-Control-Request-Private-Network") == "true" {
+				h.Set("Access-Control-Allow-Private-Network", "true")
+			}
 			w.WriteHeader(http.StatusOK)
 			return
 		}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"net/http"
 	"regexp"
 	"strings"
@@ -51,15 +52,26 @@ func plainNote(html string) string {
 }
 
 func (s *Server) verifyCredentials(w http.ResponseWriter, r *http.Request, me *starling.Account) {
+	s.writeCredentials(w, r, me)
+}
+
+// writeCredentials answers with me as its owner sees it: the account, the
+// source of its profile and its posting preferences, and its role.
+func (s *Server) writeCredentials(w http.ResponseWriter, r *http.Request, me *starling.Account) {
+	prefs, err := s.Store.Preferences(r.Context(), me.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	a := s.account(r.Context(), me)
 	fields := make([]Field, 0, len(me.Fields))
 	for _, f := range me.Fields {
 		fields = append(fields, Field{Name: f.Name, Value: plainNote(f.Value)})
 	}
-	writeJSON(w, http.StatusOK, CredentialAccount{
-		Account: a,
-		Source: Source{Privacy: starling.VisibilityPublic, Note: plainNote(me.Note), Fields: fields,
-			Indexable: a.Indexable, Discoverable: a.Discoverable},
-		Role: Role{ID: "-99", Permissions: "0"},
-	})
+	src := Source{Privacy: cmp.Or(prefs.Privacy, starling.VisibilityPublic), Sensitive: prefs.Sensitive,
+		Note: plainNote(me.Note), Fields: fields, Indexable: a.Indexable, Discoverable: a.Discoverable}
+	if prefs.Language != "" {
+		src.Language = &prefs.Language
+	}
+	writeJSON(w, http.StatusOK, CredentialAccount{Account: a, Source: src, Role: Role{ID: "-99", Permissions: "0"}})
 }

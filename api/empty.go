@@ -2,8 +2,6 @@ package api
 
 import (
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -11,25 +9,20 @@ import (
 )
 
 // emptyRoutes answers what clients ask for at start-up and Starling does
-// not keep (filters, lists, trends, …): an empty list, as a Mastodon server
+// not keep (trends, suggestions, …): an empty list, as a Mastodon server
 // with none of them would, so a client shows nothing rather than an error.
 func (s *Server) emptyRoutes(r chi.Router) {
 	for path, scope := range map[string]string{
-		"/v1/filters":            "read:filters",
-		"/v2/filters":            "read:filters",
-		"/v1/lists":              "read:lists",
-		"/v1/conversations":      "read:statuses",
 		"/v2/suggestions":        "read",
 		"/v1/announcements":      "read",
 		"/v1/endorsements":       "read:accounts",
 		"/v1/featured_tags":      "read:accounts",
-		"/v1/followed_tags":      "read:follows",
 		"/v1/scheduled_statuses": "read:statuses",
 	} {
 		r.Get(path, s.scoped(scope, emptyList))
 	}
 	// A profile's extras: none kept, but the account must exist.
-	for _, path := range []string{"/v1/accounts/{id}/featured_tags", "/v1/accounts/{id}/lists"} {
+	for _, path := range []string{"/v1/accounts/{id}/featured_tags"} {
 		r.Get(path, s.scoped("read:accounts", func(w http.ResponseWriter, r *http.Request, _ *starling.Account) {
 			if _, err := s.accountParam(r); err != nil {
 				s.fail(w, r, err)
@@ -39,7 +32,6 @@ func (s *Server) emptyRoutes(r chi.Router) {
 		}))
 	}
 	r.Get("/v1/accounts/familiar_followers", s.scoped("read:follows", s.familiarFollowers))
-	r.Get("/v1/tags/{name}", s.scoped("read", s.tag))
 }
 
 // familiarFollowers is GET /api/v1/accounts/familiar_followers?id[]=…:
@@ -55,19 +47,6 @@ func (s *Server) familiarFollowers(w http.ResponseWriter, r *http.Request, _ *st
 		out = append(out, map[string]any{"id": id(n), "accounts": []any{}})
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// tag is GET /api/v1/tags/:name, Mastodon's Tag entity: the hashtag's page
-// here, no history, not followed (Starling does not follow tags).
-func (s *Server) tag(w http.ResponseWriter, r *http.Request, _ *starling.Account) {
-	name := strings.TrimPrefix(chi.URLParam(r, "name"), "#")
-	if name == "" {
-		writeError(w, http.StatusNotFound, "Record not found")
-		return
-	}
-	lower := strings.ToLower(name)
-	writeJSON(w, http.StatusOK, map[string]any{"id": lower, "name": name,
-		"url": s.Site.Base() + "/tags/" + url.PathEscape(lower), "history": []any{}, "following": false})
 }
 
 // publicEmptyRoutes are the empty answers that need no token.

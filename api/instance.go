@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"image"
 	"image/color"
@@ -165,10 +166,19 @@ var defaultThumbnail = sync.OnceValue(func() []byte {
 
 // Preferences is Mastodon's Preferences entity.
 func (s *Server) preferences(w http.ResponseWriter, r *http.Request, me *starling.Account) {
+	prefs, err := s.Store.Preferences(r.Context(), me.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var lang *string
+	if prefs.Language != "" {
+		lang = &prefs.Language
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"posting:default:visibility": starling.VisibilityPublic,
-		"posting:default:sensitive":  false,
-		"posting:default:language":   nil,
+		"posting:default:visibility": cmp.Or(prefs.Privacy, starling.VisibilityPublic),
+		"posting:default:sensitive":  prefs.Sensitive,
+		"posting:default:language":   lang,
 		"reading:expand:media":       "default",
 		"reading:expand:spoilers":    false,
 	})

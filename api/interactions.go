@@ -21,6 +21,10 @@ type Interactions interface {
 	Unmute(ctx context.Context, who, target *starling.Account) error
 	BlockDomain(ctx context.Context, who *starling.Account, domain string) error
 	UnblockDomain(ctx context.Context, who *starling.Account, domain string) error
+	// A locked account's answers to follow requests; starling.ErrNotFound
+	// when no request is pending.
+	AuthorizeFollow(ctx context.Context, followee, follower *starling.Account) error
+	RejectFollow(ctx context.Context, followee, follower *starling.Account) error
 }
 
 // statusAction serves the POST /api/v1/statuses/{id}/<action> family and
@@ -78,18 +82,11 @@ func (s *Server) accountAction(act func(i Interactions, ctx context.Context, me,
 		if err == nil {
 			rels, err = s.relationshipsOf(r.Context(), me, []int64{a.ID})
 		}
-		var f starling.Filters
-		if err == nil {
-			f, err = s.Store.FiltersOf(r.Context(), me.ID, a)
-		}
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		rel := rels[0]
-		rel.Blocking, rel.BlockedBy, rel.Muting, rel.MutingNotifications = f.Blocking, f.BlockedBy, f.Muting, f.Muting
-		rel.DomainBlocking = f.DomainBlocking
-		writeJSON(w, http.StatusOK, rel)
+		writeJSON(w, http.StatusOK, rels[0])
 	}
 }
 

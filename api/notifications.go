@@ -12,7 +12,7 @@ import (
 type Notification struct {
 	ID        string   `json:"id"`
 	Type      string   `json:"type"`
-	GroupKey  string   `json:"group_key"` // Starling does not group: "ungrouped-<id>", as Mastodon
+	GroupKey  string   `json:"group_key"` // notification_groups.go
 	CreatedAt string   `json:"created_at"`
 	Account   *Account `json:"account"`
 	Status    *Status  `json:"status,omitempty"`
@@ -22,7 +22,7 @@ func (s *Server) notification(ctx context.Context, n *starling.Notification) *No
 	out := &Notification{
 		ID:        id(n.ID),
 		Type:      n.Type,
-		GroupKey:  "ungrouped-" + id(n.ID),
+		GroupKey:  groupKey(n),
 		CreatedAt: formatTime(n.CreatedAt),
 		Account:   s.accountCache.get(ctx, s, n.From),
 	}
@@ -59,7 +59,8 @@ func (s *Server) notifications(w http.ResponseWriter, r *http.Request, me *starl
 		}
 		out = append(out, rendered)
 	}
-	s.markViewer(r.Context(), me, statuses...) // client.go
+	s.markViewer(r.Context(), me, statuses...)        // client.go
+	out = s.filterNotifications(r.Context(), me, out) // filter_apply.go
 	if len(page) > 0 {
 		setLink(w, s.Site.Base()+r.URL.Path, q, page[len(page)-1].ID, page[0].ID)
 	}

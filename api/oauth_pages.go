@@ -102,6 +102,11 @@ type page struct {
 	Scopes                                             []scopeLine
 	// Out of band.
 	Code string
+	// Public pages (public_pages.go).
+	Alternate string // the ActivityPub document of the page
+	OpenGraph *openGraph
+	Profile   *profileView
+	Post      *postView
 }
 
 type scopeLine struct{ Name, Description string }

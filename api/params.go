@@ -69,15 +69,15 @@ func readParams(r *http.Request) (url.Values, error) {
 		for k, val := range obj {
 			switch x := val.(type) {
 			case []any:
-				for _, e := range x {
+				for i, e := range x {
+					if m, ok := e.(map[string]any); ok { // fields_attributes: [{"name": …, "value": …}]
+						setNested(v, k+"["+strconv.Itoa(i)+"]", m)
+						continue
+					}
 					v.Add(k+"[]", fmt.Sprint(e))
 				}
 			case map[string]any: // markers: {"home": {"last_read_id": "1"}}
-				for kk, e := range x {
-					if e != nil {
-						v.Set(k+"["+kk+"]", fmt.Sprint(e))
-					}
-				}
+				setNested(v, k, x)
 			case nil:
 			default:
 				v.Set(k, fmt.Sprint(x))
@@ -100,6 +100,20 @@ func readParams(r *http.Request) (url.Values, error) {
 		}
 	}
 	return v, nil
+}
+
+// setNested flattens a JSON object under prefix as Rails reads form keys:
+// {"home": {"last_read_id": "1"}} is home[last_read_id]=1.
+func setNested(v url.Values, prefix string, m map[string]any) {
+	for k, e := range m {
+		switch x := e.(type) {
+		case nil:
+		case map[string]any:
+			setNested(v, prefix+"["+k+"]", x)
+		default:
+			v.Set(prefix+"["+k+"]", fmt.Sprint(x))
+		}
+	}
 }
 
 func boolParam(v url.Values, name string) bool {

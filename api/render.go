@@ -77,6 +77,8 @@ type Status struct {
 	Card               any      `json:"card"`
 	Poll               any      `json:"poll"`
 	Text               *string  `json:"text,omitempty"`
+	// Filtered lists the viewer's filters the status matches (filters.go).
+	Filtered []FilterResult `json:"filtered,omitempty"`
 }
 
 // Relationship is Mastodon's Relationship entity.
@@ -111,14 +113,14 @@ func (s *Server) account(ctx context.Context, a *starling.Account) *Account {
 		DisplayName:  a.DisplayName,
 		Locked:       a.Locked,
 		Bot:          a.Bot,
-		Discoverable: !a.Bot,
-		Indexable:    !a.Bot,
+		Discoverable: a.Discoverable,
+		Indexable:    a.Indexable,
 		CreatedAt:    formatTime(a.CreatedAt.Truncate(24 * time.Hour)),
 		Note:         a.Note,
 		URL:          a.URL,
 		URI:          a.URI,
-		Avatar:       s.Site.Base() + "/avatars/original/missing.png",
-		Header:       s.Site.Base() + "/headers/original/missing.png",
+		Avatar:       s.Site.Base() + missingAvatarPath,
+		Header:       s.Site.Base() + missingHeaderPath,
 		Emojis:       []any{},
 		Fields:       make([]Field, 0, len(a.Fields)),
 	}

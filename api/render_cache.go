@@ -81,6 +81,10 @@ func (s *Server) homeTimeline(w http.ResponseWriter, r *http.Request, me *starli
 		s.fail(w, r, err)
 		return
 	}
+	if vf := s.viewerFilters(ctx, me); vf.home() {
+		s.filteredHome(w, r, me, refs, vf) // filter_apply.go
+		return
+	}
 	now := time.Now()
 	parts := make([][]byte, len(refs))
 	var missing []int64

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"slices"
@@ -33,16 +34,48 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request, me *starling
 		writeError(w, http.StatusNotFound, "Record not found")
 		return
 	}
+	// A client that retries a post it is not sure went through sends the
+	// same Idempotency-Key: within an hour it gets the first status back
+	// (Mastodon's PostStatusService keeps the key an hour too).
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 128 || !validText(key) {
+		writeError(w, http.StatusUnprocessableEntity, "Validation failed: Idempotency-Key is too long or not text")
+		return
+	}
+	if key != "" {
+		if st, err := s.Store.IdempotentStatus(r.Context(), me.ID, key); err == nil && st.AccountID == me.ID {
+			writeJSON(w, http.StatusOK, s.status(r.Context(), st, nil))
+			return
+		} else if err != nil && !errors.Is(err, starling.ErrNotFound) {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	prefs, err := s.Store.Preferences(r.Context(), me.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sensitive := prefs.Sensitive
+	if _, ok := v["sensitive"]; ok {
+		sensitive = boolParam(v, "sensitive")
+	}
 	st, err := s.Outbox.CreateStatus(r.Context(), me, outbox.NewStatus{
 		Text:        v.Get("status"),
 		SpoilerText: v.Get("spoiler_text"),
-		Sensitive:   boolParam(v, "sensitive"),
-		Visibility:  v.Get("visibility"),
+		Sensitive:   sensitive,
+		Visibility:  cmp.Or(v.Get("visibility"), prefs.Privacy),
 		InReplyToID: replyTo,
 	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if key != "" {
+		if err := s.Store.RememberIdempotency(r.Context(), me.ID, key, st.ID); err != nil {
+			// The status is posted; only a retry would post it twice.
+			s.Logger.Warn("remember idempotency key", "account_id", me.ID, "status_id", st.ID, "error", err)
+		}
 	}
 	writeJSON(w, http.StatusOK, s.status(r.Context(), st, nil))
 }

@@ -73,7 +73,7 @@ type streamClient struct {
 	once    sync.Once
 
 	mu      sync.Mutex
-	streams map[string]bool // "user", "user:notification", "public", "public:local", "public:remote", "hashtag:<tag>", "hashtag:local:<tag>"
+	streams map[string]bool // "user", "user:notification", "public", "public:local", "public:remote", "hashtag:<tag>", "hashtag:local:<tag>", "list:<id>"
 }
 
 // label is Mastodon's "stream" array for a stream key: ["user"],
@@ -84,6 +84,9 @@ func label(name string) []string {
 	}
 	if rest, ok := strings.CutPrefix(name, "hashtag:"); ok {
 		return []string{"hashtag", rest}
+	}
+	if rest, ok := strings.CutPrefix(name, "list:"); ok {
+		return []string{"list", rest}
 	}
 	return []string{name}
 }
@@ -233,7 +236,7 @@ func (st *Streaming) deleted(ctx context.Context, s *Server, m queue.StreamMessa
 	if !public {
 		var readers []int64
 		for _, c := range clients {
-			if c.account != nil && c.account.ID != author && c.has("user") {
+			if c.account != nil && c.account.ID != author { // user and list streams
 				readers = append(readers, c.account.ID)
 			}
 		}
@@ -263,7 +266,7 @@ func (st *Streaming) deleted(ctx context.Context, s *Server, m queue.StreamMessa
 		for _, name := range c.names() {
 			switch {
 			case name == "user:notification":
-			case public, name == "user" && c.account != nil && allowed[c.account.ID]:
+			case public, (name == "user" || strings.HasPrefix(name, "list:")) && c.account != nil && allowed[c.account.ID]:
 				c.send(streamEvent{Stream: label(name), Event: "delete", Payload: payload})
 			}
 		}
@@ -299,14 +302,17 @@ func (st *Streaming) update(ctx context.Context, s *Server, m queue.StreamMessag
 			inFeed[id] = true
 		}
 	}
+	inList := s.listsShowing(ctx, m.StatusID, clients) // lists.go
 	var payload string
+	var base *Status
 	render := func() string {
 		if payload == "" {
 			it, err := s.Store.ItemByID(ctx, 0, m.StatusID)
 			if err != nil {
 				return ""
 			}
-			b, _ := json.Marshal(s.item(ctx, it))
+			base = s.item(ctx, it)
+			b, _ := json.Marshal(base)
 			payload = string(b)
 		}
 		return payload
@@ -316,6 +322,7 @@ func (st *Streaming) update(ctx context.Context, s *Server, m queue.StreamMessag
 		if c.account != nil && inFeed[c.account.ID] && c.has("user") {
 			names = append(names, "user")
 		}
+		names = append(names, c.lists(inList)...)
 		if m.Public {
 			candidates := []string{"public", "public:remote"}
 			if m.Local {
@@ -335,7 +342,9 @@ func (st *Streaming) update(ctx context.Context, s *Server, m queue.StreamMessag
 		}
 		for _, name := range names {
 			if p := render(); p != "" {
-				c.send(streamEvent{Stream: label(name), Event: m.Event, Payload: p})
+				if p = s.filteredPayload(ctx, c.account, name, base, p); p != "" { // filter_apply.go
+					c.send(streamEvent{Stream: label(name), Event: m.Event, Payload: p})
+				}
 			}
 		}
 	}
@@ -355,6 +364,11 @@ func streamName(stream, tag string) (string, error) {
 			return "", errors.New("tag is required")
 		}
 		return stream + ":" + tag, nil
+	case "list": // tag is the list's id here (lists.go)
+		if n, ok := idParam(tag); !ok || n == 0 {
+			return "", errors.New("list is required")
+		}
+		return "list:" + tag, nil
 	}
 	return "", fmt.Errorf("unknown stream %q", stream)
 }
@@ -416,13 +430,17 @@ func (s *Server) sse(stream string) http.HandlerFunc {
 		if s.authError(w, r, err) {
 			return
 		}
-		name, err := streamName(stream, r.URL.Query().Get("tag"))
+		name, err := streamName(stream, streamArg(stream, r.URL.Query().Get("tag"), r.URL.Query().Get("list")))
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		if strings.HasPrefix(name, "user") && a == nil {
+		if (strings.HasPrefix(name, "user") || strings.HasPrefix(name, "list:")) && a == nil {
 			writeError(w, http.StatusUnauthorized, "Error: Missing access token")
+			return
+		}
+		if err := s.checkListStream(r.Context(), a, name); err != nil { // lists.go
+			s.fail(w, r, err)
 			return
 		}
 		rc := http.NewResponseController(w)
@@ -475,6 +493,7 @@ type wsRequest struct {
 	Type   string `json:"type"` // subscribe, unsubscribe
 	Stream string `json:"stream"`
 	Tag    string `json:"tag"`
+	List   string `json:"list"`
 }
 
 // websocket serves the multiplexed WebSocket at /api/v1/streaming: streams
@@ -505,8 +524,13 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		if strings.HasPrefix(name, "user") && a == nil {
+		if (strings.HasPrefix(name, "user") || strings.HasPrefix(name, "list:")) && a == nil {
 			return errors.New("missing access token")
+		}
+		if on {
+			if err := s.checkListStream(r.Context(), a, name); err != nil { // lists.go
+				return errors.New("no such list")
+			}
 		}
 		c.mu.Lock()
 		if on {
@@ -518,7 +542,7 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		return nil
 	}
 	if q := r.URL.Query().Get("stream"); q != "" {
-		if err := subscribe(q, r.URL.Query().Get("tag"), true); err != nil {
+		if err := subscribe(q, streamArg(q, r.URL.Query().Get("tag"), r.URL.Query().Get("list")), true); err != nil {
 			conn.Close(websocket.StatusPolicyViolation, err.Error())
 			return
 		}
@@ -547,9 +571,9 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 			var serr error
 			switch req.Type {
 			case "subscribe":
-				serr = subscribe(req.Stream, req.Tag, true)
+				serr = subscribe(req.Stream, streamArg(req.Stream, req.Tag, req.List), true)
 			case "unsubscribe":
-				serr = subscribe(req.Stream, req.Tag, false)
+				serr = subscribe(req.Stream, streamArg(req.Stream, req.Tag, req.List), false)
 			}
 			if serr != nil {
 				msg, _ := json.Marshal(map[string]string{"error": serr.Error(), "status": "400"})

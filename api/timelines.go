@@ -26,6 +26,7 @@ type TimelineStore interface {
 	NotificationByID(ctx context.Context, accountID, id int64) (*starling.Notification, error)
 	DismissNotification(ctx context.Context, accountID, id int64) error
 	ClearNotifications(ctx context.Context, accountID int64) error
+	UnreadNotifications(ctx context.Context, accountID int64, limit int) (int, error)
 	FiltersOf(ctx context.Context, viewer int64, target *starling.Account) (starling.Filters, error)
 	DomainBlocks(ctx context.Context, accountID int64) ([]string, error)
 	HomeFeedRefsStore // render_cache.go
@@ -86,6 +87,7 @@ func (s *Server) timelinePage(w http.ResponseWriter, r *http.Request, read func(
 		out = append(out, s.item(r.Context(), it))
 	}
 	s.markViewer(r.Context(), viewer(r), out...)
+	out = s.applyFilters(r.Context(), viewer(r), filterContextOf(r.Context()), out) // filter_apply.go
 	if len(page) > 0 {
 		setLink(w, s.Site.Base()+r.URL.Path, r.URL.Query(), page[len(page)-1].ID, page[0].ID)
 	}

@@ -252,6 +252,8 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *acti
 		Locked:       bool(doc.ManuallyApprovesFollowers),
 		Bot:          doc.Type == "Service" || doc.Type == "Application",
 		Fields:       profileFields(p, doc.Attachment),
+		Discoverable: bool(doc.Discoverable),
+		Indexable:    bool(doc.Indexable),
 	}
 	a.Ed25519KeyID, a.Ed25519PublicKey = ed25519Key(doc)
 	if doc.Endpoints != nil && activitypub.SameHost(doc.Endpoints.SharedInbox, doc.ID) {

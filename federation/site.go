@@ -88,6 +88,7 @@ func (s Site) NewLocalAccount(username, publicKeyPEM, privateKeyPEM string) *sta
 		KeyID:          s.KeyID(username),
 		PublicKeyPEM:   publicKeyPEM,
 		PrivateKeyPEM:  privateKeyPEM,
+		Discoverable:   true, // as Starling has always shown its accounts
 	}
 	if username == InstanceActorUsername {
 		a.URI = s.InstanceActorURI()
@@ -137,7 +138,8 @@ func (s Site) ActorDocument(a *starling.Account) *activitypub.Actor {
 		Followers:                 a.FollowersURL,
 		Following:                 a.FollowingURL,
 		ManuallyApprovesFollowers: activitypub.Bool(a.Locked),
-		Discoverable:              activitypub.Bool(!a.Bot),
+		Discoverable:              activitypub.Bool(a.Discoverable),
+		Indexable:                 activitypub.Bool(a.Indexable),
 		Published:                 a.CreatedAt.UTC().Format(time.RFC3339),
 		Endpoints:                 &activitypub.Endpoints{SharedInbox: s.SharedInbox()},
 		PublicKey:                 &activitypub.PublicKey{ID: a.KeyID, Owner: a.URI, PublicKeyPEM: a.PublicKeyPEM},

@@ -464,16 +464,20 @@ func (p *Processor) follow(ctx context.Context, act *activitypub.Activity) error
 	if err != nil {
 		return err
 	}
-	if !f.Accepted {
-		return nil // locked: waits for the account holder (a later issue)
-	}
-	if err := p.Accepter.AcceptFollow(ctx, target, follower, f); err != nil {
-		return err
+	typ := starling.NotifyFollow
+	if f.Accepted {
+		if err := p.Accepter.AcceptFollow(ctx, target, follower, f); err != nil {
+			return err
+		}
+	} else {
+		// Locked: the request waits for the account holder, who answers
+		// it with follow_requests/authorize or reject (outbox).
+		typ = starling.NotifyFollowRequest
 	}
 	// A redelivered Follow appends the same notification again; its
 	// message id (and the notification's uniqueness) make that a no-op.
-	ev, err := p.change(ctx, queue.Notify, "follow-"+strconv.FormatInt(f.ID, 10), queue.TimelineChange{
-		AccountID: target.ID, Type: starling.NotifyFollow, FromAccountID: follower.ID})
+	ev, err := p.change(ctx, queue.Notify, typ+"-"+strconv.FormatInt(f.ID, 10), queue.TimelineChange{
+		AccountID: target.ID, Type: typ, FromAccountID: follower.ID})
 	if err != nil {
 		return err
 	}

@@ -281,13 +281,15 @@ func (o *Outbox) unmerge(ctx context.Context, accountID, targetID int64, domain 
 }
 
 // followEvents are the timeline events of a new follow of a local account:
-// a notification when it is accepted at once.
+// a notification of the follow, or of the request when the account is
+// locked.
 func (o *Outbox) followEvents(ctx context.Context, f *starling.Follow) ([]starling.Event, error) {
+	typ := starling.NotifyFollow
 	if !f.Accepted {
-		return nil, nil
+		typ = starling.NotifyFollowRequest
 	}
-	ev, err := o.change(ctx, queue.Notify, "follow-"+strconv.FormatInt(f.ID, 10), queue.TimelineChange{
-		AccountID: f.FolloweeID, Type: starling.NotifyFollow, FromAccountID: f.FollowerID})
+	ev, err := o.change(ctx, queue.Notify, typ+"-"+strconv.FormatInt(f.ID, 10), queue.TimelineChange{
+		AccountID: f.FolloweeID, Type: typ, FromAccountID: f.FollowerID})
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,9 @@ type Store interface {
 	StatusByURI(ctx context.Context, uri string) (*starling.Status, error)
 	EditLocalStatus(ctx context.Context, s *starling.Status, act *starling.Activity, events ...starling.Event) error
 	StatusMentionIDs(ctx context.Context, statusID int64) ([]int64, error)
+	UpdateLocalProfile(ctx context.Context, a *starling.Account, prefs starling.Preferences, act *starling.Activity, events ...starling.Event) error
+	AnswerFollowRequest(ctx context.Context, id int64, accept bool, act *starling.Activity, events ...starling.Event) (bool, error)
+	CreateReport(ctx context.Context, r *starling.Report, act *starling.Activity, events ...starling.Event) error
 	InteractionStore // interactions.go
 }
 
@@ -386,20 +389,7 @@ func (o *Outbox) Unfollow(ctx context.Context, follower, followee *starling.Acco
 // Follow, a process that died between the follow and the Accept) sends
 // one Accept.
 func (o *Outbox) AcceptFollow(ctx context.Context, followee, follower *starling.Account, f *starling.Follow) error {
-	accept := map[string]any{
-		"@context": activitypub.ActivityStreamsNS,
-		"id":       followee.URI + "#accepts/follows/" + strconv.FormatInt(f.ID, 10),
-		"type":     "Accept",
-		"actor":    followee.URI,
-		"object": map[string]any{
-			"id": f.URI, "type": "Follow", "actor": follower.URI, "object": followee.URI,
-		},
-	}
-	act, err := o.activity(followee, accept, "Accept", f.URI)
-	if err != nil {
-		return err
-	}
-	events, err := o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: followee.ID, AccountIDs: []int64{follower.ID}}, "", 0)
+	act, events, err := o.answerFollow(ctx, "Accept", followee, follower, f)
 	if err != nil {
 		return err
 	}
@@ -407,6 +397,30 @@ func (o *Outbox) AcceptFollow(ctx context.Context, followee, follower *starling.
 		return fmt.Errorf("accept follow %s: %w", f.URI, err)
 	}
 	return nil
+}
+
+// answerFollow builds followee's Accept or Reject of a remote follower's
+// Follow and its outbox event. Its id derives from the follow, so
+// answering twice sends one answer.
+func (o *Outbox) answerFollow(ctx context.Context, typ string, followee, follower *starling.Account, f *starling.Follow) (*starling.Activity, []starling.Event, error) {
+	answer := map[string]any{
+		"@context": activitypub.ActivityStreamsNS,
+		"id":       followee.URI + "#" + strings.ToLower(typ) + "s/follows/" + strconv.FormatInt(f.ID, 10),
+		"type":     typ,
+		"actor":    followee.URI,
+		"object": map[string]any{
+			"id": f.URI, "type": "Follow", "actor": follower.URI, "object": followee.URI,
+		},
+	}
+	act, err := o.activity(followee, answer, typ, f.URI)
+	if err != nil {
+		return nil, nil, err
+	}
+	events, err := o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: followee.ID, AccountIDs: []int64{follower.ID}}, "", 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return act, events, nil
 }
 
 func (o *Outbox) activity(actor *starling.Account, doc map[string]any, typ, object string) (*starling.Activity, error) {

@@ -25,6 +25,7 @@ type Store interface {
 	IndexStatus(ctx context.Context, statusID int64, tags []string, mentions []int64) error
 	AccountIDsByMention(ctx context.Context, usernames, domains, uris []string) ([]int64, error)
 	AddStatusToFeeds(ctx context.Context, statusID int64) (int64, error)
+	AddToConversations(ctx context.Context, statusID int64) (int64, error)
 	RemoveStatusFromFeeds(ctx context.Context, statusID int64) (int64, error)
 	Unmerge(ctx context.Context, accountID, targetID int64, domain string, reblogs bool) (int64, error)
 	RemoveAccountFromFeeds(ctx context.Context, accountID int64) (int64, error)
@@ -127,6 +128,12 @@ func (b *Builder) statusCreated(ctx context.Context, id int64) error {
 		return err
 	}
 	b.Logger.Debug("status added to feeds", "status_id", id, "feeds", n)
+	if meta.Visibility == starling.VisibilityDirect {
+		// After indexing: the mentions are the participants.
+		if _, err := b.Store.AddToConversations(ctx, id); err != nil {
+			return err
+		}
+	}
 	b.publish(queue.StreamMessage{Event: "update", StatusID: id, Tags: tags, Local: meta.Local,
 		Public: meta.Visibility == starling.VisibilityPublic && meta.ReblogOfID == 0})
 	for _, acct := range mentioned {

@@ -199,6 +199,72 @@ func TestClientEndpoints(t *testing.T) {
 		}
 	})
 
+	t.Run("UpdateCredentials", func(t *testing.T) {
+		get(t, "PATCH", "/api/v1/accounts/update_credentials", "#/components/schemas/CredentialAccount", carol,
+			url.Values{"display_name": {"Carol"}, "note": {"Hi #there"}, "fields_attributes[0][name]": {"Web"},
+				"fields_attributes[0][value]": {"https://carol.example"}, "source[privacy]": {"private"}}, nil)
+		get(t, "GET", "/api/v1/accounts/verify_credentials", "/api/v1/accounts/verify_credentials", carol, nil, nil)
+		get(t, "GET", "/api/v1/preferences", "#/components/schemas/Preferences", carol, nil, nil)
+	})
+
+	t.Run("Conversations", func(t *testing.T) {
+		type conversation struct {
+			ID         string    `json:"id"`
+			Unread     bool      `json:"unread"`
+			Accounts   []account `json:"accounts"`
+			LastStatus status    `json:"last_status"`
+		}
+		direct := func(token, text, replyTo string) status {
+			var st status
+			form := url.Values{"status": {text}, "visibility": {"direct"}}
+			if replyTo != "" {
+				form.Set("in_reply_to_id", replyTo)
+			}
+			get(t, "POST", "/api/v1/statuses", "#/components/schemas/Status", token, form, &st)
+			return st
+		}
+		first := direct(alice, "@bob @carol a secret", "")
+		a.mustCall("POST", "/api/v1/statuses", alice, url.Values{"status": {"@bob in public"}}, nil) // no conversation
+		var convs []conversation
+		waitFor(t, 10*time.Second, "bob's conversation", func() bool {
+			get(t, "GET", "/api/v1/conversations", "/api/v1/conversations", bob, nil, &convs)
+			return len(convs) == 1
+		})
+		c := convs[0]
+		if !c.Unread || c.LastStatus.ID != first.ID || len(c.Accounts) != 2 || c.Accounts[0].ID == bobAcc.ID || c.Accounts[1].ID == bobAcc.ID {
+			t.Errorf("bob's conversation %+v", c)
+		}
+		reply := direct(carol, "@alice @bob whispering back", first.ID)
+		waitFor(t, 10*time.Second, "alice's conversation to move to carol's reply, unread", func() bool {
+			get(t, "GET", "/api/v1/conversations", "/api/v1/conversations", alice, nil, &convs)
+			return len(convs) == 1 && convs[0].LastStatus.ID == reply.ID && convs[0].Unread
+		})
+		var read conversation
+		get(t, "POST", "/api/v1/conversations/"+convs[0].ID+"/read", "#/components/schemas/Conversation", alice, url.Values{}, &read)
+		if read.Unread || read.ID != convs[0].ID {
+			t.Errorf("after read: %+v", read)
+		}
+		var directs []status
+		get(t, "GET", "/api/v1/timelines/direct", "/api/v1/timelines/home", bob, nil, &directs) // a list of Status; Mastodon dropped the path from its description
+		if len(directs) != 2 || directs[0].ID != reply.ID || directs[1].ID != first.ID {
+			t.Errorf("bob's direct timeline %+v", directs)
+		}
+		// Another account's conversation, or none: 404, nothing changed.
+		for _, path := range []string{"/api/v1/conversations/" + convs[0].ID + "/read", "/api/v1/conversations/999/read"} {
+			if code := a.call("POST", path, carol, url.Values{}, nil); code != http.StatusNotFound {
+				t.Errorf("POST %s as carol: %d, want 404", path, code)
+			}
+		}
+		if code := a.call("DELETE", "/api/v1/conversations/"+convs[0].ID, bob, nil, nil); code != http.StatusNotFound {
+			t.Errorf("bob deleting alice's conversation: %d, want 404", code)
+		}
+		a.mustCall("DELETE", "/api/v1/conversations/"+convs[0].ID, alice, nil, nil)
+		get(t, "GET", "/api/v1/conversations", "/api/v1/conversations", alice, nil, &convs)
+		if len(convs) != 0 {
+			t.Errorf("alice's conversations after removing: %+v", convs)
+		}
+	})
+
 	t.Run("Markers", func(t *testing.T) {
 		var got map[string]struct {
 			LastReadID string `json:"last_read_id"`
@@ -484,6 +550,51 @@ func TestClientEndpoints(t *testing.T) {
 		})
 	})
 
+	t.Run("GroupedNotifications", func(t *testing.T) {
+		// bob and carol favourited the root: one group of two, with
+		// each account and the status given once.
+		type group struct {
+			GroupKey           string   `json:"group_key"`
+			Type               string   `json:"type"`
+			NotificationsCount int      `json:"notifications_count"`
+			SampleAccountIDs   []string `json:"sample_account_ids"`
+			StatusID           *string  `json:"status_id"`
+		}
+		var got struct {
+			Accounts           []account `json:"accounts"`
+			Statuses           []status  `json:"statuses"`
+			NotificationGroups []group   `json:"notification_groups"`
+		}
+		waitFor(t, 10*time.Second, "two favourites of the root, grouped", func() bool {
+			get(t, "GET", "/api/v2/notifications?types[]=favourite", "#/components/schemas/GroupedNotificationsResults", alice, nil, &got)
+			return len(got.NotificationGroups) == 1 && got.NotificationGroups[0].NotificationsCount == 2
+		})
+		g := got.NotificationGroups[0]
+		if g.Type != "favourite" || g.StatusID == nil || *g.StatusID != root.ID || len(g.SampleAccountIDs) != 2 ||
+			len(got.Accounts) != 2 || len(got.Statuses) != 1 || !strings.HasPrefix(g.GroupKey, "favourite-"+root.ID+"-") {
+			t.Errorf("grouped favourites %+v (accounts %d, statuses %d)", g, len(got.Accounts), len(got.Statuses))
+		}
+		// Everything, with mentions ungrouped.
+		get(t, "GET", "/api/v2/notifications", "#/components/schemas/GroupedNotificationsResults", alice, nil, &got)
+		for _, g := range got.NotificationGroups {
+			if g.Type == "mention" && (g.NotificationsCount != 1 || !strings.HasPrefix(g.GroupKey, "ungrouped-")) {
+				t.Errorf("a mention grouped: %+v", g)
+			}
+		}
+		var count struct{ Count int }
+		a.mustCall("GET", "/api/v1/notifications/unread_count", alice, nil, &count)
+		var all []struct{ ID string }
+		a.mustCall("GET", "/api/v1/notifications?limit=40", alice, nil, &all)
+		if count.Count != len(all) || count.Count == 0 {
+			t.Errorf("unread_count %d before any marker, %d notifications", count.Count, len(all))
+		}
+		a.mustCall("POST", "/api/v1/markers", alice, url.Values{"notifications[last_read_id]": {all[0].ID}}, nil)
+		a.mustCall("GET", "/api/v2/notifications/unread_count", alice, nil, &count)
+		if count.Count != 0 {
+			t.Errorf("unread_count %d after reading them all", count.Count)
+		}
+	})
+
 	// What clients call besides, built before issue 11, held to the same description.
 	t.Run("Earlier", func(t *testing.T) {
 		for _, c := range []struct{ method, path, spec string }{
@@ -492,6 +603,8 @@ func TestClientEndpoints(t *testing.T) {
 			{"GET", "/api/v1/accounts/lookup?acct=bob", "/api/v1/accounts/lookup"},
 			{"GET", "/api/v1/accounts/relationships?id[]=" + bobAcc.ID, "/api/v1/accounts/relationships"},
 			{"GET", "/api/v2/search?q=bob", "/api/v2/search"},
+			{"GET", "/api/v1/search?q=bob", "/api/v2/search"},
+			{"GET", "/api/v1/accounts/" + bobAcc.ID + "/statuses?exclude_replies=true", "/api/v1/accounts/{id}/statuses"},
 			{"GET", "/api/v1/timelines/public", "/api/v1/timelines/public"},
 			{"GET", "/api/v1/timelines/tag/birds", "/api/v1/timelines/tag/{hashtag}"},
 			{"GET", "/api/v1/statuses/" + root.ID, "/api/v1/statuses/{id}"},
@@ -509,7 +622,7 @@ func TestClientEndpoints(t *testing.T) {
 	})
 
 	t.Run("Empty", func(t *testing.T) {
-		for _, p := range []string{"/api/v1/filters", "/api/v2/filters", "/api/v1/lists", "/api/v1/conversations",
+		for _, p := range []string{"/api/v1/filters", "/api/v2/filters", "/api/v1/lists",
 			"/api/v2/suggestions", "/api/v1/trends/tags", "/api/v1/trends/statuses", "/api/v1/trends/links",
 			"/api/v1/announcements", "/api/v1/directory", "/api/v1/endorsements", "/api/v1/featured_tags",
 			"/api/v1/followed_tags", "/api/v1/scheduled_statuses"} {

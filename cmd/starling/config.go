@@ -74,6 +74,9 @@ const (
 // setDefaults gives the zero tuning fields their defaults, as the flags
 // do: tests build a Config without flags.
 func (cfg *Config) setDefaults() {
+	if cfg.Protocol == "" {
+		cfg.Protocol = defaultProtocol(cfg.Domain)
+	}
 	for _, f := range []struct {
 		p   *int
 		def int
@@ -152,7 +155,7 @@ func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envEr
 	}
 	str(&cfg.Listen, "listen", "127.0.0.1:8080", "address to bind `host:port`")
 	str(&cfg.Domain, "domain", "localhost:8080", "public `host` of this server, with port if not the default")
-	str(&cfg.Protocol, "protocol", "https", "public `scheme`: https, or http for local federation")
+	str(&cfg.Protocol, "protocol", "", "public `scheme`: https or http (default http for a localhost or loopback domain, https otherwise)")
 	str(&cfg.DatabaseURL, "database-url", DefaultDatabaseURL, "PostgreSQL `url` (postgres://…); empty uses the embedded store, "+DefaultDatabaseFile+" under --data-dir")
 	str(&cfg.NATSURL, "nats-url", "", "NATS `url`; empty starts an embedded nats-server with JetStream under --data-dir")
 	str(&cfg.NATSPrefix, "nats-prefix", "starling", "`prefix` of stream and subject names, to share a NATS cluster")
@@ -191,9 +194,30 @@ type envErrors struct{ list []error }
 func (e *envErrors) add(err error) { e.list = append(e.list, err) }
 func (e *envErrors) err() error    { return errors.Join(e.list...) }
 
+// defaultProtocol is the scheme a server on domain is reached with when
+// none is set: plain HTTP on this machine (nothing there serves TLS), and
+// HTTPS anywhere else, behind the proxy that terminates it.
+func defaultProtocol(domain string) string {
+	host := domain
+	if h, _, err := net.SplitHostPort(domain); err == nil {
+		host = h
+	}
+	host = strings.Trim(strings.ToLower(host), "[]")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return "http"
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return "http"
+	}
+	return "https"
+}
+
 // validate reports every bad setting at once.
 func (cfg *Config) validate() error {
 	var errs []error
+	if cfg.Protocol == "" {
+		cfg.Protocol = defaultProtocol(cfg.Domain)
+	}
 	if cfg.Protocol != "https" && cfg.Protocol != "http" {
 		errs = append(errs, fmt.Errorf("--protocol %q: want https or http", cfg.Protocol))
 	}

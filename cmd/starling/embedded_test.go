@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -39,36 +38,6 @@ func TestParseDatabaseURL(t *testing.T) {
 		if (err != nil) != tt.wantErr || got.postgresURL != tt.postgres || got.sqlitePath != tt.file {
 			t.Errorf("parseDatabaseURL(%q) = %+v, %v; want postgres %q, file %q, error %v",
 				tt.raw, got, err, tt.postgres, tt.file, tt.wantErr)
-		}
-	}
-}
-
-// TestLocalProtocol: a server on this machine hands out http URLs unless
-// told otherwise; any other domain keeps the https default.
-func TestLocalProtocol(t *testing.T) {
-	for _, tt := range []struct {
-		args []string
-		env  map[string]string
-		want string
-	}{
-		{nil, nil, "http"}, // --domain localhost:8080
-		{[]string{"--domain", "127.0.0.1:8081"}, nil, "http"},
-		{[]string{"--domain", "[::1]:8081"}, nil, "http"},
-		{[]string{"--domain", "social.example"}, nil, "https"},
-		{[]string{"--protocol", "https"}, nil, "https"},
-		{nil, map[string]string{"STARLING_PROTOCOL": "https"}, "https"},
-		{nil, map[string]string{"STARLING_DOMAIN": "social.example"}, "https"},
-	} {
-		var cfg Config
-		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-		getenv := func(k string) string { return tt.env[k] }
-		cfg.register(fs, getenv)
-		if err := fs.Parse(tt.args); err != nil {
-			t.Fatal(err)
-		}
-		localProtocol(&cfg, fs, getenv)
-		if cfg.Protocol != tt.want {
-			t.Errorf("%v %v: protocol %q, want %q", tt.args, tt.env, cfg.Protocol, tt.want)
 		}
 	}
 }
@@ -218,7 +187,10 @@ func TestEmbeddedBackup(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(restored, DefaultDatabaseFile), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b := startEmbedded(t, "B", func(c *Config) { c.DataDir = restored })
+	// The restored store belongs to A's address: B serves it as A would,
+	// on a listener of its own.
+	b := startEmbedded(t, "B", func(c *Config) { c.DataDir, c.Domain = restored, a.cfg.Domain })
+	b.base = "http://" + b.srv.Addr()
 	for _, id := range before {
 		if code := b.call("GET", "/api/v1/statuses/"+id, alice, nil, nil); code != 200 {
 			t.Errorf("post %s, committed before the backup: status %d on the restored server", id, code)

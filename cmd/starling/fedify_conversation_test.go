@@ -210,6 +210,13 @@ func TestFedifyConversation(t *testing.T) {
 		if code := a.call("GET", "/api/v1/statuses/"+dm.Status.ID, carol, nil, nil); code != 404 {
 			t.Errorf("carol reading fedi's direct note to alice: %d, want 404", code)
 		}
+		// It starts a conversation of alice's with fedi, unread.
+		var convs []api.Conversation
+		a.mustCall("GET", "/api/v1/conversations", alice, nil, &convs)
+		if len(convs) != 1 || !convs[0].Unread || len(convs[0].Accounts) != 1 || convs[0].Accounts[0].Acct != peer.acct() ||
+			convs[0].LastStatus == nil || convs[0].LastStatus.URI != notes["direct"] {
+			t.Errorf("alice's conversations after fedi's direct note: %+v", convs)
+		}
 		var public []api.Status
 		a.mustCall("GET", "/api/v1/timelines/public?limit=40", carol, nil, &public)
 		for _, st := range public {

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -134,7 +133,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return 2
 	}
-	localProtocol(&cfg, fs, getenv)
 	if cmd == "admin backup" && backupFile == "" && fs.NArg() == 1 {
 		backupFile = fs.Arg(0)
 		_ = fs.Parse(nil) // fs.Args is now empty
@@ -233,31 +231,6 @@ func newLogger(cfg *Config, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return slog.New(slog.NewTextHandler(w, opts)), nil
-}
-
-// localProtocol makes a server whose domain is this machine (localhost,
-// the default) speak plain HTTP unless --protocol or STARLING_PROTOCOL
-// says otherwise: it must not hand out https URLs nobody can follow.
-func localProtocol(cfg *Config, fs *flag.FlagSet, getenv func(string) string) {
-	set := getenv(envName("protocol")) != ""
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "protocol" })
-	if !set && isLoopback(cfg.Domain) {
-		cfg.Protocol = "http"
-	}
-}
-
-// isLoopback reports whether domain (a host, perhaps with a port) names
-// this machine: localhost or a loopback address.
-func isLoopback(domain string) bool {
-	host := domain
-	if h, _, err := net.SplitHostPort(domain); err == nil {
-		host = h
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 func site(cfg *Config) federation.Site {

@@ -93,7 +93,14 @@ func TestMastojs(t *testing.T) {
 		Conversation struct {
 			StreamingURL string
 			Theirs       struct{ Acct, Content string }
-			Reply        struct {
+			Streamed     struct {
+				Event  string
+				Stream []string
+				Acct   string
+			}
+			StreamError    string
+			StreamedEvents []string
+			Reply          struct {
 				InReplyToID bool
 				Mentions    []string
 			}
@@ -136,6 +143,10 @@ func TestMastojs(t *testing.T) {
 		t.Errorf("instance streaming URL %q", c.StreamingURL)
 	case c.Theirs.Acct != remote || !strings.Contains(c.Theirs.Content, "Hello from B"):
 		t.Errorf("bob's post in alice's home: %+v", c.Theirs)
+	case c.StreamError != "" || c.Streamed.Event != "update" || !slices.Contains(c.Streamed.Stream, "user") || c.Streamed.Acct != remote:
+		t.Errorf("bob's post on the user stream: %+v (error %q)", c.Streamed, c.StreamError)
+	case !slices.Contains(c.StreamedEvents, "status.update") || !slices.Contains(c.StreamedEvents, "delete"):
+		t.Errorf("user stream events %v lack the edit or the delete", c.StreamedEvents)
 	case !c.Reply.InReplyToID || strings.Join(c.Reply.Mentions, ",") != remote:
 		t.Errorf("reply %+v", c.Reply)
 	case strings.Join(c.ContextAncestors, ",") != bobPost.URI:

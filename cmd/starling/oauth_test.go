@@ -535,6 +535,13 @@ func TestOAuth(t *testing.T) {
 				t.Fatalf("preflight %s: %d %v", path, code, hdr)
 			}
 		}
+		// A hosted client calling a Starling on this machine: Chromium's
+		// Private Network Access preflight is allowed.
+		_, hdr, _ := send(t, in.client, "OPTIONS", in.base+"/api/v2/instance", http.Header{"Origin": {"https://elk.zone"},
+			"Access-Control-Request-Method": {"GET"}, "Access-Control-Request-Private-Network": {"true"}}, "")
+		if hdr.Get("Access-Control-Allow-Private-Network") != "true" {
+			t.Errorf("private network preflight: %v", hdr)
+		}
 		code, hdr, _ := send(t, in.client, "GET", in.base+"/api/v1/timelines/home", http.Header{"Origin": {"https://elk.zone"}}, "")
 		if code != http.StatusUnauthorized || hdr.Get("Access-Control-Allow-Origin") != "*" ||
 			!strings.Contains(hdr.Get("Access-Control-Expose-Headers"), "Link") {

@@ -107,7 +107,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	st := site(cfg)
 	adm := &api.Admin{Store: s.Store, Site: st}
 	if err := adm.EnsureInstanceActor(ctx); err != nil {
-		return fmt.Errorf("create instance actor: %w", err)
+		return fmt.Errorf("instance actor: %w", err)
 	}
 	if n, err := adm.EnsureEd25519Keys(ctx); err != nil {
 		return fmt.Errorf("ed25519 keys: %w", err)

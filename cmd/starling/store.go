@@ -130,5 +130,10 @@ func withStore(ctx context.Context, cfg *Config, logger *slog.Logger, fn func(St
 		return err
 	}
 	defer s.Close()
+	// Every subcommand checks (or, on a new database, records) the scheme
+	// and domain, so none mints an account with another address.
+	if err := admin(cfg, s).EnsureInstanceActor(ctx); err != nil {
+		return err
+	}
 	return fn(s)
 }

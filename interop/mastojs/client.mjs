@@ -6,7 +6,8 @@
 //
 //   node client.mjs http://127.0.0.1:8080 alice 'password' [bob@host]
 //
-// With a remote account (on another server), it also holds a conversation
+// With a remote account (on another server), it also opens the user stream
+// (masto.js streaming client) and holds a conversation
 // through masto.js: follows it, waits on stdin for a line (the test posts
 // as the remote account meanwhile, after the "followed" line), sees the
 // post in home, replies, reads notifications and
@@ -14,7 +15,7 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
-import { createOAuthAPIClient, createRestAPIClient } from "masto";
+import { createOAuthAPIClient, createRestAPIClient, createStreamingAPIClient } from "masto";
 
 const [base, username, password, remote] = process.argv.slice(2);
 if (!base || !username || !password) {
@@ -125,6 +126,27 @@ if (remote) {
   const conv = (out.conversation = {});
   const instance = await masto.v2.instance.fetch();
   conv.streamingUrl = instance.configuration.urls.streaming;
+  // The user stream, as apps open it: the token as the WebSocket
+  // subprotocol, the stream named in a subscribe message.
+  const streaming = createStreamingAPIClient({
+    streamingApiUrl: conv.streamingUrl, accessToken: token.accessToken, retry: 3, log: process.env.MASTO_LOG,
+  });
+  const events = [];
+  const subscription = streaming.user.subscribe();
+  const listening = (async () => {
+    for await (const e of subscription) events.push(e);
+  })().catch((err) => { conv.streamError = String(err?.message ?? err); });
+  // masto.js connects after a back-off and says nothing when subscribed:
+  // post until one of alice's own posts comes back on the stream, so the
+  // subscription is known to be live before anything else happens.
+  await until("the user stream to be live", async () => {
+    const probe = await masto.v1.statuses.create({ status: "Is the stream live?", visibility: "private" });
+    for (let i = 0; i < 10; i++) {
+      if (events.some((e) => e.event === "update" && e.payload.id === probe.id)) return true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return false;
+  });
   const found = await masto.v2.search.list({ q: remote, resolve: true, type: "accounts" });
   const them = found.accounts[0];
   await masto.v1.accounts.$select(them.id).follow();
@@ -136,6 +158,9 @@ if (remote) {
   const theirs = await until("their post in home", async () =>
     (await masto.v1.timelines.home.list({ limit: 40 })).find((s) => s.uri === theirURI));
   conv.theirs = { acct: theirs.account.acct, content: theirs.content };
+  const streamed = await until("their post on the user stream", async () =>
+    events.find((e) => e.event === "update" && e.payload.uri === theirURI));
+  conv.streamed = { event: streamed.event, stream: streamed.stream, acct: streamed.payload.account.acct };
 
   const reply = await masto.v1.statuses.create({ status: `@${remote} indeed`, inReplyToId: theirs.id });
   conv.reply = { inReplyToId: reply.inReplyToId === theirs.id, mentions: reply.mentions.map((m) => m.acct) };
@@ -156,6 +181,14 @@ if (remote) {
   await masto.v1.statuses.$select(reply.id).remove();
   conv.deleted = await masto.v1.statuses.$select(reply.id).fetch().then(() => false, (err) => err.statusCode === 404);
 
+  // The edit and the delete reach the stream too.
+  await until("the edit and the delete on the user stream", async () =>
+    events.some((e) => e.event === "status.update" && e.payload.id === status.id) &&
+    events.some((e) => e.event === "delete" && e.payload === reply.id));
+  conv.streamedEvents = [...new Set(events.map((e) => e.event))].sort();
+  subscription.unsubscribe();
+  streaming.close();
+  await listening;
   lines.close();
 }
 

@@ -13,14 +13,15 @@ import (
 const accountColumns = `a.id, a.username, coalesce(a.domain, ''), a.display_name, a.note, a.uri, a.url,
 	a.inbox_url, a.shared_inbox_url, a.outbox_url, a.followers_url, a.following_url,
 	a.key_id, a.public_key_pem, a.locked, a.bot, a.fields, a.created_at,
-	coalesce(a.fetched_at, 'epoch'::timestamptz), coalesce(a.ed25519_key_id, ''), coalesce(a.ed25519_public_key, '')`
+	coalesce(a.fetched_at, 'epoch'::timestamptz), coalesce(a.ed25519_key_id, ''), coalesce(a.ed25519_public_key, ''),
+	a.discoverable, a.indexable`
 
 // accountDest returns the scan destinations of accountColumns, in order.
 func accountDest(a *starling.Account) []any {
 	return []any{&a.ID, &a.Username, &a.Domain, &a.DisplayName, &a.Note, &a.URI, &a.URL,
 		&a.InboxURL, &a.SharedInboxURL, &a.OutboxURL, &a.FollowersURL, &a.FollowingURL,
 		&a.KeyID, &a.PublicKeyPEM, &a.Locked, &a.Bot, &a.Fields, &a.CreatedAt, &a.FetchedAt,
-		&a.Ed25519KeyID, &a.Ed25519PublicKey}
+		&a.Ed25519KeyID, &a.Ed25519PublicKey, &a.Discoverable, &a.Indexable}
 }
 
 // accountScanned fixes up what SQL cannot say directly.
@@ -89,12 +90,13 @@ func insertAccount(ctx context.Context, tx pgx.Tx, a *starling.Account) error {
 	_, err := tx.Exec(ctx, `INSERT INTO accounts (id, username, domain, display_name, note, uri, url,
 		inbox_url, shared_inbox_url, outbox_url, followers_url, following_url, key_id,
 		public_key_pem, private_key_pem, locked, bot, fields,
-		ed25519_key_id, ed25519_public_key, ed25519_private_key_pem)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)`,
+		ed25519_key_id, ed25519_public_key, ed25519_private_key_pem, discoverable, indexable)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23)`,
 		a.ID, a.Username, domain, a.DisplayName, a.Note, a.URI, a.URL,
 		a.InboxURL, a.SharedInboxURL, a.OutboxURL, a.FollowersURL, a.FollowingURL, a.KeyID,
 		a.PublicKeyPEM, nullIfEmpty(a.PrivateKeyPEM), a.Locked, a.Bot, fieldsArg(a),
-		nullIfEmpty(a.Ed25519KeyID), nullIfEmpty(a.Ed25519PublicKey), nullIfEmpty(a.Ed25519PrivateKeyPEM))
+		nullIfEmpty(a.Ed25519KeyID), nullIfEmpty(a.Ed25519PublicKey), nullIfEmpty(a.Ed25519PrivateKeyPEM),
+		a.Discoverable, a.Indexable)
 	return err
 }
 
@@ -106,20 +108,22 @@ func (db *DB) UpsertRemoteAccount(ctx context.Context, a *starling.Account) (*st
 	}
 	row := db.pool.QueryRow(ctx, `INSERT INTO accounts AS a (id, username, domain, display_name, note, uri, url,
 		inbox_url, shared_inbox_url, outbox_url, followers_url, following_url, key_id,
-		public_key_pem, locked, bot, fields, fetched_at, ed25519_key_id, ed25519_public_key)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17, now(), $18, $19)
+		public_key_pem, locked, bot, fields, fetched_at, ed25519_key_id, ed25519_public_key, discoverable, indexable)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17, now(), $18, $19, $20, $21)
 		ON CONFLICT (uri) DO UPDATE SET username = EXCLUDED.username, display_name = EXCLUDED.display_name,
 			note = EXCLUDED.note, url = EXCLUDED.url, inbox_url = EXCLUDED.inbox_url,
 			shared_inbox_url = EXCLUDED.shared_inbox_url, outbox_url = EXCLUDED.outbox_url,
 			followers_url = EXCLUDED.followers_url, following_url = EXCLUDED.following_url,
 			key_id = EXCLUDED.key_id, public_key_pem = EXCLUDED.public_key_pem,
 			locked = EXCLUDED.locked, bot = EXCLUDED.bot, fields = EXCLUDED.fields, fetched_at = now(),
-			ed25519_key_id = EXCLUDED.ed25519_key_id, ed25519_public_key = EXCLUDED.ed25519_public_key
+			ed25519_key_id = EXCLUDED.ed25519_key_id, ed25519_public_key = EXCLUDED.ed25519_public_key,
+			discoverable = EXCLUDED.discoverable, indexable = EXCLUDED.indexable
 		WHERE a.domain IS NOT NULL
 		RETURNING `+accountColumns,
 		starling.NewID(time.Now()), a.Username, a.Domain, a.DisplayName, a.Note, a.URI, a.URL,
 		a.InboxURL, a.SharedInboxURL, a.OutboxURL, a.FollowersURL, a.FollowingURL, a.KeyID,
-		a.PublicKeyPEM, a.Locked, a.Bot, fieldsArg(a), nullIfEmpty(a.Ed25519KeyID), nullIfEmpty(a.Ed25519PublicKey))
+		a.PublicKeyPEM, a.Locked, a.Bot, fieldsArg(a), nullIfEmpty(a.Ed25519KeyID), nullIfEmpty(a.Ed25519PublicKey),
+		a.Discoverable, a.Indexable)
 	got, err := scanAccount(row)
 	if errors.Is(err, starling.ErrNotFound) || isUniqueViolation(err) {
 		// A local account with that URI, or another actor already holding
@@ -271,4 +275,45 @@ func (db *DB) AccountByToken(ctx context.Context, tokenSHA256 []byte) (*starling
 	}
 	a, err := db.AccountByID(ctx, id)
 	return a, scopes, err
+}
+
+// UpdateLocalProfile stores a local account's new profile (display name,
+// note, flags, fields) and its user's posting preferences, with the
+// Update activity that federates them and its events, in one transaction.
+// starling.ErrNotFound when a is not a local user's account.
+func (db *DB) UpdateLocalProfile(ctx context.Context, a *starling.Account, prefs starling.Preferences, act *starling.Activity, events ...starling.Event) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE accounts SET display_name = $2, note = $3, locked = $4, bot = $5,
+			discoverable = $6, indexable = $7, fields = $8
+			WHERE id = $1 AND domain IS NULL AND EXISTS (SELECT 1 FROM users WHERE account_id = $1)`,
+			a.ID, a.DisplayName, a.Note, a.Locked, a.Bot, a.Discoverable, a.Indexable, fieldsArg(a))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return starling.ErrNotFound
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET preferences = $2 WHERE account_id = $1`, a.ID, prefs); err != nil {
+			return err
+		}
+		return recordActivity(ctx, tx, act, events)
+	})
+	if err != nil {
+		return fmt.Errorf("update profile of account %d: %w", a.ID, err)
+	}
+	return nil
+}
+
+// Preferences returns a local user's posting preferences.
+// starling.ErrNotFound when the account is no local user's.
+func (db *DB) Preferences(ctx context.Context, accountID int64) (starling.Preferences, error) {
+	var p starling.Preferences
+	err := db.pool.QueryRow(ctx, `SELECT preferences FROM users WHERE account_id = $1`, accountID).Scan(&p)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = starling.ErrNotFound
+	}
+	if err != nil {
+		return p, fmt.Errorf("preferences of account %d: %w", accountID, err)
+	}
+	return p, nil
 }

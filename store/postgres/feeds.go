@@ -25,6 +25,10 @@ import (
 //   - a boost is skipped when the boosted status is the reader's own, or is
 //     already in the reader's feed as itself or as another boost (the feed
 //     is capped, so the whole feed is the recent window);
+//   - local accounts following one of the hashtags of a public status (not a
+//     boost) get it too, replies included, as Mastodon's
+//     FanOutOnWriteService#deliver_to_hashtag_followers! (those who follow
+//     the author are served by the first rule, so no reader comes twice);
 //   - nobody who blocks or is blocked by, mutes, or blocks the domain of the
 //     author (or of a boosted status's author) gets it.
 //
@@ -52,17 +56,23 @@ const fanoutSQL = `WITH s AS (
 	UNION SELECT m.account_id FROM mutes m JOIN s ON m.target_account_id IN (s.account_id, s.orig_account)
 	UNION SELECT d.account_id FROM domain_blocks d JOIN s ON d.domain IN (s.domain, s.orig_domain)
 ), candidates AS (
-	SELECT f.follower_id AS reader
+	SELECT f.follower_id AS reader, false AS by_tag
 	  FROM s JOIN follows f ON f.followee_id = s.account_id AND f.accepted
 	  JOIN accounts r ON r.id = f.follower_id AND r.domain IS NULL
 	 WHERE s.visibility <> 'direct'
 	UNION ALL
-	SELECT m.account_id
+	SELECT m.account_id, false
 	  FROM s JOIN status_mentions m ON m.status_id = s.id AND m.account_id <> s.account_id
 	  JOIN accounts r ON r.id = m.account_id AND r.domain IS NULL
 	 WHERE s.visibility = 'direct'
 	UNION ALL
-	SELECT s.account_id FROM s WHERE s.author_local AND s.reblog_of_id IS NOT NULL
+	SELECT s.account_id, false FROM s WHERE s.author_local AND s.reblog_of_id IS NOT NULL
+	UNION ALL
+	SELECT DISTINCT tf.account_id, true
+	  FROM s JOIN status_tags t ON t.status_id = s.id
+	  JOIN tag_follows tf ON tf.tag = t.tag AND tf.account_id <> s.account_id
+	 WHERE s.visibility = 'public' AND s.reblog_of_id IS NULL
+	   AND NOT EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = tf.account_id AND f.followee_id = s.account_id AND f.accepted)
 )
 INSERT INTO home_feed (account_id, status_id, reblog_of_id)
 SELECT s.account_id, s.id, NULL::bigint FROM s WHERE s.author_local AND s.reblog_of_id IS NULL
@@ -70,7 +80,7 @@ UNION ALL
 SELECT c.reader, s.id, s.reblog_of_id
   FROM candidates c CROSS JOIN s
  WHERE NOT EXISTS (SELECT 1 FROM excluded e WHERE e.reader = c.reader)
-   AND (NOT s.is_reply OR s.visibility = 'direct' OR s.parent_account = s.account_id OR s.parent_account = c.reader
+   AND (c.by_tag OR NOT s.is_reply OR s.visibility = 'direct' OR s.parent_account = s.account_id OR s.parent_account = c.reader
         OR EXISTS (SELECT 1 FROM follows f2
                     WHERE f2.follower_id = c.reader AND f2.followee_id = s.parent_account AND f2.accepted))
    AND (s.reblog_of_id IS NULL OR (s.orig_account <> c.reader
@@ -113,7 +123,7 @@ func (db *DB) AddStatusToFeeds(ctx context.Context, statusID int64) (int64, erro
 // home feeds that hold them. The feed has no index on status_id (it would
 // double the cost of fan-out), so the rows are found from their audience,
 // each by primary key: the local followers and the author of the status and
-// of each boost, and the addressees. A follower who left since had the
+// of each boost, the addressees, and the followers of its hashtags. A follower who left since had the
 // rows taken by the unmerge of the unfollow; reads skip deleted statuses
 // in any case, and the trimmer removes what is left.
 func (db *DB) RemoveStatusFromFeeds(ctx context.Context, statusID int64) (int64, error) {
@@ -123,6 +133,8 @@ func (db *DB) RemoveStatusFromFeeds(ctx context.Context, statusID int64) (int64,
 		SELECT g.id, f.follower_id AS reader FROM gone g JOIN follows f ON f.followee_id = g.account_id
 		UNION ALL SELECT g.id, g.account_id FROM gone g
 		UNION ALL SELECT m.status_id, m.account_id FROM status_mentions m WHERE m.status_id = $1
+		UNION ALL SELECT t.status_id, tf.account_id FROM status_tags t JOIN tag_follows tf ON tf.tag = t.tag
+		 WHERE t.status_id = $1
 	)
 	DELETE FROM home_feed h USING audience a WHERE h.account_id = a.reader AND h.status_id = a.id`, statusID)
 	if err != nil {

@@ -164,10 +164,34 @@ func (db *DB) Relationships(ctx context.Context, viewer int64, ids []int64) ([]s
 				out[i].Requested = out[i].Requested || !accepted
 			}
 		}
-		if to == viewer && accepted {
+		if to == viewer {
 			for _, i := range index[from] {
-				out[i].FollowedBy = true
+				out[i].FollowedBy = out[i].FollowedBy || accepted
+				out[i].RequestedBy = out[i].RequestedBy || !accepted
 			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("relationships: %w", err)
+	}
+	rows, err = db.pool.Query(ctx, `SELECT a.id,
+		EXISTS (SELECT 1 FROM blocks WHERE account_id = $1 AND target_account_id = a.id),
+		EXISTS (SELECT 1 FROM blocks WHERE account_id = a.id AND target_account_id = $1),
+		EXISTS (SELECT 1 FROM mutes WHERE account_id = $1 AND target_account_id = a.id),
+		a.domain IS NOT NULL AND EXISTS (SELECT 1 FROM domain_blocks WHERE account_id = $1 AND domain = lower(a.domain))
+		FROM accounts a WHERE a.id = ANY($2)`, viewer, ids)
+	if err != nil {
+		return nil, fmt.Errorf("relationships: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var f starling.Filters
+		if err := rows.Scan(&id, &f.Blocking, &f.BlockedBy, &f.Muting, &f.DomainBlocking); err != nil {
+			return nil, fmt.Errorf("relationships: %w", err)
+		}
+		for _, i := range index[id] {
+			out[i].Filters = f
 		}
 	}
 	return out, rows.Err()
@@ -205,4 +229,27 @@ func (db *DB) FollowersAmong(ctx context.Context, accountID int64, ids []int64) 
 		return nil, fmt.Errorf("followers of %d among %d: %w", accountID, len(ids), err)
 	}
 	return out, nil
+}
+
+// AnswerFollowRequest accepts (accept) or removes a pending follow id,
+// storing the answer's activity (nil for a local follower) and events with
+// it. It reports false, storing nothing, when the follow is not pending.
+func (db *DB) AnswerFollowRequest(ctx context.Context, id int64, accept bool, act *starling.Activity, events ...starling.Event) (bool, error) {
+	var answered bool
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		q := `DELETE FROM follows WHERE id = $1 AND NOT accepted`
+		if accept {
+			q = `UPDATE follows SET accepted = true WHERE id = $1 AND NOT accepted`
+		}
+		tag, err := tx.Exec(ctx, q, id)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		answered = true
+		return recordActivity(ctx, tx, act, events)
+	})
+	if err != nil {
+		return false, fmt.Errorf("answer follow request %d: %w", id, err)
+	}
+	return answered, nil
 }

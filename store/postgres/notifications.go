@@ -122,3 +122,17 @@ func (db *DB) ClearNotifications(ctx context.Context, accountID int64) error {
 	}
 	return nil
 }
+
+// UnreadNotifications counts accountID's notifications newer than its
+// notifications marker (all of them without one), up to limit.
+func (db *DB) UnreadNotifications(ctx context.Context, accountID int64, limit int) (int, error) {
+	var n int
+	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM notifications n
+		WHERE n.account_id = $1 AND n.id > coalesce((SELECT last_read_id FROM markers
+			WHERE account_id = $1 AND timeline = 'notifications'), 0)
+		LIMIT $2) unread`, accountID, limit).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("unread notifications of %d: %w", accountID, err)
+	}
+	return n, nil
+}

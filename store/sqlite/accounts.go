@@ -15,20 +15,22 @@ func accountCols(p string) string {
 	return strings.NewReplacer("@", p).Replace(`@id, @username, coalesce(@domain, ''), @display_name, @note, @uri, @url,
 	@inbox_url, @shared_inbox_url, @outbox_url, @followers_url, @following_url,
 	@key_id, @public_key_pem, @locked, @bot, @fields, @created_at,
-	@fetched_at, coalesce(@ed25519_key_id, ''), coalesce(@ed25519_public_key, '')`)
+	@fetched_at, coalesce(@ed25519_key_id, ''), coalesce(@ed25519_public_key, ''),
+	@discoverable, @indexable`)
 }
 
 const accountColumns = `a.id, a.username, coalesce(a.domain, ''), a.display_name, a.note, a.uri, a.url,
 	a.inbox_url, a.shared_inbox_url, a.outbox_url, a.followers_url, a.following_url,
 	a.key_id, a.public_key_pem, a.locked, a.bot, a.fields, a.created_at,
-	a.fetched_at, coalesce(a.ed25519_key_id, ''), coalesce(a.ed25519_public_key, '')`
+	a.fetched_at, coalesce(a.ed25519_key_id, ''), coalesce(a.ed25519_public_key, ''),
+	a.discoverable, a.indexable`
 
 // accountDest returns the scan destinations of accountColumns, in order.
 func accountDest(a *starling.Account) []any {
 	return []any{&a.ID, &a.Username, &a.Domain, &a.DisplayName, &a.Note, &a.URI, &a.URL,
 		&a.InboxURL, &a.SharedInboxURL, &a.OutboxURL, &a.FollowersURL, &a.FollowingURL,
 		&a.KeyID, &a.PublicKeyPEM, &a.Locked, &a.Bot, jsonOf(&a.Fields), ts(&a.CreatedAt), ts(&a.FetchedAt),
-		&a.Ed25519KeyID, &a.Ed25519PublicKey}
+		&a.Ed25519KeyID, &a.Ed25519PublicKey, &a.Discoverable, &a.Indexable}
 }
 
 func accountScanned(a *starling.Account) {
@@ -87,12 +89,13 @@ func insertAccount(ctx context.Context, t *tx, a *starling.Account) error {
 	_, err := t.ExecContext(ctx, `INSERT INTO accounts (id, username, domain, display_name, note, uri, url,
 		inbox_url, shared_inbox_url, outbox_url, followers_url, following_url, key_id,
 		public_key_pem, private_key_pem, locked, bot, fields,
-		ed25519_key_id, ed25519_public_key, ed25519_private_key_pem)
-		VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)`,
+		ed25519_key_id, ed25519_public_key, ed25519_private_key_pem, discoverable, indexable)
+		VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)`,
 		a.ID, a.Username, nullIfEmpty(a.Domain), a.DisplayName, a.Note, a.URI, a.URL,
 		a.InboxURL, a.SharedInboxURL, a.OutboxURL, a.FollowersURL, a.FollowingURL, a.KeyID,
 		a.PublicKeyPEM, nullIfEmpty(a.PrivateKeyPEM), a.Locked, a.Bot, fieldsArg(a),
-		nullIfEmpty(a.Ed25519KeyID), nullIfEmpty(a.Ed25519PublicKey), nullIfEmpty(a.Ed25519PrivateKeyPEM))
+		nullIfEmpty(a.Ed25519KeyID), nullIfEmpty(a.Ed25519PublicKey), nullIfEmpty(a.Ed25519PrivateKeyPEM),
+		a.Discoverable, a.Indexable)
 	return err
 }
 
@@ -104,21 +107,23 @@ func (db *DB) UpsertRemoteAccount(ctx context.Context, a *starling.Account) (*st
 	}
 	args := []any{starling.NewID(time.Now()), a.Username, a.Domain, a.DisplayName, a.Note, a.URI, a.URL,
 		a.InboxURL, a.SharedInboxURL, a.OutboxURL, a.FollowersURL, a.FollowingURL, a.KeyID,
-		a.PublicKeyPEM, a.Locked, a.Bot, fieldsArg(a), nullIfEmpty(a.Ed25519KeyID), nullIfEmpty(a.Ed25519PublicKey), nowMicro()}
+		a.PublicKeyPEM, a.Locked, a.Bot, fieldsArg(a), nullIfEmpty(a.Ed25519KeyID), nullIfEmpty(a.Ed25519PublicKey), nowMicro(),
+		a.Discoverable, a.Indexable}
 	var got *starling.Account
 	err := db.inTx(ctx, func(t *tx) error {
 		var err error
 		got, err = scanAccount(t.QueryRowContext(ctx, `INSERT INTO accounts AS a (id, username, domain, display_name, note, uri, url,
 		inbox_url, shared_inbox_url, outbox_url, followers_url, following_url, key_id,
-		public_key_pem, locked, bot, fields, fetched_at, ed25519_key_id, ed25519_public_key)
-		VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?20,?18,?19)
+		public_key_pem, locked, bot, fields, fetched_at, ed25519_key_id, ed25519_public_key, discoverable, indexable)
+		VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?20,?18,?19,?21,?22)
 		ON CONFLICT (uri) DO UPDATE SET username = excluded.username, display_name = excluded.display_name,
 			note = excluded.note, url = excluded.url, inbox_url = excluded.inbox_url,
 			shared_inbox_url = excluded.shared_inbox_url, outbox_url = excluded.outbox_url,
 			followers_url = excluded.followers_url, following_url = excluded.following_url,
 			key_id = excluded.key_id, public_key_pem = excluded.public_key_pem,
 			locked = excluded.locked, bot = excluded.bot, fields = excluded.fields, fetched_at = ?20,
-			ed25519_key_id = excluded.ed25519_key_id, ed25519_public_key = excluded.ed25519_public_key
+			ed25519_key_id = excluded.ed25519_key_id, ed25519_public_key = excluded.ed25519_public_key,
+			discoverable = excluded.discoverable, indexable = excluded.indexable
 		WHERE a.domain IS NOT NULL
 		RETURNING `+accountCols(""), args...))
 		return err
@@ -258,4 +263,45 @@ func (db *DB) AccountByToken(ctx context.Context, tokenSHA256 []byte) (*starling
 	}
 	a, err := db.AccountByID(ctx, id)
 	return a, scopes, err
+}
+
+// UpdateLocalProfile stores a local account's new profile (display name,
+// note, flags, fields) and its user's posting preferences, with the
+// Update activity that federates them and its events, in one transaction.
+// starling.ErrNotFound when a is not a local user's account.
+func (db *DB) UpdateLocalProfile(ctx context.Context, a *starling.Account, prefs starling.Preferences, act *starling.Activity, events ...starling.Event) error {
+	err := db.inTx(ctx, func(t *tx) error {
+		n, err := affected(t.ExecContext(ctx, `UPDATE accounts SET display_name = ?2, note = ?3, locked = ?4, bot = ?5,
+			discoverable = ?6, indexable = ?7, fields = ?8
+			WHERE id = ?1 AND domain IS NULL AND EXISTS (SELECT 1 FROM users WHERE account_id = ?1)`,
+			a.ID, a.DisplayName, a.Note, a.Locked, a.Bot, a.Discoverable, a.Indexable, fieldsArg(a)))
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return starling.ErrNotFound
+		}
+		if _, err := t.ExecContext(ctx, `UPDATE users SET preferences = ?2 WHERE account_id = ?1`, a.ID, jsonText(prefs)); err != nil {
+			return err
+		}
+		return recordActivity(ctx, t, act, events)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: update profile of account %d: %w", a.ID, err)
+	}
+	return nil
+}
+
+// Preferences returns a local user's posting preferences.
+// starling.ErrNotFound when the account is no local user's.
+func (db *DB) Preferences(ctx context.Context, accountID int64) (starling.Preferences, error) {
+	var p starling.Preferences
+	err := db.read.QueryRowContext(ctx, `SELECT preferences FROM users WHERE account_id = ?1`, accountID).Scan(jsonOf(&p))
+	if notFound(err) {
+		err = starling.ErrNotFound
+	}
+	if err != nil {
+		return p, fmt.Errorf("sqlite: preferences of account %d: %w", accountID, err)
+	}
+	return p, nil
 }

@@ -11,7 +11,8 @@ import (
 
 // fanoutSQL materialises one status into every home feed that should show
 // it, in one statement; the rules are those of store/postgres's fanoutSQL
-// (Mastodon's FeedManager#filter_from_home?), which says why each is there.
+// (Mastodon's FeedManager#filter_from_home?, and the followers of the
+// status's hashtags), which says why each is there.
 const fanoutSQL = `WITH s AS (
 	SELECT s.id, s.account_id, s.visibility, s.reblog_of_id,
 	       a.domain IS NULL AS author_local,
@@ -33,17 +34,23 @@ const fanoutSQL = `WITH s AS (
 	UNION SELECT m.account_id FROM mutes m JOIN s ON m.target_account_id IN (s.account_id, s.orig_account)
 	UNION SELECT d.account_id FROM domain_blocks d JOIN s ON d.domain IN (s.domain, s.orig_domain)
 ), candidates AS (
-	SELECT f.follower_id AS reader
+	SELECT f.follower_id AS reader, 0 AS by_tag
 	  FROM s JOIN follows f ON f.followee_id = s.account_id AND f.accepted
 	  JOIN accounts r ON r.id = f.follower_id AND r.domain IS NULL
 	 WHERE s.visibility <> 'direct'
 	UNION ALL
-	SELECT m.account_id
+	SELECT m.account_id, 0
 	  FROM s JOIN status_mentions m ON m.status_id = s.id AND m.account_id <> s.account_id
 	  JOIN accounts r ON r.id = m.account_id AND r.domain IS NULL
 	 WHERE s.visibility = 'direct'
 	UNION ALL
-	SELECT s.account_id FROM s WHERE s.author_local AND s.reblog_of_id IS NOT NULL
+	SELECT s.account_id, 0 FROM s WHERE s.author_local AND s.reblog_of_id IS NOT NULL
+	UNION ALL
+	SELECT * FROM (SELECT DISTINCT tf.account_id, 1
+	  FROM s JOIN status_tags t ON t.status_id = s.id
+	  JOIN tag_follows tf ON tf.tag = t.tag AND tf.account_id <> s.account_id
+	 WHERE s.visibility = 'public' AND s.reblog_of_id IS NULL
+	   AND NOT EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = tf.account_id AND f.followee_id = s.account_id AND f.accepted))
 )
 INSERT INTO home_feed (account_id, status_id, reblog_of_id)
 SELECT s.account_id, s.id, NULL FROM s WHERE s.author_local AND s.reblog_of_id IS NULL
@@ -51,7 +58,7 @@ UNION ALL
 SELECT c.reader, s.id, s.reblog_of_id
   FROM candidates c CROSS JOIN s
  WHERE NOT EXISTS (SELECT 1 FROM excluded e WHERE e.reader = c.reader)
-   AND (NOT s.is_reply OR s.visibility = 'direct' OR s.parent_account = s.account_id OR s.parent_account = c.reader
+   AND (c.by_tag OR NOT s.is_reply OR s.visibility = 'direct' OR s.parent_account = s.account_id OR s.parent_account = c.reader
         OR EXISTS (SELECT 1 FROM follows f2
                     WHERE f2.follower_id = c.reader AND f2.followee_id = s.parent_account AND f2.accepted))
    AND (s.reblog_of_id IS NULL OR (s.orig_account <> c.reader
@@ -91,6 +98,8 @@ func (db *DB) RemoveStatusFromFeeds(ctx context.Context, statusID int64) (int64,
 		SELECT g.id, f.follower_id AS reader FROM gone g JOIN follows f ON f.followee_id = g.account_id
 		UNION ALL SELECT g.id, g.account_id FROM gone g
 		UNION ALL SELECT m.status_id, m.account_id FROM status_mentions m WHERE m.status_id = ?1
+		UNION ALL SELECT t.status_id, tf.account_id FROM status_tags t JOIN tag_follows tf ON tf.tag = t.tag
+		 WHERE t.status_id = ?1
 	)
 	DELETE FROM home_feed WHERE (account_id, status_id) IN (SELECT reader, id FROM audience)`, statusID)
 	if err != nil {

@@ -163,10 +163,34 @@ func (db *DB) Relationships(ctx context.Context, viewer int64, accountIDs []int6
 				out[i].Requested = out[i].Requested || !e.accepted
 			}
 		}
-		if e.to == viewer && e.accepted {
+		if e.to == viewer {
 			for _, i := range index[e.from] {
-				out[i].FollowedBy = true
+				out[i].FollowedBy = out[i].FollowedBy || e.accepted
+				out[i].RequestedBy = out[i].RequestedBy || !e.accepted
 			}
+		}
+	}
+	rows, err = db.read.QueryContext(ctx, `SELECT a.id,
+		EXISTS (SELECT 1 FROM blocks WHERE account_id = ?1 AND target_account_id = a.id),
+		EXISTS (SELECT 1 FROM blocks WHERE account_id = a.id AND target_account_id = ?1),
+		EXISTS (SELECT 1 FROM mutes WHERE account_id = ?1 AND target_account_id = a.id),
+		a.domain IS NOT NULL AND EXISTS (SELECT 1 FROM domain_blocks WHERE account_id = ?1 AND domain = lower(a.domain))
+		FROM accounts a WHERE a.id IN (SELECT value FROM json_each(?2))`, viewer, ids(accountIDs))
+	type filtered struct {
+		id int64
+		f  starling.Filters
+	}
+	filters, err := collect(rows, err, func(r scanner) (filtered, error) {
+		var x filtered
+		err := r.Scan(&x.id, &x.f.Blocking, &x.f.BlockedBy, &x.f.Muting, &x.f.DomainBlocking)
+		return x, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: relationships: %w", err)
+	}
+	for _, x := range filters {
+		for _, i := range index[x.id] {
+			out[i].Filters = x.f
 		}
 	}
 	return out, nil
@@ -198,4 +222,27 @@ func (db *DB) FollowersAmong(ctx context.Context, accountID int64, accountIDs []
 		return nil, fmt.Errorf("sqlite: followers of %d among %d: %w", accountID, len(accountIDs), err)
 	}
 	return out, nil
+}
+
+// AnswerFollowRequest accepts (accept) or removes a pending follow id,
+// storing the answer's activity (nil for a local follower) and events with
+// it. It reports false, storing nothing, when the follow is not pending.
+func (db *DB) AnswerFollowRequest(ctx context.Context, id int64, accept bool, act *starling.Activity, events ...starling.Event) (bool, error) {
+	var answered bool
+	err := db.inTx(ctx, func(t *tx) error {
+		q := `DELETE FROM follows WHERE id = ?1 AND NOT accepted`
+		if accept {
+			q = `UPDATE follows SET accepted = 1 WHERE id = ?1 AND NOT accepted`
+		}
+		n, err := affected(t.ExecContext(ctx, q, id))
+		if err != nil || n == 0 {
+			return err
+		}
+		answered = true
+		return recordActivity(ctx, t, act, events)
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlite: answer follow request %d: %w", id, err)
+	}
+	return answered, nil
 }
