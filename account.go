@@ -32,9 +32,12 @@ type Account struct {
 	// search (Mastodon's and FEP-5feb's flags, both federated).
 	Discoverable bool
 	Indexable    bool
-	Fields       []Field // profile fields, in order; never nil once scanned
-	CreatedAt    time.Time
-	FetchedAt    time.Time // zero for local accounts
+	// AvatarURL and HeaderURL are the profile pictures: a local file's
+	// URL, or a remote actor's icon and image; empty for the defaults.
+	AvatarURL, HeaderURL string
+	Fields               []Field // profile fields, in order; never nil once scanned
+	CreatedAt            time.Time
+	FetchedAt            time.Time // zero for local accounts
 }
 
 // SigningKeys are what a local account signs with: its RSA key and, when

@@ -55,6 +55,9 @@ type Status struct {
 	Emojis   []Emoji  // custom emojis of the content and content warning
 	Mentions []string // actor IRIs
 	Hashtags []string // lower case, without '#'
+	// Attachments are the status's pictures, in order (copies of their
+	// media_attachments rows for a local status).
+	Attachments []MediaAttachment
 	// Counts of live replies, boosts and favourites known here; read only,
 	// as of the query (a render cache may hold them a few seconds).
 	RepliesCount, ReblogsCount, FavouritesCount int

@@ -255,13 +255,32 @@ type Emoji struct {
 // emojiShortcode is Mastodon's rule for a custom emoji's name.
 var emojiShortcode = regexp.MustCompile(`^[a-zA-Z0-9_]{2,}$`)
 
-// Attachment is a media attachment or link; only its URL is kept.
+// Attachment is a media attachment (a Document, Image, Video or Audio,
+// as Mastodon sends them: mediaType, url, name as the description,
+// blurhash, width, height, focalPoint) or a link.
 type Attachment struct {
-	Type      string `json:"type"`
-	MediaType string `json:"mediaType,omitempty"`
-	Name      string `json:"name,omitempty"`
-	URL       Ref    `json:"url,omitzero"`
-	Href      string `json:"href,omitempty"` // Lemmy sends Link attachments
+	Type       string    `json:"type"`
+	MediaType  string    `json:"mediaType,omitempty"`
+	Name       string    `json:"name,omitempty"`
+	URL        Ref       `json:"url,omitzero"`
+	Href       string    `json:"href,omitempty"` // Lemmy sends Link attachments
+	Blurhash   string    `json:"blurhash,omitempty"`
+	Width      int       `json:"width,omitempty"`
+	Height     int       `json:"height,omitempty"`
+	FocalPoint []float64 `json:"focalPoint,omitempty"`
+}
+
+// IsMedia reports whether a is a picture, video or sound to show with the
+// status (rather than a link to write after its text).
+func (a Attachment) IsMedia() bool {
+	switch a.Type {
+	case "Document", "Image", "Video", "Audio":
+	default:
+		return false
+	}
+	mt := strings.ToLower(a.MediaType)
+	return IsHTTPURL(a.Link()) && (mt == "" || strings.HasPrefix(mt, "image/") ||
+		strings.HasPrefix(mt, "video/") || strings.HasPrefix(mt, "audio/"))
 }
 
 // Link returns where the attachment lives.
@@ -300,10 +319,11 @@ type StatusFields struct {
 	Summary   string // content warning
 	Sensitive bool
 	QuoteURI  string
-	Mentions  []string // actor IRIs
-	Hashtags  []string // lower case, without '#'
-	Language  string   // a BCP 47 tag from contentMap, or empty
-	Emojis    []Emoji  // custom emojis, one per shortcode
+	Mentions  []string     // actor IRIs
+	Hashtags  []string     // lower case, without '#'
+	Language  string       // a BCP 47 tag from contentMap, or empty
+	Emojis    []Emoji      // custom emojis, one per shortcode
+	Media     []Attachment // pictures, videos and sounds, in order
 }
 
 // StatusFields renders o as a status: the content (from content, else
@@ -333,9 +353,14 @@ func (o *Object) StatusFields() StatusFields {
 		}
 		b.WriteString("</ul>")
 	}
+	var media []Attachment
 	for _, a := range o.Attachment {
 		link := a.Link()
 		if link == "" || !IsHTTPURL(link) {
+			continue
+		}
+		if a.IsMedia() {
+			media = append(media, a) // shown as the status's media
 			continue
 		}
 		text := a.Name
@@ -345,7 +370,7 @@ func (o *Object) StatusFields() StatusFields {
 		b.WriteString(`<p><a href="` + html.EscapeString(link) + `">` + html.EscapeString(text) + `</a></p>`)
 	}
 
-	f := StatusFields{Content: b.String(), Summary: o.Summary, Sensitive: o.Sensitive || o.Summary != ""}
+	f := StatusFields{Content: b.String(), Summary: o.Summary, Sensitive: o.Sensitive || o.Summary != "", Media: media}
 	for _, q := range []string{o.Quote.ID, o.QuoteURL, o.QuoteURI, o.MisskeyQuote} {
 		if q != "" {
 			f.QuoteURI = q

@@ -242,6 +242,40 @@ type Actor struct {
 	// Attachment holds the profile fields. Entries of other types (links,
 	// identity proofs) decode with their own type and are ignored.
 	Attachment List[PropertyValue] `json:"attachment,omitempty"`
+	// Icon and Image are the avatar and the header.
+	Icon  *Image `json:"icon,omitempty"`
+	Image *Image `json:"image,omitempty"`
+}
+
+// Image is an actor's avatar or header: {"type": "Image", "mediaType",
+// "url"}.
+type Image struct {
+	Type      string `json:"type,omitempty"`
+	MediaType string `json:"mediaType,omitempty"`
+	URL       Ref    `json:"url,omitzero"`
+}
+
+// UnmarshalJSON accepts an Image object, a bare IRI, or a list of them
+// (the first is kept).
+func (i *Image) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		return nil
+	case b[0] == '"':
+		return json.Unmarshal(b, &i.URL.ID)
+	case b[0] == '[':
+		var list []Image
+		if err := json.Unmarshal(b, &list); err != nil {
+			return err
+		}
+		if len(list) > 0 {
+			*i = list[0]
+		}
+		return nil
+	}
+	type plain Image
+	return json.Unmarshal(b, (*plain)(i))
 }
 
 // PropertyValue is a profile field as Mastodon sends it: an attachment of

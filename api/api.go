@@ -46,6 +46,7 @@ type Store interface {
 	ClientStore       // client.go
 	ProfileStore      // profile.go
 	ConversationStore // conversations.go
+	MediaStore        // media.go
 }
 
 // Outbox performs what local people do.
@@ -92,6 +93,7 @@ type Server struct {
 
 	Interactions Interactions // boosts, favourites, blocks, mutes (interactions.go)
 	Streaming    *Streaming   // nil: streaming answers 503 (streaming.go)
+	Media        *Media       // nil: uploads answer 503 (media.go)
 	accountCache accountCache
 	tokens       tokenCache
 	rendered     renderCache
@@ -131,6 +133,7 @@ func (s *Server) Handler() http.Handler {
 	r.Get(thumbnailPath, s.thumbnail)
 	r.Get(missingAvatarPath, servePNG(defaultAvatar))
 	r.Get(missingHeaderPath, servePNG(defaultHeader))
+	r.Get("/system/*", s.serveMedia)     // media.go
 	r.Get("/@{username}", s.profilePage) // public_pages.go
 	r.Get("/@{username}/{id}", s.statusPage)
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {

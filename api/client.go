@@ -51,6 +51,7 @@ func (s *Server) clientRoutes(r chi.Router) {
 	s.filterRoutes(r)       // filters.go
 	s.tagRoutes(r)          // tags.go
 	s.conversationRoutes(r) // conversations.go
+	s.mediaRoutes(r)        // media.go
 	s.emptyRoutes(r)        // empty.go
 }
 

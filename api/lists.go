@@ -64,12 +64,11 @@ type listHandler func(http.ResponseWriter, *http.Request, *starling.Account, *st
 // not found, as on Mastodon.
 func (s *Server) withList(h listHandler) func(http.ResponseWriter, *http.Request, *starling.Account) {
 	return func(w http.ResponseWriter, r *http.Request, me *starling.Account) {
-		n, ok := idParam(chi.URLParam(r, "id"))
-		if !ok || n == 0 {
-			writeError(w, http.StatusNotFound, "Record not found")
-			return
+		n, err := pathID(r) // filters.go
+		var l *starling.List
+		if err == nil {
+			l, err = s.Store.ListByID(r.Context(), me.ID, n)
 		}
-		l, err := s.Store.ListByID(r.Context(), me.ID, n)
 		if err != nil {
 			s.fail(w, r, err)
 			return

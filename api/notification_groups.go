@@ -80,6 +80,13 @@ func (s *Server) groupedNotifications(w http.ResponseWriter, r *http.Request, me
 	groups := map[string]*NotificationGroup{}
 	seenAccount, seenStatus := map[int64]bool{}, map[int64]bool{}
 	for _, n := range page { // newest first
+		var st *Status
+		if n.Status != nil {
+			st = s.item(r.Context(), n.Status)
+			if len(s.applyFilters(r.Context(), me, starling.FilterNotifications, []*Status{st})) == 0 {
+				continue // its status is hidden in notifications (filter_apply.go)
+			}
+		}
 		key := "ungrouped-" + id(n.ID)
 		if slices.Contains(grouped, n.Type) {
 			key = groupKey(n)
@@ -106,7 +113,7 @@ func (s *Server) groupedNotifications(w http.ResponseWriter, r *http.Request, me
 		}
 		if n.Status != nil && !seenStatus[n.StatusID] {
 			seenStatus[n.StatusID] = true
-			out.Statuses = append(out.Statuses, s.item(r.Context(), n.Status))
+			out.Statuses = append(out.Statuses, st)
 		}
 	}
 	s.markViewer(r.Context(), me, out.Statuses...)

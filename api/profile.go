@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"github.com/starling-social/starling/media"
 	"net/http"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/outbox"
@@ -28,13 +30,10 @@ var fieldKey = regexp.MustCompile(`^fields_attributes\[(\d+)\]\[(name|value)\]$`
 // request names changes, the rest stays; fields, when sent, are replaced
 // whole. The change is federated as an Update of the actor.
 func (s *Server) updateCredentials(w http.ResponseWriter, r *http.Request, me *starling.Account) {
+	r.Body = http.MaxBytesReader(w, r.Body, 2*media.MaxImageBytes+1<<20) // an avatar and a header
 	v, err := params(r)
 	if err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "Validation failed: "+err.Error())
-		return
-	}
-	if r.MultipartForm != nil && (len(r.MultipartForm.File["avatar"]) > 0 || len(r.MultipartForm.File["header"]) > 0) {
-		writeError(w, http.StatusUnprocessableEntity, "Validation failed: avatar and header images are not supported yet")
 		return
 	}
 	prefs, err := s.Store.Preferences(r.Context(), me.ID)
@@ -43,7 +42,25 @@ func (s *Server) updateCredentials(w http.ResponseWriter, r *http.Request, me *s
 		return
 	}
 	p := outbox.Profile{DisplayName: me.DisplayName, Note: plainNote(me.Note), Locked: me.Locked, Bot: me.Bot,
-		Discoverable: me.Discoverable, Indexable: me.Indexable, Preferences: prefs}
+		Discoverable: me.Discoverable, Indexable: me.Indexable, Preferences: prefs,
+		AvatarURL: me.AvatarURL, HeaderURL: me.HeaderURL}
+	// Pictures: made and stored before the profile changes, so a bad
+	// picture changes nothing (an orphan file at worst).
+	for _, pic := range []struct {
+		field string
+		w, h  int
+		url   *string
+	}{{"avatar", media.AvatarSize, media.AvatarSize, &p.AvatarURL}, {"header", media.HeaderWidth, media.HeaderHeight, &p.HeaderURL}} {
+		if r.MultipartForm == nil || len(r.MultipartForm.File[pic.field]) == 0 {
+			continue
+		}
+		u, err := s.storePicture(r, me, pic.field, pic.w, pic.h)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		*pic.url = u
+	}
 	for _, f := range me.Fields {
 		p.Fields = append(p.Fields, starling.Field{Name: f.Name, Value: plainNote(f.Value)})
 	}
@@ -74,6 +91,32 @@ func (s *Server) updateCredentials(w http.ResponseWriter, r *http.Request, me *s
 		return
 	}
 	s.writeCredentials(w, r, a)
+}
+
+// storePicture makes and stores the profile picture sent as field.
+func (s *Server) storePicture(r *http.Request, me *starling.Account, field string, w, h int) (string, error) {
+	if s.Media == nil || s.Media.Files == nil {
+		return "", starling.Errorf(starling.EINVALID, "Validation failed: this server takes no pictures")
+	}
+	f, _, err := r.FormFile(field)
+	if err != nil {
+		return "", starling.Errorf(starling.EINVALID, "Validation failed: %s is not a file", field)
+	}
+	defer f.Close()
+	data, err := media.ReadAll(f)
+	if err != nil {
+		return "", err
+	}
+	encoded, _, ext, err := media.ProcessPicture(data, w, h)
+	if err != nil {
+		return "", err
+	}
+	// A new key per picture: files are served as immutable.
+	key := "accounts/" + strconv.FormatInt(me.ID, 10) + "/" + field + "-" + strconv.FormatInt(starling.NewID(time.Now()), 36) + ext
+	if err := s.Media.Files.Put(r.Context(), key, encoded); err != nil {
+		return "", err
+	}
+	return s.Site.MediaURL(key), nil
 }
 
 // formFields reads fields_attributes[i][name|value] in index order; ok is

@@ -40,6 +40,12 @@ type postView struct {
 	Content             template.HTML
 	SpoilerText, URL    string
 	CreatedAt, EditedAt string
+	Images              []imageView
+}
+
+type imageView struct {
+	URL, Full, Alt string
+	Width, Height  int
 }
 
 // wantsActivityPub reports whether the request's Accept names an
@@ -109,13 +115,23 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	if !st.EditedAt.IsZero() {
 		p.EditedAt = st.EditedAt.UTC().Format("2 Jan 2006 15:04 UTC")
 	}
+	image := out.Avatar
+	for _, m := range st.Attachments {
+		if m.Type != "image" {
+			continue
+		}
+		p.Images = append(p.Images, imageView{URL: m.PreviewURL, Full: m.URL, Alt: m.Description, Width: m.SmallWidth, Height: m.SmallHeight})
+		if image == out.Avatar {
+			image = m.URL // the picture is the preview, not the avatar
+		}
+	}
 	desc := plainNote(st.Content)
 	if st.SpoilerText != "" {
 		desc = st.SpoilerText // what the author chose to show first
 	}
 	acct := a.Username + "@" + s.Site.Host
 	s.renderPublic(w, "profile.html", page{Title: cmpName(a) + ": " + truncate(desc, 60), Acct: acct, Alternate: st.URI, Post: p,
-		OpenGraph: &openGraph{Type: "article", Title: cmpName(a) + " (@" + acct + ")", Description: desc, URL: st.URL, Image: out.Avatar}})
+		OpenGraph: &openGraph{Type: "article", Title: cmpName(a) + " (@" + acct + ")", Description: desc, URL: st.URL, Image: image}})
 }
 
 func cmpName(a *starling.Account) string {

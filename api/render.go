@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"net/url"
 	"strconv"
@@ -48,35 +49,35 @@ type Field struct {
 
 // Status is Mastodon's Status entity.
 type Status struct {
-	ID                 string   `json:"id"`
-	URI                string   `json:"uri"`
-	URL                string   `json:"url"`
-	CreatedAt          string   `json:"created_at"`
-	EditedAt           *string  `json:"edited_at"`
-	Account            *Account `json:"account"`
-	Content            string   `json:"content"`
-	Visibility         string   `json:"visibility"`
-	Sensitive          bool     `json:"sensitive"`
-	SpoilerText        string   `json:"spoiler_text"`
-	InReplyToID        *string  `json:"in_reply_to_id"`
-	InReplyToAccountID *string  `json:"in_reply_to_account_id"`
-	Reblog             *Status  `json:"reblog"`
-	Language           *string  `json:"language"`
-	RepliesCount       int      `json:"replies_count"`
-	ReblogsCount       int      `json:"reblogs_count"`
-	FavouritesCount    int      `json:"favourites_count"`
-	Favourited         bool     `json:"favourited"`
-	Reblogged          bool     `json:"reblogged"`
-	Muted              bool     `json:"muted"`
-	Bookmarked         bool     `json:"bookmarked"`
-	Pinned             *bool    `json:"pinned,omitempty"` // for the viewer's own statuses only
-	MediaAttachments   []any    `json:"media_attachments"`
-	Mentions           []any    `json:"mentions"`
-	Tags               []any    `json:"tags"`
-	Emojis             []any    `json:"emojis"`
-	Card               any      `json:"card"`
-	Poll               any      `json:"poll"`
-	Text               *string  `json:"text,omitempty"`
+	ID                 string             `json:"id"`
+	URI                string             `json:"uri"`
+	URL                string             `json:"url"`
+	CreatedAt          string             `json:"created_at"`
+	EditedAt           *string            `json:"edited_at"`
+	Account            *Account           `json:"account"`
+	Content            string             `json:"content"`
+	Visibility         string             `json:"visibility"`
+	Sensitive          bool               `json:"sensitive"`
+	SpoilerText        string             `json:"spoiler_text"`
+	InReplyToID        *string            `json:"in_reply_to_id"`
+	InReplyToAccountID *string            `json:"in_reply_to_account_id"`
+	Reblog             *Status            `json:"reblog"`
+	Language           *string            `json:"language"`
+	RepliesCount       int                `json:"replies_count"`
+	ReblogsCount       int                `json:"reblogs_count"`
+	FavouritesCount    int                `json:"favourites_count"`
+	Favourited         bool               `json:"favourited"`
+	Reblogged          bool               `json:"reblogged"`
+	Muted              bool               `json:"muted"`
+	Bookmarked         bool               `json:"bookmarked"`
+	Pinned             *bool              `json:"pinned,omitempty"` // for the viewer's own statuses only
+	MediaAttachments   []*MediaAttachment `json:"media_attachments"`
+	Mentions           []any              `json:"mentions"`
+	Tags               []any              `json:"tags"`
+	Emojis             []any              `json:"emojis"`
+	Card               any                `json:"card"`
+	Poll               any                `json:"poll"`
+	Text               *string            `json:"text,omitempty"`
 	// Filtered lists the viewer's filters the status matches (filters.go).
 	Filtered []FilterResult `json:"filtered,omitempty"`
 }
@@ -119,8 +120,8 @@ func (s *Server) account(ctx context.Context, a *starling.Account) *Account {
 		Note:         a.Note,
 		URL:          a.URL,
 		URI:          a.URI,
-		Avatar:       s.Site.Base() + missingAvatarPath,
-		Header:       s.Site.Base() + missingHeaderPath,
+		Avatar:       cmp.Or(a.AvatarURL, s.Site.Base()+missingAvatarPath),
+		Header:       cmp.Or(a.HeaderURL, s.Site.Base()+missingHeaderPath),
 		Emojis:       []any{},
 		Fields:       make([]Field, 0, len(a.Fields)),
 	}
@@ -178,10 +179,18 @@ func (s *Server) status(ctx context.Context, st *starling.Status, accounts map[i
 		Visibility:         st.Visibility,
 		Sensitive:          st.Sensitive,
 		SpoilerText:        st.SpoilerText,
-		MediaAttachments:   []any{},
+		MediaAttachments:   s.attachments(st),
 		Mentions:           s.mentions(st),
 		Tags:               s.tags(st),
 	}
+}
+
+func (s *Server) attachments(st *starling.Status) []*MediaAttachment {
+	out := make([]*MediaAttachment, 0, len(st.Attachments))
+	for i := range st.Attachments {
+		out = append(out, s.mediaEntity(&st.Attachments[i]))
+	}
+	return out
 }
 
 // Mention is Mastodon's Status::Mention entity.

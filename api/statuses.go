@@ -60,7 +60,13 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request, me *starling
 	if _, ok := v["sensitive"]; ok {
 		sensitive = boolParam(v, "sensitive")
 	}
+	mediaIDs, err := ids(v, "media_ids")
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "Validation failed: media_ids must be ids")
+		return
+	}
 	st, err := s.Outbox.CreateStatus(r.Context(), me, outbox.NewStatus{
+		MediaIDs:    mediaIDs,
 		Text:        v.Get("status"),
 		SpoilerText: v.Get("spoiler_text"),
 		Sensitive:   sensitive,

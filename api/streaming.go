@@ -211,7 +211,12 @@ func (st *Streaming) dispatch(s *Server, data []byte) {
 					if err != nil {
 						return // dismissed already, or the store is away: nothing to send
 					}
-					b, _ := json.Marshal(s.notification(ctx, n))
+					// Filtered for its one reader, as the REST read is (filter_apply.go).
+					out := s.filterNotifications(ctx, c.account, []*Notification{s.notification(ctx, n)})
+					if len(out) == 0 {
+						return // its status is hidden in notifications
+					}
+					b, _ := json.Marshal(out[0])
 					payload = string(b)
 				}
 				c.send(streamEvent{Stream: label(name), Event: "notification", Payload: payload})

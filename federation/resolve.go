@@ -254,6 +254,8 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *acti
 		Fields:       profileFields(p, doc.Attachment),
 		Discoverable: bool(doc.Discoverable),
 		Indexable:    bool(doc.Indexable),
+		AvatarURL:    pictureURL(doc.Icon),
+		HeaderURL:    pictureURL(doc.Image),
 	}
 	a.Ed25519KeyID, a.Ed25519PublicKey = ed25519Key(doc)
 	if doc.Endpoints != nil && activitypub.SameHost(doc.Endpoints.SharedInbox, doc.ID) {
@@ -510,4 +512,13 @@ func WebFingerActor(body []byte) (string, error) {
 		}
 	}
 	return "", errors.New("no ActivityPub actor link")
+}
+
+// pictureURL is a remote actor's icon or image URL, if it is an http(s)
+// one; Starling shows it from where it is.
+func pictureURL(img *activitypub.Image) string {
+	if img == nil || !activitypub.IsHTTPURL(img.URL.ID) || len(img.URL.ID) > 2048 {
+		return ""
+	}
+	return sanitize.Clean(img.URL.ID)
 }

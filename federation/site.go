@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/starling-social/starling"
@@ -43,6 +44,9 @@ func (s Site) StatusURL(username string, id int64) string {
 func (s Site) ActivityURI(id int64) string {
 	return s.Base() + "/activities/" + strconv.FormatInt(id, 10)
 }
+
+// MediaURL is where the media file key is served.
+func (s Site) MediaURL(key string) string { return s.Base() + "/system/" + key }
 
 // SharedInbox is the server-wide inbox.
 func (s Site) SharedInbox() string { return s.Base() + "/inbox" }
@@ -145,7 +149,21 @@ func (s Site) ActorDocument(a *starling.Account) *activitypub.Actor {
 		PublicKey:                 &activitypub.PublicKey{ID: a.KeyID, Owner: a.URI, PublicKeyPEM: a.PublicKeyPEM},
 		AssertionMethod:           keys,
 		Attachment:                fields,
+		Icon:                      imageOf(a.AvatarURL),
+		Image:                     imageOf(a.HeaderURL),
 	}
+}
+
+// imageOf is a profile picture as Mastodon sends it, or nil for none.
+func imageOf(u string) *activitypub.Image {
+	if u == "" {
+		return nil
+	}
+	mt := "image/jpeg"
+	if strings.HasSuffix(u, ".png") {
+		mt = "image/png"
+	}
+	return &activitypub.Image{Type: "Image", MediaType: mt, URL: activitypub.Ref{ID: u}}
 }
 
 // actorContext is the @context of actor documents: DefaultContext and the
@@ -234,6 +252,15 @@ func (s Site) Note(st *starling.Status, author *starling.Account) *activitypub.O
 	}
 	if st.InReplyToURI != "" {
 		n.InReplyTo = activitypub.Ref{ID: st.InReplyToURI}
+	}
+	for _, m := range st.Attachments {
+		// As Mastodon sends them (ActivityPub::NoteSerializer's MediaAttachmentSerializer).
+		a := activitypub.Attachment{Type: "Document", MediaType: m.MIME, URL: activitypub.Ref{ID: m.URL},
+			Name: m.Description, Blurhash: m.Blurhash, Width: m.Width, Height: m.Height}
+		if m.FocusX != 0 || m.FocusY != 0 {
+			a.FocalPoint = []float64{m.FocusX, m.FocusY}
+		}
+		n.Attachment = append(n.Attachment, a)
 	}
 	return n
 }

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -307,8 +309,50 @@ func (p *Processor) statusOf(obj *activitypub.Object, author *starling.Account, 
 		Emojis:       emojis(fields.Emojis),
 		Mentions:     mentions,
 		Hashtags:     hashtags,
+		Attachments:  attachments(pol, fields.Media),
 	}
 }
+
+// maxAttachments bounds what a remote status may show (Mastodon keeps 4;
+// others send more, and a client shows what it gets).
+const maxAttachments = 16
+
+// attachments are a remote status's media as Starling shows them: by
+// their remote URL, with the description as text.
+func attachments(pol *sanitize.Policy, list []activitypub.Attachment) []starling.MediaAttachment {
+	var out []starling.MediaAttachment
+	for i, a := range list {
+		if i == maxAttachments {
+			break
+		}
+		url := a.Link()
+		mt := strings.ToLower(a.MediaType)
+		typ := "unknown"
+		switch {
+		case strings.HasPrefix(mt, "image/gif"):
+			typ = "image"
+		case strings.HasPrefix(mt, "image/"), mt == "" && a.Type == "Image":
+			typ = "image"
+		case strings.HasPrefix(mt, "video/"), mt == "" && a.Type == "Video":
+			typ = "video"
+		case strings.HasPrefix(mt, "audio/"), mt == "" && a.Type == "Audio":
+			typ = "audio"
+		}
+		m := starling.MediaAttachment{ID: starling.NewID(time.Now()) + int64(i), Type: typ, URL: url, PreviewURL: url, RemoteURL: url,
+			Description: pol.Text(a.Name), MIME: mt, Width: max(a.Width, 0), Height: max(a.Height, 0)}
+		if len(a.Blurhash) <= 100 && blurhashChars.MatchString(a.Blurhash) {
+			m.Blurhash = a.Blurhash
+		}
+		if len(a.FocalPoint) == 2 && math.Abs(a.FocalPoint[0]) <= 1 && math.Abs(a.FocalPoint[1]) <= 1 {
+			m.FocusX, m.FocusY = a.FocalPoint[0], a.FocalPoint[1]
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// blurhashChars is the blurhash alphabet (base 83).
+var blurhashChars = regexp.MustCompile(`^[0-9A-Za-z#$%*+,\-.:;=?@\[\]^_{|}~]*$`)
 
 // languageTag is the shape of a BCP 47 tag, as far as a status needs it.
 var languageTag = regexp.MustCompile(`^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{1,8}){0,3}$`)
@@ -677,7 +721,7 @@ func (p *Processor) update(ctx context.Context, act *activitypub.Activity) error
 	// nothing (nor appends the event).
 	changed, err := editor.EditRemoteStatus(ctx, obj.ID, author.ID, &starling.Status{
 		Content: edit.Content, SpoilerText: edit.SpoilerText, Sensitive: edit.Sensitive,
-		Mentions: edit.Mentions, Hashtags: edit.Hashtags, Language: edit.Language, Emojis: edit.Emojis,
+		Mentions: edit.Mentions, Hashtags: edit.Hashtags, Language: edit.Language, Emojis: edit.Emojis, Attachments: edit.Attachments,
 		EditedAt: edited.UTC().Truncate(time.Microsecond)}, ev)
 	if err != nil {
 		return err

@@ -556,8 +556,17 @@ func checkStatus(t *testing.T, rig *samplesRig, s sample, obj *activitypub.Objec
 			t.Errorf("poll option %q missing from content %q", opt.Name, st.Content)
 		}
 	}
+	// Pictures, videos and sounds are the status's media, shown by their
+	// remote URL; other attachments (links) are written after the text.
 	for _, a := range obj.Attachment {
-		if l := a.Link(); l != "" && !strings.Contains(st.Content, htmlEscape(l)) {
+		l := a.Link()
+		switch {
+		case l == "":
+		case a.IsMedia() && !slices.ContainsFunc(st.Attachments, func(m starling.MediaAttachment) bool {
+			return m.RemoteURL == l && m.URL == l && m.Type != ""
+		}):
+			t.Errorf("media attachment %q missing from the status's attachments %+v", l, st.Attachments)
+		case !a.IsMedia() && !strings.Contains(st.Content, htmlEscape(l)):
 			t.Errorf("attachment %q missing from content", l)
 		}
 	}

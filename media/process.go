@@ -87,24 +87,35 @@ func Sniff(head []byte) (string, error) {
 	return "", ErrUnsupported
 }
 
+// Check refuses, from the file's first bytes and header alone, what
+// Process would refuse without decoding: an unsupported type, an
+// oversized file, a picture of too many pixels or an unreadable header.
+func Check(data []byte) (mimeType string, err error) {
+	if len(data) > MaxImageBytes {
+		return "", ErrTooLarge
+	}
+	mt, err := Sniff(data[:min(len(data), 512)])
+	if err != nil {
+		return "", err
+	}
+	cfg, err := decodeConfig(mt, data)
+	if err != nil {
+		return "", ErrBroken
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxSourcePixels {
+		return "", ErrTooManyPx
+	}
+	return mt, nil
+}
+
 // Process decodes an uploaded image and encodes what is stored: the
 // original without metadata (EXIF, GPS, comments are not carried over by
 // re-encoding), turned as its EXIF orientation says and scaled down to
 // MaxStoredPixels; a thumbnail; and a blurhash. data is the whole file.
 func Process(data []byte) (*Processed, error) {
-	if len(data) > MaxImageBytes {
-		return nil, ErrTooLarge
-	}
-	mt, err := Sniff(data[:min(len(data), 512)])
+	mt, err := Check(data)
 	if err != nil {
 		return nil, err
-	}
-	cfg, err := decodeConfig(mt, data)
-	if err != nil {
-		return nil, ErrBroken
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxSourcePixels {
-		return nil, ErrTooManyPx
 	}
 	img, err := decode(mt, data)
 	if err != nil {
@@ -225,4 +236,34 @@ func ReadAll(r io.Reader) ([]byte, error) {
 func IsInvalid(err error) bool {
 	var e *starling.Error
 	return errors.As(err, &e) && e.Code == starling.EINVALID
+}
+
+// Profile picture sizes, as Mastodon makes them.
+const (
+	AvatarSize   = 400
+	HeaderWidth  = 1500
+	HeaderHeight = 500
+)
+
+// ProcessPicture makes a profile picture of an upload: cropped to fill
+// w×h (scaled down only), without metadata, as JPEG (PNG when it has
+// transparency). It refuses what Process refuses.
+func ProcessPicture(data []byte, w, h int) (encoded []byte, mimeType, ext string, err error) {
+	mt, err := Check(data)
+	if err != nil {
+		return nil, "", "", err
+	}
+	img, err := decode(mt, data)
+	if err != nil {
+		return nil, "", "", ErrBroken
+	}
+	if img.Bounds().Dx() > w || img.Bounds().Dy() > h {
+		img = imaging.Fill(img, min(w, img.Bounds().Dx()), min(h, img.Bounds().Dy()), imaging.Center, imaging.Lanczos)
+	}
+	if hasAlpha(img) {
+		encoded, err = encodePNG(img)
+		return encoded, "image/png", ".png", err
+	}
+	encoded, err = encodeJPEG(img)
+	return encoded, "image/jpeg", ".jpg", err
 }

@@ -3,62 +3,13 @@ package media
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/starling-social/starling/media/mediatest"
 	"hash/crc32"
 	"image"
-	"image/color"
 	"image/jpeg"
 	"image/png"
 	"testing"
 )
-
-// exifJPEG returns a w×h JPEG carrying an EXIF block with an orientation
-// (6: turn 90° clockwise to view) and a GPS latitude, as phones write.
-func exifJPEG(t testing.TB, w, h int) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			img.Set(x, y, color.RGBA{R: uint8(x * 255 / w), G: uint8(y * 255 / h), B: 128, A: 255})
-		}
-	}
-	var plain bytes.Buffer
-	if err := jpeg.Encode(&plain, img, nil); err != nil {
-		t.Fatal(err)
-	}
-	// TIFF, little endian: IFD0 {Orientation=6, GPSInfo→GPS IFD},
-	// GPS IFD {GPSLatitudeRef="N"}.
-	var tiff bytes.Buffer
-	le := binary.LittleEndian
-	put := func(v any) { _ = binary.Write(&tiff, le, v) }
-	tiff.WriteString("II")
-	put(uint16(42))
-	put(uint32(8))
-	// IFD0 at 8: 2 entries (2 + 2*12 + 4 = 30 bytes), GPS IFD at 38.
-	put(uint16(2))
-	put(uint16(0x0112))
-	put(uint16(3))
-	put(uint32(1))
-	put(uint16(6))
-	put(uint16(0))
-	put(uint16(0x8825))
-	put(uint16(4))
-	put(uint32(1))
-	put(uint32(38))
-	put(uint32(0))
-	put(uint16(1))
-	put(uint16(0x0001))
-	put(uint16(2))
-	put(uint32(2))
-	tiff.WriteString("N\x00\x00\x00")
-	put(uint32(0))
-	payload := append([]byte("Exif\x00\x00"), tiff.Bytes()...)
-	app1 := []byte{0xFF, 0xE1, byte((len(payload) + 2) >> 8), byte(len(payload) + 2)}
-	b := plain.Bytes()
-	out := append([]byte{}, b[:2]...) // SOI
-	out = append(out, app1...)
-	out = append(out, payload...)
-	return append(out, b[2:]...)
-}
 
 func pngOf(t testing.TB, w, h int, alpha uint8) []byte {
 	t.Helper()
@@ -74,7 +25,7 @@ func pngOf(t testing.TB, w, h int, alpha uint8) []byte {
 }
 
 func TestProcess(t *testing.T) {
-	in := exifJPEG(t, 400, 200)
+	in := mediatest.ExifJPEG(t, 400, 200)
 	if !bytes.Contains(in, []byte("Exif")) {
 		t.Fatal("the fixture has no EXIF")
 	}
@@ -116,7 +67,7 @@ func TestProcess(t *testing.T) {
 }
 
 func TestProcessRefuses(t *testing.T) {
-	jpg := exifJPEG(t, 64, 64)
+	jpg := mediatest.ExifJPEG(t, 64, 64)
 	// A PNG header claiming 10,000 × 10,000 pixels, with no pixel data:
 	// refused from the header alone.
 	bomb := pngOf(t, 1, 1, 255)
@@ -144,7 +95,7 @@ func TestProcessRefuses(t *testing.T) {
 
 // BenchmarkProcess12MP: a 12-megapixel JPEG (4000×3000), as phones take.
 func BenchmarkProcess12MP(b *testing.B) {
-	data := exifJPEG(b, 4000, 3000)
+	data := mediatest.ExifJPEG(b, 4000, 3000)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {

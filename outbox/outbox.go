@@ -36,6 +36,7 @@ type Store interface {
 	StatusByURI(ctx context.Context, uri string) (*starling.Status, error)
 	EditLocalStatus(ctx context.Context, s *starling.Status, act *starling.Activity, events ...starling.Event) error
 	StatusMentionIDs(ctx context.Context, statusID int64) ([]int64, error)
+	MediaByID(ctx context.Context, accountID, id int64) (*starling.MediaAttachment, error)
 	UpdateLocalProfile(ctx context.Context, a *starling.Account, prefs starling.Preferences, act *starling.Activity, events ...starling.Event) error
 	AnswerFollowRequest(ctx context.Context, id int64, accept bool, act *starling.Activity, events ...starling.Event) (bool, error)
 	CreateReport(ctx context.Context, r *starling.Report, act *starling.Activity, events ...starling.Event) error
@@ -85,9 +86,13 @@ type NewStatus struct {
 	Text        string
 	SpoilerText string
 	Sensitive   bool
-	Visibility  string // default public
-	InReplyToID int64  // 0: not a reply
+	Visibility  string  // default public
+	InReplyToID int64   // 0: not a reply
+	MediaIDs    []int64 // the author's processed uploads, at most MaxAttachments
 }
+
+// MaxAttachments is how many pictures a status may have, as on Mastodon.
+const MaxAttachments = 4
 
 // CreateStatus stores a status by author with its Create activity, and
 // announces it to fanout (followers, the mentioned, the replied-to author)
@@ -100,7 +105,11 @@ func (o *Outbox) CreateStatus(ctx context.Context, author *starling.Account, p N
 	if !starling.ValidVisibility(p.Visibility) {
 		return nil, ErrInvalidVisibility
 	}
-	if err := checkText(p.Text, p.SpoilerText); err != nil {
+	attachments, err := o.attachments(ctx, author, p.MediaIDs)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkText(p.Text, p.SpoilerText); err != nil && !(err == ErrEmptyStatus && len(attachments) > 0) {
 		return nil, err
 	}
 	var parent *starling.Status
@@ -129,6 +138,7 @@ func (o *Outbox) CreateStatus(ctx context.Context, author *starling.Account, p N
 		CreatedAt:   now,
 		Hashtags:    c.tags,
 		SourceText:  c.text,
+		Attachments: attachments,
 	}
 	if parent != nil {
 		st.InReplyToURI, st.InReplyToID, st.InReplyToAccountID = parent.URI, parent.ID, parent.AccountID
@@ -158,6 +168,36 @@ func (o *Outbox) CreateStatus(ctx context.Context, author *starling.Account, p N
 	}
 	st.Account = author
 	return st, nil
+}
+
+// attachments returns the author's uploads ids, ready to attach: each
+// the author's own, processed, and not on another status (EINVALID
+// otherwise, naming the ids, as Mastodon does).
+func (o *Outbox) attachments(ctx context.Context, author *starling.Account, ids []int64) ([]starling.MediaAttachment, error) {
+	if len(ids) > MaxAttachments {
+		return nil, starling.Errorf(starling.EINVALID, "Validation failed: Media attachments are limited to %d", MaxAttachments)
+	}
+	var out []starling.MediaAttachment
+	var bad []string
+	for _, id := range ids {
+		m, err := o.Store.MediaByID(ctx, author.ID, id)
+		if errors.Is(err, starling.ErrNotFound) || err == nil && (m.State != starling.MediaReady || m.StatusID != 0) {
+			bad = append(bad, strconv.FormatInt(id, 10))
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("attach media %d: %w", id, err)
+		}
+		if slices.ContainsFunc(out, func(a starling.MediaAttachment) bool { return a.ID == m.ID }) {
+			continue
+		}
+		m.URL, m.PreviewURL = o.Site.MediaURL(m.FileKey), o.Site.MediaURL(m.SmallKey)
+		out = append(out, *m)
+	}
+	if len(bad) > 0 {
+		return nil, starling.Errorf(starling.EINVALID, "Validation failed: Media attachments not found or not processed yet: %s", strings.Join(bad, ", "))
+	}
+	return out, nil
 }
 
 // setMentions records c's mentioned accounts on st.

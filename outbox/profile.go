@@ -35,6 +35,9 @@ type Profile struct {
 	Indexable    bool
 	Fields       []starling.Field
 	Preferences  starling.Preferences
+	// AvatarURL and HeaderURL are the pictures (stored by the caller);
+	// empty for the defaults.
+	AvatarURL, HeaderURL string
 }
 
 // UpdateProfile validates and stores a's new profile and federates it as
@@ -48,6 +51,7 @@ func (o *Outbox) UpdateProfile(ctx context.Context, a *starling.Account, p Profi
 	next := *a
 	next.DisplayName, next.Locked, next.Bot = strings.TrimSpace(p.DisplayName), p.Locked, p.Bot
 	next.Discoverable, next.Indexable = p.Discoverable, p.Indexable
+	next.AvatarURL, next.HeaderURL = p.AvatarURL, p.HeaderURL
 	next.Note = ""
 	if strings.TrimSpace(p.Note) != "" {
 		// The bio is formatted as a status is (links, mentions, hashtags).

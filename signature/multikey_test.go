@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/hex"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,6 +20,7 @@ func TestMultikey_Vectors(t *testing.T) {
 		Cases []struct {
 			Name      string `json:"name"`
 			RawBase58 string `json:"public_key_base58"`
+			RawHex    string `json:"public_key_hex"`
 			Multibase string `json:"multibase"`
 		} `json:"cases"`
 	}
@@ -34,6 +36,18 @@ func TestMultikey_Vectors(t *testing.T) {
 			}
 			if got := EncodeMultikey(key); got != c.Multibase {
 				t.Fatalf("re-encoded %q, want %q", got, c.Multibase)
+			}
+			if c.RawHex != "" {
+				raw, err := hex.DecodeString(c.RawHex)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(raw, key) {
+					t.Fatalf("decoded %x, want %x", []byte(key), raw)
+				}
+				if got := EncodeMultikey(ed25519.PublicKey(raw)); got != c.Multibase {
+					t.Fatalf("encoded the raw key as %q, want %q", got, c.Multibase)
+				}
 			}
 			if c.RawBase58 != "" {
 				raw, err := base58Decode(c.RawBase58)

@@ -46,6 +46,7 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	schedule := fs.String("retry-schedule", "1s,2s,4s,8s,16s", "--delivery-retry-schedule of the server")
 	posts := fs.Int("posts", 2, "posts, one after another: the first meets new connections, the rest kept-alive ones")
 	ed := fs.Bool("fleet-ed25519", false, "hosts answer with Accept-Signature asking for RFC 9421 with Ed25519: the first post is signed draft-cavage, the rest with the Ed25519 key")
+	legacyShare := fs.Float64("fleet-legacy-share", 0, "share (0 to 1) of healthy hosts that verify draft-cavage only and refuse RFC 9421 with 401; with --fleet-ed25519 the rest ask for Ed25519")
 	var serverEnv []string
 	fs.Func("server-env", "`KEY=VALUE` in the server's environment only (repeatable), e.g. GOGC=100", func(v string) error {
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
@@ -56,6 +57,9 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	})
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *legacyShare < 0 || *legacyShare > 1 {
+		return fmt.Errorf("--fleet-legacy-share %v: want a number from 0 to 1", *legacyShare)
 	}
 	if *hosts < 1 || *followers < *hosts {
 		return fmt.Errorf("want --hosts >= 1 and --followers >= --hosts")
@@ -99,6 +103,13 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		case i < odd+*limited+*closing:
 			h.Set(Behaviour{Status: http.StatusServiceUnavailable, CloseConn: true, FailFirst: 2})
 		}
+	}
+	// The last share of the plain healthy hosts are legacy ones.
+	if n := int(*legacyShare * float64(*hosts-odd-*limited-*closing)); n > 0 {
+		for _, h := range fleet.Hosts[len(fleet.Hosts)-n:] {
+			h.Set(Behaviour{Legacy: true})
+		}
+		fmt.Fprintf(stdout, "legacy hosts (draft-cavage only): %d\n", n)
 	}
 	// Hosts that accept in the end; rate-limiting and closing ones do, later.
 	healthy = fleet.Hosts[odd:]
@@ -182,11 +193,19 @@ func benchDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			len(warmCPU), median(warmCPU).Seconds()*1000, warmCPU[0].Seconds()*1000, warmCPU[len(warmCPU)-1].Seconds()*1000,
 			median(warmLast).Round(time.Millisecond), warmLast[0].Round(time.Millisecond), warmLast[len(warmLast)-1].Round(time.Millisecond))
 	}
-	rejected := 0
+	rejected, knocks := 0, 0
+	byStandard := map[string]int{}
 	for _, h := range fleet.Hosts {
 		_, r := h.Counts()
 		rejected += r
+		st, k := h.Standards()
+		knocks += k
+		for name, n := range st {
+			byStandard[name] += n
+		}
 	}
+	fmt.Fprintf(stdout, "\ndeliveries by signature: draft-cavage %d, RFC 9421 RSA %d, RFC 9421 Ed25519 %d; knocks (RFC 9421 refused by legacy hosts): %d\n",
+		byStandard["draft-cavage"], byStandard["rfc9421-rsa"], byStandard["rfc9421-ed25519"], knocks)
 	fmt.Fprintf(stdout, "\nhosts left out: %d slow, %d hanging, %d failing, %d gone; deliveries rejected by signature checks: %d\n",
 		*slow, *hang, *failing, *gone, rejected)
 	return nil

@@ -8,11 +8,15 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/starling-social/starling/api"
+	"github.com/starling-social/starling/media/mediatest"
 )
 
 // chromium returns Debian's Chromium, or fails (in CI) or skips the test
@@ -154,4 +158,37 @@ func TestBrowserLogin(t *testing.T) {
 	if strings.Contains(body, "Authorization code") {
 		t.Errorf("a cross-site form post was granted a code; page: %q", body)
 	}
+}
+
+// TestBrowserPicture opens the page of a post with a picture in headless
+// Chromium and sees the picture rendered (the screenshot is kept with
+// go test -artifacts).
+func TestBrowserPicture(t *testing.T) {
+	exe := chromium(t)
+	in := startInstance(t, "A")
+	alice := in.user("alice")
+	m := in.uploadReady(alice, mediatest.ExifJPEG(t, 400, 200), map[string]string{"description": "a gradient"})
+	var st api.Status
+	in.mustCall("POST", "/api/v1/statuses", alice, url.Values{"status": {"look at this"}, "media_ids[]": {m.ID}}, &st)
+
+	ctx := browserContext(t, exe)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(st.URL),
+		chromedp.WaitVisible(chromedp.CSS("img.media")),
+	); err != nil {
+		t.Fatalf("open %s: %v", st.URL, err)
+	}
+	// Loaded and decoded: a broken image has no natural size.
+	w := must(chromedp.Run(ctx, chromedp.Evaluate[int](`new Promise(r => { const i = document.querySelector("img.media");
+		i.complete ? r(i.naturalWidth) : i.onload = () => r(i.naturalWidth) })`, chromedp.EvalAwaitPromise)))
+	alt := must(chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("img.media").alt`)))
+	if w == 0 || alt != "a gradient" {
+		t.Errorf("the picture on %s: natural width %d, alt %q", st.URL, w, alt)
+	}
+	shot := must(chromedp.Run(ctx, chromedp.FullScreenshot(90)))
+	path := filepath.Join(t.ArtifactDir(), "post-with-picture.jpg")
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", path, len(shot))
 }

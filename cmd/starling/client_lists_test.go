@@ -355,6 +355,42 @@ func TestClientEndpointsListsFiltersTags(t *testing.T) {
 			return false
 		})
 
+		// A filter hiding in notifications: the mention is neither read nor streamed.
+		var quiet api.Filter
+		do(t, "POST", "/api/v2/filters", alice, "title=quiet&context[]=notifications&filter_action=hide&keywords_attributes[][keyword]=secretword",
+			"#/components/schemas/Filter", &quiet)
+		notes := sse(t, a.base+"/api/v1/streaming/user/notification", http.Header{"Authorization": {"Bearer " + alice}})
+		var secret, hello api.Status
+		a.mustCall("POST", "/api/v1/statuses", carol, url.Values{"status": {"@alice secretword"}}, &secret)
+		a.mustCall("POST", "/api/v1/statuses", carol, url.Values{"status": {"@alice hello"}}, &hello)
+		isMention := func(id string) func(streamEvent) bool {
+			return func(ev streamEvent) bool {
+				var n struct{ Status *struct{ ID string } }
+				return ev.Event == "notification" && json.Unmarshal([]byte(ev.Payload), &n) == nil && n.Status != nil && n.Status.ID == id
+			}
+		}
+		expect(t, notes, "the hello mention streamed", isMention(hello.ID))
+		for _, ev := range drain(notes) {
+			if isMention(secret.ID)(ev) {
+				t.Error("a hidden mention streamed")
+			}
+		}
+		var ns []struct{ Status *status }
+		do(t, "GET", "/api/v1/notifications", alice, "", "/api/v1/notifications", &ns)
+		for _, n := range ns {
+			if n.Status != nil && n.Status.ID == secret.ID {
+				t.Error("a hidden mention among notifications")
+			}
+		}
+		var grouped struct {
+			Statuses []status
+		}
+		do(t, "GET", "/api/v2/notifications", alice, "", "", &grouped)
+		if find(grouped.Statuses, secret.ID) != nil || find(grouped.Statuses, hello.ID) == nil {
+			t.Errorf("grouped notifications' statuses %+v: the hidden mention, or not the other", grouped.Statuses)
+		}
+		do(t, "DELETE", "/api/v2/filters/"+quiet.ID, alice, "", "", nil)
+
 		// Keywords.
 		var kws []api.FilterKeyword
 		do(t, "GET", "/api/v2/filters/"+spoilers.ID+"/keywords", alice, "", "#/components/schemas/FilterKeyword[]", &kws)
@@ -469,6 +505,9 @@ func TestClientEndpointsListsFiltersTags(t *testing.T) {
 		do(t, "GET", "/api/v1/followed_tags", alice, "", "/api/v1/followed_tags", &tags)
 		if tag.Following || len(tags) != 1 {
 			t.Errorf("after unfollow: %+v, %d followed", tag, len(tags))
+		}
+		if find(home(t), tagged.ID) != nil {
+			t.Error("what only the unfollowed tag brought is still in home")
 		}
 		later := a.post(dave, "more #birds")
 		a.post(carol, "a later post") // once carol's is home, dave's would be too

@@ -35,6 +35,7 @@ type Config struct {
 	AckWait                time.Duration
 	QueueMaxAttempts       int
 	TimelineWorkers        int
+	MediaWorkers           int
 	InboxWorkers           int
 	FanoutWorkers          int
 	DeliveryWorkers        int
@@ -58,6 +59,9 @@ type Config struct {
 // Defaults of the tuning settings.
 const (
 	DefaultTimelineWorkers = 4
+	// DefaultMediaWorkers: pictures processed at once (each takes about
+	// a second of a core for a 12-megapixel photo).
+	DefaultMediaWorkers    = 2
 	DefaultInboxWorkers    = 8
 	DefaultFanoutWorkers   = 4
 	DefaultDeliveryWorkers = 512
@@ -80,7 +84,7 @@ func (cfg *Config) setDefaults() {
 	for _, f := range []struct {
 		p   *int
 		def int
-	}{{&cfg.TimelineWorkers, DefaultTimelineWorkers}, {&cfg.InboxWorkers, DefaultInboxWorkers},
+	}{{&cfg.TimelineWorkers, DefaultTimelineWorkers}, {&cfg.MediaWorkers, DefaultMediaWorkers}, {&cfg.InboxWorkers, DefaultInboxWorkers},
 		{&cfg.FanoutWorkers, DefaultFanoutWorkers}, {&cfg.DeliveryWorkers, DefaultDeliveryWorkers},
 		{&cfg.GCPercent, DefaultGCPercent}, {&cfg.QueueMaxAttempts, queue.DefaultMaxAttempts}} {
 		if *f.p == 0 {
@@ -166,6 +170,7 @@ func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envEr
 	duration(&cfg.AckWait, "queue-ack-wait", 15*time.Second, "how soon a message held by a dead process is delivered again")
 	integer(&cfg.QueueMaxAttempts, "queue-max-attempts", queue.DefaultMaxAttempts, "tries of a message whose handler keeps failing before it is recorded as failed and dropped (see the admin deliveries report)")
 	integer(&cfg.TimelineWorkers, "timeline-workers", DefaultTimelineWorkers, "timeline events applied at once")
+	integer(&cfg.MediaWorkers, "media-workers", DefaultMediaWorkers, "uploaded pictures processed at once")
 	integer(&cfg.InboxWorkers, "inbox-workers", DefaultInboxWorkers, "received activities processed at once")
 	integer(&cfg.FanoutWorkers, "fanout-workers", DefaultFanoutWorkers, "outbox events fanned out at once (three quarters of them at most for one activity type)")
 	integer(&cfg.DeliveryWorkers, "delivery-workers", DefaultDeliveryWorkers, "deliveries in flight at once, across all hosts (most of them wait on the network)")
@@ -248,7 +253,7 @@ func (cfg *Config) validate() error {
 		name string
 		n    int
 	}{{"delivery-workers", cfg.DeliveryWorkers}, {"delivery-per-host", cfg.DeliveryPerHost},
-		{"timeline-workers", cfg.TimelineWorkers}, {"inbox-workers", cfg.InboxWorkers}, {"fanout-workers", cfg.FanoutWorkers},
+		{"timeline-workers", cfg.TimelineWorkers}, {"media-workers", cfg.MediaWorkers}, {"inbox-workers", cfg.InboxWorkers}, {"fanout-workers", cfg.FanoutWorkers},
 		{"delivery-breaker-failures", cfg.DeliveryBreakerFails}, {"unavailable-after-days", cfg.UnavailableAfterDays},
 		{"gc-percent", cfg.GCPercent}} {
 		if v.n < 1 {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,11 @@ type Behaviour struct {
 	RetryAfter string        // with a 429 or 503
 	CloseConn  bool          // send Connection: close and drop the connection
 	FailFirst  int           // answer Status for the first FailFirst requests, then 202
+	// Legacy: the host verifies draft-cavage only, as most of the
+	// fediverse did before 2025: an RFC 9421 signature is answered 401
+	// (a knock the sender must fall back from), and it never asks for
+	// Ed25519.
+	Legacy bool
 }
 
 // Fleet is a set of simulated remote servers on loopback, each on its own
@@ -60,6 +66,8 @@ type FleetHost struct {
 	attempts  []time.Time            // arrival of every request
 	received  map[string][]time.Time // activity id → arrival of each verified delivery
 	rejected  int
+	knocks    int            // RFC 9421 deliveries a legacy host refused
+	standards map[string]int // verified deliveries by standard (and Ed25519)
 	bodies    [][]byte
 }
 
@@ -74,7 +82,7 @@ func NewFleet(n int) (*Fleet, error) {
 			f.Close()
 			return nil, fmt.Errorf("fleet host %d: %w", i, err)
 		}
-		h := &FleetHost{Addr: ln.Addr().String(), received: map[string][]time.Time{}}
+		h := &FleetHost{Addr: ln.Addr().String(), received: map[string][]time.Time{}, standards: map[string]int{}}
 		f.Hosts = append(f.Hosts, h)
 		f.byHost[h.Addr] = h
 		go f.srv.Serve(ln) //nolint:errcheck // ends with Close
@@ -108,6 +116,18 @@ func (h *FleetHost) Received(id string) []time.Time {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]time.Time(nil), h.received[id]...)
+}
+
+// Standards returns h's verified deliveries by signature standard, and
+// the RFC 9421 deliveries it refused as a legacy host.
+func (h *FleetHost) Standards() (map[string]int, int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string]int, len(h.standards))
+	for k, v := range h.standards {
+		out[k] = v
+	}
+	return out, h.knocks
 }
 
 // Counts returns the requests h saw, and how many failed verification.
@@ -170,6 +190,14 @@ func (f *Fleet) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read body", http.StatusBadRequest)
 		return
 	}
+	rfc9421 := r.Header.Get("Signature-Input") != ""
+	if b.Legacy && rfc9421 {
+		h.mu.Lock()
+		h.knocks++
+		h.mu.Unlock()
+		http.Error(w, "only draft-cavage HTTP signatures are verified here", http.StatusUnauthorized)
+		return
+	}
 	if _, err := signature.VerifyRequest(r.Context(), r, body, time.Now(), f.lookup); err != nil {
 		h.mu.Lock()
 		h.rejected++
@@ -185,8 +213,16 @@ func (f *Fleet) serve(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	h.received[act.ID] = append(h.received[act.ID], now)
 	h.bodies = append(h.bodies[:0], body)
+	standard := "draft-cavage"
+	if rfc9421 {
+		standard = "rfc9421-rsa"
+		if strings.Contains(r.Header.Get("Signature-Input"), `alg="ed25519"`) {
+			standard = "rfc9421-ed25519"
+		}
+	}
+	h.standards[standard]++
 	h.mu.Unlock()
-	if f.AcceptEd25519 {
+	if f.AcceptEd25519 && !b.Legacy {
 		w.Header().Set("Accept-Signature", signature.AcceptSignatureEd25519)
 	}
 	w.WriteHeader(http.StatusAccepted)

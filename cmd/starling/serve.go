@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/starling-social/starling/media"
 	"log/slog"
 	"net"
 	"net/http"
@@ -223,6 +224,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	trimmer := &timeline.Trimmer{Store: s.Store, Logger: logger.With("role", "trimmer")}
 
 	streaming := &api.Streaming{Events: s.NATS}
+	files := &media.Files{Dir: filepath.Join(cfg.DataDir, "media")}
+	sweeper := &media.Sweeper{Store: s.Store, Files: files, Logger: logger.With("role", "media")}
 	srv := &api.Server{
 		Store:    s.Store,
 		Outbox:   ob,
@@ -239,6 +242,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 
 		Interactions: ob,
 		Streaming:    streaming,
+		Media:        &api.Media{Files: files, Workers: cfg.MediaWorkers},
 	}
 	streaming.Server = srv
 	var handler http.Handler = srv.Handler()
@@ -267,7 +271,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.phases = []phase{
 		{name: "consumers", parts: consumers, after: deliveries.CloseIdleConnections},
 		{name: "http", parts: []part{{"http", &httpServer{Server: hs, Listener: ln, Drain: cfg.ShutdownTimeout}}, {"streaming", streaming}}},
-		{name: "loops", parts: []part{{"relay", relay}, {"monitor", monitor}, {"trimmer", trimmer}, {"unavailable-hosts", fo}}},
+		{name: "loops", parts: []part{{"relay", relay}, {"monitor", monitor}, {"trimmer", trimmer}, {"unavailable-hosts", fo}, {"media-sweeper", sweeper}}},
 	}
 	return nil
 }

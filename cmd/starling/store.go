@@ -13,6 +13,7 @@ import (
 	"github.com/starling-social/starling/fanout"
 	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/inbox"
+	"github.com/starling-social/starling/media"
 	"github.com/starling-social/starling/outbox"
 	"github.com/starling-social/starling/queue"
 	"github.com/starling-social/starling/store/postgres"
@@ -41,6 +42,7 @@ type Store interface {
 	queue.EventSource
 	queue.Backlog
 	queue.FailureRecorder
+	media.SweepStore
 
 	AccountByAcct(ctx context.Context, username, domain string) (*starling.Account, error)
 	SigningKeys(ctx context.Context, accountID int64) (starling.SigningKeys, error)

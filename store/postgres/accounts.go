@@ -14,14 +14,14 @@ const accountColumns = `a.id, a.username, coalesce(a.domain, ''), a.display_name
 	a.inbox_url, a.shared_inbox_url, a.outbox_url, a.followers_url, a.following_url,
 	a.key_id, a.public_key_pem, a.locked, a.bot, a.fields, a.created_at,
 	coalesce(a.fetched_at, 'epoch'::timestamptz), coalesce(a.ed25519_key_id, ''), coalesce(a.ed25519_public_key, ''),
-	a.discoverable, a.indexable`
+	a.discoverable, a.indexable, a.avatar_url, a.header_url`
 
 // accountDest returns the scan destinations of accountColumns, in order.
 func accountDest(a *starling.Account) []any {
 	return []any{&a.ID, &a.Username, &a.Domain, &a.DisplayName, &a.Note, &a.URI, &a.URL,
 		&a.InboxURL, &a.SharedInboxURL, &a.OutboxURL, &a.FollowersURL, &a.FollowingURL,
 		&a.KeyID, &a.PublicKeyPEM, &a.Locked, &a.Bot, &a.Fields, &a.CreatedAt, &a.FetchedAt,
-		&a.Ed25519KeyID, &a.Ed25519PublicKey, &a.Discoverable, &a.Indexable}
+		&a.Ed25519KeyID, &a.Ed25519PublicKey, &a.Discoverable, &a.Indexable, &a.AvatarURL, &a.HeaderURL}
 }
 
 // accountScanned fixes up what SQL cannot say directly.
@@ -108,8 +108,9 @@ func (db *DB) UpsertRemoteAccount(ctx context.Context, a *starling.Account) (*st
 	}
 	row := db.pool.QueryRow(ctx, `INSERT INTO accounts AS a (id, username, domain, display_name, note, uri, url,
 		inbox_url, shared_inbox_url, outbox_url, followers_url, following_url, key_id,
-		public_key_pem, locked, bot, fields, fetched_at, ed25519_key_id, ed25519_public_key, discoverable, indexable)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17, now(), $18, $19, $20, $21)
+		public_key_pem, locked, bot, fields, fetched_at, ed25519_key_id, ed25519_public_key, discoverable, indexable,
+		avatar_url, header_url)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17, now(), $18, $19, $20, $21, $22, $23)
 		ON CONFLICT (uri) DO UPDATE SET username = EXCLUDED.username, display_name = EXCLUDED.display_name,
 			note = EXCLUDED.note, url = EXCLUDED.url, inbox_url = EXCLUDED.inbox_url,
 			shared_inbox_url = EXCLUDED.shared_inbox_url, outbox_url = EXCLUDED.outbox_url,
@@ -117,13 +118,14 @@ func (db *DB) UpsertRemoteAccount(ctx context.Context, a *starling.Account) (*st
 			key_id = EXCLUDED.key_id, public_key_pem = EXCLUDED.public_key_pem,
 			locked = EXCLUDED.locked, bot = EXCLUDED.bot, fields = EXCLUDED.fields, fetched_at = now(),
 			ed25519_key_id = EXCLUDED.ed25519_key_id, ed25519_public_key = EXCLUDED.ed25519_public_key,
-			discoverable = EXCLUDED.discoverable, indexable = EXCLUDED.indexable
+			discoverable = EXCLUDED.discoverable, indexable = EXCLUDED.indexable,
+			avatar_url = EXCLUDED.avatar_url, header_url = EXCLUDED.header_url
 		WHERE a.domain IS NOT NULL
 		RETURNING `+accountColumns,
 		starling.NewID(time.Now()), a.Username, a.Domain, a.DisplayName, a.Note, a.URI, a.URL,
 		a.InboxURL, a.SharedInboxURL, a.OutboxURL, a.FollowersURL, a.FollowingURL, a.KeyID,
 		a.PublicKeyPEM, a.Locked, a.Bot, fieldsArg(a), nullIfEmpty(a.Ed25519KeyID), nullIfEmpty(a.Ed25519PublicKey),
-		a.Discoverable, a.Indexable)
+		a.Discoverable, a.Indexable, a.AvatarURL, a.HeaderURL)
 	got, err := scanAccount(row)
 	if errors.Is(err, starling.ErrNotFound) || isUniqueViolation(err) {
 		// A local account with that URI, or another actor already holding
@@ -284,9 +286,9 @@ func (db *DB) AccountByToken(ctx context.Context, tokenSHA256 []byte) (*starling
 func (db *DB) UpdateLocalProfile(ctx context.Context, a *starling.Account, prefs starling.Preferences, act *starling.Activity, events ...starling.Event) error {
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE accounts SET display_name = $2, note = $3, locked = $4, bot = $5,
-			discoverable = $6, indexable = $7, fields = $8
+			discoverable = $6, indexable = $7, fields = $8, avatar_url = $9, header_url = $10
 			WHERE id = $1 AND domain IS NULL AND EXISTS (SELECT 1 FROM users WHERE account_id = $1)`,
-			a.ID, a.DisplayName, a.Note, a.Locked, a.Bot, a.Discoverable, a.Indexable, fieldsArg(a))
+			a.ID, a.DisplayName, a.Note, a.Locked, a.Bot, a.Discoverable, a.Indexable, fieldsArg(a), a.AvatarURL, a.HeaderURL)
 		if err != nil {
 			return err
 		}

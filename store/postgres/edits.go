@@ -124,8 +124,8 @@ func (db *DB) EditRemoteStatus(ctx context.Context, uri string, accountID int64,
 		if hashtags == nil {
 			hashtags = []string{}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE statuses SET mentions = $2, hashtags = $3, language = $4, emojis = $5
-			WHERE id = $1`, id, mentions, hashtags, nullIfEmpty(s.Language), emojisOrEmpty(s.Emojis)); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE statuses SET mentions = $2, hashtags = $3, language = $4, emojis = $5, attachments = $6
+			WHERE id = $1`, id, mentions, hashtags, nullIfEmpty(s.Language), emojisOrEmpty(s.Emojis), attachmentsOrEmpty(s.Attachments)); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM status_tags WHERE status_id = $1`, id); err != nil {

@@ -262,7 +262,7 @@ func scanItem(row pgx.CollectableRow) (*starling.Item, error) {
 	var it starling.Item
 	err := row.Scan(append([]any{&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
 		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &s.EditedAt,
-		&s.InReplyToID, &s.InReplyToAccountID, &s.Hashtags, &s.SourceText, &s.MentionedAccounts, &s.RepliesCount, &s.ReblogsCount, &s.FavouritesCount, &s.Language, &s.Emojis, &it.ReblogOfID, &it.Favourited, &it.Reblogged},
+		&s.InReplyToID, &s.InReplyToAccountID, &s.Hashtags, &s.SourceText, &s.MentionedAccounts, &s.RepliesCount, &s.ReblogsCount, &s.FavouritesCount, &s.Language, &s.Emojis, &s.Attachments, &it.ReblogOfID, &it.Favourited, &it.Reblogged},
 		accountDest(&a)...)...)
 	if err != nil {
 		return nil, err

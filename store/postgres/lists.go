@@ -194,19 +194,29 @@ func (db *DB) ExclusiveListMembers(ctx context.Context, owner int64) ([]int64, e
 	return ids, nil
 }
 
-// listWhere selects, among statuses s (with author a), those that belong in
-// a list: by a member the owner still follows (or the owner), visible to
-// the owner, not of an account the owner blocks, is blocked by, mutes or
-// whose domain the owner blocks; a boost only of a live public or unlisted
-// status; a reply only to its own author, to the owner, or as the replies
-// policy allows (Mastodon's FeedManager#filter_from_list?; a parent that is
-// not known here counts as by someone the owner does not follow). owner,
-// list and policy are SQL expressions.
-func listWhere(owner, list, policy string) string {
+// listMemberWhere selects the members of a list (member, an account id,
+// and domain, its lower-cased domain, being SQL expressions) whose
+// statuses the list shows: followed by the owner (or the owner), and not
+// an account the owner blocks, is blocked by, mutes or whose domain the
+// owner blocks. These hold for all of a member's statuses or none.
+func listMemberWhere(owner, member, domain string) string {
+	return strings.NewReplacer("$owner", owner, "$member", member, "$domain", domain).Replace(`
+	($member = $owner OR EXISTS (SELECT 1 FROM follows f
+		WHERE f.follower_id = $owner AND f.followee_id = $member AND f.accepted))
+	AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.account_id = $owner AND b.target_account_id = $member)
+		OR (b.account_id = $member AND b.target_account_id = $owner))
+	AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.account_id = $owner AND m.target_account_id = $member)
+	AND NOT EXISTS (SELECT 1 FROM domain_blocks d WHERE d.account_id = $owner AND d.domain = $domain)`)
+}
+
+// listStatusWhere selects, among a member's statuses s, those the list
+// shows: live, visible to the owner; a boost only of a live public or
+// unlisted status; a reply only to its own author, to the owner, or as the
+// replies policy allows (Mastodon's FeedManager#filter_from_list?; a
+// parent that is not known here counts as by someone the owner does not
+// follow). owner, list and policy are SQL expressions.
+func listStatusWhere(owner, list, policy string) string {
 	return strings.NewReplacer("$owner", owner, "$list", list, "$policy", policy).Replace(`s.deleted_at IS NULL
-	AND s.account_id IN (SELECT la.account_id FROM list_accounts la WHERE la.list_id = $list
-		AND (la.account_id = $owner OR EXISTS (SELECT 1 FROM follows f
-			WHERE f.follower_id = $owner AND f.followee_id = la.account_id AND f.accepted)))
 	AND (s.visibility IN ('public', 'unlisted') OR s.account_id = $owner
 		OR (s.visibility = 'private' AND EXISTS (SELECT 1 FROM follows f
 			WHERE f.follower_id = $owner AND f.followee_id = s.account_id AND f.accepted))
@@ -218,18 +228,24 @@ func listWhere(owner, list, policy string) string {
 		OR ($policy = 'followed' AND EXISTS (SELECT 1 FROM follows f
 			WHERE f.follower_id = $owner AND f.followee_id = p.account_id AND f.accepted))
 		OR ($policy = 'list' AND EXISTS (SELECT 1 FROM list_accounts la
-			WHERE la.list_id = $list AND la.account_id = p.account_id)))))
-	AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.account_id = $owner AND b.target_account_id = s.account_id)
-		OR (b.account_id = s.account_id AND b.target_account_id = $owner))
-	AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.account_id = $owner AND m.target_account_id = s.account_id)
-	AND NOT EXISTS (SELECT 1 FROM domain_blocks d WHERE d.account_id = $owner AND d.domain = lower(a.domain))`)
+			WHERE la.list_id = $list AND la.account_id = p.account_id)))))`)
 }
 
 // ListTimeline reads a page of list l's timeline as its owner sees it:
-// the statuses and boosts of its members, newest first (see listWhere).
+// the statuses and boosts of its members, newest first. Each member's
+// page is read by itself, from the statuses_account index until it has a
+// page's worth that qualify, and the pages are merged: a plain IN over the
+// members would read every status they ever wrote. The bounds and limit
+// are the parameters timeline appends after the two given here ($4, $5,
+// $6).
 func (db *DB) ListTimeline(ctx context.Context, l *starling.List, p starling.Page) ([]*starling.Item, error) {
-	return db.timeline(starling.WithViewer(ctx, l.AccountID), "list timeline", `statuses s`,
-		listWhere("$1", "$2", "$3"), "s.id", p, l.ID, l.RepliesPolicy)
+	order, _, _ := pageBounds(p)
+	from := `list_accounts la JOIN accounts ma ON ma.id = la.account_id CROSS JOIN LATERAL (
+		SELECT s.* FROM statuses s
+		 WHERE s.account_id = la.account_id AND s.id < $4 AND s.id > $5 AND ` + listStatusWhere("$1", "$2", "$3") + `
+		 ORDER BY s.id ` + order + ` LIMIT $6) s`
+	return db.timeline(starling.WithViewer(ctx, l.AccountID), "list timeline", from,
+		`la.list_id = $2 AND `+listMemberWhere("$1", "la.account_id", "lower(ma.domain)"), "s.id", p, l.ID, l.RepliesPolicy)
 }
 
 // ListsShowing returns those of lists whose timeline shows statusID (for
@@ -237,7 +253,9 @@ func (db *DB) ListTimeline(ctx context.Context, l *starling.List, p starling.Pag
 func (db *DB) ListsShowing(ctx context.Context, statusID int64, lists []int64) ([]int64, error) {
 	rows, err := db.pool.Query(ctx, `SELECT l.id FROM lists l WHERE l.id = ANY($2) AND EXISTS (
 		SELECT 1 FROM statuses s JOIN accounts a ON a.id = s.account_id
-		 WHERE s.id = $1 AND `+listWhere("l.account_id", "l.id", "l.replies_policy")+`)`, statusID, lists)
+		  JOIN list_accounts la ON la.list_id = l.id AND la.account_id = s.account_id
+		 WHERE s.id = $1 AND `+listStatusWhere("l.account_id", "l.id", "l.replies_policy")+`
+		   AND `+listMemberWhere("l.account_id", "s.account_id", "lower(a.domain)")+`)`, statusID, lists)
 	if err != nil {
 		return nil, fmt.Errorf("lists showing %d: %w", statusID, err)
 	}

@@ -107,6 +107,24 @@ func TestLists(t *testing.T) {
 	if got, want := read(), []int64{toCarol.ID, cpost.ID, self.ID, root.ID}; !slices.Equal(got, want) {
 		t.Errorf("with carol: %v, want %v", got, want)
 	}
+	// Paged: max_id, min_id (the ones just above, newest first).
+	cur := must(db.ListByID(ctx, alice.ID, l.ID))
+	ids := func(items []*starling.Item) []int64 {
+		var out []int64
+		for _, it := range items {
+			out = append(out, it.ID)
+		}
+		return out
+	}
+	if got, want := ids(must(db.ListTimeline(ctx, cur, starling.Page{MaxID: cpost.ID, Limit: 1}))), []int64{self.ID}; !slices.Equal(got, want) {
+		t.Errorf("max_id: %v, want %v", got, want)
+	}
+	if got, want := ids(must(db.ListTimeline(ctx, cur, starling.Page{MinID: root.ID, Limit: 2}))), []int64{cpost.ID, self.ID}; !slices.Equal(got, want) {
+		t.Errorf("min_id: %v, want %v", got, want)
+	}
+	if got, want := ids(must(db.ListTimeline(ctx, cur, starling.Page{SinceID: self.ID, Limit: 40}))), []int64{toCarol.ID, cpost.ID}; !slices.Equal(got, want) {
+		t.Errorf("since_id: %v, want %v", got, want)
+	}
 	if got := must(db.ListsShowing(ctx, toCarol.ID, []int64{l.ID})); len(got) != 1 {
 		t.Errorf("lists showing the reply to carol: %v", got)
 	}
@@ -242,8 +260,27 @@ func TestTagFollowFanout(t *testing.T) {
 			t.Errorf("%s has status %d %d times, want %d", tt.reader.Username, tt.status, n, tt.want)
 		}
 	}
-	if n := must(db.RemoveStatusFromFeeds(ctx, muted)); n != 1 {
-		t.Errorf("removing the muted author's status took %d feed entries, want carol's", n)
+	// A deleted status leaves the feeds of its tags' followers.
+	gone := post(dave, "gone", starling.VisibilityPublic, "birds")
+	if n := must(db.RemoveStatusFromFeeds(ctx, gone)); n != 1 {
+		t.Errorf("removing a tagged status took %d feed entries, want carol's", n)
+	}
+	// Unfollowing #cats leaves the status carol got by #birds too; then
+	// unfollowing #birds takes what only #birds brought, not what bob (whom
+	// carol follows) wrote.
+	byDave := post(dave, "dave-birds", starling.VisibilityPublic, "birds")
+	must(0, db.UnfollowTag(ctx, carol.ID, "cats"))
+	if n := must(db.CountFeedEntries(ctx, carol.ID, tagged)); n != 1 {
+		t.Errorf("unfollowing #cats took a status also tagged #birds")
+	}
+	must(0, db.UnfollowTag(ctx, carol.ID, "birds"))
+	for _, tt := range []struct {
+		status int64
+		want   int
+	}{{tagged, 1}, {unlisted, 1}, {byDave, 0}, {muted, 0}} {
+		if n := must(db.CountFeedEntries(ctx, carol.ID, tt.status)); n != tt.want {
+			t.Errorf("after unfollowing #birds carol has status %d %d times, want %d", tt.status, n, tt.want)
+		}
 	}
 	must(0, db.UnfollowTag(ctx, alice.ID, "birds"))
 	if ok := must(db.FollowsTag(ctx, alice.ID, "birds")); ok {

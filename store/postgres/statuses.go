@@ -21,14 +21,14 @@ const statusColumns = `s.id, s.uri, s.url, s.account_id, s.local, s.content, s.s
 	(SELECT count(*) FROM statuses r WHERE r.in_reply_to_uri = s.uri AND r.deleted_at IS NULL),
 	(SELECT count(*) FROM statuses b WHERE b.reblog_of_id = s.id AND b.deleted_at IS NULL),
 	(SELECT count(*) FROM favourites f WHERE f.status_id = s.id),
-	coalesce(s.language, ''), s.emojis`
+	coalesce(s.language, ''), s.emojis, s.attachments`
 
 func scanStatusWithAccount(row pgx.Row) (*starling.Status, error) {
 	var s starling.Status
 	var a starling.Account
 	err := row.Scan(append([]any{&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
 		&s.Visibility, &s.InReplyToURI, &s.CreatedAt, &s.DeletedAt, &s.EditedAt, &s.InReplyToID, &s.InReplyToAccountID,
-		&s.Hashtags, &s.SourceText, &s.MentionedAccounts, &s.RepliesCount, &s.ReblogsCount, &s.FavouritesCount, &s.Language, &s.Emojis}, accountDest(&a)...)...)
+		&s.Hashtags, &s.SourceText, &s.MentionedAccounts, &s.RepliesCount, &s.ReblogsCount, &s.FavouritesCount, &s.Language, &s.Emojis, &s.Attachments}, accountDest(&a)...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, starling.ErrNotFound
 	}
@@ -80,10 +80,10 @@ func insertStatus(ctx context.Context, tx pgx.Tx, s *starling.Status) (bool, err
 		hashtags = []string{}
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO statuses (id, uri, url, account_id, local, content, spoiler_text,
-		sensitive, visibility, in_reply_to_uri, created_at, source_text, mentions, hashtags)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT (uri) DO NOTHING`,
+		sensitive, visibility, in_reply_to_uri, created_at, source_text, mentions, hashtags, attachments)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) ON CONFLICT (uri) DO NOTHING`,
 		s.ID, s.URI, s.URL, s.AccountID, s.Local, s.Content, s.SpoilerText, s.Sensitive,
-		s.Visibility, replyTo, s.CreatedAt, source, mentions, hashtags)
+		s.Visibility, replyTo, s.CreatedAt, source, mentions, hashtags, attachmentsOrEmpty(s.Attachments))
 	if err != nil {
 		return false, fmt.Errorf("insert status %s: %w", s.URI, err)
 	}
@@ -101,6 +101,9 @@ func (db *DB) CreateLocalStatus(ctx context.Context, s *starling.Status, act *st
 			return fmt.Errorf("create status %s: %w", s.URI, starling.ErrConflict)
 		}
 		if err := indexStatus(ctx, tx, s.ID, s.Hashtags, s.MentionIDs); err != nil {
+			return err
+		}
+		if err := attachMedia(ctx, tx, s); err != nil {
 			return err
 		}
 		return recordActivity(ctx, tx, act, events)

@@ -16,21 +16,21 @@ func accountCols(p string) string {
 	@inbox_url, @shared_inbox_url, @outbox_url, @followers_url, @following_url,
 	@key_id, @public_key_pem, @locked, @bot, @fields, @created_at,
 	@fetched_at, coalesce(@ed25519_key_id, ''), coalesce(@ed25519_public_key, ''),
-	@discoverable, @indexable`)
+	@discoverable, @indexable, @avatar_url, @header_url`)
 }
 
 const accountColumns = `a.id, a.username, coalesce(a.domain, ''), a.display_name, a.note, a.uri, a.url,
 	a.inbox_url, a.shared_inbox_url, a.outbox_url, a.followers_url, a.following_url,
 	a.key_id, a.public_key_pem, a.locked, a.bot, a.fields, a.created_at,
 	a.fetched_at, coalesce(a.ed25519_key_id, ''), coalesce(a.ed25519_public_key, ''),
-	a.discoverable, a.indexable`
+	a.discoverable, a.indexable, a.avatar_url, a.header_url`
 
 // accountDest returns the scan destinations of accountColumns, in order.
 func accountDest(a *starling.Account) []any {
 	return []any{&a.ID, &a.Username, &a.Domain, &a.DisplayName, &a.Note, &a.URI, &a.URL,
 		&a.InboxURL, &a.SharedInboxURL, &a.OutboxURL, &a.FollowersURL, &a.FollowingURL,
 		&a.KeyID, &a.PublicKeyPEM, &a.Locked, &a.Bot, jsonOf(&a.Fields), ts(&a.CreatedAt), ts(&a.FetchedAt),
-		&a.Ed25519KeyID, &a.Ed25519PublicKey, &a.Discoverable, &a.Indexable}
+		&a.Ed25519KeyID, &a.Ed25519PublicKey, &a.Discoverable, &a.Indexable, &a.AvatarURL, &a.HeaderURL}
 }
 
 func accountScanned(a *starling.Account) {
@@ -108,14 +108,15 @@ func (db *DB) UpsertRemoteAccount(ctx context.Context, a *starling.Account) (*st
 	args := []any{starling.NewID(time.Now()), a.Username, a.Domain, a.DisplayName, a.Note, a.URI, a.URL,
 		a.InboxURL, a.SharedInboxURL, a.OutboxURL, a.FollowersURL, a.FollowingURL, a.KeyID,
 		a.PublicKeyPEM, a.Locked, a.Bot, fieldsArg(a), nullIfEmpty(a.Ed25519KeyID), nullIfEmpty(a.Ed25519PublicKey), nowMicro(),
-		a.Discoverable, a.Indexable}
+		a.Discoverable, a.Indexable, a.AvatarURL, a.HeaderURL}
 	var got *starling.Account
 	err := db.inTx(ctx, func(t *tx) error {
 		var err error
 		got, err = scanAccount(t.QueryRowContext(ctx, `INSERT INTO accounts AS a (id, username, domain, display_name, note, uri, url,
 		inbox_url, shared_inbox_url, outbox_url, followers_url, following_url, key_id,
-		public_key_pem, locked, bot, fields, fetched_at, ed25519_key_id, ed25519_public_key, discoverable, indexable)
-		VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?20,?18,?19,?21,?22)
+		public_key_pem, locked, bot, fields, fetched_at, ed25519_key_id, ed25519_public_key, discoverable, indexable,
+		avatar_url, header_url)
+		VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?20,?18,?19,?21,?22,?23,?24)
 		ON CONFLICT (uri) DO UPDATE SET username = excluded.username, display_name = excluded.display_name,
 			note = excluded.note, url = excluded.url, inbox_url = excluded.inbox_url,
 			shared_inbox_url = excluded.shared_inbox_url, outbox_url = excluded.outbox_url,
@@ -123,7 +124,8 @@ func (db *DB) UpsertRemoteAccount(ctx context.Context, a *starling.Account) (*st
 			key_id = excluded.key_id, public_key_pem = excluded.public_key_pem,
 			locked = excluded.locked, bot = excluded.bot, fields = excluded.fields, fetched_at = ?20,
 			ed25519_key_id = excluded.ed25519_key_id, ed25519_public_key = excluded.ed25519_public_key,
-			discoverable = excluded.discoverable, indexable = excluded.indexable
+			discoverable = excluded.discoverable, indexable = excluded.indexable,
+			avatar_url = excluded.avatar_url, header_url = excluded.header_url
 		WHERE a.domain IS NOT NULL
 		RETURNING `+accountCols(""), args...))
 		return err
@@ -272,9 +274,9 @@ func (db *DB) AccountByToken(ctx context.Context, tokenSHA256 []byte) (*starling
 func (db *DB) UpdateLocalProfile(ctx context.Context, a *starling.Account, prefs starling.Preferences, act *starling.Activity, events ...starling.Event) error {
 	err := db.inTx(ctx, func(t *tx) error {
 		n, err := affected(t.ExecContext(ctx, `UPDATE accounts SET display_name = ?2, note = ?3, locked = ?4, bot = ?5,
-			discoverable = ?6, indexable = ?7, fields = ?8
+			discoverable = ?6, indexable = ?7, fields = ?8, avatar_url = ?9, header_url = ?10
 			WHERE id = ?1 AND domain IS NULL AND EXISTS (SELECT 1 FROM users WHERE account_id = ?1)`,
-			a.ID, a.DisplayName, a.Note, a.Locked, a.Bot, a.Discoverable, a.Indexable, fieldsArg(a)))
+			a.ID, a.DisplayName, a.Note, a.Locked, a.Bot, a.Discoverable, a.Indexable, fieldsArg(a), a.AvatarURL, a.HeaderURL))
 		if err != nil {
 			return err
 		}

@@ -118,8 +118,9 @@ func (db *DB) EditRemoteStatus(ctx context.Context, uri string, accountID int64,
 		}
 		s.ID, edited = id, true
 		// The tag property is replaced whole, as Mastodon does on an edit.
-		if _, err := t.ExecContext(ctx, `UPDATE statuses SET mentions = ?2, hashtags = ?3, language = ?4, emojis = ?5
-			WHERE id = ?1`, id, strs(s.Mentions), strs(s.Hashtags), nullIfEmpty(s.Language), emojisText(s.Emojis)); err != nil {
+		if _, err := t.ExecContext(ctx, `UPDATE statuses SET mentions = ?2, hashtags = ?3, language = ?4, emojis = ?5, attachments = ?6
+			WHERE id = ?1`, id, strs(s.Mentions), strs(s.Hashtags), nullIfEmpty(s.Language), emojisText(s.Emojis),
+			attachmentsText(s.Attachments)); err != nil {
 			return err
 		}
 		if _, err := t.ExecContext(ctx, `DELETE FROM status_tags WHERE status_id = ?1`, id); err != nil {

@@ -18,14 +18,14 @@ const statusColumns = `s.id, s.uri, s.url, s.account_id, s.local, s.content, s.s
 	(SELECT count(*) FROM statuses r WHERE r.in_reply_to_uri = s.uri AND r.deleted_at IS NULL),
 	(SELECT count(*) FROM statuses b WHERE b.reblog_of_id = s.id AND b.deleted_at IS NULL),
 	(SELECT count(*) FROM favourites f WHERE f.status_id = s.id),
-	coalesce(s.language, ''), s.emojis`
+	coalesce(s.language, ''), s.emojis, s.attachments`
 
 // statusDest returns the scan destinations of statusColumns, in order.
 func statusDest(s *starling.Status) []any {
 	return []any{&s.ID, &s.URI, &s.URL, &s.AccountID, &s.Local, &s.Content, &s.SpoilerText, &s.Sensitive,
 		&s.Visibility, &s.InReplyToURI, ts(&s.CreatedAt), ts(&s.DeletedAt), ts(&s.EditedAt), &s.InReplyToID, &s.InReplyToAccountID,
 		jsonOf(&s.Hashtags), &s.SourceText, jsonOf(&s.MentionedAccounts), &s.RepliesCount, &s.ReblogsCount, &s.FavouritesCount,
-		&s.Language, jsonOf(&s.Emojis)}
+		&s.Language, jsonOf(&s.Emojis), jsonOf(&s.Attachments)}
 }
 
 // statusScanned fixes up what JSON decoding leaves different from pgx:
@@ -74,10 +74,11 @@ func (db *DB) StatusByURI(ctx context.Context, uri string) (*starling.Status, er
 
 func insertStatus(ctx context.Context, t *tx, s *starling.Status) (bool, error) {
 	n, err := affected(t.ExecContext(ctx, `INSERT INTO statuses (id, uri, url, account_id, local, content, spoiler_text,
-		sensitive, visibility, in_reply_to_uri, created_at, source_text, mentions, hashtags)
-		VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14) ON CONFLICT (uri) DO NOTHING`,
+		sensitive, visibility, in_reply_to_uri, created_at, source_text, mentions, hashtags, attachments)
+		VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15) ON CONFLICT (uri) DO NOTHING`,
 		s.ID, s.URI, s.URL, s.AccountID, s.Local, s.Content, s.SpoilerText, s.Sensitive,
-		s.Visibility, nullIfEmpty(s.InReplyToURI), micro(s.CreatedAt), nullIfEmpty(s.SourceText), strs(s.Mentions), strs(s.Hashtags)))
+		s.Visibility, nullIfEmpty(s.InReplyToURI), micro(s.CreatedAt), nullIfEmpty(s.SourceText), strs(s.Mentions), strs(s.Hashtags),
+		attachmentsText(s.Attachments)))
 	if err != nil {
 		return false, fmt.Errorf("insert status %s: %w", s.URI, err)
 	}
@@ -95,6 +96,9 @@ func (db *DB) CreateLocalStatus(ctx context.Context, s *starling.Status, act *st
 			return fmt.Errorf("create status %s: %w", s.URI, starling.ErrConflict)
 		}
 		if err := indexStatus(ctx, t, s.ID, s.Hashtags, s.MentionIDs); err != nil {
+			return err
+		}
+		if err := attachMedia(ctx, t, s); err != nil {
 			return err
 		}
 		return recordActivity(ctx, t, act, events)

@@ -19,11 +19,28 @@ func (db *DB) FollowTag(ctx context.Context, accountID int64, name string) error
 	return nil
 }
 
-// UnfollowTag stops accountID following a hashtag; not following it is no
-// error. What the tag brought into the home feed stays, as on Mastodon.
+// UnfollowTag stops accountID following a hashtag (not following it is no
+// error) and takes out of its home feed what only the tag brought, as
+// Mastodon's FeedManager#unmerge_tag_from_home: the statuses carrying it
+// that are not by an account it follows, not its own, not addressed to it,
+// and carry no other hashtag it still follows.
 func (db *DB) UnfollowTag(ctx context.Context, accountID int64, name string) error {
-	if _, err := db.exec(ctx, `DELETE FROM tag_follows WHERE account_id = ?1 AND tag = ?2`,
-		accountID, strings.ToLower(name)); err != nil {
+	err := db.inTx(ctx, func(t *tx) error {
+		n, err := affected(t.ExecContext(ctx, `DELETE FROM tag_follows WHERE account_id = ?1 AND tag = ?2`, accountID, strings.ToLower(name)))
+		if err != nil || n == 0 {
+			return err
+		}
+		_, err = t.ExecContext(ctx, `DELETE FROM home_feed AS h
+			WHERE h.account_id = ?1 AND EXISTS (SELECT 1 FROM status_tags t JOIN statuses s ON s.id = t.status_id
+			 WHERE t.tag = ?2 AND t.status_id = h.status_id
+			   AND s.account_id <> ?1
+			   AND NOT EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = ?1 AND f.followee_id = s.account_id AND f.accepted)
+			   AND NOT EXISTS (SELECT 1 FROM status_mentions m WHERE m.status_id = s.id AND m.account_id = ?1)
+			   AND NOT EXISTS (SELECT 1 FROM status_tags t2 JOIN tag_follows tf ON tf.tag = t2.tag AND tf.account_id = ?1
+			                    WHERE t2.status_id = s.id))`, accountID, strings.ToLower(name))
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("sqlite: unfollow tag %q: %w", name, err)
 	}
 	return nil
