@@ -27,9 +27,14 @@ type MediaStore interface {
 	DeleteMedia(ctx context.Context, ids []int64) error
 }
 
-// MediaFiles stores media files; *media.Files is one.
+// MediaFiles stores media files; *media.Files (local disk) and
+// *media.S3 (an object store) are two.
 type MediaFiles interface {
 	Put(ctx context.Context, key string, data []byte) error
+}
+
+// localFiles are files this process can open, which it serves itself.
+type localFiles interface {
 	Path(key string) (string, error)
 }
 
@@ -323,7 +328,18 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := strings.TrimPrefix(r.URL.Path, "/system/")
-	p, err := s.Media.Files.Path(key)
+	local, ok := s.Media.Files.(localFiles)
+	if !ok {
+		// Files live in an object store: send the client there (a link
+		// handed out before the move still works).
+		if u := s.Site.MediaURL(key); !strings.HasPrefix(u, s.Site.Base()+"/system/") {
+			http.Redirect(w, r, u, http.StatusMovedPermanently)
+			return
+		}
+		http.NotFound(w, r)
+		return
+	}
+	p, err := local.Path(key)
 	if err != nil {
 		http.NotFound(w, r)
 		return

@@ -165,11 +165,23 @@ func (s *Server) editStatus(w http.ResponseWriter, r *http.Request, me *starling
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	st, err := s.Outbox.EditStatus(r.Context(), me, n, outbox.EditedStatus{
+	p := outbox.EditedStatus{
 		Text:        v.Get("status"),
 		SpoilerText: v.Get("spoiler_text"),
 		Sensitive:   boolParam(v, "sensitive"),
-	})
+	}
+	// media_ids[] present (even empty, as media_ids[]=) replaces the
+	// pictures; absent keeps them, as on Mastodon.
+	if _, ok := v["media_ids[]"]; ok || v.Has("media_ids") {
+		if p.MediaIDs, err = ids(v, "media_ids"); err != nil {
+			writeError(w, http.StatusUnprocessableEntity, "Validation failed: media_ids must be ids")
+			return
+		}
+		if p.MediaIDs == nil {
+			p.MediaIDs = []int64{}
+		}
+	}
+	st, err := s.Outbox.EditStatus(r.Context(), me, n, p)
 	if err != nil {
 		s.fail(w, r, err)
 		return

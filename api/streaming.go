@@ -345,11 +345,24 @@ func (st *Streaming) update(ctx context.Context, s *Server, m queue.StreamMessag
 				}
 			}
 		}
+		if len(names) == 0 || render() == "" {
+			continue
+		}
+		st, p := base, payload
+		if m.Event == "status.update" && c.account != nil {
+			// An edit is shown in place of a status the reader may have
+			// favourited, boosted or bookmarked: with the reader's own
+			// flags, as Mastodon renders it per recipient. (A new status
+			// has none yet, so one rendering serves everyone.)
+			mine := *base
+			s.markViewer(ctx, c.account, &mine)
+			if b, err := json.Marshal(&mine); err == nil {
+				st, p = &mine, string(b)
+			}
+		}
 		for _, name := range names {
-			if p := render(); p != "" {
-				if p = s.filteredPayload(ctx, c.account, name, base, p); p != "" { // filter_apply.go
-					c.send(streamEvent{Stream: label(name), Event: m.Event, Payload: p})
-				}
+			if out := s.filteredPayload(ctx, c.account, name, st, p); out != "" { // filter_apply.go
+				c.send(streamEvent{Stream: label(name), Event: m.Event, Payload: out})
 			}
 		}
 	}

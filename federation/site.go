@@ -15,6 +15,10 @@ import (
 type Site struct {
 	Scheme string // "https", or "http" for local federation
 	Host   string // public host, with port if not the default
+	// MediaBase is where media files are served from: an object store's
+	// public URL (or its CDN), without a trailing slash; empty means this
+	// server, at /system.
+	MediaBase string
 }
 
 // Base returns scheme://host.
@@ -46,7 +50,12 @@ func (s Site) ActivityURI(id int64) string {
 }
 
 // MediaURL is where the media file key is served.
-func (s Site) MediaURL(key string) string { return s.Base() + "/system/" + key }
+func (s Site) MediaURL(key string) string {
+	if s.MediaBase != "" {
+		return s.MediaBase + "/" + key
+	}
+	return s.Base() + "/system/" + key
+}
 
 // SharedInbox is the server-wide inbox.
 func (s Site) SharedInbox() string { return s.Base() + "/inbox" }

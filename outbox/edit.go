@@ -20,6 +20,10 @@ type EditedStatus struct {
 	Text        string
 	SpoilerText string
 	Sensitive   bool
+	// MediaIDs, when not nil, replaces the pictures: those the status has
+	// and the author's processed, unattached uploads, at most
+	// MaxAttachments. nil keeps them.
+	MediaIDs []int64
 }
 
 // EditStatus applies author's edit to their status id, parsed as a new
@@ -27,9 +31,6 @@ type EditedStatus struct {
 // an Update(Note) to whoever got the Create, plus anyone newly mentioned.
 // starling.ErrNotFound when author has no such live local status.
 func (o *Outbox) EditStatus(ctx context.Context, author *starling.Account, id int64, p EditedStatus) (*starling.Status, error) {
-	if err := checkText(p.Text, p.SpoilerText); err != nil {
-		return nil, err
-	}
 	old, err := o.Store.StatusByID(ctx, id)
 	if err == nil && (old.AccountID != author.ID || !old.Local) {
 		err = starling.ErrNotFound
@@ -37,13 +38,22 @@ func (o *Outbox) EditStatus(ctx context.Context, author *starling.Account, id in
 	if err != nil {
 		return nil, fmt.Errorf("edit status %d: %w", id, err)
 	}
+	attachments := old.Attachments
+	if p.MediaIDs != nil {
+		if attachments, err = o.attachmentsOf(ctx, author, p.MediaIDs, id); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkText(p.Text, p.SpoilerText); err != nil && !(err == ErrEmptyStatus && len(attachments) > 0) {
+		return nil, err
+	}
 	c, err := o.compose(ctx, p.Text)
 	if err != nil {
 		return nil, err
 	}
 	st := *old
 	st.Content, st.SpoilerText, st.Sensitive = c.html, p.SpoilerText, p.Sensitive || p.SpoilerText != ""
-	st.SourceText, st.Hashtags = c.text, c.tags
+	st.SourceText, st.Hashtags, st.Attachments = c.text, c.tags, attachments
 	st.EditedAt = o.now().UTC().Truncate(time.Millisecond)
 	c.setMentions(&st)
 	var parent *starling.Status

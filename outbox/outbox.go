@@ -105,7 +105,7 @@ func (o *Outbox) CreateStatus(ctx context.Context, author *starling.Account, p N
 	if !starling.ValidVisibility(p.Visibility) {
 		return nil, ErrInvalidVisibility
 	}
-	attachments, err := o.attachments(ctx, author, p.MediaIDs)
+	attachments, err := o.attachmentsOf(ctx, author, p.MediaIDs, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -170,10 +170,11 @@ func (o *Outbox) CreateStatus(ctx context.Context, author *starling.Account, p N
 	return st, nil
 }
 
-// attachments returns the author's uploads ids, ready to attach: each
-// the author's own, processed, and not on another status (EINVALID
-// otherwise, naming the ids, as Mastodon does).
-func (o *Outbox) attachments(ctx context.Context, author *starling.Account, ids []int64) ([]starling.MediaAttachment, error) {
+// attachmentsOf returns the author's uploads ids, ready to attach to the
+// status statusID (0 for a new one): each the author's own, processed,
+// and on no other status (EINVALID otherwise, naming the ids, as
+// Mastodon does).
+func (o *Outbox) attachmentsOf(ctx context.Context, author *starling.Account, ids []int64, statusID int64) ([]starling.MediaAttachment, error) {
 	if len(ids) > MaxAttachments {
 		return nil, starling.Errorf(starling.EINVALID, "Validation failed: Media attachments are limited to %d", MaxAttachments)
 	}
@@ -181,7 +182,7 @@ func (o *Outbox) attachments(ctx context.Context, author *starling.Account, ids 
 	var bad []string
 	for _, id := range ids {
 		m, err := o.Store.MediaByID(ctx, author.ID, id)
-		if errors.Is(err, starling.ErrNotFound) || err == nil && (m.State != starling.MediaReady || m.StatusID != 0) {
+		if errors.Is(err, starling.ErrNotFound) || err == nil && (m.State != starling.MediaReady || m.StatusID != 0 && m.StatusID != statusID) {
 			bad = append(bad, strconv.FormatInt(id, 10))
 			continue
 		}

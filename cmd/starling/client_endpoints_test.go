@@ -550,6 +550,29 @@ func TestClientEndpoints(t *testing.T) {
 		})
 	})
 
+	t.Run("FollowRequests", func(t *testing.T) {
+		dave, erin := a.user("dave"), a.user("erin")
+		a.mustCall("PATCH", "/api/v1/accounts/update_credentials", dave, url.Values{"locked": {"true"}}, nil)
+		daveID := a.accountID(erin, "dave")
+		var rel struct {
+			Requested bool `json:"requested"`
+		}
+		get(t, "POST", "/api/v1/accounts/"+daveID+"/follow", "/api/v1/accounts/{id}/follow", erin, url.Values{}, &rel)
+		if !rel.Requested {
+			t.Errorf("following a locked account: not requested")
+		}
+		var reqs []account
+		get(t, "GET", "/api/v1/follow_requests", "/api/v1/follow_requests", dave, nil, &reqs)
+		if len(reqs) != 1 || reqs[0].Username != "erin" {
+			t.Fatalf("follow requests %+v", reqs)
+		}
+		get(t, "POST", "/api/v1/follow_requests/"+reqs[0].ID+"/authorize", "#/components/schemas/Relationship", dave, url.Values{}, nil)
+		get(t, "GET", "/api/v1/accounts/relationships?id[]="+reqs[0].ID, "/api/v1/accounts/relationships", dave, nil, nil)
+		a.mustCall("POST", "/api/v1/accounts/"+daveID+"/unfollow", erin, url.Values{}, nil)
+		a.mustCall("POST", "/api/v1/accounts/"+daveID+"/follow", erin, url.Values{}, nil)
+		get(t, "POST", "/api/v1/follow_requests/"+reqs[0].ID+"/reject", "#/components/schemas/Relationship", dave, url.Values{}, nil)
+	})
+
 	t.Run("GroupedNotifications", func(t *testing.T) {
 		// bob and carol favourited the root: one group of two, with
 		// each account and the status given once.

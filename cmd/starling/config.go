@@ -32,25 +32,32 @@ type Config struct {
 
 	// Tuning. A zero field (a Config built in a test) takes the flag's
 	// default (setDefaults).
-	AckWait                time.Duration
-	QueueMaxAttempts       int
-	TimelineWorkers        int
-	MediaWorkers           int
-	InboxWorkers           int
-	FanoutWorkers          int
-	DeliveryWorkers        int
-	DeliveryPerHost        int
-	DeliveryRetrySchedule  string
-	DeliveryBreakerFails   int
-	DeliveryBreakerTimeout time.Duration
-	UnavailableAfterDays   int
-	CPUProfile             string
-	QueueMaxMessages       int
-	GCPercent              int
-	ShutdownTimeout        time.Duration
-	FetchTimeout           time.Duration
-	DeliveryTimeout        time.Duration
-	HTTPReadTimeout        time.Duration
+	AckWait          time.Duration
+	QueueMaxAttempts int
+	TimelineWorkers  int
+	MediaWorkers     int
+	// Media files in an S3-compatible object store instead of under
+	// DataDir (for several machines); MediaBaseURL is the bucket's public
+	// URL (or a CDN's).
+	MediaS3Endpoint, MediaS3Bucket, MediaS3Region string
+	MediaS3AccessKey, MediaS3SecretKey            string
+	MediaS3Insecure                               bool
+	MediaBaseURL                                  string
+	InboxWorkers                                  int
+	FanoutWorkers                                 int
+	DeliveryWorkers                               int
+	DeliveryPerHost                               int
+	DeliveryRetrySchedule                         string
+	DeliveryBreakerFails                          int
+	DeliveryBreakerTimeout                        time.Duration
+	UnavailableAfterDays                          int
+	CPUProfile                                    string
+	QueueMaxMessages                              int
+	GCPercent                                     int
+	ShutdownTimeout                               time.Duration
+	FetchTimeout                                  time.Duration
+	DeliveryTimeout                               time.Duration
+	HTTPReadTimeout                               time.Duration
 
 	// gogc is the GOGC environment variable, which wins over GCPercent.
 	gogc string
@@ -164,6 +171,13 @@ func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envEr
 	str(&cfg.NATSURL, "nats-url", "", "NATS `url`; empty starts an embedded nats-server with JetStream under --data-dir")
 	str(&cfg.NATSPrefix, "nats-prefix", "starling", "`prefix` of stream and subject names, to share a NATS cluster")
 	str(&cfg.DataDir, "data-dir", "starling-data", "`directory` for the embedded store and the embedded NATS store")
+	str(&cfg.MediaS3Endpoint, "media-s3-endpoint", "", "S3-compatible object store `host:port` for media files (empty: files under --data-dir/media)")
+	str(&cfg.MediaS3Bucket, "media-s3-bucket", "", "`bucket` of media files")
+	str(&cfg.MediaS3Region, "media-s3-region", "", "`region` of the bucket, if the store wants one")
+	str(&cfg.MediaS3AccessKey, "media-s3-access-key", "", "access `key` of the object store")
+	str(&cfg.MediaS3SecretKey, "media-s3-secret-key", "", "secret `key` of the object store (better from STARLING_MEDIA_S3_SECRET_KEY)")
+	boolean(&cfg.MediaS3Insecure, "media-s3-insecure", false, "reach the object store over plain HTTP")
+	str(&cfg.MediaBaseURL, "media-base-url", "", "public `url` media files are fetched from (the bucket's, or a CDN's); required with --media-s3-endpoint")
 	boolean(&cfg.AllowPrivateAddresses, "allow-private-addresses", false, "allow fetches and deliveries to loopback and private addresses (local federation tests)")
 	str(&cfg.LogLevel, "log-level", "info", "`level`: debug, info, warn or error")
 	str(&cfg.LogFormat, "log-format", "text", "`format`: text or json")
@@ -222,6 +236,12 @@ func (cfg *Config) validate() error {
 	var errs []error
 	if cfg.Protocol == "" {
 		cfg.Protocol = defaultProtocol(cfg.Domain)
+	}
+	if cfg.MediaS3Endpoint != "" && (cfg.MediaS3Bucket == "" || cfg.MediaBaseURL == "") {
+		errs = append(errs, fmt.Errorf("--media-s3-endpoint %q: also set --media-s3-bucket and --media-base-url", cfg.MediaS3Endpoint))
+	}
+	if cfg.MediaBaseURL != "" && !strings.HasPrefix(cfg.MediaBaseURL, "https://") && !strings.HasPrefix(cfg.MediaBaseURL, "http://") {
+		errs = append(errs, fmt.Errorf("--media-base-url %q: want an http(s) URL", cfg.MediaBaseURL))
 	}
 	if cfg.Protocol != "https" && cfg.Protocol != "http" {
 		errs = append(errs, fmt.Errorf("--protocol %q: want https or http", cfg.Protocol))

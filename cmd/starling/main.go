@@ -234,7 +234,7 @@ func newLogger(cfg *Config, w io.Writer) (*slog.Logger, error) {
 }
 
 func site(cfg *Config) federation.Site {
-	return federation.Site{Scheme: cfg.Protocol, Host: strings.ToLower(cfg.Domain)}
+	return federation.Site{Scheme: cfg.Protocol, Host: strings.ToLower(cfg.Domain), MediaBase: strings.TrimSuffix(cfg.MediaBaseURL, "/")}
 }
 
 func admin(cfg *Config, db Store) *api.Admin {

@@ -185,6 +185,17 @@ func TestMedia(t *testing.T) {
 		t.Errorf("attachment as sent: %v", doc)
 	}
 
+	// An edit swaps the picture; B shows the new one.
+	m2 := a.uploadReady(alice, mediatest.ExifJPEG(t, 300, 300), map[string]string{"description": "a square"})
+	code, _, body = a.raw("PUT", "/api/v1/statuses/"+st.ID, alice, url.Values{"status": {"now a square"}, "media_ids[]": {m2.ID}})
+	if code != http.StatusOK || !strings.Contains(string(body), `"id":"`+m2.ID+`"`) || strings.Contains(string(body), `"id":"`+m.ID+`"`) {
+		t.Fatalf("edit with another picture: %d %s", code, body)
+	}
+	waitFor(t, 20*time.Second, "B to show the edited picture", func() bool {
+		code, _, body := b.raw("GET", "/api/v1/timelines/home", bob, nil)
+		return code == http.StatusOK && strings.Contains(string(body), `"description":"a square"`) && !strings.Contains(string(body), `"description":"A gradient, sideways"`)
+	})
+
 	// A new avatar (a multipart update_credentials, as apps send it)
 	// reaches B with the Update of alice's actor.
 	var body2 bytes.Buffer

@@ -224,7 +224,16 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	trimmer := &timeline.Trimmer{Store: s.Store, Logger: logger.With("role", "trimmer")}
 
 	streaming := &api.Streaming{Events: s.NATS}
-	files := &media.Files{Dir: filepath.Join(cfg.DataDir, "media")}
+	var files interface {
+		api.MediaFiles
+		Delete(ctx context.Context, key string) error
+	} = &media.Files{Dir: filepath.Join(cfg.DataDir, "media")}
+	if cfg.MediaS3Endpoint != "" {
+		if files, err = media.NewS3(media.S3Config{Endpoint: cfg.MediaS3Endpoint, Bucket: cfg.MediaS3Bucket, Region: cfg.MediaS3Region,
+			AccessKey: cfg.MediaS3AccessKey, SecretKey: cfg.MediaS3SecretKey, Insecure: cfg.MediaS3Insecure}); err != nil {
+			return err
+		}
+	}
 	sweeper := &media.Sweeper{Store: s.Store, Files: files, Logger: logger.With("role", "media")}
 	srv := &api.Server{
 		Store:    s.Store,

@@ -213,12 +213,17 @@ func TestStreaming(t *testing.T) {
 	expect(t, local, "update on SSE public/local", statusEvent("update", post.URI))
 	expect(t, tag, "update on SSE hashtag", statusEvent("update", post.URI))
 
-	// An edit reaches the same streams as a status.update, rendered anew.
+	// An edit reaches the same streams as a status.update, rendered anew,
+	// with the reader's own flags on the user stream: bob favourited it.
+	a.mustCall("POST", "/api/v1/statuses/"+post.ID+"/favourite", bob, url.Values{}, nil)
 	a.mustCall("PUT", "/api/v1/statuses/"+post.ID, alice, url.Values{"status": {"streaming is still #fun, edited"}}, nil)
 	for name, ch := range map[string]<-chan streamEvent{"SSE user": user, "SSE hashtag": tag} {
 		ev := expect(t, ch, "status.update on "+name, statusEvent("status.update", post.URI))
 		if !strings.Contains(ev.Payload, "edited") {
 			t.Errorf("status.update on %s carries %s, not the edited text", name, ev.Payload)
+		}
+		if name == "SSE user" && !strings.Contains(ev.Payload, `"favourited":true`) {
+			t.Errorf("status.update on bob's user stream lacks his favourite: %s", ev.Payload)
 		}
 	}
 

@@ -83,6 +83,9 @@ func (db *DB) EditLocalStatus(ctx context.Context, s *starling.Status, act *star
 		if err := indexStatus(ctx, tx, id, s.Hashtags, s.MentionIDs); err != nil {
 			return err
 		}
+		if err := reattachMedia(ctx, tx, s); err != nil {
+			return err
+		}
 		return recordActivity(ctx, tx, act, events)
 	})
 	if err != nil {

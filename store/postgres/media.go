@@ -100,6 +100,33 @@ func attachMedia(ctx context.Context, tx pgx.Tx, s *starling.Status) error {
 	return nil
 }
 
+// reattachMedia gives an edited local status exactly its new pictures:
+// those it no longer shows are let go (and swept a day later, as never
+// attached), new ones are attached (the author's, processed, free:
+// EINVALID otherwise).
+func reattachMedia(ctx context.Context, tx pgx.Tx, s *starling.Status) error {
+	ids := make([]int64, len(s.Attachments))
+	for i, m := range s.Attachments {
+		ids[i] = m.ID
+	}
+	if _, err := tx.Exec(ctx, `UPDATE media_attachments SET status_id = NULL, created_at = now()
+		WHERE status_id = $1 AND NOT (id = ANY($2))`, s.ID, ids); err != nil {
+		return fmt.Errorf("detach media: %w", err)
+	}
+	tag, err := tx.Exec(ctx, `UPDATE media_attachments SET status_id = $1
+		WHERE id = ANY($2) AND account_id = $3 AND (status_id IS NULL OR status_id = $1) AND state = 'ready'`, s.ID, ids, s.AccountID)
+	if err != nil {
+		return fmt.Errorf("attach media: %w", err)
+	}
+	if int(tag.RowsAffected()) != len(ids) {
+		return starling.Errorf(starling.EINVALID, "Validation failed: media attachments are not yours, not processed yet, or on another status")
+	}
+	if _, err := tx.Exec(ctx, `UPDATE statuses SET attachments = $2 WHERE id = $1`, s.ID, attachmentsOrEmpty(s.Attachments)); err != nil {
+		return fmt.Errorf("edit attachments: %w", err)
+	}
+	return nil
+}
+
 // SweepableMedia returns up to limit local files no status needs: uploads
 // never attached and made before cutoff, and the pictures of deleted
 // statuses.

@@ -77,6 +77,9 @@ func (db *DB) EditLocalStatus(ctx context.Context, s *starling.Status, act *star
 		if err := indexStatus(ctx, t, id, s.Hashtags, s.MentionIDs); err != nil {
 			return err
 		}
+		if err := reattachMedia(ctx, t, s); err != nil {
+			return err
+		}
 		return recordActivity(ctx, t, act, events)
 	})
 	if err != nil {
