@@ -3,12 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -16,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/starling-social/starling/store/postgres"
 )
 
 // BenchmarkHomeTimelineHTTP measures home timeline reads of 40 statuses
@@ -28,7 +32,7 @@ import (
 // for STARLING_BENCH_SECONDS (default 10); it reports requests per second
 // and the latency percentiles.
 func BenchmarkHomeTimelineHTTP(b *testing.B) {
-	in := startInstance(b, "bench")
+	in := benchInstance(b)
 	reader := in.user("reader")
 	for i := range 10 {
 		name := fmt.Sprintf("author%d", i)
@@ -188,28 +192,39 @@ func envInt(name string, def int) int {
 //
 //	go test ./cmd/starling -run '^$' -bench PostToFeeds -benchtime 5x
 func BenchmarkPostToFeeds(b *testing.B) {
-	in := startInstance(b, "bench")
+	in := benchInstance(b)
 	author := in.user("author")
 	followers := envInt("STARLING_BENCH_FOLLOWERS", 100_000)
 	ctx := context.Background()
-	pool := in.srv.DB.Pool()
+	db := benchSQLOf(b, in)
 	var authorID int64
-	if err := pool.QueryRow(ctx, `SELECT id FROM accounts WHERE username = 'author'`).Scan(&authorID); err != nil {
+	if err := db.queryRow(ctx, `SELECT id FROM accounts WHERE username = 'author'`).Scan(&authorID); err != nil {
 		b.Fatal(err)
 	}
-	for _, q := range []string{
+	setup := []string{
 		`INSERT INTO accounts (id, username, uri) SELECT 1000 + g, 'f' || g, 'http://bench.test/users/f' || g FROM generate_series(1, $1) g`,
 		`INSERT INTO follows (id, follower_id, followee_id, uri, accepted)
 		 SELECT 1000 + g, 1000 + g, $2, 'http://bench.test/follows/' || g, true FROM generate_series(1, $1) g`,
 		`ANALYZE`,
-	} {
+	}
+	if db.sqlite != nil {
+		setup = []string{
+			`WITH RECURSIVE n(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM n WHERE g < ?1)
+			 INSERT INTO accounts (id, username, uri) SELECT 1000 + g, 'f' || g, 'http://bench.test/users/f' || g FROM n`,
+			`WITH RECURSIVE n(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM n WHERE g < ?1)
+			 INSERT INTO follows (id, follower_id, followee_id, uri, accepted)
+			 SELECT 1000 + g, 1000 + g, ?2, 'http://bench.test/follows/' || g, 1 FROM n`,
+			`ANALYZE`,
+		}
+	}
+	for _, q := range setup {
 		args := []any{followers, authorID}
 		if q == `ANALYZE` {
 			args = nil
-		} else if !strings.Contains(q, "$2") {
+		} else if !strings.Contains(q, "$2") && !strings.Contains(q, "?2") {
 			args = args[:1]
 		}
-		if _, err := pool.Exec(ctx, q, args...); err != nil {
+		if err := db.exec(ctx, q, args...); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -221,7 +236,7 @@ func BenchmarkPostToFeeds(b *testing.B) {
 		posted := time.Now()
 		for {
 			var feeds int64
-			err := pool.QueryRow(ctx, `SELECT feeds FROM feed_fanouts WHERE status_id = $1`, st.ID).Scan(&feeds)
+			err := db.queryRow(ctx, db.dialect(`SELECT feeds FROM feed_fanouts WHERE status_id = $1`), st.ID).Scan(&feeds)
 			if err == nil {
 				if feeds != int64(followers)+1 {
 					b.Fatalf("fanned out to %d feeds, want %d", feeds, followers+1)
@@ -238,9 +253,13 @@ func BenchmarkPostToFeeds(b *testing.B) {
 		// transaction) to the start of the fan-out's transaction is the
 		// relay, JetStream and the builder's reads; the rest is the fan-out.
 		var queued float64
-		if err := pool.QueryRow(ctx, `SELECT extract(epoch FROM f.created_at - s.created_at)
-			FROM feed_fanouts f JOIN statuses s ON s.id = f.status_id
-			WHERE f.status_id = $1`, st.ID).Scan(&queued); err == nil {
+		q := `SELECT extract(epoch FROM f.created_at - s.created_at)
+			FROM feed_fanouts f JOIN statuses s ON s.id = f.status_id WHERE f.status_id = $1`
+		if db.sqlite != nil {
+			q = `SELECT (f.created_at - s.created_at) / 1e6
+			FROM feed_fanouts f JOIN statuses s ON s.id = f.status_id WHERE f.status_id = ?1`
+		}
+		if err := db.queryRow(ctx, q, st.ID).Scan(&queued); err == nil {
 			b.Logf("post %d: %.3f s from the status's creation to the fan-out's start", i, queued)
 		}
 	}
@@ -249,4 +268,60 @@ func BenchmarkPostToFeeds(b *testing.B) {
 	b.ReportMetric(took[len(took)/2].Seconds(), "s/post-median")
 	b.ReportMetric(took[len(took)-1].Seconds(), "s/post-max")
 	b.Logf("%d followers: %v", followers, took)
+}
+
+// benchInstance starts the benchmarks' server: on PostgreSQL, or on the
+// embedded store with STARLING_BENCH_STORE=embedded.
+func benchInstance(b *testing.B) *instance {
+	b.Helper()
+	if os.Getenv("STARLING_BENCH_STORE") == "embedded" {
+		b.Log("on the embedded store")
+		return startEmbedded(b, "bench")
+	}
+	return startInstance(b, "bench")
+}
+
+// benchSQL reaches the bench server's database directly, to build
+// followers in bulk: PostgreSQL's pool, or the embedded store's file.
+type benchSQL struct {
+	pg     *postgres.DB
+	sqlite *sql.DB
+}
+
+func benchSQLOf(b *testing.B, in *instance) benchSQL {
+	if in.srv.DB != nil {
+		return benchSQL{pg: in.srv.DB}
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(in.cfg.DataDir, DefaultDatabaseFile)+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return benchSQL{sqlite: db}
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func (d benchSQL) queryRow(ctx context.Context, q string, args ...any) rowScanner {
+	if d.sqlite != nil {
+		return d.sqlite.QueryRowContext(ctx, q, args...)
+	}
+	return d.pg.Pool().QueryRow(ctx, q, args...)
+}
+
+func (d benchSQL) exec(ctx context.Context, q string, args ...any) error {
+	if d.sqlite != nil {
+		_, err := d.sqlite.ExecContext(ctx, q, args...)
+		return err
+	}
+	_, err := d.pg.Pool().Exec(ctx, q, args...)
+	return err
+}
+
+// dialect turns $1 into ?1 for SQLite.
+func (d benchSQL) dialect(q string) string {
+	if d.sqlite != nil {
+		return strings.ReplaceAll(q, "$", "?")
+	}
+	return q
 }

@@ -119,9 +119,11 @@ func (cfg *Config) applyRuntime() {
 	}
 }
 
-// DefaultDatabaseURL is the local PostgreSQL of a fresh machine; the
-// database is created on first start.
-const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/starling?sslmode=disable"
+// DefaultDatabaseURL is empty: the embedded store, a SQLite file under
+// --data-dir, so that a fresh machine needs nothing installed. A
+// postgres:// URL names PostgreSQL, whose database is created on first
+// start.
+const DefaultDatabaseURL = ""
 
 // register defines cfg's flags on fs, with defaults taken from the
 // environment where set.
@@ -167,10 +169,10 @@ func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envEr
 	str(&cfg.Listen, "listen", "127.0.0.1:8080", "address to bind `host:port`")
 	str(&cfg.Domain, "domain", "localhost:8080", "public `host` of this server, with port if not the default")
 	str(&cfg.Protocol, "protocol", "", "public `scheme`: https or http (default http for a localhost or loopback domain, https otherwise)")
-	str(&cfg.DatabaseURL, "database-url", DefaultDatabaseURL, "PostgreSQL `url`")
+	str(&cfg.DatabaseURL, "database-url", DefaultDatabaseURL, "PostgreSQL `url` (postgres://…); empty uses the embedded store, "+DefaultDatabaseFile+" under --data-dir")
 	str(&cfg.NATSURL, "nats-url", "", "NATS `url`; empty starts an embedded nats-server with JetStream under --data-dir")
 	str(&cfg.NATSPrefix, "nats-prefix", "starling", "`prefix` of stream and subject names, to share a NATS cluster")
-	str(&cfg.DataDir, "data-dir", "starling-data", "`directory` for the embedded NATS store")
+	str(&cfg.DataDir, "data-dir", "starling-data", "`directory` for the embedded store and the embedded NATS store")
 	str(&cfg.MediaS3Endpoint, "media-s3-endpoint", "", "S3-compatible object store `host:port` for media files (empty: files under --data-dir/media)")
 	str(&cfg.MediaS3Bucket, "media-s3-bucket", "", "`bucket` of media files")
 	str(&cfg.MediaS3Region, "media-s3-region", "", "`region` of the bucket, if the store wants one")
@@ -253,8 +255,11 @@ func (cfg *Config) validate() error {
 	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q: want host:port", cfg.Listen))
 	}
-	if cfg.DatabaseURL == "" {
-		errs = append(errs, errors.New("--database-url is required"))
+	if _, err := parseDatabaseURL(cfg.DatabaseURL, cfg.DataDir); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.DatabaseURL == "" && cfg.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir is required for the embedded store (or set --database-url)"))
 	}
 	if cfg.NATSURL == "" && cfg.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir is required for the embedded NATS server"))

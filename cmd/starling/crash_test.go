@@ -203,7 +203,7 @@ func TestCrashWithDeliveriesInFlight(t *testing.T) {
 	waitFor(t, 90*time.Second, "every host to receive every post", func() bool { return received() == hosts*posts })
 	for _, create := range creates {
 		waitFor(t, 30*time.Second, "B to store "+create, func() bool {
-			n, _ := b.srv.DB.CountInboxActivities(ctx, create)
+			n, _ := b.srv.Store.CountInboxActivities(ctx, create)
 			return n == 1
 		})
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/starling-social/starling"
-	"github.com/starling-social/starling/store/postgres"
 )
 
 // idList is a repeatable --id flag.
@@ -37,7 +36,7 @@ func (l *idList) Set(s string) error {
 // store, with what to do about them. The live view of the queues (stream
 // fill, breakers, backlog per host) is GET /api/v1/admin/deliveries on a
 // running server.
-func showDeliveries(ctx context.Context, db *postgres.DB, host string, w io.Writer) error {
+func showDeliveries(ctx context.Context, db Store, host string, w io.Writer) error {
 	hosts, err := db.FailingHosts(ctx)
 	if err != nil {
 		return err

@@ -30,7 +30,7 @@ func newDeliveryRig(t *testing.T, hosts int, opts ...func(*Config)) *deliveryRig
 	t.Helper()
 	r := &deliveryRig{t: t, in: startInstance(t, "A", opts...)}
 	r.alice = r.in.user("alice")
-	r.acct = must(r.in.srv.DB.AccountByAcct(context.Background(), "alice", ""))
+	r.acct = must(r.in.srv.Store.AccountByAcct(context.Background(), "alice", ""))
 	fleet, err := NewFleet(hosts)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func newDeliveryRig(t *testing.T, hosts int, opts ...func(*Config)) *deliveryRig
 
 func (r *deliveryRig) follow(hosts []*FleetHost, perHost int) {
 	r.t.Helper()
-	if err := FollowFrom(context.Background(), r.in.srv.DB, r.acct, hosts, perHost); err != nil {
+	if err := FollowFrom(context.Background(), r.in.srv.Store, r.acct, hosts, perHost); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -92,7 +92,7 @@ func TestDeliveryDeadLetterAndReplay(t *testing.T) {
 	r.follow(r.fleet.Hosts, 1)
 	create := r.post("not wanted, yet")
 	ctx := context.Background()
-	db := r.in.srv.DB
+	db := r.in.srv.Store
 	var dead []starling.DeadLetter
 	waitFor(t, 10*time.Second, "a dead letter", func() bool {
 		dead = must(db.DeadLetters(ctx, starling.DeadLetterFilter{Host: h.Addr}))
@@ -296,7 +296,7 @@ func TestDeliveryGoneInbox(t *testing.T) {
 	r.post("first")
 	ctx := context.Background()
 	waitFor(t, 10*time.Second, "the 410 to be dead-lettered", func() bool {
-		return len(must(r.in.srv.DB.DeadLetters(ctx, starling.DeadLetterFilter{Host: gone.Addr}))) == 1
+		return len(must(r.in.srv.Store.DeadLetters(ctx, starling.DeadLetterFilter{Host: gone.Addr}))) == 1
 	})
 	second := r.post("second")
 	waitFor(t, 10*time.Second, "the second post at the other host", func() bool { return len(r.fleet.Hosts[1].Received(second)) == 1 })

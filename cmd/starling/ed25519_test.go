@@ -94,7 +94,7 @@ func TestEd25519Delivery(t *testing.T) {
 func TestEnsureEd25519Keys(t *testing.T) {
 	a := startInstance(t, "A")
 	ctx := t.Context()
-	db := a.srv.DB
+	db := a.srv.Store
 	adm := adminOf(a)
 	pub, priv, err := signature.GenerateKey()
 	if err != nil {
@@ -146,12 +146,12 @@ func TestFedifyEd25519(t *testing.T) {
 	alice := a.user("alice")
 	aliceURI := a.base + "/users/alice"
 	host := strings.TrimPrefix(peer.base, "http://")
-	if err := a.srv.DB.SetHostSignatureStandard(t.Context(), host, string(signature.StandardRFC9421Ed25519), true); err != nil {
+	if err := a.srv.Store.SetHostSignatureStandard(t.Context(), host, string(signature.StandardRFC9421Ed25519), true); err != nil {
 		t.Fatal(err)
 	}
 
 	fedi := a.resolve(alice, peer.acct())
-	got, err := a.srv.DB.AccountByURI(t.Context(), peer.actor())
+	got, err := a.srv.Store.AccountByURI(t.Context(), peer.actor())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestFedifyEd25519(t *testing.T) {
 		a.mustCall("GET", "/api/v1/accounts/verify_credentials", alice, nil, &me)
 		return me.FollowingCount == 1
 	})
-	all, err := a.srv.DB.HostSignatureStandards(t.Context())
+	all, err := a.srv.Store.HostSignatureStandards(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/signature"
-	"github.com/starling-social/starling/store/postgres"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -285,10 +284,16 @@ func (f *Fleet) fetchKey(ctx context.Context, keyID string) (crypto.PublicKey, s
 	return key, doc.ID, nil
 }
 
+// FollowerStore is what FollowFrom writes through: either store.
+type FollowerStore interface {
+	UpsertRemoteAccount(ctx context.Context, a *starling.Account) (*starling.Account, error)
+	UpsertRemoteFollow(ctx context.Context, f *starling.Follow) (*starling.Follow, error)
+}
+
 // FollowFrom makes perHost accounts on each of hosts accepted followers of
 // followee, writing them straight into the store as if each had been
 // fetched and had sent a Follow.
-func FollowFrom(ctx context.Context, db *postgres.DB, followee *starling.Account, hosts []*FleetHost, perHost int) error {
+func FollowFrom(ctx context.Context, db FollowerStore, followee *starling.Account, hosts []*FleetHost, perHost int) error {
 	type job struct {
 		h *FleetHost
 		j int

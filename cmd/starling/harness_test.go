@@ -23,7 +23,6 @@ import (
 
 	"github.com/starling-social/starling/api"
 	"github.com/starling-social/starling/signature"
-	"github.com/starling-social/starling/store/postgres"
 	"github.com/starling-social/starling/store/postgres/pgtest"
 )
 
@@ -162,13 +161,21 @@ type instance struct {
 	client *http.Client
 }
 
-// newConfig returns the configuration of a local-federation instance on addr.
+// newConfig returns the configuration of a local-federation instance on
+// addr, on a fresh PostgreSQL database.
 func newConfig(t testing.TB, addr string) Config {
+	cfg := embeddedConfig(t, addr)
+	cfg.DatabaseURL = pgtest.NewDatabaseURL(t)
+	return cfg
+}
+
+// embeddedConfig is newConfig on the embedded store (no --database-url)
+// and embedded NATS, in a fresh data directory: nothing else is needed.
+func embeddedConfig(t testing.TB, addr string) Config {
 	return Config{
 		Listen:                 addr,
 		Domain:                 addr,
 		Protocol:               "http",
-		DatabaseURL:            pgtest.NewDatabaseURL(t),
 		NATSPrefix:             "starling",
 		DataDir:                t.TempDir(),
 		AllowPrivateAddresses:  true,
@@ -184,14 +191,39 @@ func newConfig(t testing.TB, addr string) Config {
 	}
 }
 
-// startInstance starts an instance; opts adjust its configuration first.
+// startInstance starts an instance on PostgreSQL, or on the embedded store
+// with STARLING_TEST_STORE=embedded (the whole suite runs on either);
+// opts adjust its configuration first.
 func startInstance(t testing.TB, name string, opts ...func(*Config)) *instance {
+	t.Helper()
+	if os.Getenv("STARLING_TEST_STORE") == "embedded" {
+		return startWith(t, name, embeddedConfig, opts...)
+	}
+	return startWith(t, name, newConfig, opts...)
+}
+
+// skipUnlessPostgres skips a test that reaches PostgreSQL directly (its
+// pool, or a connection of its own) when in runs on the embedded store.
+func skipUnlessPostgres(t testing.TB, in *instance) {
+	t.Helper()
+	if in.srv.DB == nil {
+		t.Skip("reaches PostgreSQL directly; the instance runs on the embedded store")
+	}
+}
+
+// startEmbedded starts an instance on the embedded store.
+func startEmbedded(t testing.TB, name string, opts ...func(*Config)) *instance {
+	t.Helper()
+	return startWith(t, name, embeddedConfig, opts...)
+}
+
+func startWith(t testing.TB, name string, config func(testing.TB, string) Config, opts ...func(*Config)) *instance {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := newConfig(t, ln.Addr().String())
+	cfg := config(t, ln.Addr().String())
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -354,7 +386,7 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 
 // signingKey returns the private key of the local account id, read as the
 // deliverer reads it.
-func signingKey(t *testing.T, db *postgres.DB, id int64) crypto.PrivateKey {
+func signingKey(t *testing.T, db Store, id int64) crypto.PrivateKey {
 	t.Helper()
 	_, pem, err := db.SigningKey(context.Background(), id)
 	if err != nil {
@@ -375,4 +407,4 @@ func sha256Base64(b []byte) string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
-func adminOf(in *instance) *api.Admin { return &api.Admin{Store: in.srv.DB, Site: site(&in.cfg)} }
+func adminOf(in *instance) *api.Admin { return &api.Admin{Store: in.srv.Store, Site: site(&in.cfg)} }

@@ -45,8 +45,8 @@ func TestInboxRejectsBadSignatures(t *testing.T) {
 	b.follow(bob, b.resolve(bob, "alice@"+a.cfg.Domain))
 
 	ctx := context.Background()
-	alice := must(a.srv.DB.AccountByAcct(ctx, "alice", ""))
-	aliceKey := signingKey(t, a.srv.DB, alice.ID)
+	alice := must(a.srv.Store.AccountByAcct(ctx, "alice", ""))
+	aliceKey := signingKey(t, a.srv.Store, alice.ID)
 	otherKey := must(rsa.GenerateKey(rand.Reader, 2048))
 	inbox := b.base + "/inbox"
 
@@ -114,7 +114,7 @@ func TestInboxRejectsBadSignatures(t *testing.T) {
 				t.Errorf("status %d, error %q; want 401 with a JSON error", resp.StatusCode, msg["error"])
 			}
 			time.Sleep(100 * time.Millisecond)
-			if got := must(b.srv.DB.CountInboxActivities(ctx, id)); got != 0 {
+			if got := must(b.srv.Store.CountInboxActivities(ctx, id)); got != 0 {
 				t.Errorf("stored %d activities, want none", got)
 			}
 		})
@@ -140,12 +140,12 @@ func TestInboxRejectsBadSignatures(t *testing.T) {
 		}
 		waitFor(t, 5*time.Second, "the post in bob's feed", func() bool { return b.home(bob, noteURI) == 1 })
 		time.Sleep(300 * time.Millisecond) // room for a duplicate to appear
-		if got := must(b.srv.DB.CountInboxActivities(ctx, id)); got != 1 {
+		if got := must(b.srv.Store.CountInboxActivities(ctx, id)); got != 1 {
 			t.Errorf("stored %d activities, want 1", got)
 		}
-		bobAcct := must(b.srv.DB.AccountByAcct(ctx, "bob", ""))
-		st := must(b.srv.DB.StatusIDByURI(ctx, noteURI))
-		if got := must(b.srv.DB.CountFeedEntries(ctx, bobAcct.ID, st)); got != 1 {
+		bobAcct := must(b.srv.Store.AccountByAcct(ctx, "bob", ""))
+		st := must(b.srv.Store.StatusIDByURI(ctx, noteURI))
+		if got := must(b.srv.Store.CountFeedEntries(ctx, bobAcct.ID, st)); got != 1 {
 			t.Errorf("bob's feed has the post %d times, want 1", got)
 		}
 		if got := b.home(bob, noteURI); got != 1 {
@@ -159,10 +159,10 @@ func TestInboxRejectsBadSignatures(t *testing.T) {
 		// word for dora: it fetches the post from A and keeps A's copy.
 		c := startInstance(t, "C")
 		c.user("carol")
-		carol := must(c.srv.DB.AccountByAcct(ctx, "carol", ""))
-		carolKey := signingKey(t, c.srv.DB, carol.ID)
+		carol := must(c.srv.Store.AccountByAcct(ctx, "carol", ""))
+		carolKey := signingKey(t, c.srv.Store, carol.ID)
 		dora := a.user("dora")
-		doraAcct := must(a.srv.DB.AccountByAcct(ctx, "dora", ""))
+		doraAcct := must(a.srv.Store.AccountByAcct(ctx, "dora", ""))
 		var posted api.Status
 		a.mustCall("POST", "/api/v1/statuses", dora, url.Values{"status": {"what dora wrote"}}, &posted)
 		forged := must(json.Marshal(map[string]any{
@@ -178,7 +178,7 @@ func TestInboxRejectsBadSignatures(t *testing.T) {
 		}
 		var st *starling.Status
 		waitFor(t, 10*time.Second, "the forwarded post on B", func() bool {
-			s, err := b.srv.DB.StatusByURI(ctx, posted.URI)
+			s, err := b.srv.Store.StatusByURI(ctx, posted.URI)
 			st = s
 			return err == nil
 		})
@@ -206,10 +206,10 @@ func TestRejectEndsFollowAndUnmerges(t *testing.T) {
 	waitFor(t, 5*time.Second, "the post in bob's feed", func() bool { return b.home(bob, post.URI) == 1 })
 
 	ctx := context.Background()
-	alice := must(a.srv.DB.AccountByAcct(ctx, "alice", ""))
-	bobAcct := must(b.srv.DB.AccountByAcct(ctx, "bob", ""))
-	aliceOnB := must(b.srv.DB.AccountByURI(ctx, alice.URI))
-	f := must(b.srv.DB.FollowBetween(ctx, bobAcct.ID, aliceOnB.ID))
+	alice := must(a.srv.Store.AccountByAcct(ctx, "alice", ""))
+	bobAcct := must(b.srv.Store.AccountByAcct(ctx, "bob", ""))
+	aliceOnB := must(b.srv.Store.AccountByURI(ctx, alice.URI))
+	f := must(b.srv.Store.FollowBetween(ctx, bobAcct.ID, aliceOnB.ID))
 	body := must(json.Marshal(map[string]any{
 		"@context": activitypub.ActivityStreamsNS,
 		"id":       alice.URI + "#rejects/1",
@@ -217,7 +217,7 @@ func TestRejectEndsFollowAndUnmerges(t *testing.T) {
 		"actor":    alice.URI,
 		"object":   map[string]any{"id": f.URI, "type": "Follow", "actor": bobAcct.URI, "object": alice.URI},
 	}))
-	key := signingKey(t, a.srv.DB, alice.ID)
+	key := signingKey(t, a.srv.Store, alice.ID)
 	resp := must(http.DefaultClient.Do(signedPost(t, b.base+"/inbox", alice.KeyID, key, body, time.Now())))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {

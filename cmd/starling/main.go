@@ -4,6 +4,7 @@
 //	starling migrate                    apply database migrations
 //	starling admin account create ...   create a local account
 //	starling admin token create ...     print an API token for an account
+//	starling admin backup FILE          copy the embedded store while it serves
 //
 // Every subcommand reads the same configuration, from flags or from the
 // STARLING_* environment variables.
@@ -20,14 +21,12 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/api"
 	"github.com/starling-social/starling/fanout"
 	"github.com/starling-social/starling/federation"
 	"github.com/starling-social/starling/queue"
-	"github.com/starling-social/starling/store/postgres"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".
@@ -47,6 +46,7 @@ commands:
   migrate                 apply database migrations
   admin account create    create a local account: --username U --email E --password P
   admin token create      print an API token: --username U --scopes "read write follow push"
+  admin backup FILE       copy the embedded store to FILE while the server runs
   admin deliveries show   failing hosts and dead letters, and what to do [--host H]
   admin deliveries replay queue dead letters again: --host H or --id N
   bench deliver           load test: a simulated fleet of remote servers on loopback (see -h)
@@ -87,6 +87,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cmd == "admin" && len(rest) >= 2 && rest[0] == "deliveries" && strings.HasPrefix(rest[1], "-") {
 		rest = append([]string{"deliveries", "show"}, rest[1:]...)
 	}
+	if cmd == "admin" && len(rest) >= 1 && rest[0] == "backup" {
+		cmd, rest = "admin backup", rest[1:]
+	}
 	if cmd == "admin" {
 		if len(rest) < 2 {
 			fmt.Fprint(stderr, usage)
@@ -98,10 +101,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("starling "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	envErrs := cfg.register(fs, getenv)
-	var username, email, password, scopes, host string
+	var username, email, password, scopes, host, backupFile string
 	var ids idList
 	switch cmd {
 	case "serve", "migrate":
+	case "admin backup":
+		// The file comes before the flags or after them.
+		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+			backupFile, rest = rest[0], rest[1:]
+		}
 	case "admin deliveries show", "admin deliveries replay":
 		fs.StringVar(&host, "host", "", "only dead letters to this host")
 		fs.Var(&ids, "id", "only this dead letter (repeatable)")
@@ -125,6 +133,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return 2
 	}
+	if cmd == "admin backup" && backupFile == "" && fs.NArg() == 1 {
+		backupFile = fs.Arg(0)
+		_ = fs.Parse(nil) // fs.Args is now empty
+	}
+	if cmd == "admin backup" && backupFile == "" {
+		fmt.Fprintf(stderr, "starling %s: name the file to write: starling admin backup FILE\n", cmd)
+		return 2
+	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "starling %s: unexpected argument %q\n", cmd, fs.Arg(0))
 		return 2
@@ -143,9 +159,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cfg.applyRuntime()
 		err = serve(ctx, &cfg, logger)
 	case "migrate":
-		err = withStore(ctx, &cfg, logger, func(*postgres.DB) error { return nil })
+		err = withStore(ctx, &cfg, logger, func(Store) error { return nil })
 	case "admin account create":
-		err = withStore(ctx, &cfg, logger, func(db *postgres.DB) error {
+		err = withStore(ctx, &cfg, logger, func(db Store) error {
 			a, err := admin(&cfg, db).CreateAccount(ctx, username, email, password)
 			if err == nil {
 				fmt.Fprintf(stdout, "created %s (id %d)\n", a.URI, a.ID)
@@ -153,11 +169,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		})
 	case "admin deliveries show":
-		err = withStore(ctx, &cfg, logger, func(db *postgres.DB) error {
+		err = withStore(ctx, &cfg, logger, func(db Store) error {
 			return showDeliveries(ctx, db, host, stdout)
 		})
 	case "admin deliveries replay":
-		err = withStore(ctx, &cfg, logger, func(db *postgres.DB) error {
+		err = withStore(ctx, &cfg, logger, func(db Store) error {
 			topo, err := queue.NewTopology(cfg.NATSPrefix)
 			if err != nil {
 				return err
@@ -171,8 +187,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 			return err
 		})
+	case "admin backup":
+		err = withStore(ctx, &cfg, logger, func(db Store) error {
+			b, ok := db.(interface {
+				Backup(ctx context.Context, path string) error
+			})
+			if !ok {
+				return &api.ValidationError{Msg: "admin backup copies the embedded store; back PostgreSQL up with pg_dump (see README, Backups)"}
+			}
+			if err := b.Backup(ctx, backupFile); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "wrote %s\n", backupFile)
+			return nil
+		})
 	case "admin token create":
-		err = withStore(ctx, &cfg, logger, func(db *postgres.DB) error {
+		err = withStore(ctx, &cfg, logger, func(db Store) error {
 			token, err := admin(&cfg, db).CreateToken(ctx, username, scopes)
 			if err == nil {
 				fmt.Fprintln(stdout, token)
@@ -207,26 +237,6 @@ func site(cfg *Config) federation.Site {
 	return federation.Site{Scheme: cfg.Protocol, Host: strings.ToLower(cfg.Domain), MediaBase: strings.TrimSuffix(cfg.MediaBaseURL, "/")}
 }
 
-func admin(cfg *Config, db *postgres.DB) *api.Admin {
+func admin(cfg *Config, db Store) *api.Admin {
 	return &api.Admin{Store: db, Site: site(cfg)}
-}
-
-// withStore opens and migrates the database, runs fn, and closes it.
-func withStore(ctx context.Context, cfg *Config, logger *slog.Logger, fn func(*postgres.DB) error) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	db, err := postgres.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx, logger); err != nil {
-		return err
-	}
-	// Every subcommand checks (or, on a new database, records) the scheme
-	// and domain, so none mints an account with another address.
-	if err := admin(cfg, db).EnsureInstanceActor(ctx); err != nil {
-		return err
-	}
-	return fn(db)
 }

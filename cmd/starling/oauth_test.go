@@ -307,6 +307,7 @@ func TestOAuth(t *testing.T) {
 	})
 
 	t.Run("ExpiredCode", func(t *testing.T) {
+		skipUnlessPostgres(t, in)
 		loc := authorize(t, browser, in, authQuery(), "alice")
 		conn := must(pgx.Connect(context.Background(), in.cfg.DatabaseURL))
 		defer conn.Close(context.Background())

@@ -125,8 +125,8 @@ func TestPostWithoutRemoteFollowersCompletes(t *testing.T) {
 	early := a.post(alice, "before bob followed")
 	ctx := context.Background()
 	waitFor(t, 30*time.Second, "every post's audience recorded", func() bool {
-		_, err1 := a.srv.DB.AudienceOf(ctx, "Create", last.URI)
-		_, err2 := a.srv.DB.AudienceOf(ctx, "Create", early.URI)
+		_, err1 := a.srv.Store.AudienceOf(ctx, "Create", last.URI)
+		_, err2 := a.srv.Store.AudienceOf(ctx, "Create", early.URI)
 		return err1 == nil && err2 == nil
 	})
 	// A Follow behind them all is sent and accepted.

@@ -48,6 +48,12 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		return err
 	}
 	logger.Info("starling is serving", "listen", s.Addr(), "domain", cfg.Domain, "protocol", cfg.Protocol, "version", Version)
+	if st, err := s.Store.InstanceStats(ctx); err == nil && st.Users == 0 {
+		logger.Info("no accounts yet: create the first, then a token for a client (with the same --data-dir or --database-url)",
+			"account", "starling admin account create --username NAME --email EMAIL --password PASSWORD",
+			"token", "starling admin token create --username NAME",
+			"client", "or sign in with the account from a Mastodon app at "+cfg.Protocol+"://"+cfg.Domain)
+	}
 	return s.Run(ctx)
 }
 
@@ -64,6 +70,10 @@ type Server struct {
 	// WrapHandler, if set, wraps the HTTP handler (tests count requests).
 	WrapHandler func(http.Handler) http.Handler
 
+	// Store is the store of truth --database-url names (see openStore).
+	Store Store
+	// DB is Store when it is PostgreSQL, nil for the embedded store: tests
+	// and benchmarks reach its pool.
 	DB        *postgres.DB
 	NATS      *queue.Conn
 	Deliverer *fanout.Deliverer
@@ -77,7 +87,7 @@ type Server struct {
 	runErr  error
 }
 
-// Open connects to PostgreSQL and NATS, migrates, ensures the streams and
+// Open opens and migrates the store, connects to NATS, ensures the streams and
 // the durable consumers, and builds every long-running part. It starts
 // nothing: Run does. On error what was opened is closed.
 func (s *Server) Open(ctx context.Context) (err error) {
@@ -92,14 +102,11 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if s.DB, err = postgres.Open(ctx, cfg.DatabaseURL); err != nil {
-		return err
-	}
-	if err := s.DB.Migrate(ctx, logger); err != nil {
+	if s.Store, s.DB, err = openStore(ctx, cfg, logger); err != nil {
 		return err
 	}
 	st := site(cfg)
-	adm := &api.Admin{Store: s.DB, Site: st}
+	adm := &api.Admin{Store: s.Store, Site: st}
 	if err := adm.EnsureInstanceActor(ctx); err != nil {
 		return fmt.Errorf("instance actor: %w", err)
 	}
@@ -108,7 +115,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	} else if n > 0 {
 		logger.Info("generated ed25519 keys", "accounts", n)
 	}
-	signAs, err := instanceKey(ctx, s.DB)
+	signAs, err := instanceKey(ctx, s.Store)
 	if err != nil {
 		return err
 	}
@@ -126,12 +133,12 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	im := inbox.NewMetrics(reg)
 
 	client := federation.NewHTTPClient(cfg.FetchTimeout, cfg.AllowPrivateAddresses)
-	knocker := &federation.Knocker{Store: s.DB, Logger: logger.With("role", "signatures")}
+	knocker := &federation.Knocker{Store: s.Store, Logger: logger.With("role", "signatures")}
 	// One sanitiser for every stage that stores what remotes send: a
 	// policy is costly to build and safe to share.
 	policy := sanitize.New()
 	resolver := &federation.Resolver{
-		Store:     s.DB,
+		Store:     s.Store,
 		Client:    client,
 		Site:      st,
 		Scheme:    cfg.Protocol,
@@ -139,7 +146,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Knocker:   knocker,
 		Sanitizer: policy,
 	}
-	ob := &outbox.Outbox{Store: s.DB, Site: st, Topology: topo, Accounts: resolver, Logger: logger.With("role", "outbox")}
+	ob := &outbox.Outbox{Store: s.Store, Site: st, Topology: topo, Accounts: resolver, Logger: logger.With("role", "outbox")}
 
 	// Consumers. Each role has its own durable consumer and worker pool;
 	// deliveries are also capped per destination host.
@@ -154,9 +161,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		}
 		return delivery.Backlog(n)
 	})
-	fo := &fanout.Fanout{Store: s.DB, Publisher: s.NATS, Topology: topo, Logger: logger.With("role", "fanout"), Metrics: dm}
+	fo := &fanout.Fanout{Store: s.Store, Publisher: s.NATS, Topology: topo, Logger: logger.With("role", "fanout"), Metrics: dm}
 	deliveries := federation.NewDeliveryClient(cfg.DeliveryTimeout, cfg.AllowPrivateAddresses)
-	dl := &fanout.Deliverer{Store: s.DB, Client: deliveries, Topology: topo,
+	dl := &fanout.Deliverer{Store: s.Store, Client: deliveries, Topology: topo,
 		UserAgent: "Starling/" + Version + " (+" + st.Base() + "/)",
 		Policy: fanout.Policy{
 			Schedule: schedule, PerHost: cfg.DeliveryPerHost,
@@ -171,9 +178,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return err
 	}
 	s.Deliverer, s.Topology = dl, topo
-	proc := &inbox.Processor{Store: s.DB, Actors: resolver, Accepter: ob, Topology: topo,
+	proc := &inbox.Processor{Store: s.Store, Actors: resolver, Accepter: ob, Topology: topo,
 		Logger: logger.With("role", "inbox"), Metrics: im, Fetcher: resolver, Sanitizer: policy}
-	tb := &timeline.Builder{Store: s.DB, Publisher: s.NATS, Topology: topo, LocalDomain: cfg.Domain,
+	tb := &timeline.Builder{Store: s.Store, Publisher: s.NATS, Topology: topo, LocalDomain: cfg.Domain,
 		Logger: logger.With("role", "timeline")}
 	var consumers []part
 	for _, c := range []struct {
@@ -197,9 +204,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 			KeyOf: func(subject string) string { return subject }, PerKey: max(cfg.FanoutWorkers*3/4, 1), MaxWaitingPerKey: 64}, fo.HandleOutbox},
 	} {
 		c.cfg.AckWait, c.cfg.Logger, c.cfg.Metrics = cfg.AckWait, logger, qm
-		c.cfg.MaxAttempts, c.cfg.Failures, c.cfg.DrainTimeout = cfg.QueueMaxAttempts, s.DB, cfg.ShutdownTimeout
+		c.cfg.MaxAttempts, c.cfg.Failures, c.cfg.DrainTimeout = cfg.QueueMaxAttempts, s.Store, cfg.ShutdownTimeout
 		if c.cfg.Kind != queue.Delivery { // deliveries schedule their own retries
-			c.cfg.Later = laterEvents{s.DB}
+			c.cfg.Later = laterEvents{s.Store}
 		}
 		consumer, err := queue.NewConsumer(ctx, s.NATS, c.cfg, c.h)
 		if err != nil {
@@ -211,10 +218,10 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		consumers = append(consumers, part{"consumer " + c.cfg.Durable, consumer})
 	}
 
-	relay := &queue.Relay{Source: s.DB, Conn: s.NATS, Logger: logger.With("role", "relay"), Metrics: qm}
-	monitor := &queue.Monitor{Conn: s.NATS, Store: s.DB, Logger: logger.With("role", "monitor")}
+	relay := &queue.Relay{Source: s.Store, Conn: s.NATS, Logger: logger.With("role", "relay"), Metrics: qm}
+	monitor := &queue.Monitor{Conn: s.NATS, Store: s.Store, Logger: logger.With("role", "monitor")}
 	reg.MustRegister(monitor)
-	trimmer := &timeline.Trimmer{Store: s.DB, Logger: logger.With("role", "trimmer")}
+	trimmer := &timeline.Trimmer{Store: s.Store, Logger: logger.With("role", "trimmer")}
 
 	streaming := &api.Streaming{Events: s.NATS}
 	var files interface {
@@ -227,17 +234,17 @@ func (s *Server) Open(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	sweeper := &media.Sweeper{Store: s.DB, Files: files, Logger: logger.With("role", "media")}
+	sweeper := &media.Sweeper{Store: s.Store, Files: files, Logger: logger.With("role", "media")}
 	srv := &api.Server{
-		Store:    s.DB,
+		Store:    s.Store,
 		Outbox:   ob,
 		Resolver: resolver,
 		Site:     st,
-		Inbox: &inbox.Handler{Store: s.DB, Keys: resolver.KeyLookup, Topology: topo,
+		Inbox: &inbox.Handler{Store: s.Store, Keys: resolver.KeyLookup, Topology: topo,
 			Logger: logger.With("role", "inbox"), Metrics: im, Standards: knocker},
 		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Pressure: monitor,
-		Deliveries: &fanout.Reporter{Store: s.DB, Monitor: monitor, Deliverer: dl,
+		Deliveries: &fanout.Reporter{Store: s.Store, Monitor: monitor, Deliverer: dl,
 			Backlog: func(n int) (int, map[string]int) { return delivery.Backlog(n) }},
 		Logger:  logger.With("role", "api"),
 		Version: Version,
@@ -310,7 +317,7 @@ func (s *Server) Addr() string {
 //  3. the relay, the monitor and the feed trimmer stop (unpublished
 //     events stay in the store);
 //  4. the NATS connection is drained and closed (and an embedded
-//     nats-server shut down), then the PostgreSQL pool.
+//     nats-server shut down), then the store.
 //
 // It returns every part's error, and the connections' closing errors.
 func (s *Server) Run(ctx context.Context) error {
@@ -332,9 +339,9 @@ func (s *Server) closeResources() error {
 		errs = append(errs, s.NATS.Close())
 		s.NATS = nil
 	}
-	if s.DB != nil {
-		s.DB.Close()
-		s.DB = nil
+	if s.Store != nil {
+		s.Store.Close()
+		s.Store, s.DB = nil, nil
 	}
 	return errors.Join(errs...)
 }
@@ -370,7 +377,7 @@ func (s *Server) Close(ctx context.Context) error {
 
 // instanceKey loads the instance actor's keys, which sign every fetch,
 // once at start: no query on the first fetch.
-func instanceKey(ctx context.Context, db *postgres.DB) (func(context.Context) (federation.Keys, error), error) {
+func instanceKey(ctx context.Context, db Store) (func(context.Context) (federation.Keys, error), error) {
 	a, err := db.AccountByAcct(ctx, federation.InstanceActorUsername, "")
 	if err != nil {
 		return nil, fmt.Errorf("instance actor: %w", err)
@@ -394,7 +401,7 @@ func instanceKey(ctx context.Context, db *postgres.DB) (func(context.Context) (f
 
 // laterEvents holds a failed message's next attempt as an events row due
 // later, which the relay publishes then: see queue.ConsumerConfig.Later.
-type laterEvents struct{ db *postgres.DB }
+type laterEvents struct{ db Store }
 
 func (l laterEvents) Reschedule(ctx context.Context, subject, msgID string, data []byte, headers map[string]string, due time.Time) error {
 	return l.db.AppendEvents(ctx, starling.Event{MsgID: msgID, Subject: subject, Payload: data, Headers: headers, DueAt: due})

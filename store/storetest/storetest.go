@@ -46,6 +46,8 @@ type Store interface {
 	InsertDeadLetter(ctx context.Context, d *starling.DeadLetter) error
 	DeadLetters(ctx context.Context, f starling.DeadLetterFilter) ([]starling.DeadLetter, error)
 	ReplayDeadLetters(ctx context.Context, f starling.DeadLetterFilter, event func(starling.DeadLetter) (starling.Event, error)) (int, error)
+
+	More
 }
 
 // Run runs the suite. open returns a fresh, empty store for one subtest;
@@ -66,6 +68,15 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"EventOrder", testEventOrder},
 		{"EventPublishFails", testEventPublishFails},
 		{"DeadLetters", testDeadLetters},
+		{"DataErrors", testDataErrors},
+		{"FeedRules", testFeedRules},
+		{"Thread", testThread},
+		{"NotificationsOnce", testNotificationsOnce},
+		{"OAuthCodes", testOAuthCodes},
+		{"HostHealth", testHostHealth},
+		{"FollowerInboxes", testFollowerInboxes},
+		{"MarkersAndSearch", testMarkersAndSearch},
+		{"EditRemoteStatus", testEditRemoteStatus},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
