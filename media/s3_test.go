@@ -4,24 +4,17 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/starling-social/starling/media/mediatest"
 )
 
 // TestS3 puts, reads back over plain HTTP (as a client would, from the
 // bucket's URL) and deletes a file in an S3-compatible server (gofakes3,
 // in-process).
 func TestS3(t *testing.T) {
-	backend := s3mem.New()
-	if err := backend.CreateBucket("media"); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gofakes3.New(backend).Server())
-	defer srv.Close()
+	srv := mediatest.StartS3(t, "media")
 	s3, err := NewS3(S3Config{Endpoint: strings.TrimPrefix(srv.URL, "http://"), Bucket: "media", Insecure: true, AccessKey: "k", SecretKey: "s"})
 	if err != nil {
 		t.Fatal(err)

@@ -3,12 +3,8 @@ package main
 import (
 	"bytes"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/starling-social/starling/media/mediatest"
 )
@@ -19,12 +15,7 @@ import (
 // (MinIO itself cannot be installed here); minio-go speaks to it over
 // HTTP as to any S3.
 func TestMediaS3(t *testing.T) {
-	backend := s3mem.New()
-	if err := backend.CreateBucket("media"); err != nil {
-		t.Fatal(err)
-	}
-	s3 := httptest.NewServer(gofakes3.New(backend).Server())
-	defer s3.Close()
+	s3 := mediatest.StartS3(t, "media")
 	a := startInstance(t, "A", func(c *Config) {
 		c.MediaS3Endpoint = strings.TrimPrefix(s3.URL, "http://")
 		c.MediaS3Bucket, c.MediaS3Insecure = "media", true

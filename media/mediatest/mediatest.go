@@ -1,10 +1,14 @@
-// Package mediatest makes pictures for tests: a phone-like JPEG with EXIF
-// orientation and GPS tags.
+// Package mediatest makes what media tests need: a phone-like JPEG with
+// EXIF orientation and GPS tags, and an S3-compatible server.
 package mediatest
 
 import (
+	"net/http/httptest"
+
 	"bytes"
 	"encoding/binary"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -58,4 +62,18 @@ func ExifJPEG(t testing.TB, w, h int) []byte {
 	out = append(out, app1...)
 	out = append(out, payload...)
 	return append(out, b[2:]...)
+}
+
+// StartS3 runs an S3-compatible server in-process (gofakes3, in memory)
+// with bucket made, for as long as the test runs; its URL is the endpoint
+// (path-style: URL/bucket/key).
+func StartS3(tb testing.TB, bucket string) *httptest.Server {
+	tb.Helper()
+	backend := s3mem.New()
+	if err := backend.CreateBucket(bucket); err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	tb.Cleanup(srv.Close)
+	return srv
 }
