@@ -16,6 +16,7 @@ const (
 	ENOTFOUND       = "not_found"       // the thing asked for does not exist (or may not be seen)
 	EUNAUTHORIZED   = "unauthorized"    // no valid credentials, or not enough of them
 	ENOTIMPLEMENTED = "not_implemented" // the operation is not supported
+	EUNAVAILABLE    = "unavailable"     // a store or queue cannot be reached now; retry later
 )
 
 // Error is an application error: a code and a message safe to show a client.

@@ -25,6 +25,9 @@ func NewID(t time.Time) int64 {
 	return t.UnixMilli()<<16 | int64(idSeq.Add(1)&0xffff)
 }
 
+// IDTime is the time NewID made id at (to the millisecond).
+func IDTime(id int64) time.Time { return time.UnixMilli(id >> 16) }
+
 // idSeq is the process-wide sequence of NewID: ids must be unique across
 // every goroutine of the process, so this one counter is shared on purpose.
 var idSeq = func() *atomic.Uint64 {

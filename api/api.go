@@ -8,7 +8,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -47,6 +49,7 @@ type Store interface {
 	ProfileStore      // profile.go
 	ConversationStore // conversations.go
 	MediaStore        // media.go
+	PostLimitStore    // ratelimit.go
 }
 
 // Outbox performs what local people do.
@@ -94,11 +97,17 @@ type Server struct {
 	Interactions Interactions // boosts, favourites, blocks, mutes (interactions.go)
 	Streaming    *Streaming   // nil: streaming answers 503 (streaming.go)
 	Media        *Media       // nil: uploads answer 503 (media.go)
+	// PostLimit is how many statuses an account may post in 3 hours;
+	// default DefaultPostLimit, Mastodon's (ratelimit.go).
+	PostLimit int
+	// Ready checks the store and the queue for /healthz; nil: always ready.
+	Ready        func(ctx context.Context) error
 	accountCache accountCache
 	tokens       tokenCache
 	rendered     renderCache
 	logins       loginLimiter // oauth_pages.go
 	filters      filterCache  // filter_apply.go
+	anonymous    ipLimiter    // ratelimit.go
 }
 
 // Handler returns the router for everything Starling serves over HTTP.
@@ -136,7 +145,8 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/system/*", s.serveMedia)     // media.go
 	r.Get("/@{username}", s.profilePage) // public_pages.go
 	r.Get("/@{username}/{id}", s.statusPage)
-	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
+	r.Get("/healthz", s.readiness)
+	r.Get("/livez", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 
@@ -144,7 +154,7 @@ func (s *Server) Handler() http.Handler {
 
 	// Mastodon client API.
 	r.Route("/api", func(r chi.Router) {
-		r.Use(saneURL)
+		r.Use(saneURL, s.anonymousLimit)
 		r.Get("/v1/instance", s.instanceV1)
 		r.Get("/v2/instance", s.instanceV2) // instance.go
 		r.Get("/v1/custom_emojis", s.customEmojis)
@@ -317,8 +327,17 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 // code (starling.ErrorCode) says the status, and only an *starling.Error's
 // message reaches the client; anything else is logged and answered 500.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the client went away; nothing to answer
+	}
+	if s.unavailable(r.Context(), err) {
+		// The store or the queue cannot be reached (or answered too
+		// late): nothing was done; the client should come back.
+		s.Logger.Warn("request failed: a store or queue is unreachable", "path", r.URL.Path, "error", err,
+			"correlation_id", queue.TraceFrom(r.Context()).CorrelationID)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "The service is temporarily unavailable; try again shortly")
+		return
 	}
 	switch code := starling.ErrorCode(err); code {
 	case starling.ENOTFOUND:
@@ -338,6 +357,43 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		writeError(w, status, starling.ErrorMessage(err))
 	}
+}
+
+// unavailable reports whether err says the store or the queue could not
+// be reached: the EUNAVAILABLE code, or a network-level failure (refused,
+// reset, cut off, too late) while the readiness check fails too, so that
+// a remote server's failure is not taken for ours.
+func (s *Server) unavailable(ctx context.Context, err error) bool {
+	if starling.ErrorCode(err) == starling.EUNAVAILABLE {
+		return true
+	}
+	var ne net.Error
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.As(err, &ne) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return false
+	}
+	if s.Ready == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	return s.Ready(ctx) != nil
+}
+
+// readiness is /healthz: 200 while the store and the queue answer, 503
+// with the reason otherwise, so a load balancer or Kubernetes stops
+// sending requests this process cannot serve. /livez only says the
+// process runs.
+func (s *Server) readiness(w http.ResponseWriter, r *http.Request) {
+	if s.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.Ready(ctx); err != nil {
+			w.Header().Set("Retry-After", "5")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // errorStatus is the HTTP status of each error code fail does not answer

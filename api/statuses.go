@@ -51,6 +51,9 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request, me *starling
 			return
 		}
 	}
+	if !s.allowPost(w, r, me) { // ratelimit.go
+		return
+	}
 	prefs, err := s.Store.Preferences(r.Context(), me.ID)
 	if err != nil {
 		s.fail(w, r, err)

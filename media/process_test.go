@@ -2,10 +2,13 @@ package media
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"github.com/starling-social/starling/media/mediatest"
 	"hash/crc32"
 	"image"
+	"image/color"
+	"image/gif"
 	"image/jpeg"
 	"image/png"
 	"testing"
@@ -63,6 +66,35 @@ func TestProcess(t *testing.T) {
 	// Transparency stays PNG.
 	if tr, err := Process(pngOf(t, 50, 50, 100)); err != nil || tr.MIME != "image/png" {
 		t.Errorf("transparent PNG: %v %v", tr, err)
+	}
+}
+
+// TestProcessFormats: WebP and GIF come out as JPEG or PNG pictures.
+func TestProcessFormats(t *testing.T) {
+	// A 1×1 lossless WebP (the smallest valid file, widely used as a probe).
+	webpFile, err := base64.StdEncoding.DecodeString("UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gifFile bytes.Buffer
+	pal := image.NewPaletted(image.Rect(0, 0, 30, 20), color.Palette{color.Black, color.White})
+	if err := gif.Encode(&gifFile, pal, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		data []byte
+		w, h int
+	}{{"WebP", webpFile, 1, 1}, {"GIF", gifFile.Bytes(), 30, 20}} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Process(tt.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Meta.Original.Width != tt.w || p.Meta.Original.Height != tt.h || (p.MIME != "image/jpeg" && p.MIME != "image/png") {
+				t.Errorf("%+v %s", p.Meta.Original, p.MIME)
+			}
+		})
 	}
 }
 

@@ -85,6 +85,15 @@ func connect(url string, embedded *server.Server, name string, topo Topology) (*
 // Topology returns the names the connection publishes and consumes under.
 func (c *Conn) Topology() Topology { return c.topo }
 
+// Ready reports whether the connection to NATS is up (readiness): while
+// it reconnects, publishes wait and fail.
+func (c *Conn) Ready() error {
+	if st := c.nc.Status(); st != nats.CONNECTED {
+		return fmt.Errorf("queue: NATS connection %s", st)
+	}
+	return nil
+}
+
 // EnsureStreams creates or updates every stream of the topology (see the
 // package function EnsureStreams).
 func (c *Conn) EnsureStreams(ctx context.Context, override Limits) error {

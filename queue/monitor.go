@@ -74,15 +74,18 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 }
 
-func (m *Monitor) poll(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+func (m *Monitor) poll(parent context.Context) {
+	// The poll's own deadline is not shutdown: a stream that cannot be
+	// read within it (NATS down or cut off) is a reason to push back,
+	// and must not leave the last healthy state in place.
+	ctx, cancel := context.WithTimeout(parent, 5*time.Second)
 	defer cancel()
 	var streams []StreamState
 	reason := ""
 	for _, kind := range []string{Outbox, Delivery, Inbox, Timeline} {
 		s, err := m.Conn.js.Stream(ctx, m.Conn.topo.Stream(kind))
 		if err != nil {
-			if ctx.Err() == nil {
+			if parent.Err() == nil && reason == "" {
 				reason = fmt.Sprintf("cannot read stream %s: %v", m.Conn.topo.Stream(kind), err)
 			}
 			continue
@@ -111,7 +114,7 @@ func (m *Monitor) poll(ctx context.Context) {
 	if n, err := m.Store.ScheduledEvents(ctx); err == nil {
 		relay.Scheduled = n
 	}
-	if ctx.Err() != nil {
+	if parent.Err() != nil {
 		return // shutting down: keep the last state
 	}
 	m.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/starling-social/starling/api"
 	"log/slog"
 	"net"
 	"runtime/debug"
@@ -36,6 +37,7 @@ type Config struct {
 	QueueMaxAttempts int
 	TimelineWorkers  int
 	MediaWorkers     int
+	PostLimit        int
 	// Media files in an S3-compatible object store instead of under
 	// DataDir (for several machines); MediaBaseURL is the bucket's public
 	// URL (or a CDN's).
@@ -185,6 +187,7 @@ func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envEr
 	integer(&cfg.QueueMaxAttempts, "queue-max-attempts", queue.DefaultMaxAttempts, "tries of a message whose handler keeps failing before it is recorded as failed and dropped (see the admin deliveries report)")
 	integer(&cfg.TimelineWorkers, "timeline-workers", DefaultTimelineWorkers, "timeline events applied at once")
 	integer(&cfg.MediaWorkers, "media-workers", DefaultMediaWorkers, "uploaded pictures processed at once")
+	integer(&cfg.PostLimit, "post-limit", api.DefaultPostLimit, "statuses an account may post in 3 hours (then 429 with X-RateLimit-* headers)")
 	integer(&cfg.InboxWorkers, "inbox-workers", DefaultInboxWorkers, "received activities processed at once")
 	integer(&cfg.FanoutWorkers, "fanout-workers", DefaultFanoutWorkers, "outbox events fanned out at once (three quarters of them at most for one activity type)")
 	integer(&cfg.DeliveryWorkers, "delivery-workers", DefaultDeliveryWorkers, "deliveries in flight at once, across all hosts (most of them wait on the network)")
@@ -273,7 +276,7 @@ func (cfg *Config) validate() error {
 		name string
 		n    int
 	}{{"delivery-workers", cfg.DeliveryWorkers}, {"delivery-per-host", cfg.DeliveryPerHost},
-		{"timeline-workers", cfg.TimelineWorkers}, {"media-workers", cfg.MediaWorkers}, {"inbox-workers", cfg.InboxWorkers}, {"fanout-workers", cfg.FanoutWorkers},
+		{"timeline-workers", cfg.TimelineWorkers}, {"media-workers", cfg.MediaWorkers}, {"post-limit", cfg.PostLimit}, {"inbox-workers", cfg.InboxWorkers}, {"fanout-workers", cfg.FanoutWorkers},
 		{"delivery-breaker-failures", cfg.DeliveryBreakerFails}, {"unavailable-after-days", cfg.UnavailableAfterDays},
 		{"gc-percent", cfg.GCPercent}} {
 		if v.n < 1 {

@@ -252,6 +252,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Interactions: ob,
 		Streaming:    streaming,
 		Media:        &api.Media{Files: files, Workers: cfg.MediaWorkers},
+		Ready:        s.ready,
+		PostLimit:    cfg.PostLimit,
 	}
 	streaming.Server = srv
 	var handler http.Handler = srv.Handler()
@@ -283,6 +285,16 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		{name: "loops", parts: []part{{"relay", relay}, {"monitor", monitor}, {"trimmer", trimmer}, {"unavailable-hosts", fo}, {"media-sweeper", sweeper}}},
 	}
 	return nil
+}
+
+// ready is the readiness check: the store answers and NATS is connected.
+func (s *Server) ready(ctx context.Context) error {
+	if p, ok := any(s.DB).(interface{ Ping(context.Context) error }); ok {
+		if err := p.Ping(ctx); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	return s.NATS.Ready()
 }
 
 // Addr is the address the HTTP server listens on.

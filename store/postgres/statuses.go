@@ -223,3 +223,16 @@ func (db *DB) StatusReach(ctx context.Context, id int64) (accountID int64, visib
 	}
 	return accountID, visibility, nil
 }
+
+// RecentLocalStatuses counts, up to limit, accountID's live statuses made
+// since since, and returns the id of the oldest of them (0 when none):
+// what the posting rate limit reads, shared by every api process.
+func (db *DB) RecentLocalStatuses(ctx context.Context, accountID int64, since time.Time, limit int) (n int, oldest int64, err error) {
+	err = db.pool.QueryRow(ctx, `SELECT count(*), coalesce(min(id), 0) FROM (SELECT id FROM statuses
+		WHERE account_id = $1 AND local AND deleted_at IS NULL AND id >= $2 ORDER BY id DESC LIMIT $3) recent`,
+		accountID, since.UnixMilli()<<16, limit).Scan(&n, &oldest)
+	if err != nil {
+		return 0, 0, fmt.Errorf("recent statuses of %d: %w", accountID, err)
+	}
+	return n, oldest, nil
+}

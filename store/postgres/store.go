@@ -91,6 +91,14 @@ func (db *DB) Close() { db.pool.Close() }
 // Pool exposes the pgx pool for benchmarks and tests.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
+// Ping checks that PostgreSQL answers (readiness).
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
 // Migrate applies every embedded migration not yet applied. A PostgreSQL
 // session lock makes concurrent starts of several processes safe.
 func (db *DB) Migrate(ctx context.Context, logger *slog.Logger) error {

@@ -126,6 +126,14 @@ func (db *DB) Close() {
 	db.write.Close()
 }
 
+// Ping checks that the file can be read (readiness).
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.read.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping embedded store: %w", err)
+	}
+	return nil
+}
+
 // Path is the database file.
 func (db *DB) Path() string { return db.path }
 

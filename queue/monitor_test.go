@@ -1,0 +1,45 @@
+package queue
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/starling-social/starling/store/postgres/pgtest"
+)
+
+// TestMonitorNATSDown: when NATS goes away the monitor pushes back within
+// a poll, saying why, instead of keeping its last healthy state (its own
+// read deadline is not a shutdown).
+func TestMonitorNATSDown(t *testing.T) {
+	topo, err := NewTopology("mon")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := Dial("", t.TempDir(), "monitor test", topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := context.Background()
+	if err := conn.EnsureStreams(ctx, Limits{MaxMsgs: 100}); err != nil {
+		t.Fatal(err)
+	}
+	m := &Monitor{Conn: conn, Store: pgtest.NewDB(t), Logger: discard(), HighWater: 0.8, MaxRelayAge: time.Minute}
+	m.poll(ctx)
+	if over, why := m.Pressure(); over {
+		t.Fatalf("pressure with NATS up: %s", why)
+	}
+	if err := conn.Ready(); err != nil {
+		t.Fatalf("not ready with NATS up: %v", err)
+	}
+	conn.embedded.Shutdown()
+	conn.embedded.WaitForShutdown()
+	m.poll(ctx)
+	if over, why := m.Pressure(); !over || why == "" {
+		t.Errorf("no pressure with NATS down (%v, %q)", over, why)
+	}
+	if err := conn.Ready(); err == nil {
+		t.Error("ready with NATS down")
+	}
+}
