@@ -43,6 +43,7 @@ const usage = `usage: starling <command> [flags]
 
 commands:
   serve                   run the server (api, inbox, fanout, timeline) in one process
+  demo                    three federating servers in this process, a post and its path [--duration D]
   migrate                 apply database migrations
   admin account create    create a local account: --username U --email E --password P
   admin token create      print an API token: --username U --scopes "read write follow push"
@@ -77,6 +78,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				return 0
 			}
 			fmt.Fprintf(stderr, "starling bench %s: %v\n", rest[0], err)
+			return 1
+		}
+		return 0
+	}
+	if cmd == "demo" {
+		if err := runDemo(ctx, rest, stdout, stderr); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			fmt.Fprintf(stderr, "starling demo: %v\n", err)
 			return 1
 		}
 		return 0
