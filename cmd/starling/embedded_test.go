@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/starling-social/starling/api"
+	"github.com/starling-social/starling/store/postgres/pgtest"
 )
 
 // TestParseDatabaseURL: --database-url chooses the store.
@@ -217,4 +218,39 @@ func postStatus(in *instance, token, text string) (string, error) {
 		return "", fmt.Errorf("post %q: status %d, %v", text, resp.StatusCode, err)
 	}
 	return st.ID, nil
+}
+
+// TestAdminBackupArgs: the file comes before or after the flags, is
+// required, is never overwritten, and PostgreSQL is refused (its own tools
+// back it up).
+func TestAdminBackupArgs(t *testing.T) {
+	dir := t.TempDir()
+	out := t.TempDir()
+	noEnv := func(string) string { return "" }
+	for _, tt := range []struct {
+		name string
+		args []string
+		code int
+		file string
+	}{
+		{"no file", []string{"--data-dir", dir}, 2, ""},
+		{"file first", []string{filepath.Join(out, "a.db"), "--data-dir", dir}, 0, "a.db"},
+		{"file last", []string{"--data-dir", dir, filepath.Join(out, "b.db")}, 0, "b.db"},
+		{"an existing file", []string{filepath.Join(out, "a.db"), "--data-dir", dir}, 1, ""},
+		{"two files", []string{"--data-dir", dir, filepath.Join(out, "c.db"), filepath.Join(out, "d.db")}, 2, ""},
+		{"PostgreSQL", []string{filepath.Join(out, "e.db"), "--database-url", pgtest.NewDatabaseURL(t)}, 2, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(t.Context(), append([]string{"admin", "backup"}, tt.args...), noEnv, &stdout, &stderr)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d: %s", code, tt.code, stderr.String())
+			}
+			if tt.file != "" {
+				if _, err := os.Stat(filepath.Join(out, tt.file)); err != nil {
+					t.Errorf("the backup: %v", err)
+				}
+			}
+		})
+	}
 }

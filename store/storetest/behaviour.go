@@ -514,3 +514,62 @@ func testEditRemoteStatus(t *testing.T, s Store) {
 		t.Errorf("history %v, %v", versions, err)
 	}
 }
+
+// Lists is what testListsAndConversations exercises besides Store.
+type Lists interface {
+	CreateList(ctx context.Context, l *starling.List) error
+	AddListAccounts(ctx context.Context, owner, listID int64, accounts []int64) error
+	ListAccounts(ctx context.Context, listID int64, p starling.Page) ([]starling.ListedAccount, error)
+	DeleteFollow(ctx context.Context, id int64, act *starling.Activity, events ...starling.Event) (bool, error)
+	AddToConversations(ctx context.Context, statusID int64) (int64, error)
+	Conversations(ctx context.Context, accountID int64, p starling.Page) ([]starling.Conversation, error)
+}
+
+// testListsAndConversations: a list holds only accounts its owner
+// follows, so an unfollowed member leaves it; a direct conversation is one
+// row per set of other participants, moved by a newer status only.
+func testListsAndConversations(t *testing.T, s Store) {
+	ctx := context.Background()
+	alice, carol := MustAccount(t, s, "alice", ""), MustAccount(t, s, "carol", "")
+	bob, dan := MustAccount(t, s, "bob", "b.test"), MustAccount(t, s, "dan", "d.test")
+	toBob := mustFollow(t, s, alice, bob)
+	mustFollow(t, s, alice, dan)
+	l := &starling.List{AccountID: alice.ID, Title: "friends", RepliesPolicy: "list"}
+	if err := s.CreateList(ctx, l); err != nil || l.ID == 0 {
+		t.Fatalf("create list: %+v, %v", l, err)
+	}
+	if err := s.AddListAccounts(ctx, alice.ID, l.ID, []int64{bob.ID, carol.ID}); starling.ErrorCode(err) != starling.EINVALID {
+		t.Errorf("adding carol, whom alice does not follow: %v, want EINVALID", err)
+	}
+	if err := s.AddListAccounts(ctx, alice.ID, l.ID, []int64{bob.ID, dan.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteFollow(ctx, toBob.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	members, err := s.ListAccounts(ctx, l.ID, starling.Page{})
+	if err != nil || len(members) != 1 || members[0].Account.ID != dan.ID {
+		t.Errorf("after unfollowing bob: %+v, %v; want dan alone", members, err)
+	}
+
+	direct := func(n int, mentions ...int64) *starling.Status {
+		st := remoteStatus(bob, n)
+		st.Visibility = starling.VisibilityDirect
+		insertRemote(t, s, st)
+		if err := s.IndexStatus(ctx, st.ID, nil, mentions); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	first, second := direct(1, carol.ID, alice.ID), direct(2, alice.ID, carol.ID)
+	for _, st := range []*starling.Status{second, first, second} { // the older one, and a replay, move nothing
+		if _, err := s.AddToConversations(ctx, st.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	convs, err := s.Conversations(ctx, alice.ID, starling.Page{Limit: 20})
+	if err != nil || len(convs) != 1 || convs[0].LastStatusID != second.ID || !convs[0].Unread ||
+		!slices.Equal(convs[0].Participants, []int64{min(bob.ID, carol.ID), max(bob.ID, carol.ID)}) {
+		t.Errorf("alice's conversations: %+v, %v; want one, with bob and carol, at the second status, unread", convs, err)
+	}
+}
