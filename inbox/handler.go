@@ -45,6 +45,12 @@ type Handler struct {
 	// Standards, when set, learns which signature standard each remote
 	// signs with (federation.Knocker), so replies use it.
 	Standards StandardLearner
+	// Pressure, when set, makes the inbox answer 503 with Retry-After
+	// while the queues are near their limits, before any work is done;
+	// remote servers retry later, as they do for any 5xx.
+	Pressure Pressure
+	// Limits, when set, caps each sending server's rate (admission.go).
+	Limits *HostLimits
 }
 
 // StandardLearner records that a host signs with (so accepts) a signature
@@ -60,8 +66,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "inboxes accept POST")
 		return
 	}
+	if h.Pressure != nil {
+		if over, why := h.Pressure.Pressure(); over {
+			h.Metrics.received("overloaded")
+			w.Header().Set("Retry-After", "30")
+			writeError(w, http.StatusServiceUnavailable, "overloaded, try again later: "+why)
+			return
+		}
+	}
 	outcome, status, msg := h.receive(r)
 	h.Metrics.received(outcome)
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", msg)
+		writeError(w, status, "too many activities from your server; try again after "+msg+" s")
+		return
+	}
 	if status >= 400 {
 		writeError(w, status, msg)
 		return
@@ -99,6 +118,12 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 		}
 		log.Info("rejected inbox request", "reason", reason, "error", err)
 		return "unauthorized", http.StatusUnauthorized, reason
+	}
+	// The sender's rate is its verified key owner's host's, so no one can
+	// spend another server's allowance.
+	if ok, wait := h.Limits.allow(senderHost(v.Owner), now()); !ok {
+		log.Info("rate-limited inbox request", "host", senderHost(v.Owner), "wait", wait)
+		return "rate_limited", http.StatusTooManyRequests, strconv.Itoa(int(max(wait.Seconds(), 1)))
 	}
 	// Text PostgreSQL cannot store (NUL, invalid UTF-8) is refused here, at
 	// the edge: accepted, it would fail in the processor on every retry.

@@ -38,6 +38,7 @@ type Config struct {
 	TimelineWorkers  int
 	MediaWorkers     int
 	PostLimit        int
+	InboxHostRate    float64
 	// Media files in an S3-compatible object store instead of under
 	// DataDir (for several machines); MediaBaseURL is the bucket's public
 	// URL (or a CDN's).
@@ -156,6 +157,16 @@ func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envEr
 		}
 		fs.IntVar(p, name, def, usage)
 	}
+	floating := func(p *float64, name string, def float64, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 {
+				errs.add(fmt.Errorf("%s=%q: want a number, 0 or more", envName(name), v))
+			}
+			def = f
+		}
+		fs.Float64Var(p, name, def, usage)
+	}
 	duration := func(p *time.Duration, name string, def time.Duration, usage string) {
 		if v := getenv(envName(name)); v != "" {
 			d, err := time.ParseDuration(v)
@@ -187,6 +198,7 @@ func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envEr
 	integer(&cfg.QueueMaxAttempts, "queue-max-attempts", queue.DefaultMaxAttempts, "tries of a message whose handler keeps failing before it is recorded as failed and dropped (see the admin deliveries report)")
 	integer(&cfg.TimelineWorkers, "timeline-workers", DefaultTimelineWorkers, "timeline events applied at once")
 	integer(&cfg.MediaWorkers, "media-workers", DefaultMediaWorkers, "uploaded pictures processed at once")
+	floating(&cfg.InboxHostRate, "inbox-host-rate", 100, "activities per second one remote server may deliver (burst 10 s worth; then 429 with Retry-After); 0: no limit")
 	integer(&cfg.PostLimit, "post-limit", api.DefaultPostLimit, "statuses an account may post in 3 hours (then 429 with X-RateLimit-* headers)")
 	integer(&cfg.InboxWorkers, "inbox-workers", DefaultInboxWorkers, "received activities processed at once")
 	integer(&cfg.FanoutWorkers, "fanout-workers", DefaultFanoutWorkers, "outbox events fanned out at once (three quarters of them at most for one activity type)")
@@ -239,6 +251,9 @@ func (cfg *Config) validate() error {
 	var errs []error
 	if cfg.Protocol == "" {
 		cfg.Protocol = defaultProtocol(cfg.Domain)
+	}
+	if cfg.InboxHostRate < 0 {
+		errs = append(errs, fmt.Errorf("--inbox-host-rate %v: want 0 or more", cfg.InboxHostRate))
 	}
 	if cfg.MediaS3Endpoint != "" && (cfg.MediaS3Bucket == "" || cfg.MediaBaseURL == "") {
 		errs = append(errs, fmt.Errorf("--media-s3-endpoint %q: also set --media-s3-bucket and --media-base-url", cfg.MediaS3Endpoint))
