@@ -197,9 +197,18 @@ func embeddedConfig(t testing.TB, addr string) Config {
 func startInstance(t testing.TB, name string, opts ...func(*Config)) *instance {
 	t.Helper()
 	if os.Getenv("STARLING_TEST_STORE") == "embedded" {
-		return startWith(t, name, embeddedConfig, opts...)
+		return startWith(t, name, embeddedConfig, nil, opts...)
 	}
-	return startWith(t, name, newConfig, opts...)
+	return startWith(t, name, newConfig, nil, opts...)
+}
+
+// startLogged is startInstance with logger instead of the test log.
+func startLogged(t testing.TB, name string, logger *slog.Logger, opts ...func(*Config)) *instance {
+	t.Helper()
+	if os.Getenv("STARLING_TEST_STORE") == "embedded" {
+		return startWith(t, name, embeddedConfig, logger, opts...)
+	}
+	return startWith(t, name, newConfig, logger, opts...)
 }
 
 // skipUnlessPostgres skips a test that reaches PostgreSQL directly (its
@@ -214,10 +223,10 @@ func skipUnlessPostgres(t testing.TB, in *instance) {
 // startEmbedded starts an instance on the embedded store.
 func startEmbedded(t testing.TB, name string, opts ...func(*Config)) *instance {
 	t.Helper()
-	return startWith(t, name, embeddedConfig, opts...)
+	return startWith(t, name, embeddedConfig, nil, opts...)
 }
 
-func startWith(t testing.TB, name string, config func(testing.TB, string) Config, opts ...func(*Config)) *instance {
+func startWith(t testing.TB, name string, config func(testing.TB, string) Config, logger *slog.Logger, opts ...func(*Config)) *instance {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -231,7 +240,10 @@ func startWith(t testing.TB, name string, config func(testing.TB, string) Config
 		inbox:  &inboxRecorder{posts: map[string]int{}, refused: map[string]int{}, signed: map[string][]string{}},
 		client: &http.Client{Timeout: 10 * time.Second}}
 	in.base = "http://" + in.cfg.Domain
-	in.srv = &Server{Config: &in.cfg, Logger: testLogger(t, name), Listener: ln, WrapHandler: in.inbox.wrap}
+	if logger == nil {
+		logger = testLogger(t, name)
+	}
+	in.srv = &Server{Config: &in.cfg, Logger: logger, Listener: ln, WrapHandler: in.inbox.wrap}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := in.srv.Start(ctx); err != nil {
