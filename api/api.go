@@ -88,6 +88,7 @@ type Server struct {
 	// Retry-After while the queues are backed up.
 	Pressure   Pressure
 	Deliveries DeliveryReporter
+	Operator   Operator // admin_operator.go; nil: those routes answer 404
 	Logger     *slog.Logger
 	Version    string
 
@@ -172,6 +173,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/v1/statuses/{id}/history", s.scoped("read:statuses", s.statusHistory))
 			r.Get("/v1/statuses/{id}/source", s.scoped("read:statuses", s.statusSource))
 			r.Get("/v1/admin/deliveries", s.scoped("admin:read", s.adminDeliveries))
+			s.operatorRoutes(r)
 			// Interactions, notification changes (interactions.go, notifications.go).
 			r.Post("/v1/notifications/clear", s.scoped("write:notifications", s.clearNotifications))
 			r.Get("/v1/notifications/unread_count", s.scoped("read:notifications", s.unreadCount))

@@ -30,6 +30,11 @@ type AudienceStore interface {
 	AudienceOf(ctx context.Context, typ, objectURI string) ([]string, error)
 }
 
+// QueueRecorder records the deliveries of an activity as queued.
+type QueueRecorder interface {
+	RecordQueuedDeliveries(ctx context.Context, activityID int64, inboxes, hosts []string) error
+}
+
 // Publisher queues messages on a stream; *queue.Conn is one. PublishBatch
 // stores every message once (by its MsgID) or returns an error, which
 // wraps queue.ErrPublishTimeout when JetStream did not answer in time.
@@ -47,6 +52,11 @@ type Fanout struct {
 
 	// Refresh is how often Run rereads the unavailable hosts; default 30s.
 	Refresh time.Duration
+	// Records, when set, records every delivery queued (one statement per
+	// fan-out), for the operator's backlog and per-post trace.
+	Records QueueRecorder
+	// Controls, when set, leaves suspended hosts out of every fan-out.
+	Controls *Controls
 
 	unavailable atomic.Pointer[map[string]bool] // read by every fan-out, replaced by Run
 }
@@ -200,18 +210,30 @@ func (f *Fanout) followersAudience(ctx context.Context, ev queue.OutboxEvent, ac
 func (f *Fanout) enqueue(ctx context.Context, ev queue.OutboxEvent, inboxes []string) error {
 	tr := queue.TraceFrom(ctx)
 	msgs := make([]queue.Outgoing, 0, len(inboxes))
+	var queued, hosts []string
 	for _, inbox := range inboxes {
 		u, err := url.Parse(inbox)
 		if err != nil || u.Host == "" {
 			f.Logger.Warn("skipping malformed inbox", "inbox", inbox, "activity_id", ev.ActivityID)
 			continue
 		}
+		if f.Controls.Suspended(ctx, u.Host) {
+			continue // an admin suspended the domain: nothing goes there
+		}
+		queued, hosts = append(queued, inbox), append(hosts, u.Host)
 		data, err := json.Marshal(queue.DeliveryMessage{ActivityID: ev.ActivityID, ActorID: ev.ActorID, Inbox: inbox})
 		if err != nil {
 			return queue.Permanent(fmt.Errorf("encode delivery: %w", err))
 		}
 		msgs = append(msgs, queue.Outgoing{Subject: f.Topology.DeliverySubject(u.Host),
 			MsgID: deliveryMsgID(ev.ActivityID, inbox), Data: data})
+	}
+	if f.Records != nil {
+		// Before publishing, so that an outcome always finds its row; a
+		// fan-out retried after a failed publish finds them there.
+		if err := f.Records.RecordQueuedDeliveries(ctx, ev.ActivityID, queued, hosts); err != nil {
+			return err
+		}
 	}
 	if err := f.Publisher.PublishBatch(ctx, msgs); err != nil {
 		if ctx.Err() != nil || errors.Is(err, queue.ErrPublishTimeout) {

@@ -154,7 +154,11 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		}
 		return delivery.Backlog(n)
 	})
-	fo := &fanout.Fanout{Store: s.DB, Publisher: s.NATS, Topology: topo, Logger: logger.With("role", "fanout"), Metrics: dm}
+	// What admins decided about hosts (pause, suspend, retry, purge), read
+	// by fanout, delivery and the inbox from one cache per process.
+	controls := &fanout.Controls{Store: s.DB, Logger: logger.With("role", "delivery")}
+	fo := &fanout.Fanout{Store: s.DB, Publisher: s.NATS, Topology: topo, Logger: logger.With("role", "fanout"), Metrics: dm,
+		Records: s.DB, Controls: controls}
 	deliveries := federation.NewDeliveryClient(cfg.DeliveryTimeout, cfg.AllowPrivateAddresses)
 	dl := &fanout.Deliverer{Store: s.DB, Client: deliveries, Topology: topo,
 		UserAgent: "Starling/" + Version + " (+" + st.Base() + "/)",
@@ -163,7 +167,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 			BreakerFailures: uint32(cfg.DeliveryBreakerFails), BreakerTimeout: cfg.DeliveryBreakerTimeout,
 			UnavailableAfterDays: cfg.UnavailableAfterDays,
 		},
-		Logger: logger.With("role", "delivery"), Metrics: dm, Knocker: knocker}
+		Logger: logger.With("role", "delivery"), Metrics: dm, Knocker: knocker,
+		Outcomes: s.DB, Controls: controls}
 	if err := fo.Load(ctx); err != nil {
 		return err
 	}
@@ -225,13 +230,14 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Resolver: resolver,
 		Site:     st,
 		Inbox: &inbox.Handler{Store: s.DB, Keys: resolver.KeyLookup, Topology: topo,
-			Logger: logger.With("role", "inbox"), Metrics: im, Standards: knocker},
+			Logger: logger.With("role", "inbox"), Metrics: im, Standards: knocker, Gate: controls},
 		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Pressure: monitor,
 		Deliveries: &fanout.Reporter{Store: s.DB, Monitor: monitor, Deliverer: dl,
 			Backlog: func(n int) (int, map[string]int) { return delivery.Backlog(n) }},
-		Logger:  logger.With("role", "api"),
-		Version: Version,
+		Operator: &fanout.Operator{Store: s.DB, Topology: topo, Deliverer: dl},
+		Logger:   logger.With("role", "api"),
+		Version:  Version,
 
 		Interactions: ob,
 		Streaming:    streaming,
