@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -179,6 +180,23 @@ func TestOperatorView(t *testing.T) {
 	time.Sleep(time.Second)
 	if n := len(ok.Received(create3)); n != 0 {
 		t.Errorf("a suspended host received %d deliveries", n)
+	}
+
+	// The queue's backlog comes from consumer state.
+	resp := must(http.Get(r.in.base + "/metrics"))
+	metrics := string(must(io.ReadAll(resp.Body)))
+	resp.Body.Close()
+	if !strings.Contains(metrics, `starling_consumer_backlog{consumer="delivery",stream="STARLING_DELIVERY"}`) {
+		t.Error("metrics lack the delivery consumer's backlog")
+	}
+	var rep struct {
+		Streams []struct {
+			Name, Consumer string
+		} `json:"streams"`
+	}
+	r.in.mustCall("GET", "/api/v1/admin/deliveries", adminToken, nil, &rep)
+	if len(rep.Streams) != 4 || rep.Streams[1].Consumer == "" {
+		t.Errorf("report streams %+v", rep.Streams)
 	}
 
 	// The audit.
