@@ -70,6 +70,11 @@ type Pressure interface {
 	Pressure() (overloaded bool, reason string)
 }
 
+// Roles says whether an account has the admin role.
+type Roles interface {
+	IsAdmin(ctx context.Context, accountID int64) (bool, error)
+}
+
 // DeliveryReporter builds the admin view of deliveries.
 type DeliveryReporter interface {
 	DeliveryReport(ctx context.Context) (any, error)
@@ -89,8 +94,11 @@ type Server struct {
 	Pressure   Pressure
 	Deliveries DeliveryReporter
 	Operator   Operator // admin_operator.go; nil: those routes answer 404
-	Logger     *slog.Logger
-	Version    string
+	// Roles, when set, lets only accounts with the admin role use admin:*
+	// scopes (serve sets it; without it the scope alone decides).
+	Roles   Roles
+	Logger  *slog.Logger
+	Version string
 
 	Interactions Interactions // boosts, favourites, blocks, mutes (interactions.go)
 	Streaming    *Streaming   // nil: streaming answers 503 (streaming.go)

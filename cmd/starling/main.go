@@ -45,7 +45,8 @@ const usage = `usage: starling <command> [flags]
 commands:
   serve                   run the server (api, inbox, fanout, timeline) in one process
   migrate                 apply database migrations
-  admin account create    create a local account: --username U --email E --password P
+  admin account create    create a local account: --username U --email E --password P [--admin]
+  admin account role      give or take the admin role (admin:* scopes): --username U --admin=true|false
   admin token create      print an API token: --username U --scopes "read write follow push"
   admin deliveries show   failing hosts and dead letters, and what to do [--host H]
   admin deliveries replay queue dead letters again: --host H or --id N
@@ -113,6 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.SetOutput(stderr)
 	envErrs := cfg.register(fs, getenv)
 	var username, email, password, scopes, host string
+	var isAdmin bool
 	var ids idList
 	var op operatorArgs
 	operatorCmd := true
@@ -154,6 +156,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fs.StringVar(&username, "username", "", "username of the new account")
 		fs.StringVar(&email, "email", "", "email address")
 		fs.StringVar(&password, "password", "", "password (at least 8 characters)")
+		fs.BoolVar(&isAdmin, "admin", false, "give the account the admin role")
+	case "admin account role":
+		fs.StringVar(&username, "username", "", "local account")
+		fs.BoolVar(&isAdmin, "admin", true, "admin role: true to give, false to take")
 	case "admin token create":
 		fs.StringVar(&username, "username", "", "local account the token acts for")
 		fs.StringVar(&scopes, "scopes", "read write follow push", "space-separated OAuth scopes")
@@ -199,10 +205,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "admin account create":
 		err = withStore(ctx, &cfg, logger, func(db *postgres.DB) error {
 			a, err := admin(&cfg, db).CreateAccount(ctx, username, email, password)
-			if err == nil {
-				fmt.Fprintf(stdout, "created %s (id %d)\n", a.URI, a.ID)
+			if err != nil {
+				return err
 			}
-			return err
+			if isAdmin {
+				if err := admin(&cfg, db).SetRole(ctx, username, true); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(stdout, "created %s (id %d)%s\n", a.URI, a.ID, map[bool]string{true: ", admin"}[isAdmin])
+			return nil
+		})
+	case "admin account role":
+		err = withStore(ctx, &cfg, logger, func(db *postgres.DB) error {
+			if err := admin(&cfg, db).SetRole(ctx, username, isAdmin); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s: admin %v\n", username, isAdmin)
+			return nil
 		})
 	case "admin deliveries show":
 		err = withStore(ctx, &cfg, logger, func(db *postgres.DB) error {

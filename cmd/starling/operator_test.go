@@ -44,7 +44,13 @@ func TestOperatorView(t *testing.T) {
 	ok, failing, paused := r.fleet.Hosts[0], r.fleet.Hosts[1], r.fleet.Hosts[2]
 	failing.Set(Behaviour{Status: http.StatusServiceUnavailable})
 	r.follow(r.fleet.Hosts, 1)
+	if code, out, errOut := cliRun(r.in, "admin", "account", "role", "--username", "alice"); code != 0 || !strings.Contains(out, "admin true") {
+		t.Fatalf("role: %d %s %s", code, out, errOut)
+	}
 	adminToken := must(adminOf(r.in).CreateToken(ctx, "alice", "admin:read admin:write"))
+	// bob's token carries the scopes, but bob is no admin.
+	r.in.user("bob")
+	notAdmin := must(adminOf(r.in).CreateToken(ctx, "bob", "admin:read admin:write"))
 	readOnly := must(adminOf(r.in).CreateToken(ctx, "alice", "admin:read"))
 
 	postStatus := func(text string) (string, string) {
@@ -227,6 +233,8 @@ func TestOperatorView(t *testing.T) {
 			{"POST", "/api/v1/admin/hosts/" + ok.Addr + "/explode", adminToken, http.StatusNotFound},
 			{"POST", "/api/v1/admin/hosts/" + ok.Addr + "/pause", readOnly, http.StatusForbidden},
 			{"GET", "/api/v1/admin/backlog", r.alice, http.StatusForbidden},
+			{"GET", "/api/v1/admin/backlog", notAdmin, http.StatusForbidden},
+			{"POST", "/api/v1/admin/hosts/" + ok.Addr + "/pause", notAdmin, http.StatusForbidden},
 			{"GET", "/api/v1/admin/backlog", "", http.StatusUnauthorized},
 			{"POST", "/api/v1/admin/dead_letters/replay?status_id=x", adminToken, http.StatusUnprocessableEntity},
 		} {
@@ -256,6 +264,7 @@ func TestOperatorView(t *testing.T) {
 			{[]string{"admin", "host", "pause", "nowhere.test"}, 1, "no deliveries, failures or accounts known"},
 			{[]string{"admin", "deadletters", "replay"}, 2, "name what to replay"},
 			{[]string{"admin", "backlog", "--filter", "bogus"}, 2, "is not one of"},
+			{[]string{"admin", "account", "role", "--username", "nobody"}, 2, "no local account"},
 		} {
 			code, _, errOut := cliRun(r.in, tt.args...)
 			if code != tt.want || !strings.Contains(errOut, tt.says) {

@@ -236,6 +236,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Deliveries: &fanout.Reporter{Store: s.DB, Monitor: monitor, Deliverer: dl,
 			Backlog: func(n int) (int, map[string]int) { return delivery.Backlog(n) }},
 		Operator: &fanout.Operator{Store: s.DB, Topology: topo, Deliverer: dl},
+		Roles:    s.DB,
 		Logger:   logger.With("role", "api"),
 		Version:  Version,
 

@@ -397,3 +397,29 @@ func (db *DB) KnownHost(ctx context.Context, host string) (bool, error) {
 	}
 	return known, nil
 }
+
+// SetAdmin gives or takes the admin role of a local account;
+// ENOTFOUND when it has no user row.
+func (db *DB) SetAdmin(ctx context.Context, accountID int64, admin bool) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE users SET admin = $2 WHERE account_id = $1`, accountID, admin)
+	if err != nil {
+		return fmt.Errorf("set admin role of %d: %w", accountID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("set admin role of %d: %w", accountID, starling.ErrNotFound)
+	}
+	return nil
+}
+
+// IsAdmin reports whether a local account has the admin role.
+func (db *DB) IsAdmin(ctx context.Context, accountID int64) (bool, error) {
+	var admin bool
+	err := db.pool.QueryRow(ctx, `SELECT admin FROM users WHERE account_id = $1`, accountID).Scan(&admin)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("admin role of %d: %w", accountID, err)
+	}
+	return admin, nil
+}
