@@ -142,7 +142,10 @@ func (s *Server) Handler() http.Handler {
 	r.Get(thumbnailPath, s.thumbnail)
 	r.Get(missingAvatarPath, servePNG(defaultAvatar))
 	r.Get(missingHeaderPath, servePNG(defaultHeader))
-	r.Get("/system/*", s.serveMedia)     // media.go
+	r.Get("/system/*", s.serveMedia) // media.go
+	r.Get("/admin", s.adminPage)     // admin_page.go
+	r.Get("/admin/trace", s.adminTracePage)
+	r.Post("/admin/hosts/{host}/{action}", s.adminPageAction)
 	r.Get("/@{username}", s.profilePage) // public_pages.go
 	r.Get("/@{username}/{id}", s.statusPage)
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
