@@ -35,6 +35,11 @@ type QueueRecorder interface {
 	RecordQueuedDeliveries(ctx context.Context, activityID int64, inboxes, hosts []string) error
 }
 
+// DeliveryTrimmer deletes old delivery rows, a batch at a time.
+type DeliveryTrimmer interface {
+	TrimDeliveries(ctx context.Context, before time.Time, limit int) (int64, error)
+}
+
 // Publisher queues messages on a stream; *queue.Conn is one. PublishBatch
 // stores every message once (by its MsgID) or returns an error, which
 // wraps queue.ErrPublishTimeout when JetStream did not answer in time.
@@ -57,6 +62,10 @@ type Fanout struct {
 	Records QueueRecorder
 	// Controls, when set, leaves suspended hosts out of every fan-out.
 	Controls *Controls
+	// Trim, when set, is how Run forgets delivery rows older than Keep
+	// (default 14 days): the per-post trace reaches back that far.
+	Trim DeliveryTrimmer
+	Keep time.Duration
 
 	unavailable atomic.Pointer[map[string]bool] // read by every fan-out, replaced by Run
 }
@@ -95,7 +104,23 @@ func (f *Fanout) Run(ctx context.Context) error {
 			if err := f.Load(ctx); err != nil && ctx.Err() == nil {
 				f.Logger.Warn("keeping the last set of unavailable hosts", "error", err)
 			}
+			f.trim(ctx)
 		}
+	}
+}
+
+// trim deletes one batch of old delivery rows per tick: bounded work,
+// whichever process does it (a row deleted twice is deleted once).
+func (f *Fanout) trim(ctx context.Context) {
+	if f.Trim == nil {
+		return
+	}
+	keep := f.Keep
+	if keep <= 0 {
+		keep = 14 * 24 * time.Hour
+	}
+	if _, err := f.Trim.TrimDeliveries(ctx, time.Now().Add(-keep), 10_000); err != nil && ctx.Err() == nil {
+		f.Logger.Warn("could not trim old delivery rows", "error", err)
 	}
 }
 

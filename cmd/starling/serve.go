@@ -158,7 +158,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	// by fanout, delivery and the inbox from one cache per process.
 	controls := &fanout.Controls{Store: s.DB, Logger: logger.With("role", "delivery")}
 	fo := &fanout.Fanout{Store: s.DB, Publisher: s.NATS, Topology: topo, Logger: logger.With("role", "fanout"), Metrics: dm,
-		Records: s.DB, Controls: controls}
+		Records: s.DB, Controls: controls, Trim: s.DB}
 	deliveries := federation.NewDeliveryClient(cfg.DeliveryTimeout, cfg.AllowPrivateAddresses)
 	dl := &fanout.Deliverer{Store: s.DB, Client: deliveries, Topology: topo,
 		UserAgent: "Starling/" + Version + " (+" + st.Base() + "/)",

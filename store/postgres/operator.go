@@ -444,3 +444,16 @@ func (db *DB) IsAdmin(ctx context.Context, accountID int64) (bool, error) {
 	}
 	return admin, nil
 }
+
+// TrimDeliveries deletes up to limit delivered or dead delivery rows
+// older than before (the trace of older posts ends there), and returns
+// how many it deleted. Pending rows are never trimmed.
+func (db *DB) TrimDeliveries(ctx context.Context, before time.Time, limit int) (int64, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM deliveries WHERE ctid = ANY (ARRAY(
+			SELECT ctid FROM deliveries WHERE state = 'delivered' AND delivered_at < $1 LIMIT $2))
+		OR ctid = ANY (ARRAY(SELECT ctid FROM deliveries WHERE state = 'dead' AND created_at < $1 LIMIT $2))`, before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("trim deliveries: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -100,6 +100,9 @@ func TestOperator(t *testing.T) {
 	if ok, err := db.KnownHost(ctx, "b.test"); err != nil || !ok {
 		t.Errorf("known b.test: %v %v", ok, err)
 	}
+	if n, err := db.TrimDeliveries(ctx, time.Now().Add(time.Hour), 100); err != nil || n != 3 {
+		t.Errorf("trimmed %d, %v; want the delivered one and the two dead", n, err)
+	}
 	if ok, _ := db.KnownHost(ctx, "nowhere.test"); ok {
 		t.Error("nowhere.test known")
 	}
