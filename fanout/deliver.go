@@ -291,12 +291,8 @@ func (d *Deliverer) deadLetter(ctx context.Context, m queue.DeliveryMessage, hos
 		return err
 	}
 	d.Metrics.deadLetter(reason)
-	status := 0
-	if aerr.status != 0 {
-		status = aerr.status
-	}
 	d.record(ctx, host, starling.DeliveryOutcome{ActivityID: m.ActivityID, Inbox: m.Inbox,
-		State: starling.DeliveryDead, Attempts: dl.Attempts, LastError: dl.LastError, LastStatus: status})
+		State: starling.DeliveryDead, Attempts: dl.Attempts, LastError: dl.LastError, LastStatus: aerr.status})
 	return nil
 }
 
