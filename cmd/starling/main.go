@@ -52,6 +52,7 @@ commands:
   admin deliveries replay queue dead letters again: --host H or --id N
   admin backlog           the host table: pending, oldest, attempts, next attempt, errors, state
                           [--host H] [--filter failing|unavailable|paused|suspended] [--limit N] [--json]
+                          [--watch 2s: refresh in place]
   admin trace STATUS_ID   every destination inbox of a post, with its state [--json]
   admin host ACTION HOST  ACTION: pause, resume, retry (now), purge (into dead letters),
                           clear (failure state), suspend, unsuspend (a domain: nothing out or in)
@@ -124,6 +125,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fs.StringVar(&op.host, "host", "", "only this host")
 		fs.StringVar(&op.filter, "filter", "", "only hosts failing, unavailable, paused or suspended")
 		fs.IntVar(&op.limit, "limit", 100, "at most this many hosts")
+		fs.DurationVar(&op.watch, "watch", 0, "refresh every this long (e.g. 2s), in place on a terminal")
 	case "admin trace":
 		fs.BoolVar(&op.json, "json", false, "print JSON")
 	case "admin actions":
@@ -254,6 +256,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			actor := cliActor(getenv)
 			switch words := strings.Fields(cmd); words[1] {
 			case "backlog":
+				if op.watch != 0 {
+					return watchBacklog(ctx, o, op, stdout)
+				}
 				return showBacklog(ctx, o, op, stdout)
 			case "trace":
 				return showTrace(ctx, o, op, stdout)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -25,6 +26,7 @@ type operatorArgs struct {
 	limit    int
 	statusID int64
 	all      bool
+	watch    time.Duration
 	ids      idList
 	args     []string // positional: STATUS_ID, HOST
 }
@@ -62,6 +64,44 @@ func ago(t time.Time, now time.Time) string {
 		return "in " + (-d).Round(time.Second).String()
 	}
 	return d.Round(time.Second).String() + " ago"
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// watchBacklog prints the host table every a.watch until ctx ends: in
+// place on a terminal, one table after another (with a time line) when not.
+func watchBacklog(ctx context.Context, op *fanout.Operator, a operatorArgs, w io.Writer) error {
+	if a.watch < 100*time.Millisecond {
+		return &api.ValidationError{Msg: fmt.Sprintf("--watch %s: refresh at most every 100ms", a.watch)}
+	}
+	tty := isTerminal(w)
+	t := time.NewTicker(a.watch)
+	defer t.Stop()
+	for {
+		if tty {
+			fmt.Fprint(w, "\x1b[H\x1b[2J") // home, clear
+		}
+		fmt.Fprintf(w, "%s (every %s; Ctrl-C ends)\n", time.Now().Format(time.DateTime), a.watch)
+		if err := showBacklog(ctx, op, a, w); err != nil {
+			return err
+		}
+		if !tty {
+			fmt.Fprintln(w)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // showBacklog prints the host table.

@@ -218,6 +218,18 @@ func TestOperatorView(t *testing.T) {
 		t.Errorf("audit:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
+	t.Run("watch", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		defer cancel()
+		var stdout, stderr bytes.Buffer
+		env := map[string]string{"STARLING_DATABASE_URL": r.in.cfg.DatabaseURL, "STARLING_DOMAIN": r.in.cfg.Domain,
+			"STARLING_PROTOCOL": r.in.cfg.Protocol, "STARLING_LOG_LEVEL": "warn"}
+		code := run(ctx, []string{"admin", "backlog", "--watch", "500ms"}, func(k string) string { return env[k] }, &stdout, &stderr)
+		if n := strings.Count(stdout.String(), "HOST"); code != 0 || n < 2 || strings.Contains(stdout.String(), "\x1b[") {
+			t.Errorf("--watch not on a terminal: %d, %d tables, %s", code, n, stderr.String())
+		}
+	})
+
 	t.Run("bad input", func(t *testing.T) {
 		for _, tt := range []struct {
 			method, path, token string
@@ -264,6 +276,7 @@ func TestOperatorView(t *testing.T) {
 			{[]string{"admin", "host", "pause", "nowhere.test"}, 1, "no deliveries, failures or accounts known"},
 			{[]string{"admin", "deadletters", "replay"}, 2, "name what to replay"},
 			{[]string{"admin", "backlog", "--filter", "bogus"}, 2, "is not one of"},
+			{[]string{"admin", "backlog", "--watch", "1ms"}, 2, "at most every 100ms"},
 			{[]string{"admin", "account", "role", "--username", "nobody"}, 2, "no local account"},
 		} {
 			code, _, errOut := cliRun(r.in, tt.args...)
