@@ -16,6 +16,7 @@ import (
 type Operator interface {
 	Backlog(ctx context.Context, f starling.HostBacklogFilter) ([]starling.HostBacklog, error)
 	Trace(ctx context.Context, statusID int64) ([]starling.DeliveryTrace, error)
+	HostQueue(ctx context.Context, host string, limit int) ([]starling.DeliveryTrace, error)
 	HostAction(ctx context.Context, actor, action, host string) (int64, error)
 	DeadLetters(ctx context.Context, f starling.DeadLetterFilter) ([]starling.DeadLetter, error)
 	Replay(ctx context.Context, actor string, f starling.DeadLetterFilter) (int, error)
@@ -32,6 +33,7 @@ func (s *Server) operatorRoutes(r chi.Router) {
 	r.Get("/v1/admin/dead_letters", s.scoped("admin:read", s.adminDeadLetters))
 	r.Post("/v1/admin/dead_letters/replay", s.scoped("admin:write", s.adminReplay))
 	r.Get("/v1/admin/actions", s.scoped("admin:read", s.adminActions))
+	r.Get("/v1/admin/hosts/{host}/queue", s.scoped("admin:read", s.adminHostQueue))
 	r.Post("/v1/admin/hosts/{host}/{action}", s.scoped("admin:write", s.adminHostAction))
 }
 
@@ -101,6 +103,23 @@ func (s *Server) adminTrace(w http.ResponseWriter, r *http.Request, _ *starling.
 		return
 	}
 	list, err := s.Operator.Trace(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) adminHostQueue(w http.ResponseWriter, r *http.Request, _ *starling.Account) {
+	if !s.operator(w) {
+		return
+	}
+	limit, ok := intParam(r.URL.Query().Get("limit"), 100)
+	if !ok || limit > 10_000 {
+		writeError(w, http.StatusUnprocessableEntity, "Validation failed: limit must be a number from 1 to 10000")
+		return
+	}
+	list, err := s.Operator.HostQueue(r.Context(), chi.URLParam(r, "host"), limit)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -19,6 +19,7 @@ type OperatorStore interface {
 	DeliveryTrace(ctx context.Context, statusID int64) ([]starling.DeliveryTrace, error)
 	DeadLetters(ctx context.Context, f starling.DeadLetterFilter) ([]starling.DeadLetter, error)
 	KnownHost(ctx context.Context, host string) (bool, error)
+	HostQueue(ctx context.Context, host string, limit int) ([]starling.DeliveryTrace, error)
 	PauseHost(ctx context.Context, actor, host, subject string, paused bool) (int64, error)
 	SuspendHost(ctx context.Context, actor, host string, suspended bool) error
 	RetryHost(ctx context.Context, actor, host, subject string) (int64, error)
@@ -101,6 +102,26 @@ func (o *Operator) Trace(ctx context.Context, statusID int64) ([]starling.Delive
 		return nil, starling.Errorf(starling.EINVALID, "%d is not a status id", statusID)
 	}
 	list, err := o.Store.DeliveryTrace(ctx, statusID)
+	if err != nil {
+		return nil, err
+	}
+	if list == nil {
+		list = []starling.DeliveryTrace{}
+	}
+	return list, nil
+}
+
+// HostQueue returns a host's pending deliveries, oldest first, each with
+// its attempts, last error and next attempt.
+func (o *Operator) HostQueue(ctx context.Context, host string, limit int) ([]starling.DeliveryTrace, error) {
+	h, err := CheckHost(host)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.known(ctx, h); err != nil {
+		return nil, err
+	}
+	list, err := o.Store.HostQueue(ctx, h, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -153,7 +153,22 @@ func showBacklog(ctx context.Context, op *fanout.Operator, a operatorArgs, w io.
 	if len(list) == 0 {
 		fmt.Fprintln(w, "(no hosts with deliveries, failures or decisions)")
 	}
-	return nil
+	if a.host == "" {
+		return nil
+	}
+	// One host: its queue too.
+	queue, err := op.HostQueue(ctx, a.host, 50)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\npending deliveries to %s, oldest first (at most 50):\n", a.host)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACTIVITY\tTYPE\tINBOX\tQUEUED\tATTEMPTS\tNEXT ATTEMPT\tLAST ERROR")
+	for _, d := range queue {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ActivityID, d.ActivityType, d.Inbox, ago(d.QueuedAt, now),
+			d.Attempts, ago(d.NextAttempt, now), clip(d.LastError, 50))
+	}
+	return tw.Flush()
 }
 
 // showTrace prints every destination of a post.

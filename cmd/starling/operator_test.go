@@ -73,6 +73,11 @@ func TestOperatorView(t *testing.T) {
 	if row.LastStatus != 503 || row.LastError != "status 503" || row.NextAttempt.IsZero() || row.OldestPending.IsZero() {
 		t.Errorf("failing host %+v", row)
 	}
+	var queue []starling.DeliveryTrace
+	r.in.mustCall("GET", "/api/v1/admin/hosts/"+failing.Addr+"/queue", adminToken, nil, &queue)
+	if len(queue) != 1 || queue[0].ActivityType != "Create" || queue[0].LastError != "status 503" || queue[0].NextAttempt.IsZero() {
+		t.Errorf("queue of the failing host %+v", queue)
+	}
 	var table []hostRow
 	r.in.mustCall("GET", "/api/v1/admin/backlog?filter=failing", adminToken, nil, &table)
 	if len(table) != 1 || table[0].Host != failing.Addr {
@@ -94,6 +99,10 @@ func TestOperatorView(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &cliRows) != nil || len(cliRows) != 1 || cliRows[0].LastStatus != 503 ||
 		cliRows[0].NextAttempt.IsZero() {
 		t.Errorf("backlog --json: %d %s %s", code, out, errOut)
+	}
+	code, out, _ = cliRun(r.in, "admin", "backlog", "--host", failing.Addr)
+	if code != 0 || !strings.Contains(out, "pending deliveries to") || !strings.Contains(out, "Create") {
+		t.Errorf("backlog --host: %d\n%s", code, out)
 	}
 	code, out, _ = cliRun(r.in, "admin", "backlog")
 	if code != 0 || !strings.Contains(out, failing.Addr) || !strings.Contains(out, "503") || !strings.Contains(out, "failing") {
@@ -240,6 +249,7 @@ func TestOperatorView(t *testing.T) {
 			{"GET", "/api/v1/admin/backlog?filter=bogus", adminToken, http.StatusUnprocessableEntity},
 			{"GET", "/api/v1/admin/backlog?limit=x", adminToken, http.StatusUnprocessableEntity},
 			{"GET", "/api/v1/admin/trace/abc", adminToken, http.StatusUnprocessableEntity},
+			{"GET", "/api/v1/admin/hosts/nowhere.test/queue", adminToken, http.StatusNotFound},
 			{"GET", "/api/v1/admin/trace/" + strconv.Itoa(1<<40), adminToken, http.StatusNotFound},
 			{"POST", "/api/v1/admin/hosts/nowhere.test/pause", adminToken, http.StatusNotFound},
 			{"POST", "/api/v1/admin/hosts/" + ok.Addr + "/explode", adminToken, http.StatusNotFound},

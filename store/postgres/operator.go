@@ -185,18 +185,7 @@ func (db *DB) DeliveryTrace(ctx context.Context, statusID int64) ([]starling.Del
 	if err != nil {
 		return nil, fmt.Errorf("trace of status %d: %w", statusID, err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (starling.DeliveryTrace, error) {
-		var t starling.DeliveryTrace
-		err := row.Scan(&t.ActivityID, &t.ActivityType, &t.Inbox, &t.Host, &t.State, &t.Attempts, &t.LastError,
-			&t.LastStatus, &t.NextAttempt, &t.DeliveredAt, &t.QueuedAt)
-		if t.NextAttempt.Unix() == 0 {
-			t.NextAttempt = time.Time{}
-		}
-		if t.DeliveredAt.Unix() == 0 {
-			t.DeliveredAt = time.Time{}
-		}
-		return t, err
-	})
+	out, err := pgx.CollectRows(rows, scanTrace)
 	if err != nil {
 		return nil, fmt.Errorf("trace of status %d: %w", statusID, err)
 	}
@@ -456,4 +445,37 @@ func (db *DB) TrimDeliveries(ctx context.Context, before time.Time, limit int) (
 		return 0, fmt.Errorf("trim deliveries: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// HostQueue returns host's pending deliveries, oldest first (the
+// deliveries_pending index), with their activity's type.
+func (db *DB) HostQueue(ctx context.Context, host string, limit int) ([]starling.DeliveryTrace, error) {
+	if limit <= 0 || limit > 10_000 {
+		limit = 100
+	}
+	rows, err := db.pool.Query(ctx, `SELECT d.activity_id, a.type, d.inbox, d.host, d.state, d.attempts,
+			d.last_error, d.last_status, coalesce(d.next_attempt_at, 'epoch'), coalesce(d.delivered_at, 'epoch'), d.created_at
+		FROM deliveries d JOIN activities a ON a.id = d.activity_id
+		WHERE d.host = $1 AND d.state = 'pending' ORDER BY d.created_at LIMIT $2`, host, limit)
+	if err != nil {
+		return nil, fmt.Errorf("queue of %s: %w", host, err)
+	}
+	out, err := pgx.CollectRows(rows, scanTrace)
+	if err != nil {
+		return nil, fmt.Errorf("queue of %s: %w", host, err)
+	}
+	return out, nil
+}
+
+func scanTrace(row pgx.CollectableRow) (starling.DeliveryTrace, error) {
+	var t starling.DeliveryTrace
+	err := row.Scan(&t.ActivityID, &t.ActivityType, &t.Inbox, &t.Host, &t.State, &t.Attempts, &t.LastError,
+		&t.LastStatus, &t.NextAttempt, &t.DeliveredAt, &t.QueuedAt)
+	if t.NextAttempt.Unix() == 0 {
+		t.NextAttempt = time.Time{}
+	}
+	if t.DeliveredAt.Unix() == 0 {
+		t.DeliveredAt = time.Time{}
+	}
+	return t, err
 }
