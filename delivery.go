@@ -76,6 +76,12 @@ type DeliveryOutcome struct {
 	Latency     time.Duration
 }
 
+// HostOutcome is an outcome with the host it concerns.
+type HostOutcome struct {
+	Host string
+	DeliveryOutcome
+}
+
 // HostBacklog is the operator's row for one destination host.
 type HostBacklog struct {
 	Host            string        `json:"host"`

@@ -67,8 +67,12 @@ type Deliverer struct {
 	// standard the remote accepts (federation.Knocker); else draft-cavage.
 	Knocker Knocker
 	// Outcomes, when set, records each attempt's outcome per (activity,
-	// inbox), for the operator's backlog and per-post trace.
+	// inbox), for the operator's backlog and per-post trace: *Outcomes,
+	// which batches them.
 	Outcomes OutcomeStore
+	// States, when set, reads a delivery's recorded state: deliveries a
+	// purge already made dead letters are dropped.
+	States DeliveryStates
 	// Controls, when set, applies what admins decided about hosts: a
 	// paused host's deliveries are parked, a suspended host's dead-lettered.
 	Controls *Controls
@@ -85,6 +89,10 @@ type Deliverer struct {
 // OutcomeStore records delivery outcomes.
 type OutcomeStore interface {
 	RecordDeliveryOutcome(ctx context.Context, host string, o starling.DeliveryOutcome) error
+}
+
+// DeliveryStates reads the recorded state of a delivery.
+type DeliveryStates interface {
 	DeliveryState(ctx context.Context, activityID int64, inbox string) (string, error)
 }
 
@@ -327,8 +335,8 @@ func (d *Deliverer) control(ctx context.Context, m queue.DeliveryMessage, host s
 		d.Metrics.outcome("paused")
 		return true, d.schedule(ctx, m, host, starling.ParkedAfter, "park-"+strconv.FormatInt(d.now().UnixNano(), 36))
 	}
-	if !hc.PurgedAt.IsZero() && d.Outcomes != nil {
-		state, err := d.Outcomes.DeliveryState(ctx, m.ActivityID, m.Inbox)
+	if !hc.PurgedAt.IsZero() && d.States != nil {
+		state, err := d.States.DeliveryState(ctx, m.ActivityID, m.Inbox)
 		if err == nil && state == starling.DeliveryDead && !m.Replay {
 			d.Metrics.outcome("purged")
 			return true, nil

@@ -157,6 +157,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	// What admins decided about hosts (pause, suspend, retry, purge), read
 	// by fanout, delivery and the inbox from one cache per process.
 	controls := &fanout.Controls{Store: s.DB, Logger: logger.With("role", "delivery")}
+	outcomes := &fanout.Outcomes{Store: s.DB, Logger: logger.With("role", "delivery")}
 	fo := &fanout.Fanout{Store: s.DB, Publisher: s.NATS, Topology: topo, Logger: logger.With("role", "fanout"), Metrics: dm,
 		Records: s.DB, Controls: controls, Trim: s.DB}
 	deliveries := federation.NewDeliveryClient(cfg.DeliveryTimeout, cfg.AllowPrivateAddresses)
@@ -168,7 +169,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 			UnavailableAfterDays: cfg.UnavailableAfterDays,
 		},
 		Logger: logger.With("role", "delivery"), Metrics: dm, Knocker: knocker,
-		Outcomes: s.DB, Controls: controls}
+		Outcomes: outcomes, States: s.DB, Controls: controls}
 	if err := fo.Load(ctx); err != nil {
 		return err
 	}
@@ -271,7 +272,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.phases = []phase{
 		{name: "consumers", parts: consumers, after: deliveries.CloseIdleConnections},
 		{name: "http", parts: []part{{"http", &httpServer{Server: hs, Listener: ln, Drain: cfg.ShutdownTimeout}}, {"streaming", streaming}}},
-		{name: "loops", parts: []part{{"relay", relay}, {"monitor", monitor}, {"trimmer", trimmer}, {"unavailable-hosts", fo}, {"media-sweeper", sweeper}}},
+		{name: "loops", parts: []part{{"relay", relay}, {"monitor", monitor}, {"trimmer", trimmer}, {"unavailable-hosts", fo}, {"media-sweeper", sweeper},
+			{"delivery-outcomes", outcomes}}},
 	}
 	return nil
 }

@@ -29,33 +29,74 @@ func (db *DB) RecordQueuedDeliveries(ctx context.Context, activityID int64, inbo
 }
 
 // RecordDeliveryOutcome records the outcome of one attempt against its
-// row, by primary key. A delivery with no row (queued before migration
-// 00130) gets one. A failure also notes its status code on the host.
+// row (RecordDeliveryOutcomes of one).
 func (db *DB) RecordDeliveryOutcome(ctx context.Context, host string, o starling.DeliveryOutcome) error {
-	var next, delivered any
-	var latency any
-	if o.State == starling.DeliveryPending && !o.NextAttempt.IsZero() {
-		next = o.NextAttempt
+	return db.RecordDeliveryOutcomes(ctx, []starling.HostOutcome{{Host: host, DeliveryOutcome: o}})
+}
+
+// RecordDeliveryOutcomes records attempts' outcomes against their rows in
+// one statement (the last outcome of a delivery wins). A delivery with no
+// row (queued before migration 00130) gets one; one whose activity is
+// gone gets none. Failures also note their status code on the host.
+func (db *DB) RecordDeliveryOutcomes(ctx context.Context, outcomes []starling.HostOutcome) error {
+	type key struct {
+		id    int64
+		inbox string
 	}
-	if o.State == starling.DeliveryDelivered {
-		delivered, latency = time.Now(), o.Latency.Milliseconds()
+	last := make(map[key]int, len(outcomes))
+	for i, o := range outcomes {
+		last[key{o.ActivityID, o.Inbox}] = i
+	}
+	n := len(last)
+	ids, inboxes, hosts, states, errs := make([]int64, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	attempts, statuses := make([]int32, 0, n), make([]int32, 0, n)
+	nexts, delivered, latencies := make([]*time.Time, 0, n), make([]*time.Time, 0, n), make([]*int32, 0, n)
+	hostStatus := map[string]int32{}
+	now := time.Now()
+	for i, o := range outcomes {
+		if last[key{o.ActivityID, o.Inbox}] != i {
+			continue
+		}
+		ids, inboxes, hosts, states = append(ids, o.ActivityID), append(inboxes, o.Inbox), append(hosts, o.Host), append(states, o.State)
+		attempts, errs, statuses = append(attempts, int32(o.Attempts)), append(errs, o.LastError), append(statuses, int32(o.LastStatus))
+		var next, at *time.Time
+		var lat *int32
+		if o.State == starling.DeliveryPending && !o.NextAttempt.IsZero() {
+			t := o.NextAttempt
+			next = &t
+		}
+		if o.State == starling.DeliveryDelivered {
+			ms := int32(o.Latency.Milliseconds())
+			at, lat = &now, &ms
+		} else if o.LastStatus != 0 {
+			hostStatus[o.Host] = int32(o.LastStatus)
+		}
+		nexts, delivered, latencies = append(nexts, next), append(delivered, at), append(latencies, lat)
 	}
 	_, err := db.pool.Exec(ctx, `INSERT INTO deliveries AS d (activity_id, inbox, host, state, attempts, last_error,
 			last_status, next_attempt_at, delivered_at, latency_ms)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM activities WHERE id = $1)
+		SELECT o.a, o.i, o.h, o.s, o.n, o.e, o.c, o.na, o.da, o.l
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[],
+			$8::timestamptz[], $9::timestamptz[], $10::int[]) AS o(a, i, h, s, n, e, c, na, da, l)
+		WHERE EXISTS (SELECT 1 FROM activities WHERE id = o.a)
 		ON CONFLICT (activity_id, inbox) DO UPDATE SET state = EXCLUDED.state, attempts = EXCLUDED.attempts,
 			last_error = EXCLUDED.last_error, last_status = EXCLUDED.last_status,
 			next_attempt_at = EXCLUDED.next_attempt_at, delivered_at = EXCLUDED.delivered_at,
 			latency_ms = EXCLUDED.latency_ms`,
-		o.ActivityID, o.Inbox, host, o.State, o.Attempts, o.LastError, o.LastStatus, next, delivered, latency)
+		ids, inboxes, hosts, states, attempts, errs, statuses, nexts, delivered, latencies)
 	if err != nil {
-		return fmt.Errorf("record delivery of %d to %s: %w", o.ActivityID, o.Inbox, err)
+		return fmt.Errorf("record %d delivery outcomes: %w", n, err)
 	}
-	if o.State != starling.DeliveryDelivered && o.LastStatus != 0 {
-		if _, err := db.pool.Exec(ctx, `UPDATE delivery_hosts SET last_status = $2 WHERE host = $1 AND last_status <> $2`,
-			host, o.LastStatus); err != nil {
-			return fmt.Errorf("record status of %s: %w", host, err)
-		}
+	if len(hostStatus) == 0 {
+		return nil
+	}
+	hs, cs := make([]string, 0, len(hostStatus)), make([]int32, 0, len(hostStatus))
+	for h, c := range hostStatus {
+		hs, cs = append(hs, h), append(cs, c)
+	}
+	if _, err := db.pool.Exec(ctx, `UPDATE delivery_hosts h SET last_status = o.c
+		FROM unnest($1::text[], $2::int[]) AS o(h, c) WHERE h.host = o.h AND h.last_status <> o.c`, hs, cs); err != nil {
+		return fmt.Errorf("record status of %d hosts: %w", len(hs), err)
 	}
 	return nil
 }
