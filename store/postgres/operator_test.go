@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -89,6 +90,24 @@ func TestOperator(t *testing.T) {
 	}
 	if due, _, _ := db.EventBacklog(ctx); due != 0 {
 		t.Errorf("%d due events after purge, want 0", due)
+	}
+	// By post: the dead letters of the status whose Create is activity 7.
+	if _, err := db.Pool().Exec(ctx, `INSERT INTO statuses (id, uri, account_id, local, visibility, created_at)
+		VALUES (70, 'https://local.test/s/7', $1, true, 'public', now())`, alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	if byPost, err := db.DeadLetters(ctx, starling.DeadLetterFilter{StatusID: 70}); err != nil || len(byPost) != 2 {
+		t.Errorf("dead letters of status 70: %d, %v; want 2", len(byPost), err)
+	}
+	if other, err := db.DeadLetters(ctx, starling.DeadLetterFilter{StatusID: 71}); err != nil || len(other) != 0 {
+		t.Errorf("dead letters of status 71: %d, %v; want none", len(other), err)
+	}
+	trace, err := db.DeliveryTrace(ctx, 70)
+	if err != nil || len(trace) != 3 || trace[0].State != starling.DeliveryDelivered || trace[1].State != starling.DeliveryDead {
+		t.Errorf("trace %+v, %v", trace, err)
+	}
+	if _, err := db.DeliveryTrace(ctx, 71); !errors.Is(err, starling.ErrNotFound) {
+		t.Errorf("trace of no status: %v, want ErrNotFound", err)
 	}
 	if st, _ := db.DeliveryState(ctx, 7, inboxes[1]); st != starling.DeliveryDead {
 		t.Errorf("state %q after purge", st)
