@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -45,6 +46,13 @@ type Handler struct {
 	// Standards, when set, learns which signature standard each remote
 	// signs with (federation.Knocker), so replies use it.
 	Standards StandardLearner
+	// Gate, when set, refuses hosts an admin suspended.
+	Gate HostGate
+}
+
+// HostGate says whether an admin suspended a host.
+type HostGate interface {
+	Suspended(ctx context.Context, host string) bool
 }
 
 // StandardLearner records that a host signs with (so accepts) a signature
@@ -99,6 +107,14 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 		}
 		log.Info("rejected inbox request", "reason", reason, "error", err)
 		return "unauthorized", http.StatusUnauthorized, reason
+	}
+	// A suspended domain is refused once we know who signed: 403, which
+	// Mastodon and others treat as final and stop retrying.
+	if h.Gate != nil {
+		if u, err := url.Parse(v.Owner); err == nil && h.Gate.Suspended(ctx, strings.ToLower(u.Host)) {
+			log.Info("rejected inbox request", "reason", "domain suspended", "key_owner", v.Owner)
+			return "suspended", http.StatusForbidden, "this domain is suspended here"
+		}
 	}
 	// Text PostgreSQL cannot store (NUL, invalid UTF-8) is refused here, at
 	// the edge: accepted, it would fail in the processor on every retry.
