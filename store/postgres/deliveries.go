@@ -41,7 +41,7 @@ func (db *DB) deadLetters(ctx context.Context, q querier, f starling.DeadLetterF
 		FROM dead_letters
 		WHERE ($1 = '' OR host = $1) AND (coalesce(cardinality($2::bigint[]), 0) = 0 OR id = ANY($2))
 		  AND (replayed_at IS NOT NULL) = $3
-		  AND ($5 = 0 OR activity_id IN (SELECT a.id FROM statuses s JOIN activities a ON a.object_uri = s.uri WHERE s.id = $5))
+		  AND ($5::bigint = 0 OR activity_id IN (SELECT a.id FROM statuses s JOIN activities a ON a.object_uri = s.uri WHERE s.id = $5))
 		ORDER BY id DESC LIMIT $4`+lock, f.Host, f.IDs, f.Replayed, f.Limit, f.StatusID)
 	if err != nil {
 		return nil, fmt.Errorf("dead letters: %w", err)

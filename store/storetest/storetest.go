@@ -48,6 +48,7 @@ type Store interface {
 	ReplayDeadLetters(ctx context.Context, f starling.DeadLetterFilter, event func(starling.DeadLetter) (starling.Event, error)) (int, error)
 
 	More
+	Operator
 }
 
 // Run runs the suite. open returns a fresh, empty store for one subtest;
@@ -77,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"FollowerInboxes", testFollowerInboxes},
 		{"MarkersAndSearch", testMarkersAndSearch},
 		{"EditRemoteStatus", testEditRemoteStatus},
+		{"Operator", testOperator},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
