@@ -16,11 +16,19 @@ import (
 	"github.com/starling-social/starling/api"
 )
 
+// cliEnv is the environment of a starling command run against in's
+// store: its database URL, or, on the embedded store, its data directory
+// (where the store's file is when the URL is empty).
+func cliEnv(in *instance) map[string]string {
+	return map[string]string{"STARLING_DATABASE_URL": in.cfg.DatabaseURL, "STARLING_DATA_DIR": in.cfg.DataDir,
+		"STARLING_DOMAIN": in.cfg.Domain, "STARLING_PROTOCOL": in.cfg.Protocol, "STARLING_LOG_LEVEL": "warn"}
+}
+
 // cliRun runs the starling command against in's database.
 func cliRun(in *instance, args ...string) (int, string, string) {
 	var stdout, stderr bytes.Buffer
-	env := map[string]string{"STARLING_DATABASE_URL": in.cfg.DatabaseURL, "STARLING_DOMAIN": in.cfg.Domain,
-		"STARLING_PROTOCOL": in.cfg.Protocol, "STARLING_LOG_LEVEL": "warn", "USER": "tester"}
+	env := cliEnv(in)
+	env["USER"] = "tester"
 	code := run(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
@@ -231,8 +239,7 @@ func TestOperatorView(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 		defer cancel()
 		var stdout, stderr bytes.Buffer
-		env := map[string]string{"STARLING_DATABASE_URL": r.in.cfg.DatabaseURL, "STARLING_DOMAIN": r.in.cfg.Domain,
-			"STARLING_PROTOCOL": r.in.cfg.Protocol, "STARLING_LOG_LEVEL": "warn"}
+		env := cliEnv(r.in)
 		code := run(ctx, []string{"admin", "backlog", "--watch", "500ms"}, func(k string) string { return env[k] }, &stdout, &stderr)
 		if n := strings.Count(stdout.String(), "HOST"); code != 0 || n < 2 || strings.Contains(stdout.String(), "\x1b[") {
 			t.Errorf("--watch not on a terminal: %d, %d tables, %s", code, n, stderr.String())
