@@ -23,6 +23,9 @@ type DeadLetterFilter struct {
 	Host     string
 	IDs      []int64
 	Replayed bool
+	// StatusID: only deliveries of activities about this status (its
+	// Create, Update, Delete).
+	StatusID int64
 	Limit    int
 }
 
@@ -46,4 +49,100 @@ type FailedMessage struct {
 	Attempts int
 	Error    string
 	FailedAt time.Time
+}
+
+// ParkedAfter is how far ahead a paused host's deliveries are parked as
+// events: the relay never reaches them, and resuming brings back exactly
+// those due later than half of it (ordinary retries are due within a day).
+const ParkedAfter = 10 * 365 * 24 * time.Hour
+
+// Delivery states, as recorded per (activity, inbox).
+const (
+	DeliveryPending   = "pending"
+	DeliveryDelivered = "delivered"
+	DeliveryDead      = "dead"
+)
+
+// DeliveryOutcome is the result of one delivery attempt, recorded against
+// its (activity, inbox) row.
+type DeliveryOutcome struct {
+	ActivityID  int64
+	Inbox       string
+	State       string // DeliveryPending (a retry is scheduled), DeliveryDelivered, DeliveryDead
+	Attempts    int    // attempts made so far, this one included
+	LastError   string
+	LastStatus  int       // HTTP status of the last answer, 0 if none
+	NextAttempt time.Time // when State is pending
+	Latency     time.Duration
+}
+
+// HostOutcome is an outcome with the host it concerns.
+type HostOutcome struct {
+	Host string
+	DeliveryOutcome
+}
+
+// HostBacklog is the operator's row for one destination host.
+type HostBacklog struct {
+	Host            string        `json:"host"`
+	Pending         int64         `json:"pending"`
+	InFlight        int           `json:"in_flight"`
+	OldestPending   time.Time     `json:"oldest_pending_at,omitzero"`
+	OldestAge       time.Duration `json:"-"`
+	Attempts        int           `json:"attempts"` // the most attempts any pending delivery has had
+	NextAttempt     time.Time     `json:"next_attempt_at,omitzero"`
+	LastError       string        `json:"last_error"`
+	LastStatus      int           `json:"last_status,omitempty"`
+	Breaker         string        `json:"breaker"`
+	Unavailable     bool          `json:"unavailable"`
+	FailingSince    time.Time     `json:"failing_since,omitzero"`
+	Delivered1h     int64         `json:"delivered_last_hour"`
+	Delivered24h    int64         `json:"delivered_last_day"`
+	MedianLatencyMS float64       `json:"median_latency_ms"`
+	Signature       string        `json:"signature,omitempty"`
+	Paused          bool          `json:"paused"`
+	Suspended       bool          `json:"suspended"`
+}
+
+// HostBacklogFilter selects and pages the host table.
+type HostBacklogFilter struct {
+	Host   string // one host only
+	Only   string // "", "failing", "unavailable", "paused", "suspended"
+	Limit  int
+	Offset int
+}
+
+// HostControl is what an admin decided about a host.
+type HostControl struct {
+	Host      string
+	Paused    bool
+	Suspended bool
+	RetryAt   time.Time
+	PurgedAt  time.Time
+}
+
+// DeliveryTrace is one destination of one post.
+type DeliveryTrace struct {
+	ActivityID   int64     `json:"activity_id"`
+	ActivityType string    `json:"activity_type"`
+	Inbox        string    `json:"inbox"`
+	Host         string    `json:"host"`
+	State        string    `json:"state"`
+	Attempts     int       `json:"attempts"`
+	LastError    string    `json:"last_error,omitempty"`
+	LastStatus   int       `json:"last_status,omitempty"`
+	NextAttempt  time.Time `json:"next_attempt_at,omitzero"`
+	DeliveredAt  time.Time `json:"delivered_at,omitzero"`
+	QueuedAt     time.Time `json:"queued_at"`
+}
+
+// AdminAction is one audited operator action.
+type AdminAction struct {
+	ID       int64     `json:"id"`
+	At       time.Time `json:"at"`
+	Actor    string    `json:"actor"`
+	Action   string    `json:"action"`
+	Target   string    `json:"target"`
+	Affected int64     `json:"affected"`
+	Detail   string    `json:"detail,omitempty"`
 }

@@ -22,6 +22,7 @@ type AdminStore interface {
 	CreateAccessToken(ctx context.Context, tokenSHA256 []byte, accountID int64, scopes string) error
 	LocalAccountsWithoutEd25519Key(ctx context.Context) ([]*starling.Account, error)
 	SetEd25519Key(ctx context.Context, accountID int64, keyID, publicKey, privatePEM string) error
+	SetAdmin(ctx context.Context, accountID int64, admin bool) error
 }
 
 // Admin performs what `starling admin` asks for.
@@ -135,6 +136,25 @@ func (ad *Admin) EnsureEd25519Keys(ctx context.Context) (int, error) {
 		}
 	}
 	return len(accounts), nil
+}
+
+// SetRole gives (or takes) the admin role of a local account: only
+// admins' tokens may use admin:* scopes.
+func (ad *Admin) SetRole(ctx context.Context, username string, admin bool) error {
+	a, err := ad.Store.AccountByAcct(ctx, username, "")
+	if errors.Is(err, starling.ErrNotFound) || (err == nil && a.Username == federation.InstanceActorUsername) {
+		return &ValidationError{fmt.Sprintf("no local account %q", username)}
+	}
+	if err != nil {
+		return err
+	}
+	if err := ad.Store.SetAdmin(ctx, a.ID, admin); err != nil {
+		if errors.Is(err, starling.ErrNotFound) {
+			return &ValidationError{fmt.Sprintf("%q has no login to give a role to", username)}
+		}
+		return err
+	}
+	return nil
 }
 
 // knownScopes are the Mastodon scopes a token may carry.

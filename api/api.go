@@ -73,6 +73,11 @@ type Pressure interface {
 	Pressure() (overloaded bool, reason string)
 }
 
+// Roles says whether an account has the admin role.
+type Roles interface {
+	IsAdmin(ctx context.Context, accountID int64) (bool, error)
+}
+
 // DeliveryReporter builds the admin view of deliveries.
 type DeliveryReporter interface {
 	DeliveryReport(ctx context.Context) (any, error)
@@ -91,8 +96,12 @@ type Server struct {
 	// Retry-After while the queues are backed up.
 	Pressure   Pressure
 	Deliveries DeliveryReporter
-	Logger     *slog.Logger
-	Version    string
+	Operator   Operator // admin_operator.go; nil: those routes answer 404
+	// Roles, when set, lets only accounts with the admin role use admin:*
+	// scopes (serve sets it; without it the scope alone decides).
+	Roles   Roles
+	Logger  *slog.Logger
+	Version string
 
 	Interactions Interactions // boosts, favourites, blocks, mutes (interactions.go)
 	Streaming    *Streaming   // nil: streaming answers 503 (streaming.go)
@@ -142,7 +151,10 @@ func (s *Server) Handler() http.Handler {
 	r.Get(thumbnailPath, s.thumbnail)
 	r.Get(missingAvatarPath, servePNG(defaultAvatar))
 	r.Get(missingHeaderPath, servePNG(defaultHeader))
-	r.Get("/system/*", s.serveMedia)     // media.go
+	r.Get("/system/*", s.serveMedia) // media.go
+	r.Get("/admin", s.adminPage)     // admin_page.go
+	r.Get("/admin/trace", s.adminTracePage)
+	r.Post("/admin/hosts/{host}/{action}", s.adminPageAction)
 	r.Get("/@{username}", s.profilePage) // public_pages.go
 	r.Get("/@{username}/{id}", s.statusPage)
 	r.Get("/healthz", s.readiness)
@@ -182,6 +194,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/v1/statuses/{id}/history", s.scoped("read:statuses", s.statusHistory))
 			r.Get("/v1/statuses/{id}/source", s.scoped("read:statuses", s.statusSource))
 			r.Get("/v1/admin/deliveries", s.scoped("admin:read", s.adminDeliveries))
+			s.operatorRoutes(r)
 			// Interactions, notification changes (interactions.go, notifications.go).
 			r.Post("/v1/notifications/clear", s.scoped("write:notifications", s.clearNotifications))
 			r.Get("/v1/notifications/unread_count", s.scoped("read:notifications", s.unreadCount))

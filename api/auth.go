@@ -86,6 +86,19 @@ func (s *Server) scoped(scope string, h func(http.ResponseWriter, *http.Request,
 			writeError(w, http.StatusUnprocessableEntity, "This method requires an authenticated user")
 			return
 		}
+		if strings.HasPrefix(scope, "admin:") && s.Roles != nil {
+			// The scope says what the app may do; the role whether its
+			// user may do it at all.
+			admin, err := s.Roles.IsAdmin(r.Context(), a.account.ID)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			if !admin {
+				writeError(w, http.StatusForbidden, "This action is not allowed")
+				return
+			}
+		}
 		h(w, r, a.account)
 	}
 }

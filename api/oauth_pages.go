@@ -107,6 +107,8 @@ type page struct {
 	OpenGraph *openGraph
 	Profile   *profileView
 	Post      *postView
+	// The admin page (admin_page.go).
+	Admin *adminView
 }
 
 type scopeLine struct{ Name, Description string }
@@ -353,7 +355,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	login := strings.TrimSpace(r.PostForm.Get("username"))
 	returnTo := r.PostForm.Get("return_to")
-	if !strings.HasPrefix(returnTo, "/oauth/authorize?") {
+	if !strings.HasPrefix(returnTo, "/oauth/authorize?") && returnTo != "/admin" {
 		returnTo = ""
 	}
 	again := func(status int, msg string) {

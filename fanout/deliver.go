@@ -66,12 +66,34 @@ type Deliverer struct {
 	// Knocker, when set, signs and sends each attempt with the signature
 	// standard the remote accepts (federation.Knocker); else draft-cavage.
 	Knocker Knocker
+	// Outcomes, when set, records each attempt's outcome per (activity,
+	// inbox), for the operator's backlog and per-post trace: *Outcomes,
+	// which batches them.
+	Outcomes OutcomeStore
+	// States, when set, reads a delivery's recorded state: deliveries a
+	// purge already made dead letters are dropped.
+	States DeliveryStates
+	// Controls, when set, applies what admins decided about hosts: a
+	// paused host's deliveries are parked, a suspended host's dead-lettered.
+	Controls *Controls
 
 	loading  singleflight.Group
 	cache    *lru.Cache[int64, *cachedActivity]
 	breakers *lru.Cache[string, *gobreaker.TwoStepCircuitBreaker[struct{}]]
 	mu       sync.Mutex
-	failing  map[string]bool // hosts with failures on record, so success writes only when it clears one
+	failing  map[string]bool      // hosts with failures on record, so success writes only when it clears one
+	inflight map[string]int       // attempts under way per host, in this process
+	retried  map[string]time.Time // the last "retry now" applied per host
+}
+
+// OutcomeStore records delivery outcomes.
+type OutcomeStore interface {
+	RecordDeliveryOutcome(ctx context.Context, host string, o starling.DeliveryOutcome) error
+}
+
+// DeliveryStates reads the recorded state of a delivery.
+type DeliveryStates interface {
+	DeliveryState(ctx context.Context, activityID int64, inbox string) (string, error)
 }
 
 // cachedActivity is what a delivery needs, loaded once per activity: the
@@ -98,6 +120,8 @@ func (d *Deliverer) Open(ctx context.Context) error {
 	d.cache, _ = lru.New[int64, *cachedActivity](4096)
 	d.breakers, _ = lru.New[string, *gobreaker.TwoStepCircuitBreaker[struct{}]](65536)
 	d.failing = map[string]bool{}
+	d.inflight = map[string]int{}
+	d.retried = map[string]time.Time{}
 	hosts, err := d.Store.FailingHosts(ctx)
 	if err != nil {
 		d.Logger.Warn("could not load failing hosts; successes will clear them as they come", "error", err)
@@ -170,6 +194,10 @@ func (d *Deliverer) HandleDelivery(ctx context.Context, msg queue.Message) error
 		return nil
 	}
 
+	if handled, err := d.control(ctx, m, host); handled {
+		return err
+	}
+
 	cb := d.breaker(host)
 	done, err := cb.Allow()
 	if err != nil {
@@ -180,11 +208,16 @@ func (d *Deliverer) HandleDelivery(ctx context.Context, msg queue.Message) error
 	}
 
 	start := time.Now()
+	d.countInFlight(host, 1)
 	aerr := d.attempt(ctx, m.Inbox, act)
-	d.Metrics.attempt(host, time.Since(start))
+	d.countInFlight(host, -1)
+	took := time.Since(start)
+	d.Metrics.attempt(host, took)
 	if aerr == nil {
 		done(nil)
 		d.Metrics.outcome("delivered")
+		d.record(ctx, host, starling.DeliveryOutcome{ActivityID: m.ActivityID, Inbox: m.Inbox,
+			State: starling.DeliveryDelivered, Attempts: m.Attempt + 1, Latency: took})
 		d.hostOK(ctx, host)
 		if m.Attempt > 0 || m.Replay {
 			// A retried or replayed delivery may follow a 410: forget it.
@@ -230,6 +263,9 @@ func (d *Deliverer) HandleDelivery(ctx context.Context, msg queue.Message) error
 	}
 	m.Attempt = next
 	d.Metrics.outcome("retry_scheduled")
+	d.record(ctx, host, starling.DeliveryOutcome{ActivityID: m.ActivityID, Inbox: m.Inbox,
+		State: starling.DeliveryPending, Attempts: m.Attempt, LastError: aerr.Error(), LastStatus: aerr.status,
+		NextAttempt: d.now().Add(delay)})
 	return d.schedule(ctx, m, host, delay, "a"+strconv.Itoa(m.Attempt))
 }
 
@@ -263,7 +299,83 @@ func (d *Deliverer) deadLetter(ctx context.Context, m queue.DeliveryMessage, hos
 		return err
 	}
 	d.Metrics.deadLetter(reason)
+	d.record(ctx, host, starling.DeliveryOutcome{ActivityID: m.ActivityID, Inbox: m.Inbox,
+		State: starling.DeliveryDead, Attempts: dl.Attempts, LastError: dl.LastError, LastStatus: aerr.status})
 	return nil
+}
+
+// record notes an outcome for the operator. It is an observation, not the
+// delivery's truth (that is the ack, the retry event or the dead letter),
+// so a failure to record is logged and the delivery goes on.
+func (d *Deliverer) record(ctx context.Context, host string, o starling.DeliveryOutcome) {
+	if d.Outcomes == nil {
+		return
+	}
+	if err := d.Outcomes.RecordDeliveryOutcome(ctx, host, o); err != nil {
+		d.Logger.Warn("could not record delivery outcome", "inbox", o.Inbox, "activity_id", o.ActivityID, "error", err)
+	}
+}
+
+// control applies what admins decided about host, and reports whether it
+// handled the delivery (with the error to return). Suspended: a dead
+// letter (replayable once lifted). Paused: parked as an event far in the
+// future, with no attempt counted, until resume brings it due. Purged:
+// deliveries the purge already made dead letters are dropped. Retry now:
+// the host's breaker is forgotten, so the next attempt goes.
+func (d *Deliverer) control(ctx context.Context, m queue.DeliveryMessage, host string) (bool, error) {
+	hc, ok := d.Controls.Host(ctx, host)
+	if !ok {
+		return false, nil
+	}
+	switch {
+	case hc.Suspended:
+		d.Metrics.outcome("suspended")
+		return true, d.deadLetter(ctx, m, host, &attemptError{class: "suspended", err: errors.New("host suspended by an admin")}, "suspended")
+	case hc.Paused:
+		d.Metrics.outcome("paused")
+		return true, d.schedule(ctx, m, host, starling.ParkedAfter, "park-"+strconv.FormatInt(d.now().UnixNano(), 36))
+	}
+	if !hc.PurgedAt.IsZero() && d.States != nil {
+		state, err := d.States.DeliveryState(ctx, m.ActivityID, m.Inbox)
+		if err == nil && state == starling.DeliveryDead && !m.Replay {
+			d.Metrics.outcome("purged")
+			return true, nil
+		}
+	}
+	if !hc.RetryAt.IsZero() {
+		d.mu.Lock()
+		fresh := hc.RetryAt.After(d.retried[host])
+		if fresh {
+			d.retried[host] = hc.RetryAt
+		}
+		d.mu.Unlock()
+		if fresh {
+			d.breakers.Remove(host)
+		}
+	}
+	return false, nil
+}
+
+func (d *Deliverer) countInFlight(host string, n int) {
+	if d.Controls == nil && d.Outcomes == nil {
+		return // nobody reads it
+	}
+	d.mu.Lock()
+	if d.inflight[host] += n; d.inflight[host] <= 0 {
+		delete(d.inflight, host)
+	}
+	d.mu.Unlock()
+}
+
+// InFlight returns the attempts under way per host in this process.
+func (d *Deliverer) InFlight() map[string]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]int, len(d.inflight))
+	for h, n := range d.inflight {
+		out[h] = n
+	}
+	return out
 }
 
 func (d *Deliverer) activity(ctx context.Context, activityID, actorID int64) (*cachedActivity, error) {

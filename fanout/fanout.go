@@ -30,6 +30,16 @@ type AudienceStore interface {
 	AudienceOf(ctx context.Context, typ, objectURI string) ([]string, error)
 }
 
+// QueueRecorder records the deliveries of an activity as queued.
+type QueueRecorder interface {
+	RecordQueuedDeliveries(ctx context.Context, activityID int64, inboxes, hosts []string) error
+}
+
+// DeliveryTrimmer deletes old delivery rows, a batch at a time.
+type DeliveryTrimmer interface {
+	TrimDeliveries(ctx context.Context, before time.Time, limit int) (int64, error)
+}
+
 // Publisher queues messages on a stream; *queue.Conn is one. PublishBatch
 // stores every message once (by its MsgID) or returns an error, which
 // wraps queue.ErrPublishTimeout when JetStream did not answer in time.
@@ -47,6 +57,15 @@ type Fanout struct {
 
 	// Refresh is how often Run rereads the unavailable hosts; default 30s.
 	Refresh time.Duration
+	// Records, when set, records every delivery queued (one statement per
+	// fan-out), for the operator's backlog and per-post trace.
+	Records QueueRecorder
+	// Controls, when set, leaves suspended hosts out of every fan-out.
+	Controls *Controls
+	// Trim, when set, is how Run forgets delivery rows older than Keep
+	// (default 14 days): the per-post trace reaches back that far.
+	Trim DeliveryTrimmer
+	Keep time.Duration
 
 	unavailable atomic.Pointer[map[string]bool] // read by every fan-out, replaced by Run
 }
@@ -85,7 +104,23 @@ func (f *Fanout) Run(ctx context.Context) error {
 			if err := f.Load(ctx); err != nil && ctx.Err() == nil {
 				f.Logger.Warn("keeping the last set of unavailable hosts", "error", err)
 			}
+			f.trim(ctx)
 		}
+	}
+}
+
+// trim deletes one batch of old delivery rows per tick: bounded work,
+// whichever process does it (a row deleted twice is deleted once).
+func (f *Fanout) trim(ctx context.Context) {
+	if f.Trim == nil {
+		return
+	}
+	keep := f.Keep
+	if keep <= 0 {
+		keep = 14 * 24 * time.Hour
+	}
+	if _, err := f.Trim.TrimDeliveries(ctx, time.Now().Add(-keep), 10_000); err != nil && ctx.Err() == nil {
+		f.Logger.Warn("could not trim old delivery rows", "error", err)
 	}
 }
 
@@ -200,18 +235,30 @@ func (f *Fanout) followersAudience(ctx context.Context, ev queue.OutboxEvent, ac
 func (f *Fanout) enqueue(ctx context.Context, ev queue.OutboxEvent, inboxes []string) error {
 	tr := queue.TraceFrom(ctx)
 	msgs := make([]queue.Outgoing, 0, len(inboxes))
+	var queued, hosts []string
 	for _, inbox := range inboxes {
 		u, err := url.Parse(inbox)
 		if err != nil || u.Host == "" {
 			f.Logger.Warn("skipping malformed inbox", "inbox", inbox, "activity_id", ev.ActivityID)
 			continue
 		}
+		if f.Controls.Suspended(ctx, u.Host) {
+			continue // an admin suspended the domain: nothing goes there
+		}
+		queued, hosts = append(queued, inbox), append(hosts, u.Host)
 		data, err := json.Marshal(queue.DeliveryMessage{ActivityID: ev.ActivityID, ActorID: ev.ActorID, Inbox: inbox})
 		if err != nil {
 			return queue.Permanent(fmt.Errorf("encode delivery: %w", err))
 		}
 		msgs = append(msgs, queue.Outgoing{Subject: f.Topology.DeliverySubject(u.Host),
 			MsgID: deliveryMsgID(ev.ActivityID, inbox), Data: data})
+	}
+	if f.Records != nil {
+		// Before publishing, so that an outcome always finds its row; a
+		// fan-out retried after a failed publish finds them there.
+		if err := f.Records.RecordQueuedDeliveries(ctx, ev.ActivityID, queued, hosts); err != nil {
+			return err
+		}
 	}
 	if err := f.Publisher.PublishBatch(ctx, msgs); err != nil {
 		if ctx.Err() != nil || errors.Is(err, queue.ErrPublishTimeout) {

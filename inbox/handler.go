@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -51,6 +52,13 @@ type Handler struct {
 	Pressure Pressure
 	// Limits, when set, caps each sending server's rate (admission.go).
 	Limits *HostLimits
+	// Gate, when set, refuses hosts an admin suspended.
+	Gate HostGate
+}
+
+// HostGate says whether an admin suspended a host.
+type HostGate interface {
+	Suspended(ctx context.Context, host string) bool
 }
 
 // StandardLearner records that a host signs with (so accepts) a signature
@@ -118,6 +126,14 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 		}
 		log.Info("rejected inbox request", "reason", reason, "error", err)
 		return "unauthorized", http.StatusUnauthorized, reason
+	}
+	// A suspended domain is refused once we know who signed: 403, which
+	// Mastodon and others treat as final and stop retrying.
+	if h.Gate != nil {
+		if u, err := url.Parse(v.Owner); err == nil && h.Gate.Suspended(ctx, strings.ToLower(u.Host)) {
+			log.Info("rejected inbox request", "reason", "domain suspended", "key_owner", v.Owner)
+			return "suspended", http.StatusForbidden, "this domain is suspended here"
+		}
 	}
 	// The sender's rate is its verified key owner's host's, so no one can
 	// spend another server's allowance.

@@ -18,7 +18,21 @@ type StreamState struct {
 	MaxMessages int64   `json:"max_messages"`
 	MaxBytes    int64   `json:"max_bytes"`
 	Fill        float64 `json:"fill"` // the larger of messages and bytes over their limits
+	// The backlog, from the consumer's state: what it has not been handed
+	// yet (pending) and what it holds unacknowledged (ack_pending), past
+	// its ack floor. Unlike Messages it is right after a crash of
+	// nats-server 2.9, which may keep acknowledged messages in a
+	// work-queue stream (they count against the limits, so Fill still
+	// reads Messages).
+	Consumer   string `json:"consumer,omitempty"`
+	Pending    uint64 `json:"pending"`
+	AckPending int    `json:"ack_pending"`
+	AckFloor   uint64 `json:"ack_floor"`
+	Backlog    uint64 `json:"backlog"`
 }
+
+// consumers are the durable consumer of each stream kind (as serve makes them).
+var consumers = map[string]string{Outbox: "fanout", Delivery: "delivery", Inbox: "inbox", Timeline: "timeline"}
 
 // RelayState is the store's outbox, as last seen.
 type RelayState struct {
@@ -99,6 +113,11 @@ func (m *Monitor) poll(parent context.Context) {
 		if st.MaxBytes > 0 {
 			st.Fill = max(st.Fill, float64(st.Bytes)/float64(st.MaxBytes))
 		}
+		if c, err := s.Consumer(ctx, consumers[kind]); err == nil {
+			ci := c.CachedInfo()
+			st.Consumer, st.Pending, st.AckPending, st.AckFloor = ci.Name, ci.NumPending, ci.NumAckPending, ci.AckFloor.Stream
+			st.Backlog = st.Pending + uint64(max(st.AckPending, 0))
+		}
 		if st.Fill >= m.HighWater && reason == "" {
 			reason = fmt.Sprintf("stream %s is %.0f%% full (%d messages)", st.Name, 100*st.Fill, st.Messages)
 		}
@@ -150,11 +169,15 @@ func (m *Monitor) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCo
 func (m *Monitor) Collect(ch chan<- prometheus.Metric) {
 	streams, relay := m.Snapshot()
 	over, _ := m.Pressure()
-	msgs := prometheus.NewDesc("starling_stream_messages", "Messages in each stream (its backlog: work streams drop acked messages).", []string{"stream"}, nil)
+	msgs := prometheus.NewDesc("starling_stream_messages", "Messages in each stream (its fill; the backlog is starling_consumer_backlog: a crashed nats-server 2.9 may keep acked messages).", []string{"stream"}, nil)
 	fill := prometheus.NewDesc("starling_stream_fill_ratio", "Fill of each stream against its message and byte limits.", []string{"stream"}, nil)
+	backlog := prometheus.NewDesc("starling_consumer_backlog", "Messages a consumer has not acknowledged: not yet handed out plus in flight (from consumer state, not stream counts).", []string{"stream", "consumer"}, nil)
 	for _, s := range streams {
 		ch <- prometheus.MustNewConstMetric(msgs, prometheus.GaugeValue, float64(s.Messages), s.Name)
 		ch <- prometheus.MustNewConstMetric(fill, prometheus.GaugeValue, s.Fill, s.Name)
+		if s.Consumer != "" {
+			ch <- prometheus.MustNewConstMetric(backlog, prometheus.GaugeValue, float64(s.Backlog), s.Name, s.Consumer)
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("starling_relay_due_events", "Committed events waiting to be published.", nil, nil),
 		prometheus.GaugeValue, float64(relay.Due))

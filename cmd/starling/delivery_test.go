@@ -219,6 +219,9 @@ func TestBackpressure(t *testing.T) {
 	r.follow(r.fleet.Hosts, 1)
 	first := r.post("fills the queue")
 
+	if err := adminOf(r.in).SetRole(context.Background(), "alice", true); err != nil {
+		t.Fatal(err)
+	}
 	admin := must(adminOf(r.in).CreateToken(context.Background(), "alice", "admin:read"))
 	var rep struct {
 		Overloaded bool   `json:"overloaded"`

@@ -45,11 +45,21 @@ commands:
   serve                   run the server (api, inbox, fanout, timeline) in one process
   demo                    three federating servers in this process, a post and its path [--duration D]
   migrate                 apply database migrations
-  admin account create    create a local account: --username U --email E --password P
+  admin account create    create a local account: --username U --email E --password P [--admin]
+  admin account role      give or take the admin role (admin:* scopes): --username U --admin=true|false
   admin token create      print an API token: --username U --scopes "read write follow push"
   admin backup FILE       copy the embedded store to FILE while the server runs
   admin deliveries show   failing hosts and dead letters, and what to do [--host H]
   admin deliveries replay queue dead letters again: --host H or --id N
+  admin backlog           the host table: pending, oldest, attempts, next attempt, errors, state
+                          [--host H] [--filter failing|unavailable|paused|suspended] [--limit N] [--json]
+                          [--watch 2s: refresh in place]
+  admin trace STATUS_ID   every destination inbox of a post, with its state [--json]
+  admin host ACTION HOST  ACTION: pause, resume, retry (now), purge (into dead letters),
+                          clear (failure state), suspend, unsuspend (a domain: nothing out or in)
+  admin deadletters list  dead letters not yet replayed [--host H] [--status ID] [--json]
+  admin deadletters replay queue them again: --host H, --status ID, --id N or --all
+  admin actions           the audit of operator actions [--limit N] [--json]
   bench deliver           load test: a simulated fleet of remote servers on loopback (see -h)
   bench sign              time one RSA-2048 signature of a delivery on this machine
 
@@ -98,8 +108,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cmd == "admin" && len(rest) >= 2 && rest[0] == "deliveries" && strings.HasPrefix(rest[1], "-") {
 		rest = append([]string{"deliveries", "show"}, rest[1:]...)
 	}
-	if cmd == "admin" && len(rest) >= 1 && rest[0] == "backup" {
-		cmd, rest = "admin backup", rest[1:]
+	if cmd == "admin" && len(rest) >= 1 {
+		switch rest[0] {
+		case "backup", "backlog", "trace", "actions":
+			cmd, rest = "admin "+rest[0], rest[1:]
+		}
 	}
 	if cmd == "admin" {
 		if len(rest) < 2 {
@@ -113,8 +126,41 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.SetOutput(stderr)
 	envErrs := cfg.register(fs, getenv)
 	var username, email, password, scopes, host, backupFile string
+	var isAdmin bool
 	var ids idList
+	var op operatorArgs
+	operatorCmd := true
 	switch cmd {
+	case "admin backlog":
+		fs.BoolVar(&op.json, "json", false, "print JSON")
+		fs.StringVar(&op.host, "host", "", "only this host")
+		fs.StringVar(&op.filter, "filter", "", "only hosts failing, unavailable, paused or suspended")
+		fs.IntVar(&op.limit, "limit", 100, "at most this many hosts")
+		fs.DurationVar(&op.watch, "watch", 0, "refresh every this long (e.g. 2s), in place on a terminal")
+	case "admin trace":
+		fs.BoolVar(&op.json, "json", false, "print JSON")
+	case "admin actions":
+		fs.BoolVar(&op.json, "json", false, "print JSON")
+		fs.IntVar(&op.limit, "limit", 50, "at most this many actions")
+	case "admin host pause", "admin host resume", "admin host retry", "admin host purge", "admin host clear",
+		"admin host suspend", "admin host unsuspend":
+	case "admin deadletters list":
+		fs.BoolVar(&op.json, "json", false, "print JSON")
+		fs.StringVar(&op.host, "host", "", "only dead letters to this host")
+		fs.Int64Var(&op.statusID, "status", 0, "only dead letters of this status")
+		fs.IntVar(&op.limit, "limit", 100, "at most this many")
+	case "admin deadletters replay":
+		fs.StringVar(&op.host, "host", "", "only dead letters to this host")
+		fs.Int64Var(&op.statusID, "status", 0, "only dead letters of this status")
+		fs.Var(&op.ids, "id", "only this dead letter (repeatable)")
+		fs.BoolVar(&op.all, "all", false, "every dead letter not yet replayed")
+	default:
+		operatorCmd = false
+	}
+	switch cmd {
+	case "admin backlog", "admin trace", "admin actions", "admin deadletters list", "admin deadletters replay":
+	case "admin host pause", "admin host resume", "admin host retry", "admin host purge", "admin host clear",
+		"admin host suspend", "admin host unsuspend":
 	case "serve", "migrate":
 	case "admin backup":
 		// The file comes before the flags or after them.
@@ -128,6 +174,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fs.StringVar(&username, "username", "", "username of the new account")
 		fs.StringVar(&email, "email", "", "email address")
 		fs.StringVar(&password, "password", "", "password (at least 8 characters)")
+		fs.BoolVar(&isAdmin, "admin", false, "give the account the admin role")
+	case "admin account role":
+		fs.StringVar(&username, "username", "", "local account")
+		fs.BoolVar(&isAdmin, "admin", true, "admin role: true to give, false to take")
 	case "admin token create":
 		fs.StringVar(&username, "username", "", "local account the token acts for")
 		fs.StringVar(&scopes, "scopes", "read write follow push", "space-separated OAuth scopes")
@@ -138,11 +188,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "starling: unknown command %q\n\n%s", strings.Join(args[:min(len(args), 3)], " "), usage)
 		return 2
 	}
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
 		}
-		return 2
+		if !operatorCmd || fs.NArg() == 0 {
+			break
+		}
+		// Operator commands take arguments (STATUS_ID, HOST) among their flags.
+		op.args, rest = append(op.args, fs.Arg(0)), fs.Args()[1:]
 	}
 	if cmd == "admin backup" && backupFile == "" && fs.NArg() == 1 {
 		backupFile = fs.Arg(0)
@@ -174,10 +231,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "admin account create":
 		err = withStore(ctx, &cfg, logger, func(db Store) error {
 			a, err := admin(&cfg, db).CreateAccount(ctx, username, email, password)
-			if err == nil {
-				fmt.Fprintf(stdout, "created %s (id %d)\n", a.URI, a.ID)
+			if err != nil {
+				return err
 			}
-			return err
+			if isAdmin {
+				if err := admin(&cfg, db).SetRole(ctx, username, true); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(stdout, "created %s (id %d)%s\n", a.URI, a.ID, map[bool]string{true: ", admin"}[isAdmin])
+			return nil
+		})
+	case "admin account role":
+		err = withStore(ctx, &cfg, logger, func(db Store) error {
+			if err := admin(&cfg, db).SetRole(ctx, username, isAdmin); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s: admin %v\n", username, isAdmin)
+			return nil
 		})
 	case "admin deliveries show":
 		err = withStore(ctx, &cfg, logger, func(db Store) error {
@@ -212,6 +283,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintf(stdout, "wrote %s\n", backupFile)
 			return nil
 		})
+	case "admin backlog", "admin trace", "admin actions", "admin deadletters list", "admin deadletters replay",
+		"admin host pause", "admin host resume", "admin host retry", "admin host purge", "admin host clear",
+		"admin host suspend", "admin host unsuspend":
+		err = withStore(ctx, &cfg, logger, func(db Store) error {
+			o, err := operatorFor(&cfg, db)
+			if err != nil {
+				return err
+			}
+			actor := cliActor(getenv)
+			switch words := strings.Fields(cmd); words[1] {
+			case "backlog":
+				if op.watch != 0 {
+					return watchBacklog(ctx, o, op, stdout)
+				}
+				return showBacklog(ctx, o, op, stdout)
+			case "trace":
+				return showTrace(ctx, o, op, stdout)
+			case "actions":
+				return showActions(ctx, o, op, stdout)
+			case "host":
+				return hostAction(ctx, o, actor, words[2], op, stdout)
+			default:
+				return deadLetters(ctx, o, actor, words[2], op, stdout)
+			}
+		})
 	case "admin token create":
 		err = withStore(ctx, &cfg, logger, func(db Store) error {
 			token, err := admin(&cfg, db).CreateToken(ctx, username, scopes)
@@ -224,7 +320,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		fmt.Fprintf(stderr, "starling %s: %v\n", cmd, err)
 		var ve *api.ValidationError
-		if errors.As(err, &ve) {
+		if errors.As(err, &ve) || starling.ErrorCode(err) == starling.EINVALID {
 			return 2
 		}
 		return 1

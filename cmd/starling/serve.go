@@ -161,7 +161,12 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		}
 		return delivery.Backlog(n)
 	})
-	fo := &fanout.Fanout{Store: s.Store, Publisher: s.NATS, Topology: topo, Logger: logger.With("role", "fanout"), Metrics: dm}
+	// What admins decided about hosts (pause, suspend, retry, purge), read
+	// by fanout, delivery and the inbox from one cache per process.
+	controls := &fanout.Controls{Store: s.Store, Logger: logger.With("role", "delivery")}
+	outcomes := &fanout.Outcomes{Store: s.Store, Logger: logger.With("role", "delivery")}
+	fo := &fanout.Fanout{Store: s.Store, Publisher: s.NATS, Topology: topo, Logger: logger.With("role", "fanout"), Metrics: dm,
+		Records: s.Store, Controls: controls, Trim: s.Store}
 	deliveries := federation.NewDeliveryClient(cfg.DeliveryTimeout, cfg.AllowPrivateAddresses)
 	dl := &fanout.Deliverer{Store: s.Store, Client: deliveries, Topology: topo,
 		UserAgent: "Starling/" + Version + " (+" + st.Base() + "/)",
@@ -170,7 +175,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 			BreakerFailures: uint32(cfg.DeliveryBreakerFails), BreakerTimeout: cfg.DeliveryBreakerTimeout,
 			UnavailableAfterDays: cfg.UnavailableAfterDays,
 		},
-		Logger: logger.With("role", "delivery"), Metrics: dm, Knocker: knocker}
+		Logger: logger.With("role", "delivery"), Metrics: dm, Knocker: knocker,
+		Outcomes: outcomes, States: s.Store, Controls: controls}
 	if err := fo.Load(ctx); err != nil {
 		return err
 	}
@@ -241,14 +247,16 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Resolver: resolver,
 		Site:     st,
 		Inbox: &inbox.Handler{Store: s.Store, Keys: resolver.KeyLookup, Topology: topo,
-			Logger: logger.With("role", "inbox"), Metrics: im, Standards: knocker,
+			Logger: logger.With("role", "inbox"), Metrics: im, Standards: knocker, Gate: controls,
 			Pressure: monitor, Limits: &inbox.HostLimits{PerSecond: cfg.InboxHostRate}},
 		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Pressure: monitor,
 		Deliveries: &fanout.Reporter{Store: s.Store, Monitor: monitor, Deliverer: dl,
 			Backlog: func(n int) (int, map[string]int) { return delivery.Backlog(n) }},
-		Logger:  logger.With("role", "api"),
-		Version: Version,
+		Operator: &fanout.Operator{Store: s.Store, Topology: topo, Deliverer: dl},
+		Roles:    s.Store,
+		Logger:   logger.With("role", "api"),
+		Version:  Version,
 
 		Interactions: ob,
 		Streaming:    streaming,
@@ -283,7 +291,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.phases = []phase{
 		{name: "consumers", parts: consumers, after: deliveries.CloseIdleConnections},
 		{name: "http", parts: []part{{"http", &httpServer{Server: hs, Listener: ln, Drain: cfg.ShutdownTimeout}}, {"streaming", streaming}}},
-		{name: "loops", parts: []part{{"relay", relay}, {"monitor", monitor}, {"trimmer", trimmer}, {"unavailable-hosts", fo}, {"media-sweeper", sweeper}}},
+		{name: "loops", parts: []part{{"relay", relay}, {"monitor", monitor}, {"trimmer", trimmer}, {"unavailable-hosts", fo}, {"media-sweeper", sweeper},
+			{"delivery-outcomes", outcomes}}},
 	}
 	return nil
 }

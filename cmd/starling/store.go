@@ -43,6 +43,13 @@ type Store interface {
 	queue.Backlog
 	queue.FailureRecorder
 	media.SweepStore
+	api.Roles
+	fanout.ControlStore
+	fanout.OutcomeBatchStore
+	fanout.QueueRecorder
+	fanout.DeliveryTrimmer
+	fanout.DeliveryStates
+	fanout.OperatorStore
 
 	AccountByAcct(ctx context.Context, username, domain string) (*starling.Account, error)
 	SigningKeys(ctx context.Context, accountID int64) (starling.SigningKeys, error)

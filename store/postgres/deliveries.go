@@ -41,7 +41,8 @@ func (db *DB) deadLetters(ctx context.Context, q querier, f starling.DeadLetterF
 		FROM dead_letters
 		WHERE ($1 = '' OR host = $1) AND (coalesce(cardinality($2::bigint[]), 0) = 0 OR id = ANY($2))
 		  AND (replayed_at IS NOT NULL) = $3
-		ORDER BY id DESC LIMIT $4`+lock, f.Host, f.IDs, f.Replayed, f.Limit)
+		  AND ($5::bigint = 0 OR activity_id IN (SELECT a.id FROM statuses s JOIN activities a ON a.object_uri = s.uri WHERE s.id = $5))
+		ORDER BY id DESC LIMIT $4`+lock, f.Host, f.IDs, f.Replayed, f.Limit, f.StatusID)
 	if err != nil {
 		return nil, fmt.Errorf("dead letters: %w", err)
 	}
@@ -82,7 +83,12 @@ func (db *DB) ReplayDeadLetters(ctx context.Context, f starling.DeadLetterFilter
 			}
 			ids = append(ids, d.ID)
 		}
-		_, err = tx.Exec(ctx, `UPDATE dead_letters SET replayed_at = now() WHERE id = ANY($1)`, ids)
+		if _, err := tx.Exec(ctx, `UPDATE dead_letters SET replayed_at = now() WHERE id = ANY($1)`, ids); err != nil {
+			return err
+		}
+		// Their deliveries are pending again, for the backlog and the trace.
+		_, err = tx.Exec(ctx, `UPDATE deliveries d SET state = 'pending', next_attempt_at = NULL
+			FROM dead_letters l WHERE l.id = ANY($1) AND d.activity_id = l.activity_id AND d.inbox = l.inbox`, ids)
 		n = len(ids)
 		return err
 	})

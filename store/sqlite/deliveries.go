@@ -41,7 +41,8 @@ func deadLetters(ctx context.Context, q queryer, f starling.DeadLetterFilter) ([
 		FROM dead_letters
 		WHERE (?1 = '' OR host = ?1) AND (json_array_length(?2) = 0 OR id IN (SELECT value FROM json_each(?2)))
 		  AND (replayed_at IS NOT NULL) = ?3
-		ORDER BY id DESC LIMIT ?4`, f.Host, ids(f.IDs), f.Replayed, f.Limit)
+		  AND (?5 = 0 OR activity_id IN (SELECT a.id FROM statuses s JOIN activities a ON a.object_uri = s.uri WHERE s.id = ?5))
+		ORDER BY id DESC LIMIT ?4`, f.Host, ids(f.IDs), f.Replayed, f.Limit, f.StatusID)
 	out, err := collect(rows, err, func(r scanner) (starling.DeadLetter, error) {
 		var d starling.DeadLetter
 		err := r.Scan(&d.ID, &d.ActivityID, &d.ActorID, &d.Inbox, &d.Host, &d.Attempts, &d.FirstError, &d.LastError,
@@ -76,8 +77,14 @@ func (db *DB) ReplayDeadLetters(ctx context.Context, f starling.DeadLetterFilter
 			}
 			replayed = append(replayed, d.ID)
 		}
-		_, err = t.ExecContext(ctx, `UPDATE dead_letters SET replayed_at = ?2 WHERE id IN (SELECT value FROM json_each(?1))`,
-			ids(replayed), nowMicro())
+		if _, err := t.ExecContext(ctx, `UPDATE dead_letters SET replayed_at = ?2 WHERE id IN (SELECT value FROM json_each(?1))`,
+			ids(replayed), nowMicro()); err != nil {
+			return err
+		}
+		// Their deliveries are pending again, for the backlog and the trace.
+		_, err = t.ExecContext(ctx, `UPDATE deliveries SET state = 'pending', next_attempt_at = NULL
+			FROM dead_letters l WHERE l.id IN (SELECT value FROM json_each(?1))
+			  AND deliveries.activity_id = l.activity_id AND deliveries.inbox = l.inbox`, ids(replayed))
 		n = len(replayed)
 		return err
 	})

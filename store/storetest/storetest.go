@@ -49,6 +49,7 @@ type Store interface {
 
 	More
 	Lists
+	Operator
 }
 
 // Run runs the suite. open returns a fresh, empty store for one subtest;
@@ -79,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"MarkersAndSearch", testMarkersAndSearch},
 		{"EditRemoteStatus", testEditRemoteStatus},
 		{"ListsAndConversations", testListsAndConversations},
+		{"Operator", testOperator},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}

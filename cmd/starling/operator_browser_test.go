@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestBrowserAdminPage signs in as an admin in real headless Chromium,
+// opens the admin page, sees a failing host with its error, clicks pause
+// and sees the state change; a screenshot is saved.
+func TestBrowserAdminPage(t *testing.T) {
+	exe := chromium(t)
+	r := newDeliveryRig(t, 1, func(c *Config) { c.DeliveryRetrySchedule = "3s,3s,3s,3s"; c.DeliveryBreakerFails = 20 })
+	h := r.fleet.Hosts[0]
+	h.Set(Behaviour{Status: http.StatusServiceUnavailable})
+	r.follow(r.fleet.Hosts, 1)
+	ctx := context.Background()
+	if err := adminOf(r.in).SetRole(ctx, "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	r.post("to a failing host")
+	waitFor(t, 10*time.Second, "the host to fail", func() bool {
+		hosts, err := r.in.srv.Store.FailingHosts(ctx)
+		return err == nil && len(hosts) == 1
+	})
+
+	bctx := browserContext(t, exe)
+	row := `tr[data-host="` + h.Addr + `"]`
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(r.in.base+"/admin"),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "alice"),
+		chromedp.SendKeys(chromedp.ID("password"), "correct horse battery"),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID("hosts")),
+	); err != nil {
+		t.Fatalf("sign in to the admin page: %v", err)
+	}
+	text := must(chromedp.Run(bctx, chromedp.Text(chromedp.CSS(row))))
+	if !strings.Contains(text, "failing") || !strings.Contains(text, "503") {
+		t.Errorf("host row %q: want failing and its 503", text)
+	}
+	if err := chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(row+` button[value="pause"]`)),
+		chromedp.WaitVisible(chromedp.ID("notice")),
+	); err != nil {
+		t.Fatalf("click pause: %v", err)
+	}
+	state := must(chromedp.Run(bctx, chromedp.Text(chromedp.CSS(row+` td.state`))))
+	if strings.TrimSpace(state) != "paused" {
+		t.Errorf("state after pause %q, want paused", state)
+	}
+	var got hostRow
+	token := must(adminOf(r.in).CreateToken(ctx, "alice", "admin:read"))
+	r.in.mustCall("GET", "/api/v1/admin/backlog/"+h.Addr, token, nil, &got)
+	if !got.Paused {
+		t.Errorf("the API does not show the host paused: %+v", got)
+	}
+	shot := must(chromedp.Run(bctx, chromedp.FullScreenshot(90)))
+	path := filepath.Join(t.ArtifactDir(), "admin-page.jpg")
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", path, len(shot))
+}
