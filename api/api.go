@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
@@ -92,6 +95,9 @@ type Server struct {
 	Site     federation.Site
 	Inbox    http.Handler // mounted at /inbox and /users/{username}/inbox
 	Metrics  http.Handler // mounted at /metrics when set
+	// Tracer, when set, gives every request a span, continuing the
+	// caller's W3C traceparent (a remote server's delivery attempt).
+	Tracer trace.TracerProvider
 	// Pressure, when set, makes write endpoints answer 503 with
 	// Retry-After while the queues are backed up.
 	Pressure   Pressure
@@ -239,7 +245,18 @@ func (s *Server) trace(next http.Handler) http.Handler {
 		w.Header().Set(queue.HeaderRequestID, tr.CorrelationID)
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
-		next.ServeHTTP(sw, r.WithContext(queue.WithTrace(r.Context(), tr)))
+		ctx, span := queue.StartSpan(queue.WithTrace(r.Context(), tr), s.Tracer, r.Method, trace.SpanKindServer,
+			attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path))
+		defer span.End()
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		if rc := chi.RouteContext(ctx); rc != nil && rc.RoutePattern() != "" {
+			span.SetName(r.Method + " " + rc.RoutePattern()) // low cardinality, as OpenTelemetry asks
+			span.SetAttributes(attribute.String("http.route", rc.RoutePattern()))
+		}
+		span.SetAttributes(attribute.Int("http.response.status_code", sw.status))
+		if sw.status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(sw.status))
+		}
 		s.Logger.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status,
 			"duration", time.Since(start), "correlation_id", tr.CorrelationID)
 	})

@@ -19,6 +19,9 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/starling-social/starling"
@@ -63,6 +66,8 @@ type Deliverer struct {
 	Logger    *slog.Logger
 	Metrics   *DeliveryMetrics
 	Now       func() time.Time // default time.Now
+	// Tracer, when set, gives every attempt a client span; nil traces nothing.
+	Tracer trace.TracerProvider
 	// Knocker, when set, signs and sends each attempt with the signature
 	// standard the remote accepts (federation.Knocker); else draft-cavage.
 	Knocker Knocker
@@ -503,7 +508,22 @@ func (e *attemptError) Unwrap() error { return e.err }
 // attempt builds, signs and sends one POST. The request is built anew from
 // the stored payload each time, so a retry after a closed connection never
 // sends an empty body, and the signature carries a fresh Date.
-func (d *Deliverer) attempt(ctx context.Context, inbox string, act *cachedActivity) *attemptError {
+func (d *Deliverer) attempt(ctx context.Context, inbox string, act *cachedActivity) (aerr *attemptError) {
+	// The span is the parent of the remote's: its traceparent goes out
+	// with the request (build, below).
+	ctx, span := queue.StartSpan(ctx, d.Tracer, "deliver", trace.SpanKindClient, attribute.String("url.full", inbox))
+	if span.IsRecording() {
+		defer func() {
+			if aerr != nil {
+				span.SetAttributes(attribute.String("error.type", aerr.class))
+				if aerr.status != 0 {
+					span.SetAttributes(attribute.Int("http.response.status_code", aerr.status))
+				}
+				span.SetStatus(codes.Error, aerr.Error())
+			}
+			span.End()
+		}()
+	}
 	build := func() (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, inbox, bytes.NewReader(act.payload))
 		if err != nil {

@@ -101,8 +101,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) receive(r *http.Request) (outcome string, status int, msg string) {
 	ctx := r.Context()
-	tr := queue.TraceFromHTTP(r.Header)
-	ctx = queue.WithTrace(ctx, tr)
+	// The API's middleware has read the trace (and started the request's
+	// span) already; mounted on its own, the handler reads it itself.
+	tr := queue.TraceFrom(ctx)
+	if tr.CorrelationID == "" {
+		tr = queue.TraceFromHTTP(r.Header)
+		ctx = queue.WithTrace(ctx, tr)
+	}
 	log := h.Logger.With("correlation_id", tr.CorrelationID, "remote", r.RemoteAddr)
 
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, federation.MaxDocumentSize))

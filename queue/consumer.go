@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Message is one message off a stream, as a handler sees it.
@@ -112,6 +115,10 @@ type ConsumerConfig struct {
 	Backoff func(attempt uint64) time.Duration
 	Logger  *slog.Logger
 	Metrics *Metrics
+	// Tracer, when set, gives every message a span (a child of the span
+	// that published it, through the traceparent header) around its
+	// handler; nil traces nothing.
+	Tracer trace.TracerProvider
 
 	// KeyOf, when set, partitions messages by key (the destination host of
 	// a delivery): at most PerKey messages of one key are handled at once,
@@ -415,7 +422,9 @@ func (c *Consumer) Backlog(n int) (total int, top map[string]int) {
 func (c *Consumer) handle(msg jetstream.Msg) {
 	m := Message{Subject: msg.Subject(), Data: msg.Data(), Trace: traceFromNATS(msg.Headers())}
 	tr := m.Trace
-	ctx := WithTrace(c.ctx, tr)
+	ctx, span := StartSpan(WithTrace(c.ctx, tr), c.cfg.Tracer, "consume "+c.cfg.Durable, trace.SpanKindConsumer,
+		attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", msg.Subject()))
+	defer span.End()
 	start := time.Now()
 	c.mu.Lock()
 	c.inflight[msg] = true
@@ -434,6 +443,10 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		return c.cfg.Logger.With("subject", msg.Subject(), "correlation_id", tr.CorrelationID)
 	}
 	outcome := "ack"
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	defer func() { span.SetAttributes(attribute.String("starling.outcome", outcome)) }()
 	switch {
 	case err == nil:
 		c.forgetFailures(seq)

@@ -7,6 +7,9 @@ import (
 	"net/http"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Header names that carry a request's identity across processes: over HTTP
@@ -87,4 +90,39 @@ func traceFromNATS(h nats.Header) Trace {
 		t.CorrelationID = NewCorrelationID()
 	}
 	return t
+}
+
+// TracerName names Starling's spans' instrumentation scope.
+const TracerName = "github.com/starling-social/starling"
+
+// StartSpan starts a span named name under the trace ctx carries: the
+// span of ctx if there is one in this process, else the remote parent its
+// traceparent names (the API's span, read back from a NATS header or an
+// HTTP request). The returned context carries the span and a Trace whose
+// traceparent names the new span, so that whatever is published or sent
+// from it next is the span's child: that is how one trace follows a post
+// from the client's request through the relay, fanout, every delivery
+// attempt, and a receiving server's inbox and timeline.
+//
+// With a nil provider (tracing off, the default) it returns ctx unchanged
+// and a span that records nothing, at the cost of a context lookup.
+func StartSpan(ctx context.Context, tp trace.TracerProvider, name string, kind trace.SpanKind, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	if tp == nil {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	t := TraceFrom(ctx)
+	if !trace.SpanContextFromContext(ctx).IsValid() && t.Traceparent != "" {
+		ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{HeaderTraceparent: t.Traceparent})
+	}
+	if t.CorrelationID != "" {
+		attrs = append(attrs, attribute.String("starling.correlation_id", t.CorrelationID))
+	}
+	ctx, span := tp.Tracer(TracerName).Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
+	if span.SpanContext().IsValid() {
+		c := propagation.MapCarrier{}
+		propagation.TraceContext{}.Inject(ctx, c)
+		t.Traceparent = c[HeaderTraceparent]
+		ctx = WithTrace(ctx, t)
+	}
+	return ctx, span
 }

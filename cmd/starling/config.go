@@ -4,7 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/starling-social/starling/api"
+	"io"
 	"log/slog"
 	"net"
 	"runtime/debug"
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/starling-social/starling/api"
 	"github.com/starling-social/starling/fanout"
 	"github.com/starling-social/starling/queue"
 )
@@ -64,6 +65,10 @@ type Config struct {
 
 	// gogc is the GOGC environment variable, which wins over GCPercent.
 	gogc string
+	// tracing is what the OTEL_* variables say (tracing.go), and
+	// traceOutput where the console exporter writes (default stdout).
+	tracing     tracingEnv
+	traceOutput io.Writer
 }
 
 // Defaults of the tuning settings.
@@ -131,6 +136,7 @@ const DefaultDatabaseURL = ""
 func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envErrors {
 	errs := &envErrors{}
 	cfg.gogc = getenv("GOGC")
+	cfg.tracing = readTracingEnv(getenv)
 	str := func(p *string, name, def, usage string) {
 		if v := getenv(envName(name)); v != "" {
 			def = v

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/api"
@@ -69,6 +71,10 @@ type Server struct {
 	Listener net.Listener
 	// WrapHandler, if set, wraps the HTTP handler (tests count requests).
 	WrapHandler func(http.Handler) http.Handler
+	// Tracer, if set, traces requests, messages and delivery attempts;
+	// else Open builds one as the OTEL_* variables say (Config.tracing),
+	// or none.
+	Tracer trace.TracerProvider
 
 	// Store is the store of truth --database-url names (see openStore).
 	Store Store
@@ -80,6 +86,8 @@ type Server struct {
 	Topology  queue.Topology
 
 	phases []phase // built by Open, run by Run
+	// tracing is the tracer provider Open built, flushed by closeResources.
+	tracing *sdktrace.TracerProvider
 
 	// Set by Start, for Close.
 	cancel  context.CancelFunc
@@ -104,6 +112,19 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 	if s.Store, s.DB, err = openStore(ctx, cfg, logger); err != nil {
 		return err
+	}
+	if s.Tracer == nil {
+		out := cfg.traceOutput
+		if out == nil {
+			out = os.Stdout
+		}
+		if s.tracing, err = openTracing(ctx, cfg.tracing, "starling", cfg.Domain, Version, out); err != nil {
+			return err
+		}
+		if s.tracing != nil { // not a nil pointer in a non-nil interface
+			s.Tracer = s.tracing
+			logger.Info("tracing on: spans go to the exporter the OTEL_* variables name")
+		}
 	}
 	st := site(cfg)
 	adm := &api.Admin{Store: s.Store, Site: st}
@@ -176,7 +197,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 			UnavailableAfterDays: cfg.UnavailableAfterDays,
 		},
 		Logger: logger.With("role", "delivery"), Metrics: dm, Knocker: knocker,
-		Outcomes: outcomes, States: s.Store, Controls: controls}
+		Outcomes: outcomes, States: s.Store, Controls: controls, Tracer: s.Tracer}
 	if err := fo.Load(ctx); err != nil {
 		return err
 	}
@@ -209,7 +230,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		{queue.ConsumerConfig{Kind: queue.Outbox, Durable: "fanout", Workers: cfg.FanoutWorkers,
 			KeyOf: func(subject string) string { return subject }, PerKey: max(cfg.FanoutWorkers*3/4, 1), MaxWaitingPerKey: 64}, fo.HandleOutbox},
 	} {
-		c.cfg.AckWait, c.cfg.Logger, c.cfg.Metrics = cfg.AckWait, logger, qm
+		c.cfg.AckWait, c.cfg.Logger, c.cfg.Metrics, c.cfg.Tracer = cfg.AckWait, logger, qm, s.Tracer
 		c.cfg.MaxAttempts, c.cfg.Failures, c.cfg.DrainTimeout = cfg.QueueMaxAttempts, s.Store, cfg.ShutdownTimeout
 		if c.cfg.Kind != queue.Delivery { // deliveries schedule their own retries
 			c.cfg.Later = laterEvents{s.Store}
@@ -250,6 +271,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 			Logger: logger.With("role", "inbox"), Metrics: im, Standards: knocker, Gate: controls,
 			Pressure: monitor, Limits: &inbox.HostLimits{PerSecond: cfg.InboxHostRate}},
 		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Tracer:   s.Tracer,
 		Pressure: monitor,
 		Deliveries: &fanout.Reporter{Store: s.Store, Monitor: monitor, Deliverer: dl,
 			Backlog: func(n int) (int, map[string]int) { return delivery.Backlog(n) }},
@@ -352,6 +374,15 @@ func (s *Server) closeResources() error {
 	if s.Store != nil {
 		s.Store.Close()
 		s.Store, s.DB = nil, nil
+	}
+	if s.tracing != nil {
+		// Flush what the batcher holds: the last spans of the shutdown.
+		ctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
+		defer cancel()
+		if err := s.tracing.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("tracing: flushing spans: %w", err))
+		}
+		s.tracing, s.Tracer = nil, nil
 	}
 	return errors.Join(errs...)
 }
