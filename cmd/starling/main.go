@@ -60,6 +60,8 @@ commands:
   admin deadletters list  dead letters not yet replayed [--host H] [--status ID] [--json]
   admin deadletters replay queue them again: --host H, --status ID, --id N or --all
   admin actions           the audit of operator actions [--limit N] [--json]
+  healthcheck [URL]       exit 0 if URL (default http://127.0.0.1:8080/healthz) answers 2xx:
+                          for container health checks in an image without a shell
   bench deliver           load test: a simulated fleet of remote servers on loopback (see -h)
   bench sign              time one RSA-2048 signature of a delivery on this machine
 
@@ -101,6 +103,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return 1
 		}
 		return 0
+	}
+	if cmd == "healthcheck" {
+		return healthcheck(ctx, rest, stderr)
 	}
 	if cmd == "admin" && len(rest) == 1 && rest[0] == "deliveries" {
 		rest = append(rest, "show")
