@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -58,6 +59,49 @@ type Resolver struct {
 	// nil (tests that build a bare Resolver) every stored actor builds a
 	// policy of its own: as safe, only slower.
 	Sanitizer *sanitize.Policy
+
+	// refetches limits refreshes of a known remote key (after a signature
+	// failed against it) to one per key per KeyRefetchInterval, as
+	// Mastodon does: a flood of badly signed requests must not become a
+	// flood of fetches to the key's host.
+	refetches refetchLimit
+}
+
+// KeyRefetchInterval is how often a known remote key may be fetched again
+// because a signature did not verify against it.
+const KeyRefetchInterval = 5 * time.Minute
+
+// refetchLimit remembers when each key was last refetched. The zero value
+// is ready; it forgets keys after KeyRefetchInterval, and holds at most
+// maxRefetchKeys.
+type refetchLimit struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+const maxRefetchKeys = 10_000
+
+func (l *refetchLimit) allow(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t, ok := l.last[key]; ok && now.Sub(t) < KeyRefetchInterval {
+		return false
+	}
+	if l.last == nil {
+		l.last = map[string]time.Time{}
+	}
+	if len(l.last) >= maxRefetchKeys {
+		for k, t := range l.last {
+			if now.Sub(t) >= KeyRefetchInterval {
+				delete(l.last, k)
+			}
+		}
+		if len(l.last) >= maxRefetchKeys {
+			clear(l.last) // under attack from many keys: forget rather than grow
+		}
+	}
+	l.last[key] = now
+	return true
 }
 
 func (r *Resolver) sanitizer() *sanitize.Policy {
@@ -376,6 +420,9 @@ func (r *Resolver) KeyLookup(ctx context.Context, keyID string, refresh bool) (c
 	if err != nil && !errors.Is(err, starling.ErrNotFound) {
 		return nil, "", fmt.Errorf("look up key %s: %w", keyID, err)
 	}
+	if err == nil && refresh && !a.Local() && !r.refetches.allow(keyID, r.now()) {
+		refresh = false // refetched recently: the stored key stands
+	}
 	if err != nil || (refresh && !a.Local()) {
 		// The key id is usually the actor's id with a fragment; some
 		// servers use a separate key document whose owner is the actor.
@@ -413,7 +460,7 @@ func (r *Resolver) acctKey(ctx context.Context, acct string, refresh bool) (cryp
 		return nil, "", fmt.Errorf("look up key acct:%s: not user@host", acct)
 	}
 	a, err := r.WebFinger(ctx, user, host)
-	if err == nil && refresh && !a.Local() {
+	if err == nil && refresh && !a.Local() && r.refetches.allow("acct:"+acct, r.now()) {
 		a, err = r.Actor(ctx, a.URI, true)
 	}
 	if err != nil {

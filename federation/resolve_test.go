@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -428,5 +429,47 @@ func TestResolver_Usernames(t *testing.T) {
 				t.Errorf("stored %q", a.Username)
 			}
 		})
+	}
+}
+
+// TestResolver_KeyRefetchLimited: a known key is fetched again after a
+// failed signature at most once per KeyRefetchInterval (Mastodon's rule),
+// so a flood of badly signed requests is not a flood of fetches.
+func TestResolver_KeyRefetchLimited(t *testing.T) {
+	pubPEM := string(sigTestReadFile(t, bobPubPath))
+	var base string
+	var fetches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		w.Header().Set("Content-Type", activitypub.ContentType)
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"id": base + "/users/eve", "type": "Person", "preferredUsername": "eve", "inbox": base + "/users/eve/inbox",
+			"publicKey": map[string]string{"id": base + "/users/eve#main-key", "owner": base + "/users/eve", "publicKeyPem": pubPEM},
+		})
+	}))
+	defer srv.Close()
+	base = srv.URL
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	res := &Resolver{Store: pgtest.NewDB(t), Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"}, Scheme: "http",
+		Now: func() time.Time { return now }}
+	for _, step := range []struct {
+		refresh bool
+		advance time.Duration
+		want    int32 // fetches so far
+	}{
+		{false, 0, 1},                     // first sight: fetched
+		{false, 0, 1},                     // known: from the store
+		{true, 0, 2},                      // a signature failed: refetched once
+		{true, time.Second, 2},            // again at once: the stored key stands
+		{true, 4 * time.Minute, 2},        // still within five minutes
+		{true, KeyRefetchInterval + 1, 3}, // after five minutes: once more
+	} {
+		now = now.Add(step.advance)
+		if _, _, err := res.KeyLookup(t.Context(), base+"/users/eve#main-key", step.refresh); err != nil {
+			t.Fatal(err)
+		}
+		if got := fetches.Load(); got != step.want {
+			t.Errorf("after lookup (refresh %v, +%s): %d fetches, want %d", step.refresh, step.advance, got, step.want)
+		}
 	}
 }
