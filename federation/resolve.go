@@ -177,6 +177,9 @@ func (r *Resolver) get(ctx context.Context, rawURL, accept string, sign bool) ([
 	if len(body) > MaxDocumentSize {
 		return nil, fmt.Errorf("fetch %s: document larger than %d bytes", rawURL, MaxDocumentSize)
 	}
+	if err := activitypub.CheckDepth(body, activitypub.MaxDepth); err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+	}
 	return body, nil
 }
 

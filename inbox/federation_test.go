@@ -348,8 +348,9 @@ func TestActorMustOwnTheKey(t *testing.T) {
 	})
 }
 
-// TestUnstorableTextRefused: NUL characters and invalid UTF-8 anywhere in
-// the body are refused with 400 before anything is stored; an escaped
+// TestUnstorableTextRefused: NUL characters, invalid UTF-8 and nesting
+// deeper than activitypub.MaxDepth anywhere in the body are refused with
+// 400 before anything is stored; an escaped
 // backslash followed by "u0000" is text and passes.
 func TestUnstorableTextRefused(t *testing.T) {
 	rig := newSamplesRig(t)
@@ -373,6 +374,11 @@ func TestUnstorableTextRefused(t *testing.T) {
 		{"invalid UTF-8 in content", func(id string) map[string]any {
 			return note(actor, id, map[string]any{"content": "<p>MARK</p>"})
 		}, func(b []byte) []byte { return bytes.Replace(b, []byte("MARK"), []byte("a\xff\xfeb"), 1) }, "", http.StatusBadRequest},
+		{"nested deeper than activitypub.MaxDepth", func(id string) map[string]any {
+			return note(actor, id, map[string]any{"content": "<p>hi</p>", "deep": "MARK"})
+		}, func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"MARK"`), []byte(strings.Repeat("[", 100)+strings.Repeat("]", 100)), 1)
+		}, "", http.StatusBadRequest},
 		{"escaped backslash then u0000 is text", func(id string) map[string]any {
 			return note(actor, id, map[string]any{"content": `<p>C:\u0000</p>`})
 		}, nil, "", http.StatusAccepted},

@@ -118,6 +118,9 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 	if err != nil {
 		return "bad_request", http.StatusBadRequest, "could not read body"
 	}
+	if err := activitypub.CheckDepth(body, activitypub.MaxDepth); err != nil {
+		return "bad_request", http.StatusBadRequest, err.Error()
+	}
 	now := time.Now
 	if h.Now != nil {
 		now = h.Now
