@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -174,5 +175,45 @@ func TestRefuseNonPublic(t *testing.T) {
 				t.Errorf("err = %v, want it to wrap ErrPrivateAddress", err)
 			}
 		})
+	}
+}
+
+// TestRedirectToPrivateRefused: a redirect is dialled through the same
+// guard as the first request, so a public document that redirects to
+// loopback, a private range or the metadata address is refused without a
+// connection. The "public" server is on loopback too, so the guard is
+// told to let that one address through, and only it.
+func TestRedirectToPrivateRefused(t *testing.T) {
+	var trapped atomic.Int32
+	trap := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { trapped.Add(1) }))
+	defer trap.Close()
+	for _, target := range []string{trap.URL + "/key", "http://10.1.2.3/key", "http://169.254.169.254/latest/meta-data/",
+		"http://100.64.0.1/key", "http://[::1]:1/key", strings.Replace(trap.URL, "127.0.0.1", "localhost", 1) + "/key"} {
+		t.Run(target, func(t *testing.T) {
+			public := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, target, http.StatusFound)
+			}))
+			defer public.Close()
+			client := NewHTTPClient(5*time.Second, false)
+			d := newDialer(false)
+			d.Control = func(network, address string, c syscall.RawConn) error {
+				if address == public.Listener.Addr().String() {
+					return nil // stands in for a public address
+				}
+				return refuseNonPublic(network, address, c)
+			}
+			client.Transport.(*http.Transport).DialContext = d.DialContext
+			resp, err := client.Get(public.URL + "/users/evil")
+			if err == nil {
+				resp.Body.Close()
+				t.Fatalf("redirect to %s followed: %d", target, resp.StatusCode)
+			}
+			if !errors.Is(err, ErrPrivateAddress) {
+				t.Errorf("err = %v, want it to wrap ErrPrivateAddress", err)
+			}
+		})
+	}
+	if n := trapped.Load(); n != 0 {
+		t.Errorf("the loopback server behind the redirect was asked %d times", n)
 	}
 }
