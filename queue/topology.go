@@ -134,6 +134,10 @@ func HostToken(host string) string {
 type Limits struct {
 	MaxMsgs  int64
 	MaxBytes int64
+	// Replicas is how many servers of a NATS cluster keep each stream
+	// (and its consumers): 3 survives the loss of one; default 1. A
+	// stream created with other replicas is scaled to these.
+	Replicas int
 }
 
 // DefaultLimits returns a kind's limits: generous for one machine, and
@@ -171,9 +175,12 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, t Topology, over
 			MaxBytes:   lim.MaxBytes,
 			Storage:    jetstream.FileStorage,
 			Duplicates: 10 * time.Minute,
+			Replicas:   max(override.Replicas, 1),
 		}
+		// An existing stream is updated to cfg, its replicas included:
+		// JetStream scales a stream up or down in place.
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+			return fmt.Errorf("ensure stream %s with %d replicas: %w", cfg.Name, cfg.Replicas, err)
 		}
 	}
 	return nil
