@@ -27,10 +27,14 @@ import (
 )
 
 // TestMain lets a test run this binary as the real starling command in a
-// child process (for SIGKILL tests): the child sees STARLING_TEST_RUN_MAIN.
+// child process (for SIGKILL tests): the child sees STARLING_TEST_RUN_MAIN;
+// or as a nats-server (natsNodeEnv).
 func TestMain(m *testing.M) {
 	if os.Getenv("STARLING_TEST_RUN_MAIN") == "1" {
 		main()
+	}
+	if spec := os.Getenv(natsNodeEnv); spec != "" {
+		runNATSNode(spec)
 	}
 	os.Exit(m.Run())
 }
