@@ -261,7 +261,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Site:     st,
 		Inbox: &inbox.Handler{Store: s.Store, Keys: resolver.KeyLookup, Topology: topo,
 			Logger: logger.With("role", "inbox"), Metrics: im, Standards: knocker, Gate: controls,
-			Pressure: monitor, Limits: &inbox.HostLimits{PerSecond: cfg.InboxHostRate}},
+			Pressure: monitor, Limits: &inbox.HostLimits{PerSecond: cfg.InboxHostRate}, Ready: s.ready},
 		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Pressure: monitor,
 		// Breakers and in-flight counts are this process's deliverer's:
