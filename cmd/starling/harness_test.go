@@ -70,10 +70,37 @@ func testLogger(t testing.TB, name string) *slog.Logger {
 // activity id in the body, and can make them answer 503 for a while.
 type inboxRecorder struct {
 	mu      sync.Mutex
-	posts   map[string]int      // activity id → accepted POSTs
-	refused map[string]int      // activity id → POSTs answered 503 while blocked
-	signed  map[string][]string // activity id → how each POST was signed (signedWith)
+	posts   map[string]int           // activity id → accepted POSTs
+	refused map[string]int           // activity id → POSTs answered 503 while blocked
+	signed  map[string][]string      // activity id → how each POST was signed (signedWith)
+	answers map[string][]inboxAnswer // activity id → each answer, in order
 	blocked bool
+}
+
+// inboxAnswer is how an inbox answered one POST.
+type inboxAnswer struct {
+	Status     int
+	RetryAfter string
+}
+
+// statusWriter keeps the answer of a handler.
+type statusWriter struct {
+	http.ResponseWriter
+	answer inboxAnswer
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.answer.Status == 0 {
+		w.answer = inboxAnswer{Status: code, RetryAfter: w.Header().Get("Retry-After")}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.answer.Status == 0 {
+		w.answer.Status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // signedWith names how a request is signed: "draft-cavage", or "rfc9421"
@@ -118,8 +145,23 @@ func (rec *inboxRecorder) wrap(next http.Handler) http.Handler {
 			http.Error(w, `{"error":"down for the test"}`, http.StatusServiceUnavailable)
 			return
 		}
-		next.ServeHTTP(w, r)
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		rec.mu.Lock()
+		if rec.answers == nil {
+			rec.answers = map[string][]inboxAnswer{}
+		}
+		rec.answers[act.ID] = append(rec.answers[act.ID], sw.answer)
+		rec.mu.Unlock()
 	})
+}
+
+// answered returns the statuses the instance answered POSTs of activity
+// id with, in order (POSTs refused while blocked are not among them).
+func (rec *inboxRecorder) answered(id string) []inboxAnswer {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return slices.Clone(rec.answers[id])
 }
 
 func (rec *inboxRecorder) count(id string) (posts, refused int) {
