@@ -179,8 +179,15 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, t Topology, over
 		}
 		// An existing stream is updated to cfg, its replicas included:
 		// JetStream scales a stream up or down in place.
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		s, err := js.CreateOrUpdateStream(ctx, cfg)
+		if err != nil {
 			return fmt.Errorf("ensure stream %s with %d replicas: %w", cfg.Name, cfg.Replicas, err)
+		}
+		// nats-server before 2.10 takes replicas it cannot keep (it is
+		// not in a cluster) and keeps one copy: say so rather than run on
+		// one copy believing in three. Later ones refuse, as above.
+		if cfg.Replicas > 1 && s.CachedInfo().Cluster == nil {
+			return fmt.Errorf("ensure stream %s with %d replicas: the NATS server is not in a cluster and keeps one copy", cfg.Name, cfg.Replicas)
 		}
 	}
 	return nil
