@@ -160,6 +160,13 @@ func TestClusterSurvivesKills(t *testing.T) {
 	bin := buildStarling(t)
 	lap("built starling")
 	nodes := startNATSCluster(t, 3)
+	// Streams as an earlier start left them, with one replica: the
+	// processes scale them to three.
+	withJetStream(t, natsURLs(nodes), func(js jetstream.JetStream, topo queue.Topology) {
+		if err := queue.EnsureStreams(context.Background(), js, topo, queue.Limits{Replicas: 1}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	lap("nats cluster up")
 
 	front, err := net.Listen("tcp", "127.0.0.1:0")
@@ -333,6 +340,26 @@ func TestClusterSurvivesKills(t *testing.T) {
 // by replicas servers.
 func assertReplicas(t *testing.T, urls string, replicas int) {
 	t.Helper()
+	withJetStream(t, urls, func(js jetstream.JetStream, topo queue.Topology) {
+		for _, kind := range []string{queue.Outbox, queue.Delivery, queue.Inbox, queue.Timeline} {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			s, err := js.Stream(ctx, topo.Stream(kind))
+			cancel()
+			if err != nil {
+				t.Fatalf("stream %s: %v", topo.Stream(kind), err)
+			}
+			info := s.CachedInfo()
+			if info.Config.Replicas != replicas || info.Cluster == nil || len(info.Cluster.Replicas)+1 != replicas {
+				t.Errorf("stream %s has %d replicas configured, %+v placed; want %d", topo.Stream(kind), info.Config.Replicas, info.Cluster, replicas)
+			}
+		}
+	})
+}
+
+// withJetStream runs fn with a JetStream connection to urls, and the
+// default topology.
+func withJetStream(t *testing.T, urls string, fn func(jetstream.JetStream, queue.Topology)) {
+	t.Helper()
 	nc, err := nats.Connect(urls)
 	if err != nil {
 		t.Fatal(err)
@@ -343,15 +370,5 @@ func assertReplicas(t *testing.T, urls string, replicas int) {
 		t.Fatal(err)
 	}
 	topo, _ := queue.NewTopology("")
-	for _, kind := range []string{queue.Outbox, queue.Delivery, queue.Inbox, queue.Timeline} {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		s, err := js.Stream(ctx, topo.Stream(kind))
-		cancel()
-		if err != nil {
-			t.Fatalf("stream %s: %v", topo.Stream(kind), err)
-		}
-		if got := s.CachedInfo().Config.Replicas; got != replicas {
-			t.Errorf("stream %s has %d replicas, want %d", topo.Stream(kind), got, replicas)
-		}
-	}
+	fn(js, topo)
 }
