@@ -73,7 +73,6 @@ func survivesRestart(t *testing.T, engine string, engineOpt func(*Config), down,
 	var bobs []api.Status
 	for i := range before {
 		taken = append(taken, a.post(alice, fmt.Sprintf("before the outage %d", i)))
-		bobs = append(bobs, b.post(bob, fmt.Sprintf("bob before the outage %d", i)))
 	}
 	reached := func(st api.Status) (n, dup int) {
 		for _, h := range fleet.Hosts {
@@ -92,6 +91,11 @@ func survivesRestart(t *testing.T, engine string, engineOpt func(*Config), down,
 		return n
 	}
 	waitFor(t, 30*time.Second, "deliveries to be under way", func() bool { return total() >= 20 })
+	// bob's posts are on their way to A's inbox, or being processed
+	// there, when the engine goes down.
+	for i := range before {
+		bobs = append(bobs, b.post(bob, fmt.Sprintf("bob before the outage %d", i)))
+	}
 	down()
 	downAt := time.Now()
 	atDown := total()
