@@ -163,10 +163,7 @@ func (s *Server) Handler() http.Handler {
 	r.Post("/admin/hosts/{host}/{action}", s.adminPageAction)
 	r.Get("/@{username}", s.profilePage) // public_pages.go
 	r.Get("/@{username}/{id}", s.statusPage)
-	r.Get("/healthz", s.readiness)
-	r.Get("/livez", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	s.probeRoutes(r)
 
 	s.oauthRoutes(r) // oauth.go
 
@@ -409,7 +406,31 @@ func (s *Server) unavailable(ctx context.Context, err error) bool {
 	return s.Ready(ctx) != nil
 }
 
-// readiness is /healthz: 200 while the store and the queue answer, 503
+// probeRoutes are the routes a load balancer, Kubernetes or Prometheus
+// asks every process, whatever its roles: /healthz and /readyz
+// (readiness, the same check), /livez, and /metrics when set.
+func (s *Server) probeRoutes(r chi.Router) {
+	r.Get("/healthz", s.readiness)
+	r.Get("/readyz", s.readiness)
+	r.Get("/livez", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+// ProbeHandler serves only the probes and /metrics: a process that runs
+// no api role (a fanout or timeline worker) still answers its readiness
+// and liveness probes and is scraped. It uses Ready and Metrics only.
+func (s *Server) ProbeHandler() http.Handler {
+	r := chi.NewRouter()
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { writeError(w, http.StatusNotFound, "Record not found") })
+	s.probeRoutes(r)
+	if s.Metrics != nil {
+		r.Handle("/metrics", s.Metrics)
+	}
+	return r
+}
+
+// readiness is /healthz and /readyz: 200 while the store and the queue answer, 503
 // with the reason otherwise, so a load balancer or Kubernetes stops
 // sending requests this process cannot serve. /livez only says the
 // process runs.

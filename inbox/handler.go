@@ -54,7 +54,17 @@ type Handler struct {
 	Limits *HostLimits
 	// Gate, when set, refuses hosts an admin suspended.
 	Gate HostGate
+	// Ready, when set, is this process's readiness check (the store and
+	// NATS answer). It is asked only when a request fails in a way an
+	// outage explains (a key that could not be looked up): then the
+	// answer is 503 with Retry-After, which the sender retries, instead
+	// of a 401 blaming its signature.
+	Ready func(ctx context.Context) error
 }
+
+// unavailableRetryAfter is the Retry-After, in seconds, of a 503 while
+// the store cannot be reached: a restart or a failover takes seconds.
+const unavailableRetryAfter = "10"
 
 // HostGate says whether an admin suspended a host.
 type HostGate interface {
@@ -88,6 +98,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", msg)
 		writeError(w, status, "too many activities from your server; try again after "+msg+" s")
 		return
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", unavailableRetryAfter)
 	}
 	if status >= 400 {
 		writeError(w, status, msg)
@@ -131,6 +144,10 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 		reason := "signature does not verify"
 		if errors.As(err, &se) {
 			reason = se.Reason
+		}
+		if h.down(ctx) {
+			log.Warn("could not verify an inbox request while the store or NATS is unreachable; asked to retry", "error", err)
+			return "unavailable", http.StatusServiceUnavailable, "could not verify the signature now; try again later"
 		}
 		log.Info("rejected inbox request", "reason", reason, "error", err)
 		return "unauthorized", http.StatusUnauthorized, reason
@@ -280,4 +297,14 @@ func senderHost(owner string) string {
 		return "unknown"
 	}
 	return host
+}
+
+// down reports whether the readiness check fails, within a second.
+func (h *Handler) down(ctx context.Context) bool {
+	if h.Ready == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	return h.Ready(ctx) != nil
 }

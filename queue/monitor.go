@@ -96,7 +96,20 @@ func (m *Monitor) poll(parent context.Context) {
 	defer cancel()
 	var streams []StreamState
 	reason := ""
+	// While the connection is down (a NATS restart, the node lost) every
+	// read would wait for the deadline: push back at once, and keep the
+	// streams as last seen.
+	connected := true
+	if err := m.Conn.Ready(); err != nil {
+		connected, reason = false, err.Error()
+		m.mu.Lock()
+		streams = m.streams
+		m.mu.Unlock()
+	}
 	for _, kind := range []string{Outbox, Delivery, Inbox, Timeline} {
+		if !connected {
+			break
+		}
 		s, err := m.Conn.js.Stream(ctx, m.Conn.topo.Stream(kind))
 		if err != nil {
 			if parent.Err() == nil && reason == "" {

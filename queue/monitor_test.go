@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -41,5 +42,34 @@ func TestMonitorNATSDown(t *testing.T) {
 	}
 	if err := conn.Ready(); err == nil {
 		t.Error("ready with NATS down")
+	}
+}
+
+// TestPublishNATSDown: with the connection down, a publication fails at
+// once with ErrNotConnected instead of waiting PublishTimeout for
+// acknowledgements (the relay holds a store connection meanwhile), and
+// the relay claims no events.
+func TestPublishNATSDown(t *testing.T) {
+	topo, err := NewTopology("pubdown")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := Dial("", t.TempDir(), "publish test", topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := context.Background()
+	if err := conn.EnsureStreams(ctx, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Publish(ctx, topo.Subject(Outbox, "create"), "up-1", []byte("{}")); err != nil {
+		t.Fatalf("publish with NATS up: %v", err)
+	}
+	conn.embedded.Shutdown()
+	conn.embedded.WaitForShutdown()
+	err = conn.Publish(ctx, topo.Subject(Outbox, "create"), "down-1", []byte("{}"))
+	if !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("publish with NATS down: %v, want ErrNotConnected", err)
 	}
 }

@@ -30,6 +30,16 @@ var ErrPublishTimeout = errors.New("no acknowledgement from JetStream")
 // PublishTimeout bounds the wait for JetStream's acknowledgements of a batch.
 const PublishTimeout = 30 * time.Second
 
+// ErrNotConnected is returned by a publication while the connection to
+// NATS is down (reconnecting), at once rather than after PublishTimeout:
+// callers hold store transactions and connections while they wait (the
+// relay), and a pool held for 30 s stalls the whole API.
+var ErrNotConnected = errors.New("not connected to NATS")
+
+// connectedEvery is how often a wait for acknowledgements checks that the
+// connection is still up.
+const connectedEvery = 200 * time.Millisecond
+
 // Publish publishes one message on a stream with its message id and the
 // trace (correlation id, traceparent) of ctx, and waits for JetStream to
 // store it. A full stream's refusal wraps ErrStreamFull.
@@ -42,8 +52,12 @@ func (c *Conn) Publish(ctx context.Context, subject, msgID string, data []byte) 
 // stored every one, for at most PublishTimeout. On error some may be
 // stored and others not: publishing the batch again stores each once, by
 // its message id. A full stream's refusal wraps ErrStreamFull; a timeout,
-// ErrPublishTimeout.
+// ErrPublishTimeout; the connection being down, before or while waiting,
+// ErrNotConnected.
 func (c *Conn) PublishBatch(ctx context.Context, msgs []Outgoing) error {
+	if err := c.Ready(); err != nil {
+		return fmt.Errorf("publish: %w: %w", ErrNotConnected, err)
+	}
 	traced := TraceFrom(ctx).Headers()
 	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
 	for _, o := range msgs {
@@ -60,17 +74,28 @@ func (c *Conn) PublishBatch(ctx context.Context, msgs []Outgoing) error {
 		}
 		f, err := c.js.PublishMsgAsync(m, jetstream.WithMsgID(o.MsgID))
 		if err != nil {
-			return fmt.Errorf("publish %s: %w", o.Subject, publishError(err))
+			return fmt.Errorf("publish %s: %w", o.Subject, c.publishError(err))
 		}
 		futures = append(futures, f)
 	}
 	timeout := time.NewTimer(PublishTimeout)
 	defer timeout.Stop()
-	for i, f := range futures {
+	check := time.NewTicker(connectedEvery)
+	defer check.Stop()
+	for i := 0; i < len(futures); {
+		f := futures[i]
 		select {
 		case <-f.Ok():
+			i++
 		case err := <-f.Err():
-			return fmt.Errorf("publish %s: %w", msgs[i].Subject, publishError(err))
+			return fmt.Errorf("publish %s: %w", msgs[i].Subject, c.publishError(err))
+		case <-check.C:
+			// Acknowledgements of messages buffered while reconnecting
+			// come late or never; the caller publishes the batch again
+			// once connected, each message stored once by its id.
+			if err := c.Ready(); err != nil {
+				return fmt.Errorf("publish %s: %w: %w", msgs[i].Subject, ErrNotConnected, err)
+			}
 		case <-timeout.C:
 			return fmt.Errorf("publish %s: %w within %s", msgs[i].Subject, ErrPublishTimeout, PublishTimeout)
 		case <-ctx.Done():
@@ -80,10 +105,14 @@ func (c *Conn) PublishBatch(ctx context.Context, msgs []Outgoing) error {
 	return nil
 }
 
-// publishError marks a full stream's refusal with ErrStreamFull.
-func publishError(err error) error {
+// publishError marks a full stream's refusal with ErrStreamFull, and a
+// failure while the connection is down with ErrNotConnected.
+func (c *Conn) publishError(err error) error {
 	if isStreamFull(err) {
 		return fmt.Errorf("%w: %w", ErrStreamFull, err)
+	}
+	if c.Ready() != nil || errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrConnectionClosed) {
+		return fmt.Errorf("%w: %w", ErrNotConnected, err)
 	}
 	return err
 }

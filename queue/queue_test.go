@@ -573,3 +573,25 @@ func TestConsumerDrain(t *testing.T) {
 		})
 	}
 }
+
+// TestEnsureStreamsReplicas: streams take the replicas asked for (one by
+// default), and replicas the server cannot keep are an error naming the
+// stream and the replicas, not a silent single copy.
+func TestEnsureStreamsReplicas(t *testing.T) {
+	_, js, topo := testJetStream(t)
+	ctx := context.Background()
+	for _, kind := range []string{Outbox, Delivery, Inbox, Timeline} {
+		s, err := js.Stream(ctx, topo.Stream(kind))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.CachedInfo().Config.Replicas; got != 1 {
+			t.Errorf("stream %s: %d replicas by default, want 1", topo.Stream(kind), got)
+		}
+	}
+	// The test server is one server, not a cluster.
+	err := EnsureStreams(ctx, js, topo, Limits{Replicas: 3})
+	if err == nil || !strings.Contains(err.Error(), topo.Stream(Outbox)) || !strings.Contains(err.Error(), "3 replicas") {
+		t.Fatalf("three replicas on one server: %v, want an error naming the stream and the replicas", err)
+	}
+}

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -88,8 +89,18 @@ func (l *relayLoop) run(ctx context.Context) error {
 	timer := time.NewTimer(l.interval)
 	defer timer.Stop()
 	failing := time.Duration(0)
+	var logged time.Time // last warning of failures
 	for {
-		n, err := l.r.Source.RelayEvents(ctx, l.stream, l.batch, l.publish)
+		// While NATS is away nothing can be published: claim no events,
+		// holding no transaction (nor a connection of the store's pool,
+		// which the API needs) for a publication bound to fail.
+		var n int
+		err := l.r.Conn.Ready()
+		if err != nil {
+			err = fmt.Errorf("%w: %w", ErrNotConnected, err)
+		} else {
+			n, err = l.r.Source.RelayEvents(ctx, l.stream, l.batch, l.publish)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -98,12 +109,18 @@ func (l *relayLoop) run(ctx context.Context) error {
 			// Back off while NATS or PostgreSQL is away, log once per step,
 			// and say so when it comes back.
 			limit := 10 * time.Second
-			if errors.Is(err, ErrStreamFull) {
-				// A full stream drains message by message: look again soon.
+			if errors.Is(err, ErrStreamFull) || errors.Is(err, ErrNotConnected) {
+				// A full stream drains message by message, and a
+				// reconnection is seen at no cost: look again soon.
 				limit = time.Second
 			}
-			failing = min(max(2*failing, 100*time.Millisecond), limit)
-			l.logger.Warn("relay: events not published; will retry", "error", err, "retry_in", failing)
+			next := min(max(2*failing, 100*time.Millisecond), limit)
+			// Each step of the backoff is logged, then every 10 s at its cap.
+			if next != failing || time.Since(logged) >= 10*time.Second {
+				l.logger.Warn("relay: events not published; will retry", "error", err, "retry_in", next)
+				logged = time.Now()
+			}
+			failing = next
 			select {
 			case <-ctx.Done():
 				return nil

@@ -134,6 +134,10 @@ func HostToken(host string) string {
 type Limits struct {
 	MaxMsgs  int64
 	MaxBytes int64
+	// Replicas is how many servers of a NATS cluster keep each stream
+	// (and its consumers): 3 survives the loss of one; default 1. A
+	// stream created with other replicas is scaled to these.
+	Replicas int
 }
 
 // DefaultLimits returns a kind's limits: generous for one machine, and
@@ -171,9 +175,19 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, t Topology, over
 			MaxBytes:   lim.MaxBytes,
 			Storage:    jetstream.FileStorage,
 			Duplicates: 10 * time.Minute,
+			Replicas:   max(override.Replicas, 1),
 		}
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+		// An existing stream is updated to cfg, its replicas included:
+		// JetStream scales a stream up or down in place.
+		s, err := js.CreateOrUpdateStream(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("ensure stream %s with %d replicas: %w", cfg.Name, cfg.Replicas, err)
+		}
+		// nats-server before 2.10 takes replicas it cannot keep (it is
+		// not in a cluster) and keeps one copy: say so rather than run on
+		// one copy believing in three. Later ones refuse, as above.
+		if cfg.Replicas > 1 && s.CachedInfo().Cluster == nil {
+			return fmt.Errorf("ensure stream %s with %d replicas: the NATS server is not in a cluster and keeps one copy", cfg.Name, cfg.Replicas)
 		}
 	}
 	return nil

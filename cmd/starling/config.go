@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,12 @@ type Config struct {
 	AllowPrivateAddresses bool
 	LogLevel              string
 	LogFormat             string
+	// Roles is the comma-separated roles serve runs (see parseRoles);
+	// empty: all of them.
+	Roles string
+	// StreamReplicas is how many NATS servers keep each stream; 3 on a
+	// cluster survives the loss of one. Zero: 1.
+	StreamReplicas int
 
 	// Tuning. A zero field (a Config built in a test) takes the flag's
 	// default (setDefaults).
@@ -101,7 +108,7 @@ func (cfg *Config) setDefaults() {
 		def int
 	}{{&cfg.TimelineWorkers, DefaultTimelineWorkers}, {&cfg.MediaWorkers, DefaultMediaWorkers}, {&cfg.InboxWorkers, DefaultInboxWorkers},
 		{&cfg.FanoutWorkers, DefaultFanoutWorkers}, {&cfg.DeliveryWorkers, DefaultDeliveryWorkers},
-		{&cfg.GCPercent, DefaultGCPercent}, {&cfg.QueueMaxAttempts, queue.DefaultMaxAttempts}} {
+		{&cfg.GCPercent, DefaultGCPercent}, {&cfg.QueueMaxAttempts, queue.DefaultMaxAttempts}, {&cfg.StreamReplicas, 1}} {
 		if *f.p == 0 {
 			*f.p = f.def
 		}
@@ -188,6 +195,8 @@ func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envEr
 	str(&cfg.Protocol, "protocol", "", "public `scheme`: https or http (default http for a localhost or loopback domain, https otherwise)")
 	str(&cfg.DatabaseURL, "database-url", DefaultDatabaseURL, "PostgreSQL `url` (postgres://…); empty uses the embedded store, "+DefaultDatabaseFile+" under --data-dir")
 	str(&cfg.NATSURL, "nats-url", "", "NATS `url`; empty starts an embedded nats-server with JetStream under --data-dir")
+	str(&cfg.Roles, "roles", strings.Join(allRoles, ","), "`roles` this process runs, comma-separated: any of "+strings.Join(allRoles, ", "))
+	integer(&cfg.StreamReplicas, "stream-replicas", 1, "NATS servers that keep each stream (3 on a cluster survives the loss of one)")
 	str(&cfg.NATSPrefix, "nats-prefix", "starling", "`prefix` of stream and subject names, to share a NATS cluster")
 	str(&cfg.DataDir, "data-dir", "starling-data", "`directory` for the embedded store and the embedded NATS store")
 	str(&cfg.MediaS3Endpoint, "media-s3-endpoint", "", "S3-compatible object store `host:port` for media files (empty: files under --data-dir/media)")
@@ -257,6 +266,12 @@ func (cfg *Config) validate() error {
 	var errs []error
 	if cfg.Protocol == "" {
 		cfg.Protocol = defaultProtocol(cfg.Domain)
+	}
+	if _, err := parseRoles(cfg.Roles); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.StreamReplicas < 1 || cfg.StreamReplicas > 5 {
+		errs = append(errs, fmt.Errorf("--stream-replicas %d: want 1 to 5 (JetStream's limit)", cfg.StreamReplicas))
 	}
 	if cfg.InboxHostRate < 0 {
 		errs = append(errs, fmt.Errorf("--inbox-host-rate %v: want 0 or more", cfg.InboxHostRate))
@@ -328,4 +343,56 @@ func (cfg *Config) logLevel() (slog.Level, error) {
 		return l, fmt.Errorf("--log-level %q: want debug, info, warn or error", cfg.LogLevel)
 	}
 	return l, nil
+}
+
+// The roles of serve. The relay and the stream monitor run in every
+// process, whatever its roles: any number of them may run.
+const (
+	// RoleAPI is the HTTP server: the client API, the pages, the inbox
+	// endpoint (verifying and storing what remotes send) and streaming.
+	RoleAPI = "api"
+	// RoleInbox processes received activities (the inbox consumer).
+	RoleInbox = "inbox"
+	// RoleFanout turns outbox events into deliveries and delivers them
+	// (the fanout and delivery consumers, and their loops).
+	RoleFanout = "fanout"
+	// RoleTimeline builds home feeds (the timeline consumer and the feed
+	// trimmer).
+	RoleTimeline = "timeline"
+)
+
+var allRoles = []string{RoleAPI, RoleInbox, RoleFanout, RoleTimeline}
+
+// roles is the set of roles one process runs.
+type roles map[string]bool
+
+// parseRoles parses --roles: a comma-separated subset of allRoles; empty
+// is all of them. An unknown role is an error naming it.
+func parseRoles(s string) (roles, error) {
+	r := roles{}
+	if strings.TrimSpace(s) == "" {
+		for _, name := range allRoles {
+			r[name] = true
+		}
+		return r, nil
+	}
+	for _, name := range strings.Split(s, ",") {
+		name = strings.ToLower(strings.TrimSpace(name))
+		if !slices.Contains(allRoles, name) {
+			return nil, fmt.Errorf("--roles: unknown role %q: want any of %s", name, strings.Join(allRoles, ", "))
+		}
+		r[name] = true
+	}
+	return r, nil
+}
+
+// String lists the roles in their usual order.
+func (r roles) String() string {
+	var names []string
+	for _, name := range allRoles {
+		if r[name] {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ",")
 }

@@ -27,10 +27,14 @@ import (
 )
 
 // TestMain lets a test run this binary as the real starling command in a
-// child process (for SIGKILL tests): the child sees STARLING_TEST_RUN_MAIN.
+// child process (for SIGKILL tests): the child sees STARLING_TEST_RUN_MAIN;
+// or as a nats-server (natsNodeEnv).
 func TestMain(m *testing.M) {
 	if os.Getenv("STARLING_TEST_RUN_MAIN") == "1" {
 		main()
+	}
+	if spec := os.Getenv(natsNodeEnv); spec != "" {
+		runNATSNode(spec)
 	}
 	os.Exit(m.Run())
 }
@@ -66,10 +70,37 @@ func testLogger(t testing.TB, name string) *slog.Logger {
 // activity id in the body, and can make them answer 503 for a while.
 type inboxRecorder struct {
 	mu      sync.Mutex
-	posts   map[string]int      // activity id → accepted POSTs
-	refused map[string]int      // activity id → POSTs answered 503 while blocked
-	signed  map[string][]string // activity id → how each POST was signed (signedWith)
+	posts   map[string]int           // activity id → accepted POSTs
+	refused map[string]int           // activity id → POSTs answered 503 while blocked
+	signed  map[string][]string      // activity id → how each POST was signed (signedWith)
+	answers map[string][]inboxAnswer // activity id → each answer, in order
 	blocked bool
+}
+
+// inboxAnswer is how an inbox answered one POST.
+type inboxAnswer struct {
+	Status     int
+	RetryAfter string
+}
+
+// statusWriter keeps the answer of a handler.
+type statusWriter struct {
+	http.ResponseWriter
+	answer inboxAnswer
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.answer.Status == 0 {
+		w.answer = inboxAnswer{Status: code, RetryAfter: w.Header().Get("Retry-After")}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.answer.Status == 0 {
+		w.answer.Status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // signedWith names how a request is signed: "draft-cavage", or "rfc9421"
@@ -114,8 +145,23 @@ func (rec *inboxRecorder) wrap(next http.Handler) http.Handler {
 			http.Error(w, `{"error":"down for the test"}`, http.StatusServiceUnavailable)
 			return
 		}
-		next.ServeHTTP(w, r)
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		rec.mu.Lock()
+		if rec.answers == nil {
+			rec.answers = map[string][]inboxAnswer{}
+		}
+		rec.answers[act.ID] = append(rec.answers[act.ID], sw.answer)
+		rec.mu.Unlock()
 	})
+}
+
+// answered returns the statuses the instance answered POSTs of activity
+// id with, in order (POSTs refused while blocked are not among them).
+func (rec *inboxRecorder) answered(id string) []inboxAnswer {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return slices.Clone(rec.answers[id])
 }
 
 func (rec *inboxRecorder) count(id string) (posts, refused int) {

@@ -49,7 +49,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	if err := s.Open(ctx); err != nil {
 		return err
 	}
-	logger.Info("starling is serving", "listen", s.Addr(), "domain", cfg.Domain, "protocol", cfg.Protocol, "version", Version)
+	logger.Info("starling is serving", "listen", s.Addr(), "domain", cfg.Domain, "protocol", cfg.Protocol, "roles", s.roles.String(), "version", Version)
 	if st, err := s.Store.InstanceStats(ctx); err == nil && st.Users == 0 {
 		logger.Info("no accounts yet: create the first, then a token for a client (with the same --data-dir or --database-url)",
 			"account", "starling admin account create --username NAME --email EMAIL --password PASSWORD",
@@ -59,11 +59,13 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	return s.Run(ctx)
 }
 
-// Server is every role of Starling in one process: the HTTP API and inbox,
-// the relay, fanout and delivery, inbox processing, and the timeline
-// builder. Open connects and builds every part; Run runs them until its
-// context ends and shuts them down in order (see Run). Start and Close do
-// the same for tests, in the background.
+// Server is the roles of Starling that Config.Roles names, in one process
+// (all of them by default): the HTTP API and inbox endpoint (api),
+// inbox processing (inbox), fanout and delivery (fanout), and the
+// timeline builder (timeline); the relay and the stream monitor run in
+// every process. Open connects and builds every part; Run runs them until
+// its context ends and shuts them down in order (see Run). Start and
+// Close do the same for tests, in the background.
 type Server struct {
 	Config *Config
 	Logger *slog.Logger
@@ -85,6 +87,7 @@ type Server struct {
 	Deliverer *fanout.Deliverer
 	Topology  queue.Topology
 
+	roles  roles   // parsed from Config.Roles by Open
 	phases []phase // built by Open, run by Run
 	// tracing is the tracer provider Open built, flushed by closeResources.
 	tracing *sdktrace.TracerProvider
@@ -106,6 +109,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}()
 	s.Config.setDefaults()
 	cfg, logger := s.Config, s.Logger
+	if s.roles, err = parseRoles(cfg.Roles); err != nil {
+		return err
+	}
 	topo, err := queue.NewTopology(cfg.NATSPrefix)
 	if err != nil {
 		return err
@@ -144,7 +150,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if s.NATS, err = queue.Dial(cfg.NATSURL, filepath.Join(cfg.DataDir, "nats"), "starling "+cfg.Domain, topo); err != nil {
 		return err
 	}
-	if err := s.NATS.EnsureStreams(ctx, queue.Limits{MaxMsgs: int64(cfg.QueueMaxMessages)}); err != nil {
+	if err := s.NATS.EnsureStreams(ctx, queue.Limits{MaxMsgs: int64(cfg.QueueMaxMessages), Replicas: cfg.StreamReplicas}); err != nil {
 		return err
 	}
 
@@ -198,38 +204,45 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		},
 		Logger: logger.With("role", "delivery"), Metrics: dm, Knocker: knocker,
 		Outcomes: outcomes, States: s.Store, Controls: controls, Tracer: s.Tracer}
-	if err := fo.Load(ctx); err != nil {
-		return err
+	s.Topology = topo
+	if s.roles[RoleFanout] {
+		if err := fo.Load(ctx); err != nil {
+			return err
+		}
+		if err := dl.Open(ctx); err != nil {
+			return err
+		}
+		s.Deliverer = dl
 	}
-	if err := dl.Open(ctx); err != nil {
-		return err
-	}
-	s.Deliverer, s.Topology = dl, topo
 	proc := &inbox.Processor{Store: s.Store, Actors: resolver, Accepter: ob, Topology: topo,
 		Logger: logger.With("role", "inbox"), Metrics: im, Fetcher: resolver, Sanitizer: policy}
 	tb := &timeline.Builder{Store: s.Store, Publisher: s.NATS, Topology: topo, LocalDomain: cfg.Domain,
 		Logger: logger.With("role", "timeline")}
 	var consumers []part
 	for _, c := range []struct {
-		cfg queue.ConsumerConfig
-		h   queue.Handler
+		role string
+		cfg  queue.ConsumerConfig
+		h    queue.Handler
 	}{
-		{queue.ConsumerConfig{Kind: queue.Timeline, Durable: "timeline", Workers: cfg.TimelineWorkers}, tb.HandleTimeline},
+		{RoleTimeline, queue.ConsumerConfig{Kind: queue.Timeline, Durable: "timeline", Workers: cfg.TimelineWorkers}, tb.HandleTimeline},
 		// Keyed by sending host (the subject's last token): one server's
 		// flood of activities, or activities slow to apply (fetches from a
 		// slow origin), take at most half the workers, and everyone
 		// else's go past them.
-		{queue.ConsumerConfig{Kind: queue.Inbox, Durable: "inbox", Workers: cfg.InboxWorkers,
+		{RoleInbox, queue.ConsumerConfig{Kind: queue.Inbox, Durable: "inbox", Workers: cfg.InboxWorkers,
 			KeyOf: func(subject string) string { return subject }, PerKey: max(cfg.InboxWorkers/2, 1), MaxWaitingPerKey: 64},
 			proc.HandleInbox},
-		{queue.ConsumerConfig{Kind: queue.Delivery, Durable: "delivery", Workers: cfg.DeliveryWorkers,
+		{RoleFanout, queue.ConsumerConfig{Kind: queue.Delivery, Durable: "delivery", Workers: cfg.DeliveryWorkers,
 			KeyOf: fanout.HostOf, PerKey: cfg.DeliveryPerHost, MaxAckPending: 20_000}, dl.HandleDelivery},
 		// Partitioned by activity type, so that no one type (a burst of
 		// posts) can hold every worker or the whole ack window: a Follow
 		// behind 300 posts still gets a worker at once.
-		{queue.ConsumerConfig{Kind: queue.Outbox, Durable: "fanout", Workers: cfg.FanoutWorkers,
+		{RoleFanout, queue.ConsumerConfig{Kind: queue.Outbox, Durable: "fanout", Workers: cfg.FanoutWorkers,
 			KeyOf: func(subject string) string { return subject }, PerKey: max(cfg.FanoutWorkers*3/4, 1), MaxWaitingPerKey: 64}, fo.HandleOutbox},
 	} {
+		if !s.roles[c.role] {
+			continue
+		}
 		c.cfg.AckWait, c.cfg.Logger, c.cfg.Metrics, c.cfg.Tracer = cfg.AckWait, logger, qm, s.Tracer
 		c.cfg.MaxAttempts, c.cfg.Failures, c.cfg.DrainTimeout = cfg.QueueMaxAttempts, s.Store, cfg.ShutdownTimeout
 		if c.cfg.Kind != queue.Delivery { // deliveries schedule their own retries
@@ -269,13 +282,20 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Site:     st,
 		Inbox: &inbox.Handler{Store: s.Store, Keys: resolver.KeyLookup, Topology: topo,
 			Logger: logger.With("role", "inbox"), Metrics: im, Standards: knocker, Gate: controls,
-			Pressure: monitor, Limits: &inbox.HostLimits{PerSecond: cfg.InboxHostRate}},
+			Pressure: monitor, Limits: &inbox.HostLimits{PerSecond: cfg.InboxHostRate}, Ready: s.ready},
 		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Tracer:   s.Tracer,
 		Pressure: monitor,
-		Deliveries: &fanout.Reporter{Store: s.Store, Monitor: monitor, Deliverer: dl,
-			Backlog: func(n int) (int, map[string]int) { return delivery.Backlog(n) }},
-		Operator: &fanout.Operator{Store: s.Store, Topology: topo, Deliverer: dl},
+		// Breakers and in-flight counts are this process's deliverer's:
+		// none without the fanout role.
+		Deliveries: &fanout.Reporter{Store: s.Store, Monitor: monitor, Deliverer: s.Deliverer,
+			Backlog: func(n int) (int, map[string]int) {
+				if delivery == nil {
+					return 0, nil
+				}
+				return delivery.Backlog(n)
+			}},
+		Operator: &fanout.Operator{Store: s.Store, Topology: topo, Deliverer: s.Deliverer},
 		Roles:    s.Store,
 		Logger:   logger.With("role", "api"),
 		Version:  Version,
@@ -287,7 +307,12 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		PostLimit:    cfg.PostLimit,
 	}
 	streaming.Server = srv
-	var handler http.Handler = srv.Handler()
+	// Without the api role the process still answers its probes and is
+	// scraped, on the same --listen.
+	handler := srv.ProbeHandler()
+	if s.roles[RoleAPI] {
+		handler = srv.Handler()
+	}
 	if s.WrapHandler != nil {
 		handler = s.WrapHandler(handler)
 	}
@@ -310,11 +335,22 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	hs.RegisterOnShutdown(streaming.Close)
 
 	// The order of shutdown (see Run and ARCHITECTURE.md, Lifecycle).
+	web := []part{{"http", &httpServer{Server: hs, Listener: ln, Drain: cfg.ShutdownTimeout}}}
+	loops := []part{{"relay", relay}, {"monitor", monitor}}
+	if s.roles[RoleAPI] {
+		web = append(web, part{"streaming", streaming})
+		loops = append(loops, part{"media-sweeper", sweeper})
+	}
+	if s.roles[RoleTimeline] {
+		loops = append(loops, part{"trimmer", trimmer})
+	}
+	if s.roles[RoleFanout] {
+		loops = append(loops, part{"unavailable-hosts", fo}, part{"delivery-outcomes", outcomes})
+	}
 	s.phases = []phase{
 		{name: "consumers", parts: consumers, after: deliveries.CloseIdleConnections},
-		{name: "http", parts: []part{{"http", &httpServer{Server: hs, Listener: ln, Drain: cfg.ShutdownTimeout}}, {"streaming", streaming}}},
-		{name: "loops", parts: []part{{"relay", relay}, {"monitor", monitor}, {"trimmer", trimmer}, {"unavailable-hosts", fo}, {"media-sweeper", sweeper},
-			{"delivery-outcomes", outcomes}}},
+		{name: "http", parts: web},
+		{name: "loops", parts: loops},
 	}
 	return nil
 }
