@@ -23,6 +23,7 @@ import (
 // underscores); a flag on the command line wins.
 type Config struct {
 	Listen                string
+	MetricsListen         string
 	Domain                string
 	Protocol              string
 	DatabaseURL           string
@@ -191,6 +192,7 @@ func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envEr
 		fs.DurationVar(p, name, def, usage)
 	}
 	str(&cfg.Listen, "listen", "127.0.0.1:8080", "address to bind `host:port`")
+	str(&cfg.MetricsListen, "metrics-listen", "", "serve /metrics (and the probes) on this `host:port` instead of on --listen")
 	str(&cfg.Domain, "domain", "localhost:8080", "public `host` of this server, with port if not the default")
 	str(&cfg.Protocol, "protocol", "", "public `scheme`: https or http (default http for a localhost or loopback domain, https otherwise)")
 	str(&cfg.DatabaseURL, "database-url", DefaultDatabaseURL, "PostgreSQL `url` (postgres://…); empty uses the embedded store, "+DefaultDatabaseFile+" under --data-dir")

@@ -300,3 +300,31 @@ func TestImageBuild(t *testing.T) {
 		t.Fatalf("the image's binary: healthcheck: %v\n%s", err, out)
 	}
 }
+
+// TestMetricsListen: with --metrics-listen, /metrics moves off the public
+// address (it names the hosts the server delivers to) to its own, beside
+// the probes.
+func TestMetricsListen(t *testing.T) {
+	a := startInstance(t, "A", func(c *Config) { c.MetricsListen = "127.0.0.1:0" })
+	get := func(url string) (int, string) {
+		resp, err := a.client.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get(a.base + "/metrics"); code != http.StatusNotFound {
+		t.Errorf("public /metrics: %d, want 404", code)
+	}
+	metrics := "http://" + a.srv.MetricsAddr
+	if code, body := get(metrics + "/metrics"); code != http.StatusOK || !strings.Contains(body, "starling_relay_due_events") {
+		t.Errorf("metrics address /metrics: %d, %.200s", code, body)
+	}
+	for _, probe := range []string{"/healthz", "/readyz", "/livez"} {
+		if code, body := get(metrics + probe); code != http.StatusOK {
+			t.Errorf("metrics address %s: %d %s", probe, code, body)
+		}
+	}
+}

@@ -69,6 +69,8 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 type Server struct {
 	Config *Config
 	Logger *slog.Logger
+	// MetricsAddr is where metrics are served when --metrics-listen is set.
+	MetricsAddr string
 	// Listener, if set, is used instead of listening on Config.Listen.
 	Listener net.Listener
 	// WrapHandler, if set, wraps the HTTP handler (tests count requests).
@@ -307,6 +309,22 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		PostLimit:    cfg.PostLimit,
 	}
 	streaming.Server = srv
+	var metricsHS *httpServer
+	if cfg.MetricsListen != "" {
+		// Metrics (with the probes) on their own address, off the public
+		// one: they name the hosts this server delivers to.
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", srv.Metrics)
+		srv.Metrics = nil
+		mux.Handle("/", srv.ProbeHandler())
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("listen for metrics on %s: %w", cfg.MetricsListen, err)
+		}
+		s.MetricsAddr = mln.Addr().String()
+		metricsHS = &httpServer{Server: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, Listener: mln, Drain: cfg.ShutdownTimeout}
+	}
 	// Without the api role the process still answers its probes and is
 	// scraped, on the same --listen.
 	handler := srv.ProbeHandler()
@@ -336,6 +354,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 
 	// The order of shutdown (see Run and ARCHITECTURE.md, Lifecycle).
 	web := []part{{"http", &httpServer{Server: hs, Listener: ln, Drain: cfg.ShutdownTimeout}}}
+	if metricsHS != nil {
+		web = append(web, part{"metrics", metricsHS})
+	}
 	loops := []part{{"relay", relay}, {"monitor", monitor}}
 	if s.roles[RoleAPI] {
 		web = append(web, part{"streaming", streaming})
