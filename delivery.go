@@ -146,3 +146,28 @@ type AdminAction struct {
 	Affected int64     `json:"affected"`
 	Detail   string    `json:"detail,omitempty"`
 }
+
+// DeliveryRate is one bucket of the delivery history the admin page
+// charts: deliveries queued and delivered in [At, At+step), and the
+// backlog (pending deliveries) last sampled in it, -1 when no sample was
+// taken then (no process with the fanout role was running).
+type DeliveryRate struct {
+	At        time.Time `json:"at"`
+	Queued    int64     `json:"queued"`
+	Delivered int64     `json:"delivered"`
+	Pending   int64     `json:"pending"`
+}
+
+// BacklogSampleKeep is how long backlog samples are kept.
+const BacklogSampleKeep = 48 * time.Hour
+
+// NewDeliveryHistory returns the empty buckets of a delivery history from
+// since to now, step apart, with no backlog sample (Pending -1). Stores
+// fill them by BucketIndex.
+func NewDeliveryHistory(since, now time.Time, step time.Duration) []DeliveryRate {
+	var out []DeliveryRate
+	for at := since; at.Before(now); at = at.Add(step) {
+		out = append(out, DeliveryRate{At: at, Pending: -1})
+	}
+	return out
+}

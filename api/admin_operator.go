@@ -21,6 +21,7 @@ type Operator interface {
 	DeadLetters(ctx context.Context, f starling.DeadLetterFilter) ([]starling.DeadLetter, error)
 	Replay(ctx context.Context, actor string, f starling.DeadLetterFilter) (int, error)
 	Actions(ctx context.Context, limit int) ([]starling.AdminAction, error)
+	History(ctx context.Context, hours int) ([]starling.DeliveryRate, error)
 }
 
 // operatorRoutes mounts the operator's view under /api/v1/admin: reads
@@ -33,6 +34,7 @@ func (s *Server) operatorRoutes(r chi.Router) {
 	r.Get("/v1/admin/dead_letters", s.scoped("admin:read", s.adminDeadLetters))
 	r.Post("/v1/admin/dead_letters/replay", s.scoped("admin:write", s.adminReplay))
 	r.Get("/v1/admin/actions", s.scoped("admin:read", s.adminActions))
+	r.Get("/v1/admin/history", s.scoped("admin:read", s.adminHistory))
 	r.Get("/v1/admin/hosts/{host}/queue", s.scoped("admin:read", s.adminHostQueue))
 	r.Post("/v1/admin/hosts/{host}/{action}", s.scoped("admin:write", s.adminHostAction))
 }
@@ -249,4 +251,24 @@ func intParam(s string, def int) (int, bool) {
 	}
 	n, err := strconv.Atoi(s)
 	return n, err == nil && n >= 0
+}
+
+// adminHistory is GET /api/v1/admin/history?hours=6: deliveries queued
+// and delivered per step, and the backlog sampled in each (-1: none).
+func (s *Server) adminHistory(w http.ResponseWriter, r *http.Request, _ *starling.Account) {
+	hours := 6
+	if v := r.URL.Query().Get("hours"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			writeError(w, http.StatusUnprocessableEntity, "hours must be a number")
+			return
+		}
+		hours = n
+	}
+	h, err := s.Operator.History(r.Context(), hours)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h)
 }

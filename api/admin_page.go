@@ -1,6 +1,7 @@
 package api
 
 import (
+	_ "embed"
 	"errors"
 	"net/http"
 	"net/url"
@@ -25,6 +26,7 @@ type adminView struct {
 	StatusID string
 	Notice   string
 	Error    string
+	Chart    *chart
 }
 
 // hostLine is one row of the host table, with its buttons.
@@ -113,6 +115,16 @@ func (s *Server) adminPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	hours := 6
+	if n, err := strconv.Atoi(q.Get("hours")); err == nil && n >= 1 && n <= 48 {
+		hours = n
+	}
+	history, err := s.Operator.History(r.Context(), hours)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v.Chart = newChart(history, hours)
 	s.render(w, http.StatusOK, "admin.html", page{Title: "Deliveries", CSRF: b.csrf(), Admin: v})
 }
 
@@ -181,4 +193,15 @@ func since(t, now time.Time) string {
 		return d.Round(time.Second).String() + " ago"
 	}
 	return "in " + t.Sub(now).Round(time.Second).String()
+}
+
+//go:embed static/admin.js
+var adminJS []byte
+
+// adminScript is GET /admin/admin.js, the page's optional refresh.
+func (s *Server) adminScript(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/javascript; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(adminJS)
 }

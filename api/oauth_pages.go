@@ -127,7 +127,11 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, p page) 
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	csp := "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+	if name == "admin.html" { // its refresh script, and the page it fetches again
+		csp += "; script-src 'self'; connect-src 'self'"
+	}
+	h.Set("Content-Security-Policy", csp)
 	h.Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
 	if err := pages.ExecuteTemplate(w, name, p); err != nil {

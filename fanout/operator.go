@@ -3,9 +3,11 @@ package fanout
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/queue"
@@ -27,6 +29,7 @@ type OperatorStore interface {
 	ClearHostFailures(ctx context.Context, actor, host string) error
 	RecordAdminAction(ctx context.Context, a starling.AdminAction) error
 	AdminActions(ctx context.Context, limit int) ([]starling.AdminAction, error)
+	DeliveryHistory(ctx context.Context, since time.Time, step time.Duration) ([]starling.DeliveryRate, error)
 }
 
 // Operator is the admin's view of the delivery backlog and the actions
@@ -228,4 +231,50 @@ func (o *Operator) Replay(ctx context.Context, actor string, f starling.DeadLett
 // Actions lists the audited actions, newest first.
 func (o *Operator) Actions(ctx context.Context, limit int) ([]starling.AdminAction, error) {
 	return o.Store.AdminActions(ctx, limit)
+}
+
+// HistoryPoints is how many steps History divides its hours into.
+const HistoryPoints = 60
+
+// History returns the last hours (1 to 48) of the delivery history in
+// HistoryPoints steps of at least a minute, aligned to the minute: the
+// chart of the admin page and the admin API.
+func (o *Operator) History(ctx context.Context, hours int) ([]starling.DeliveryRate, error) {
+	if hours < 1 || hours > int(starling.BacklogSampleKeep/time.Hour) {
+		return nil, starling.Errorf(starling.EINVALID, "hours must be 1 to %d", int(starling.BacklogSampleKeep/time.Hour))
+	}
+	step := max(time.Duration(hours)*time.Hour/HistoryPoints, time.Minute).Truncate(time.Minute)
+	now := time.Now()
+	since := now.Truncate(step).Add(-time.Duration(hours) * time.Hour).Add(step)
+	return o.Store.DeliveryHistory(ctx, since, step)
+}
+
+// BacklogSampler counts the pending deliveries once a minute into the
+// store (backlog_samples), for the chart of the backlog over the last
+// hours. Every process with the fanout role runs one; the first sample of
+// a minute wins, so more processes cost one cheap check each.
+type BacklogSampler struct {
+	Store  SampleStore
+	Logger *slog.Logger
+}
+
+// SampleStore is what BacklogSampler needs of the store.
+type SampleStore interface {
+	SampleBacklog(ctx context.Context, at time.Time) error
+}
+
+// Run samples until ctx ends.
+func (b *BacklogSampler) Run(ctx context.Context) error {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if err := b.Store.SampleBacklog(ctx, time.Now().Truncate(time.Minute)); err != nil && ctx.Err() == nil {
+			b.Logger.Warn("could not sample the delivery backlog", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }

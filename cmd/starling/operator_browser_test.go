@@ -13,8 +13,9 @@ import (
 )
 
 // TestBrowserAdminPage signs in as an admin in real headless Chromium,
-// opens the admin page, sees a failing host with its error, clicks pause
-// and sees the state change; a screenshot is saved.
+// opens the admin page, sees the chart of the last hours and a failing
+// host with its error, clicks pause and sees the state change; a
+// screenshot is saved.
 func TestBrowserAdminPage(t *testing.T) {
 	exe := chromium(t)
 	r := newDeliveryRig(t, 1, func(c *Config) { c.DeliveryRetrySchedule = "3s,3s,3s,3s"; c.DeliveryBreakerFails = 20 })
@@ -42,6 +43,11 @@ func TestBrowserAdminPage(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("hosts")),
 	); err != nil {
 		t.Fatalf("sign in to the admin page: %v", err)
+	}
+	// The chart: the backlog sampled at start, the rates of the last hours.
+	lines, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('#chart polyline.backlog, #chart polyline.delivered, #chart polyline.queued').length`))
+	if err != nil || lines < 3 {
+		t.Errorf("the chart has %d lines (%v), want the backlog, delivered and queued", lines, err)
 	}
 	text := must(chromedp.Run(bctx, chromedp.Text(chromedp.CSS(row))))
 	if !strings.Contains(text, "failing") || !strings.Contains(text, "503") {

@@ -235,6 +235,17 @@ func TestOperatorView(t *testing.T) {
 		t.Errorf("audit:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
+	// The chart's figures: the deliveries of the last hour, per minute.
+	var history []starling.DeliveryRate
+	r.in.mustCall("GET", "/api/v1/admin/history?hours=1", readOnly, nil, &history)
+	var queued, delivered int64
+	for _, h := range history {
+		queued, delivered = queued+h.Queued, delivered+h.Delivered
+	}
+	if len(history) != 60 || queued == 0 || delivered == 0 || history[len(history)-1].At.After(time.Now()) {
+		t.Errorf("history: %d steps, %d queued, %d delivered", len(history), queued, delivered)
+	}
+
 	t.Run("watch", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 		defer cancel()
@@ -266,6 +277,10 @@ func TestOperatorView(t *testing.T) {
 			{"POST", "/api/v1/admin/hosts/" + ok.Addr + "/pause", notAdmin, http.StatusForbidden},
 			{"GET", "/api/v1/admin/backlog", "", http.StatusUnauthorized},
 			{"POST", "/api/v1/admin/dead_letters/replay?status_id=x", adminToken, http.StatusUnprocessableEntity},
+			{"GET", "/api/v1/admin/history?hours=0", adminToken, http.StatusUnprocessableEntity},
+			{"GET", "/api/v1/admin/history?hours=49", adminToken, http.StatusUnprocessableEntity},
+			{"GET", "/api/v1/admin/history?hours=x", adminToken, http.StatusUnprocessableEntity},
+			{"GET", "/api/v1/admin/history", notAdmin, http.StatusForbidden},
 		} {
 			req := must(http.NewRequest(tt.method, r.in.base+tt.path, nil))
 			if tt.token != "" {

@@ -366,7 +366,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		loops = append(loops, part{"trimmer", trimmer})
 	}
 	if s.roles[RoleFanout] {
-		loops = append(loops, part{"unavailable-hosts", fo}, part{"delivery-outcomes", outcomes})
+		loops = append(loops, part{"unavailable-hosts", fo}, part{"delivery-outcomes", outcomes},
+			part{"backlog-sampler", &fanout.BacklogSampler{Store: s.Store, Logger: logger.With("role", "delivery")}})
 	}
 	s.phases = []phase{
 		{name: "consumers", parts: consumers, after: deliveries.CloseIdleConnections},

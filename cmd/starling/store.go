@@ -50,6 +50,7 @@ type Store interface {
 	fanout.DeliveryTrimmer
 	fanout.DeliveryStates
 	fanout.OperatorStore
+	fanout.SampleStore
 
 	AccountByAcct(ctx context.Context, username, domain string) (*starling.Account, error)
 	SigningKeys(ctx context.Context, accountID int64) (starling.SigningKeys, error)

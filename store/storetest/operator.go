@@ -34,6 +34,71 @@ type Operator interface {
 	SetAdmin(ctx context.Context, accountID int64, admin bool) error
 	IsAdmin(ctx context.Context, accountID int64) (bool, error)
 	EventBacklog(ctx context.Context) (int64, time.Duration, error)
+	SampleBacklog(ctx context.Context, at time.Time) error
+	DeliveryHistory(ctx context.Context, since time.Time, step time.Duration) ([]starling.DeliveryRate, error)
+}
+
+// testDeliveryHistory: the chart's figures: deliveries queued and
+// delivered per step, the backlog sampled once a minute (the first
+// sample of a minute wins; old samples go).
+func testDeliveryHistory(t *testing.T, s Store) {
+	ctx := context.Background()
+	alice := MustAccount(t, s, "alice", "")
+	now := time.Now()
+	st := &starling.Status{ID: starling.NewID(now), URI: "https://local.test/users/alice/statuses/h", AccountID: alice.ID,
+		Local: true, Content: "<p>hi</p>", Visibility: starling.VisibilityPublic, CreatedAt: now}
+	act := &starling.Activity{ID: starling.NewID(now), URI: st.URI + "/activity", Type: "Create", ActorID: alice.ID,
+		ObjectURI: st.URI, Payload: []byte(`{}`)}
+	if err := s.CreateLocalStatus(ctx, st, act); err != nil {
+		t.Fatal(err)
+	}
+	inboxes := []string{"https://a.test/inbox", "https://b.test/inbox", "https://c.test/inbox"}
+	if err := s.RecordQueuedDeliveries(ctx, act.ID, inboxes, []string{"a.test", "b.test", "c.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordDeliveryOutcome(ctx, "a.test", starling.DeliveryOutcome{ActivityID: act.ID, Inbox: inboxes[0],
+		State: starling.DeliveryDelivered, Attempts: 1, Latency: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	minute := now.Truncate(time.Minute)
+	old := minute.Add(-starling.BacklogSampleKeep - time.Hour)
+	if err := s.SampleBacklog(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SampleBacklog(ctx, minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordDeliveryOutcome(ctx, "b.test", starling.DeliveryOutcome{ActivityID: act.ID, Inbox: inboxes[1],
+		State: starling.DeliveryDelivered, Attempts: 1, Latency: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SampleBacklog(ctx, minute); err != nil { // a second process, the same minute
+		t.Fatal(err)
+	}
+	since := minute.Add(-9 * time.Minute)
+	h, err := s.DeliveryHistory(ctx, since, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 10 || !h[0].At.Equal(since) {
+		t.Fatalf("history: %d buckets from %v, want 10 from %v", len(h), h[0].At, since)
+	}
+	var queued, delivered int64
+	for i, r := range h {
+		queued, delivered = queued+r.Queued, delivered+r.Delivered
+		if i < 9 && r.Pending != -1 {
+			t.Errorf("bucket %d has a sample %d, want none", i, r.Pending)
+		}
+	}
+	if queued != 3 || delivered != 2 {
+		t.Errorf("queued %d, delivered %d; want 3 and 2", queued, delivered)
+	}
+	if h[9].Pending != 2 {
+		t.Errorf("the minute's sample: %d pending, want 2 (the first sample of a minute wins)", h[9].Pending)
+	}
+	if h, err := s.DeliveryHistory(ctx, old.Add(-time.Minute), time.Hour); err != nil || h[0].Pending != -1 {
+		t.Errorf("a sample older than %s is kept: %+v, %v", starling.BacklogSampleKeep, h[0], err)
+	}
 }
 
 // testOperator: queued deliveries and their outcomes make the host table

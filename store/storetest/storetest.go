@@ -81,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"EditRemoteStatus", testEditRemoteStatus},
 		{"ListsAndConversations", testListsAndConversations},
 		{"Operator", testOperator},
+		{"DeliveryHistory", testDeliveryHistory},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
