@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/starling-social/starling"
@@ -47,6 +48,9 @@ type Operator struct {
 	Store     OperatorStore
 	Topology  queue.Topology
 	Deliverer *Deliverer // nil in the CLI: no in-flight counts, breakers "unknown"
+
+	historyMu sync.Mutex
+	history   map[int]cachedHistory // by hours; see History
 }
 
 var hostPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$`)
@@ -243,10 +247,33 @@ func (o *Operator) History(ctx context.Context, hours int) ([]starling.DeliveryR
 	if hours < 1 || hours > int(starling.BacklogSampleKeep/time.Hour) {
 		return nil, starling.Errorf(starling.EINVALID, "hours must be 1 to %d", int(starling.BacklogSampleKeep/time.Hour))
 	}
-	step := max(time.Duration(hours)*time.Hour/HistoryPoints, time.Minute).Truncate(time.Minute)
 	now := time.Now()
+	o.historyMu.Lock()
+	defer o.historyMu.Unlock() // one query at a time: concurrent page loads wait for its answer
+	if c, ok := o.history[hours]; ok && now.Sub(c.at) < historyTTL {
+		return c.rates, nil
+	}
+	step := max(time.Duration(hours)*time.Hour/HistoryPoints, time.Minute).Truncate(time.Minute)
 	since := now.Truncate(step).Add(-time.Duration(hours) * time.Hour).Add(step)
-	return o.Store.DeliveryHistory(ctx, since, step)
+	rates, err := o.Store.DeliveryHistory(ctx, since, step)
+	if err != nil {
+		return nil, err
+	}
+	if o.history == nil {
+		o.history = map[int]cachedHistory{}
+	}
+	o.history[hours] = cachedHistory{at: now, rates: rates}
+	return rates, nil
+}
+
+// historyTTL is how long a history answer is reused: the query reads every
+// delivery of the last hours (about a second at a million), and the page
+// refreshes every 15 seconds in every admin's browser.
+const historyTTL = 30 * time.Second
+
+type cachedHistory struct {
+	at    time.Time
+	rates []starling.DeliveryRate
 }
 
 // BacklogSampler counts the pending deliveries once a minute into the

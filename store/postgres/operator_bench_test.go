@@ -84,6 +84,24 @@ func BenchmarkOperator(b *testing.B) {
 			}
 		}
 	})
+	b.Run("chart, last 6 hours", func(b *testing.B) {
+		since := time.Now().Truncate(6 * time.Minute).Add(-6 * time.Hour).Add(6 * time.Minute)
+		for b.Loop() {
+			h, err := db.DeliveryHistory(ctx, since, 6*time.Minute)
+			if err != nil || len(h) != 60 {
+				b.Fatalf("%d steps, %v", len(h), err)
+			}
+		}
+	})
+	b.Run("backlog sample", func(b *testing.B) {
+		at := time.Now().Truncate(time.Minute)
+		for b.Loop() {
+			at = at.Add(time.Minute) // a new minute each time: the count is made
+			if err := db.SampleBacklog(ctx, at); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("trace of a post to 10000 inboxes", func(b *testing.B) {
 		for b.Loop() {
 			list, err := db.DeliveryTrace(ctx, 1)
