@@ -37,3 +37,16 @@ type MediaAttachment struct {
 	SmallKey  string    `json:"-"`
 	CreatedAt time.Time `json:"-"`
 }
+
+// RemoteMedia is a remote picture fetched through this server and kept in
+// the media store for a while (--remote-media-days): clients then load it
+// from here, so remote servers do not see every reader's address, and a
+// remote server's outage does not blank its pictures.
+type RemoteMedia struct {
+	Hash      string // hex SHA-256 of URL
+	FileKey   string // in the media store
+	URL       string
+	Host      string
+	Size      int64
+	FetchedAt time.Time
+}

@@ -95,6 +95,9 @@ type Server struct {
 	Site     federation.Site
 	Inbox    http.Handler // mounted at /inbox and /users/{username}/inbox
 	Metrics  http.Handler // mounted at /metrics when set
+	// RemoteMedia, when set, shows remote pictures through this server
+	// (--remote-media-days); nil shows them by their remote URLs.
+	RemoteMedia *RemoteMedia
 	// Tracer, when set, gives every request a span, continuing the
 	// caller's W3C traceparent (a remote server's delivery attempt).
 	Tracer trace.TracerProvider
@@ -157,8 +160,9 @@ func (s *Server) Handler() http.Handler {
 	r.Get(thumbnailPath, s.thumbnail)
 	r.Get(missingAvatarPath, servePNG(defaultAvatar))
 	r.Get(missingHeaderPath, servePNG(defaultHeader))
-	r.Get("/system/*", s.serveMedia) // media.go
-	r.Get("/admin", s.adminPage)     // admin_page.go
+	r.Get("/system/remote/*", s.serveRemoteMedia) // remote_media.go
+	r.Get("/system/*", s.serveMedia)              // media.go
+	r.Get("/admin", s.adminPage)                  // admin_page.go
 	r.Get("/admin/trace", s.adminTracePage)
 	r.Get("/admin/admin.js", s.adminScript)
 	r.Post("/admin/hosts/{host}/{action}", s.adminPageAction)

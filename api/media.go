@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -104,6 +105,12 @@ func (s *Server) mediaEntity(m *starling.MediaAttachment) *MediaAttachment {
 		Meta: &mediaMeta{Original: sizeOf(m.Width, m.Height), Small: sizeOf(m.SmallWidth, m.SmallHeight)}}
 	if m.FileKey != "" && m.URL == "" {
 		out.URL, out.PreviewURL = strp(s.Site.MediaURL(m.FileKey)), strp(s.Site.MediaURL(m.SmallKey))
+	} else if m.FileKey == "" && s.RemoteMedia != nil {
+		// A remote picture, through the cache; remote_url keeps where it is.
+		if out.RemoteURL == nil {
+			out.RemoteURL = strp(m.URL)
+		}
+		out.URL, out.PreviewURL = strp(s.remoteMediaURL(m.URL)), strp(s.remoteMediaURL(cmp.Or(m.PreviewURL, m.URL)))
 	}
 	if m.FocusX != 0 || m.FocusY != 0 {
 		out.Meta.Focus = &struct {
@@ -327,7 +334,12 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	key := strings.TrimPrefix(r.URL.Path, "/system/")
+	s.serveFile(w, r, strings.TrimPrefix(r.URL.Path, "/system/"))
+}
+
+// serveFile serves the media store's file key: from disk, or by a
+// redirect to the object store.
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, key string) {
 	local, ok := s.Media.Files.(localFiles)
 	if !ok {
 		// Files live in an object store: send the client there (a link

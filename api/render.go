@@ -120,8 +120,8 @@ func (s *Server) account(ctx context.Context, a *starling.Account) *Account {
 		Note:         a.Note,
 		URL:          a.URL,
 		URI:          a.URI,
-		Avatar:       cmp.Or(a.AvatarURL, s.Site.Base()+missingAvatarPath),
-		Header:       cmp.Or(a.HeaderURL, s.Site.Base()+missingHeaderPath),
+		Avatar:       cmp.Or(s.remotePicture(a, a.AvatarURL), s.Site.Base()+missingAvatarPath),
+		Header:       cmp.Or(s.remotePicture(a, a.HeaderURL), s.Site.Base()+missingHeaderPath),
 		Emojis:       []any{},
 		Fields:       make([]Field, 0, len(a.Fields)),
 	}
@@ -253,4 +253,13 @@ func customEmojis(list []starling.Emoji) []any {
 		out = append(out, CustomEmoji{Shortcode: e.Shortcode, URL: e.URL, StaticURL: e.StaticURL})
 	}
 	return out
+}
+
+// remotePicture is a remote account's avatar or header through the remote
+// media cache (when on); a local account's as it is.
+func (s *Server) remotePicture(a *starling.Account, u string) string {
+	if a.Local() {
+		return u
+	}
+	return s.remoteMediaURL(u)
 }

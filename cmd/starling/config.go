@@ -24,6 +24,7 @@ import (
 type Config struct {
 	Listen                string
 	MetricsListen         string
+	RemoteMediaDays       int
 	Domain                string
 	Protocol              string
 	DatabaseURL           string
@@ -215,6 +216,7 @@ func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envEr
 	integer(&cfg.QueueMaxAttempts, "queue-max-attempts", queue.DefaultMaxAttempts, "tries of a message whose handler keeps failing before it is recorded as failed and dropped (see the admin deliveries report)")
 	integer(&cfg.TimelineWorkers, "timeline-workers", DefaultTimelineWorkers, "timeline events applied at once")
 	integer(&cfg.MediaWorkers, "media-workers", DefaultMediaWorkers, "uploaded pictures processed at once")
+	integer(&cfg.RemoteMediaDays, "remote-media-days", 0, "show remote pictures through this server, fetched on first view and kept this many `days` (0: clients load them from their servers)")
 	floating(&cfg.InboxHostRate, "inbox-host-rate", 100, "activities per second one remote server may deliver (burst 10 s worth; then 429 with Retry-After); 0: no limit")
 	integer(&cfg.PostLimit, "post-limit", api.DefaultPostLimit, "statuses an account may post in 3 hours (then 429 with X-RateLimit-* headers)")
 	integer(&cfg.InboxWorkers, "inbox-workers", DefaultInboxWorkers, "received activities processed at once")
@@ -320,6 +322,9 @@ func (cfg *Config) validate() error {
 		if v.n < 1 {
 			errs = append(errs, fmt.Errorf("--%s %d: want at least 1", v.name, v.n))
 		}
+	}
+	if cfg.RemoteMediaDays < 0 {
+		errs = append(errs, fmt.Errorf("--remote-media-days %d: want 0 (off) or more", cfg.RemoteMediaDays))
 	}
 	if _, err := fanout.ParseSchedule(cfg.DeliveryRetrySchedule); err != nil {
 		errs = append(errs, fmt.Errorf("--delivery-retry-schedule: %w", err))

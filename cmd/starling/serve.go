@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"github.com/starling-social/starling/media"
@@ -277,6 +279,16 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		}
 	}
 	sweeper := &media.Sweeper{Store: s.Store, Files: files, Logger: logger.With("role", "media")}
+	var remoteMedia *api.RemoteMedia
+	if cfg.RemoteMediaDays > 0 {
+		secret, err := remoteMediaSecret(ctx, signAs)
+		if err != nil {
+			return err
+		}
+		remoteMedia = &api.RemoteMedia{Files: files, Client: client, Store: s.Store, Secret: secret,
+			Logger: logger.With("role", "media")}
+		sweeper.Remote, sweeper.RemoteKeep = s.Store, time.Duration(cfg.RemoteMediaDays)*24*time.Hour
+	}
 	srv := &api.Server{
 		Store:    s.Store,
 		Outbox:   ob,
@@ -305,6 +317,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Interactions: ob,
 		Streaming:    streaming,
 		Media:        &api.Media{Files: files, Workers: cfg.MediaWorkers},
+		RemoteMedia:  remoteMedia,
 		Ready:        s.ready,
 		PostLimit:    cfg.PostLimit,
 	}
@@ -504,4 +517,20 @@ type laterEvents struct{ db Store }
 
 func (l laterEvents) Reschedule(ctx context.Context, subject, msgID string, data []byte, headers map[string]string, due time.Time) error {
 	return l.db.AppendEvents(ctx, starling.Event{MsgID: msgID, Subject: subject, Payload: data, Headers: headers, DueAt: due})
+}
+
+// remoteMediaSecret signs the links of the remote media cache: derived
+// from the instance actor's private key, so every process of the server
+// (and every restart) makes the same links, and nobody else can.
+func remoteMediaSecret(ctx context.Context, signAs func(context.Context) (federation.Keys, error)) ([]byte, error) {
+	keys, err := signAs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("remote media secret: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(keys.Key)
+	if err != nil {
+		return nil, fmt.Errorf("remote media secret: %w", err)
+	}
+	sum := sha256.Sum256(append([]byte("starling remote media links\x00"), der...))
+	return sum[:], nil
 }

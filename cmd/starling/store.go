@@ -51,6 +51,8 @@ type Store interface {
 	fanout.DeliveryStates
 	fanout.OperatorStore
 	fanout.SampleStore
+	api.RemoteMediaStore
+	media.RemoteStore
 
 	AccountByAcct(ctx context.Context, username, domain string) (*starling.Account, error)
 	SigningKeys(ctx context.Context, accountID int64) (starling.SigningKeys, error)

@@ -50,6 +50,7 @@ type Store interface {
 	More
 	Lists
 	Operator
+	RemoteMedia
 }
 
 // Run runs the suite. open returns a fresh, empty store for one subtest;
@@ -82,6 +83,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ListsAndConversations", testListsAndConversations},
 		{"Operator", testOperator},
 		{"DeliveryHistory", testDeliveryHistory},
+		{"RemoteMedia", testRemoteMedia},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
