@@ -49,6 +49,8 @@ commands:
   admin account role      give or take the admin role (admin:* scopes): --username U --admin=true|false
   admin token create      print an API token: --username U --scopes "read write follow push"
   admin backup FILE       copy the embedded store to FILE while the server runs
+  admin migrate-store     copy the embedded store into a new PostgreSQL database: --to postgres://…
+                          (stop the server first; then serve with --database-url)
   admin deliveries show   failing hosts and dead letters, and what to do [--host H]
   admin deliveries replay queue dead letters again: --host H or --id N
   admin backlog           the host table: pending, oldest, attempts, next attempt, errors, state
@@ -115,7 +117,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if cmd == "admin" && len(rest) >= 1 {
 		switch rest[0] {
-		case "backup", "backlog", "trace", "actions":
+		case "backup", "backlog", "trace", "actions", "migrate-store":
 			cmd, rest = "admin "+rest[0], rest[1:]
 		}
 	}
@@ -130,7 +132,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("starling "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	envErrs := cfg.register(fs, getenv)
-	var username, email, password, scopes, host, backupFile string
+	var username, email, password, scopes, host, backupFile, migrateTo string
 	var isAdmin bool
 	var ids idList
 	var op operatorArgs
@@ -183,6 +185,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "admin account role":
 		fs.StringVar(&username, "username", "", "local account")
 		fs.BoolVar(&isAdmin, "admin", true, "admin role: true to give, false to take")
+	case "admin migrate-store":
+		fs.StringVar(&migrateTo, "to", "", "postgres:// URL of the new, empty database to copy the embedded store into")
 	case "admin token create":
 		fs.StringVar(&username, "username", "", "local account the token acts for")
 		fs.StringVar(&scopes, "scopes", "read write follow push", "space-separated OAuth scopes")
@@ -274,6 +278,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 			return err
 		})
+	case "admin migrate-store":
+		err = migrateStore(ctx, &cfg, migrateTo, logger, stdout)
 	case "admin backup":
 		err = withStore(ctx, &cfg, logger, func(db Store) error {
 			b, ok := db.(interface {
