@@ -72,22 +72,31 @@ func migrateStore(ctx context.Context, cfg *Config, to string, logger *slog.Logg
 		}
 	}
 	fmt.Fprintf(stdout, "copying %s into PostgreSQL (%d tables, one transaction)\n", src.sqlitePath, len(tables))
+	tty := isTerminal(stdout)
 	counts, err := into.Import(ctx, tables, func(t postgres.ImportTable, emit func([]any) error) error {
 		return from.Export(ctx, t.Name, t.Columns, emit)
+	}, func(table string, copied int64, done bool) {
+		switch {
+		case tty && !done: // a progress line, rewritten in place
+			fmt.Fprintf(stdout, "\r  %-24s %d rows…", table, copied)
+		case done && tty:
+			fmt.Fprintf(stdout, "\r  %-24s %d\x1b[K\n", table, copied)
+		case done && copied > 0: // plain lines, one per table, for logs and pipes
+			fmt.Fprintf(stdout, "  %-24s %d\n", table, copied)
+		}
 	})
 	if err != nil {
+		if tty {
+			fmt.Fprintln(stdout)
+		}
 		return err
 	}
 	var total int64
-	var lines []string
-	for _, t := range tables {
-		if n := counts[t.Name]; n > 0 {
-			lines = append(lines, fmt.Sprintf("  %-24s %d", t.Name, n))
-			total += n
-		}
+	for _, n := range counts {
+		total += n
 	}
-	fmt.Fprintf(stdout, "%s\ncopied %d rows. Start the server with --database-url %s (and the same --data-dir).\n",
-		strings.Join(lines, "\n"), total, redactURL(dst.postgresURL))
+	fmt.Fprintf(stdout, "copied %d rows. Start the server with --database-url %s (and the same --data-dir).\n",
+		total, redactURL(dst.postgresURL))
 	return nil
 }
 

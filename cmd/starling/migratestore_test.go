@@ -60,6 +60,9 @@ func TestMigrateStore(t *testing.T) {
 		t.Fatalf("migrate-store: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	t.Log(stdout)
+	if strings.ContainsAny(stdout, "\r\x1b") {
+		t.Errorf("progress not on a terminal should be plain lines: %q", stdout)
+	}
 	if code, _, stderr := migrate(pg); code != 1 || !strings.Contains(stderr, "already holds") {
 		t.Errorf("a second copy into the same database: exit %d, %s; want 1 and a refusal", code, stderr)
 	}

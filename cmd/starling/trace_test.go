@@ -50,15 +50,7 @@ func TestTraceAcrossServers(t *testing.T) {
 	b.follow(bob, b.resolve(bob, "alice@"+a.cfg.Domain))
 
 	const id = "0af7651916cd43dd8448eb211c80319c"
-	req, _ := http.NewRequest("POST", a.base+"/api/v1/statuses", strings.NewReader(url.Values{"status": {"traced"}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "Bearer "+alice)
-	req.Header.Set("X-Request-Id", id)
-	req.Header.Set("traceparent", "00-"+id+"-b7ad6b7169203331-01")
-	resp, err := a.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := postTraced(t, a, alice, "traced", map[string]string{"X-Request-Id": id, "traceparent": "00-" + id + "-b7ad6b7169203331-01"})
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Request-Id") != id {
 		t.Fatalf("post: %d, X-Request-Id %q", resp.StatusCode, resp.Header.Get("X-Request-Id"))
@@ -137,14 +129,7 @@ func TestOpenTelemetryAcrossServers(t *testing.T) {
 	b.follow(bob, b.resolve(bob, "alice@"+a.cfg.Domain))
 
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	req, _ := http.NewRequest("POST", a.base+"/api/v1/statuses", strings.NewReader(url.Values{"status": {"traced with OpenTelemetry"}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "Bearer "+alice)
-	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
-	resp, err := a.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := postTraced(t, a, alice, "traced with OpenTelemetry", map[string]string{"traceparent": "00-" + traceID + "-00f067aa0ba902b7-01"})
 	var st struct{ URI string }
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("post: %d, %v", resp.StatusCode, err)
@@ -193,4 +178,20 @@ func TestOpenTelemetryAcrossServers(t *testing.T) {
 	if got := byName["B"]["consume inbox"].attr("starling.correlation_id"); got == nil || got == "" {
 		t.Errorf("B's inbox processing span has no correlation id")
 	}
+}
+
+// postTraced posts a status with the given trace headers.
+func postTraced(t *testing.T, in *instance, token, text string, headers map[string]string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("POST", in.base+"/api/v1/statuses", strings.NewReader(url.Values{"status": {text}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := in.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }

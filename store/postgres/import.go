@@ -111,8 +111,10 @@ func (db *DB) ImportTables(ctx context.Context) ([]ImportTable, error) {
 // arrays and JSON as JSON text); they are converted by the column's type.
 // The store must be empty (freshly migrated): an import never merges.
 // Sequences then continue after the imported ids. It returns the rows
-// copied per table.
-func (db *DB) Import(ctx context.Context, tables []ImportTable, rows func(t ImportTable, emit func([]any) error) error) (map[string]int64, error) {
+// copied per table. progress, when set, hears of every 5,000 rows copied
+// and of each table's end (done).
+func (db *DB) Import(ctx context.Context, tables []ImportTable, rows func(t ImportTable, emit func([]any) error) error,
+	progress func(table string, copied int64, done bool)) (map[string]int64, error) {
 	var accounts int64
 	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM accounts`).Scan(&accounts); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
@@ -131,6 +133,9 @@ func (db *DB) Import(ctx context.Context, tables []ImportTable, rows func(t Impo
 				n, err := tx.CopyFrom(ctx, pgx.Identifier{t.Name}, t.Columns, pgx.CopyFromRows(batch))
 				counts[t.Name] += n
 				batch = batch[:0]
+				if err == nil && progress != nil {
+					progress(t.Name, counts[t.Name], false)
+				}
 				return err
 			}
 			err := rows(t, func(in []any) error {
@@ -152,6 +157,9 @@ func (db *DB) Import(ctx context.Context, tables []ImportTable, rows func(t Impo
 			}
 			if err != nil {
 				return fmt.Errorf("import %s: %w", t.Name, err)
+			}
+			if progress != nil {
+				progress(t.Name, counts[t.Name], true)
 			}
 		}
 		// Identity and serial columns continue after the largest id.
