@@ -252,7 +252,7 @@ func TestClusterSurvivesKills(t *testing.T) {
 	var procs []*roleProcess
 	byRole := map[string][]*roleProcess{}
 	logs := t.TempDir()
-	for _, role := range allRoles {
+	for _, role := range allRoles() {
 		for i := range 2 {
 			p := &roleProcess{t: t, name: fmt.Sprintf("%s-%d", role, i), bin: bin, addr: "127.0.0.1:" + strconv.Itoa(freePort(t)),
 				env: append(append([]string{}, env...), "STARLING_ROLES="+role)}

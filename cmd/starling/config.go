@@ -198,7 +198,7 @@ func (cfg *Config) register(fs *flag.FlagSet, getenv func(string) string) *envEr
 	str(&cfg.Protocol, "protocol", "", "public `scheme`: https or http (default http for a localhost or loopback domain, https otherwise)")
 	str(&cfg.DatabaseURL, "database-url", DefaultDatabaseURL, "PostgreSQL `url` (postgres://…); empty uses the embedded store, "+DefaultDatabaseFile+" under --data-dir")
 	str(&cfg.NATSURL, "nats-url", "", "NATS `url`; empty starts an embedded nats-server with JetStream under --data-dir")
-	str(&cfg.Roles, "roles", strings.Join(allRoles, ","), "`roles` this process runs, comma-separated: any of "+strings.Join(allRoles, ", "))
+	str(&cfg.Roles, "roles", strings.Join(allRoles(), ","), "`roles` this process runs, comma-separated: any of "+strings.Join(allRoles(), ", "))
 	integer(&cfg.StreamReplicas, "stream-replicas", 1, "NATS servers that keep each stream (3 on a cluster survives the loss of one)")
 	str(&cfg.NATSPrefix, "nats-prefix", "starling", "`prefix` of stream and subject names, to share a NATS cluster")
 	str(&cfg.DataDir, "data-dir", "starling-data", "`directory` for the embedded store and the embedded NATS store")
@@ -368,7 +368,8 @@ const (
 	RoleTimeline = "timeline"
 )
 
-var allRoles = []string{RoleAPI, RoleInbox, RoleFanout, RoleTimeline}
+// allRoles returns every role, in the order they are listed.
+func allRoles() []string { return []string{RoleAPI, RoleInbox, RoleFanout, RoleTimeline} }
 
 // roles is the set of roles one process runs.
 type roles map[string]bool
@@ -378,15 +379,15 @@ type roles map[string]bool
 func parseRoles(s string) (roles, error) {
 	r := roles{}
 	if strings.TrimSpace(s) == "" {
-		for _, name := range allRoles {
+		for _, name := range allRoles() {
 			r[name] = true
 		}
 		return r, nil
 	}
 	for _, name := range strings.Split(s, ",") {
 		name = strings.ToLower(strings.TrimSpace(name))
-		if !slices.Contains(allRoles, name) {
-			return nil, fmt.Errorf("--roles: unknown role %q: want any of %s", name, strings.Join(allRoles, ", "))
+		if !slices.Contains(allRoles(), name) {
+			return nil, fmt.Errorf("--roles: unknown role %q: want any of %s", name, strings.Join(allRoles(), ", "))
 		}
 		r[name] = true
 	}
@@ -396,7 +397,7 @@ func parseRoles(s string) (roles, error) {
 // String lists the roles in their usual order.
 func (r roles) String() string {
 	var names []string
-	for _, name := range allRoles {
+	for _, name := range allRoles() {
 		if r[name] {
 			names = append(names, name)
 		}

@@ -1,6 +1,6 @@
 // Command starling runs a Starling server and administers it.
 //
-//	starling serve                      run every role in one process
+//	starling serve                      run every role, or those --roles names
 //	starling migrate                    apply database migrations
 //	starling admin account create ...   create a local account
 //	starling admin token create ...     print an API token for an account
@@ -42,7 +42,8 @@ func main() {
 const usage = `usage: starling <command> [flags]
 
 commands:
-  serve                   run the server (api, inbox, fanout, timeline) in one process
+  serve                   run the server: every role (api, inbox, fanout, timeline), or
+                          those --roles names; --stream-replicas 3 on a NATS cluster
   demo                    three federating servers in this process, a post and its path [--duration D]
   migrate                 apply database migrations
   admin account create    create a local account: --username U --email E --password P [--admin]

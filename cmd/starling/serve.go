@@ -391,8 +391,10 @@ func (s *Server) Open(ctx context.Context) (err error) {
 }
 
 // ready is the readiness check: the store answers and NATS is connected.
+// It asks the Store, never DB: a nil *postgres.DB (the embedded store) in
+// an interface is not a nil interface, and pinging it panicked.
 func (s *Server) ready(ctx context.Context) error {
-	if p, ok := any(s.DB).(interface{ Ping(context.Context) error }); ok {
+	if p, ok := s.Store.(interface{ Ping(context.Context) error }); ok {
 		if err := p.Ping(ctx); err != nil {
 			return fmt.Errorf("store: %w", err)
 		}
