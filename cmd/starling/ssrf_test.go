@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/starling-social/starling"
 )
 
 // TestSSRFRefused: a server run as in production (private addresses not
@@ -58,4 +62,29 @@ func TestSSRFRefused(t *testing.T) {
 	if n := hits.Load(); n != 0 {
 		t.Errorf("the loopback key server was asked %d times", n)
 	}
+
+	// The other way: followers whose stored inboxes are on such addresses
+	// (or a name resolving to loopback) get no connection: each delivery
+	// is given up at once as refused_address, not retried for days.
+	t.Run("inboxes", func(t *testing.T) {
+		ctx := context.Background()
+		alice := must(a.srv.Store.AccountByAcct(ctx, "alice", ""))
+		inboxes := []string{trap.URL + "/inbox", "http://" + viaName + "/inbox", "http://10.0.0.1/inbox",
+			"http://169.254.169.254/inbox", "http://100.64.0.1/inbox", "http://[::1]:8080/inbox"}
+		for i, inbox := range inboxes {
+			f := &starling.Account{Username: "f", Domain: fmt.Sprintf("f%d.example", i), PublicKeyPEM: "public",
+				URI: fmt.Sprintf("https://f%d.example/users/f", i), InboxURL: inbox}
+			f.KeyID = f.URI + "#main-key"
+			f = must(a.srv.Store.UpsertRemoteAccount(ctx, f))
+			must(a.srv.Store.UpsertRemoteFollow(ctx, &starling.Follow{ID: starling.NewID(time.Now()), FollowerID: f.ID, FolloweeID: alice.ID, URI: f.URI + "/follow", Accepted: true}))
+		}
+		token := must(adminOf(a).CreateToken(ctx, "alice", "write"))
+		a.mustCall("POST", "/api/v1/statuses", token, url.Values{"status": {"to private inboxes"}}, nil)
+		waitFor(t, 20*time.Second, "every delivery refused", func() bool {
+			return a.metric(`starling_delivery_failures_total{class="refused_address"}`) >= len(inboxes)
+		})
+		if n := hits.Load(); n != 0 {
+			t.Errorf("the loopback inbox was asked %d times", n)
+		}
+	})
 }
