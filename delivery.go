@@ -171,3 +171,14 @@ func NewDeliveryHistory(since, now time.Time, step time.Duration) []DeliveryRate
 	}
 	return out
 }
+
+// DeliveryAttempt is one failed delivery attempt, kept for the operator's
+// view of a host (its attempt history) as long as deliveries are.
+type DeliveryAttempt struct {
+	At         time.Time `json:"at"`
+	ActivityID int64     `json:"activity_id,string"`
+	Inbox      string    `json:"inbox"`
+	Attempt    int       `json:"attempt"`
+	Status     int       `json:"status,omitempty"`
+	Error      string    `json:"error"`
+}

@@ -17,6 +17,7 @@ type Operator interface {
 	Backlog(ctx context.Context, f starling.HostBacklogFilter) ([]starling.HostBacklog, error)
 	Trace(ctx context.Context, statusID int64) ([]starling.DeliveryTrace, error)
 	HostQueue(ctx context.Context, host string, limit int) ([]starling.DeliveryTrace, error)
+	HostAttempts(ctx context.Context, host string, limit int) ([]starling.DeliveryAttempt, error)
 	HostAction(ctx context.Context, actor, action, host string) (int64, error)
 	DeadLetters(ctx context.Context, f starling.DeadLetterFilter) ([]starling.DeadLetter, error)
 	Replay(ctx context.Context, actor string, f starling.DeadLetterFilter) (int, error)
@@ -36,6 +37,7 @@ func (s *Server) operatorRoutes(r chi.Router) {
 	r.Get("/v1/admin/actions", s.scoped("admin:read", s.adminActions))
 	r.Get("/v1/admin/history", s.scoped("admin:read", s.adminHistory))
 	r.Get("/v1/admin/hosts/{host}/queue", s.scoped("admin:read", s.adminHostQueue))
+	r.Get("/v1/admin/hosts/{host}/attempts", s.scoped("admin:read", s.adminHostAttempts))
 	r.Post("/v1/admin/hosts/{host}/{action}", s.scoped("admin:write", s.adminHostAction))
 }
 
@@ -122,6 +124,25 @@ func (s *Server) adminHostQueue(w http.ResponseWriter, r *http.Request, _ *starl
 		return
 	}
 	list, err := s.Operator.HostQueue(r.Context(), chi.URLParam(r, "host"), limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// adminHostAttempts is GET /api/v1/admin/hosts/{host}/attempts: the
+// host's latest failed attempts, newest first.
+func (s *Server) adminHostAttempts(w http.ResponseWriter, r *http.Request, _ *starling.Account) {
+	if !s.operator(w) {
+		return
+	}
+	limit, ok := intParam(r.URL.Query().Get("limit"), 100)
+	if !ok || limit > 1000 {
+		writeError(w, http.StatusUnprocessableEntity, "Validation failed: limit must be a number from 1 to 1000")
+		return
+	}
+	list, err := s.Operator.HostAttempts(r.Context(), chi.URLParam(r, "host"), limit)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -23,6 +23,7 @@ type OperatorStore interface {
 	DeadLetters(ctx context.Context, f starling.DeadLetterFilter) ([]starling.DeadLetter, error)
 	KnownHost(ctx context.Context, host string) (bool, error)
 	HostQueue(ctx context.Context, host string, limit int) ([]starling.DeliveryTrace, error)
+	HostAttempts(ctx context.Context, host string, limit int) ([]starling.DeliveryAttempt, error)
 	PauseHost(ctx context.Context, actor, host, subject string, paused bool) (int64, error)
 	SuspendHost(ctx context.Context, actor, host string, suspended bool) error
 	RetryHost(ctx context.Context, actor, host, subject string) (int64, error)
@@ -134,6 +135,26 @@ func (o *Operator) HostQueue(ctx context.Context, host string, limit int) ([]sta
 	}
 	if list == nil {
 		list = []starling.DeliveryTrace{}
+	}
+	return list, nil
+}
+
+// HostAttempts returns host's latest failed delivery attempts, newest
+// first: its attempt history.
+func (o *Operator) HostAttempts(ctx context.Context, host string, limit int) ([]starling.DeliveryAttempt, error) {
+	h, err := CheckHost(host)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.known(ctx, h); err != nil {
+		return nil, err
+	}
+	list, err := o.Store.HostAttempts(ctx, h, limit)
+	if err != nil {
+		return nil, err
+	}
+	if list == nil {
+		list = []starling.DeliveryAttempt{}
 	}
 	return list, nil
 }

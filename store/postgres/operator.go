@@ -87,6 +87,9 @@ func (db *DB) RecordDeliveryOutcomes(ctx context.Context, outcomes []starling.Ho
 	if err != nil {
 		return fmt.Errorf("record %d delivery outcomes: %w", n, err)
 	}
+	if err := db.recordFailedAttempts(ctx, outcomes, now); err != nil {
+		return err
+	}
 	if len(hostStatus) == 0 {
 		return nil
 	}
@@ -99,6 +102,52 @@ func (db *DB) RecordDeliveryOutcomes(ctx context.Context, outcomes []starling.Ho
 		return fmt.Errorf("record status of %d hosts: %w", len(hs), err)
 	}
 	return nil
+}
+
+// recordFailedAttempts keeps every failed attempt among outcomes (all of
+// them, not only each delivery's last) for the host's attempt history.
+func (db *DB) recordFailedAttempts(ctx context.Context, outcomes []starling.HostOutcome, now time.Time) error {
+	var hosts, inboxes, errs []string
+	var ids []int64
+	var attempts, statuses []int32
+	for _, o := range outcomes {
+		if o.State == starling.DeliveryDelivered || o.LastError == "" {
+			continue
+		}
+		hosts, ids, inboxes = append(hosts, o.Host), append(ids, o.ActivityID), append(inboxes, o.Inbox)
+		attempts, statuses, errs = append(attempts, int32(o.Attempts)), append(statuses, int32(o.LastStatus)), append(errs, o.LastError)
+	}
+	if len(hosts) == 0 {
+		return nil
+	}
+	if _, err := db.pool.Exec(ctx, `INSERT INTO delivery_attempts (host, activity_id, inbox, attempt, at, status, error)
+		SELECT o.h, o.a, o.i, o.n, $7, o.c, o.e
+		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::int[], $6::text[]) AS o(h, a, i, n, c, e)`,
+		hosts, ids, inboxes, attempts, statuses, errs, now); err != nil {
+		return fmt.Errorf("record %d failed attempts: %w", len(hosts), err)
+	}
+	return nil
+}
+
+// HostAttempts returns host's latest failed delivery attempts, newest
+// first.
+func (db *DB) HostAttempts(ctx context.Context, host string, limit int) ([]starling.DeliveryAttempt, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := db.pool.Query(ctx, `SELECT at, activity_id, inbox, attempt, status, error FROM delivery_attempts
+		WHERE host = $1 ORDER BY at DESC, attempt DESC LIMIT $2`, host, limit)
+	if err != nil {
+		return nil, fmt.Errorf("attempts of %s: %w", host, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (starling.DeliveryAttempt, error) {
+		var a starling.DeliveryAttempt
+		return a, r.Scan(&a.At, &a.ActivityID, &a.Inbox, &a.Attempt, &a.Status, &a.Error)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("attempts of %s: %w", host, err)
+	}
+	return out, nil
 }
 
 // DeliveryState returns the recorded state of one delivery; ENOTFOUND
@@ -484,6 +533,10 @@ func (db *DB) TrimDeliveries(ctx context.Context, before time.Time, limit int) (
 		OR ctid = ANY (ARRAY(SELECT ctid FROM deliveries WHERE state = 'dead' AND created_at < $1 LIMIT $2))`, before, limit)
 	if err != nil {
 		return 0, fmt.Errorf("trim deliveries: %w", err)
+	}
+	if _, err := db.pool.Exec(ctx, `DELETE FROM delivery_attempts WHERE ctid = ANY (ARRAY(
+			SELECT ctid FROM delivery_attempts WHERE at < $1 LIMIT $2))`, before, limit); err != nil {
+		return 0, fmt.Errorf("trim delivery attempts: %w", err)
 	}
 	return tag.RowsAffected(), nil
 }

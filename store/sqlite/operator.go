@@ -109,6 +109,9 @@ func (db *DB) RecordDeliveryOutcomes(ctx context.Context, outcomes []starling.Ho
 				latency_ms = excluded.latency_ms`, jsonText(rows)); err != nil {
 			return fmt.Errorf("record %d delivery outcomes: %w", len(rows), err)
 		}
+		if err := recordFailedAttempts(ctx, t, outcomes, now); err != nil {
+			return err
+		}
 		if len(hostStatus) == 0 {
 			return nil
 		}
@@ -516,5 +519,61 @@ func (db *DB) TrimDeliveries(ctx context.Context, before time.Time, limit int) (
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: trim deliveries: %w", err)
 	}
+	if _, err := db.exec(ctx, `DELETE FROM delivery_attempts WHERE rowid IN (
+			SELECT rowid FROM delivery_attempts WHERE at < ?1 LIMIT ?2)`, before.UnixMicro(), limit); err != nil {
+		return 0, fmt.Errorf("sqlite: trim delivery attempts: %w", err)
+	}
 	return n, nil
+}
+
+// attemptRow is one failed attempt as recordFailedAttempts sends it.
+type attemptRow struct {
+	Host       string `json:"h"`
+	ActivityID int64  `json:"a"`
+	Inbox      string `json:"i"`
+	Attempt    int    `json:"n"`
+	Status     int    `json:"c"`
+	Error      string `json:"e"`
+}
+
+// recordFailedAttempts keeps every failed attempt among outcomes for the
+// host's attempt history (see PostgreSQL's).
+func recordFailedAttempts(ctx context.Context, t *tx, outcomes []starling.HostOutcome, now int64) error {
+	var rows []attemptRow
+	for _, o := range outcomes {
+		if o.State == starling.DeliveryDelivered || o.LastError == "" {
+			continue
+		}
+		rows = append(rows, attemptRow{o.Host, o.ActivityID, o.Inbox, o.Attempts, o.LastStatus, o.LastError})
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if _, err := t.ExecContext(ctx, `INSERT INTO delivery_attempts (host, activity_id, inbox, attempt, at, status, error)
+		SELECT o.value->>'h', o.value->>'a', o.value->>'i', o.value->>'n', ?2, o.value->>'c', o.value->>'e'
+		FROM json_each(?1) AS o`, jsonText(rows), now); err != nil {
+		return fmt.Errorf("record %d failed attempts: %w", len(rows), err)
+	}
+	return nil
+}
+
+// HostAttempts returns host's latest failed delivery attempts, newest
+// first.
+func (db *DB) HostAttempts(ctx context.Context, host string, limit int) ([]starling.DeliveryAttempt, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT at, activity_id, inbox, attempt, status, error FROM delivery_attempts
+		WHERE host = ?1 ORDER BY at DESC, attempt DESC LIMIT ?2`, host, limit)
+	out, err := collect(rows, err, func(r scanner) (starling.DeliveryAttempt, error) {
+		var a starling.DeliveryAttempt
+		var at int64
+		err := r.Scan(&at, &a.ActivityID, &a.Inbox, &a.Attempt, &a.Status, &a.Error)
+		a.At = time.UnixMicro(at)
+		return a, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: attempts of %s: %w", host, err)
+	}
+	return out, nil
 }

@@ -21,6 +21,7 @@ type Operator interface {
 	HostBacklog(ctx context.Context, f starling.HostBacklogFilter) ([]starling.HostBacklog, error)
 	DeliveryTrace(ctx context.Context, statusID int64) ([]starling.DeliveryTrace, error)
 	HostQueue(ctx context.Context, host string, limit int) ([]starling.DeliveryTrace, error)
+	HostAttempts(ctx context.Context, host string, limit int) ([]starling.DeliveryAttempt, error)
 	HostControls(ctx context.Context) ([]starling.HostControl, error)
 	PauseHost(ctx context.Context, actor, host, subject string, paused bool) (int64, error)
 	SuspendHost(ctx context.Context, actor, host string, suspended bool) error
@@ -187,6 +188,15 @@ func testOperator(t *testing.T, s Store) {
 		t.Errorf("queue of b.test: %+v, %v", q, err)
 	}
 
+	// The attempt history: every failed attempt, the successes not.
+	if h, err := s.HostAttempts(ctx, "b.test", 10); err != nil || len(h) != 1 || h[0].Status != 503 ||
+		h[0].Error != "status 503" || h[0].Attempt != 2 || h[0].Inbox != inboxes[1] || h[0].At.IsZero() {
+		t.Errorf("attempts of b.test: %+v, %v", h, err)
+	}
+	if h, err := s.HostAttempts(ctx, "a.test", 10); err != nil || len(h) != 1 || h[0].Error != "timeout" || h[0].ActivityID != other.ID {
+		t.Errorf("attempts of a.test: %+v, %v; want its one timeout", h, err)
+	}
+
 	// Pause: a parked event; resume brings it due.
 	subject := "starling.delivery.b_test"
 	if err := s.AppendEvents(ctx, starling.Event{MsgID: "p1", Subject: subject, Payload: []byte(`{}`),
@@ -320,6 +330,9 @@ func testOperator(t *testing.T, s Store) {
 	}
 	if n, err := s.TrimDeliveries(ctx, time.Now().Add(time.Hour), 100); err != nil || n != 0 {
 		t.Errorf("trimmed %d again, %v; pending rows stay", n, err)
+	}
+	if h, err := s.HostAttempts(ctx, "b.test", 10); err != nil || len(h) != 0 {
+		t.Errorf("attempts of b.test after the trim: %+v, %v; want them gone with the deliveries", h, err)
 	}
 
 	// The admin role: off by default, on and off again; none for an
