@@ -1,5 +1,5 @@
 -- +goose Up
--- remote_media: PostgreSQL's 00133 (see there). fetched_at in microseconds.
+-- remote_media: PostgreSQL's 00141 (see there). fetched_at in microseconds.
 CREATE TABLE remote_media (
     hash       TEXT PRIMARY KEY,
     file_key   TEXT NOT NULL,

@@ -1,5 +1,5 @@
 -- +goose Up
--- delivery_attempts: PostgreSQL's 00134 (see there). at in microseconds.
+-- delivery_attempts: PostgreSQL's 00142 (see there). at in microseconds.
 CREATE TABLE delivery_attempts (
     host        TEXT NOT NULL,
     activity_id INTEGER NOT NULL,

@@ -1,5 +1,5 @@
 -- +goose Up
--- backlog_samples: PostgreSQL's 00132 (see there). at in microseconds.
+-- backlog_samples: PostgreSQL's 00140 (see there). at in microseconds.
 CREATE TABLE backlog_samples (
     at      INTEGER PRIMARY KEY,
     pending INTEGER NOT NULL
