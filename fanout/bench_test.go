@@ -59,8 +59,8 @@ func BenchmarkAttempt(b *testing.B) {
 	}))
 	defer srv.Close()
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	act := &cachedActivity{payload: []byte(strings.Repeat("x", 1500)), typ: "Create",
-		keys: federation.Keys{KeyID: srv.URL + "/users/a#main-key", Key: key}}
+	act := &cachedActivity{payload: []byte(strings.Repeat("x", 1500)), typ: "Create"}
+	act.keys.Store(&federation.Keys{KeyID: srv.URL + "/users/a#main-key", Key: key})
 	ctx := context.Background()
 	d := &Deliverer{Client: federation.NewDeliveryClient(10*time.Second, true), UserAgent: "bench"}
 	for b.Loop() {
@@ -81,9 +81,9 @@ func BenchmarkAttemptEd25519(b *testing.B) {
 	defer srv.Close()
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
-	act := &cachedActivity{payload: []byte(strings.Repeat("x", 1500)), typ: "Create",
-		keys: federation.Keys{KeyID: srv.URL + "/users/a#main-key", Key: rsaKey,
-			Ed25519KeyID: srv.URL + "/users/a#ed25519-key", Ed25519: edKey}}
+	act := &cachedActivity{payload: []byte(strings.Repeat("x", 1500)), typ: "Create"}
+	act.keys.Store(&federation.Keys{KeyID: srv.URL + "/users/a#main-key", Key: rsaKey,
+		Ed25519KeyID: srv.URL + "/users/a/ed25519-key", Ed25519: edKey})
 	ctx := context.Background()
 	k := &federation.Knocker{}
 	host := strings.TrimPrefix(srv.URL, "http://")

@@ -231,3 +231,58 @@ func TestFedifyEd25519(t *testing.T) {
 		}
 	}
 }
+
+// TestRotateEd25519Key: `starling admin account rotate-key` gives alice a
+// new Ed25519 key under the same id and sends her followers' servers an
+// Update of her actor; B, which verified her Ed25519 signatures with the
+// old key, takes the new one and verifies her next post, signed with it,
+// on the first knock.
+func TestRotateEd25519Key(t *testing.T) {
+	a := startInstance(t, "A")
+	b := startInstance(t, "B")
+	alice := a.user("alice")
+	bob := b.user("bob")
+	aliceOnB := b.resolve(bob, "alice@"+a.cfg.Domain)
+	b.follow(bob, aliceOnB)
+	waitFor(t, 5*time.Second, "bob to follow alice", func() bool {
+		var rel []api.Relationship
+		b.mustCall("GET", "/api/v1/accounts/relationships?id[]="+aliceOnB, bob, nil, &rel)
+		return len(rel) == 1 && rel[0].Following
+	})
+	post := func(text string) string {
+		var st api.Status
+		a.mustCall("POST", "/api/v1/statuses", alice, url.Values{"status": {text}}, &st)
+		waitFor(t, 10*time.Second, "the post in bob's home timeline", func() bool { return b.home(bob, st.URI) > 0 })
+		return st.URI + "/activity"
+	}
+	first := post("signed with the first key")
+	if got := b.inbox.signatures(first); !slices.Equal(got, []string{"rfc9421 ed25519"}) {
+		t.Fatalf("before the rotation the post reached B signed %v, want once with rfc9421 ed25519", got)
+	}
+	ctx := t.Context()
+	before := must(a.srv.Store.AccountByAcct(ctx, "alice", ""))
+
+	code, out, errOut := cliRun(a, "admin", "account", "rotate-key", "--username", "alice")
+	if code != 0 {
+		t.Fatalf("rotate-key: %d %s %s", code, out, errOut)
+	}
+	after := must(a.srv.Store.AccountByAcct(ctx, "alice", ""))
+	if after.Ed25519PublicKey == before.Ed25519PublicKey || after.Ed25519KeyID != before.Ed25519KeyID {
+		t.Fatalf("key %s (%s) after rotation, was %s (%s): want a new key under the same id",
+			after.Ed25519PublicKey, after.Ed25519KeyID, before.Ed25519PublicKey, before.Ed25519KeyID)
+	}
+	k := must(a.srv.Store.SigningKeys(ctx, after.ID))
+	priv := must(signature.ParsePrivateKey(k.Ed25519PEM))
+	if pub := must(signature.DecodeMultikey(after.Ed25519PublicKey)); !pub.Equal(priv.(ed25519.PrivateKey).Public()) {
+		t.Fatal("the new public key does not match the new private key")
+	}
+	waitFor(t, 10*time.Second, "B to take alice's new key from the Update", func() bool {
+		got, err := b.srv.Store.AccountByURI(ctx, before.URI)
+		return err == nil && got.Ed25519PublicKey == after.Ed25519PublicKey
+	})
+
+	second := post("signed with the new key")
+	if got := b.inbox.signatures(second); !slices.Equal(got, []string{"rfc9421 ed25519"}) {
+		t.Errorf("after the rotation the post reached B signed %v, want once with rfc9421 ed25519", got)
+	}
+}
