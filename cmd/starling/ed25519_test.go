@@ -43,8 +43,31 @@ func TestEd25519Delivery(t *testing.T) {
 		doc.AssertionMethod[0].ID != actor+"/ed25519-key" || doc.AssertionMethod[0].Type != "Multikey" || doc.AssertionMethod[0].Controller != actor {
 		t.Fatalf("actor document keys: %+v", doc)
 	}
-	if _, err := signature.DecodeMultikey(doc.AssertionMethod[0].PublicKeyMultibase); err != nil {
+	mkey, err := signature.DecodeMultikey(doc.AssertionMethod[0].PublicKeyMultibase)
+	if err != nil {
 		t.Fatal(err)
+	}
+	// Its id is a key document of its own, as is the instance actor's.
+	for _, owner := range []string{actor, a.base + "/actor"} {
+		resp := must(http.Get(owner + "/ed25519-key"))
+		var kd struct{ ID, Type, Owner, PublicKeyPem string }
+		err := json.NewDecoder(resp.Body).Decode(&kd)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || kd.ID != owner+"/ed25519-key" || kd.Type != "CryptographicKey" || kd.Owner != owner {
+			t.Fatalf("GET %s/ed25519-key: %d %+v %v", owner, resp.StatusCode, kd, err)
+		}
+		pub, err := signature.ParsePublicKey(kd.PublicKeyPem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := pub.(ed25519.PublicKey); !ok || (owner == actor && !mkey.Equal(pub)) {
+			t.Errorf("%s's key document holds %T, not its Ed25519 key", owner, pub)
+		}
+	}
+	resp = must(http.Get(a.base + "/users/nobody/ed25519-key"))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /users/nobody/ed25519-key: %d, want 404", resp.StatusCode)
 	}
 
 	// bob follows alice: the Follow (B → A) and the Accept (A → B) are
