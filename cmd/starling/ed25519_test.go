@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -231,7 +233,20 @@ func TestFedifyEd25519(t *testing.T) {
 		}
 	}
 
-	// Fedify's requests to Starling: RFC 9421 (RSA), all accepted.
+	// Fedify's requests to Starling: RFC 9421 (RSA), all accepted; each
+	// activity carries Fedify's Ed25519 Object Integrity Proof, which
+	// Starling verifies with the Multikey it stored for Fedify's actor.
+	lookup := func(ctx context.Context, keyID string) (ed25519.PublicKey, string, error) {
+		acct, err := a.srv.Store.AccountByKeyID(ctx, keyID)
+		if err != nil {
+			return nil, "", err
+		}
+		if acct.Ed25519KeyID != keyID {
+			return nil, "", fmt.Errorf("%s is not %s's Ed25519 key", keyID, acct.URI)
+		}
+		key, err := signature.DecodeMultikey(acct.Ed25519PublicKey)
+		return key, acct.URI, err
+	}
 	var fedifySent int
 	for _, s := range peer.sent() {
 		if !strings.HasPrefix(s.URL, a.base) {
@@ -241,10 +256,21 @@ func TestFedifyEd25519(t *testing.T) {
 		if s.Standard != "rfc9421" || s.Status >= 300 {
 			t.Errorf("Fedify sent %s signed %q and Starling answered %d", s.URL, s.Standard, s.Status)
 		}
+		v, err := signature.VerifyObjectProof(t.Context(), []byte(s.Body), lookup)
+		if err != nil || v.Controller != peer.actor() {
+			t.Errorf("Fedify's proof on %s: %+v, %v", s.Body, v, err)
+			continue
+		}
+		// The same activity, changed, does not verify.
+		tampered := strings.Replace(s.Body, `"actor":"`, `"actor":"x`, 1)
+		if _, err := signature.VerifyObjectProof(t.Context(), []byte(tampered), lookup); err == nil || tampered == s.Body {
+			t.Errorf("a changed activity verified (or could not be changed): %s", tampered)
+		}
 	}
 	if fedifySent == 0 {
 		t.Error("Fedify sent Starling nothing")
 	}
+	t.Logf("Starling verified the Ed25519 proofs of Fedify's %d activities", fedifySent)
 	// And Fedify cannot sign a request with its Ed25519 key at all.
 	var refused map[string]string
 	peer.control("GET", "/control/sign-ed25519", url.Values{"url": {a.base + "/inbox"}}, &refused)

@@ -21,7 +21,7 @@
 //   POST /control/like?object=URI&to=URI       Like; /control/unlike undoes it
 //   POST /control/boost?object=URI&to=URI      Announce; /control/unboost undoes it
 //   GET  /control/inbox    what the inboxes accepted (JSON)
-//   GET  /control/sent     every POST Fedify sent, with its standard and answer (JSON)
+//   GET  /control/sent     every POST Fedify sent, with its standard, answer and body (JSON)
 //   GET  /control/sign-ed25519?url=URI
 //        asks Fedify's own signRequest to sign a POST to URI with the
 //        actor's Ed25519 key, by each standard; answers
@@ -70,9 +70,10 @@ globalThis.fetch = async (input, init) => {
   const standard = request.headers.has("signature-input")
     ? "rfc9421"
     : request.headers.has("signature") ? "draft-cavage" : null;
+  const body = request.method === "POST" ? await request.clone().text() : null;
   const response = await realFetch(request);
   if (request.method === "POST") {
-    sent.push({ url: request.url, standard, status: response.status });
+    sent.push({ url: request.url, standard, status: response.status, body });
   }
   return response;
 };
