@@ -10,6 +10,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // JCS (RFC 8785): sorted members (by UTF-16 code units, so U+1F600, whose
@@ -133,4 +134,30 @@ func jsonRoundTrip(t *testing.T, v any) any {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// What SignObjectProof signs, VerifyObjectProof verifies, and a second
+// signing replaces the first proof.
+func TestSignObjectProof(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := []byte(`{"@context":"https://www.w3.org/ns/activitystreams","type":"Like","actor":"https://a.example/users/alice","object":"https://b.example/notes/1","n":1.5}`)
+	signed, err := SignObjectProof(doc, "https://a.example/users/alice/ed25519-key", priv, time.Date(2026, 12, 4, 14, 30, 0, 0, time.UTC))
+	if err == nil {
+		signed, err = SignObjectProof(signed, "https://a.example/users/alice/ed25519-key", priv, time.Date(2026, 12, 4, 14, 31, 0, 0, time.UTC))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(context.Context, string) (ed25519.PublicKey, string, error) {
+		return pub, "https://a.example/users/alice", nil
+	}
+	if v, err := VerifyObjectProof(context.Background(), signed, lookup); err != nil || v.Controller != "https://a.example/users/alice" {
+		t.Fatalf("%s: %+v, %v", signed, v, err)
+	}
+	if bytes.Count(signed, []byte("proofValue")) != 1 || !bytes.Contains(signed, []byte("14:31:00Z")) {
+		t.Errorf("signing twice kept the first proof: %s", signed)
+	}
 }
