@@ -364,6 +364,17 @@ func (k *PublicKey) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, (*plain)(k))
 }
 
+// KeyDocument is a key served at its own id, as the security vocabulary's
+// key: what a server that dereferences an RFC 9421 keyid reads. Starling
+// serves its actors' Ed25519 keys so (federation.Site.Ed25519KeyDocument).
+type KeyDocument struct {
+	Context      any    `json:"@context"`
+	ID           string `json:"id"`
+	Type         string `json:"type"`
+	Owner        string `json:"owner"`
+	PublicKeyPEM string `json:"publicKeyPem"`
+}
+
 // Multikey is a FEP-521a key: an entry of an actor's assertionMethod.
 // PublicKeyMultibase is "z" and the base58btc of a multicodec-prefixed key
 // (signature.DecodeMultikey).

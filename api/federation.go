@@ -145,6 +145,34 @@ func (s *Server) instanceActor(w http.ResponseWriter, r *http.Request) {
 	writeActivity(w, s.Site.ActorDocument(a))
 }
 
+// ed25519Key serves a local actor's Ed25519 key as a document of its own:
+// its id is the keyid of the actor's RFC 9421 Ed25519 signatures.
+func (s *Server) ed25519Key(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.localAccount(w, r)
+	if !ok {
+		return
+	}
+	s.writeEd25519Key(w, r, a)
+}
+
+func (s *Server) instanceEd25519Key(w http.ResponseWriter, r *http.Request) {
+	a, err := s.Store.AccountByAcct(r.Context(), federation.InstanceActorUsername, "")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeEd25519Key(w, r, a)
+}
+
+func (s *Server) writeEd25519Key(w http.ResponseWriter, r *http.Request, a *starling.Account) {
+	doc, err := s.Site.Ed25519KeyDocument(a)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeActivity(w, doc)
+}
+
 func (s *Server) outboxCollection(w http.ResponseWriter, r *http.Request) {
 	a, ok := s.localAccount(w, r)
 	if !ok {

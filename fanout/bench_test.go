@@ -59,10 +59,40 @@ func BenchmarkAttempt(b *testing.B) {
 	}))
 	defer srv.Close()
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	act := &cachedActivity{payload: []byte(strings.Repeat("x", 1500)), typ: "Create",
-		keys: federation.Keys{KeyID: srv.URL + "/users/a#main-key", Key: key}}
+	act := &cachedActivity{payload: []byte(strings.Repeat("x", 1500)), typ: "Create"}
+	act.keys.Store(&federation.Keys{KeyID: srv.URL + "/users/a#main-key", Key: key})
 	ctx := context.Background()
 	d := &Deliverer{Client: federation.NewDeliveryClient(10*time.Second, true), UserAgent: "bench"}
+	for b.Loop() {
+		if err := d.attempt(ctx, srv.URL+"/inbox", act); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAttemptEd25519 is BenchmarkAttempt through the Knocker for a
+// host known to verify Ed25519: the warm delivery of an all-Ed25519 fleet,
+// where signing is no longer most of the cost.
+func BenchmarkAttemptEd25519(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Accept-Signature", `sig1=("@method" "@target-uri" "@authority" "content-digest");alg="ed25519"`)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	act := &cachedActivity{payload: []byte(strings.Repeat("x", 1500)), typ: "Create"}
+	act.keys.Store(&federation.Keys{KeyID: srv.URL + "/users/a#main-key", Key: rsaKey,
+		Ed25519KeyID: srv.URL + "/users/a/ed25519-key", Ed25519: edKey})
+	ctx := context.Background()
+	k := &federation.Knocker{}
+	host := strings.TrimPrefix(srv.URL, "http://")
+	k.Learn(ctx, host, signature.StandardRFC9421Ed25519)
+	if got := k.Preferred(ctx, host); got != signature.StandardRFC9421Ed25519 {
+		b.Fatalf("preferred %s", got)
+	}
+	d := &Deliverer{Client: federation.NewDeliveryClient(10*time.Second, true), UserAgent: "bench", Knocker: k}
+	b.ReportAllocs()
 	for b.Loop() {
 		if err := d.attempt(ctx, srv.URL+"/inbox", act); err != nil {
 			b.Fatal(err)

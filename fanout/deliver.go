@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -108,7 +109,12 @@ type cachedActivity struct {
 	payload   []byte
 	typ       string
 	objectURI string
-	keys      federation.Keys
+	// keys are read again every keyRefresh (refreshKeys): a key rotated
+	// since (RotateEd25519Key) signs the deliveries still to go, and their
+	// retries, once the remote has fetched the new one.
+	keys        atomic.Pointer[federation.Keys]
+	keysMu      sync.Mutex
+	keysChecked time.Time // when keys were last read from the store
 
 	mu      sync.Mutex
 	checked time.Time // when gone was last read from the store
@@ -192,6 +198,7 @@ func (d *Deliverer) HandleDelivery(ctx context.Context, msg queue.Message) error
 	if err != nil {
 		return err // the store is away: JetStream brings the message back
 	}
+	d.refreshKeys(ctx, act, m.ActorID)
 	if gone, err := d.superseded(ctx, act); err != nil {
 		return err
 	} else if gone {
@@ -397,24 +404,13 @@ func (d *Deliverer) activity(ctx context.Context, activityID, actorID int64) (*c
 		if err != nil {
 			return nil, err
 		}
-		sk, err := d.Store.SigningKeys(ctx, actorID)
+		keys, err := d.signingKeys(ctx, actorID)
 		if err != nil {
 			return nil, err
 		}
-		keys := federation.Keys{KeyID: sk.KeyID}
-		if keys.Key, err = signature.ParsePrivateKey(sk.PEM); err != nil {
-			return nil, fmt.Errorf("key of account %d: %w: %w", actorID, err, starling.ErrNotFound)
-		}
-		if sk.Ed25519PEM != "" {
-			// A bad Ed25519 key costs only the newest standard: RSA signs.
-			if key, err := signature.ParsePrivateKey(sk.Ed25519PEM); err == nil {
-				keys.Ed25519KeyID, keys.Ed25519 = sk.Ed25519KeyID, key
-			} else {
-				d.Logger.Warn("bad ed25519 key", "account", actorID, "error", err)
-			}
-		}
-		ca := &cachedActivity{payload: act.Payload, typ: act.Type, objectURI: act.ObjectURI, keys: keys,
-			checked: d.now()}
+		now := d.now()
+		ca := &cachedActivity{payload: act.Payload, typ: act.Type, objectURI: act.ObjectURI, keysChecked: now, checked: now}
+		ca.keys.Store(keys)
 		d.cache.Add(activityID, ca)
 		return ca, nil
 	})
@@ -422,6 +418,49 @@ func (d *Deliverer) activity(ctx context.Context, activityID, actorID int64) (*c
 		return nil, err
 	}
 	return v.(*cachedActivity), nil
+}
+
+// signingKeys reads and parses the keys actorID signs with.
+func (d *Deliverer) signingKeys(ctx context.Context, actorID int64) (*federation.Keys, error) {
+	sk, err := d.Store.SigningKeys(ctx, actorID)
+	if err != nil {
+		return nil, err
+	}
+	keys := &federation.Keys{KeyID: sk.KeyID}
+	if keys.Key, err = signature.ParsePrivateKey(sk.PEM); err != nil {
+		return nil, fmt.Errorf("key of account %d: %w: %w", actorID, err, starling.ErrNotFound)
+	}
+	if sk.Ed25519PEM != "" {
+		// A bad Ed25519 key costs only the newest standard: RSA signs.
+		if key, err := signature.ParsePrivateKey(sk.Ed25519PEM); err == nil {
+			keys.Ed25519KeyID, keys.Ed25519 = sk.Ed25519KeyID, key
+		} else {
+			d.Logger.Warn("bad ed25519 key", "account", actorID, "error", err)
+		}
+	}
+	return keys, nil
+}
+
+// keyRefresh is how often a cached activity's signing keys are read again.
+const keyRefresh = time.Minute
+
+// refreshKeys reads act's signing keys again when they are older than
+// keyRefresh; one delivery reads them, the others go on with the cached
+// ones meanwhile. A failed read keeps the cached keys.
+func (d *Deliverer) refreshKeys(ctx context.Context, act *cachedActivity, actorID int64) {
+	act.keysMu.Lock()
+	if d.now().Sub(act.keysChecked) < keyRefresh {
+		act.keysMu.Unlock()
+		return
+	}
+	act.keysChecked = d.now()
+	act.keysMu.Unlock()
+	keys, err := d.signingKeys(ctx, actorID)
+	if err != nil {
+		d.Logger.Warn("could not read signing keys again; signing with the cached ones", "account", actorID, "error", err)
+		return
+	}
+	act.keys.Store(keys)
 }
 
 // superseded reports whether act is a Create whose status has since been
@@ -538,12 +577,13 @@ func (d *Deliverer) attempt(ctx context.Context, inbox string, act *cachedActivi
 	}
 	var resp *http.Response
 	var err error
+	keys := act.keys.Load()
 	if d.Knocker != nil {
-		resp, err = d.Knocker.Do(ctx, d.Client, build, act.keys, act.payload)
+		resp, err = d.Knocker.Do(ctx, d.Client, build, *keys, act.payload)
 	} else {
 		var req *http.Request
 		if req, err = build(); err == nil {
-			if err = signature.SignRequest(req, act.keys.KeyID, act.keys.Key, act.payload, d.now()); err != nil {
+			if err = signature.SignRequest(req, keys.KeyID, keys.Key, act.payload, d.now()); err != nil {
 				err = fmt.Errorf("%w: %w", federation.ErrSign, err)
 			} else {
 				resp, err = d.Client.Do(req)

@@ -1,15 +1,20 @@
 package fanout
 
 import (
+	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/federation"
+	"github.com/starling-social/starling/signature"
 )
 
 func TestClassifyStatus(t *testing.T) {
@@ -110,5 +115,75 @@ func TestParseSchedule(t *testing.T) {
 	}
 	if n := len(DefaultSchedule()) + 1; n != 16 || total < 48*time.Hour || total > 75*time.Hour {
 		t.Errorf("default schedule: %d attempts over %s, want 16 over 50-75 h as Mastodon", n, total)
+	}
+}
+
+// keyStore is a DeliveryStore that knows one activity and its actor's
+// keys; the rest is not called.
+type keyStore struct {
+	DeliveryStore
+	keys  starling.SigningKeys
+	reads int
+}
+
+func (s *keyStore) ActivityByID(_ context.Context, id int64) (*starling.Activity, error) {
+	return &starling.Activity{ID: id, Type: "Create", Payload: []byte(`{}`)}, nil
+}
+
+func (s *keyStore) FailingHosts(context.Context) ([]starling.HostHealth, error) { return nil, nil }
+
+func (s *keyStore) SigningKeys(context.Context, int64) (starling.SigningKeys, error) {
+	s.reads++
+	return s.keys, nil
+}
+
+// A cached activity signs with the keys read when it was loaded until
+// keyRefresh has passed, then with what the store holds: a rotated key
+// reaches deliveries (and retries) of activities already under way.
+func TestRefreshKeys(t *testing.T) {
+	pemOf := func() (string, ed25519.PrivateKey) {
+		_, priv, err := signature.GenerateEd25519Key()
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := signature.ParsePrivateKey(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return priv, k.(ed25519.PrivateKey)
+	}
+	_, rsaPEM, err := signature.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldPEM, oldKey := pemOf()
+	store := &keyStore{keys: starling.SigningKeys{KeyID: "a#main-key", PEM: rsaPEM, Ed25519KeyID: "a/ed25519-key", Ed25519PEM: oldPEM}}
+	now := time.Date(2026, 12, 4, 14, 0, 0, 0, time.UTC)
+	d := &Deliverer{Store: store, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }}
+	if err := d.Open(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	act, err := d.activity(t.Context(), 1, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newPEM, newKey := pemOf()
+	store.keys.Ed25519PEM = newPEM // rotated in another process
+	for _, step := range []struct {
+		after time.Duration
+		want  ed25519.PrivateKey
+		reads int
+	}{
+		{keyRefresh / 2, oldKey, 1},
+		{keyRefresh + time.Second, newKey, 2},
+		{keyRefresh + 2*time.Second, newKey, 2}, // read again only a keyRefresh later
+	} {
+		now = time.Date(2026, 12, 4, 14, 0, 0, 0, time.UTC).Add(step.after)
+		d.refreshKeys(t.Context(), act, 7)
+		got := act.keys.Load().Ed25519.(ed25519.PrivateKey)
+		if !got.Equal(step.want) || store.reads != step.reads {
+			t.Errorf("after %s: new key %v, %d reads; want new key %v, %d reads",
+				step.after, got.Equal(newKey), store.reads, step.want.Equal(newKey), step.reads)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/signature"
 	"github.com/starling-social/starling/store/postgres/pgtest"
@@ -49,13 +51,31 @@ func TestActorDocument_Ed25519(t *testing.T) {
 	if doc.PublicKey["id"] != a.URI+"#main-key" || doc.PublicKey["publicKeyPem"] != "PEM" {
 		t.Errorf("publicKey %v", doc.PublicKey)
 	}
-	want := map[string]string{"id": a.URI + "#ed25519-key", "type": "Multikey", "controller": a.URI, "publicKeyMultibase": mb}
+	want := map[string]string{"id": a.URI + "/ed25519-key", "type": "Multikey", "controller": a.URI, "publicKeyMultibase": mb}
 	if len(doc.AssertionMethod) != 1 || !mapsEqual(doc.AssertionMethod[0], want) {
 		t.Errorf("assertionMethod %v, want [%v]", doc.AssertionMethod, want)
 	}
 
-	// Without a key: no assertionMethod, the contexts as before.
+	// The key's own document: a CryptographicKey owned by the actor, with
+	// the same key as PKIX PEM, for servers that dereference the keyid.
+	kd, err := s.Ed25519KeyDocument(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := signature.ParsePublicKey(kd.PublicKeyPEM)
+	mkey, _ := signature.DecodeMultikey(mb)
+	if err != nil || !mkey.Equal(pub) {
+		t.Errorf("key document PEM %q: %v", kd.PublicKeyPEM, err)
+	}
+	if kd.ID != a.URI+"/ed25519-key" || kd.Type != "CryptographicKey" || kd.Owner != a.URI || kd.Context != activitypub.SecurityNS {
+		t.Errorf("key document %+v", kd)
+	}
+
+	// Without a key: no assertionMethod, the contexts as before, no key document.
 	a.Ed25519KeyID, a.Ed25519PublicKey = "", ""
+	if _, err := s.Ed25519KeyDocument(a); !errors.Is(err, starling.ErrNotFound) {
+		t.Errorf("key document without a key: %v", err)
+	}
 	raw, _ = json.Marshal(s.ActorDocument(a))
 	if bytes.Contains(raw, []byte("assertionMethod")) || bytes.Contains(raw, []byte(activitypub.MultikeyNS)) {
 		t.Errorf("document without a key: %s", raw)

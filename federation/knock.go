@@ -216,7 +216,10 @@ func (k *Knocker) Do(ctx context.Context, client Doer, build func() (*http.Reque
 	}
 	host := req.URL.Host
 	first := usable(k.Preferred(ctx, host), keys)
-	k.logger().Debug("signing", "host", host, "standard", first)
+	if log := k.logger(); log.Enabled(ctx, slog.LevelDebug) {
+		// Checked first: the arguments alone cost allocations per delivery.
+		log.Debug("signing", "host", host, "standard", first)
+	}
 	if err := k.Sign(req, first, keys, body); err != nil {
 		return nil, err
 	}
@@ -231,8 +234,12 @@ func (k *Knocker) Do(ctx context.Context, client Doer, build func() (*http.Reque
 		// Unless the host asks for a newer standard (RFC 9421's
 		// Accept-Signature, which Starling's inbox sends): that is
 		// learnt, once, and used from the next request on.
-		if std, ok := signature.AcceptedStandard(resp.Header); ok && resp.StatusCode < 300 && rank(std) > rank(first) {
-			k.Learn(ctx, host, std)
+		// Parsing the field costs more than the rest of the bookkeeping,
+		// so it is read only when it could teach something.
+		if resp.StatusCode < 300 && rank(first) < rank(signature.StandardRFC9421Ed25519) {
+			if std, ok := signature.AcceptedStandard(resp.Header); ok && rank(std) > rank(first) {
+				k.Learn(ctx, host, std)
+			}
 		}
 		return resp, nil
 	}

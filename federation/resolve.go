@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -452,6 +453,21 @@ func (r *Resolver) KeyLookup(ctx context.Context, keyID string, refresh bool) (c
 		return nil, "", fmt.Errorf("look up key %s: %w", keyID, err)
 	}
 	return key, a.URI, nil
+}
+
+// Ed25519Key finds the Ed25519 key keyID for an Object Integrity Proof,
+// as KeyLookup finds keys, and the actor that controls it. It has the
+// signature.Ed25519KeyLookup signature.
+func (r *Resolver) Ed25519Key(ctx context.Context, keyID string) (ed25519.PublicKey, string, error) {
+	key, owner, err := r.KeyLookup(ctx, keyID, false)
+	if err != nil {
+		return nil, "", err
+	}
+	ed, ok := key.(ed25519.PublicKey)
+	if !ok {
+		return nil, "", fmt.Errorf("look up key %s: a %T, not an Ed25519 key", keyID, key)
+	}
+	return ed, owner, nil
 }
 
 // acctKey resolves a keyId of the form acct:user@host, which Mastodon

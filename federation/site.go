@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
+	"github.com/starling-social/starling/signature"
 )
 
 // Site is this server's public origin and the layout of its URLs.
@@ -30,9 +32,40 @@ func (s Site) ActorURI(username string) string { return s.Base() + "/users/" + u
 // KeyID is the id of a local account's public key.
 func (s Site) KeyID(username string) string { return s.ActorURI(username) + "#main-key" }
 
-// Ed25519KeyID is the id of a local actor's Ed25519 key (FEP-521a), as
-// Mastodon names it.
-func Ed25519KeyID(actorURI string) string { return actorURI + "#ed25519-key" }
+// Ed25519KeyID is the id of a local actor's Ed25519 key (FEP-521a): a
+// document of its own (Ed25519KeyDocument), not a fragment of the actor
+// as Mastodon names its key. Fedify looks an RFC 9421 keyid up as a
+// CryptographicKey, either among the actor's publicKey entries when the id
+// is a fragment of the actor, or as the document the id names
+// (fetchKeyDetailed in @fedify/fedify's sig/key.ts); it never reads
+// assertionMethod for HTTP signatures. publicKey stays the RSA key alone:
+// servers that read it as one object (Pleroma's get_in(data,
+// ["publicKey", "publicKeyPem"]) and its kin) fail on an array. So the
+// key has its own document, which Fedify, Mastodon's rule for key ids
+// (the key's owner) and Starling's KeyLookup all read.
+func Ed25519KeyID(actorURI string) string { return actorURI + Ed25519KeyPath }
+
+// Ed25519KeyPath is the Ed25519 key's path under its actor's.
+const Ed25519KeyPath = "/ed25519-key"
+
+// Ed25519KeyDocument renders a local account's Ed25519 key as a key
+// document of its own, its public key as PKIX PEM. ErrNotFound when the
+// account has no Ed25519 key.
+func (s Site) Ed25519KeyDocument(a *starling.Account) (*activitypub.KeyDocument, error) {
+	if a.Ed25519KeyID == "" || a.Ed25519PublicKey == "" {
+		return nil, fmt.Errorf("ed25519 key of %s: %w", a.URI, starling.ErrNotFound)
+	}
+	pub, err := signature.DecodeMultikey(a.Ed25519PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("ed25519 key of %s: %w", a.URI, err)
+	}
+	pemText, err := signature.PublicKeyPEM(pub)
+	if err != nil {
+		return nil, fmt.Errorf("ed25519 key of %s: %w", a.URI, err)
+	}
+	return &activitypub.KeyDocument{Context: activitypub.SecurityNS, ID: a.Ed25519KeyID, Type: "CryptographicKey",
+		Owner: a.URI, PublicKeyPEM: pemText}, nil
+}
 
 // StatusURI is a local status's ActivityPub id.
 func (s Site) StatusURI(username string, id int64) string {

@@ -3,6 +3,8 @@ package inbox_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -18,6 +20,7 @@ import (
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/inbox"
 	"github.com/starling-social/starling/queue"
+	"github.com/starling-social/starling/signature"
 	"github.com/starling-social/starling/store/postgres"
 )
 
@@ -332,6 +335,53 @@ func TestActorMustOwnTheKey(t *testing.T) {
 			t.Error("a forwarded Like was stored")
 		}
 	})
+	// An Object Integrity Proof (FEP-8b32) by the actor's own Ed25519 key
+	// makes a forward the actor's own: stored under its id, as if alice
+	// had delivered it. A proof by another key, or over other bytes, does
+	// not.
+	withEd25519 := func(t *testing.T, uri string) ed25519.PrivateKey {
+		t.Helper()
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := rig.seedRemote(t, uri)
+		a.Ed25519KeyID, a.Ed25519PublicKey = uri+"/ed25519-key", signature.EncodeMultikey(pub)
+		if _, err := rig.db.UpsertRemoteAccount(t.Context(), a); err != nil {
+			t.Fatal(err)
+		}
+		return priv
+	}
+	for _, tc := range []struct {
+		name   string
+		proof  func(t *testing.T, like []byte) []byte
+		stored int
+	}{
+		{"forwarded Like with its actor's proof is the actor's", func(t *testing.T, like []byte) []byte {
+			return must(signature.SignObjectProof(like, alice+"/ed25519-key", withEd25519(t, alice), time.Now()))
+		}, 1},
+		{"forwarded Like with the forwarder's proof is dropped", func(t *testing.T, like []byte) []byte {
+			withEd25519(t, alice)
+			return must(signature.SignObjectProof(like, mallory+"/ed25519-key", withEd25519(t, mallory), time.Now()))
+		}, 0},
+		{"forwarded Like changed after its actor's proof is dropped", func(t *testing.T, like []byte) []byte {
+			signed := must(signature.SignObjectProof(like, alice+"/ed25519-key", withEd25519(t, alice), time.Now()))
+			return bytes.Replace(signed, []byte("statuses/1"), []byte("statuses/2"), 1)
+		}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rig.reset(t)
+			rig.seedRemote(t, mallory)
+			like := mustJSON(t, map[string]any{"id": alice + "/likes/2", "type": "Like", "actor": alice,
+				"object": "https://starling.test/users/x/statuses/1"})
+			if status, msg := rig.deliver(t, mallory, tc.proof(t, like)); status != http.StatusAccepted {
+				t.Fatalf("inbox answered %d (%s), want 202", status, msg)
+			}
+			if n, _ := rig.db.CountInboxActivities(t.Context(), alice+"/likes/2"); n != tc.stored {
+				t.Errorf("stored %d times under its own id, want %d", n, tc.stored)
+			}
+		})
+	}
 	t.Run("the actor's own key", func(t *testing.T) {
 		rig.reset(t)
 		rig.seedRemote(t, alice)
@@ -823,4 +873,11 @@ func TestLanguageAndEmojis(t *testing.T) {
 		got.Emojis[0].StaticURL == "" {
 		t.Errorf("emojis %+v, want blobcat alone", got.Emojis)
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -60,6 +60,10 @@ type Handler struct {
 	// answer is 503 with Retry-After, which the sender retries, instead
 	// of a 401 blaming its signature.
 	Ready func(ctx context.Context) error
+	// Proofs, when set, finds the keys of Object Integrity Proofs
+	// (FEP-8b32): an activity another server passes on is taken as its
+	// actor's own when it carries the actor's proof.
+	Proofs signature.Ed25519KeyLookup
 }
 
 // unavailableRetryAfter is the Retry-After, in seconds, of a 503 while
@@ -195,7 +199,22 @@ func (h *Handler) receive(r *http.Request) (outcome string, status int, msg stri
 	// it retry or count us as broken.
 	var forwardedBy string
 	uri := act.ID
-	if v.Owner != act.Actor.ID {
+	// speaker is who vouches for the activity: the key owner, or the
+	// actor itself when the activity carries the actor's Ed25519 proof,
+	// which vouches for every byte of it as its own signature would,
+	// whoever delivered it (FEP-8b32). The sender stays the key owner.
+	speaker := v.Owner
+	if speaker != act.Actor.ID && h.Proofs != nil {
+		pv, err := signature.VerifyObjectProof(ctx, body, h.Proofs)
+		switch {
+		case err == nil && pv.Controller == act.Actor.ID:
+			log.Debug("forwarded activity carries its actor's proof", "key_owner", v.Owner, "actor", act.Actor.ID, "activity", act.ID)
+			speaker = act.Actor.ID
+		case err != nil && !errors.Is(err, signature.ErrNoProof):
+			log.Info("forwarded activity's proof does not verify", "key_owner", v.Owner, "actor", act.Actor.ID, "error", err)
+		}
+	}
+	if speaker != act.Actor.ID {
 		if !forwardable(act) {
 			log.Info("dropped forwarded activity", "key_owner", v.Owner, "actor", act.Actor.ID, "type", act.Type, "activity", act.ID)
 			return "forward_dropped", http.StatusAccepted, ""

@@ -184,7 +184,7 @@ func newSamplesRig(t *testing.T) *samplesRig {
 		},
 	}
 	rig := &samplesRig{db: db, keyPEM: pub, key: key, accepter: &recordingAccepter{}, origin: org}
-	rig.handler = &inbox.Handler{Store: db, Keys: resolver.KeyLookup, Topology: top, Logger: logger}
+	rig.handler = &inbox.Handler{Store: db, Keys: resolver.KeyLookup, Proofs: resolver.Ed25519Key, Topology: top, Logger: logger}
 	rig.processor = &inbox.Processor{Store: db, Actors: resolver, Accepter: rig.accepter, Topology: top, Logger: logger,
 		Fetcher: resolver, Sanitizer: sanitize.New()}
 	rig.builder = &timeline.Builder{Store: db, Topology: top, LocalDomain: site.Host, Logger: logger}

@@ -38,6 +38,7 @@ type Store interface {
 	StatusMentionIDs(ctx context.Context, statusID int64) ([]int64, error)
 	MediaByID(ctx context.Context, accountID, id int64) (*starling.MediaAttachment, error)
 	UpdateLocalProfile(ctx context.Context, a *starling.Account, prefs starling.Preferences, act *starling.Activity, events ...starling.Event) error
+	RotateEd25519Key(ctx context.Context, accountID int64, publicKey, privatePEM string, act *starling.Activity, events ...starling.Event) error
 	AnswerFollowRequest(ctx context.Context, id int64, accept bool, act *starling.Activity, events ...starling.Event) (bool, error)
 	CreateReport(ctx context.Context, r *starling.Report, act *starling.Activity, events ...starling.Event) error
 	InteractionStore // interactions.go

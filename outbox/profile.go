@@ -12,6 +12,7 @@ import (
 	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/queue"
+	"github.com/starling-social/starling/signature"
 )
 
 // Mastodon's limits on a profile (Account validations).
@@ -90,6 +91,47 @@ func (o *Outbox) UpdateProfile(ctx context.Context, a *starling.Account, p Profi
 		return nil, err
 	}
 	if err := o.Store.UpdateLocalProfile(ctx, &next, p.Preferences, act, events...); err != nil {
+		return nil, err
+	}
+	return &next, nil
+}
+
+// RotateEd25519Key gives a local account a new Ed25519 key pair under
+// the same key id and federates the change as an Update of the actor, as
+// a profile change is: a server that has the old key fetches the new one
+// when a signature fails to verify, or takes it from the Update. It
+// returns the stored account. ErrNotFound when a has no Ed25519 key to
+// rotate. The RSA key is not rotated: Mastodon answers a changed main
+// key by following again from every account of the server.
+func (o *Outbox) RotateEd25519Key(ctx context.Context, a *starling.Account) (*starling.Account, error) {
+	pub, priv, err := signature.GenerateEd25519Key()
+	if err != nil {
+		return nil, err
+	}
+	next := *a
+	next.Ed25519PublicKey, next.Ed25519PrivateKeyPEM = pub, priv
+	if next.Ed25519KeyID == "" {
+		return nil, fmt.Errorf("rotate key of %s: no ed25519 key: %w", a.URI, starling.ErrNotFound)
+	}
+	now := o.now().UTC()
+	update := map[string]any{
+		"@context":  activitypub.DefaultContext(),
+		"id":        next.URI + "#updates/" + strconv.FormatInt(now.UnixMilli(), 10),
+		"type":      "Update",
+		"actor":     next.URI,
+		"to":        []string{activitypub.Public},
+		"object":    o.Site.ActorDocument(&next),
+		"published": now.Format(time.RFC3339),
+	}
+	act, err := o.activity(&next, update, "Update", next.URI)
+	if err != nil {
+		return nil, err
+	}
+	events, err := o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: next.ID, Followers: true}, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.Store.RotateEd25519Key(ctx, next.ID, pub, priv, act, events...); err != nil {
 		return nil, err
 	}
 	return &next, nil

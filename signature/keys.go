@@ -61,3 +61,13 @@ func ParsePrivateKey(pemText string) (crypto.PrivateKey, error) {
 	}
 	return key, nil
 }
+
+// PublicKeyPEM encodes a public key as PKIX ("PUBLIC KEY") PEM, the form
+// of publicKeyPem, for RSA and Ed25519 keys alike.
+func PublicKeyPEM(key crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(key)
+	if err != nil {
+		return "", fmt.Errorf("encode public key: %w", err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), nil
+}

@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -13,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dunglas/httpsfv"
 )
 
 func sigTestReadFile(tb testing.TB, path string) []byte {
@@ -433,4 +438,94 @@ func FuzzParseRFC9421(f *testing.F) {
 			}
 		}
 	})
+}
+
+// SignRequestRFC9421 writes its fields and signature base by hand; they
+// must be what httpsfv serializes and what the parser rebuilds, for both
+// key types, with and without a body, and with a keyid that needs escapes.
+func TestSignRFC9421Fields(t *testing.T) {
+	rsaKey, err := ParsePrivateKey(string(sigTestReadFile(t, bobKeyPath)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edKey, err := ParsePrivateKey(string(sigTestReadFile(t, "testdata/rfc9421/keys/test-key-ed25519.key.pem")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 4, 14, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name, url, keyID string
+		key              crypto.PrivateKey
+		alg              string
+		body             []byte
+	}{
+		{"Ed25519", "https://Remote.Example:443/users/bob/inbox?x=1", "https://here.example/users/a#ed25519-key", edKey, AlgEd25519, []byte(`{"type":"Create"}`)},
+		{"Ed25519NoBody", "http://remote.example:8080/users/bob", "https://here.example/users/a#ed25519-key", edKey, AlgEd25519, nil},
+		{"RSAEscapedKeyID", "https://remote.example/inbox", `https://here.example/a\b"c#main-key`, rsaKey, AlgRSAv15SHA256, []byte{}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r, _ := http.NewRequest(http.MethodPost, c.url, bytes.NewReader(c.body))
+			r.Header.Set("Digest", "stale")
+			if err := SignRequestRFC9421(r, c.keyID, c.key, c.body, now); err != nil {
+				t.Fatal(err)
+			}
+			names := []string{"@method", "@target-uri", "@authority"}
+			if c.body != nil {
+				sum := sha256.Sum256(c.body)
+				want, _ := httpsfv.Marshal(sfDictionary("sha-256", httpsfv.NewItem(sum[:])))
+				if got := r.Header.Get("Content-Digest"); got != want {
+					t.Errorf("Content-Digest %q, want %q", got, want)
+				}
+				names = append(names, "content-digest")
+			} else if r.Header.Get("Content-Digest") != "" {
+				t.Error("Content-Digest without a body")
+			}
+			if r.Header.Get("Digest") != "" {
+				t.Error("the old Digest was kept")
+			}
+			il := httpsfv.InnerList{Params: httpsfv.NewParams()}
+			for _, n := range names {
+				il.Items = append(il.Items, httpsfv.NewItem(n))
+			}
+			il.Params.Add("created", now.Unix())
+			il.Params.Add("keyid", c.keyID)
+			il.Params.Add("alg", c.alg)
+			want, _ := httpsfv.Marshal(sfDictionary("sig1", il))
+			if got := r.Header.Get("Signature-Input"); got != want {
+				t.Errorf("Signature-Input %q, want %q", got, want)
+			}
+			// The parser's signature base over the request as sent must be
+			// what was signed.
+			sigs, err := parseRFC9421(r.Header)
+			if err != nil || len(sigs) != 1 {
+				t.Fatalf("parse: %v, %d", err, len(sigs))
+			}
+			base, err := sigs[0].signatureBase(requestMessage(r, r.URL.Scheme))
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch k := c.key.(type) {
+			case ed25519.PrivateKey:
+				if !ed25519.Verify(k.Public().(ed25519.PublicKey), []byte(base), sigs[0].signature) {
+					t.Errorf("signature does not verify over\n%s", base)
+				}
+			case *rsa.PrivateKey:
+				sum := sha256.Sum256([]byte(base))
+				if err := rsa.VerifyPKCS1v15(&k.PublicKey, crypto.SHA256, sum[:], sigs[0].signature); err != nil {
+					t.Errorf("signature does not verify over\n%s: %v", base, err)
+				}
+			}
+		})
+	}
+	r, _ := http.NewRequest(http.MethodPost, "https://remote.example/inbox", nil)
+	if err := SignRequestRFC9421(r, "https://here.example/ä", edKey, nil, now); err == nil {
+		t.Error("a keyid that is not ASCII was signed")
+	}
+}
+
+// sfDictionary is a one-member structured-field dictionary.
+func sfDictionary(name string, m httpsfv.Member) *httpsfv.Dictionary {
+	d := httpsfv.NewDictionary()
+	d.Add(name, m)
+	return d
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -345,5 +346,36 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	}
 	if _, err := http.Get(r.in.base + "/api/v1/instance"); err == nil {
 		t.Error("HTTP still answers after Close")
+	}
+}
+
+// TestDeliverEd25519Fleet: the load tool's Ed25519 fleet asks for Ed25519
+// after the first post, so the second reaches every host signed with
+// alice's Ed25519 key, verified through her key document, with nothing
+// rejected. The bench's Ed25519 figures rest on it: a fleet that could
+// not verify would fall back to RSA and measure that instead.
+func TestDeliverEd25519Fleet(t *testing.T) {
+	r := newDeliveryRig(t, 3)
+	r.fleet.AcceptEd25519 = true
+	r.follow(r.fleet.Hosts, 1)
+	for i, want := range []string{"draft-cavage", "rfc9421-ed25519"} {
+		id := r.post(fmt.Sprintf("post %d", i))
+		waitFor(t, 10*time.Second, "every host to receive "+id, func() bool {
+			for _, h := range r.fleet.Hosts {
+				if len(h.Received(id)) == 0 {
+					return false
+				}
+			}
+			return true
+		})
+		for _, h := range r.fleet.Hosts {
+			st, knocks := h.Standards()
+			if st[want] != 1 || knocks != 0 {
+				t.Errorf("post %d: host %s verified %v with %d knocks, want one %s", i, h.Addr, st, knocks, want)
+			}
+			if _, rejected := h.Counts(); rejected != 0 {
+				t.Errorf("post %d: host %s rejected %d deliveries", i, h.Addr, rejected)
+			}
+		}
 	}
 }

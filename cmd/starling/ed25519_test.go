@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -40,11 +42,34 @@ func TestEd25519Delivery(t *testing.T) {
 	resp.Body.Close()
 	actor := a.base + "/users/alice"
 	if doc.PublicKey.ID != actor+"#main-key" || len(doc.AssertionMethod) != 1 ||
-		doc.AssertionMethod[0].ID != actor+"#ed25519-key" || doc.AssertionMethod[0].Type != "Multikey" || doc.AssertionMethod[0].Controller != actor {
+		doc.AssertionMethod[0].ID != actor+"/ed25519-key" || doc.AssertionMethod[0].Type != "Multikey" || doc.AssertionMethod[0].Controller != actor {
 		t.Fatalf("actor document keys: %+v", doc)
 	}
-	if _, err := signature.DecodeMultikey(doc.AssertionMethod[0].PublicKeyMultibase); err != nil {
+	mkey, err := signature.DecodeMultikey(doc.AssertionMethod[0].PublicKeyMultibase)
+	if err != nil {
 		t.Fatal(err)
+	}
+	// Its id is a key document of its own, as is the instance actor's.
+	for _, owner := range []string{actor, a.base + "/actor"} {
+		resp := must(http.Get(owner + "/ed25519-key"))
+		var kd struct{ ID, Type, Owner, PublicKeyPem string }
+		err := json.NewDecoder(resp.Body).Decode(&kd)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || kd.ID != owner+"/ed25519-key" || kd.Type != "CryptographicKey" || kd.Owner != owner {
+			t.Fatalf("GET %s/ed25519-key: %d %+v %v", owner, resp.StatusCode, kd, err)
+		}
+		pub, err := signature.ParsePublicKey(kd.PublicKeyPem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := pub.(ed25519.PublicKey); !ok || (owner == actor && !mkey.Equal(pub)) {
+			t.Errorf("%s's key document holds %T, not its Ed25519 key", owner, pub)
+		}
+	}
+	resp = must(http.Get(a.base + "/users/nobody/ed25519-key"))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /users/nobody/ed25519-key: %d, want 404", resp.StatusCode)
 	}
 
 	// bob follows alice: the Follow (B → A) and the Accept (A → B) are
@@ -112,7 +137,7 @@ func TestEnsureEd25519Keys(t *testing.T) {
 		t.Fatalf("EnsureEd25519Keys = %d, %v; want 1 (the instance actor and new accounts have keys)", n, err)
 	}
 	k, err := db.SigningKeys(ctx, old.ID)
-	if err != nil || k.Ed25519KeyID != old.URI+"#ed25519-key" {
+	if err != nil || k.Ed25519KeyID != old.URI+"/ed25519-key" {
 		t.Fatalf("after: %+v, %v", k, err)
 	}
 	key, err := signature.ParsePrivateKey(k.Ed25519PEM)
@@ -132,14 +157,26 @@ func TestEnsureEd25519Keys(t *testing.T) {
 	}
 }
 
-// TestFedifyEd25519: Starling stores the Ed25519 Multikey Fedify 2.3
-// publishes in assertionMethod. Fedify verifies HTTP signatures only with
-// keys listed in publicKey (CryptographicKey; fetchKey with
-// CryptographicKey), so it refuses an RFC 9421 signature made with
-// Starling's Ed25519 key, published as a Multikey only: the Knocker, told
-// Fedify verifies Ed25519 (as a request signed with one would tell it),
-// falls back to RFC 9421 with RSA after one 401, remembers it, and the
-// next delivery goes out with RSA on the first knock.
+// TestFedifyEd25519: Fedify 2.3 verifies Starling's RFC 9421 Ed25519
+// signatures, and Starling verifies what Fedify signs HTTP requests with.
+//
+// Starling → Fedify: Fedify looks a keyid up as a CryptographicKey, among
+// the actor's publicKey entries or as the document the keyid names, never
+// in assertionMethod (fetchKeyDetailed, sig/key.ts). Starling's Ed25519
+// key id names a key document of its own (federation.Ed25519KeyID), so
+// Fedify finds the key: told Fedify verifies Ed25519 (as a request signed
+// with one would tell it), the Knocker signs every delivery with the
+// Ed25519 key on the first knock, and Fedify accepts each one.
+//
+// Fedify → Starling: Fedify signs HTTP requests with its RSA key only
+// (sendActivityInternal, federation/send.ts, picks the first
+// RSASSA-PKCS1-v1_5 key; signRequestDraft and signRequestRfc9421 in
+// sig/http.ts throw "Unsupported algorithm" for any other), which the
+// test checks by asking Fedify's own signRequest to sign with its Ed25519
+// key. Starling verifies the RFC 9421 RSA signatures Fedify sends and
+// stores the Ed25519 Multikey Fedify publishes in assertionMethod. Fedify
+// signs with Ed25519 only the Object Integrity Proofs in activity bodies
+// (FEP-8b32), which Starling does not verify.
 func TestFedifyEd25519(t *testing.T) {
 	peer := startFedify(t)
 	a := startInstance(t, "A")
@@ -161,33 +198,140 @@ func TestFedifyEd25519(t *testing.T) {
 		t.Error(err)
 	}
 
-	rsaSigned := func(r fedifyReceived) bool { return r.Alg == signature.AlgRSAv15SHA256 }
+	edSigned := func(r fedifyReceived) bool { return r.Alg == signature.AlgEd25519 }
 	a.follow(alice, fedi)
-	peer.waitReceived("Follow", aliceURI, "rfc9421", rsaSigned)
+	peer.waitReceived("Follow", aliceURI, "rfc9421", edSigned)
 	waitFor(t, 20*time.Second, "alice to follow Fedify", func() bool {
 		var me api.Account
 		a.mustCall("GET", "/api/v1/accounts/verify_credentials", alice, nil, &me)
 		return me.FollowingCount == 1
 	})
+	// Fedify follows alice (signing RFC 9421 with RSA, which Starling
+	// verifies), so her post goes to it.
+	peer.control("POST", "/control/follow", url.Values{"target": {aliceURI}, "knock": {"rfc9421"}}, nil)
+	peer.waitReceived("Accept", aliceURI, "rfc9421", edSigned)
+	var post api.Status
+	a.mustCall("POST", "/api/v1/statuses", alice, url.Values{"status": {"Hello, Fedify"}}, &post)
+	note := peer.waitReceived("Create", aliceURI, "rfc9421", func(r fedifyReceived) bool {
+		return edSigned(r) && strings.Contains(r.Content, "Hello, Fedify")
+	})
+	t.Logf("Fedify accepted %s (%s, %s)", note.ID, note.Standard, note.Alg)
+
+	// Every request of Starling's went out with Ed25519 and was accepted on
+	// the first knock: what is remembered for Fedify was never lowered, and
+	// Fedify accepted nothing signed otherwise.
 	all, err := a.srv.Store.HostSignatureStandards(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if all[host] != string(signature.StandardRFC9421) {
-		t.Errorf("remembered %q for Fedify, want rfc9421", all[host])
+	if all[host] != string(signature.StandardRFC9421Ed25519) {
+		t.Errorf("remembered %q for Fedify, want %s", all[host], signature.StandardRFC9421Ed25519)
 	}
-	// Fedify follows alice, so her post goes to it.
-	peer.control("POST", "/control/follow", url.Values{"target": {aliceURI}, "knock": {"rfc9421"}}, nil)
-	peer.waitReceived("Accept", aliceURI, "rfc9421", rsaSigned)
-	var post api.Status
-	a.mustCall("POST", "/api/v1/statuses", alice, url.Values{"status": {"Hello, Fedify"}}, &post)
-	note := peer.waitReceived("Create", aliceURI, "rfc9421", func(r fedifyReceived) bool {
-		return rsaSigned(r) && strings.Contains(r.Content, "Hello, Fedify")
-	})
 	for _, r := range peer.received() {
-		if r.Alg == signature.AlgEd25519 {
-			t.Errorf("Fedify accepted an Ed25519 signature: %+v", r)
+		if r.Actor == aliceURI && r.Alg != signature.AlgEd25519 {
+			t.Errorf("Fedify accepted %s from alice signed %s %q, want Ed25519", r.Type, r.Standard, r.Alg)
 		}
 	}
-	t.Logf("Fedify accepted %s (%s, %s)", note.ID, note.Standard, note.Alg)
+
+	// Fedify's requests to Starling: RFC 9421 (RSA), all accepted; each
+	// activity carries Fedify's Ed25519 Object Integrity Proof, which
+	// Starling verifies with the Multikey it stored for Fedify's actor.
+	lookup := func(ctx context.Context, keyID string) (ed25519.PublicKey, string, error) {
+		acct, err := a.srv.Store.AccountByKeyID(ctx, keyID)
+		if err != nil {
+			return nil, "", err
+		}
+		if acct.Ed25519KeyID != keyID {
+			return nil, "", fmt.Errorf("%s is not %s's Ed25519 key", keyID, acct.URI)
+		}
+		key, err := signature.DecodeMultikey(acct.Ed25519PublicKey)
+		return key, acct.URI, err
+	}
+	var fedifySent int
+	for _, s := range peer.sent() {
+		if !strings.HasPrefix(s.URL, a.base) {
+			continue
+		}
+		fedifySent++
+		if s.Standard != "rfc9421" || s.Status >= 300 {
+			t.Errorf("Fedify sent %s signed %q and Starling answered %d", s.URL, s.Standard, s.Status)
+		}
+		v, err := signature.VerifyObjectProof(t.Context(), []byte(s.Body), lookup)
+		if err != nil || v.Controller != peer.actor() {
+			t.Errorf("Fedify's proof on %s: %+v, %v", s.Body, v, err)
+			continue
+		}
+		// The same activity, changed, does not verify.
+		tampered := strings.Replace(s.Body, `"actor":"`, `"actor":"x`, 1)
+		if _, err := signature.VerifyObjectProof(t.Context(), []byte(tampered), lookup); err == nil || tampered == s.Body {
+			t.Errorf("a changed activity verified (or could not be changed): %s", tampered)
+		}
+	}
+	if fedifySent == 0 {
+		t.Error("Fedify sent Starling nothing")
+	}
+	t.Logf("Starling verified the Ed25519 proofs of Fedify's %d activities", fedifySent)
+	// And Fedify cannot sign a request with its Ed25519 key at all.
+	var refused map[string]string
+	peer.control("GET", "/control/sign-ed25519", url.Values{"url": {a.base + "/inbox"}}, &refused)
+	for _, spec := range []string{"rfc9421", "draft-cavage-http-signatures-12"} {
+		if !strings.Contains(refused[spec], "Unsupported algorithm: Ed25519") {
+			t.Errorf("Fedify's signRequest with an Ed25519 key, %s: %q; if Fedify now signs with Ed25519, test that Starling verifies it", spec, refused[spec])
+		}
+	}
+}
+
+// TestRotateEd25519Key: `starling admin account rotate-key` gives alice a
+// new Ed25519 key under the same id and sends her followers' servers an
+// Update of her actor; B, which verified her Ed25519 signatures with the
+// old key, takes the new one and verifies her next post, signed with it,
+// on the first knock.
+func TestRotateEd25519Key(t *testing.T) {
+	a := startInstance(t, "A")
+	b := startInstance(t, "B")
+	alice := a.user("alice")
+	bob := b.user("bob")
+	aliceOnB := b.resolve(bob, "alice@"+a.cfg.Domain)
+	b.follow(bob, aliceOnB)
+	waitFor(t, 5*time.Second, "bob to follow alice", func() bool {
+		var rel []api.Relationship
+		b.mustCall("GET", "/api/v1/accounts/relationships?id[]="+aliceOnB, bob, nil, &rel)
+		return len(rel) == 1 && rel[0].Following
+	})
+	post := func(text string) string {
+		var st api.Status
+		a.mustCall("POST", "/api/v1/statuses", alice, url.Values{"status": {text}}, &st)
+		waitFor(t, 10*time.Second, "the post in bob's home timeline", func() bool { return b.home(bob, st.URI) > 0 })
+		return st.URI + "/activity"
+	}
+	first := post("signed with the first key")
+	if got := b.inbox.signatures(first); !slices.Equal(got, []string{"rfc9421 ed25519"}) {
+		t.Fatalf("before the rotation the post reached B signed %v, want once with rfc9421 ed25519", got)
+	}
+	ctx := t.Context()
+	before := must(a.srv.Store.AccountByAcct(ctx, "alice", ""))
+
+	code, out, errOut := cliRun(a, "admin", "account", "rotate-key", "--username", "alice")
+	if code != 0 {
+		t.Fatalf("rotate-key: %d %s %s", code, out, errOut)
+	}
+	after := must(a.srv.Store.AccountByAcct(ctx, "alice", ""))
+	if after.Ed25519PublicKey == before.Ed25519PublicKey || after.Ed25519KeyID != before.Ed25519KeyID {
+		t.Fatalf("key %s (%s) after rotation, was %s (%s): want a new key under the same id",
+			after.Ed25519PublicKey, after.Ed25519KeyID, before.Ed25519PublicKey, before.Ed25519KeyID)
+	}
+	k := must(a.srv.Store.SigningKeys(ctx, after.ID))
+	priv := must(signature.ParsePrivateKey(k.Ed25519PEM))
+	if pub := must(signature.DecodeMultikey(after.Ed25519PublicKey)); !pub.Equal(priv.(ed25519.PrivateKey).Public()) {
+		t.Fatal("the new public key does not match the new private key")
+	}
+	waitFor(t, 10*time.Second, "B to take alice's new key from the Update", func() bool {
+		got, err := b.srv.Store.AccountByURI(ctx, before.URI)
+		return err == nil && got.Ed25519PublicKey == after.Ed25519PublicKey
+	})
+
+	second := post("signed with the new key")
+	if got := b.inbox.signatures(second); !slices.Equal(got, []string{"rfc9421 ed25519"}) {
+		t.Errorf("after the rotation the post reached B signed %v, want once with rfc9421 ed25519", got)
+	}
 }

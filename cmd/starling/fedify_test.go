@@ -173,6 +173,7 @@ type fedifySent struct {
 	URL      string `json:"url"`
 	Standard string `json:"standard"`
 	Status   int    `json:"status"`
+	Body     string `json:"body"` // the activity as sent
 }
 
 func (p *fedifyPeer) received() []fedifyReceived {

@@ -255,7 +255,10 @@ func (f *Fleet) lookup(ctx context.Context, keyID string, refresh bool) (crypto.
 	return e.key, e.owner, nil
 }
 
-// fetchKey fetches keyID's actor and returns its key and owner.
+// fetchKey fetches keyID and returns its key and owner: from a key
+// document of its own (Starling's Ed25519 key), or from the actor keyID
+// is a fragment of (its RSA key, or an Ed25519 Multikey in
+// assertionMethod).
 func (f *Fleet) fetchKey(ctx context.Context, keyID string) (crypto.PublicKey, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, keyID, nil)
 	if err != nil {
@@ -267,9 +270,20 @@ func (f *Fleet) fetchKey(ctx context.Context, keyID string) (crypto.PublicKey, s
 		return nil, "", err
 	}
 	defer resp.Body.Close()
-	var doc activitypub.Actor
-	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || doc.PublicKey == nil {
+	var doc struct {
+		activitypub.Actor
+		Owner        string `json:"owner"`
+		PublicKeyPEM string `json:"publicKeyPem"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
 		return nil, "", fmt.Errorf("fetch key %s: status %d, %v", keyID, resp.StatusCode, err)
+	}
+	if doc.ID == keyID && doc.Owner != "" && doc.PublicKeyPEM != "" {
+		key, err := signature.ParsePublicKey(doc.PublicKeyPEM)
+		return key, doc.Owner, err
+	}
+	if doc.PublicKey == nil {
+		return nil, "", fmt.Errorf("fetch key %s: status %d, no key", keyID, resp.StatusCode)
 	}
 	for _, k := range doc.AssertionMethod {
 		if k.ID == keyID {

@@ -26,6 +26,7 @@ import (
 	"github.com/starling-social/starling/api"
 	"github.com/starling-social/starling/fanout"
 	"github.com/starling-social/starling/federation"
+	"github.com/starling-social/starling/outbox"
 	"github.com/starling-social/starling/queue"
 )
 
@@ -48,6 +49,7 @@ commands:
   migrate                 apply database migrations
   admin account create    create a local account: --username U --email E --password P [--admin]
   admin account role      give or take the admin role (admin:* scopes): --username U --admin=true|false
+  admin account rotate-key  a new Ed25519 key, announced with an Update of the actor: --username U
   admin token create      print an API token: --username U --scopes "read write follow push"
   admin backup FILE       copy the embedded store to FILE while the server runs
   admin migrate-store     copy the embedded store into a new PostgreSQL database: --to postgres://…
@@ -188,6 +190,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fs.BoolVar(&isAdmin, "admin", true, "admin role: true to give, false to take")
 	case "admin migrate-store":
 		fs.StringVar(&migrateTo, "to", "", "postgres:// URL of the new, empty database to copy the embedded store into")
+	case "admin account rotate-key":
+		fs.StringVar(&username, "username", "", "local account whose Ed25519 key to replace")
 	case "admin token create":
 		fs.StringVar(&username, "username", "", "local account the token acts for")
 		fs.StringVar(&scopes, "scopes", "read write follow push", "space-separated OAuth scopes")
@@ -259,6 +263,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 			fmt.Fprintf(stdout, "%s: admin %v\n", username, isAdmin)
 			return nil
+		})
+	case "admin account rotate-key":
+		err = withStore(ctx, &cfg, logger, func(db Store) error {
+			return rotateKey(ctx, &cfg, db, username, stdout)
 		})
 	case "admin deliveries show":
 		err = withStore(ctx, &cfg, logger, func(db Store) error {
@@ -354,6 +362,29 @@ func newLogger(cfg *Config, w io.Writer) (*slog.Logger, error) {
 
 func site(cfg *Config) federation.Site {
 	return federation.Site{Scheme: cfg.Protocol, Host: strings.ToLower(cfg.Domain), MediaBase: strings.TrimSuffix(cfg.MediaBaseURL, "/")}
+}
+
+// rotateKey gives username a new Ed25519 key and queues the Update of its
+// actor; the relay of a running server (or the next to start) publishes
+// it, and its deliveries sign with the new key.
+func rotateKey(ctx context.Context, cfg *Config, db Store, username string, stdout io.Writer) error {
+	if username == "" {
+		return errors.New("name the account: --username U")
+	}
+	topo, err := queue.NewTopology(cfg.NATSPrefix)
+	if err != nil {
+		return err
+	}
+	a, err := db.AccountByAcct(ctx, username, "")
+	if err != nil {
+		return fmt.Errorf("account %s: %w", username, err)
+	}
+	ob := &outbox.Outbox{Store: db, Site: site(cfg), Topology: topo}
+	if _, err := ob.RotateEd25519Key(ctx, a); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: new Ed25519 key %s; its followers' servers get an Update of the actor\n", username, a.Ed25519KeyID)
+	return nil
 }
 
 func admin(cfg *Config, db Store) *api.Admin {

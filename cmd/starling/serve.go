@@ -294,7 +294,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Outbox:   ob,
 		Resolver: resolver,
 		Site:     st,
-		Inbox: &inbox.Handler{Store: s.Store, Keys: resolver.KeyLookup, Topology: topo,
+		Inbox: &inbox.Handler{Store: s.Store, Keys: resolver.KeyLookup, Proofs: resolver.Ed25519Key, Topology: topo,
 			Logger: logger.With("role", "inbox"), Metrics: im, Standards: knocker, Gate: controls,
 			Pressure: monitor, Limits: &inbox.HostLimits{PerSecond: cfg.InboxHostRate}, Ready: s.ready},
 		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),

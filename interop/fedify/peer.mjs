@@ -21,7 +21,11 @@
 //   POST /control/like?object=URI&to=URI       Like; /control/unlike undoes it
 //   POST /control/boost?object=URI&to=URI      Announce; /control/unboost undoes it
 //   GET  /control/inbox    what the inboxes accepted (JSON)
-//   GET  /control/sent     every POST Fedify sent, with its standard and answer (JSON)
+//   GET  /control/sent     every POST Fedify sent, with its standard, answer and body (JSON)
+//   GET  /control/sign-ed25519?url=URI
+//        asks Fedify's own signRequest to sign a POST to URI with the
+//        actor's Ed25519 key, by each standard; answers
+//        {"rfc9421": "ok" or the error, "draft-cavage-http-signatures-12": ...}
 //
 // SPEC is the signature standard Fedify knocks with first:
 // "rfc9421" (Fedify's default) or "draft-cavage-http-signatures-12".
@@ -34,6 +38,7 @@ import {
   createFederation,
   generateCryptoKeyPair,
   MemoryKvStore,
+  signRequest,
 } from "@fedify/fedify";
 import {
   Accept,
@@ -65,16 +70,20 @@ globalThis.fetch = async (input, init) => {
   const standard = request.headers.has("signature-input")
     ? "rfc9421"
     : request.headers.has("signature") ? "draft-cavage" : null;
+  const body = request.method === "POST" ? await request.clone().text() : null;
   const response = await realFetch(request);
   if (request.method === "POST") {
-    sent.push({ url: request.url, standard, status: response.status });
+    sent.push({ url: request.url, standard, status: response.status, body });
   }
   return response;
 };
 const identifier = "fedi";
-// RSA signs HTTP requests (Fedify signs them with an RSA key only); the
+// RSA signs HTTP requests: Fedify signs them with the first
+// RSASSA-PKCS1-v1_5 key only (sendActivityInternal, federation/send.ts),
+// and its signers refuse any other key (signRequestDraft and
+// signRequestRfc9421, sig/http.ts; /control/sign-ed25519 shows it). The
 // Ed25519 key is published as a Multikey in assertionMethod (FEP-521a) and
-// signs Object Integrity Proofs.
+// signs Object Integrity Proofs (FEP-8b32) in the activities' bodies.
 const keyPairs = [
   await generateCryptoKeyPair("RSASSA-PKCS1-v1_5"),
   await generateCryptoKeyPair("Ed25519"),
@@ -212,6 +221,21 @@ async function control(url, origin) {
   const q = url.searchParams;
   if (url.pathname === "/control/inbox") return Response.json(received);
   if (url.pathname === "/control/sent") return Response.json(sent);
+  if (url.pathname === "/control/sign-ed25519") {
+    const out = {};
+    const keyId = new URL(`${origin}/users/${identifier}#ed25519-key`);
+    for (const spec of ["rfc9421", "draft-cavage-http-signatures-12"]) {
+      try {
+        await signRequest(
+          new Request(q.get("url"), { method: "POST", body: "{}" }),
+          keyPairs[1].privateKey, keyId, { spec });
+        out[spec] = "ok";
+      } catch (e) {
+        out[spec] = String(e?.message ?? e);
+      }
+    }
+    return Response.json(out);
+  }
   const fed = federationFor(url);
   const ctx = fed.createContext(new URL(origin), undefined);
   const me = ctx.getActorUri(identifier);

@@ -213,6 +213,28 @@ func (db *DB) SetEd25519Key(ctx context.Context, accountID int64, keyID, publicK
 	return nil
 }
 
+// RotateEd25519Key replaces a local account's Ed25519 key pair (its id
+// stays) and records act, the Update of the actor that announces it, with
+// its events, in one transaction. ErrNotFound when the account is not a
+// local one with an Ed25519 key.
+func (db *DB) RotateEd25519Key(ctx context.Context, accountID int64, publicKey, privatePEM string, act *starling.Activity, events ...starling.Event) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE accounts SET ed25519_public_key = $2, ed25519_private_key_pem = $3
+			WHERE id = $1 AND domain IS NULL AND ed25519_private_key_pem IS NOT NULL`, accountID, publicKey, privatePEM)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return starling.ErrNotFound
+		}
+		return recordActivity(ctx, tx, act, events)
+	})
+	if err != nil {
+		return fmt.Errorf("rotate ed25519 key of %d: %w", accountID, err)
+	}
+	return nil
+}
+
 // AccountByID returns ErrNotFound when there is no such account.
 func (db *DB) AccountByID(ctx context.Context, id int64) (*starling.Account, error) {
 	return db.accountWhere(ctx, "id", `a.id = $1`, id)

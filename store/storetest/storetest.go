@@ -27,6 +27,7 @@ type Store interface {
 	SigningKey(ctx context.Context, accountID int64) (keyID, pem string, err error)
 	SigningKeys(ctx context.Context, accountID int64) (starling.SigningKeys, error)
 	AccountByKeyID(ctx context.Context, keyID string) (*starling.Account, error)
+	RotateEd25519Key(ctx context.Context, accountID int64, publicKey, privatePEM string, act *starling.Activity, events ...starling.Event) error
 
 	InsertInboxActivity(ctx context.Context, a *starling.InboxActivity, events ...starling.Event) (bool, error)
 	CountInboxActivities(ctx context.Context, uri string) (int, error)
@@ -219,6 +220,30 @@ func testSigningKey(t *testing.T, s Store) {
 	want := starling.SigningKeys{KeyID: carol.KeyID, PEM: "private of carol", Ed25519KeyID: carol.Ed25519KeyID, Ed25519PEM: "ed25519 private of carol"}
 	if k, err := s.SigningKeys(ctx, carol.ID); err != nil || k != want {
 		t.Errorf("SigningKeys = %+v, %v; want %+v", k, err, want)
+	}
+
+	// A rotation replaces the pair under the same id, with its Update and
+	// events in the same transaction; an account without an Ed25519 key
+	// (alice) or a remote one (bob) has none to rotate.
+	update := &starling.Activity{ID: starling.NewID(time.Now()), URI: carol.URI + "#updates/1", Type: "Update",
+		ActorID: carol.ID, ObjectURI: carol.URI, Payload: []byte(`{"type":"Update"}`)}
+	if err := s.RotateEd25519Key(ctx, carol.ID, "z6MkNew", "new ed25519 private of carol", update, event("rotate-carol", time.Time{})); err != nil {
+		t.Fatal(err)
+	}
+	want.Ed25519PEM = "new ed25519 private of carol"
+	if k, err := s.SigningKeys(ctx, carol.ID); err != nil || k != want {
+		t.Errorf("SigningKeys after rotation = %+v, %v; want %+v", k, err, want)
+	}
+	if got, err := s.AccountByKeyID(ctx, carol.Ed25519KeyID); err != nil || got.Ed25519PublicKey != "z6MkNew" {
+		t.Errorf("AccountByKeyID after rotation = %+v, %v", got, err)
+	}
+	if got := relayAll(t, s); !slices.Contains(got, "rotate-carol") {
+		t.Errorf("events %q lack the rotation's", got)
+	}
+	for _, a := range []*starling.Account{alice, bob} {
+		if err := s.RotateEd25519Key(ctx, a.ID, "z6MkX", "x", nil); starling.ErrorCode(err) != starling.ENOTFOUND {
+			t.Errorf("rotating %s: got %v, want ENOTFOUND", a.Username, err)
+		}
 	}
 }
 
