@@ -27,6 +27,10 @@ type adminView struct {
 	Notice   string
 	Error    string
 	Chart    *chart
+	// One host's page.
+	HostDetail *hostLine
+	Queue      []starling.DeliveryTrace
+	Attempts   []starling.DeliveryAttempt
 }
 
 // hostLine is one row of the host table, with its buttons.
@@ -88,28 +92,7 @@ func (s *Server) adminPage(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now()
 	for _, h := range list {
-		line := hostLine{HostBacklog: h, State: "ok", Oldest: since(h.OldestPending, now), Next: since(h.NextAttempt, now)}
-		switch {
-		case h.Suspended:
-			line.State = "suspended"
-		case h.Paused:
-			line.State = "paused"
-		case h.Unavailable:
-			line.State = "unavailable"
-		case h.LastError != "":
-			line.State = "failing"
-		}
-		names := []string{"pause", "retry", "purge", "clear", "suspend"}
-		if h.Paused {
-			names[0] = "resume"
-		}
-		if h.Suspended {
-			names[4] = "unsuspend"
-		}
-		for _, n := range names {
-			line.Actions = append(line.Actions, hostButton{Host: h.Host, Name: n})
-		}
-		v.Hosts = append(v.Hosts, line)
+		v.Hosts = append(v.Hosts, newHostLine(h, now))
 	}
 	if v.Actions, err = s.Operator.Actions(r.Context(), 20); err != nil {
 		s.fail(w, r, err)
@@ -182,7 +165,72 @@ func (s *Server) adminPageAction(w http.ResponseWriter, r *http.Request) {
 	if n > 0 {
 		notice += " (" + strconv.FormatInt(n, 10) + " deliveries)"
 	}
-	http.Redirect(w, r, "/admin?"+url.Values{"notice": {notice}}.Encode(), http.StatusSeeOther)
+	back := "/admin"
+	if r.PostFormValue("back") == "host" { // from the host's own page
+		back = "/admin/hosts/" + url.PathEscape(host)
+	}
+	http.Redirect(w, r, back+"?"+url.Values{"notice": {notice}}.Encode(), http.StatusSeeOther)
+}
+
+// newHostLine is one row of the host table, with its state and buttons.
+func newHostLine(h starling.HostBacklog, now time.Time) hostLine {
+	line := hostLine{HostBacklog: h, State: "ok", Oldest: since(h.OldestPending, now), Next: since(h.NextAttempt, now)}
+	switch {
+	case h.Suspended:
+		line.State = "suspended"
+	case h.Paused:
+		line.State = "paused"
+	case h.Unavailable:
+		line.State = "unavailable"
+	case h.LastError != "":
+		line.State = "failing"
+	}
+	names := []string{"pause", "retry", "purge", "clear", "suspend"}
+	if h.Paused {
+		names[0] = "resume"
+	}
+	if h.Suspended {
+		names[4] = "unsuspend"
+	}
+	for _, n := range names {
+		line.Actions = append(line.Actions, hostButton{Host: h.Host, Name: n})
+	}
+	return line
+}
+
+// adminHostPage is GET /admin/hosts/{host}: one host's row and buttons,
+// its queue (oldest first) and its attempt history (newest first).
+func (s *Server) adminHostPage(w http.ResponseWriter, r *http.Request) {
+	b, err := s.browserSession(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if s.adminSession(w, r, b) == nil {
+		return
+	}
+	host := chi.URLParam(r, "host")
+	v := &adminView{Notice: r.URL.Query().Get("notice")}
+	list, err := s.Operator.Backlog(r.Context(), starling.HostBacklogFilter{Host: host})
+	if code := starling.ErrorCode(err); code == starling.EINVALID || code == starling.ENOTFOUND || (err == nil && len(list) == 0) {
+		s.renderError(w, http.StatusNotFound, "not_found", "No deliveries, failures or decisions for "+host+".")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	line := newHostLine(list[0], time.Now())
+	v.HostDetail = &line
+	if v.Queue, err = s.Operator.HostQueue(r.Context(), host, 100); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if v.Attempts, err = s.Operator.HostAttempts(r.Context(), host, 50); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, http.StatusOK, "admin.html", page{Title: host, CSRF: b.csrf(), Admin: v})
 }
 
 func since(t, now time.Time) string {

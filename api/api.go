@@ -167,6 +167,7 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/admin", s.adminPage)                  // admin_page.go
 	r.Get("/admin/trace", s.adminTracePage)
 	r.Get("/admin/admin.js", s.adminScript)
+	r.Get("/admin/hosts/{host}", s.adminHostPage)
 	r.Post("/admin/hosts/{host}/{action}", s.adminPageAction)
 	r.Get("/@{username}", s.profilePage) // public_pages.go
 	r.Get("/@{username}/{id}", s.statusPage)

@@ -3,7 +3,7 @@
 // fetched again and its parts swapped), unless a button has focus.
 (function () {
   "use strict";
-  var parts = ["chart", "hosts", "actions"];
+  var parts = ["chart", "hosts", "actions", "host-summary", "queue", "attempts"];
   function refresh() {
     if (document.hidden || (document.activeElement && document.activeElement.tagName === "BUTTON")) {
       return;

@@ -14,8 +14,9 @@ import (
 
 // TestBrowserAdminPage signs in as an admin in real headless Chromium,
 // opens the admin page, sees the chart of the last hours and a failing
-// host with its error, clicks pause and sees the state change; a
-// screenshot is saved.
+// host with its error, clicks pause and sees the state change, then opens
+// the host's page with its queue and failed attempts; a screenshot is
+// saved.
 func TestBrowserAdminPage(t *testing.T) {
 	exe := chromium(t)
 	r := newDeliveryRig(t, 1, func(c *Config) { c.DeliveryRetrySchedule = "3s,3s,3s,3s"; c.DeliveryBreakerFails = 20 })
@@ -68,6 +69,18 @@ func TestBrowserAdminPage(t *testing.T) {
 	r.in.mustCall("GET", "/api/v1/admin/backlog/"+h.Addr, token, nil, &got)
 	if !got.Paused {
 		t.Errorf("the API does not show the host paused: %+v", got)
+	}
+	// Drill down: the host's own page, its queue and its failed attempts.
+	if err := chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(row+` td a`)),
+		chromedp.WaitVisible(chromedp.ID("attempts")),
+	); err != nil {
+		t.Fatalf("open the host's page: %v", err)
+	}
+	queue := must(chromedp.Run(bctx, chromedp.Text(chromedp.ID("queue"))))
+	attempts := must(chromedp.Run(bctx, chromedp.Text(chromedp.ID("attempts"))))
+	if !strings.Contains(queue, "Create") || !strings.Contains(attempts, "503") {
+		t.Errorf("host page: queue %q, attempts %q; want the post queued and its 503s", queue, attempts)
 	}
 	shot := must(chromedp.Run(bctx, chromedp.FullScreenshot(90)))
 	path := filepath.Join(t.ArtifactDir(), "admin-page.jpg")

@@ -235,6 +235,13 @@ func TestOperatorView(t *testing.T) {
 		t.Errorf("audit:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
+	// The failing host's attempt history.
+	var attempts []starling.DeliveryAttempt
+	r.in.mustCall("GET", "/api/v1/admin/hosts/"+failing.Addr+"/attempts", readOnly, nil, &attempts)
+	if len(attempts) == 0 || attempts[0].Error == "" || attempts[0].At.IsZero() {
+		t.Errorf("attempts of %s: %+v", failing.Addr, attempts)
+	}
+
 	// The chart's figures: the deliveries of the last hour, per minute.
 	var history []starling.DeliveryRate
 	r.in.mustCall("GET", "/api/v1/admin/history?hours=1", readOnly, nil, &history)
@@ -277,6 +284,8 @@ func TestOperatorView(t *testing.T) {
 			{"POST", "/api/v1/admin/hosts/" + ok.Addr + "/pause", notAdmin, http.StatusForbidden},
 			{"GET", "/api/v1/admin/backlog", "", http.StatusUnauthorized},
 			{"POST", "/api/v1/admin/dead_letters/replay?status_id=x", adminToken, http.StatusUnprocessableEntity},
+			{"GET", "/api/v1/admin/hosts/nowhere.test/attempts", adminToken, http.StatusNotFound},
+			{"GET", "/api/v1/admin/hosts/" + ok.Addr + "/attempts?limit=5000", adminToken, http.StatusUnprocessableEntity},
 			{"GET", "/api/v1/admin/history?hours=0", adminToken, http.StatusUnprocessableEntity},
 			{"GET", "/api/v1/admin/history?hours=49", adminToken, http.StatusUnprocessableEntity},
 			{"GET", "/api/v1/admin/history?hours=x", adminToken, http.StatusUnprocessableEntity},
