@@ -414,6 +414,30 @@ func (in *instance) metric(sample string) int {
 	return 0
 }
 
+// homeCounts pages through the whole home feed (40 at a time, as
+// clients do) and counts each status URI in it.
+func (in *instance) homeCounts(token string) map[string]int {
+	in.t.Helper()
+	counts := map[string]int{}
+	maxID := ""
+	for range 100 {
+		var page []api.Status
+		path := "/api/v1/timelines/home?limit=40"
+		if maxID != "" {
+			path += "&max_id=" + maxID
+		}
+		in.mustCall("GET", path, token, nil, &page)
+		if len(page) == 0 {
+			break
+		}
+		for _, st := range page {
+			counts[st.URI]++
+		}
+		maxID = page[len(page)-1].ID
+	}
+	return counts
+}
+
 func (in *instance) home(token, uri string) int {
 	in.t.Helper()
 	var page []api.Status

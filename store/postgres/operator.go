@@ -35,7 +35,7 @@ func (db *DB) RecordDeliveryOutcome(ctx context.Context, host string, o starling
 }
 
 // RecordDeliveryOutcomes records attempts' outcomes against their rows in
-// one statement (the last outcome of a delivery wins). A delivery with no
+// one batch (the last outcome of a delivery wins). A delivery with no
 // row (queued before migration 00130) gets one; one whose activity is
 // gone gets none. Failures also note their status code on the host.
 func (db *DB) RecordDeliveryOutcomes(ctx context.Context, outcomes []starling.HostOutcome) error {
@@ -73,7 +73,11 @@ func (db *DB) RecordDeliveryOutcomes(ctx context.Context, outcomes []starling.Ho
 		}
 		nexts, delivered, latencies = append(nexts, next), append(delivered, at), append(latencies, lat)
 	}
-	_, err := db.pool.Exec(ctx, `INSERT INTO deliveries AS d (activity_id, inbox, host, state, attempts, last_error,
+	// One round trip, and one implicit transaction (a batch ends with a
+	// single Sync): a reader never sees a delivery's failure without its
+	// host's status or its attempt.
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO deliveries AS d (activity_id, inbox, host, state, attempts, last_error,
 			last_status, next_attempt_at, delivered_at, latency_ms)
 		SELECT o.a, o.i, o.h, o.s, o.n, o.e, o.c, o.na, o.da, o.l
 		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[],
@@ -84,29 +88,25 @@ func (db *DB) RecordDeliveryOutcomes(ctx context.Context, outcomes []starling.Ho
 			next_attempt_at = EXCLUDED.next_attempt_at, delivered_at = EXCLUDED.delivered_at,
 			latency_ms = EXCLUDED.latency_ms`,
 		ids, inboxes, hosts, states, attempts, errs, statuses, nexts, delivered, latencies)
-	if err != nil {
+	queueFailedAttempts(b, outcomes, now)
+	if len(hostStatus) > 0 {
+		hs, cs := make([]string, 0, len(hostStatus)), make([]int32, 0, len(hostStatus))
+		for h, c := range hostStatus {
+			hs, cs = append(hs, h), append(cs, c)
+		}
+		b.Queue(`UPDATE delivery_hosts h SET last_status = o.c
+			FROM unnest($1::text[], $2::int[]) AS o(h, c) WHERE h.host = o.h AND h.last_status <> o.c`, hs, cs)
+	}
+	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("record %d delivery outcomes: %w", n, err)
-	}
-	if err := db.recordFailedAttempts(ctx, outcomes, now); err != nil {
-		return err
-	}
-	if len(hostStatus) == 0 {
-		return nil
-	}
-	hs, cs := make([]string, 0, len(hostStatus)), make([]int32, 0, len(hostStatus))
-	for h, c := range hostStatus {
-		hs, cs = append(hs, h), append(cs, c)
-	}
-	if _, err := db.pool.Exec(ctx, `UPDATE delivery_hosts h SET last_status = o.c
-		FROM unnest($1::text[], $2::int[]) AS o(h, c) WHERE h.host = o.h AND h.last_status <> o.c`, hs, cs); err != nil {
-		return fmt.Errorf("record status of %d hosts: %w", len(hs), err)
 	}
 	return nil
 }
 
-// recordFailedAttempts keeps every failed attempt among outcomes (all of
-// them, not only each delivery's last) for the host's attempt history.
-func (db *DB) recordFailedAttempts(ctx context.Context, outcomes []starling.HostOutcome, now time.Time) error {
+// queueFailedAttempts adds every failed attempt among outcomes (all of
+// them, not only each delivery's last) to b, for the host's attempt
+// history.
+func queueFailedAttempts(b *pgx.Batch, outcomes []starling.HostOutcome, now time.Time) {
 	var hosts, inboxes, errs []string
 	var ids []int64
 	var attempts, statuses []int32
@@ -118,15 +118,12 @@ func (db *DB) recordFailedAttempts(ctx context.Context, outcomes []starling.Host
 		attempts, statuses, errs = append(attempts, int32(o.Attempts)), append(statuses, int32(o.LastStatus)), append(errs, o.LastError)
 	}
 	if len(hosts) == 0 {
-		return nil
+		return
 	}
-	if _, err := db.pool.Exec(ctx, `INSERT INTO delivery_attempts (host, activity_id, inbox, attempt, at, status, error)
+	b.Queue(`INSERT INTO delivery_attempts (host, activity_id, inbox, attempt, at, status, error)
 		SELECT o.h, o.a, o.i, o.n, $7, o.c, o.e
 		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::int[], $6::text[]) AS o(h, a, i, n, c, e)`,
-		hosts, ids, inboxes, attempts, statuses, errs, now); err != nil {
-		return fmt.Errorf("record %d failed attempts: %w", len(hosts), err)
-	}
-	return nil
+		hosts, ids, inboxes, attempts, statuses, errs, now)
 }
 
 // HostAttempts returns host's latest failed delivery attempts, newest
