@@ -70,14 +70,21 @@ func (s *Server) adminSession(w http.ResponseWriter, r *http.Request, b browser)
 	return a
 }
 
-// adminPage is GET /admin: the host table and the recent actions.
-func (s *Server) adminPage(w http.ResponseWriter, r *http.Request) {
+// adminBrowser is the signed-in admin's browser session for a page; when
+// there is none it has answered (a sign-in form, 403, or an error).
+func (s *Server) adminBrowser(w http.ResponseWriter, r *http.Request) (browser, bool) {
 	b, err := s.browserSession(w, r)
 	if err != nil {
 		s.fail(w, r, err)
-		return
+		return b, false
 	}
-	if s.adminSession(w, r, b) == nil {
+	return b, s.adminSession(w, r, b) != nil
+}
+
+// adminPage is GET /admin: the host table and the recent actions.
+func (s *Server) adminPage(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.adminBrowser(w, r)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -113,12 +120,8 @@ func (s *Server) adminPage(w http.ResponseWriter, r *http.Request) {
 
 // adminTracePage is GET /admin/trace?status=ID.
 func (s *Server) adminTracePage(w http.ResponseWriter, r *http.Request) {
-	b, err := s.browserSession(w, r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if s.adminSession(w, r, b) == nil {
+	b, ok := s.adminBrowser(w, r)
+	if !ok {
 		return
 	}
 	v := &adminView{StatusID: r.URL.Query().Get("status")}
@@ -201,12 +204,8 @@ func newHostLine(h starling.HostBacklog, now time.Time) hostLine {
 // adminHostPage is GET /admin/hosts/{host}: one host's row and buttons,
 // its queue (oldest first) and its attempt history (newest first).
 func (s *Server) adminHostPage(w http.ResponseWriter, r *http.Request) {
-	b, err := s.browserSession(w, r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if s.adminSession(w, r, b) == nil {
+	b, ok := s.adminBrowser(w, r)
+	if !ok {
 		return
 	}
 	host := chi.URLParam(r, "host")
