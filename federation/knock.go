@@ -247,24 +247,70 @@ func (k *Knocker) Do(ctx context.Context, client Doer, build func() (*http.Reque
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 
-	second := signature.StandardRFC9421
-	if first == signature.StandardRFC9421 {
-		second = signature.StandardCavage
+	// Down one step at a time: RFC 9421 with Ed25519, then with RSA, then
+	// draft-cavage, which every server verifies. A host only guessed to
+	// verify Ed25519 (it publishes such a key) may verify neither form of
+	// RFC 9421: it costs two extra knocks, once, and is remembered.
+	// (A host not on record got draft-cavage: its refusal means it wants
+	// RFC 9421.)
+	then := map[signature.Standard][]signature.Standard{
+		signature.StandardCavage:         {signature.StandardRFC9421},
+		signature.StandardRFC9421:        {signature.StandardCavage},
+		signature.StandardRFC9421Ed25519: {signature.StandardRFC9421, signature.StandardCavage},
+	}[first]
+	if len(then) == 0 {
+		then = []signature.Standard{signature.StandardCavage}
 	}
-	req, err = build()
-	if err != nil {
-		return nil, err
+	for i, next := range then {
+		req, err = build()
+		if err != nil {
+			return nil, err
+		}
+		if err := k.Sign(req, next, keys, body); err != nil {
+			return nil, err
+		}
+		resp, err = client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("knock again (%s): %w", next, err)
+		}
+		if resp.StatusCode < 300 {
+			k.logger().Info("host accepts another signature standard", "host", host, "standard", next, "refused", first)
+			k.remember(ctx, host, next, true)
+			return resp, nil
+		}
+		if i == len(then)-1 || (resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusUnauthorized) {
+			break // the last knock, or not a refusal of the signature: the answer stands
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
 	}
-	if err := k.Sign(req, second, keys, body); err != nil {
-		return nil, err
+	return resp, nil
+}
+
+// Guess records that host probably verifies std, from what it publishes
+// (an actor with an Ed25519 key), unless something is on record for it
+// already: what a host signs with or answers is better knowledge. A wrong
+// guess costs the knocks down to what it verifies, once.
+func (k *Knocker) Guess(ctx context.Context, host string, std signature.Standard) {
+	host = strings.ToLower(host)
+	k.refresh(ctx)
+	k.mu.RLock()
+	_, known := k.known[host]
+	k.mu.RUnlock()
+	if known {
+		return
 	}
-	resp2, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("second knock (%s): %w", second, err)
+	if k.Store != nil {
+		// Only where nothing is on record: another process may know more
+		// than this one has read yet.
+		if err := k.Store.SetHostSignatureStandard(ctx, host, string(std), false); err != nil {
+			k.logger().Warn("record guessed host signature standard", "host", host, "error", err)
+			return
+		}
 	}
-	if resp2.StatusCode < 300 {
-		k.logger().Info("host accepts the other signature standard", "host", host, "standard", second, "refused", first)
-		k.remember(ctx, host, second, true)
+	k.mu.Lock()
+	if _, ok := k.known[host]; !ok {
+		k.known[host] = std
 	}
-	return resp2, nil
+	k.mu.Unlock()
 }

@@ -212,6 +212,68 @@ func TestKnocker_Ed25519(t *testing.T) {
 	}
 }
 
+// A host guessed to verify Ed25519 (it publishes an Ed25519 key) that
+// verifies only draft-cavage, as older Fedify does: the knocks go down
+// one standard at a time, once, and draft-cavage is remembered; a guess
+// never overrides what is on record.
+func TestKnocker_GuessDownToCavage(t *testing.T) {
+	key := sigTestPrivateKey(t, bobKeyPath)
+	_, edPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := Keys{KeyID: "https://remote.example/users/bob#main-key", Key: key,
+		Ed25519KeyID: "https://remote.example/users/bob/ed25519-key", Ed25519: edPriv}
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		std := "draft-cavage"
+		if in := r.Header.Get("Signature-Input"); in != "" {
+			std = "rfc9421 rsa"
+			if strings.Contains(in, "ed25519") {
+				std = "rfc9421 ed25519"
+			}
+		}
+		mu.Lock()
+		seen = append(seen, std)
+		mu.Unlock()
+		if std != "draft-cavage" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	store := &memStandards{m: map[string]string{}}
+	k := &Knocker{Store: store}
+	k.Guess(t.Context(), host, signature.StandardRFC9421Ed25519)
+	body := []byte(`{"type":"Create"}`)
+	build := func() (*http.Request, error) {
+		return http.NewRequest(http.MethodPost, srv.URL+"/inbox", bytes.NewReader(body))
+	}
+	for i := range 2 {
+		resp, err := k.Do(t.Context(), srv.Client(), build, keys, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("attempt %d: status %d", i, resp.StatusCode)
+		}
+	}
+	if got, want := strings.Join(seen, ","), "rfc9421 ed25519,rfc9421 rsa,draft-cavage,draft-cavage"; got != want {
+		t.Errorf("knocks %s, want %s", got, want)
+	}
+	if got := store.m[host]; got != string(signature.StandardCavage) {
+		t.Errorf("remembered %q, want draft-cavage", got)
+	}
+	k.Guess(t.Context(), host, signature.StandardRFC9421Ed25519)
+	if got := k.Preferred(t.Context(), host); got != signature.StandardCavage {
+		t.Errorf("a guess overrode what is on record: Preferred = %q", got)
+	}
+}
+
 func stds(s []signature.Standard) []string {
 	out := make([]string, len(s))
 	for i, v := range s {

@@ -313,6 +313,14 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *acti
 	if err != nil {
 		return nil, err
 	}
+	if a.Ed25519PublicKey != "" && r.Knocker != nil {
+		// A server that publishes Ed25519 keys probably verifies them: the
+		// first delivery to its inbox tries RFC 9421 with Ed25519 (unless
+		// more is known of the host), and knocks down if refused.
+		if u, err := url.Parse(a.InboxURL); err == nil && u.Host != "" {
+			r.Knocker.Guess(ctx, u.Host, signature.StandardRFC9421Ed25519)
+		}
+	}
 	return got, nil
 }
 

@@ -214,8 +214,9 @@ func (p *fedifyPeer) waitReceived(typ, actor, standard string, cond func(fedifyR
 // project wrote, running on loopback with its signature verification on.
 // Both directions, both signature standards:
 //
-//   - Starling → Fedify, draft-cavage: alice's Follow (Fedify's host is new
-//     to Starling, so the first knock is cavage).
+//   - Starling → Fedify, RFC 9421: alice's Follow (Fedify's host is new to
+//     Starling; its actor publishes an Ed25519 key, so the first knock is
+//     RFC 9421 with Ed25519).
 //   - Fedify → Starling, RFC 9421: Fedify's Accept (its default first knock);
 //     Starling then remembers that Fedify's host speaks RFC 9421.
 //   - Fedify → Starling, draft-cavage: Fedify's Follow and a post, sent by a
@@ -232,10 +233,11 @@ func TestFedify(t *testing.T) {
 	aliceURI := a.base + "/users/alice"
 	const cavage, rfc9421 = "draft-cavage", "rfc9421"
 
-	// Starling → Fedify (cavage), Fedify → Starling (RFC 9421).
+	// Starling → Fedify (RFC 9421: guessed from the Ed25519 key Fedify's
+	// actor publishes), Fedify → Starling (RFC 9421).
 	fedi := a.resolve(alice, peer.acct())
 	a.follow(alice, fedi)
-	peer.waitReceived("Follow", aliceURI, cavage, nil)
+	peer.waitReceived("Follow", aliceURI, rfc9421, nil)
 	if !sentWith(peer.sent(), a.base, rfc9421) {
 		t.Errorf("Fedify's Accept did not reach Starling signed with RFC 9421: %+v", peer.sent())
 	}
@@ -286,6 +288,12 @@ func TestFedify(t *testing.T) {
 	// Fedify only ever talks to in draft-cavage never learns RFC 9421, so
 	// bob's Accept and post go out with cavage.
 	b := startInstance(t, "B")
+	// B has draft-cavage on record for Fedify's host (as after a refused
+	// knock), so it does not guess from Fedify's Ed25519 key, and
+	// requests signed with cavage teach it nothing newer.
+	if err := b.srv.Store.SetHostSignatureStandard(t.Context(), strings.TrimPrefix(peer.base, "http://"), cavage, true); err != nil {
+		t.Fatal(err)
+	}
 	bob := b.user("bob")
 	bobURI := b.base + "/users/bob"
 	peer.control("POST", "/control/follow", url.Values{"target": {bobURI}, "knock": {"draft-cavage-http-signatures-12"}}, nil)
