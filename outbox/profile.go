@@ -70,23 +70,7 @@ func (o *Outbox) UpdateProfile(ctx context.Context, a *starling.Account, p Profi
 		next.Fields = append(next.Fields, starling.Field{Name: strings.TrimSpace(f.Name), Value: html.EscapeString(strings.TrimSpace(f.Value))})
 	}
 
-	now := o.now().UTC()
-	update := map[string]any{
-		"@context": activitypub.DefaultContext(),
-		// Mastodon's form, in milliseconds so that two changes within a
-		// second are two activities.
-		"id":     next.URI + "#updates/" + strconv.FormatInt(now.UnixMilli(), 10),
-		"type":   "Update",
-		"actor":  next.URI,
-		"to":     []string{activitypub.Public},
-		"object": o.Site.ActorDocument(&next),
-	}
-	update["published"] = now.Format(time.RFC3339)
-	act, err := o.activity(&next, update, "Update", next.URI)
-	if err != nil {
-		return nil, err
-	}
-	events, err := o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: next.ID, Followers: true}, "", 0)
+	act, events, err := o.actorUpdate(ctx, &next)
 	if err != nil {
 		return nil, err
 	}
@@ -113,21 +97,7 @@ func (o *Outbox) RotateEd25519Key(ctx context.Context, a *starling.Account) (*st
 	if next.Ed25519KeyID == "" {
 		return nil, fmt.Errorf("rotate key of %s: no ed25519 key: %w", a.URI, starling.ErrNotFound)
 	}
-	now := o.now().UTC()
-	update := map[string]any{
-		"@context":  activitypub.DefaultContext(),
-		"id":        next.URI + "#updates/" + strconv.FormatInt(now.UnixMilli(), 10),
-		"type":      "Update",
-		"actor":     next.URI,
-		"to":        []string{activitypub.Public},
-		"object":    o.Site.ActorDocument(&next),
-		"published": now.Format(time.RFC3339),
-	}
-	act, err := o.activity(&next, update, "Update", next.URI)
-	if err != nil {
-		return nil, err
-	}
-	events, err := o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: next.ID, Followers: true}, "", 0)
+	act, events, err := o.actorUpdate(ctx, &next)
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +105,32 @@ func (o *Outbox) RotateEd25519Key(ctx context.Context, a *starling.Account) (*st
 		return nil, err
 	}
 	return &next, nil
+}
+
+// actorUpdate builds the Update of next's actor document, to its
+// followers, and its events, for the caller's store transaction.
+func (o *Outbox) actorUpdate(ctx context.Context, next *starling.Account) (*starling.Activity, []starling.Event, error) {
+	now := o.now().UTC()
+	update := map[string]any{
+		"@context": activitypub.DefaultContext(),
+		// Mastodon's form, in milliseconds so that two changes within a
+		// second are two activities.
+		"id":        next.URI + "#updates/" + strconv.FormatInt(now.UnixMilli(), 10),
+		"type":      "Update",
+		"actor":     next.URI,
+		"to":        []string{activitypub.Public},
+		"object":    o.Site.ActorDocument(next),
+		"published": now.Format(time.RFC3339),
+	}
+	act, err := o.activity(next, update, "Update", next.URI)
+	if err != nil {
+		return nil, nil, err
+	}
+	events, err := o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: next.ID, Followers: true}, "", 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return act, events, nil
 }
 
 func checkProfile(p Profile) error {
