@@ -250,17 +250,19 @@ func (s *Server) trace(next http.Handler) http.Handler {
 		w.Header().Set(queue.HeaderRequestID, tr.CorrelationID)
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
-		ctx, span := queue.StartSpan(queue.WithTrace(r.Context(), tr), s.Tracer, r.Method, trace.SpanKindServer,
-			attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path))
-		defer span.End()
+		ctx, span := queue.StartSpan(queue.WithTrace(r.Context(), tr), s.Tracer, r.Method, trace.SpanKindServer)
 		next.ServeHTTP(sw, r.WithContext(ctx))
-		if rc := chi.RouteContext(ctx); rc != nil && rc.RoutePattern() != "" {
-			span.SetName(r.Method + " " + rc.RoutePattern()) // low cardinality, as OpenTelemetry asks
-			span.SetAttributes(attribute.String("http.route", rc.RoutePattern()))
-		}
-		span.SetAttributes(attribute.Int("http.response.status_code", sw.status))
-		if sw.status >= 500 {
-			span.SetStatus(codes.Error, http.StatusText(sw.status))
+		if span.IsRecording() { // off by default: nothing to build per request
+			span.SetAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path),
+				attribute.Int("http.response.status_code", sw.status))
+			if rc := chi.RouteContext(ctx); rc != nil && rc.RoutePattern() != "" {
+				span.SetName(r.Method + " " + rc.RoutePattern()) // low cardinality, as OpenTelemetry asks
+				span.SetAttributes(attribute.String("http.route", rc.RoutePattern()))
+			}
+			if sw.status >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(sw.status))
+			}
+			span.End()
 		}
 		s.Logger.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status,
 			"duration", time.Since(start), "correlation_id", tr.CorrelationID)

@@ -550,8 +550,9 @@ func (e *attemptError) Unwrap() error { return e.err }
 func (d *Deliverer) attempt(ctx context.Context, inbox string, act *cachedActivity) (aerr *attemptError) {
 	// The span is the parent of the remote's: its traceparent goes out
 	// with the request (build, below).
-	ctx, span := queue.StartSpan(ctx, d.Tracer, "deliver", trace.SpanKindClient, attribute.String("url.full", inbox))
+	ctx, span := queue.StartSpan(ctx, d.Tracer, "deliver", trace.SpanKindClient)
 	if span.IsRecording() {
+		span.SetAttributes(attribute.String("url.full", inbox))
 		defer func() {
 			if aerr != nil {
 				span.SetAttributes(attribute.String("error.type", aerr.class))

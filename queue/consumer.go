@@ -164,14 +164,15 @@ type keyState struct {
 // workers. NewConsumer creates it; Run handles messages until its context
 // ends, then drains.
 type Consumer struct {
-	cfg    ConsumerConfig
-	h      Handler
-	cons   jetstream.Consumer
-	cc     jetstream.ConsumeContext
-	work   chan work // to the worker goroutines; unbuffered, so a full pool blocks dispatch
-	wg     sync.WaitGroup
-	ctx    context.Context // the workers' context, cancelled only by the drain deadline
-	cancel context.CancelFunc
+	cfg      ConsumerConfig
+	spanName string // made once: "consume " + Durable
+	h        Handler
+	cons     jetstream.Consumer
+	cc       jetstream.ConsumeContext
+	work     chan work // to the worker goroutines; unbuffered, so a full pool blocks dispatch
+	wg       sync.WaitGroup
+	ctx      context.Context // the workers' context, cancelled only by the drain deadline
+	cancel   context.CancelFunc
 
 	quit chan struct{} // closed when draining starts: take no more waiting messages
 
@@ -238,7 +239,7 @@ func NewConsumer(ctx context.Context, conn *Conn, cfg ConsumerConfig, h Handler)
 	if err != nil {
 		return nil, fmt.Errorf("create consumer %s on %s: %w", cfg.Durable, stream, err)
 	}
-	return &Consumer{cfg: cfg, h: h, cons: cons, work: make(chan work), keys: map[string]*keyState{}, quit: make(chan struct{}),
+	return &Consumer{cfg: cfg, spanName: "consume " + cfg.Durable, h: h, cons: cons, work: make(chan work), keys: map[string]*keyState{}, quit: make(chan struct{}),
 		inflight: map[jetstream.Msg]bool{}, warn: warnLimiter{every: cfg.WarnEvery}}, nil
 }
 
@@ -428,9 +429,12 @@ func (c *Consumer) Backlog(n int) (total int, top map[string]int) {
 func (c *Consumer) handle(msg jetstream.Msg) {
 	m := Message{Subject: msg.Subject(), Data: msg.Data(), Trace: traceFromNATS(msg.Headers())}
 	tr := m.Trace
-	ctx, span := StartSpan(WithTrace(c.ctx, tr), c.cfg.Tracer, "consume "+c.cfg.Durable, trace.SpanKindConsumer,
-		attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", msg.Subject()))
-	defer span.End()
+	ctx, span := StartSpan(WithTrace(c.ctx, tr), c.cfg.Tracer, c.spanName, trace.SpanKindConsumer)
+	recording := span.IsRecording() // off by default: nothing more to build per message
+	if recording {
+		span.SetAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", msg.Subject()))
+		defer span.End()
+	}
 	start := time.Now()
 	c.mu.Lock()
 	c.inflight[msg] = true
@@ -449,10 +453,9 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		return c.cfg.Logger.With("subject", msg.Subject(), "correlation_id", tr.CorrelationID)
 	}
 	outcome := "ack"
-	if err != nil {
+	if recording && err != nil {
 		span.SetStatus(codes.Error, err.Error())
 	}
-	defer func() { span.SetAttributes(attribute.String("starling.outcome", outcome)) }()
 	switch {
 	case err == nil:
 		c.forgetFailures(seq)
@@ -507,6 +510,9 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		_ = msg.NakWithDelay(delay)
 	}
 	c.cfg.Metrics.observe(c.cfg.Durable, outcome, time.Since(start))
+	if recording {
+		span.SetAttributes(attribute.String("starling.outcome", outcome))
+	}
 }
 
 // panicError is a handler's panic, with the stack where it happened.

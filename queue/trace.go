@@ -105,11 +105,14 @@ const TracerName = "github.com/starling-social/starling"
 // attempt, and a receiving server's inbox and timeline.
 //
 // With a nil provider (tracing off, the default) it returns ctx unchanged
-// and a span that records nothing, at the cost of a context lookup.
-func StartSpan(ctx context.Context, tp trace.TracerProvider, name string, kind trace.SpanKind, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+// and a span that records nothing, at the cost of a context lookup; the
+// callers, on the hot paths of delivery and the queues, build their
+// attributes only when span.IsRecording().
+func StartSpan(ctx context.Context, tp trace.TracerProvider, name string, kind trace.SpanKind) (context.Context, trace.Span) {
 	if tp == nil {
 		return ctx, trace.SpanFromContext(ctx)
 	}
+	var attrs []attribute.KeyValue
 	t := TraceFrom(ctx)
 	if !trace.SpanContextFromContext(ctx).IsValid() && t.Traceparent != "" {
 		ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{HeaderTraceparent: t.Traceparent})
