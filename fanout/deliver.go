@@ -113,8 +113,7 @@ type cachedActivity struct {
 	// since (RotateEd25519Key) signs the deliveries still to go, and their
 	// retries, once the remote has fetched the new one.
 	keys        atomic.Pointer[federation.Keys]
-	keysMu      sync.Mutex
-	keysChecked time.Time // when keys were last read from the store
+	keysChecked atomic.Int64 // when keys were last read from the store, Unix nanoseconds
 
 	mu      sync.Mutex
 	checked time.Time // when gone was last read from the store
@@ -409,8 +408,9 @@ func (d *Deliverer) activity(ctx context.Context, activityID, actorID int64) (*c
 			return nil, err
 		}
 		now := d.now()
-		ca := &cachedActivity{payload: act.Payload, typ: act.Type, objectURI: act.ObjectURI, keysChecked: now, checked: now}
+		ca := &cachedActivity{payload: act.Payload, typ: act.Type, objectURI: act.ObjectURI, checked: now}
 		ca.keys.Store(keys)
+		ca.keysChecked.Store(now.UnixNano())
 		d.cache.Add(activityID, ca)
 		return ca, nil
 	})
@@ -445,16 +445,14 @@ func (d *Deliverer) signingKeys(ctx context.Context, actorID int64) (*federation
 const keyRefresh = time.Minute
 
 // refreshKeys reads act's signing keys again when they are older than
-// keyRefresh; one delivery reads them, the others go on with the cached
-// ones meanwhile. A failed read keeps the cached keys.
+// keyRefresh; one delivery reads them (the one that wins the swap), the
+// others go on with the cached ones meanwhile, and every delivery of a
+// post pays only an atomic load. A failed read keeps the cached keys.
 func (d *Deliverer) refreshKeys(ctx context.Context, act *cachedActivity, actorID int64) {
-	act.keysMu.Lock()
-	if d.now().Sub(act.keysChecked) < keyRefresh {
-		act.keysMu.Unlock()
+	checked, now := act.keysChecked.Load(), d.now()
+	if now.Sub(time.Unix(0, checked)) < keyRefresh || !act.keysChecked.CompareAndSwap(checked, now.UnixNano()) {
 		return
 	}
-	act.keysChecked = d.now()
-	act.keysMu.Unlock()
 	keys, err := d.signingKeys(ctx, actorID)
 	if err != nil {
 		d.Logger.Warn("could not read signing keys again; signing with the cached ones", "account", actorID, "error", err)
