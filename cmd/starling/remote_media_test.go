@@ -3,14 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,4 +109,85 @@ func deref(s *string) string {
 		return "<nil>"
 	}
 	return *s
+}
+
+// TestRemoteMediaCacheMastodonSample: the picture of a real Mastodon
+// Create (the corpus's create-note-attachment.json, a Document with
+// mediaType and no size) arrives signed by its actor; its server is
+// played by a loopback server holding the JPEG at the sample's path. A,
+// caching remote media, shows it through its own link, fetches it once
+// however often it is viewed, and serves the remote's bytes.
+func TestRemoteMediaCacheMastodonSample(t *testing.T) {
+	picture := mediatest.ExifJPEG(t, 64, 48)
+	var fetches atomic.Int32
+	remote := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/system/media_attachments/files/000/000/002/original/334ce029e7bfb920.jpg" {
+			http.NotFound(w, r)
+			return
+		}
+		fetches.Add(1)
+		w.Header().Set("Content-Type", "image/jpeg")
+		w.Write(picture)
+	}))
+	defer remote.Close()
+	sample, err := os.ReadFile(filepath.Join("testdata", "mastodon-create-note-attachment.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The sample's server is the loopback one: ids, actor and picture.
+	body := bytes.ReplaceAll(sample, []byte("http://mastodon.example.org"), []byte(remote.URL))
+
+	a := startInstance(t, "A", func(c *Config) { c.RemoteMediaDays = 7 })
+	alice := a.user("alice")
+	ctx := context.Background()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor := remote.URL + "/users/admin"
+	admin := must(a.srv.Store.UpsertRemoteAccount(ctx, &starling.Account{Username: "admin", Domain: strings.TrimPrefix(remote.URL, "http://"),
+		URI: actor, KeyID: actor + "#main-key", InboxURL: actor + "/inbox",
+		PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}))
+	me := must(a.srv.Store.AccountByAcct(ctx, "alice", ""))
+	must(a.srv.Store.UpsertRemoteFollow(ctx, &starling.Follow{ID: starling.NewID(time.Now()), FollowerID: me.ID, FolloweeID: admin.ID,
+		URI: a.base + "/follows/admin", Accepted: true}))
+
+	resp := must(a.client.Do(signedPost(t, a.base+"/inbox", actor+"#main-key", key, body, time.Now())))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("inbox: %d", resp.StatusCode)
+	}
+	note := remote.URL + "/users/admin/statuses/99541822081679796"
+	var seen mediaEntity
+	waitFor(t, 20*time.Second, "the sample's post with its picture in alice's home", func() bool {
+		var page []struct {
+			URI              string        `json:"uri"`
+			MediaAttachments []mediaEntity `json:"media_attachments"`
+		}
+		a.mustCall("GET", "/api/v1/timelines/home", alice, nil, &page)
+		for _, st := range page {
+			if st.URI == note && len(st.MediaAttachments) == 1 {
+				seen = st.MediaAttachments[0]
+				return true
+			}
+		}
+		return false
+	})
+	original := remote.URL + "/system/media_attachments/files/000/000/002/original/334ce029e7bfb920.jpg"
+	if seen.URL == nil || !strings.HasPrefix(*seen.URL, a.base+"/system/remote/") || deref(seen.RemoteURL) != original || seen.Type != "image" {
+		t.Fatalf("the sample's picture shown as %+v (url %s, remote_url %s)", seen, deref(seen.URL), deref(seen.RemoteURL))
+	}
+	for range 3 {
+		code, ctype, data := fetch(t, a.client, *seen.URL)
+		if code != http.StatusOK || ctype != "image/jpeg" || !bytes.Equal(data, picture) {
+			t.Fatalf("GET the link on A: %d %s, %d bytes", code, ctype, len(data))
+		}
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("the remote picture was fetched %d times for three views, want once", n)
+	}
 }
