@@ -202,14 +202,7 @@ func TestClusterSurvivesKills(t *testing.T) {
 	cli("admin", "account", "create", "--username", "poster", "--email", "poster@example.test", "--password", "correct horse battery")
 	token := cli("admin", "token", "create", "--username", "poster")
 
-	fleet, err := NewFleet(hosts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fleet.Close)
-	for _, h := range fleet.Hosts {
-		h.Set(Behaviour{Delay: 300 * time.Millisecond}) // keep deliveries in flight long enough to kill
-	}
+	fleet := slowFleet(t, hosts, 300*time.Millisecond) // keep deliveries in flight long enough to kill
 	addrs := make([]string, len(fleet.Hosts))
 	for i, h := range fleet.Hosts {
 		addrs[i] = h.Addr

@@ -155,14 +155,7 @@ func TestCrashWithDeliveriesInFlight(t *testing.T) {
 	a, addr, cfg, alice := startChildWithAlice(t)
 	aBase := "http://" + addr
 
-	fleet, err := NewFleet(hosts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fleet.Close)
-	for _, h := range fleet.Hosts {
-		h.Set(Behaviour{Delay: 200 * time.Millisecond}) // keep deliveries in flight
-	}
+	fleet := slowFleet(t, hosts, 200*time.Millisecond) // keep deliveries in flight
 	ctx := context.Background()
 	db, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {

@@ -32,13 +32,25 @@ func newDeliveryRig(t *testing.T, hosts int, opts ...func(*Config)) *deliveryRig
 	r := &deliveryRig{t: t, in: startInstance(t, "A", opts...)}
 	r.alice = r.in.user("alice")
 	r.acct = must(r.in.srv.Store.AccountByAcct(context.Background(), "alice", ""))
+	r.fleet = slowFleet(t, hosts, 0)
+	return r
+}
+
+// slowFleet starts hosts simulated remote servers, closed with the test,
+// each taking delay to answer (deliveries stay in flight that long).
+func slowFleet(t testing.TB, hosts int, delay time.Duration) *Fleet {
+	t.Helper()
 	fleet, err := NewFleet(hosts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(fleet.Close)
-	r.fleet = fleet
-	return r
+	if delay > 0 {
+		for _, h := range fleet.Hosts {
+			h.Set(Behaviour{Delay: delay})
+		}
+	}
+	return fleet
 }
 
 func (r *deliveryRig) follow(hosts []*FleetHost, perHost int) {

@@ -55,14 +55,7 @@ func survivesRestart(t *testing.T, engine string, engineOpt func(*Config), down,
 	a.follow(carol, me.ID)
 	a.follow(carol, a.resolve(carol, "bob@"+b.cfg.Domain))
 
-	fleet, err := NewFleet(hosts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fleet.Close)
-	for _, h := range fleet.Hosts {
-		h.Set(Behaviour{Delay: 200 * time.Millisecond}) // keep deliveries in flight
-	}
+	fleet := slowFleet(t, hosts, 200*time.Millisecond) // keep deliveries in flight
 	ctx := context.Background()
 	if err := FollowFrom(ctx, a.srv.Store, must(a.srv.Store.AccountByAcct(ctx, "alice", "")), fleet.Hosts, 1); err != nil {
 		t.Fatal(err)
