@@ -1,16 +1,11 @@
 package inbox_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"errors"
 	"net/http"
 	"testing"
-	"time"
-
-	"github.com/starling-social/starling/activitypub"
-	"github.com/starling-social/starling/signature"
 )
 
 // TestUnverifiableWhileDown: a signature whose key cannot be looked up is
@@ -34,20 +29,7 @@ func TestUnverifiableWhileDown(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rig.handler.Ready = func(context.Context) error { return tc.ready }
-			body := create(t, actor, note(actor, actor+"/statuses/"+tc.name, nil))
-			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, rig.srv.URL+"/inbox", bytes.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", activitypub.ContentType)
-			if err := signature.SignRequest(req, actor+"#main-key", rig.key, body, time.Now()); err != nil {
-				t.Fatal(err)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			resp, _ := rig.send(t, actor, create(t, actor, note(actor, actor+"/statuses/"+tc.name, nil)))
 			if resp.StatusCode != tc.want || (resp.Header.Get("Retry-After") != "") != tc.retryAfter {
 				t.Errorf("answered %d, Retry-After %q; want %d, Retry-After set %v", resp.StatusCode, resp.Header.Get("Retry-After"), tc.want, tc.retryAfter)
 			}

@@ -250,6 +250,13 @@ func (rig *samplesRig) seedLocal(t *testing.T, uri string) *starling.Account {
 // the answer.
 func (rig *samplesRig) deliver(t *testing.T, actor string, body []byte) (int, string) {
 	t.Helper()
+	resp, msg := rig.send(t, actor, body)
+	return resp.StatusCode, msg
+}
+
+// send is deliver with the whole answer (its body read and closed).
+func (rig *samplesRig) send(t *testing.T, actor string, body []byte) (*http.Response, string) {
+	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, rig.srv.URL+"/inbox", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +271,7 @@ func (rig *samplesRig) deliver(t *testing.T, actor string, body []byte) (int, st
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(msg)
+	return resp, string(msg)
 }
 
 // process runs the processor on the stored activity uri, as the inbox
