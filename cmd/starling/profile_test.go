@@ -255,10 +255,12 @@ func TestFollowRequests(t *testing.T) {
 		Type    string
 		Account struct{ ID string }
 	}
-	a.mustCall("GET", "/api/v1/notifications?types[]=follow_request", alice, nil, &notes)
-	if len(notes) != 3 {
-		t.Errorf("%d follow_request notifications, want 3", len(notes))
-	}
+	// Notifications are written by the timeline consumer, after the
+	// requests themselves: wait for them too.
+	waitFor(t, 20*time.Second, "three follow_request notifications", func() bool {
+		a.mustCall("GET", "/api/v1/notifications?types[]=follow_request", alice, nil, &notes)
+		return len(notes) == 3
+	})
 	var rels []api.Relationship
 	a.mustCall("GET", "/api/v1/accounts/relationships?id[]="+fediID, alice, nil, &rels)
 	if len(rels) != 1 || !rels[0].RequestedBy || rels[0].FollowedBy {
