@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-func deliveryPost(t *testing.T, c *http.Client, ctx context.Context, url string, body []byte) (*http.Response, error) {
+func deliveryPost(t *testing.T, c Doer, ctx context.Context, url string, body []byte) (*http.Response, error) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {

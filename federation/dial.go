@@ -52,29 +52,10 @@ func NewHTTPClient(timeout time.Duration, allowPrivate bool) *http.Client {
 	}
 }
 
-// NewDeliveryClient returns an http.Client for deliveries: the same guarded
-// Transport as NewHTTPClient, kept-alive connections per host, and no
-// redirects (a signature names its target; a 3xx is the answer). timeout
-// bounds a whole attempt.
-//
-// net/http resends a request on a new connection when a kept-alive one
-// turns out closed only if the request is idempotent; a delivery is (a
-// receiver stores an activity once), so callers mark it with an empty
-// Idempotency-Key entry, which is not sent (see MarkIdempotent).
-func NewDeliveryClient(timeout time.Duration, allowPrivate bool) *http.Client {
-	return &http.Client{
-		Transport: NewTransport(allowPrivate),
-		Timeout:   timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
-}
-
-// MarkIdempotent lets net/http retry r once on a fresh connection when a
+// MarkIdempotent lets r go again once on a fresh connection when a
 // kept-alive one was closed by the remote before answering, without
-// sending any header (net/http treats a present but empty Idempotency-Key
-// as idempotent). r must have a GetBody, as http.NewRequest gives a
+// sending any header (net/http and the delivery client treat a present
+// but empty Idempotency-Key as idempotent). r must have a GetBody, as http.NewRequest gives a
 // request over a bytes.Reader.
 func MarkIdempotent(r *http.Request) {
 	r.Header["Idempotency-Key"] = nil
