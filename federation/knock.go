@@ -287,6 +287,17 @@ func (k *Knocker) Do(ctx context.Context, client Doer, build func() (*http.Reque
 	return resp, nil
 }
 
+// Knows reports whether a standard is on record for host, learnt or
+// guessed.
+func (k *Knocker) Knows(ctx context.Context, host string) bool {
+	host = strings.ToLower(host)
+	k.refresh(ctx)
+	k.mu.RLock()
+	_, known := k.known[host]
+	k.mu.RUnlock()
+	return known
+}
+
 // Guess records that host probably verifies std, from what it publishes
 // (an actor with an Ed25519 key), unless something is on record for it
 // already: what a host signs with or answers is better knowledge. A wrong

@@ -66,6 +66,8 @@ type Resolver struct {
 	// Mastodon does: a flood of badly signed requests must not become a
 	// flood of fetches to the key's host.
 	refetches refetchLimit
+	// nodeinfo limits NodeInfo reads to one per host a day (guessSoftware).
+	nodeinfo refetchLimit
 }
 
 // KeyRefetchInterval is how often a known remote key may be fetched again
@@ -73,8 +75,8 @@ type Resolver struct {
 const KeyRefetchInterval = 5 * time.Minute
 
 // refetchLimit remembers when each key was last refetched. The zero value
-// is ready; it forgets keys after KeyRefetchInterval, and holds at most
-// maxRefetchKeys.
+// is ready; it forgets keys after KeyRefetchInterval (or the interval
+// allowEvery is given), and holds at most maxRefetchKeys.
 type refetchLimit struct {
 	mu   sync.Mutex
 	last map[string]time.Time
@@ -83,9 +85,13 @@ type refetchLimit struct {
 const maxRefetchKeys = 10_000
 
 func (l *refetchLimit) allow(key string, now time.Time) bool {
+	return l.allowEvery(key, now, KeyRefetchInterval)
+}
+
+func (l *refetchLimit) allowEvery(key string, now time.Time, interval time.Duration) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if t, ok := l.last[key]; ok && now.Sub(t) < KeyRefetchInterval {
+	if t, ok := l.last[key]; ok && now.Sub(t) < interval {
 		return false
 	}
 	if l.last == nil {
@@ -93,7 +99,7 @@ func (l *refetchLimit) allow(key string, now time.Time) bool {
 	}
 	if len(l.last) >= maxRefetchKeys {
 		for k, t := range l.last {
-			if now.Sub(t) >= KeyRefetchInterval {
+			if now.Sub(t) >= interval {
 				delete(l.last, k)
 			}
 		}
@@ -313,12 +319,14 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *acti
 	if err != nil {
 		return nil, err
 	}
-	if a.Ed25519PublicKey != "" && r.Knocker != nil {
-		// A server that publishes Ed25519 keys probably verifies them: the
-		// first delivery to its inbox tries RFC 9421 with Ed25519 (unless
-		// more is known of the host), and knocks down if refused.
-		if u, err := url.Parse(a.InboxURL); err == nil && u.Host != "" {
+	if u, err := url.Parse(a.InboxURL); err == nil && u.Host != "" && r.Knocker != nil {
+		if a.Ed25519PublicKey != "" {
+			// A server that publishes Ed25519 keys probably verifies them:
+			// the first delivery to its inbox tries RFC 9421 with Ed25519
+			// (unless more is known of the host), and knocks down if refused.
 			r.Knocker.Guess(ctx, u.Host, signature.StandardRFC9421Ed25519)
+		} else {
+			r.guessSoftware(ctx, u)
 		}
 	}
 	return got, nil
