@@ -15,6 +15,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // DeliveryClient sends deliveries: HTTP/1.1 requests over kept-alive
@@ -38,7 +41,7 @@ import (
 type DeliveryClient struct {
 	timeout          time.Duration // of a whole attempt
 	dial             func(ctx context.Context, network, addr string) (net.Conn, error)
-	tlsConfig        *tls.Config // nil: the system's roots
+	tlsConfig        *tls.Config // the system's roots, a session cache
 	maxIdlePerHost   int
 	idleTimeout      time.Duration
 	headerTimeout    time.Duration // from the request written to the answer's header read
@@ -47,6 +50,10 @@ type DeliveryClient struct {
 	mu   sync.Mutex
 	idle map[string][]*poolConn // by scheme://host:port, the most recently used last
 }
+
+// tlsSessionCacheSize is how many hosts' TLS sessions are kept for
+// resumption; about 100 bytes to a few KB each.
+const tlsSessionCacheSize = 4096
 
 // poolConn is one connection and its buffers.
 type poolConn struct {
@@ -69,7 +76,11 @@ type poolConn struct {
 // which is not sent (see MarkIdempotent).
 func NewDeliveryClient(timeout time.Duration, allowPrivate bool) *DeliveryClient {
 	return &DeliveryClient{
-		timeout:          timeout,
+		timeout: timeout,
+		// Reconnections (after an idle timeout, or a host that closes
+		// after each answer) resume the TLS session: no certificate chain
+		// to verify again.
+		tlsConfig:        &tls.Config{ClientSessionCache: tls.NewLRUClientSessionCache(tlsSessionCacheSize)},
 		dial:             newDialer(allowPrivate).DialContext,
 		maxIdlePerHost:   clientMaxIdleConnsPerHost,
 		idleTimeout:      clientIdleConnTimeout,
@@ -183,7 +194,7 @@ func (p *DeliveryClient) dialConn(ctx context.Context, key string, u *url.URL) (
 		if p.tlsConfig != nil {
 			cfg = p.tlsConfig.Clone()
 		}
-		cfg.ServerName = u.Hostname()
+		cfg.ServerName = asciiHost(u.Hostname())
 		cfg.NextProtos = []string{"http/1.1"}
 		tc := tls.Client(conn, cfg)
 		hctx, cancel := context.WithTimeout(ctx, p.handshakeTimeout)
@@ -345,7 +356,8 @@ func retryable(req *http.Request, err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-// hostPort is u's host with its port, the scheme's default if none.
+// hostPort is u's host, in ASCII (as net/http dials it), with its port,
+// the scheme's default if none.
 func hostPort(u *url.URL) string {
 	port := u.Port()
 	if port == "" {
@@ -354,7 +366,22 @@ func hostPort(u *url.URL) string {
 			port = "443"
 		}
 	}
-	return net.JoinHostPort(u.Hostname(), port)
+	return net.JoinHostPort(asciiHost(u.Hostname()), port)
+}
+
+// asciiHost is host with its labels in Punycode when it has non-ASCII
+// ones, as DNS and TLS need it; host as it is when that fails (the dial
+// then fails naming it).
+func asciiHost(host string) string {
+	for i := 0; i < len(host); i++ {
+		if host[i] >= utf8.RuneSelf {
+			if a, err := idna.Lookup.ToASCII(host); err == nil {
+				return a
+			}
+			return host
+		}
+	}
+	return host
 }
 
 func closeBody(req *http.Request) {

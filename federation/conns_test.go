@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -101,12 +102,18 @@ func TestDeliveryClient_Reuse(t *testing.T) {
 	}
 }
 
-// Over TLS: the host's name is checked against its certificate, and the
-// connection is kept.
+// Over TLS: HTTP/1.1 even where the server offers HTTP/2, the host's name
+// checked against its certificate, the connection kept, and a new
+// connection (the server closed the last one) resumes the TLS session.
 func TestDeliveryClient_TLS(t *testing.T) {
+	var resumed []bool
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor != 1 {
 			t.Errorf("protocol %s, want HTTP/1.1", r.Proto)
+		}
+		resumed = append(resumed, r.TLS.DidResume)
+		if r.URL.Path == "/close" {
+			w.Header().Set("Connection", "close")
 		}
 		w.WriteHeader(http.StatusAccepted)
 	}))
@@ -116,9 +123,9 @@ func TestDeliveryClient_TLS(t *testing.T) {
 	defer srv.Close()
 
 	c := NewDeliveryClient(5*time.Second, true)
-	c.tlsConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
-	for range 2 {
-		resp, err := deliveryPost(t, c, t.Context(), srv.URL+"/inbox", []byte("x"))
+	c.tlsConfig.RootCAs = srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	for _, path := range []string{"/inbox", "/close", "/inbox"} {
+		resp, err := deliveryPost(t, c, t.Context(), srv.URL+path, []byte("x"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,8 +133,11 @@ func TestDeliveryClient_TLS(t *testing.T) {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
 	}
-	if n := conns.Load(); n != 1 {
-		t.Errorf("%d connections, want 1", n)
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections, want 2", n)
+	}
+	if want := []bool{false, false, true}; !slices.Equal(resumed, want) {
+		t.Errorf("requests on resumed sessions: %v, want %v", resumed, want)
 	}
 
 	// An unknown certificate is a TLS error, which the deliverer moves
@@ -221,5 +231,20 @@ func TestDeliveryClient_NotRetriedUnmarked(t *testing.T) {
 	}
 	if n := requests.Load(); n != 1 {
 		t.Errorf("%d requests arrived, want 1", n)
+	}
+}
+
+func TestAsciiHost(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"mastodon.social", "mastodon.social"},
+		{"bücher.example", "xn--bcher-kva.example"},
+		{"xn--bcher-kva.example", "xn--bcher-kva.example"},
+		{"127.0.0.1", "127.0.0.1"},
+		{"::1", "::1"},
+	}
+	for _, tt := range tests {
+		if got := asciiHost(tt.in); got != tt.want {
+			t.Errorf("asciiHost(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
