@@ -68,7 +68,8 @@ type poolConn struct {
 // NewDeliveryClient returns the client for deliveries: the same dial
 // guard and limits as NewHTTPClient (unless allowPrivate), and no
 // redirects (a signature names its target; a 3xx is the answer). timeout
-// bounds a whole attempt, dial, TLS, request and answer.
+// bounds a whole attempt, dial, TLS, request and answer; 0 leaves only
+// the dial's, the handshake's and the answer's own limits.
 //
 // A request goes again on a new connection when a kept-alive one turns
 // out closed only if it is idempotent; a delivery is (a receiver stores an
@@ -102,8 +103,11 @@ func (p *DeliveryClient) Do(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("unsupported request URL %q", req.URL)
 	}
 	ctx := req.Context()
-	deadline := time.Now().Add(p.timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+	var deadline time.Time // zero: none but the header timeout
+	if p.timeout > 0 {
+		deadline = time.Now().Add(p.timeout)
+	}
+	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
 		deadline = d
 	}
 	key := u.Scheme + "://" + hostPort(u)
@@ -178,8 +182,11 @@ func (p *DeliveryClient) get(ctx context.Context, key string, u *url.URL, deadli
 	if c != nil {
 		return c, true, nil
 	}
-	ctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
 	c, err = p.dialConn(ctx, key, u)
 	return c, false, err
 }
@@ -252,7 +259,7 @@ func (p *DeliveryClient) expire(c *poolConn) {
 // the answer's body included, ends by deadline and within headerTimeout
 // of its start; cancelling ctx ends it at once. On error c is closed.
 func (c *poolConn) roundTrip(ctx context.Context, req *http.Request, deadline time.Time) (*http.Response, error) {
-	if d := time.Now().Add(c.pool.headerTimeout); d.Before(deadline) {
+	if d := time.Now().Add(c.pool.headerTimeout); deadline.IsZero() || d.Before(deadline) {
 		deadline = d
 	}
 	if err := c.conn.SetDeadline(deadline); err != nil {

@@ -248,3 +248,19 @@ func TestAsciiHost(t *testing.T) {
 		}
 	}
 }
+
+// Without a timeout of its own (0), an attempt still ends when the answer's
+// header does not come within the header timeout.
+func TestDeliveryClient_HeaderTimeout(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(hang) })
+	c := NewDeliveryClient(0, true)
+	c.headerTimeout = 100 * time.Millisecond
+	_, err := deliveryPost(t, c, t.Context(), srv.URL, []byte("x"))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("err = %v, want a timeout", err)
+	}
+}
