@@ -192,48 +192,6 @@ func TestDeliveryClient_IdleTimeout(t *testing.T) {
 	}
 }
 
-// A request that is not marked idempotent does not go twice.
-func TestDeliveryClient_NotRetriedUnmarked(t *testing.T) {
-	var requests atomic.Int32
-	var mu sync.Mutex
-	var last net.Conn
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-	}))
-	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
-		if s == http.StateIdle {
-			mu.Lock()
-			last = c
-			mu.Unlock()
-		}
-	}
-	srv.Start()
-	defer srv.Close()
-	c := NewDeliveryClient(5*time.Second, true)
-	post := func() error {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL, strings.NewReader("x"))
-		resp, err := c.Do(req)
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err
-	}
-	if err := post(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(20 * time.Millisecond)
-	mu.Lock()
-	last.Close()
-	mu.Unlock()
-	time.Sleep(20 * time.Millisecond)
-	if err := post(); err == nil {
-		t.Error("unmarked POST on a closed connection succeeded; want the error, not a second send")
-	}
-	if n := requests.Load(); n != 1 {
-		t.Errorf("%d requests arrived, want 1", n)
-	}
-}
-
 func TestAsciiHost(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"mastodon.social", "mastodon.social"},

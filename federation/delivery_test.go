@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,44 +28,62 @@ func deliveryPost(t *testing.T, c Doer, ctx context.Context, url string, body []
 	return resp, err
 }
 
-// A kept-alive connection the remote closed while it was idle: the request
-// goes again on a new connection, arrives once, and the marker that allows
-// it is not sent.
+// A kept-alive connection the remote closed while it was idle: a request
+// marked idempotent goes again on a new connection, arrives once, and the
+// marker that allows it is not sent; one not marked fails rather than
+// risk arriving twice.
 func TestNewDeliveryClient_StaleConnection(t *testing.T) {
-	var requests atomic.Int32
-	var mu sync.Mutex
-	var last net.Conn
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		if _, ok := r.Header["Idempotency-Key"]; ok {
-			t.Error("Idempotency-Key sent")
-		}
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
-		if s == http.StateIdle {
+	for _, marked := range []bool{true, false} {
+		t.Run(map[bool]string{true: "marked", false: "unmarked"}[marked], func(t *testing.T) {
+			var requests atomic.Int32
+			var mu sync.Mutex
+			var last net.Conn
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				if _, ok := r.Header["Idempotency-Key"]; ok {
+					t.Error("Idempotency-Key sent")
+				}
+				w.WriteHeader(http.StatusAccepted)
+			}))
+			srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+				if s == http.StateIdle {
+					mu.Lock()
+					last = c
+					mu.Unlock()
+				}
+			}
+			srv.Start()
+			defer srv.Close()
+			c := NewDeliveryClient(5*time.Second, true)
+			post := func(body string) (*http.Response, error) {
+				if marked {
+					return deliveryPost(t, c, t.Context(), srv.URL, []byte(body))
+				}
+				req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL, strings.NewReader(body))
+				resp, err := c.Do(req)
+				if err == nil {
+					resp.Body.Close()
+				}
+				return resp, err
+			}
+			if _, err := post("one"); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond)
 			mu.Lock()
-			last = c
+			last.Close()
 			mu.Unlock()
-		}
-	}
-	srv.Start()
-	defer srv.Close()
-	c := NewDeliveryClient(5*time.Second, true)
-	if _, err := deliveryPost(t, c, t.Context(), srv.URL, []byte("one")); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(20 * time.Millisecond)
-	mu.Lock()
-	last.Close()
-	mu.Unlock()
-	time.Sleep(20 * time.Millisecond)
-	resp, err := deliveryPost(t, c, t.Context(), srv.URL, []byte("two"))
-	if err != nil {
-		t.Fatalf("second request on a stale connection: %v", err)
-	}
-	if resp.StatusCode != http.StatusAccepted || requests.Load() != 2 {
-		t.Errorf("status %d after %d requests, want 202 after 2", resp.StatusCode, requests.Load())
+			time.Sleep(20 * time.Millisecond)
+			resp, err := post("two")
+			switch {
+			case marked && err != nil:
+				t.Fatalf("second request on a stale connection: %v", err)
+			case marked && (resp.StatusCode != http.StatusAccepted || requests.Load() != 2):
+				t.Errorf("status %d after %d requests, want 202 after 2", resp.StatusCode, requests.Load())
+			case !marked && (err == nil || requests.Load() != 1):
+				t.Errorf("unmarked POST on a closed connection: err %v after %d requests; want an error after 1", err, requests.Load())
+			}
+		})
 	}
 }
 
