@@ -364,15 +364,21 @@ func (k *PublicKey) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, (*plain)(k))
 }
 
-// KeyDocument is a key served at its own id, as the security vocabulary's
-// key: what a server that dereferences an RFC 9421 keyid reads. Starling
-// serves its actors' Ed25519 keys so (federation.Site.Ed25519KeyDocument).
+// KeyDocument is a key served at its own id: what a server that
+// dereferences an RFC 9421 keyid or a proof's verificationMethod reads.
+// Starling serves its actors' Ed25519 keys so
+// (federation.Site.Ed25519KeyDocument), as both the security vocabulary's
+// key (owner, publicKeyPem) and a Multikey (controller,
+// publicKeyMultibase): Fedify reads an HTTP signature's keyid as the one
+// and a proof's verificationMethod as the other.
 type KeyDocument struct {
-	Context      any    `json:"@context"`
-	ID           string `json:"id"`
-	Type         string `json:"type"`
-	Owner        string `json:"owner"`
-	PublicKeyPEM string `json:"publicKeyPem"`
+	Context            any      `json:"@context"`
+	ID                 string   `json:"id"`
+	Type               []string `json:"type"`
+	Owner              string   `json:"owner"`
+	PublicKeyPEM       string   `json:"publicKeyPem"`
+	Controller         string   `json:"controller,omitempty"`
+	PublicKeyMultibase string   `json:"publicKeyMultibase,omitempty"`
 }
 
 // Multikey is a FEP-521a key: an entry of an actor's assertionMethod.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -57,7 +58,9 @@ func TestActorDocument_Ed25519(t *testing.T) {
 	}
 
 	// The key's own document: a CryptographicKey owned by the actor, with
-	// the same key as PKIX PEM, for servers that dereference the keyid.
+	// the same key as PKIX PEM, for servers that dereference the keyid, and
+	// the same Multikey as in assertionMethod, for those that dereference a
+	// proof's verificationMethod.
 	kd, err := s.Ed25519KeyDocument(a)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +70,9 @@ func TestActorDocument_Ed25519(t *testing.T) {
 	if err != nil || !mkey.Equal(pub) {
 		t.Errorf("key document PEM %q: %v", kd.PublicKeyPEM, err)
 	}
-	if kd.ID != a.URI+"/ed25519-key" || kd.Type != "CryptographicKey" || kd.Owner != a.URI || kd.Context != activitypub.SecurityNS {
+	if kd.ID != a.URI+"/ed25519-key" || !slices.Equal(kd.Type, []string{"CryptographicKey", "Multikey"}) ||
+		kd.Owner != a.URI || kd.Controller != a.URI || kd.PublicKeyMultibase != mb ||
+		!reflect.DeepEqual(kd.Context, []any{activitypub.SecurityNS, activitypub.MultikeyNS}) {
 		t.Errorf("key document %+v", kd)
 	}
 

@@ -49,8 +49,11 @@ func Ed25519KeyID(actorURI string) string { return actorURI + Ed25519KeyPath }
 const Ed25519KeyPath = "/ed25519-key"
 
 // Ed25519KeyDocument renders a local account's Ed25519 key as a key
-// document of its own, its public key as PKIX PEM. ErrNotFound when the
-// account has no Ed25519 key.
+// document of its own: a CryptographicKey (owner, PKIX PEM), which is how
+// Fedify reads an HTTP signature's keyid, and a Multikey (controller,
+// publicKeyMultibase), which is how it reads the verificationMethod of
+// the proofs on Starling's activities. ErrNotFound when the account has
+// no Ed25519 key.
 func (s Site) Ed25519KeyDocument(a *starling.Account) (*activitypub.KeyDocument, error) {
 	if a.Ed25519KeyID == "" || a.Ed25519PublicKey == "" {
 		return nil, fmt.Errorf("ed25519 key of %s: %w", a.URI, starling.ErrNotFound)
@@ -63,8 +66,9 @@ func (s Site) Ed25519KeyDocument(a *starling.Account) (*activitypub.KeyDocument,
 	if err != nil {
 		return nil, fmt.Errorf("ed25519 key of %s: %w", a.URI, err)
 	}
-	return &activitypub.KeyDocument{Context: activitypub.SecurityNS, ID: a.Ed25519KeyID, Type: "CryptographicKey",
-		Owner: a.URI, PublicKeyPEM: pemText}, nil
+	return &activitypub.KeyDocument{Context: []any{activitypub.SecurityNS, activitypub.MultikeyNS},
+		ID: a.Ed25519KeyID, Type: []string{"CryptographicKey", "Multikey"},
+		Owner: a.URI, PublicKeyPEM: pemText, Controller: a.URI, PublicKeyMultibase: a.Ed25519PublicKey}, nil
 }
 
 // StatusURI is a local status's ActivityPub id.

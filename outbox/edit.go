@@ -88,7 +88,7 @@ func (o *Outbox) EditStatus(ctx context.Context, author *starling.Account, id in
 		"published": st.EditedAt.Format(time.RFC3339),
 		"object":    object,
 	}, note.To, note.Cc)
-	act, err := o.activity(author, update, "Update", st.URI)
+	act, err := o.activity(ctx, author, update, "Update", st.URI)
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,7 @@ func (o *Outbox) Reblog(ctx context.Context, booster *starling.Account, st *star
 		"cc":        []string{st.Account.URI, booster.FollowersURL},
 		"object":    st.URI,
 	}
-	act, err := o.activity(booster, announce, "Announce", st.URI)
+	act, err := o.activity(ctx, booster, announce, "Announce", st.URI)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func (o *Outbox) Unreblog(ctx context.Context, booster *starling.Account, st *st
 		"to":       []string{activitypub.Public},
 		"object":   map[string]any{"id": boost.URI, "type": "Announce", "actor": booster.URI, "object": st.URI},
 	}
-	act, err := o.activity(booster, undo, "Undo", boost.URI)
+	act, err := o.activity(ctx, booster, undo, "Undo", boost.URI)
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,7 @@ func (o *Outbox) Favourite(ctx context.Context, who *starling.Account, st *starl
 	var act *starling.Activity
 	if !st.Account.Local() {
 		var err error
-		if act, err = o.activity(who, like, "Like", st.URI); err != nil {
+		if act, err = o.activity(ctx, who, like, "Like", st.URI); err != nil {
 			return err
 		}
 		if events, err = o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: who.ID,
@@ -156,7 +156,7 @@ func (o *Outbox) Unfavourite(ctx context.Context, who *starling.Account, st *sta
 			"actor":    who.URI,
 			"object":   map[string]any{"id": fav.URI, "type": "Like", "actor": who.URI, "object": st.URI},
 		}
-		if act, err = o.activity(who, undo, "Undo", fav.URI); err != nil {
+		if act, err = o.activity(ctx, who, undo, "Undo", fav.URI); err != nil {
 			return err
 		}
 		if events, err = o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: who.ID,
@@ -203,7 +203,7 @@ func (o *Outbox) Unblock(ctx context.Context, who, target *starling.Account) err
 			"@context": activitypub.ActivityStreamsNS, "id": b.URI + "#undo", "type": "Undo", "actor": who.URI,
 			"object": map[string]any{"id": b.URI, "type": "Block", "actor": who.URI, "object": target.URI},
 		}
-		if act, err = o.activity(who, undo, "Undo", b.URI); err != nil {
+		if act, err = o.activity(ctx, who, undo, "Undo", b.URI); err != nil {
 			return err
 		}
 		if events, err = o.events(ctx, act, queue.OutboxEvent{ActivityID: act.ID, ActorID: who.ID,
@@ -261,7 +261,7 @@ func (o *Outbox) relationEvents(ctx context.Context, who, target *starling.Accou
 	if target.Local() {
 		return events, nil, nil
 	}
-	act, err := o.activity(who, doc, typ, target.URI)
+	act, err := o.activity(ctx, who, doc, typ, target.URI)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -44,6 +44,13 @@ type Store interface {
 	InteractionStore // interactions.go
 }
 
+// Keys reads the keys a local actor signs with.
+type Keys interface {
+	// SigningKeys returns the actor's keys as PEM; its Ed25519 key's
+	// fields are empty when it has none.
+	SigningKeys(ctx context.Context, accountID int64) (starling.SigningKeys, error)
+}
+
 // Outbox is safe for concurrent use.
 type Outbox struct {
 	Store    Store
@@ -54,6 +61,10 @@ type Outbox struct {
 	Accounts Accounts
 	Logger   *slog.Logger     // default slog.Default()
 	Now      func() time.Time // default time.Now
+	// Keys, when set, signs every activity of an actor that has an
+	// Ed25519 key with an eddsa-jcs-2022 proof (FEP-8b32), besides the
+	// HTTP signature of each delivery; nil sends activities without.
+	Keys Keys
 }
 
 func (o *Outbox) logger() *slog.Logger {
@@ -154,7 +165,7 @@ func (o *Outbox) CreateStatus(ctx context.Context, author *starling.Account, p N
 		"published": note.Published,
 		"object":    note,
 	}, note.To, note.Cc)
-	act, err := o.activity(author, create, "Create", st.URI)
+	act, err := o.activity(ctx, author, create, "Create", st.URI)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +344,7 @@ func (o *Outbox) DeleteStatus(ctx context.Context, author *starling.Account, id 
 		"to":       []string{activitypub.Public},
 		"object":   map[string]any{"id": uri, "type": "Tombstone"},
 	}
-	act, err := o.activity(author, del, "Delete", uri)
+	act, err := o.activity(ctx, author, del, "Delete", uri)
 	if err != nil {
 		return nil, err
 	}
@@ -374,7 +385,7 @@ func (o *Outbox) Follow(ctx context.Context, follower, followee *starling.Accoun
 		"actor":    follower.URI,
 		"object":   followee.URI,
 	}
-	act, err := o.activity(follower, follow, "Follow", followee.URI)
+	act, err := o.activity(ctx, follower, follow, "Follow", followee.URI)
 	if err != nil {
 		return nil, err
 	}
@@ -414,7 +425,7 @@ func (o *Outbox) Unfollow(ctx context.Context, follower, followee *starling.Acco
 			"id": f.URI, "type": "Follow", "actor": follower.URI, "object": followee.URI,
 		},
 	}
-	act, err := o.activity(follower, undo, "Undo", f.URI)
+	act, err := o.activity(ctx, follower, undo, "Undo", f.URI)
 	if err != nil {
 		return err
 	}
@@ -454,7 +465,7 @@ func (o *Outbox) answerFollow(ctx context.Context, typ string, followee, followe
 			"id": f.URI, "type": "Follow", "actor": follower.URI, "object": followee.URI,
 		},
 	}
-	act, err := o.activity(followee, answer, typ, f.URI)
+	act, err := o.activity(ctx, followee, answer, typ, f.URI)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -465,8 +476,8 @@ func (o *Outbox) answerFollow(ctx context.Context, typ string, followee, followe
 	return act, events, nil
 }
 
-func (o *Outbox) activity(actor *starling.Account, doc map[string]any, typ, object string) (*starling.Activity, error) {
-	payload, err := json.Marshal(doc)
+func (o *Outbox) activity(ctx context.Context, actor *starling.Account, doc map[string]any, typ, object string) (*starling.Activity, error) {
+	payload, err := o.prove(ctx, actor, doc)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", typ, err)
 	}

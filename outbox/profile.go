@@ -122,7 +122,7 @@ func (o *Outbox) actorUpdate(ctx context.Context, next *starling.Account) (*star
 		"object":    o.Site.ActorDocument(next),
 		"published": now.Format(time.RFC3339),
 	}
-	act, err := o.activity(next, update, "Update", next.URI)
+	act, err := o.activity(ctx, next, update, "Update", next.URI)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -74,7 +74,7 @@ func (o *Outbox) Report(ctx context.Context, reporter *starling.Account, p NewRe
 			"content":  r.Comment,
 			"object":   objects,
 		}
-		if act, err = o.activity(instance, flag, "Flag", p.Target.URI); err != nil {
+		if act, err = o.activity(ctx, instance, flag, "Flag", p.Target.URI); err != nil {
 			return nil, err
 		}
 		act.ID = id

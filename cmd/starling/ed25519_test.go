@@ -53,10 +53,14 @@ func TestEd25519Delivery(t *testing.T) {
 	// Its id is a key document of its own, as is the instance actor's.
 	for _, owner := range []string{actor, a.base + "/actor"} {
 		resp := must(http.Get(owner + "/ed25519-key"))
-		var kd struct{ ID, Type, Owner, PublicKeyPem string }
+		var kd struct {
+			ID, Owner, Controller, PublicKeyPem string
+			Type                                []string
+		}
 		err := json.NewDecoder(resp.Body).Decode(&kd)
 		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK || kd.ID != owner+"/ed25519-key" || kd.Type != "CryptographicKey" || kd.Owner != owner {
+		if err != nil || resp.StatusCode != http.StatusOK || kd.ID != owner+"/ed25519-key" ||
+			!slices.Equal(kd.Type, []string{"CryptographicKey", "Multikey"}) || kd.Owner != owner || kd.Controller != owner {
 			t.Fatalf("GET %s/ed25519-key: %d %+v %v", owner, resp.StatusCode, kd, err)
 		}
 		pub, err := signature.ParsePublicKey(kd.PublicKeyPem)
@@ -157,7 +161,8 @@ func TestEnsureEd25519Keys(t *testing.T) {
 }
 
 // TestFedifyEd25519: Fedify 2.3 verifies Starling's RFC 9421 Ed25519
-// signatures, and Starling verifies what Fedify signs HTTP requests with.
+// signatures and its Ed25519 Object Integrity Proofs, and Starling
+// verifies what Fedify signs HTTP requests with and Fedify's proofs.
 //
 // Starling → Fedify: Fedify looks a keyid up as a CryptographicKey, among
 // the actor's publicKey entries or as the document the keyid names, never
@@ -224,11 +229,24 @@ func TestFedifyEd25519(t *testing.T) {
 	if all[host] != string(signature.StandardRFC9421Ed25519) {
 		t.Errorf("remembered %q for Fedify, want %s", all[host], signature.StandardRFC9421Ed25519)
 	}
+	// Each of them also carries alice's Ed25519 Object Integrity Proof
+	// (FEP-8b32), which Fedify's own verifyObject verifies against the
+	// key document her proof names (a Multikey as well as a
+	// CryptographicKey), as Fedify's inbox does before the HTTP signature.
+	var proofs int
 	for _, r := range peer.received() {
-		if r.Actor == aliceURI && r.Alg != signature.AlgEd25519 {
+		if r.Actor != aliceURI {
+			continue
+		}
+		if r.Alg != signature.AlgEd25519 {
 			t.Errorf("Fedify accepted %s from alice signed %s %q, want Ed25519", r.Type, r.Standard, r.Alg)
 		}
+		if r.Proof != "verified" {
+			t.Errorf("Fedify's verifyObject on alice's %s: %q, want verified (%v)", r.Type, r.Proof, r.Raw["proof"])
+		}
+		proofs++
 	}
+	t.Logf("Fedify verified the Ed25519 proofs of alice's %d activities", proofs)
 
 	// Fedify's requests to Starling: RFC 9421 (RSA), all accepted; each
 	// activity carries Fedify's Ed25519 Object Integrity Proof, which

@@ -166,6 +166,9 @@ type fedifyReceived struct {
 	Alg      string         `json:"alg"`   // RFC 9421's alg parameter, if any
 	Inbox    string         `json:"inbox"` // the path it was posted to
 	Raw      map[string]any `json:"raw"`   // the activity as posted
+	// Proof is its Object Integrity Proof as Fedify's verifyObject found
+	// it: "verified", "none" or "failed…".
+	Proof string `json:"proof"`
 }
 
 // fedifySent is a POST the peer made, with the standard it signed with.

@@ -379,7 +379,7 @@ func rotateKey(ctx context.Context, cfg *Config, db Store, username string, stdo
 	if err != nil {
 		return fmt.Errorf("account %s: %w", username, err)
 	}
-	ob := &outbox.Outbox{Store: db, Site: site(cfg), Topology: topo}
+	ob := &outbox.Outbox{Store: db, Site: site(cfg), Topology: topo, Keys: db}
 	if _, err := ob.RotateEd25519Key(ctx, a); err != nil {
 		return err
 	}

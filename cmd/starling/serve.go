@@ -177,7 +177,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Knocker:   knocker,
 		Sanitizer: policy,
 	}
-	ob := &outbox.Outbox{Store: s.Store, Site: st, Topology: topo, Accounts: resolver, Logger: logger.With("role", "outbox")}
+	ob := &outbox.Outbox{Store: s.Store, Site: st, Topology: topo, Accounts: resolver, Logger: logger.With("role", "outbox"), Keys: s.Store}
 
 	// Consumers. Each role has its own durable consumer and worker pool;
 	// deliveries are also capped per destination host.

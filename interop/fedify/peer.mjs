@@ -20,7 +20,9 @@
 //   POST /control/delete?id=NOTE               Delete(Tombstone) to the same audience
 //   POST /control/like?object=URI&to=URI       Like; /control/unlike undoes it
 //   POST /control/boost?object=URI&to=URI      Announce; /control/unboost undoes it
-//   GET  /control/inbox    what the inboxes accepted (JSON)
+//   GET  /control/inbox    what the inboxes accepted (JSON), each with
+//                          "proof": its Object Integrity Proof checked by
+//                          Fedify's verifyObject ("verified", "none", "failed…")
 //   GET  /control/sent     every POST Fedify sent, with its standard, answer and body (JSON)
 //   GET  /control/sign-ed25519?url=URI
 //        asks Fedify's own signRequest to sign a POST to URI with the
@@ -39,6 +41,7 @@ import {
   generateCryptoKeyPair,
   MemoryKvStore,
   signRequest,
+  verifyObject,
 } from "@fedify/fedify";
 import {
   Accept,
@@ -219,7 +222,13 @@ const nextId = () => `${Date.now()}-${++seq}`;
 
 async function control(url, origin) {
   const q = url.searchParams;
-  if (url.pathname === "/control/inbox") return Response.json(received);
+  if (url.pathname === "/control/inbox") {
+    // Each activity's Object Integrity Proof, checked by Fedify's own
+    // verifyObject (as its inbox does before the HTTP signature), once.
+    const ctx = inbound.createContext(new URL(origin), undefined);
+    for (const r of received) r.proof ??= await proofOf(ctx, r.raw);
+    return Response.json(received);
+  }
   if (url.pathname === "/control/sent") return Response.json(sent);
   if (url.pathname === "/control/sign-ed25519") {
     const out = {};
@@ -341,6 +350,22 @@ async function control(url, origin) {
     }
   }
   return new Response("not found", { status: 404 });
+}
+
+// proofOf is "none" for an activity without a proof, "verified" when
+// Fedify's verifyObject verifies every proof it has against the keys its
+// verificationMethods name (and they belong to its actor), else "failed".
+async function proofOf(ctx, raw) {
+  if (raw.proof == null) return "none";
+  try {
+    const verified = await verifyObject(Activity, raw, {
+      documentLoader: ctx.documentLoader,
+      contextLoader: ctx.contextLoader,
+    });
+    return verified != null ? "verified" : "failed";
+  } catch (e) {
+    return `failed: ${e?.message ?? e}`;
+  }
 }
 
 // record keeps an activity an inbox accepted, as it was posted.
