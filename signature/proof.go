@@ -76,18 +76,11 @@ func VerifyObjectProof(ctx context.Context, doc []byte, lookup Ed25519KeyLookup)
 	if c, ok := obj["@context"]; ok {
 		options["@context"] = c
 	}
-	unsecured := make(map[string]any, len(obj))
-	for k, v := range obj {
-		if _, ldSignature := v.(map[string]any); k == "proof" || (k == "signature" && ldSignature) {
-			continue
-		}
-		unsecured[k] = v
-	}
 	optionsJCS, err := canonicalJSON(options)
 	if err != nil {
 		return nil, fmt.Errorf("proof: %w", err)
 	}
-	docJCS, err := canonicalJSON(unsecured)
+	docJCS, err := canonicalJSON(unsecured(obj))
 	if err != nil {
 		return nil, fmt.Errorf("proof: %w", err)
 	}
@@ -104,8 +97,9 @@ func VerifyObjectProof(ctx context.Context, doc []byte, lookup Ed25519KeyLookup)
 
 // SignObjectProof adds an eddsa-jcs-2022 proof made with key, named
 // keyID, created at created, to the JSON object doc, replacing any proof
-// it has, as Fedify's signObject does. Starling does not put proofs on
-// what it sends yet; this is the signer its tests verify against.
+// it has, as Fedify's signObject does; the outbox signs every activity so.
+// A Linked Data Signature ("signature") the document has is left out of
+// what the proof covers, as VerifyObjectProof leaves it out.
 func SignObjectProof(doc []byte, keyID string, key ed25519.PrivateKey, created time.Time) ([]byte, error) {
 	d := json.NewDecoder(bytes.NewReader(doc))
 	d.UseNumber()
@@ -124,7 +118,7 @@ func SignObjectProof(doc []byte, keyID string, key ed25519.PrivateKey, created t
 	if err != nil {
 		return nil, fmt.Errorf("proof: %w", err)
 	}
-	docJCS, err := canonicalJSON(obj)
+	docJCS, err := canonicalJSON(unsecured(obj))
 	if err != nil {
 		return nil, fmt.Errorf("proof: %w", err)
 	}
@@ -132,6 +126,20 @@ func SignObjectProof(doc []byte, keyID string, key ed25519.PrivateKey, created t
 	proof["proofValue"] = "z" + base58Encode(ed25519.Sign(key, append(optionsHash[:], docHash[:]...)))
 	obj["proof"] = proof
 	return json.Marshal(obj)
+}
+
+// unsecured is obj without what a proof does not cover: its proof, and a
+// Linked Data Signature (an object named "signature"), which Fedify adds
+// after the proof.
+func unsecured(obj map[string]any) map[string]any {
+	out := make(map[string]any, len(obj))
+	for k, v := range obj {
+		if _, ldSignature := v.(map[string]any); k == "proof" || (k == "signature" && ldSignature) {
+			continue
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // eddsaProof returns the first eddsa-jcs-2022 proof of a proof property:
