@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/starling-social/starling/signature"
@@ -19,8 +21,7 @@ import (
 // the Knocker starts: a refusal knocks down once and is remembered, and
 // anything the host signs with or answers later overrides it.
 
-// nodeInfoTimeout bounds reading a host's NodeInfo, both documents: the
-// guess is worth little, and an actor's first resolution waits for it.
+// nodeInfoTimeout bounds reading a host's NodeInfo, both documents.
 const nodeInfoTimeout = 3 * time.Second
 
 // nodeInfoInterval is how often one host's NodeInfo is read at most, per
@@ -35,27 +36,71 @@ var nodeInfoSchemas = []string{
 	"http://nodeinfo.diaspora.software/ns/schema/2.0",
 }
 
-// guessSoftware reads the NodeInfo of inbox's host, unless the Knocker
-// knows the host already or it was read within nodeInfoInterval, and
-// records the standard its software verifies, if known. Failures are
-// only logged: no guess means draft-cavage first, as before.
-func (r *Resolver) guessSoftware(ctx context.Context, inbox *url.URL) {
+// SoftwareGuesser reads the NodeInfo of hosts the resolver meets, in the
+// background, and tells the Knocker the standard their software
+// verifies. Run it for as long as the resolver that notifies it
+// (Resolver.Software) is in use; hosts noticed while it is busy wait in a
+// short queue, and those noticed when the queue is full are dropped: the
+// guess is worth a fetch, not a wait or unbounded memory.
+type SoftwareGuesser struct {
+	Resolver *Resolver // fetches the documents (unsigned, through its guarded client)
+	Knocker  *Knocker
+
+	once   sync.Once
+	hosts  chan *url.URL
+	recent refetchLimit // hosts read within nodeInfoInterval
+	read   atomic.Int64 // hosts whose NodeInfo was read (or tried)
+}
+
+func (g *SoftwareGuesser) init() {
+	g.once.Do(func() { g.hosts = make(chan *url.URL, softwareQueue) })
+}
+
+// softwareQueue is how many hosts may wait for their NodeInfo to be read.
+const softwareQueue = 256
+
+// Notice queues inbox's host for a NodeInfo read, unless the Knocker
+// knows the host already or it was read within nodeInfoInterval. It never
+// blocks.
+func (g *SoftwareGuesser) Notice(ctx context.Context, inbox *url.URL) {
+	g.init()
 	host := strings.ToLower(inbox.Host)
-	if r.Knocker.Knows(ctx, host) {
+	if g.Knocker.Knows(ctx, host) || !g.recent.allowEvery(host, time.Now(), nodeInfoInterval) {
 		return
 	}
-	if !r.nodeinfo.allowEvery(host, r.now(), nodeInfoInterval) {
-		return
+	select {
+	case g.hosts <- &url.URL{Scheme: inbox.Scheme, Host: host}:
+	default: // busy: this host is guessed another day, or learnt by knocking
 	}
+}
+
+// Run reads the NodeInfo of queued hosts, one at a time, until ctx ends.
+func (g *SoftwareGuesser) Run(ctx context.Context) error {
+	g.init()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case u := <-g.hosts:
+			g.guess(ctx, u)
+		}
+	}
+}
+
+// guess reads u's host's NodeInfo and records the standard its software
+// verifies, if known. Failures are only logged: no guess means
+// draft-cavage first, as before.
+func (g *SoftwareGuesser) guess(ctx context.Context, u *url.URL) {
+	defer g.read.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, nodeInfoTimeout)
 	defer cancel()
-	name, version, err := r.software(ctx, inbox.Scheme, host)
+	name, version, err := g.Resolver.software(ctx, u.Scheme, u.Host)
 	if err != nil {
-		r.Knocker.logger().Debug("no software from nodeinfo", "host", host, "error", err)
+		g.Knocker.logger().Debug("no software from nodeinfo", "host", u.Host, "error", err)
 		return
 	}
 	if std, ok := SoftwareStandard(name, version); ok {
-		r.Knocker.Guess(ctx, host, std)
+		g.Knocker.Guess(ctx, u.Host, std)
 	}
 }
 

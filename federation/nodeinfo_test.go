@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/starling-social/starling/activitypub"
 	"github.com/starling-social/starling/signature"
@@ -96,10 +98,25 @@ func TestResolver_GuessFromNodeInfo(t *testing.T) {
 			host := strings.TrimPrefix(srv.URL, "http://")
 			k := &Knocker{Store: &memStandards{m: map[string]string{}}}
 			res := &Resolver{Store: db, Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"}, Scheme: "http", Knocker: k}
+			g := &SoftwareGuesser{Resolver: res, Knocker: k}
+			res.Software = g
+			ctx, stop := context.WithCancel(t.Context())
+			done := make(chan error)
+			go func() { done <- g.Run(ctx) }()
+			defer func() {
+				stop()
+				if err := <-done; err != nil {
+					t.Error(err)
+				}
+			}()
 			for _, path := range []string{"/users/fediverse", "/users/other"} {
 				if _, err := res.Actor(t.Context(), base+path, false); err != nil {
 					t.Fatal(err)
 				}
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for g.read.Load() == 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
 			}
 			if got := k.Preferred(t.Context(), host); got != tt.want {
 				t.Errorf("first knock to %s: %s, want %s", host, got, tt.want)

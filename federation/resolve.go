@@ -60,14 +60,15 @@ type Resolver struct {
 	// nil (tests that build a bare Resolver) every stored actor builds a
 	// policy of its own: as safe, only slower.
 	Sanitizer *sanitize.Policy
+	// Software, when set, is told of each host whose actor publishes no
+	// Ed25519 key, to guess from its NodeInfo what it verifies.
+	Software *SoftwareGuesser
 
 	// refetches limits refreshes of a known remote key (after a signature
 	// failed against it) to one per key per KeyRefetchInterval, as
 	// Mastodon does: a flood of badly signed requests must not become a
 	// flood of fetches to the key's host.
 	refetches refetchLimit
-	// nodeinfo limits NodeInfo reads to one per host a day (guessSoftware).
-	nodeinfo refetchLimit
 }
 
 // KeyRefetchInterval is how often a known remote key may be fetched again
@@ -325,8 +326,8 @@ func (r *Resolver) storeActor(ctx context.Context, fetchedFrom string, doc *acti
 			// the first delivery to its inbox tries RFC 9421 with Ed25519
 			// (unless more is known of the host), and knocks down if refused.
 			r.Knocker.Guess(ctx, u.Host, signature.StandardRFC9421Ed25519)
-		} else {
-			r.guessSoftware(ctx, u)
+		} else if r.Software != nil {
+			r.Software.Notice(ctx, u)
 		}
 	}
 	return got, nil

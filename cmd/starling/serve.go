@@ -177,6 +177,10 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Knocker:   knocker,
 		Sanitizer: policy,
 	}
+	// Hosts whose actors publish no Ed25519 key: their NodeInfo, read in
+	// the background, says which signature standard they verify.
+	software := &federation.SoftwareGuesser{Resolver: resolver, Knocker: knocker}
+	resolver.Software = software
 	ob := &outbox.Outbox{Store: s.Store, Site: st, Topology: topo, Accounts: resolver, Logger: logger.With("role", "outbox"), Keys: s.Store}
 
 	// Consumers. Each role has its own durable consumer and worker pool;
@@ -370,7 +374,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if metricsHS != nil {
 		web = append(web, part{"metrics", metricsHS})
 	}
-	loops := []part{{"relay", relay}, {"monitor", monitor}}
+	loops := []part{{"relay", relay}, {"monitor", monitor}, {"software-guesser", software}}
 	if s.roles[RoleAPI] {
 		web = append(web, part{"streaming", streaming})
 		loops = append(loops, part{"media-sweeper", sweeper})
