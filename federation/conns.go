@@ -145,7 +145,7 @@ func (p *DeliveryClient) do(ctx context.Context, req *http.Request, key string, 
 		if gerr != nil {
 			return nil, err
 		}
-		again := *req // RoundTrip must not change the caller's request
+		again := *req // the caller's request stays as it was
 		again.Body = body
 		req = &again
 	}
