@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
@@ -48,11 +49,26 @@ func benchSign(args []string, stdout, stderr io.Writer) error {
 // through signature.SignRequest, which deliveries use.
 func signingCost(n int) time.Duration {
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	return timeSigning(n, func(req *http.Request, body []byte) {
+		_ = signature.SignRequest(req, "http://127.0.0.1/users/a#main-key", key, body, time.Now())
+	})
+}
+
+// ed25519SigningCost times n RFC 9421 signatures with an Ed25519 key, as
+// deliveries to hosts that verify them are signed.
+func ed25519SigningCost(n int) time.Duration {
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	return timeSigning(n, func(req *http.Request, body []byte) {
+		_ = signature.SignRequestRFC9421(req, "http://127.0.0.1/users/a/ed25519-key", key, body, time.Now())
+	})
+}
+
+func timeSigning(n int, sign func(*http.Request, []byte)) time.Duration {
 	body := []byte(strings.Repeat("x", 1500))
 	start := time.Now()
 	for range n {
 		req, _ := http.NewRequest("POST", "http://127.0.0.1/inbox", bytes.NewReader(body))
-		_ = signature.SignRequest(req, "http://127.0.0.1/users/a#main-key", key, body, time.Now())
+		sign(req, body)
 	}
 	return time.Since(start) / time.Duration(n)
 }
