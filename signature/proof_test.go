@@ -164,18 +164,26 @@ func TestSignObjectProof(t *testing.T) {
 	}
 }
 
+// mastodonCreate is a real Mastodon Create, with its contentMap and its
+// Linked Data Signature, and a new Ed25519 key pair to prove it with.
+func mastodonCreate(tb testing.TB) ([]byte, ed25519.PublicKey, ed25519.PrivateKey) {
+	tb.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "activitypub", "testdata", "samples", "mastodon", "create-note-contentmap.json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return doc, pub, priv
+}
+
 // A document with a Linked Data Signature (a real Mastodon Create): the
 // proof covers the rest of it, as the verifier reads it, and the
 // signature stays in the document.
 func TestSignObjectProofLDSignature(t *testing.T) {
-	doc, err := os.ReadFile(filepath.Join("..", "activitypub", "testdata", "samples", "mastodon", "create-note-contentmap.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc, pub, priv := mastodonCreate(t)
 	signed, err := SignObjectProof(doc, "https://a.example/users/alice/ed25519-key", priv, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -193,14 +201,7 @@ func TestSignObjectProofLDSignature(t *testing.T) {
 // Create (with its contentMap): what the outbox pays once per activity,
 // and a receiver that reads proofs once per activity.
 func BenchmarkObjectProof(b *testing.B) {
-	doc, err := os.ReadFile(filepath.Join("..", "activitypub", "testdata", "samples", "mastodon", "create-note-contentmap.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
+	doc, pub, priv := mastodonCreate(b)
 	const keyID = "https://a.example/users/alice/ed25519-key"
 	now := time.Now()
 	signed, err := SignObjectProof(doc, keyID, priv, now)
