@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -19,7 +18,8 @@ import (
 
 // FEP-8b32 Object Integrity Proofs, the eddsa-jcs-2022 cryptosuite of W3C
 // Data Integrity: the Ed25519 signature Fedify puts in every activity it
-// sends (its HTTP requests it signs with RSA only).
+// sends (its HTTP requests it signs with RSA only), and Starling's outbox
+// in every activity of an actor with an Ed25519 key.
 
 // Ed25519KeyLookup finds the Ed25519 key a proof's verificationMethod
 // names, and the actor that controls it.
@@ -37,19 +37,13 @@ var ErrNoProof = errors.New("no eddsa-jcs-2022 proof")
 
 // VerifyObjectProof verifies the eddsa-jcs-2022 proof of the JSON object
 // doc as the cryptosuite's "verify proof" does (and Fedify's verifyProof):
-// the Ed25519 signature is over SHA-256 of the JCS (RFC 8785) form of the
-// proof's options (the proof without proofValue, with the document's
-// @context) followed by SHA-256 of the JCS form of the document without
-// its proof. A Linked Data Signature ("signature", RsaSignature2017) is
-// left out of the document too: Fedify adds it after the proof. The
-// caller checks that the controller is the activity's actor. Errors: ErrNoProof,
-// or why the proof does not verify.
+// the Ed25519 signature is over signingInput. The caller checks that the
+// controller is the activity's actor. Errors: ErrNoProof, or why the
+// proof does not verify.
 func VerifyObjectProof(ctx context.Context, doc []byte, lookup Ed25519KeyLookup) (*ProofVerification, error) {
-	d := json.NewDecoder(bytes.NewReader(doc))
-	d.UseNumber()
-	var obj map[string]any
-	if err := d.Decode(&obj); err != nil {
-		return nil, fmt.Errorf("proof: decode object: %w", err)
+	obj, err := decodeObject(doc)
+	if err != nil {
+		return nil, err
 	}
 	proof, ok := eddsaProof(obj["proof"])
 	if !ok {
@@ -67,7 +61,60 @@ func VerifyObjectProof(ctx context.Context, doc []byte, lookup Ed25519KeyLookup)
 	if err != nil || len(sig) != ed25519.SignatureSize {
 		return nil, fmt.Errorf("proof: proofValue is not a base58btc Ed25519 signature: %v", err)
 	}
-	options := make(map[string]any, len(proof))
+	input, err := signingInput(obj, proof)
+	if err != nil {
+		return nil, err
+	}
+	key, controller, err := lookup(ctx, keyID)
+	if err != nil {
+		return nil, fmt.Errorf("proof: key %s: %w", keyID, err)
+	}
+	if !ed25519.Verify(key, input, sig) {
+		return nil, fmt.Errorf("proof: signature by %s does not verify", keyID)
+	}
+	return &ProofVerification{KeyID: keyID, Controller: controller}, nil
+}
+
+// SignObjectProof adds an eddsa-jcs-2022 proof made with key, named
+// keyID, created at created, to the JSON object doc, replacing any proof
+// it has, as Fedify's signObject does; the outbox signs every activity so.
+// A Linked Data Signature ("signature") the document has is left out of
+// what the proof covers, as VerifyObjectProof leaves it out.
+func SignObjectProof(doc []byte, keyID string, key ed25519.PrivateKey, created time.Time) ([]byte, error) {
+	obj, err := decodeObject(doc)
+	if err != nil {
+		return nil, err
+	}
+	delete(obj, "proof")
+	proof := map[string]any{"type": "DataIntegrityProof", "cryptosuite": "eddsa-jcs-2022", "verificationMethod": keyID,
+		"proofPurpose": "assertionMethod", "created": created.UTC().Format(time.RFC3339)}
+	input, err := signingInput(obj, proof)
+	if err != nil {
+		return nil, err
+	}
+	proof["proofValue"] = "z" + base58Encode(ed25519.Sign(key, input))
+	obj["proof"] = proof
+	return json.Marshal(obj)
+}
+
+// decodeObject decodes the JSON object doc, its numbers kept as written
+// (JCS writes them again).
+func decodeObject(doc []byte) (map[string]any, error) {
+	d := json.NewDecoder(bytes.NewReader(doc))
+	d.UseNumber()
+	var obj map[string]any
+	if err := d.Decode(&obj); err != nil {
+		return nil, fmt.Errorf("proof: decode object: %w", err)
+	}
+	return obj, nil
+}
+
+// signingInput is what an eddsa-jcs-2022 proof signs: SHA-256 of the JCS
+// (RFC 8785) form of the proof's options (the proof without proofValue,
+// with the document's @context), then SHA-256 of the JCS form of the
+// document without what a proof does not cover (unsecured).
+func signingInput(obj, proof map[string]any) ([]byte, error) {
+	options := make(map[string]any, len(proof)+1)
 	for k, v := range proof {
 		if k != "proofValue" {
 			options[k] = v
@@ -85,47 +132,7 @@ func VerifyObjectProof(ctx context.Context, doc []byte, lookup Ed25519KeyLookup)
 		return nil, fmt.Errorf("proof: %w", err)
 	}
 	optionsHash, docHash := sha256.Sum256(optionsJCS), sha256.Sum256(docJCS)
-	key, controller, err := lookup(ctx, keyID)
-	if err != nil {
-		return nil, fmt.Errorf("proof: key %s: %w", keyID, err)
-	}
-	if !ed25519.Verify(key, append(optionsHash[:], docHash[:]...), sig) {
-		return nil, fmt.Errorf("proof: signature by %s does not verify", keyID)
-	}
-	return &ProofVerification{KeyID: keyID, Controller: controller}, nil
-}
-
-// SignObjectProof adds an eddsa-jcs-2022 proof made with key, named
-// keyID, created at created, to the JSON object doc, replacing any proof
-// it has, as Fedify's signObject does; the outbox signs every activity so.
-// A Linked Data Signature ("signature") the document has is left out of
-// what the proof covers, as VerifyObjectProof leaves it out.
-func SignObjectProof(doc []byte, keyID string, key ed25519.PrivateKey, created time.Time) ([]byte, error) {
-	d := json.NewDecoder(bytes.NewReader(doc))
-	d.UseNumber()
-	var obj map[string]any
-	if err := d.Decode(&obj); err != nil {
-		return nil, fmt.Errorf("proof: decode object: %w", err)
-	}
-	delete(obj, "proof")
-	proof := map[string]any{"type": "DataIntegrityProof", "cryptosuite": "eddsa-jcs-2022", "verificationMethod": keyID,
-		"proofPurpose": "assertionMethod", "created": created.UTC().Format(time.RFC3339)}
-	options := maps.Clone(proof)
-	if c, ok := obj["@context"]; ok {
-		options["@context"] = c
-	}
-	optionsJCS, err := canonicalJSON(options)
-	if err != nil {
-		return nil, fmt.Errorf("proof: %w", err)
-	}
-	docJCS, err := canonicalJSON(unsecured(obj))
-	if err != nil {
-		return nil, fmt.Errorf("proof: %w", err)
-	}
-	optionsHash, docHash := sha256.Sum256(optionsJCS), sha256.Sum256(docJCS)
-	proof["proofValue"] = "z" + base58Encode(ed25519.Sign(key, append(optionsHash[:], docHash[:]...)))
-	obj["proof"] = proof
-	return json.Marshal(obj)
+	return append(optionsHash[:], docHash[:]...), nil
 }
 
 // unsecured is obj without what a proof does not cover: its proof, and a
