@@ -15,7 +15,7 @@ import (
 // refused.
 var ErrPrivateAddress = errors.New("refusing to connect to a non-public address")
 
-// Limits of the client returned by NewHTTPClient.
+// Limits of the clients NewHTTPClient and NewDeliveryClient return.
 const (
 	clientDialTimeout           = 5 * time.Second
 	clientTLSHandshakeTimeout   = 5 * time.Second
@@ -61,7 +61,7 @@ func MarkIdempotent(r *http.Request) {
 	r.Header["Idempotency-Key"] = nil
 }
 
-// NewTransport returns the Transport of both clients: the dial guard
+// NewTransport returns the fetching client's Transport: the dial guard
 // (unless allowPrivate), no proxy, dial, TLS and response-header timeouts,
 // and a few idle connections per host with no global cap, since thousands
 // of hosts each keep their own.
@@ -79,7 +79,8 @@ func NewTransport(allowPrivate bool) *http.Transport {
 	}
 }
 
-// newDialer returns the dialer of both clients, guarded unless allowPrivate.
+// newDialer returns the dialer of both clients (NewHTTPClient's and
+// NewDeliveryClient's), guarded unless allowPrivate.
 func newDialer(allowPrivate bool) *net.Dialer {
 	d := &net.Dialer{
 		Timeout:   clientDialTimeout,

@@ -15,8 +15,8 @@ import (
 	"github.com/starling-social/starling/signature"
 )
 
-// Doer sends one HTTP request: an *http.Client (NewHTTPClient) or a test
-// double.
+// Doer sends one HTTP request: an *http.Client (NewHTTPClient), the
+// DeliveryClient, or a test double.
 type Doer interface {
 	Do(*http.Request) (*http.Response, error)
 }
@@ -304,11 +304,7 @@ func (k *Knocker) Knows(ctx context.Context, host string) bool {
 // guess costs the knocks down to what it verifies, once.
 func (k *Knocker) Guess(ctx context.Context, host string, std signature.Standard) {
 	host = strings.ToLower(host)
-	k.refresh(ctx)
-	k.mu.RLock()
-	_, known := k.known[host]
-	k.mu.RUnlock()
-	if known {
+	if k.Knows(ctx, host) {
 		return
 	}
 	if k.Store != nil {
