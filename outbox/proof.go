@@ -70,28 +70,15 @@ func (o *Outbox) ed25519Key(ctx context.Context, actor *starling.Account) (ed255
 	return ed, nil
 }
 
-// withDataIntegrity returns context with the Data Integrity context
-// added (once): a single IRI becomes a list.
+// withDataIntegrity returns context, as the outbox writes it (one IRI or
+// activitypub.DefaultContext's list), with the Data Integrity context
+// added: a single IRI becomes a list.
 func withDataIntegrity(context any) any {
 	switch c := context.(type) {
-	case nil:
-		return []any{activitypub.ActivityStreamsNS, activitypub.DataIntegrityNS}
 	case string:
-		if c == activitypub.DataIntegrityNS {
-			return c
-		}
 		return []any{c, activitypub.DataIntegrityNS}
 	case []any:
-		if slices.Contains(c, any(activitypub.DataIntegrityNS)) {
-			return c
-		}
 		return append(slices.Clip(c), activitypub.DataIntegrityNS)
-	case []string:
-		out := make([]any, 0, len(c)+1)
-		for _, s := range c {
-			out = append(out, s)
-		}
-		return withDataIntegrity(out)
 	}
-	return context // an odd context: left alone, the proof still verifies by JCS
+	return context // not the outbox's: left alone, the proof still verifies by JCS
 }
