@@ -33,6 +33,8 @@ func (o *Outbox) prove(ctx context.Context, actor *starling.Account, doc map[str
 		return json.Marshal(doc)
 	}
 	doc["@context"] = withDataIntegrity(doc["@context"])
+	// Encoded, then decoded again by SignObjectProof: doc holds Go values
+	// (an actor document, say) that JCS cannot write until they are JSON.
 	payload, err := json.Marshal(doc)
 	if err != nil {
 		return nil, err
