@@ -238,26 +238,12 @@ func convert(v any, typ string) (any, error) {
 			return s, nil
 		}
 	case "_text", "_varchar":
-		var out []string
 		if s, ok := v.(string); ok {
-			if err := json.Unmarshal([]byte(s), &out); err != nil {
-				return nil, fmt.Errorf("not a JSON array of strings: %.40q", s)
-			}
-			if out == nil {
-				out = []string{}
-			}
-			return out, nil
+			return jsonArray[string](s, "strings")
 		}
 	case "_int8", "_int4":
-		var out []int64
 		if s, ok := v.(string); ok {
-			if err := json.Unmarshal([]byte(s), &out); err != nil {
-				return nil, fmt.Errorf("not a JSON array of integers: %.40q", s)
-			}
-			if out == nil {
-				out = []int64{}
-			}
-			return out, nil
+			return jsonArray[int64](s, "integers")
 		}
 	default:
 		if strings.HasPrefix(typ, "_") {
@@ -266,4 +252,17 @@ func convert(v any, typ string) (any, error) {
 		return v, nil
 	}
 	return nil, fmt.Errorf("cannot import %T into %s", v, typ)
+}
+
+// jsonArray decodes s, a JSON array as the embedded store keeps arrays,
+// into the slice PostgreSQL's array column takes; null is an empty array.
+func jsonArray[T any](s, what string) (any, error) {
+	var out []T
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, fmt.Errorf("not a JSON array of %s: %.40q", what, s)
+	}
+	if out == nil {
+		out = []T{}
+	}
+	return out, nil
 }
