@@ -115,39 +115,32 @@ func (s *Server) adminTrace(w http.ResponseWriter, r *http.Request, _ *starling.
 }
 
 func (s *Server) adminHostQueue(w http.ResponseWriter, r *http.Request, _ *starling.Account) {
-	if !s.operator(w) {
-		return
-	}
-	limit, ok := intParam(r.URL.Query().Get("limit"), 100)
-	if !ok || limit > 10_000 {
-		writeError(w, http.StatusUnprocessableEntity, "Validation failed: limit must be a number from 1 to 10000")
-		return
-	}
-	list, err := s.Operator.HostQueue(r.Context(), chi.URLParam(r, "host"), limit)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, list)
+	hostList(s, w, r, 10_000, s.Operator.HostQueue)
 }
 
 // adminHostAttempts is GET /api/v1/admin/hosts/{host}/attempts: the
 // host's latest failed attempts, newest first.
 func (s *Server) adminHostAttempts(w http.ResponseWriter, r *http.Request, _ *starling.Account) {
+	hostList(s, w, r, 1000, s.Operator.HostAttempts)
+}
+
+// hostList answers with what list returns for the path's host, at most
+// ?limit= entries (100 unless given, max at the most).
+func hostList[T any](s *Server, w http.ResponseWriter, r *http.Request, max int, list func(ctx context.Context, host string, limit int) (T, error)) {
 	if !s.operator(w) {
 		return
 	}
 	limit, ok := intParam(r.URL.Query().Get("limit"), 100)
-	if !ok || limit > 1000 {
-		writeError(w, http.StatusUnprocessableEntity, "Validation failed: limit must be a number from 1 to 1000")
+	if !ok || limit > max {
+		writeError(w, http.StatusUnprocessableEntity, "Validation failed: limit must be a number from 1 to "+strconv.Itoa(max))
 		return
 	}
-	list, err := s.Operator.HostAttempts(r.Context(), chi.URLParam(r, "host"), limit)
+	out, err := list(r.Context(), chi.URLParam(r, "host"), limit)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, out)
 }
 
 // deadLetterJSON is one dead letter on the wire.
