@@ -122,26 +122,18 @@ func (o *Operator) Trace(ctx context.Context, statusID int64) ([]starling.Delive
 // HostQueue returns a host's pending deliveries, oldest first, each with
 // its attempts, last error and next attempt.
 func (o *Operator) HostQueue(ctx context.Context, host string, limit int) ([]starling.DeliveryTrace, error) {
-	h, err := CheckHost(host)
-	if err != nil {
-		return nil, err
-	}
-	if err := o.known(ctx, h); err != nil {
-		return nil, err
-	}
-	list, err := o.Store.HostQueue(ctx, h, limit)
-	if err != nil {
-		return nil, err
-	}
-	if list == nil {
-		list = []starling.DeliveryTrace{}
-	}
-	return list, nil
+	return knownHostList(ctx, o, host, limit, o.Store.HostQueue)
 }
 
 // HostAttempts returns host's latest failed delivery attempts, newest
 // first: its attempt history.
 func (o *Operator) HostAttempts(ctx context.Context, host string, limit int) ([]starling.DeliveryAttempt, error) {
+	return knownHostList(ctx, o, host, limit, o.Store.HostAttempts)
+}
+
+// knownHostList checks host and that deliveries to it are on record, then
+// returns what list reads of it; an empty list, never nil (JSON []).
+func knownHostList[T any](ctx context.Context, o *Operator, host string, limit int, list func(context.Context, string, int) ([]T, error)) ([]T, error) {
 	h, err := CheckHost(host)
 	if err != nil {
 		return nil, err
@@ -149,14 +141,14 @@ func (o *Operator) HostAttempts(ctx context.Context, host string, limit int) ([]
 	if err := o.known(ctx, h); err != nil {
 		return nil, err
 	}
-	list, err := o.Store.HostAttempts(ctx, h, limit)
+	out, err := list(ctx, h, limit)
 	if err != nil {
 		return nil, err
 	}
-	if list == nil {
-		list = []starling.DeliveryAttempt{}
+	if out == nil {
+		out = []T{}
 	}
-	return list, nil
+	return out, nil
 }
 
 func (o *Operator) known(ctx context.Context, host string) error {
