@@ -181,7 +181,10 @@ func TestEnsureEd25519Keys(t *testing.T) {
 // key. Starling verifies the RFC 9421 RSA signatures Fedify sends and
 // stores the Ed25519 Multikey Fedify publishes in assertionMethod. Fedify
 // signs with Ed25519 only the Object Integrity Proofs in activity bodies
-// (FEP-8b32), which Starling verifies (signature.VerifyObjectProof).
+// (FEP-8b32), which Starling verifies (signature.VerifyObjectProof). The
+// peer then signs a request with that Ed25519 key through
+// http-message-signatures, a third RFC 9421 implementation, and Starling
+// verifies it (and refuses it changed).
 func TestFedifyEd25519(t *testing.T) {
 	peer := startFedify(t)
 	a := startInstance(t, "A")
@@ -292,6 +295,45 @@ func TestFedifyEd25519(t *testing.T) {
 	for _, spec := range []string{"rfc9421", "draft-cavage-http-signatures-12"} {
 		if !strings.Contains(refused[spec], "Unsupported algorithm: Ed25519") {
 			t.Errorf("Fedify's signRequest with an Ed25519 key, %s: %q; if Fedify now signs with Ed25519, test that Starling verifies it", spec, refused[spec])
+		}
+	}
+
+	// So the peer signs with its Ed25519 key through another library,
+	// http-message-signatures: Fedify's actor, Fedify's key and Fedify's
+	// serialisation, an RFC 9421 signature that no Starling code made.
+	// Starling verifies it with the Multikey it stored and the post lands
+	// in alice's home; a changed body (with a fresh Content-Digest) or a
+	// request sent to another inbox than the one signed is refused.
+	type edPost struct {
+		ID, KeyID, Answer, SignatureInput string
+		Status                            int
+	}
+	for _, tc := range []struct {
+		tamper string
+		want   int
+	}{
+		{"", http.StatusAccepted},
+		{"body", http.StatusUnauthorized},
+		{"target", http.StatusUnauthorized},
+	} {
+		var res edPost
+		peer.control("POST", "/control/post-ed25519", url.Values{
+			"inbox": {a.base + "/inbox"}, "content": {"Signed with Ed25519, " + tc.tamper}, "tamper": {tc.tamper},
+		}, &res)
+		if res.Status != tc.want {
+			t.Errorf("Ed25519-signed Create (tamper %q): Starling answered %d %s, want %d", tc.tamper, res.Status, res.Answer, tc.want)
+			continue
+		}
+		if !strings.Contains(res.SignatureInput, `alg="ed25519"`) || res.KeyID != got.Ed25519KeyID {
+			t.Errorf("the peer signed %s with %s, want ed25519 with %s", res.SignatureInput, res.KeyID, got.Ed25519KeyID)
+		}
+		if tc.tamper == "" {
+			waitFor(t, 10*time.Second, "the Ed25519-signed post in alice's home", func() bool { return a.home(alice, res.ID) > 0 })
+			t.Logf("Starling accepted %s signed %s", res.ID, res.SignatureInput)
+		} else if a.home(alice, res.ID) > 0 {
+			t.Errorf("a Create refused with %d (tamper %q) reached alice's home", res.Status, tc.tamper)
+		} else {
+			t.Logf("tamper %q: Starling answered %d %s", tc.tamper, res.Status, strings.TrimSpace(res.Answer))
 		}
 	}
 }

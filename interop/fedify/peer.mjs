@@ -28,12 +28,22 @@
 //        asks Fedify's own signRequest to sign a POST to URI with the
 //        actor's Ed25519 key, by each standard; answers
 //        {"rfc9421": "ok" or the error, "draft-cavage-http-signatures-12": ...}
+//   POST /control/post-ed25519?inbox=URI&content=HTML&tamper=T&name=N
+//        a public Note's Create, serialised by Fedify and POSTed to one
+//        inbox with an RFC 9421 signature made with the actor's Ed25519
+//        key by http-message-signatures (which Fedify cannot make; see
+//        keyPairs below). tamper=body changes the body after signing (and
+//        recomputes Content-Digest); tamper=target posts it to
+//        /users/N/inbox on the same host instead of the inbox it was
+//        signed for. Answers {"id": NOTE, "keyId", "status", "answer",
+//        "signatureInput"}.
 //
 // SPEC is the signature standard Fedify knocks with first:
 // "rfc9421" (Fedify's default) or "draft-cavage-http-signatures-12".
 //
 // Usage: node peer.mjs PORT  (prints "listening on PORT" when ready)
 
+import { createHash, KeyObject } from "node:crypto";
 import http from "node:http";
 import { Temporal } from "@js-temporal/polyfill";
 import {
@@ -61,6 +71,7 @@ import {
   Undo,
   Update,
 } from "@fedify/vocab";
+import { createSigner, httpbis } from "http-message-signatures";
 
 const port = Number(process.argv[2] ?? "0");
 
@@ -86,7 +97,9 @@ const identifier = "fedi";
 // and its signers refuse any other key (signRequestDraft and
 // signRequestRfc9421, sig/http.ts; /control/sign-ed25519 shows it). The
 // Ed25519 key is published as a Multikey in assertionMethod (FEP-521a) and
-// signs Object Integrity Proofs (FEP-8b32) in the activities' bodies.
+// signs Object Integrity Proofs (FEP-8b32) in the activities' bodies,
+// and the requests /control/post-ed25519 signs with http-message-signatures,
+// an RFC 9421 library that is neither Fedify's nor Starling's.
 const keyPairs = [
   await generateCryptoKeyPair("RSASSA-PKCS1-v1_5"),
   await generateCryptoKeyPair("Ed25519"),
@@ -296,6 +309,61 @@ async function control(url, origin) {
         new Create({ id: new URL(`${noteId.href}#create`), actor: me, object: note, tos: note.toIds, ccs: note.ccIds }),
         toFollowers);
       return Response.json({ id: noteId.href });
+    }
+    case "/control/post-ed25519": {
+      const inbox = new URL(q.get("inbox"));
+      const noteId = ctx.getObjectUri(Note, { id: nextId() });
+      const note = new Note({
+        id: noteId,
+        attribution: me,
+        content: q.get("content") ?? "",
+        published: Temporal.Now.instant(),
+        url: noteId,
+        ...addressing(ctx, "public", []),
+      });
+      notes.set(noteId.href, { note, recipients: [], toFollowers: true });
+      const create = new Create({
+        id: new URL(`${noteId.href}#create`), actor: me, object: note, tos: note.toIds, ccs: note.ccIds,
+      });
+      let body = JSON.stringify(await create.toJsonLd({ contextLoader: ctx.contextLoader }));
+      const digest = (b) => `sha-256=:${createHash("sha256").update(b).digest("base64")}:`;
+      const ed = (await ctx.getActorKeyPairs(identifier))
+        .find((k) => k.privateKey.algorithm.name === "Ed25519");
+      const signed = await httpbis.signMessage({
+        // The id the actor publishes the key under (its Multikey's, as in
+        // Fedify's own proofs); ed.keyId names an unpublished CryptographicKey.
+        key: createSigner(KeyObject.from(ed.privateKey), "ed25519", ed.multikey.id.href),
+        fields: ["@method", "@target-uri", "@authority", "content-type", "content-digest"],
+        params: ["keyid", "alg", "created", "expires"],
+      }, {
+        method: "POST",
+        url: inbox.href,
+        headers: {
+          "content-type": "application/activity+json",
+          "content-digest": digest(body),
+          date: new Date().toUTCString(),
+        },
+        body,
+      });
+      const headers = { ...signed.headers };
+      let target = inbox;
+      switch (q.get("tamper")) {
+        case "body":
+          body = body.replace(q.get("content") ?? "", "changed after signing");
+          headers["content-digest"] = digest(body);
+          break;
+        case "target":
+          target = new URL(`/users/${q.get("name") ?? "alice"}/inbox`, inbox);
+          break;
+      }
+      const response = await realFetch(target, { method: "POST", headers, body });
+      return Response.json({
+        id: noteId.href,
+        keyId: ed.multikey.id.href,
+        status: response.status,
+        answer: await response.text(),
+        signatureInput: signed.headers["Signature-Input"],
+      });
     }
     case "/control/edit": {
       const entry = notes.get(q.get("id"));
