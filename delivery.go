@@ -182,3 +182,15 @@ type DeliveryAttempt struct {
 	Status     int       `json:"status,omitempty"`
 	Error      string    `json:"error"`
 }
+
+// HostSignature is what a remote host is known to verify: the HTTP
+// signature standard to sign its requests with (federation.Knocker's
+// names: "draft-cavage", "rfc9421", "rfc9421-ed25519"), and the newer
+// standard it last refused and when, if a knock was refused. The Knocker
+// knocks with the refused standard again once the refusal is some days
+// old.
+type HostSignature struct {
+	Standard  string
+	Refused   string
+	RefusedAt time.Time // zero when Refused is ""
+}

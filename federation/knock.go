@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/signature"
 )
 
@@ -21,13 +22,14 @@ type Doer interface {
 	Do(*http.Request) (*http.Response, error)
 }
 
-// StandardStore remembers, per host, the signature standard it accepts.
+// StandardStore remembers, per host, the signature standard it accepts
+// and the newer one it last refused.
 type StandardStore interface {
-	// HostSignatureStandards returns every host with a standard on record.
-	HostSignatureStandards(ctx context.Context) (map[string]string, error)
-	// SetHostSignatureStandard records standard for host; unless overwrite,
-	// only when nothing is recorded yet.
-	SetHostSignatureStandard(ctx context.Context, host, standard string, overwrite bool) error
+	// HostSignatures returns every host with a record.
+	HostSignatures(ctx context.Context) (map[string]starling.HostSignature, error)
+	// SetHostSignature records what host verifies; unless overwrite, only
+	// when nothing is recorded yet.
+	SetHostSignature(ctx context.Context, host string, s starling.HostSignature, overwrite bool) error
 }
 
 // Keys are what an actor signs with: its RSA key, which every standard
@@ -49,14 +51,49 @@ type Keys struct {
 // read at first use and every minute after, so picking a standard never
 // costs a query on the delivery path: a host not on record gets
 // draft-cavage, which is what "unknown" means.
+//
+// A knock refused with a newer standard lowers the host to the one that
+// succeeded, remembering the refusal: for Reknock (default a week) the
+// host gets the lower standard on the first knock, and a request it signs
+// with the refused standard does not raise it back. After that the next
+// request knocks with the refused standard once more, so a server
+// upgraded since (or one that refused for a passing reason) is found
+// again; refused again, it is remembered for another Reknock.
 type Knocker struct {
 	Store  StandardStore
 	Logger *slog.Logger
 	Now    func() time.Time // default time.Now
+	// Reknock is how long a refusal of a newer standard is remembered
+	// before it is tried again; default DefaultReknock.
+	Reknock time.Duration
 
 	mu     sync.RWMutex
-	known  map[string]signature.Standard // host → standard on record
-	loaded time.Time                     // when known was read from Store
+	known  map[string]hostRecord // host → what is on record
+	loaded time.Time             // when known was read from Store
+}
+
+// DefaultReknock is how long a refused standard is remembered: long enough
+// that a host that does not verify it costs one extra knock a week, short
+// enough that one that learnt it since is found within days.
+const DefaultReknock = 7 * 24 * time.Hour
+
+// hostRecord is a host's starling.HostSignature, with typed standards.
+type hostRecord struct {
+	std       signature.Standard
+	refused   signature.Standard // "" when nothing was refused
+	refusedAt time.Time
+}
+
+func (k *Knocker) reknock() time.Duration {
+	if k.Reknock > 0 {
+		return k.Reknock
+	}
+	return DefaultReknock
+}
+
+// refusedNow reports whether rec holds a refusal younger than Reknock.
+func (k *Knocker) refusedNow(rec hostRecord) bool {
+	return rec.refused != "" && k.now().Sub(rec.refusedAt) < k.reknock()
 }
 
 func (k *Knocker) now() time.Time {
@@ -71,18 +108,29 @@ func (k *Knocker) now() time.Time {
 const knownRefresh = time.Minute
 
 // Preferred returns the standard to try first with host: the one on record,
-// else draft-cavage.
+// else draft-cavage; or the newer standard the host refused, once the
+// refusal is Reknock old.
 func (k *Knocker) Preferred(ctx context.Context, host string) signature.Standard {
+	std, _ := k.preferred(ctx, host)
+	return std
+}
+
+// preferred is Preferred, and whether the standard is a refused one tried
+// again.
+func (k *Knocker) preferred(ctx context.Context, host string) (signature.Standard, bool) {
 	host = strings.ToLower(host)
 	k.refresh(ctx)
 	k.mu.RLock()
-	std := k.known[host]
+	rec := k.known[host]
 	k.mu.RUnlock()
-	switch std {
-	case signature.StandardRFC9421, signature.StandardRFC9421Ed25519:
-		return std
+	if rec.refused != "" && !k.refusedNow(rec) && rank(rec.refused) > rank(rec.std) {
+		return rec.refused, true
 	}
-	return signature.StandardCavage
+	switch rec.std {
+	case signature.StandardRFC9421, signature.StandardRFC9421Ed25519:
+		return rec.std, false
+	}
+	return signature.StandardCavage, false
 }
 
 // rank orders the standards, oldest first: what a host signs with only
@@ -111,9 +159,9 @@ func (k *Knocker) refresh(ctx context.Context) {
 	if k.known != nil && k.now().Sub(k.loaded) < knownRefresh {
 		return // another goroutine did it
 	}
-	known := map[string]signature.Standard{}
+	known := map[string]hostRecord{}
 	if k.Store != nil {
-		all, err := k.Store.HostSignatureStandards(ctx)
+		all, err := k.Store.HostSignatures(ctx)
 		if err != nil {
 			k.logger().Warn("read host signature standards", "error", err)
 			if k.known == nil {
@@ -122,8 +170,12 @@ func (k *Knocker) refresh(ctx context.Context) {
 			k.loaded = k.now().Add(-knownRefresh + 5*time.Second) // retry in 5 s
 			return
 		}
-		for h, std := range all {
-			known[h] = signature.Standard(std)
+		for h, s := range all {
+			known[h] = hostRecord{
+				std:       signature.Standard(s.Standard),
+				refused:   signature.Standard(s.Refused),
+				refusedAt: s.RefusedAt,
+			}
 		}
 	}
 	k.known, k.loaded = known, k.now()
@@ -134,32 +186,47 @@ func (k *Knocker) refresh(ctx context.Context) {
 // raises what is on record (draft-cavage, then RFC 9421, then RFC 9421
 // with Ed25519): Fedify signs with either of its keys, and a request
 // signed the older way does not unlearn the newer. A knock refused with
-// the newer standard lowers it (Do).
+// the newer standard lowers it (Do), and for Reknock a request signed
+// with the refused standard does not raise it back: the refusal is the
+// better knowledge of what the host verifies.
 func (k *Knocker) Learn(ctx context.Context, host string, std signature.Standard) {
-	k.remember(ctx, host, std, false)
+	host = strings.ToLower(host)
+	k.refresh(ctx)
+	k.mu.RLock()
+	rec := k.known[host]
+	k.mu.RUnlock()
+	if k.refusedNow(rec) && rank(std) >= rank(rec.refused) {
+		return
+	}
+	k.remember(ctx, host, hostRecord{std: std}, false)
 }
 
-// remember records std for host: only when it ranks above what is on
-// record, or whatever is on record when lower is set.
-func (k *Knocker) remember(ctx context.Context, host string, std signature.Standard, lower bool) {
+// remember records rec for host: only when its standard ranks above what
+// is on record, or whatever is on record when lower is set (a knock
+// refused, or a refused standard accepted when tried again).
+func (k *Knocker) remember(ctx context.Context, host string, rec hostRecord, lower bool) {
 	host = strings.ToLower(host)
 	k.refresh(ctx)
 	k.mu.RLock()
 	cur, ok := k.known[host]
 	k.mu.RUnlock()
-	if ok && (cur == std || (!lower && rank(cur) >= rank(std))) {
+	if ok && (cur == rec || (!lower && rank(cur.std) >= rank(rec.std))) {
 		return
 	}
+	if ok && rec.refused != "" && cur.std == rec.std && cur.refused == rec.refused && k.refusedNow(cur) {
+		return // the same refusal, by a delivery that knocked at the same time
+	}
 	if k.Store != nil {
-		if err := k.Store.SetHostSignatureStandard(ctx, host, string(std), true); err != nil {
+		s := starling.HostSignature{Standard: string(rec.std), Refused: string(rec.refused), RefusedAt: rec.refusedAt}
+		if err := k.Store.SetHostSignature(ctx, host, s, true); err != nil {
 			k.logger().Warn("remember host signature standard", "host", host, "error", err)
 			return // try again next time rather than keep what is not stored
 		}
 	}
 	k.mu.Lock()
-	k.known[host] = std
+	k.known[host] = rec
 	k.mu.Unlock()
-	k.logger().Debug("host signature standard learnt", "host", host, "standard", std)
+	k.logger().Debug("host signature standard learnt", "host", host, "standard", rec.std, "refused", rec.refused)
 }
 
 func (k *Knocker) logger() *slog.Logger {
@@ -215,7 +282,8 @@ func (k *Knocker) Do(ctx context.Context, client Doer, build func() (*http.Reque
 		return nil, err
 	}
 	host := req.URL.Host
-	first := usable(k.Preferred(ctx, host), keys)
+	preferred, again := k.preferred(ctx, host)
+	first := usable(preferred, keys)
 	if log := k.logger(); log.Enabled(ctx, slog.LevelDebug) {
 		// Checked first: the arguments alone cost allocations per delivery.
 		log.Debug("signing", "host", host, "standard", first)
@@ -236,6 +304,12 @@ func (k *Knocker) Do(ctx context.Context, client Doer, build func() (*http.Reque
 		// learnt, once, and used from the next request on.
 		// Parsing the field costs more than the rest of the bookkeeping,
 		// so it is read only when it could teach something.
+		if again && resp.StatusCode < 300 && first == preferred {
+			// The standard refused a week ago is verified now.
+			k.logger().Info("host accepts a signature standard it refused", "host", host, "standard", first)
+			k.remember(ctx, host, hostRecord{std: first}, true)
+			return resp, nil
+		}
 		if resp.StatusCode < 300 && rank(first) < rank(signature.StandardRFC9421Ed25519) {
 			if std, ok := signature.AcceptedStandard(resp.Header); ok && rank(std) > rank(first) {
 				k.Learn(ctx, host, std)
@@ -275,7 +349,12 @@ func (k *Knocker) Do(ctx context.Context, client Doer, build func() (*http.Reque
 		}
 		if resp.StatusCode < 300 {
 			k.logger().Info("host accepts another signature standard", "host", host, "standard", next, "refused", first)
-			k.remember(ctx, host, next, true)
+			rec := hostRecord{std: next}
+			if rank(first) > rank(next) {
+				// Remembered for Reknock, then knocked with again.
+				rec.refused, rec.refusedAt = first, k.now()
+			}
+			k.remember(ctx, host, rec, true)
 			return resp, nil
 		}
 		if i == len(then)-1 || (resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusUnauthorized) {
@@ -310,14 +389,14 @@ func (k *Knocker) Guess(ctx context.Context, host string, std signature.Standard
 	if k.Store != nil {
 		// Only where nothing is on record: another process may know more
 		// than this one has read yet.
-		if err := k.Store.SetHostSignatureStandard(ctx, host, string(std), false); err != nil {
+		if err := k.Store.SetHostSignature(ctx, host, starling.HostSignature{Standard: string(std)}, false); err != nil {
 			k.logger().Warn("record guessed host signature standard", "host", host, "error", err)
 			return
 		}
 	}
 	k.mu.Lock()
 	if _, ok := k.known[host]; !ok {
-		k.known[host] = std
+		k.known[host] = hostRecord{std: std}
 	}
 	k.mu.Unlock()
 }

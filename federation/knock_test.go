@@ -15,30 +15,38 @@ import (
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/signature"
 )
 
-// memStandards is a StandardStore in memory.
+// memStandards is a StandardStore in memory: m holds each host's
+// standard, refused the refusals on record.
 type memStandards struct {
-	mu sync.Mutex
-	m  map[string]string
+	mu      sync.Mutex
+	m       map[string]string
+	refused map[string]starling.HostSignature
 }
 
-func (s *memStandards) HostSignatureStandards(ctx context.Context) (map[string]string, error) {
+func (s *memStandards) HostSignatures(ctx context.Context) (map[string]starling.HostSignature, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]string, len(s.m))
+	out := make(map[string]starling.HostSignature, len(s.m))
 	for h, std := range s.m {
-		out[h] = std
+		r := s.refused[h]
+		out[h] = starling.HostSignature{Standard: std, Refused: r.Refused, RefusedAt: r.RefusedAt}
 	}
 	return out, nil
 }
 
-func (s *memStandards) SetHostSignatureStandard(ctx context.Context, host, std string, overwrite bool) error {
+func (s *memStandards) SetHostSignature(ctx context.Context, host string, sig starling.HostSignature, overwrite bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if overwrite || s.m[host] == "" {
-		s.m[host] = std
+		s.m[host] = sig.Standard
+		if s.refused == nil {
+			s.refused = map[string]starling.HostSignature{}
+		}
+		s.refused[host] = starling.HostSignature{Refused: sig.Refused, RefusedAt: sig.RefusedAt}
 	}
 	return nil
 }
@@ -54,7 +62,7 @@ func TestKnocker_LearnBeatsFirstKnock(t *testing.T) {
 		t.Fatalf("Preferred = %q for an unknown host", got)
 	}
 	k.Learn(t.Context(), host, signature.StandardRFC9421)
-	k.remember(t.Context(), host, signature.StandardCavage, false)
+	k.remember(t.Context(), host, hostRecord{std: signature.StandardCavage}, false)
 	if got := k.Preferred(t.Context(), host); got != signature.StandardRFC9421 || store.m[host] != string(signature.StandardRFC9421) {
 		t.Fatalf("Preferred = %q, stored %q; want rfc9421", got, store.m[host])
 	}
@@ -364,5 +372,92 @@ func TestKnocker_AcceptSignature(t *testing.T) {
 	}
 	if got, want := strings.Join(seen, ","), "draft-cavage,rfc9421-ed25519,rfc9421-ed25519"; got != want {
 		t.Errorf("knocks %s, want %s", got, want)
+	}
+}
+
+// A refusal of a newer standard is remembered for Reknock: the host gets
+// the older one first, a request it signs the newer way does not raise
+// it back, and a Knocker reading the same store (another process, a
+// restart) knows it too. After Reknock one delivery knocks with the
+// refused standard again: refused, it is remembered for another Reknock;
+// accepted (the server upgraded), it is the host's standard again.
+func TestKnocker_RefusalRemembered(t *testing.T) {
+	key := sigTestPrivateKey(t, bobKeyPath)
+	lookup := &fakeKeyLookup{cached: &key.PublicKey, owner: "https://remote.example/users/bob"}
+	start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	var (
+		mu        sync.Mutex
+		now       = start
+		seen      []string
+		upgraded  bool // the server verifies RFC 9421 too
+		clock     = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		advanceTo = func(d time.Duration) { mu.Lock(); now = start.Add(d); mu.Unlock() }
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		v, err := signature.VerifyRequest(r.Context(), r, body, clock(), lookup.lookup)
+		mu.Lock()
+		seen = append(seen, string(v.Standard))
+		ok := err == nil && (v.Standard == signature.StandardCavage || upgraded)
+		mu.Unlock()
+		if !ok {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	store := &memStandards{m: map[string]string{host: string(signature.StandardRFC9421)}}
+	k := &Knocker{Store: store, Now: clock}
+	body := []byte(`{"type":"Create"}`)
+	build := func() (*http.Request, error) {
+		return http.NewRequest(http.MethodPost, srv.URL+"/inbox", bytes.NewReader(body))
+	}
+	keys := Keys{KeyID: "https://remote.example/users/bob#main-key", Key: key}
+	day := 24 * time.Hour
+	for _, step := range []struct {
+		at      time.Duration
+		upgrade bool
+		learn   signature.Standard // a request the host signed meanwhile
+		knocks  string
+		stored  signature.Standard
+	}{
+		{at: 0, knocks: "rfc9421,draft-cavage", stored: signature.StandardCavage},
+		{at: 1 * day, learn: signature.StandardRFC9421, knocks: "draft-cavage", stored: signature.StandardCavage},
+		{at: 6 * day, knocks: "draft-cavage", stored: signature.StandardCavage},
+		{at: 8 * day, knocks: "rfc9421,draft-cavage", stored: signature.StandardCavage},
+		{at: 9 * day, knocks: "draft-cavage", stored: signature.StandardCavage},
+		{at: 14 * day, knocks: "draft-cavage", stored: signature.StandardCavage},
+		{at: 16 * day, upgrade: true, knocks: "rfc9421", stored: signature.StandardRFC9421},
+		{at: 17 * day, knocks: "rfc9421", stored: signature.StandardRFC9421},
+	} {
+		advanceTo(step.at)
+		mu.Lock()
+		seen, upgraded = nil, upgraded || step.upgrade
+		mu.Unlock()
+		if step.learn != "" {
+			k.Learn(t.Context(), host, step.learn)
+		}
+		resp, err := k.Do(t.Context(), srv.Client(), build, keys, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		mu.Lock()
+		got := strings.Join(seen, ",")
+		mu.Unlock()
+		if resp.StatusCode != http.StatusAccepted || got != step.knocks || store.m[host] != string(step.stored) {
+			t.Errorf("day %d: status %d, knocks %s, stored %q; want 202, %s, %q",
+				step.at/day, resp.StatusCode, got, store.m[host], step.knocks, step.stored)
+		}
+		// Another process over the same store chooses the same.
+		other := &Knocker{Store: store, Now: clock}
+		if got, want := other.Preferred(t.Context(), host), k.Preferred(t.Context(), host); got != want {
+			t.Errorf("day %d: another Knocker prefers %s, this one %s", step.at/day, got, want)
+		}
+	}
+	if r := store.refused[host]; r.Refused != "" {
+		t.Errorf("after the upgrade the refusal is still on record: %+v", r)
 	}
 }

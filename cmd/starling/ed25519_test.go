@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/api"
 	"github.com/starling-social/starling/signature"
 )
@@ -225,12 +226,12 @@ func TestFedifyEd25519(t *testing.T) {
 	// Every request of Starling's went out with Ed25519 and was accepted on
 	// the first knock: what is remembered for Fedify was never lowered, and
 	// Fedify accepted nothing signed otherwise.
-	all, err := a.srv.Store.HostSignatureStandards(t.Context())
+	all, err := a.srv.Store.HostSignatures(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if all[host] != string(signature.StandardRFC9421Ed25519) {
-		t.Errorf("remembered %q for Fedify, want %s", all[host], signature.StandardRFC9421Ed25519)
+	if all[host] != (starling.HostSignature{Standard: string(signature.StandardRFC9421Ed25519)}) {
+		t.Errorf("remembered %+v for Fedify, want %s and no refusal", all[host], signature.StandardRFC9421Ed25519)
 	}
 	// Each of them also carries alice's Ed25519 Object Integrity Proof
 	// (FEP-8b32), which Fedify's own verifyObject verifies against the

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/api"
 )
 
@@ -294,7 +295,7 @@ func TestFedify(t *testing.T) {
 	// B has draft-cavage on record for Fedify's host (as after a refused
 	// knock), so it does not guess from Fedify's Ed25519 key, and
 	// requests signed with cavage teach it nothing newer.
-	if err := b.srv.Store.SetHostSignatureStandard(t.Context(), strings.TrimPrefix(peer.base, "http://"), cavage, true); err != nil {
+	if err := b.srv.Store.SetHostSignature(t.Context(), strings.TrimPrefix(peer.base, "http://"), starling.HostSignature{Standard: cavage}, true); err != nil {
 		t.Fatal(err)
 	}
 	bob := b.user("bob")

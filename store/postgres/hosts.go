@@ -3,40 +3,59 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"github.com/starling-social/starling"
 )
 
-// HostSignatureStandards returns the signature standard of every host
-// with one on record.
-func (db *DB) HostSignatureStandards(ctx context.Context) (map[string]string, error) {
-	rows, err := db.pool.Query(ctx, `SELECT host, standard FROM host_signatures`)
+// HostSignatures returns what every host with a record is known to
+// verify.
+func (db *DB) HostSignatures(ctx context.Context) (map[string]starling.HostSignature, error) {
+	rows, err := db.pool.Query(ctx, `SELECT host, standard, refused, refused_at FROM host_signatures`)
 	if err != nil {
-		return nil, fmt.Errorf("host signature standards: %w", err)
+		return nil, fmt.Errorf("host signatures: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]string{}
+	out := map[string]starling.HostSignature{}
 	for rows.Next() {
-		var host, std string
-		if err := rows.Scan(&host, &std); err != nil {
-			return nil, fmt.Errorf("host signature standards: %w", err)
+		var (
+			host string
+			s    starling.HostSignature
+			at   *time.Time
+		)
+		if err := rows.Scan(&host, &s.Standard, &s.Refused, &at); err != nil {
+			return nil, fmt.Errorf("host signatures: %w", err)
 		}
-		out[host] = std
+		if at != nil {
+			s.RefusedAt = *at
+		}
+		out[host] = s
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("host signatures: %w", err)
+	}
+	return out, nil
 }
 
-// SetHostSignatureStandard records that host accepts standard; unless
-// overwrite, only when nothing is recorded for host yet. Writing the value
-// already stored changes nothing.
-func (db *DB) SetHostSignatureStandard(ctx context.Context, host, standard string, overwrite bool) error {
-	q := `INSERT INTO host_signatures (host, standard) VALUES ($1, $2) ON CONFLICT (host) DO NOTHING`
-	if overwrite {
-		q = `INSERT INTO host_signatures (host, standard) VALUES ($1, $2)
-		ON CONFLICT (host) DO UPDATE SET standard = EXCLUDED.standard, updated_at = now()
-		WHERE host_signatures.standard <> EXCLUDED.standard`
+// SetHostSignature records what host verifies; unless overwrite, only
+// when nothing is recorded for host yet. Writing the record already
+// stored changes nothing.
+func (db *DB) SetHostSignature(ctx context.Context, host string, s starling.HostSignature, overwrite bool) error {
+	var at *time.Time
+	if s.Refused != "" && !s.RefusedAt.IsZero() {
+		at = &s.RefusedAt
 	}
-	_, err := db.pool.Exec(ctx, q, host, standard)
-	if err != nil {
-		return fmt.Errorf("set host signature standard %s: %w", host, err)
+	q := `INSERT INTO host_signatures (host, standard, refused, refused_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (host) DO NOTHING`
+	if overwrite {
+		q = `INSERT INTO host_signatures (host, standard, refused, refused_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (host) DO UPDATE SET standard = EXCLUDED.standard, refused = EXCLUDED.refused,
+			refused_at = EXCLUDED.refused_at, updated_at = now()
+		WHERE (host_signatures.standard, host_signatures.refused, host_signatures.refused_at)
+			IS DISTINCT FROM (EXCLUDED.standard, EXCLUDED.refused, EXCLUDED.refused_at)`
+	}
+	if _, err := db.pool.Exec(ctx, q, host, s.Standard, s.Refused, at); err != nil {
+		return fmt.Errorf("set host signature %s: %w", host, err)
 	}
 	return nil
 }

@@ -52,6 +52,7 @@ type Store interface {
 	Lists
 	Operator
 	RemoteMedia
+	HostSignatures
 }
 
 // Run runs the suite. open returns a fresh, empty store for one subtest;
@@ -85,6 +86,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Operator", testOperator},
 		{"DeliveryHistory", testDeliveryHistory},
 		{"RemoteMedia", testRemoteMedia},
+		{"HostSignatures", testHostSignatures},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
