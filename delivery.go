@@ -100,8 +100,12 @@ type HostBacklog struct {
 	Delivered24h    int64         `json:"delivered_last_day"`
 	MedianLatencyMS float64       `json:"median_latency_ms"`
 	Signature       string        `json:"signature,omitempty"`
-	Paused          bool          `json:"paused"`
-	Suspended       bool          `json:"suspended"`
+	// SignatureRefused is the newer standard the host last refused, tried
+	// again a week after SignatureRefusedAt (federation.Knocker).
+	SignatureRefused   string    `json:"signature_refused,omitempty"`
+	SignatureRefusedAt time.Time `json:"signature_refused_at,omitzero"`
+	Paused             bool      `json:"paused"`
+	Suspended          bool      `json:"suspended"`
 }
 
 // HostBacklogFilter selects and pages the host table.

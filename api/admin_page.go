@@ -37,6 +37,7 @@ type adminView struct {
 type hostLine struct {
 	starling.HostBacklog
 	State, Oldest, Next string
+	Refused             string // "refused rfc9421-ed25519 2h0m0s ago", or ""
 	Actions             []hostButton
 }
 
@@ -178,6 +179,9 @@ func (s *Server) adminPageAction(w http.ResponseWriter, r *http.Request) {
 // newHostLine is one row of the host table, with its state and buttons.
 func newHostLine(h starling.HostBacklog, now time.Time) hostLine {
 	line := hostLine{HostBacklog: h, State: "ok", Oldest: since(h.OldestPending, now), Next: since(h.NextAttempt, now)}
+	if h.SignatureRefused != "" {
+		line.Refused = "refused " + h.SignatureRefused + " " + since(h.SignatureRefusedAt, now)
+	}
 	switch {
 	case h.Suspended:
 		line.State = "suspended"

@@ -142,6 +142,9 @@ func showBacklog(ctx context.Context, op *fanout.Operator, a operatorArgs, w io.
 		if sig == "" {
 			sig = "-"
 		}
+		if h.SignatureRefused != "" {
+			sig += " (refused " + h.SignatureRefused + " " + ago(h.SignatureRefusedAt, now) + ")"
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%s\t%d\t%d\t%.0fms\t%s\n", h.Host, h.Pending, ago(h.OldestPending, now),
 			h.Attempts, ago(h.NextAttempt, now), strings.Join(state, ","), sig, h.Delivered1h, h.Delivered24h,
 			h.MedianLatencyMS, clip(lastErr, 50))

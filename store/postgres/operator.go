@@ -217,7 +217,8 @@ func hostBacklog(ctx context.Context, q querier, f starling.HostBacklogFilter) (
 			coalesce(p.next_at, 'epoch'), coalesce(h.last_error, ''), coalesce(h.last_status, 0),
 			coalesce(h.unavailable, false), coalesce(h.first_failed_at, 'epoch'),
 			coalesce(d.hour, 0), coalesce(d.day, 0), coalesce(d.median, 0),
-			coalesce(s.standard, ''), coalesce(c.paused, false), coalesce(c.suspended, false)
+			coalesce(s.standard, ''), coalesce(s.refused, ''), coalesce(s.refused_at, 'epoch'),
+			coalesce(c.paused, false), coalesce(c.suspended, false)
 		FROM hosts
 		LEFT JOIN p ON p.host = hosts.host
 		LEFT JOIN d ON d.host = hosts.host
@@ -240,8 +241,8 @@ func hostBacklog(ctx context.Context, q querier, f starling.HostBacklogFilter) (
 		var h starling.HostBacklog
 		err := row.Scan(&h.Host, &h.Pending, &h.OldestPending, &h.Attempts, &h.NextAttempt, &h.LastError,
 			&h.LastStatus, &h.Unavailable, &h.FailingSince, &h.Delivered1h, &h.Delivered24h, &h.MedianLatencyMS,
-			&h.Signature, &h.Paused, &h.Suspended)
-		for _, t := range []*time.Time{&h.OldestPending, &h.NextAttempt, &h.FailingSince} {
+			&h.Signature, &h.SignatureRefused, &h.SignatureRefusedAt, &h.Paused, &h.Suspended)
+		for _, t := range []*time.Time{&h.OldestPending, &h.NextAttempt, &h.FailingSince, &h.SignatureRefusedAt} {
 			if t.Unix() == 0 {
 				*t = time.Time{}
 			}

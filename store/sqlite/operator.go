@@ -186,7 +186,8 @@ func (db *DB) HostBacklog(ctx context.Context, f starling.HostBacklogFilter) ([]
 			p.next_at, coalesce(h.last_error, ''), coalesce(h.last_status, 0),
 			coalesce(h.unavailable, 0), h.first_failed_at,
 			coalesce(d.hour, 0), coalesce(d.day, 0), coalesce(m.median, 0.0),
-			coalesce(s.standard, ''), coalesce(c.paused, 0), coalesce(c.suspended, 0)
+			coalesce(s.standard, ''), coalesce(s.refused, ''), s.refused_at,
+			coalesce(c.paused, 0), coalesce(c.suspended, 0)
 		FROM hosts
 		LEFT JOIN p ON p.host = hosts.host
 		LEFT JOIN d ON d.host = hosts.host
@@ -207,7 +208,7 @@ func (db *DB) HostBacklog(ctx context.Context, f starling.HostBacklogFilter) ([]
 		var h starling.HostBacklog
 		err := r.Scan(&h.Host, &h.Pending, ts(&h.OldestPending), &h.Attempts, ts(&h.NextAttempt), &h.LastError,
 			&h.LastStatus, &h.Unavailable, ts(&h.FailingSince), &h.Delivered1h, &h.Delivered24h, &h.MedianLatencyMS,
-			&h.Signature, &h.Paused, &h.Suspended)
+			&h.Signature, &h.SignatureRefused, ts(&h.SignatureRefusedAt), &h.Paused, &h.Suspended)
 		if !h.OldestPending.IsZero() {
 			h.OldestAge = now.Sub(h.OldestPending)
 		}

@@ -63,4 +63,38 @@ func testHostSignatures(t *testing.T, s Store) {
 	if len(all) != 2 {
 		t.Errorf("%d hosts on record, want 2: %v", len(all), all)
 	}
+
+	// The operator's host table shows a refusal beside the standard.
+	alice := MustAccount(t, s, "alice", "")
+	st := &starling.Status{ID: starling.NewID(time.Now()), URI: "https://local.test/users/alice/statuses/9", AccountID: alice.ID,
+		Local: true, Content: "<p>hi</p>", Visibility: starling.VisibilityPublic, CreatedAt: time.Now()}
+	act := &starling.Activity{ID: starling.NewID(time.Now()), URI: st.URI + "/activity", Type: "Create", ActorID: alice.ID,
+		ObjectURI: st.URI, Payload: []byte(`{}`)}
+	if err := s.CreateLocalStatus(ctx, st, act); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordQueuedDeliveries(ctx, act.ID, []string{"https://a.example/inbox", "https://b.example/inbox"},
+		[]string{"a.example", "b.example"}); err != nil {
+		t.Fatal(err)
+	}
+	refused := starling.HostSignature{Standard: "rfc9421", Refused: "rfc9421-ed25519", RefusedAt: at}
+	if err := s.SetHostSignature(ctx, "a.example", refused, true); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.HostBacklog(ctx, starling.HostBacklogFilter{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]starling.HostBacklog{}
+	for _, r := range rows {
+		got[r.Host] = r
+	}
+	if a := got["a.example"]; a.Signature != "rfc9421" || a.SignatureRefused != "rfc9421-ed25519" || !a.SignatureRefusedAt.Equal(at) {
+		t.Errorf("a.example's row: signature %q, refused %q at %v; want rfc9421, rfc9421-ed25519 at %v",
+			a.Signature, a.SignatureRefused, a.SignatureRefusedAt, at)
+	}
+	if b := got["b.example"]; b.Signature != "draft-cavage" || b.SignatureRefused != "" || !b.SignatureRefusedAt.IsZero() {
+		t.Errorf("b.example's row: signature %q, refused %q at %v; want draft-cavage and no refusal",
+			b.Signature, b.SignatureRefused, b.SignatureRefusedAt)
+	}
 }
