@@ -167,13 +167,7 @@ func testFeedRules(t *testing.T, s Store) {
 			return st
 		}, false, true},
 		{"a local author gets their own post", func() *starling.Status {
-			st := &starling.Status{ID: starling.NewID(time.Now()), URI: alice.URI + "/statuses/1", AccountID: alice.ID, Local: true,
-				Content: "<p>mine</p>", Visibility: starling.VisibilityPublic, CreatedAt: time.Now()}
-			act := &starling.Activity{ID: starling.NewID(time.Now()), URI: st.URI + "/activity", Type: "Create", ActorID: alice.ID,
-				ObjectURI: st.URI, Payload: []byte(`{}`)}
-			if err := s.CreateLocalStatus(ctx, st, act); err != nil {
-				t.Fatal(err)
-			}
+			st, _ := mustLocalPost(t, s, alice, "1")
 			return st
 		}, true, false},
 	} {

@@ -66,13 +66,7 @@ func testHostSignatures(t *testing.T, s Store) {
 
 	// The operator's host table shows a refusal beside the standard.
 	alice := MustAccount(t, s, "alice", "")
-	st := &starling.Status{ID: starling.NewID(time.Now()), URI: "https://local.test/users/alice/statuses/9", AccountID: alice.ID,
-		Local: true, Content: "<p>hi</p>", Visibility: starling.VisibilityPublic, CreatedAt: time.Now()}
-	act := &starling.Activity{ID: starling.NewID(time.Now()), URI: st.URI + "/activity", Type: "Create", ActorID: alice.ID,
-		ObjectURI: st.URI, Payload: []byte(`{}`)}
-	if err := s.CreateLocalStatus(ctx, st, act); err != nil {
-		t.Fatal(err)
-	}
+	_, act := mustLocalPost(t, s, alice, "9")
 	if err := s.RecordQueuedDeliveries(ctx, act.ID, []string{"https://a.example/inbox", "https://b.example/inbox"},
 		[]string{"a.example", "b.example"}); err != nil {
 		t.Fatal(err)

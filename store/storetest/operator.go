@@ -46,13 +46,7 @@ func testDeliveryHistory(t *testing.T, s Store) {
 	ctx := context.Background()
 	alice := MustAccount(t, s, "alice", "")
 	now := time.Now()
-	st := &starling.Status{ID: starling.NewID(now), URI: "https://local.test/users/alice/statuses/h", AccountID: alice.ID,
-		Local: true, Content: "<p>hi</p>", Visibility: starling.VisibilityPublic, CreatedAt: now}
-	act := &starling.Activity{ID: starling.NewID(now), URI: st.URI + "/activity", Type: "Create", ActorID: alice.ID,
-		ObjectURI: st.URI, Payload: []byte(`{}`)}
-	if err := s.CreateLocalStatus(ctx, st, act); err != nil {
-		t.Fatal(err)
-	}
+	_, act := mustLocalPost(t, s, alice, "h")
 	inboxes := []string{"https://a.test/inbox", "https://b.test/inbox", "https://c.test/inbox"}
 	if err := s.RecordQueuedDeliveries(ctx, act.ID, inboxes, []string{"a.test", "b.test", "c.test"}); err != nil {
 		t.Fatal(err)
@@ -109,13 +103,7 @@ func testDeliveryHistory(t *testing.T, s Store) {
 func testOperator(t *testing.T, s Store) {
 	ctx := context.Background()
 	alice := MustAccount(t, s, "alice", "")
-	st := &starling.Status{ID: starling.NewID(time.Now()), URI: "https://local.test/users/alice/statuses/7", AccountID: alice.ID,
-		Local: true, Content: "<p>hello</p>", Visibility: starling.VisibilityPublic, CreatedAt: time.Now()}
-	act := &starling.Activity{ID: starling.NewID(time.Now()), URI: st.URI + "/activity", Type: "Create", ActorID: alice.ID,
-		ObjectURI: st.URI, Payload: []byte(`{}`)}
-	if err := s.CreateLocalStatus(ctx, st, act); err != nil {
-		t.Fatal(err)
-	}
+	st, act := mustLocalPost(t, s, alice, "7")
 	inboxes := []string{"https://a.test/inbox", "https://b.test/inbox", "https://b.test/users/x/inbox", "https://c.test/inbox"}
 	hosts := []string{"a.test", "b.test", "b.test", "c.test"}
 	if err := s.RecordQueuedDeliveries(ctx, act.ID, inboxes, hosts); err != nil {

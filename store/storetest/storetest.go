@@ -118,6 +118,21 @@ func MustAccount(tb testing.TB, s Store, username, domain string) *starling.Acco
 	return got
 }
 
+// mustLocalPost stores a public local status of author, with its Create
+// activity, at URI author's statuses/name.
+func mustLocalPost(tb testing.TB, s Store, author *starling.Account, name string) (*starling.Status, *starling.Activity) {
+	tb.Helper()
+	now := time.Now()
+	st := &starling.Status{ID: starling.NewID(now), URI: author.URI + "/statuses/" + name, AccountID: author.ID,
+		Local: true, Content: "<p>" + name + "</p>", Visibility: starling.VisibilityPublic, CreatedAt: now}
+	act := &starling.Activity{ID: starling.NewID(now), URI: st.URI + "/activity", Type: "Create", ActorID: author.ID,
+		ObjectURI: st.URI, Payload: []byte(`{}`)}
+	if err := s.CreateLocalStatus(context.Background(), st, act); err != nil {
+		tb.Fatal(err)
+	}
+	return st, act
+}
+
 func mustFollow(tb testing.TB, s Store, follower, followee *starling.Account) *starling.Follow {
 	tb.Helper()
 	id := starling.NewID(time.Now())
