@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/starling-social/starling"
 	"github.com/starling-social/starling/store/postgres/pgtest"
 )
 
@@ -34,6 +35,14 @@ func TestMigrateStore(t *testing.T) {
 		a.mustCall("GET", "/api/v1/timelines/home", bob, nil, &page)
 		return len(page) == 3
 	})
+	// A remembered refusal (a nullable time in SQLite's microseconds) too.
+	refusal := starling.HostSignature{Standard: "rfc9421", Refused: "rfc9421-ed25519",
+		RefusedAt: time.Date(2026, 12, 1, 12, 0, 0, 123456000, time.UTC)}
+	for host, sig := range map[string]starling.HostSignature{"refuses.example": refusal, "plain.example": {Standard: "draft-cavage"}} {
+		if err := a.srv.Store.SetHostSignature(t.Context(), host, sig, true); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := a.srv.Close(ctx); err != nil {
@@ -91,6 +100,16 @@ func TestMigrateStore(t *testing.T) {
 	}
 	if id <= ids[2] && len(id) <= len(ids[2]) {
 		t.Errorf("new post id %s is not after %s", id, ids[2])
+	}
+	sigs, err := b.srv.Store.HostSignatures(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sigs["refuses.example"]; got.Standard != refusal.Standard || got.Refused != refusal.Refused || !got.RefusedAt.Equal(refusal.RefusedAt) {
+		t.Errorf("the refusal on PostgreSQL: %+v, want %+v", got, refusal)
+	}
+	if got := sigs["plain.example"]; got != (starling.HostSignature{Standard: "draft-cavage"}) {
+		t.Errorf("a host without a refusal on PostgreSQL: %+v", got)
 	}
 	var me struct{ ID string }
 	b.mustCall("GET", "/api/v1/accounts/verify_credentials", alice, nil, &me)
