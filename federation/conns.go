@@ -382,15 +382,22 @@ func hostPort(u *url.URL) string {
 // ones, as DNS and TLS need it; host as it is when that fails (the dial
 // then fails naming it).
 func asciiHost(host string) string {
-	for i := 0; i < len(host); i++ {
-		if host[i] >= utf8.RuneSelf {
-			if a, err := idna.Lookup.ToASCII(host); err == nil {
-				return a
-			}
-			return host
-		}
+	if isASCII(host) {
+		return host
+	}
+	if a, err := idna.Lookup.ToASCII(host); err == nil {
+		return a
 	}
 	return host
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func closeBody(req *http.Request) {
