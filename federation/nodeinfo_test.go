@@ -100,6 +100,16 @@ func TestResolver_GuessFromNodeInfo(t *testing.T) {
 			res := &Resolver{Store: db, Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"}, Scheme: "http", Knocker: k}
 			g := &SoftwareGuesser{Resolver: res, Knocker: k}
 			res.Software = g
+			for _, path := range []string{"/users/fediverse", "/users/other"} {
+				if _, err := res.Actor(t.Context(), base+path, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Two actors of one host, noticed before the guesser runs: the
+			// host waits in the queue once.
+			if n := len(g.hosts); n != 1 {
+				t.Errorf("%d hosts queued for two actors of one host, want 1", n)
+			}
 			ctx, stop := context.WithCancel(t.Context())
 			done := make(chan error)
 			go func() { done <- g.Run(ctx) }()
@@ -109,11 +119,6 @@ func TestResolver_GuessFromNodeInfo(t *testing.T) {
 					t.Error(err)
 				}
 			}()
-			for _, path := range []string{"/users/fediverse", "/users/other"} {
-				if _, err := res.Actor(t.Context(), base+path, false); err != nil {
-					t.Fatal(err)
-				}
-			}
 			deadline := time.Now().Add(10 * time.Second)
 			for g.read.Load() == 0 && time.Now().Before(deadline) {
 				time.Sleep(5 * time.Millisecond)
