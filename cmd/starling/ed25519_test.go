@@ -250,6 +250,9 @@ func TestFedifyEd25519(t *testing.T) {
 		}
 		proofs++
 	}
+	if proofs < 3 {
+		t.Errorf("Fedify checked the proofs of %d of alice's activities, want her Follow, Accept and Create", proofs)
+	}
 	t.Logf("Fedify verified the Ed25519 proofs of alice's %d activities", proofs)
 
 	// Fedify's requests to Starling: RFC 9421 (RSA), all accepted; each
@@ -331,6 +334,10 @@ func TestFedifyEd25519(t *testing.T) {
 		if tc.tamper == "" {
 			waitFor(t, 10*time.Second, "the Ed25519-signed post in alice's home", func() bool { return a.home(alice, res.ID) > 0 })
 			t.Logf("Starling accepted %s signed %s", res.ID, res.SignatureInput)
+		} else if !strings.Contains(res.Answer, "does not verify") {
+			// Refused, but for the signature and not the key: the same
+			// key verified the untampered request above.
+			t.Errorf("tamper %q refused with %q, want the signature not to verify", tc.tamper, res.Answer)
 		} else if a.home(alice, res.ID) > 0 {
 			t.Errorf("a Create refused with %d (tamper %q) reached alice's home", res.Status, tc.tamper)
 		} else {
