@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/starling-social/starling"
 )
 
 // TestBrowserAdminPage signs in as an admin in real headless Chromium,
 // opens the admin page, sees the chart of the last hours and a failing
-// host with its error, clicks pause and sees the state change, then opens
+// host with its error and the signature standard it refused, clicks pause and sees the state change, then opens
 // the host's page with its queue and failed attempts; a screenshot is
 // saved.
 func TestBrowserAdminPage(t *testing.T) {
@@ -32,6 +34,13 @@ func TestBrowserAdminPage(t *testing.T) {
 		hosts, err := r.in.srv.Store.FailingHosts(ctx)
 		return err == nil && len(hosts) == 1
 	})
+
+	// A newer signature standard the host refused two hours ago shows
+	// beside the one its deliveries are signed with.
+	refusal := starling.HostSignature{Standard: "draft-cavage", Refused: "rfc9421", RefusedAt: time.Now().Add(-2 * time.Hour)}
+	if err := r.in.srv.Store.SetHostSignature(ctx, h.Addr, refusal, true); err != nil {
+		t.Fatal(err)
+	}
 
 	bctx := browserContext(t, exe)
 	row := `tr[data-host="` + h.Addr + `"]`
@@ -51,8 +60,8 @@ func TestBrowserAdminPage(t *testing.T) {
 		t.Errorf("the chart has %d lines (%v), want the backlog, delivered and queued", lines, err)
 	}
 	text := must(chromedp.Run(bctx, chromedp.Text(chromedp.CSS(row))))
-	if !strings.Contains(text, "failing") || !strings.Contains(text, "503") {
-		t.Errorf("host row %q: want failing and its 503", text)
+	if !strings.Contains(text, "failing") || !strings.Contains(text, "503") || !strings.Contains(text, "refused rfc9421 2h") {
+		t.Errorf("host row %q: want failing, its 503 and the refusal of rfc9421 2h ago", text)
 	}
 	if err := chromedp.Do(bctx,
 		chromedp.Click(chromedp.CSS(row+` button[value="pause"]`)),
@@ -67,8 +76,8 @@ func TestBrowserAdminPage(t *testing.T) {
 	var got hostRow
 	token := must(adminOf(r.in).CreateToken(ctx, "alice", "admin:read"))
 	r.in.mustCall("GET", "/api/v1/admin/backlog/"+h.Addr, token, nil, &got)
-	if !got.Paused {
-		t.Errorf("the API does not show the host paused: %+v", got)
+	if !got.Paused || got.SignatureRefused != "rfc9421" || got.SignatureRefusedAt.Sub(refusal.RefusedAt).Abs() > time.Millisecond {
+		t.Errorf("the API does not show the host paused and its refusal: %+v", got)
 	}
 	// Drill down: the host's own page, its queue and its failed attempts.
 	if err := chromedp.Do(bctx,
