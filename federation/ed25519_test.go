@@ -181,14 +181,14 @@ func TestResolver_FetchSignedEd25519(t *testing.T) {
 	}))
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
-	store := &memStandards{m: map[string]string{host: string(signature.StandardRFC9421Ed25519)}}
+	store := newMemStandards(map[string]string{host: string(signature.StandardRFC9421Ed25519)})
 	keys := Keys{KeyID: "https://starling.test/actor#main-key", Key: key, Ed25519KeyID: "https://starling.test/actor#ed25519-key", Ed25519: edPriv}
 	res := &Resolver{Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"}, Scheme: "http",
 		Knocker: &Knocker{Store: store}, SignAs: func(context.Context) (Keys, error) { return keys, nil }}
 	if _, err := res.Get(t.Context(), srv.URL+"/users/x"); err != nil {
 		t.Fatal(err)
 	}
-	store.m[host] = string(signature.StandardRFC9421)
+	store.SetHostSignature(t.Context(), host, starling.HostSignature{Standard: string(signature.StandardRFC9421)}, true)
 	res.Knocker = &Knocker{Store: store}
 	if _, err := res.Get(t.Context(), srv.URL+"/users/x"); err != nil {
 		t.Fatal(err)

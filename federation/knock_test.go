@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,43 +20,48 @@ import (
 	"github.com/starling-social/starling/signature"
 )
 
-// memStandards is a StandardStore in memory: m holds each host's
-// standard, refused the refusals on record.
+// memStandards is a StandardStore in memory.
 type memStandards struct {
-	mu      sync.Mutex
-	m       map[string]string
-	refused map[string]starling.HostSignature
+	mu sync.Mutex
+	m  map[string]starling.HostSignature
+}
+
+// newMemStandards holds the standards given, by host, with no refusals.
+func newMemStandards(std map[string]string) *memStandards {
+	s := &memStandards{m: map[string]starling.HostSignature{}}
+	for h, v := range std {
+		s.m[h] = starling.HostSignature{Standard: v}
+	}
+	return s
 }
 
 func (s *memStandards) HostSignatures(ctx context.Context) (map[string]starling.HostSignature, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]starling.HostSignature, len(s.m))
-	for h, std := range s.m {
-		r := s.refused[h]
-		out[h] = starling.HostSignature{Standard: std, Refused: r.Refused, RefusedAt: r.RefusedAt}
-	}
-	return out, nil
+	return maps.Clone(s.m), nil
 }
 
 func (s *memStandards) SetHostSignature(ctx context.Context, host string, sig starling.HostSignature, overwrite bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if overwrite || s.m[host] == "" {
-		s.m[host] = sig.Standard
-		if s.refused == nil {
-			s.refused = map[string]starling.HostSignature{}
-		}
-		s.refused[host] = starling.HostSignature{Refused: sig.Refused, RefusedAt: sig.RefusedAt}
+	if _, ok := s.m[host]; overwrite || !ok {
+		s.m[host] = sig
 	}
 	return nil
+}
+
+// get is host's record.
+func (s *memStandards) get(host string) starling.HostSignature {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[host]
 }
 
 // A first knock that succeeds must not undo an RFC 9421 learnt meanwhile
 // (Fedify answers a Follow with an RFC 9421-signed Accept before it answers
 // the Follow's POST).
 func TestKnocker_LearnBeatsFirstKnock(t *testing.T) {
-	store := &memStandards{m: map[string]string{}}
+	store := newMemStandards(map[string]string{})
 	k := &Knocker{Store: store}
 	host := "peer.example"
 	if got := k.Preferred(t.Context(), host); got != signature.StandardCavage {
@@ -63,8 +69,8 @@ func TestKnocker_LearnBeatsFirstKnock(t *testing.T) {
 	}
 	k.Learn(t.Context(), host, signature.StandardRFC9421)
 	k.remember(t.Context(), host, hostRecord{std: signature.StandardCavage}, false)
-	if got := k.Preferred(t.Context(), host); got != signature.StandardRFC9421 || store.m[host] != string(signature.StandardRFC9421) {
-		t.Fatalf("Preferred = %q, stored %q; want rfc9421", got, store.m[host])
+	if got := k.Preferred(t.Context(), host); got != signature.StandardRFC9421 || store.get(host).Standard != string(signature.StandardRFC9421) {
+		t.Fatalf("Preferred = %q, stored %q; want rfc9421", got, store.get(host).Standard)
 	}
 }
 
@@ -94,7 +100,7 @@ func TestKnocker_DoubleKnock(t *testing.T) {
 				w.WriteHeader(http.StatusAccepted)
 			}))
 			defer srv.Close()
-			store := &memStandards{m: map[string]string{}}
+			store := newMemStandards(map[string]string{})
 			k := &Knocker{Store: store}
 			body := []byte(`{"type":"Create"}`)
 			build := func() (*http.Request, error) {
@@ -123,7 +129,7 @@ func TestKnocker_DoubleKnock(t *testing.T) {
 			if accepts == signature.StandardCavage {
 				wantStored = ""
 			}
-			if got := store.m[host]; got != wantStored {
+			if got := store.get(host).Standard; got != wantStored {
 				t.Errorf("remembered %q for %s, want %q", got, host, wantStored)
 			}
 			// A fresh Knocker reads the memory from the store.
@@ -170,7 +176,7 @@ func TestKnocker_Ed25519(t *testing.T) {
 			}))
 			defer srv.Close()
 			host := strings.TrimPrefix(srv.URL, "http://")
-			store := &memStandards{m: map[string]string{}}
+			store := newMemStandards(map[string]string{})
 			k := &Knocker{Store: store}
 			// It signed to us with RFC 9421, RSA then Ed25519, then RSA
 			// again: what it verifies only rises.
@@ -203,7 +209,7 @@ func TestKnocker_Ed25519(t *testing.T) {
 			if got := strings.Join(seen, ","); got != want {
 				t.Errorf("knocks %s, want %s", got, want)
 			}
-			if got := store.m[host]; got != string(wantStored) {
+			if got := store.get(host).Standard; got != string(wantStored) {
 				t.Errorf("remembered %q, want %q", got, wantStored)
 			}
 		})
@@ -253,7 +259,7 @@ func TestKnocker_GuessDownToCavage(t *testing.T) {
 	}))
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
-	store := &memStandards{m: map[string]string{}}
+	store := newMemStandards(map[string]string{})
 	k := &Knocker{Store: store}
 	k.Guess(t.Context(), host, signature.StandardRFC9421Ed25519)
 	body := []byte(`{"type":"Create"}`)
@@ -273,7 +279,7 @@ func TestKnocker_GuessDownToCavage(t *testing.T) {
 	if got, want := strings.Join(seen, ","), "rfc9421 ed25519,rfc9421 rsa,draft-cavage,draft-cavage"; got != want {
 		t.Errorf("knocks %s, want %s", got, want)
 	}
-	if got := store.m[host]; got != string(signature.StandardCavage) {
+	if got := store.get(host).Standard; got != string(signature.StandardCavage) {
 		t.Errorf("remembered %q, want draft-cavage", got)
 	}
 	k.Guess(t.Context(), host, signature.StandardRFC9421Ed25519)
@@ -312,7 +318,7 @@ func TestKnocker_AcceptSignature(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	defer srv.Close()
-	store := &memStandards{m: map[string]string{}}
+	store := newMemStandards(map[string]string{})
 	k := &Knocker{Store: store}
 	keys := Keys{KeyID: "https://remote.example/users/bob#main-key", Key: key, Ed25519KeyID: "https://remote.example/users/bob#ed25519-key", Ed25519: edPriv}
 	build := func() (*http.Request, error) {
@@ -364,7 +370,7 @@ func TestKnocker_RefusalRemembered(t *testing.T) {
 	}))
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
-	store := &memStandards{m: map[string]string{host: string(signature.StandardRFC9421)}}
+	store := newMemStandards(map[string]string{host: string(signature.StandardRFC9421)})
 	k := &Knocker{Store: store, Now: clock}
 	body := []byte(`{"type":"Create"}`)
 	build := func() (*http.Request, error) {
@@ -404,9 +410,9 @@ func TestKnocker_RefusalRemembered(t *testing.T) {
 		mu.Lock()
 		got := strings.Join(seen, ",")
 		mu.Unlock()
-		if resp.StatusCode != http.StatusAccepted || got != step.knocks || store.m[host] != string(step.stored) {
+		if resp.StatusCode != http.StatusAccepted || got != step.knocks || store.get(host).Standard != string(step.stored) {
 			t.Errorf("after %s: status %d, knocks %s, stored %q; want 202, %s, %q",
-				step.at, resp.StatusCode, got, store.m[host], step.knocks, step.stored)
+				step.at, resp.StatusCode, got, store.get(host).Standard, step.knocks, step.stored)
 		}
 		// Another process over the same store chooses the same.
 		other := &Knocker{Store: store, Now: clock}
@@ -414,7 +420,7 @@ func TestKnocker_RefusalRemembered(t *testing.T) {
 			t.Errorf("after %s: another Knocker prefers %s, this one %s", step.at, got, want)
 		}
 	}
-	if r := store.refused[host]; r.Refused != "" {
+	if r := store.get(host); r.Refused != "" {
 		t.Errorf("after the upgrade the refusal is still on record: %+v", r)
 	}
 }

@@ -96,7 +96,7 @@ func TestResolver_GuessFromNodeInfo(t *testing.T) {
 			defer srv.Close()
 			base = srv.URL
 			host := strings.TrimPrefix(srv.URL, "http://")
-			k := &Knocker{Store: &memStandards{m: map[string]string{}}}
+			k := &Knocker{Store: newMemStandards(map[string]string{})}
 			res := &Resolver{Store: db, Client: srv.Client(), Site: Site{Scheme: "https", Host: "starling.test"}, Scheme: "http", Knocker: k}
 			g := &SoftwareGuesser{Resolver: res, Knocker: k}
 			res.Software = g
